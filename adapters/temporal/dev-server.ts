@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { SEARCH_ATTRIBUTE_NAMES } from '../../domain/identifiers';
+import { findTemporalCli } from '../../scripts/tool-paths';
+
+export interface DevServerOptions {
+  dataDir: string;
+  port: number;
+  uiPort: number;
+  namespace: string;
+  log: (message: string) => void;
+  /** Seconds to wait for the frontend to accept connections. */
+  startTimeoutSeconds?: number;
+}
+
+export interface DevServerHandle {
+  address: string;
+  uiUrl: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+function portAcceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Runs `temporal server start-dev` with a persistent SQLite file in the data folder, the Web UI, and keyrotor's
+ * search attributes. The CLI is found as the bootstrap installed it ($TEMPORAL_CLI, PATH, .tools); without one the
+ * Temporal SDK's own download is the last resort.
+ */
+export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServerHandle> {
+  const { dataDir, port, uiPort, namespace, log } = options;
+  mkdirSync(dataDir, { recursive: true });
+  if (await portAcceptsConnections(port)) {
+    throw new Error(`port ${port} is already in use, so the Temporal dev server cannot start; stop what uses it, set KEYROTOR_TEMPORAL_PORT, or point TEMPORAL_ADDRESS at a running server`);
+  }
+  const cli = findTemporalCli();
+  if (!cli) return startWithSdkDownload(options);
+  const args = [
+    'server', 'start-dev',
+    '--db-filename', join(dataDir, 'temporal.db'),
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--ui-port', String(uiPort),
+    '--namespace', namespace,
+    '--ui-disable-news-fetch',
+    '--log-level', 'warn',
+    ...SEARCH_ATTRIBUTE_NAMES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+  ];
+  const logFile = createWriteStream(join(dataDir, 'temporal-dev-server.log'), { flags: 'a' });
+  const child: ChildProcess = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(logFile);
+  child.stderr?.pipe(logFile);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => {
+    exited = code;
+  });
+  const deadline = Date.now() + (options.startTimeoutSeconds ?? 60) * 1000;
+  while (!(await portAcceptsConnections(port))) {
+    if (exited !== undefined) {
+      throw new Error(`the Temporal dev server exited with code ${exited}; see ${join(dataDir, 'temporal-dev-server.log')}`);
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the Temporal dev server did not listen on port ${port} in time; see ${join(dataDir, 'temporal-dev-server.log')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  log(`Temporal dev server (${cli.source}: ${cli.path}) listening on 127.0.0.1:${port}`);
+  return {
+    address: `127.0.0.1:${port}`,
+    uiUrl: `http://127.0.0.1:${uiPort}`,
+    pid: child.pid,
+    stop: () => stopChild(child, () => exited !== undefined),
+  };
+}
+
+async function stopChild(child: ChildProcess, hasExited: () => boolean): Promise<void> {
+  if (hasExited()) return;
+  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await done;
+  clearTimeout(timer);
+}
+
+async function startWithSdkDownload(options: DevServerOptions): Promise<DevServerHandle> {
+  options.log('no Temporal CLI found; asking the Temporal SDK to download its dev server');
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const { defineSearchAttributeKey, SearchAttributeType } = await import('@temporalio/common');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      ip: '127.0.0.1',
+      port: options.port,
+      ui: true,
+      uiPort: options.uiPort,
+      namespace: options.namespace,
+      dbFilename: join(options.dataDir, 'temporal.db'),
+      searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((name) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD)),
+    },
+  });
+  return { address: `127.0.0.1:${options.port}`, uiUrl: `http://127.0.0.1:${options.uiPort}`, pid: undefined, stop: () => env.teardown() };
+}

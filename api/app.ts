@@ -1,0 +1,73 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Client } from '@temporalio/client';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Database } from '../adapters/postgres/database';
+import type { KeyrotorConfig } from '../domain/config';
+import { installAuth } from './auth';
+import { installErrorHandler } from './errors';
+import { alertRoutes } from './routes/alerts';
+import { auditRoutes } from './routes/audit';
+import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
+import { tokenRoutes } from './routes/tokens';
+import { problemSchema } from './schemas/problem';
+import { HealthService } from './services/health';
+
+export interface ApiDependencies {
+  config: KeyrotorConfig;
+  db: Database;
+  temporal: Client;
+}
+
+/** Request log lines carry method, path and status; the Authorization header never reaches a log. */
+export const loggerOptions: FastifyServerOptions['logger'] = {
+  level: process.env.KEYROTOR_LOG_LEVEL ?? 'info',
+  redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.pin'], censor: '[redacted]' },
+};
+
+/** Builds the API as a plugin-style app; tests call `inject` on it without opening a port. */
+export async function buildApp(deps: ApiDependencies, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions,
+    genReqId: () => crypto.randomUUID(),
+    bodyLimit: 8 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+  });
+  app.addSchema(problemSchema);
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'keyrotor_api_' });
+  const requestDuration = new Histogram({
+    name: 'keyrotor_api_request_duration_seconds',
+    help: 'API request duration by route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    requestDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'keyrotor API', version: '0.1.0', description: 'Predictive key rotation and measured entropy for HSM clusters' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (roles admin, operator, auditor)' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  installErrorHandler(app);
+  installAuth(app, deps.db);
+
+  const health = new HealthService(deps.db, deps.temporal, deps.config.hsm.nodes.map((node) => node.id), deps.config.hsm.pingTimeoutMs);
+  healthRoutes(app, health);
+  metricsRoutes(app, registry);
+  auditRoutes(app, deps.db);
+  alertRoutes(app, deps.db, deps.config.alerts.webhooks.map((hook) => hook.id));
+  tokenRoutes(app, deps.db);
+
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  return app;
+}

@@ -1,0 +1,41 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { findActiveToken, type ApiTokenInfo, type Role } from '../adapters/postgres/token-repository';
+import type { Database } from '../adapters/postgres/database';
+import { AuthError } from './errors';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: ApiTokenInfo;
+  }
+  interface FastifyContextConfig {
+    /** Roles allowed on the route; absent means the route needs no token. */
+    roles?: readonly Role[];
+  }
+}
+
+/** Who may do what: admins everything, operators act on keys, auditors read. Routes name the roles they allow. */
+export const READERS: readonly Role[] = ['admin', 'operator', 'auditor'];
+export const OPERATORS: readonly Role[] = ['admin', 'operator'];
+export const AUDITORS: readonly Role[] = ['admin', 'auditor'];
+export const ADMINS: readonly Role[] = ['admin'];
+
+export function actorOf(request: FastifyRequest): string {
+  return request.principal ? `token:${request.principal.name} (${request.principal.id})` : 'anonymous';
+}
+
+/** Bearer-token authentication on every route that declares roles in its config. */
+export function installAuth(app: FastifyInstance, db: Database): void {
+  app.addHook('onRequest', async (request) => {
+    const roles = request.routeOptions.config.roles;
+    if (!roles) return;
+    const header = request.headers.authorization;
+    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match) throw new AuthError('unauthenticated', 'send an API token as "Authorization: Bearer <token>"', 401);
+    const principal = await findActiveToken(db, match[1] as string);
+    if (!principal) throw new AuthError('unauthenticated', 'the API token is unknown or revoked', 401);
+    if (!roles.includes(principal.role)) {
+      throw new AuthError('forbidden', `this needs the role ${roles.join(' or ')}; the token has role ${principal.role}`, 403);
+    }
+    request.principal = principal;
+  });
+}

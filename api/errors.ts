@@ -1,0 +1,64 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ExternalError, KeyrotorError, UserError } from '../domain/errors';
+
+export class AuthError extends UserError {}
+
+interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  requestId: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 413: 'Payload too large',
+  415: 'Unsupported media type', 422: 'Unprocessable content', 429: 'Too many requests', 500: 'Internal error', 503: 'Service unavailable',
+};
+
+function problem(status: number, code: string, requestId: string, detail?: string, errors?: Problem['errors']): Problem {
+  return {
+    type: `urn:keyrotor:problem:${code}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    code,
+    ...(detail !== undefined ? { detail } : {}),
+    requestId,
+    ...(errors ? { errors } : {}),
+  };
+}
+
+/**
+ * One error handler for the whole API. Clients see only messages meant for them (UserError and request validation);
+ * everything else becomes a generic problem while the full error is logged with the request id.
+ */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | KeyrotorError, request, reply) => {
+    let body: Problem;
+    if ('validation' in error && error.validation) {
+      const errors = error.validation.map((issue) => ({
+        path: `${error.validationContext ?? 'body'}${issue.instancePath || ''}`,
+        message: issue.message ?? 'is invalid',
+      }));
+      body = problem(400, 'invalid_request', request.id, errors.map((e) => `${e.path} ${e.message}`).join('; '), errors);
+    } else if (error instanceof UserError) {
+      body = problem(error.status, error.code, request.id, error.message);
+    } else if (error instanceof ExternalError) {
+      request.log.error({ err: error }, 'dependency failure');
+      body = problem(503, error.code, request.id, `a dependency of keyrotor is unavailable; retry later, or give request id ${request.id} to an operator`);
+    } else if (typeof (error as FastifyError).statusCode === 'number' && (error as FastifyError).statusCode! < 500) {
+      const status = (error as FastifyError).statusCode as number;
+      // Fastify's own client errors (bad JSON, wrong content type, body too large) describe the request only.
+      body = problem(status, ((error as FastifyError).code ?? 'bad_request').toLowerCase(), request.id, error.message);
+    } else {
+      request.log.error({ err: error }, 'internal error');
+      body = problem(500, 'internal_error', request.id, `keyrotor failed to handle this request; give request id ${request.id} to an operator`);
+    }
+    void reply.status(body.status).type('application/problem+json').send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).type('application/problem+json').send(problem(404, 'route_not_found', request.id, `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+}

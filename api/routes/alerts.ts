@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import { SEVERITIES, acknowledgeAlert, listAlerts } from '../../adapters/postgres/alert-repository';
+import type { Database } from '../../adapters/postgres/database';
+import { NotFoundError } from '../../domain/errors';
+import { OPERATORS, READERS, actorOf } from '../auth';
+import { authErrors, problemRef } from '../schemas/problem';
+
+export const alertSchema = {
+  type: 'object',
+  required: ['id', 'dedupKey', 'severity', 'source', 'subject', 'message', 'firstSeen', 'lastSeen', 'count', 'acknowledgedBy', 'acknowledgedAt'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    dedupKey: { type: 'string' },
+    severity: { type: 'string', enum: SEVERITIES },
+    source: { type: 'string' },
+    subject: { type: 'string' },
+    message: { type: 'string' },
+    firstSeen: { type: 'string', format: 'date-time' },
+    lastSeen: { type: 'string', format: 'date-time' },
+    count: { type: 'integer' },
+    acknowledgedBy: { type: ['string', 'null'] },
+    acknowledgedAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+} as const;
+
+interface AlertsQuery {
+  state?: 'open' | 'acknowledged';
+  severity?: (typeof SEVERITIES)[number];
+  source?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export function alertRoutes(app: FastifyInstance, db: Database, sinkIds: readonly string[]): void {
+  app.get<{ Querystring: AlertsQuery }>('/alerts', {
+    config: { roles: READERS },
+    schema: {
+      tags: ['alerts'],
+      summary: 'Alerts, newest first, filtered by state, severity or source',
+      security: [{ bearer: [] }],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          state: { type: 'string', enum: ['open', 'acknowledged'] },
+          severity: { type: 'string', enum: SEVERITIES },
+          source: { type: 'string', maxLength: 100 },
+          limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+          offset: { type: 'integer', minimum: 0, default: 0 },
+        },
+      },
+      response: { 200: { type: 'object', required: ['alerts', 'total'], properties: { alerts: { type: 'array', items: alertSchema }, total: { type: 'integer' } } }, ...authErrors },
+    },
+    handler: async (request) => listAlerts(db, { ...request.query, limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 }),
+  });
+
+  app.post<{ Params: { id: string } }>('/alerts/:id/ack', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['alerts'],
+      summary: 'Acknowledge an alert (idempotent); a later occurrence opens a new alert',
+      security: [{ bearer: [] }],
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      response: { 200: alertSchema, 404: problemRef, ...authErrors },
+    },
+    handler: async (request) => {
+      const outcome = await acknowledgeAlert(db, request.params.id, actorOf(request), sinkIds);
+      if (outcome.kind === 'missing') throw new NotFoundError('alert', request.params.id);
+      return outcome.alert;
+    },
+  });
+}

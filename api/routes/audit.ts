@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import { listAudit, verifyAudit } from '../../adapters/postgres/audit-repository';
+import type { Database } from '../../adapters/postgres/database';
+import { AUDITORS } from '../auth';
+import { authErrors } from '../schemas/problem';
+
+const entrySchema = {
+  type: 'object',
+  required: ['seq', 'at', 'actor', 'action', 'subject', 'details', 'prevHash', 'hash'],
+  properties: {
+    seq: { type: 'integer' },
+    at: { type: 'string', format: 'date-time' },
+    actor: { type: 'string' },
+    action: { type: 'string' },
+    subject: { type: 'string' },
+    details: { type: 'object', additionalProperties: true },
+    prevHash: { type: 'string' },
+    hash: { type: 'string' },
+  },
+} as const;
+
+export function auditRoutes(app: FastifyInstance, db: Database): void {
+  app.get<{ Querystring: { afterSeq?: number; limit?: number; subject?: string; action?: string } }>('/audit', {
+    config: { roles: AUDITORS },
+    schema: {
+      tags: ['audit'],
+      summary: 'Audit entries in sequence order, a page at a time (pass the last seq as afterSeq for the next page)',
+      security: [{ bearer: [] }],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          afterSeq: { type: 'integer', minimum: 0 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          subject: { type: 'string', maxLength: 200 },
+          action: { type: 'string', maxLength: 100 },
+        },
+      },
+      response: { 200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: entrySchema }, nextAfterSeq: { type: 'integer' } } }, ...authErrors },
+    },
+    handler: async (request) => {
+      const limit = request.query.limit ?? 100;
+      const entries = await listAudit(db, { ...request.query, limit });
+      const last = entries.at(-1);
+      return { entries, ...(entries.length === limit && last ? { nextAfterSeq: last.seq } : {}) };
+    },
+  });
+
+  app.get('/audit/verify', {
+    config: { roles: AUDITORS },
+    schema: {
+      tags: ['audit'],
+      summary: 'Recomputes the hash chain of the whole audit log and lists every entry that was modified or removed',
+      security: [{ bearer: [] }],
+      response: {
+        200: {
+          type: 'object',
+          required: ['ok', 'entries', 'firstSeq', 'lastSeq', 'headHash', 'problems'],
+          properties: {
+            ok: { type: 'boolean' },
+            entries: { type: 'integer' },
+            firstSeq: { type: ['integer', 'null'] },
+            lastSeq: { type: ['integer', 'null'] },
+            headHash: { type: 'string' },
+            problems: {
+              type: 'array',
+              items: { type: 'object', required: ['seq', 'kind', 'message'], properties: { seq: { type: 'integer' }, kind: { type: 'string', enum: ['modified', 'missing', 'broken-link'] }, message: { type: 'string' } } },
+            },
+          },
+        },
+        ...authErrors,
+      },
+    },
+    handler: async () => verifyAudit(db),
+  });
+}

@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import { ROLES, createToken, listTokens, revokeToken, type Role } from '../../adapters/postgres/token-repository';
+import type { Database } from '../../adapters/postgres/database';
+import { NotFoundError } from '../../domain/errors';
+import { ADMINS, actorOf } from '../auth';
+import { authErrors, problemRef } from '../schemas/problem';
+
+const tokenInfoSchema = {
+  type: 'object',
+  required: ['id', 'name', 'role', 'createdAt', 'createdBy', 'revokedAt'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    name: { type: 'string' },
+    role: { type: 'string', enum: ROLES },
+    createdAt: { type: 'string', format: 'date-time' },
+    createdBy: { type: 'string' },
+    revokedAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+} as const;
+
+export function tokenRoutes(app: FastifyInstance, db: Database): void {
+  app.post<{ Body: { name: string; role: Role } }>('/tokens', {
+    config: { roles: ADMINS },
+    schema: {
+      tags: ['tokens'],
+      summary: 'Create an API token; the reply is the only time its value is shown',
+      security: [{ bearer: [] }],
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'role'],
+        properties: { name: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[\\w .@-]+$' }, role: { type: 'string', enum: ROLES } },
+      },
+      response: { 201: { type: 'object', required: ['token', 'info'], properties: { token: { type: 'string' }, info: tokenInfoSchema } }, ...authErrors },
+    },
+    handler: async (request, reply) => {
+      const created = await createToken(db, { ...request.body, actor: actorOf(request) });
+      return reply.status(201).send(created);
+    },
+  });
+
+  app.get('/tokens', {
+    config: { roles: ADMINS },
+    schema: {
+      tags: ['tokens'],
+      summary: 'List API tokens (never their values)',
+      security: [{ bearer: [] }],
+      response: { 200: { type: 'object', required: ['tokens'], properties: { tokens: { type: 'array', items: tokenInfoSchema } } }, ...authErrors },
+    },
+    handler: async () => ({ tokens: await listTokens(db) }),
+  });
+
+  app.delete<{ Params: { id: string } }>('/tokens/:id', {
+    config: { roles: ADMINS },
+    schema: {
+      tags: ['tokens'],
+      summary: 'Revoke an API token',
+      security: [{ bearer: [] }],
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      response: { 200: tokenInfoSchema, 404: problemRef, ...authErrors },
+    },
+    handler: async (request) => {
+      const revoked = await revokeToken(db, request.params.id, actorOf(request));
+      if (!revoked) throw new NotFoundError('active token', request.params.id);
+      return revoked;
+    },
+  });
+}

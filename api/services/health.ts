@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { Database } from '../../adapters/postgres/database';
+import { CONTROL_TASK_QUEUE, healthCheckWorkflowId } from '../../domain/identifiers';
+import type { NodeHealth } from '../../workflows/health-check';
+
+export type ComponentHealth = { status: 'up'; latencyMs: number } | { status: 'down'; latencyMs: number; reason: string };
+
+export interface HealthReport {
+  status: 'ok' | 'degraded' | 'down';
+  checkedAt: string;
+  components: { temporal: ComponentHealth; postgres: ComponentHealth };
+  nodes: NodeHealth[];
+}
+
+async function timed(check: () => Promise<unknown>, timeoutMs: number): Promise<ComponentHealth> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { status: 'up', latencyMs: Math.round(performance.now() - started) };
+  } catch (error) {
+    return { status: 'down', latencyMs: Math.round(performance.now() - started), reason: error instanceof Error ? error.message : String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function overallStatus(components: HealthReport['components'], nodes: readonly NodeHealth[]): HealthReport['status'] {
+  if (components.temporal.status === 'down' || components.postgres.status === 'down') return 'down';
+  const up = nodes.filter((node) => node.status === 'up').length;
+  if (up === 0) return 'down';
+  return up === nodes.length ? 'ok' : 'degraded';
+}
+
+/**
+ * Checks PostgreSQL and Temporal directly, and every HSM node by a real round trip: a workflow pings each node's task
+ * queue. Concurrent callers share one check in flight, so a burst of probes starts one workflow.
+ */
+export class HealthService {
+  private inFlight: Promise<HealthReport> | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly temporal: Client,
+    private readonly nodeIds: readonly string[],
+    private readonly pingTimeoutMs: number,
+  ) {}
+
+  check(): Promise<HealthReport> {
+    this.inFlight ??= this.run().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async run(): Promise<HealthReport> {
+    const [postgres, temporal] = await Promise.all([
+      timed(() => this.db.ping(), this.pingTimeoutMs),
+      timed(() => this.temporal.connection.workflowService.getSystemInfo({}), this.pingTimeoutMs),
+    ]);
+    const nodes = temporal.status === 'up' ? await this.pingNodes() : this.allDown('Temporal is unreachable, so the nodes cannot be asked');
+    const components = { temporal, postgres };
+    return { status: overallStatus(components, nodes), checkedAt: new Date().toISOString(), components, nodes };
+  }
+
+  private allDown(reason: string): NodeHealth[] {
+    return this.nodeIds.map((id) => ({ id, status: 'down' as const, reason }));
+  }
+
+  private async pingNodes(): Promise<NodeHealth[]> {
+    // The workflow itself needs the control worker; past this deadline the control worker is the one that is down.
+    const deadlineMs = this.pingTimeoutMs * 2 + 2000;
+    try {
+      const handle = await this.temporal.workflow.start('healthCheckWorkflow', {
+        taskQueue: CONTROL_TASK_QUEUE,
+        workflowId: healthCheckWorkflowId(randomUUID()),
+        args: [{ nodeIds: [...this.nodeIds], timeoutMs: this.pingTimeoutMs }],
+        workflowExecutionTimeout: deadlineMs,
+        staticSummary: `health check of ${this.nodeIds.length} HSM nodes`,
+      });
+      const result = (await handle.result()) as { nodes: NodeHealth[] };
+      return result.nodes;
+    } catch (error) {
+      return this.allDown(`the health-check workflow did not complete within ${deadlineMs} ms (is the control worker running?): ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../adapters/config-loader';
+import type { HealthReport } from '../../api/services/health';
+import { ExternalError } from '../../domain/errors';
+
+export function registerHealth(program: Command): void {
+  program
+    .command('health')
+    .description('Ask a running keyrotor for the health of Temporal, PostgreSQL and every HSM node')
+    .option('--url <url>', 'API base URL (default: from the configuration)')
+    .option('--json', 'print the raw JSON reply')
+    .action(async (options: { url?: string; json?: boolean }) => {
+      const api = options.url ? undefined : loadConfig().api;
+      const base = options.url ?? `http://${api?.host}:${api?.port}`;
+      let response: Response;
+      try {
+        response = await fetch(`${base}/health`, { signal: AbortSignal.timeout(30_000) });
+      } catch (error) {
+        throw new ExternalError('api_unreachable', `cannot reach keyrotor at ${base} (${(error as Error).message}); is \`npm start\` running?`, true);
+      }
+      const report = (await response.json()) as HealthReport;
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } else {
+        process.stdout.write(`status: ${report.status}\n`);
+        for (const [name, component] of Object.entries(report.components)) {
+          process.stdout.write(`  ${name.padEnd(10)} ${component.status.padEnd(5)} ${component.latencyMs} ms${'reason' in component ? `  ${component.reason}` : ''}\n`);
+        }
+        for (const node of report.nodes) {
+          const detail = node.status === 'up' ? `${node.tokenLabel} (${node.model}, serial ${node.serialNumber}), HSM ${node.hsmMs} ms` : node.reason;
+          process.stdout.write(`  ${node.id.padEnd(10)} ${node.status.padEnd(5)} ${detail}\n`);
+        }
+      }
+      process.exitCode = report.status === 'ok' ? 0 : 1;
+    });
+}

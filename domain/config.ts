@@ -1,0 +1,276 @@
+import { ConfigError } from './errors';
+
+/** Where a secret comes from. The value itself never appears in the configuration. */
+export type SecretSource = { env: string } | { file: string };
+
+export interface HsmNodeConfig {
+  id: string;
+  /** Path of the PKCS#11 module (SoftHSM, Luna, nShield, CloudHSM, YubiHSM…). */
+  modulePath: string;
+  tokenLabel: string;
+  pin: SecretSource;
+  /** `softhsm`: keyrotor creates the token, its PINs and the KEK. `none`: the token and KEK must already exist. */
+  provision: 'softhsm' | 'none';
+  /** Security Officer PIN, needed only to put the cluster KEK on the token. */
+  soPin?: SecretSource;
+  /** PKCS#11 sessions the node's worker keeps open (one per in-flight operation). */
+  sessionPoolSize: number;
+}
+
+export interface AlertWebhookConfig {
+  id: string;
+  url: string;
+  /** HMAC-SHA256 key for the signature header. */
+  secret: SecretSource;
+}
+
+export interface KeyrotorConfig {
+  dataDir: string;
+  api: { host: string; port: number };
+  database: { url?: string; embeddedPort: number };
+  temporal: { address?: string; namespace: string; devServerPort: number; uiPort: number };
+  workerMetricsPort: number;
+  hsm: { nodes: HsmNodeConfig[]; pingTimeoutMs: number };
+  alerts: { webhooks: AlertWebhookConfig[] };
+  shutdownGraceMs: number;
+}
+
+export interface ConfigInputs {
+  env: Record<string, string | undefined>;
+  /** Parsed keyrotor.config.json, or undefined when there is none. */
+  file: unknown;
+  /** Where the file came from, for messages. */
+  fileName?: string;
+  projectRoot: string;
+  /** The SoftHSM module found on this machine, used for the default nodes. */
+  softHsmModule?: string;
+}
+
+const NODE_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'shutdownGraceMs'];
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Builds the validated configuration from environment variables (which win) and the optional file. Every problem is
+ * collected, so one failed start lists all of them.
+ */
+export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
+  const problems: string[] = [];
+  const where = inputs.fileName ?? 'keyrotor.config.json';
+  const file: Json = inputs.file === undefined ? {} : isObject(inputs.file) ? inputs.file : {};
+  if (inputs.file !== undefined && !isObject(inputs.file)) problems.push(`${where}: must hold a JSON object`);
+  for (const key of Object.keys(file)) {
+    if (!TOP_LEVEL_KEYS.includes(key)) problems.push(`${where}: unknown setting '${key}' (known: ${TOP_LEVEL_KEYS.join(', ')})`);
+  }
+  const env = inputs.env;
+  const section = (name: string): Json => {
+    const value = file[name];
+    if (value === undefined) return {};
+    if (!isObject(value)) {
+      problems.push(`${where}: '${name}' must be an object`);
+      return {};
+    }
+    return value;
+  };
+
+  const integer = (label: string, envValue: string | undefined, fileValue: unknown, fallback: number, min: number, max: number): number => {
+    const raw = envValue ?? fileValue;
+    if (raw === undefined || raw === '') return fallback;
+    const value = typeof raw === 'number' ? raw : Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${label}: ${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const text = (label: string, envValue: string | undefined, fileValue: unknown): string | undefined => {
+    const raw = envValue ?? fileValue;
+    if (raw === undefined || raw === '') return undefined;
+    if (typeof raw !== 'string') {
+      problems.push(`${label}: must be a string`);
+      return undefined;
+    }
+    return raw;
+  };
+
+  const dataDir = resolvePath(inputs.projectRoot, text('KEYROTOR_DATA_DIR / dataDir', env.KEYROTOR_DATA_DIR, file.dataDir) ?? '.keyrotor');
+
+  const api = section('api');
+  const database = section('database');
+  const temporal = section('temporal');
+  const hsm = section('hsm');
+  const alerts = section('alerts');
+
+  const databaseUrl = text('DATABASE_URL / database.url', env.DATABASE_URL, database.url);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL / database.url: must start with postgres:// or postgresql://');
+  }
+  const temporalAddress = text('TEMPORAL_ADDRESS / temporal.address', env.TEMPORAL_ADDRESS, temporal.address);
+  if (temporalAddress !== undefined && !/^[^\s:/]+:\d+$/.test(temporalAddress)) {
+    problems.push(`TEMPORAL_ADDRESS / temporal.address: '${temporalAddress}' must look like host:port`);
+  }
+
+  const nodes = parseNodes(hsm.nodes, where, dataDir, inputs.softHsmModule, problems);
+  const webhooks = parseWebhooks(alerts.webhooks, where, dataDir, problems);
+
+  const config: KeyrotorConfig = {
+    dataDir,
+    api: {
+      host: text('KEYROTOR_API_HOST / api.host', env.KEYROTOR_API_HOST, api.host) ?? '127.0.0.1',
+      port: integer('KEYROTOR_API_PORT / api.port', env.KEYROTOR_API_PORT, api.port, 8080, 0, 65535),
+    },
+    database: {
+      ...(databaseUrl !== undefined ? { url: databaseUrl } : {}),
+      embeddedPort: integer('KEYROTOR_PG_PORT / database.embeddedPort', env.KEYROTOR_PG_PORT, database.embeddedPort, 54329, 1, 65535),
+    },
+    temporal: {
+      ...(temporalAddress !== undefined ? { address: temporalAddress } : {}),
+      namespace: text('TEMPORAL_NAMESPACE / temporal.namespace', env.TEMPORAL_NAMESPACE, temporal.namespace) ?? 'default',
+      devServerPort: integer('KEYROTOR_TEMPORAL_PORT / temporal.devServerPort', env.KEYROTOR_TEMPORAL_PORT, temporal.devServerPort, 7233, 1, 65535),
+      uiPort: integer('KEYROTOR_TEMPORAL_UI_PORT / temporal.uiPort', env.KEYROTOR_TEMPORAL_UI_PORT, temporal.uiPort, 8233, 1, 65535),
+    },
+    workerMetricsPort: integer('KEYROTOR_WORKER_METRICS_PORT / workerMetricsPort', env.KEYROTOR_WORKER_METRICS_PORT, file.workerMetricsPort, 9464, 0, 65535),
+    hsm: {
+      nodes,
+      pingTimeoutMs: integer('KEYROTOR_HSM_PING_TIMEOUT_MS / hsm.pingTimeoutMs', env.KEYROTOR_HSM_PING_TIMEOUT_MS, hsm.pingTimeoutMs, 3000, 100, 60000),
+    },
+    alerts: { webhooks },
+    shutdownGraceMs: integer('KEYROTOR_SHUTDOWN_GRACE_MS / shutdownGraceMs', env.KEYROTOR_SHUTDOWN_GRACE_MS, file.shutdownGraceMs, 10000, 0, 600000),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function resolvePath(root: string, value: string): string {
+  if (value.startsWith('/')) return value;
+  return `${root.replace(/\/+$/, '')}/${value.replace(/^\.\//, '')}`;
+}
+
+function defaultNodes(dataDir: string, softHsmModule: string | undefined, problems: string[]): HsmNodeConfig[] {
+  if (softHsmModule === undefined) {
+    problems.push('hsm.nodes: no nodes are configured and SoftHSMv2 is not installed; run `npm start` (it installs softhsm2) or configure hsm.nodes');
+    return [];
+  }
+  return ['hsm-1', 'hsm-2', 'hsm-3'].map((id) => ({
+    id,
+    modulePath: softHsmModule,
+    tokenLabel: `keyrotor-${id}`,
+    pin: { file: `${dataDir}/secrets/${id}.pin` },
+    soPin: { file: `${dataDir}/secrets/${id}.so-pin` },
+    provision: 'softhsm' as const,
+    sessionPoolSize: 4,
+  }));
+}
+
+function parseSecretSource(value: unknown, label: string, dataDir: string, problems: string[]): SecretSource | undefined {
+  if (!isObject(value)) {
+    problems.push(`${label}: must be {"env": "VARIABLE"} or {"file": "/path"} (the secret itself never goes in the configuration)`);
+    return undefined;
+  }
+  const keys = Object.keys(value);
+  if (keys.length === 1 && typeof value.env === 'string') {
+    if (!ENV_NAME.test(value.env)) problems.push(`${label}.env: '${value.env}' is not an environment variable name`);
+    return { env: value.env };
+  }
+  if (keys.length === 1 && typeof value.file === 'string' && value.file.length > 0) {
+    return { file: resolvePath(dataDir, value.file) };
+  }
+  problems.push(`${label}: must be {"env": "VARIABLE"} or {"file": "/path"}, nothing else`);
+  return undefined;
+}
+
+const NODE_KEYS = ['id', 'modulePath', 'tokenLabel', 'pin', 'soPin', 'provision', 'sessionPoolSize'];
+
+function parseNodes(raw: unknown, where: string, dataDir: string, softHsmModule: string | undefined, problems: string[]): HsmNodeConfig[] {
+  if (raw === undefined) return defaultNodes(dataDir, softHsmModule, problems);
+  if (!Array.isArray(raw) || raw.length === 0) {
+    problems.push(`${where}: hsm.nodes must be a non-empty array`);
+    return [];
+  }
+  const nodes: HsmNodeConfig[] = [];
+  const seenIds = new Map<string, number>();
+  const seenTokens = new Map<string, string>();
+  raw.forEach((entry: unknown, index) => {
+    const label = `hsm.nodes[${index}]`;
+    if (!isObject(entry)) {
+      problems.push(`${label}: must be an object`);
+      return;
+    }
+    const id = typeof entry.id === 'string' ? entry.id : '';
+    const named = id ? `${label} (node '${id}')` : label;
+    for (const key of Object.keys(entry)) {
+      if (!NODE_KEYS.includes(key)) problems.push(`${named}: unknown setting '${key}' (known: ${NODE_KEYS.join(', ')})`);
+    }
+    if (!NODE_ID.test(id)) problems.push(`${named}: id must be 1–31 of a-z, 0-9 and '-', starting with a letter or digit`);
+    const previous = seenIds.get(id);
+    if (id && previous !== undefined) {
+      problems.push(`${named}: duplicate node id '${id}' (also hsm.nodes[${previous}]); give every node its own id`);
+    }
+    seenIds.set(id, index);
+    const provision = entry.provision ?? 'softhsm';
+    if (provision !== 'softhsm' && provision !== 'none') problems.push(`${named}: provision must be "softhsm" or "none"`);
+    const modulePath = typeof entry.modulePath === 'string' && entry.modulePath ? entry.modulePath : softHsmModule;
+    if (!modulePath) problems.push(`${named}: modulePath is required (the PKCS#11 library, for example /usr/lib/softhsm/libsofthsm2.so)`);
+    else if (!modulePath.startsWith('/')) problems.push(`${named}: modulePath '${modulePath}' must be an absolute path`);
+    const tokenLabel = typeof entry.tokenLabel === 'string' ? entry.tokenLabel : `keyrotor-${id}`;
+    if (tokenLabel.length === 0 || Buffer.byteLength(tokenLabel) > 32) problems.push(`${named}: tokenLabel must be 1–32 bytes (a PKCS#11 limit)`);
+    const tokenKey = `${modulePath}\u0000${tokenLabel}`;
+    const tokenOwner = seenTokens.get(tokenKey);
+    if (tokenOwner !== undefined) problems.push(`${named}: token '${tokenLabel}' is already used by node '${tokenOwner}'; each node needs its own token`);
+    seenTokens.set(tokenKey, id);
+    const pin = entry.pin === undefined && provision === 'softhsm'
+      ? { file: `${dataDir}/secrets/${id}.pin` }
+      : parseSecretSource(entry.pin, `${named}.pin`, dataDir, problems);
+    const soPin = entry.soPin === undefined
+      ? provision === 'softhsm' ? { file: `${dataDir}/secrets/${id}.so-pin` } : undefined
+      : parseSecretSource(entry.soPin, `${named}.soPin`, dataDir, problems);
+    const poolSize = entry.sessionPoolSize ?? 4;
+    if (typeof poolSize !== 'number' || !Number.isInteger(poolSize) || poolSize < 1 || poolSize > 64) {
+      problems.push(`${named}: sessionPoolSize must be a whole number from 1 to 64`);
+    }
+    if (pin && modulePath) {
+      nodes.push({
+        id,
+        modulePath,
+        tokenLabel,
+        pin,
+        provision: provision === 'none' ? 'none' : 'softhsm',
+        ...(soPin ? { soPin } : {}),
+        sessionPoolSize: typeof poolSize === 'number' ? poolSize : 4,
+      });
+    }
+  });
+  return nodes;
+}
+
+function parseWebhooks(raw: unknown, where: string, dataDir: string, problems: string[]): AlertWebhookConfig[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    problems.push(`${where}: alerts.webhooks must be an array`);
+    return [];
+  }
+  const hooks: AlertWebhookConfig[] = [];
+  const ids = new Set<string>();
+  raw.forEach((entry: unknown, index) => {
+    const label = `alerts.webhooks[${index}]`;
+    if (!isObject(entry)) {
+      problems.push(`${label}: must be an object {id, url, secret}`);
+      return;
+    }
+    const id = typeof entry.id === 'string' ? entry.id : '';
+    if (!NODE_ID.test(id)) problems.push(`${label}: id must be 1–31 of a-z, 0-9 and '-'`);
+    if (ids.has(id)) problems.push(`${label}: duplicate webhook id '${id}'`);
+    ids.add(id);
+    const url = typeof entry.url === 'string' ? entry.url : '';
+    if (!/^https?:\/\/[^\s]+$/.test(url)) problems.push(`${label}: url must be an http:// or https:// URL`);
+    const secret = parseSecretSource(entry.secret, `${label}.secret`, dataDir, problems);
+    if (secret) hooks.push({ id, url, secret });
+  });
+  return hooks;
+}

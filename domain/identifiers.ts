@@ -1,0 +1,17 @@
+// Every name that crosses a process boundary (task queues, workflow ids, search attributes) is defined here once.
+
+export const CONTROL_TASK_QUEUE = 'keyrotor.control';
+
+export function hsmTaskQueue(nodeId: string): string {
+  return `hsm.${nodeId}`;
+}
+
+export function healthCheckWorkflowId(requestId: string): string {
+  return `health/${requestId}`;
+}
+
+/** Custom search attributes the Web UI filters keys by; all Keyword. */
+export const SEARCH_ATTRIBUTE_NAMES = ['KeyName', 'KeyPhase', 'ActiveVersion'] as const;
+
+/** PKCS#11 label of the cluster key-encryption key that keys are replicated under. */
+export const CLUSTER_KEK_LABEL = 'keyrotor-cluster-kek';

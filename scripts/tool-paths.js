@@ -1,0 +1,60 @@
+'use strict';
+// Where keyrotor finds the external programs it drives. Shared by the bootstrap script (plain Node, before any
+// dependency is installed) and the TypeScript runtime, so that both look in the same places in the same order.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const projectRoot = path.resolve(__dirname, '..');
+const toolsDir = path.join(projectRoot, '.tools');
+const localTemporalCli = path.join(toolsDir, 'temporal', 'bin', 'temporal');
+
+const SOFTHSM_MODULE_CANDIDATES = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/local/lib/softhsm/libsofthsm2.so',
+];
+
+function isExecutable(file) {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function findOnPath(name) {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
+  }
+  return undefined;
+}
+
+/** Returns `{ path, source }` of the Temporal CLI, or undefined when none is installed. */
+function findTemporalCli() {
+  const fromEnv = process.env.TEMPORAL_CLI;
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) {
+      throw new Error(`TEMPORAL_CLI=${fromEnv} is not an executable file; unset it or point it at the temporal binary`);
+    }
+    return { path: fromEnv, source: '$TEMPORAL_CLI' };
+  }
+  const onPath = findOnPath('temporal');
+  if (onPath) return { path: onPath, source: 'PATH' };
+  if (isExecutable(localTemporalCli)) return { path: localTemporalCli, source: 'project-local (.tools)' };
+  return undefined;
+}
+
+function findSoftHsmModule() {
+  return SOFTHSM_MODULE_CANDIDATES.find((candidate) => fs.existsSync(candidate));
+}
+
+module.exports = {
+  projectRoot,
+  toolsDir,
+  localTemporalCli,
+  findOnPath,
+  findTemporalCli,
+  findSoftHsmModule,
+};

@@ -1,0 +1,34 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../adapters/postgres/embedded';
+import { startTemporalDevServer, type DevServerHandle } from '../../adapters/temporal/dev-server';
+import { freePort } from './ports';
+
+export const TEST_ROOT = resolve(__dirname, '../../.keyrotor-test');
+
+declare global {
+  var keyrotorTestServices: { postgres: EmbeddedPostgresHandle; temporal: DevServerHandle } | undefined;
+}
+
+/**
+ * One real PostgreSQL and one real Temporal dev server for the whole integration run, in a fresh folder; each test file
+ * makes its own database, token labels and node ids, so files never see each other's state.
+ */
+export default async function globalSetup(): Promise<void> {
+  mkdirSync(TEST_ROOT, { recursive: true });
+  for (const old of readdirSync(TEST_ROOT)) rmSync(join(TEST_ROOT, old), { recursive: true, force: true });
+  const runDir = join(TEST_ROOT, `run-${process.pid}`);
+  const log = (message: string): void => {
+    process.stderr.write(`[test services] ${message}\n`);
+  };
+  const postgres = await startEmbeddedPostgres(join(runDir, 'postgres-data'), await freePort(), log);
+  const temporal = await startTemporalDevServer({ dataDir: join(runDir, 'temporal'), port: await freePort(), uiPort: await freePort(), namespace: 'default', log });
+  const softhsm = join(runDir, 'softhsm');
+  mkdirSync(join(softhsm, 'tokens'), { recursive: true });
+  writeFileSync(join(softhsm, 'softhsm2.conf'), `directories.tokendir = ${join(softhsm, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+  process.env.KEYROTOR_TEST_RUN_DIR = runDir;
+  process.env.KEYROTOR_TEST_DATABASE_URL = postgres.url;
+  process.env.KEYROTOR_TEST_TEMPORAL_ADDRESS = temporal.address;
+  process.env.SOFTHSM2_CONF = join(softhsm, 'softhsm2.conf');
+  globalThis.keyrotorTestServices = { postgres, temporal };
+}

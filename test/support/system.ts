@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import pg from 'pg';
+import { createToken, type Role } from '../../adapters/postgres/token-repository';
+import { parseConfig, type KeyrotorConfig } from '../../domain/config';
+import { findSoftHsmModule, projectRoot } from '../../scripts/tool-paths';
+import { workflowsPath } from '../../workers/control-worker';
+import { startSystem, type RunningSystem } from '../../workers/system';
+
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run integration tests through jest (test/support/global-setup.ts)`);
+  return value;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}${randomBytes(3).toString('hex')}`;
+}
+
+/** A fresh database on the shared test PostgreSQL server. */
+export async function createTestDatabase(): Promise<string> {
+  const serverUrl = requireEnv('KEYROTOR_TEST_DATABASE_URL');
+  const name = uniqueName('t_');
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+let bundle: Promise<WorkflowBundle> | undefined;
+
+/** The workflow bundle, made once per test file. */
+export function testWorkflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+  return bundle;
+}
+
+export function softHsmModule(): string {
+  const module = findSoftHsmModule();
+  if (!module) throw new Error('SoftHSMv2 is not installed: run `npm test`, whose bootstrap installs it');
+  return module;
+}
+
+/**
+ * A configuration like the default one (three SoftHSM nodes), with node ids and token labels of its own so that test
+ * files never share a task queue or a token, its own data folder and database, and the shared Temporal server.
+ */
+export async function testConfig(overrides: { env?: Record<string, string>; hsm?: Record<string, unknown> } = {}): Promise<KeyrotorConfig> {
+  const prefix = uniqueName('');
+  const dataDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), `system-${prefix}`);
+  mkdirSync(dataDir, { recursive: true });
+  return parseConfig({
+    env: {
+      KEYROTOR_DATA_DIR: dataDir,
+      DATABASE_URL: await createTestDatabase(),
+      TEMPORAL_ADDRESS: requireEnv('KEYROTOR_TEST_TEMPORAL_ADDRESS'),
+      KEYROTOR_API_PORT: '0',
+      KEYROTOR_HSM_PING_TIMEOUT_MS: '2000',
+      KEYROTOR_SHUTDOWN_GRACE_MS: '2000',
+      ...overrides.env,
+    },
+    file: {
+      hsm: {
+        nodes: [1, 2, 3].map((n) => ({ id: `${prefix}-hsm-${n}`, tokenLabel: `kr-${prefix}-hsm-${n}`, modulePath: softHsmModule() })),
+        ...overrides.hsm,
+      },
+    },
+    projectRoot,
+    softHsmModule: softHsmModule(),
+  });
+}
+
+export async function startTestSystem(config?: KeyrotorConfig): Promise<RunningSystem> {
+  return startSystem(config ?? (await testConfig()), {
+    log: () => undefined,
+    workflowBundle: await testWorkflowBundle(),
+    listen: false,
+    apiLogger: false,
+  });
+}
+
+/** An API token of the given role, made through the repository as an admin would through the API. */
+export async function tokenFor(system: RunningSystem, role: Role): Promise<string> {
+  const { token } = await createToken(system.db, { name: `test ${role}`, role, actor: 'test' });
+  return token;
+}

@@ -1,0 +1,35 @@
+import { hostname } from 'node:os';
+import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
+import type { RunningWorker } from './hsm-worker';
+
+export interface ControlWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  shutdownGraceMs: number;
+  /** A bundle made once with bundleWorkflowCode (tests); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkflowBundle;
+}
+
+export const workflowsPath = require.resolve('../workflows');
+
+/** The worker that runs every workflow and the activities that need no HSM. */
+export async function startControlWorker(options: ControlWorkerOptions): Promise<RunningWorker> {
+  const worker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: CONTROL_TASK_QUEUE,
+    identity: `keyrotor-control@${hostname()}`,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    shutdownGraceTime: options.shutdownGraceMs,
+  });
+  const done = worker.run();
+  return {
+    name: 'control worker',
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

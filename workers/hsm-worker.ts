@@ -1,0 +1,59 @@
+import { hostname } from 'node:os';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
+import { readSecret } from '../adapters/secrets';
+import { createHsmActivities } from '../activities/hsm-activities';
+import type { HsmNodeConfig } from '../domain/config';
+import { hsmTaskQueue } from '../domain/identifiers';
+
+export interface RunningWorker {
+  name: string;
+  /** Settles when the worker has stopped; rejects if it failed. */
+  done: Promise<void>;
+  /** Stops polling, lets running activities finish within the grace time, then releases the HSM. */
+  shutdown(): Promise<void>;
+}
+
+export interface HsmWorkerOptions {
+  node: HsmNodeConfig;
+  connection: NativeConnection;
+  namespace: string;
+  shutdownGraceMs: number;
+}
+
+/** One worker per HSM node, on task queue `hsm.<node>`, holding that token's session pool. */
+export async function startHsmWorker(options: HsmWorkerOptions): Promise<RunningWorker> {
+  const { node, connection, namespace, shutdownGraceMs } = options;
+  const pool = TokenSessionPool.open({
+    nodeId: node.id,
+    modulePath: node.modulePath,
+    tokenLabel: node.tokenLabel,
+    pin: readSecret(node.pin, `node ${node.id}: PIN`),
+    size: node.sessionPoolSize,
+  });
+  let worker: Worker;
+  try {
+    worker = await Worker.create({
+      connection,
+      namespace,
+      taskQueue: hsmTaskQueue(node.id),
+      identity: `keyrotor-hsm-${node.id}@${hostname()}`,
+      activities: createHsmActivities(pool),
+      shutdownGraceTime: shutdownGraceMs,
+      maxConcurrentActivityTaskExecutions: node.sessionPoolSize,
+    });
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+  // The pool closes only after the worker has stopped, so no PKCS#11 call is in flight at C_Finalize.
+  const done = worker.run().finally(() => pool.close(shutdownGraceMs + 5000));
+  return {
+    name: `hsm worker ${node.id}`,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { provisionCluster, type ProvisionReport } from '../adapters/pkcs11/provision';
+import { appendAudit } from '../adapters/postgres/audit-repository';
+import { Database, migrate } from '../adapters/postgres/database';
+import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
+import { ensureAdminToken } from '../adapters/postgres/token-repository';
+import { startTemporalDevServer } from '../adapters/temporal/dev-server';
+import { ensureSearchAttributes } from '../adapters/temporal/search-attributes';
+import { AlertDispatcher } from '../adapters/webhooks/alert-dispatcher';
+import { buildApp } from '../api/app';
+import type { KeyrotorConfig } from '../domain/config';
+import { startControlWorker } from './control-worker';
+import { startHsmWorker, type RunningWorker } from './hsm-worker';
+
+export interface SystemOptions {
+  log: (message: string) => void;
+  /** Prebuilt workflow bundle (tests bundle once); otherwise the control worker bundles at start. */
+  workflowBundle?: WorkflowBundle;
+  /** Pass false to build the API without listening (tests use inject). */
+  listen?: boolean;
+  apiLogger?: boolean;
+}
+
+export interface RunningSystem {
+  config: KeyrotorConfig;
+  provision: ProvisionReport;
+  db: Database;
+  databaseUrl: string;
+  temporalAddress: string;
+  temporalUiUrl: string | undefined;
+  client: Client;
+  app: FastifyInstance;
+  apiUrl: string;
+  /** The first admin token, when this start created it; shown once. */
+  createdAdminToken: string | undefined;
+  hsmWorkers: Map<string, RunningWorker>;
+  controlWorker: RunningWorker;
+  /** Stops one node's worker, as if its host went away (health tests). */
+  stopHsmWorker(nodeId: string): Promise<void>;
+  startHsmWorker(nodeId: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Brings up the whole system in this process, in dependency order: HSM nodes (checked before anything else starts, so
+ * a bad configuration leaves nothing behind), PostgreSQL, Temporal, workers, API. A failure stops what had started.
+ */
+export async function startSystem(config: KeyrotorConfig, options: SystemOptions): Promise<RunningSystem> {
+  const { log } = options;
+  const stops: Array<{ name: string; stop: () => Promise<void> }> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const { name, stop } of stops.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        log(`stopping ${name} failed: ${(error as Error).message}`);
+      }
+    }
+    stops.length = 0;
+  };
+
+  try {
+    log(`checking ${config.hsm.nodes.length} HSM node(s)`);
+    const provision = await provisionCluster(config, log);
+
+    let databaseUrl = config.database.url;
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, log);
+      stops.push({ name: 'embedded PostgreSQL', stop: () => pg.stop() });
+      databaseUrl = pg.url;
+    }
+    const db = Database.connect(databaseUrl);
+    stops.push({ name: 'database pool', stop: () => db.close() });
+    const applied = await migrate(db, log);
+    if (applied.length === 0) log('database schema is up to date');
+
+    let temporalAddress = config.temporal.address;
+    let temporalUiUrl: string | undefined;
+    if (!temporalAddress) {
+      const server = await startTemporalDevServer({
+        dataDir: config.dataDir,
+        port: config.temporal.devServerPort,
+        uiPort: config.temporal.uiPort,
+        namespace: config.temporal.namespace,
+        log,
+      });
+      stops.push({ name: 'Temporal dev server', stop: () => server.stop() });
+      temporalAddress = server.address;
+      temporalUiUrl = server.uiUrl;
+    }
+    const connection = await Connection.connect({ address: temporalAddress });
+    stops.push({ name: 'Temporal client connection', stop: () => connection.close() });
+    const added = await ensureSearchAttributes(connection, config.temporal.namespace);
+    if (added.length > 0) log(`registered search attributes ${added.join(', ')}`);
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+    stops.push({ name: 'Temporal worker connection', stop: () => workerConnection.close() });
+
+    const workerOptions = { connection: workerConnection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs };
+    log('starting the control worker');
+    const controlWorker = await startControlWorker({ ...workerOptions, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}) });
+    controlWorker.done.catch((error: unknown) => log(`the control worker stopped with an error: ${(error as Error).message}`));
+    const hsmWorkers = new Map<string, RunningWorker>();
+    const startNodeWorker = async (nodeId: string): Promise<void> => {
+      const node = config.hsm.nodes.find((candidate) => candidate.id === nodeId);
+      if (!node) throw new Error(`no HSM node '${nodeId}' is configured`);
+      if (hsmWorkers.has(nodeId)) return;
+      const worker = await startHsmWorker({ ...workerOptions, node });
+      worker.done.catch((error: unknown) => log(`the HSM worker of ${nodeId} stopped with an error: ${(error as Error).message}`));
+      hsmWorkers.set(nodeId, worker);
+    };
+    const stopNodeWorker = async (nodeId: string): Promise<void> => {
+      const worker = hsmWorkers.get(nodeId);
+      hsmWorkers.delete(nodeId);
+      await worker?.shutdown();
+    };
+    stops.push({
+      name: 'workers',
+      stop: async () => {
+        await Promise.allSettled([...hsmWorkers.keys()].map((id) => stopNodeWorker(id)));
+        await controlWorker.shutdown();
+      },
+    });
+    for (const node of config.hsm.nodes) {
+      log(`starting the HSM worker of ${node.id} on task queue hsm.${node.id}`);
+      await startNodeWorker(node.id);
+    }
+
+    const { created: createdAdminToken } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);
+    await db.transaction((tx) =>
+      appendAudit(tx, {
+        actor: 'system',
+        action: 'system.started',
+        subject: 'cluster',
+        details: { nodes: config.hsm.nodes.map((node) => node.id), kekCheckValue: provision.kekCheckValue, createdTokens: provision.createdTokens },
+      }),
+    );
+
+    const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, log);
+    dispatcher.start();
+    stops.push({ name: 'alert dispatcher', stop: () => dispatcher.stop() });
+
+    const app = await buildApp({ config, db, temporal: client }, options.apiLogger === false ? { logger: false } : {});
+    stops.push({ name: 'API', stop: () => app.close() });
+    let apiUrl = `http://${config.api.host}:${config.api.port}`;
+    if (options.listen !== false) {
+      apiUrl = await app.listen({ host: config.api.host, port: config.api.port });
+    }
+
+    return {
+      config,
+      provision,
+      db,
+      databaseUrl,
+      temporalAddress,
+      temporalUiUrl,
+      client,
+      app,
+      apiUrl,
+      createdAdminToken,
+      hsmWorkers,
+      controlWorker,
+      stopHsmWorker: stopNodeWorker,
+      startHsmWorker: startNodeWorker,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
