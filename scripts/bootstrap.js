@@ -34,12 +34,14 @@ function checkNode() {
 
 const dependencyStamp = path.join(projectRoot, 'node_modules', '.keyrotor-deps.sha256');
 
+/** What decides the installed tree: the lock file and the dependency fields of package.json, not its scripts. */
 function dependencyFingerprint() {
   const hash = crypto.createHash('sha256');
-  for (const file of ['package.json', 'package-lock.json']) {
-    const full = path.join(projectRoot, file);
-    if (fs.existsSync(full)) hash.update(fs.readFileSync(full));
-  }
+  const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8'));
+  const fields = ['dependencies', 'devDependencies', 'optionalDependencies', 'overrides', 'allowScripts'];
+  hash.update(JSON.stringify(fields.map((field) => pkg[field] ?? null)));
+  const lock = path.join(projectRoot, 'package-lock.json');
+  if (fs.existsSync(lock)) hash.update(fs.readFileSync(lock));
   hash.update(process.versions.node);
   return hash.digest('hex');
 }

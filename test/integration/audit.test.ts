@@ -1,0 +1,87 @@
+import { appendAudit } from '../../adapters/postgres/audit-repository';
+import type { RunningSystem } from '../../workers/system';
+import { startTestSystem, tokenFor } from '../support/system';
+
+interface Verification {
+  ok: boolean;
+  entries: number;
+  problems: Array<{ seq: number; kind: string; message: string }>;
+}
+
+describe('audit log on PostgreSQL', () => {
+  let system: RunningSystem;
+  let auditor: string;
+
+  beforeAll(async () => {
+    system = await startTestSystem();
+    auditor = await tokenFor(system, 'auditor');
+    for (let i = 0; i < 5; i += 1) {
+      await system.db.transaction((tx) => appendAudit(tx, { actor: 'test', action: 'key.rotated', subject: `key/k${i}`, details: { version: i + 1 } }));
+    }
+  });
+
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  const verify = async (): Promise<Verification> => {
+    const reply = await system.app.inject({ method: 'GET', url: '/audit/verify', headers: { authorization: `Bearer ${auditor}` } });
+    expect(reply.statusCode).toBe(200);
+    return reply.json<Verification>();
+  };
+
+  /** What an intruder with database superuser rights can do: switch the append-only trigger off and edit. */
+  const tamper = async (sql: string, values: unknown[]): Promise<void> => {
+    await system.db.transaction(async (tx) => {
+      await tx.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
+      await tx.query(sql, values);
+      await tx.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
+    });
+  };
+
+  it('refuses ordinary updates and deletes', async () => {
+    await expect(system.db.query("UPDATE audit_log SET actor = 'x'")).rejects.toThrow(/SQLSTATE 42501/);
+    await expect(system.db.query('DELETE FROM audit_log')).rejects.toThrow(/SQLSTATE 42501/);
+  });
+
+  it('lists entries a page at a time for auditors, and not for operators', async () => {
+    const first = await system.app.inject({ method: 'GET', url: '/audit?limit=2', headers: { authorization: `Bearer ${auditor}` } });
+    const page = first.json<{ entries: Array<{ seq: number; action: string }>; nextAfterSeq: number }>();
+    expect(page.entries.map((entry) => entry.seq)).toEqual([1, 2]);
+    expect(page.nextAfterSeq).toBe(2);
+    const operator = await tokenFor(system, 'operator');
+    const refused = await system.app.inject({ method: 'GET', url: '/audit', headers: { authorization: `Bearer ${operator}` } });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+  });
+
+  it('verifies an intact log', async () => {
+    const result = await verify();
+    expect(result.ok).toBe(true);
+    expect(result.problems).toEqual([]);
+    expect(result.entries).toBeGreaterThanOrEqual(5);
+  });
+
+  it('catches a modified entry', async () => {
+    const { rows } = await system.db.query<{ seq: string }>("SELECT seq FROM audit_log WHERE subject = 'key/k2'");
+    const seq = Number(rows[0]?.seq);
+    await tamper(`UPDATE audit_log SET details = '{"version": 99}' WHERE seq = $1`, [seq]);
+    const result = await verify();
+    expect(result.ok).toBe(false);
+    expect(result.problems).toEqual([{ seq, kind: 'modified', message: `entry ${seq} was modified after it was written (its hash does not match its content)` }]);
+    await tamper(`UPDATE audit_log SET details = '{"version": 3}' WHERE seq = $1`, [seq]);
+    expect((await verify()).ok).toBe(true);
+  });
+
+  it('catches a deleted entry', async () => {
+    const { rows } = await system.db.query<{ seq: string }>("SELECT seq FROM audit_log WHERE subject = 'key/k3'");
+    const seq = Number(rows[0]?.seq);
+    await tamper('DELETE FROM audit_log WHERE seq = $1', [seq]);
+    const result = await verify();
+    expect(result.ok).toBe(false);
+    expect(result.problems).toEqual([
+      { seq: seq + 1, kind: 'missing', message: `entry ${seq} is missing before entry ${seq + 1}` },
+      { seq: seq + 1, kind: 'broken-link', message: `entry ${seq + 1} does not point at the hash of the entry before it` },
+    ]);
+  });
+});

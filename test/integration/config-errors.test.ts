@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, type CliResult } from '../support/cli';
+import { requireEnv, softHsmModule, uniqueName } from '../support/system';
+
+/** The tokens SoftHSM holds right now, read with softhsm2-util rather than keyrotor's own code. */
+function tokenLabels(): string[] {
+  const out = spawnSync('softhsm2-util', ['--show-slots'], { encoding: 'utf8' }).stdout;
+  return [...out.matchAll(/^\s+Label:\s+(\S.*?)\s*$/gm)].map((match) => match[1] as string).filter((label) => label.length > 0);
+}
+
+function startWith(file: unknown, extraEnv: Record<string, string> = {}): { result: CliResult; dataDir: string } {
+  const dataDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('bad-config-'));
+  mkdirSync(dataDir, { recursive: true });
+  const configFile = join(dataDir, 'keyrotor.config.json');
+  writeFileSync(configFile, JSON.stringify(file));
+  const env = { ...process.env, KEYROTOR_CONFIG: configFile, KEYROTOR_DATA_DIR: dataDir, DATABASE_URL: undefined, TEMPORAL_ADDRESS: undefined, ...extraEnv };
+  return { result: runCli(['start'], env), dataDir };
+}
+
+/** After a refused start the data folder holds only the configuration file: no PINs, no database, no Temporal data. */
+function expectNothingMade(dataDir: string, labelsBefore: string[]): void {
+  expect(readdirSync(dataDir)).toEqual(['keyrotor.config.json']);
+  expect(tokenLabels()).toEqual(labelsBefore);
+}
+
+describe('a bad configuration stops start-up with a message that names the node and the fix', () => {
+  const module = softHsmModule();
+
+  it('unknown module path', () => {
+    const prefix = uniqueName('m');
+    const before = tokenLabels();
+    const { result, dataDir } = startWith({
+      hsm: { nodes: [{ id: `${prefix}-1`, tokenLabel: `${prefix}-1`, modulePath: module }, { id: `${prefix}-2`, tokenLabel: `${prefix}-2`, modulePath: '/opt/nowhere/libvendor-pkcs11.so' }] },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`node ${prefix}-2: PKCS#11 module '/opt/nowhere/libvendor-pkcs11.so' does not exist; install the HSM's client library or fix the node's modulePath`);
+    // The healthy first node was not provisioned either: checks come before any change.
+    expectNothingMade(dataDir, before);
+  });
+
+  it('wrong PIN', () => {
+    const label = uniqueName('pin-');
+    const made = spawnSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', 'so-pin-4711', '--pin', 'right-pin-4711'], { encoding: 'utf8' });
+    expect(made.status).toBe(0);
+    const before = tokenLabels();
+    const { result, dataDir } = startWith(
+      { hsm: { nodes: [{ id: 'vault-a', tokenLabel: label, modulePath: module, provision: 'none', pin: { env: 'VAULT_A_PIN' } }] } },
+      { VAULT_A_PIN: 'wrong-pin-9321' },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`node vault-a: token '${label}' refused the configured PIN (CKR_PIN_INCORRECT); put the token's user PIN in the node's pin source (PIN from environment variable VAULT_A_PIN)`);
+    expect(result.stdout + result.stderr).not.toContain('wrong-pin-9321');
+    expectNothingMade(dataDir, before);
+  });
+
+  it('missing token', () => {
+    const before = tokenLabels();
+    const { result, dataDir } = startWith({ hsm: { nodes: [{ id: 'vault-b', tokenLabel: 'no-such-token', modulePath: module, provision: 'none', pin: { env: 'VAULT_B_PIN' } }] } }, { VAULT_B_PIN: 'x' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`node vault-b: no token labelled 'no-such-token' on ${module}; create it with the HSM's tools or fix the node's tokenLabel`);
+    expectNothingMade(dataDir, before);
+  });
+
+  it('duplicate node id', () => {
+    const before = tokenLabels();
+    const { result, dataDir } = startWith({ hsm: { nodes: [{ id: 'hsm-a', tokenLabel: 'dup-a' }, { id: 'hsm-a', tokenLabel: 'dup-b' }] } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("hsm.nodes[1] (node 'hsm-a'): duplicate node id 'hsm-a' (also hsm.nodes[0]); give every node its own id");
+    expectNothingMade(dataDir, before);
+    expect(existsSync(join(dataDir, 'secrets'))).toBe(false);
+  });
+});

@@ -1,0 +1,90 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { startLongRunning, type LongRunning } from '../support/cli';
+import { freePort } from '../support/ports';
+import { requireEnv, uniqueName } from '../support/system';
+
+/**
+ * `npm start` exactly as a newcomer runs it, on embedded defaults: its own SoftHSM tokens, embedded PostgreSQL and the
+ * Temporal dev server, all in a fresh data folder. Only the ports are moved so that it cannot clash with a running copy.
+ */
+describe('npm start', () => {
+  const dataDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('npm-start-'));
+  let env: Record<string, string | undefined>;
+  let ports: Record<string, number>;
+  let running: LongRunning | undefined;
+
+  beforeAll(async () => {
+    mkdirSync(dataDir, { recursive: true });
+    ports = { api: await freePort(), pg: await freePort(), temporal: await freePort(), ui: await freePort(), metrics: await freePort() };
+    env = {
+      ...process.env,
+      // The embedded defaults: no external database, Temporal or SoftHSM configuration.
+      DATABASE_URL: undefined,
+      TEMPORAL_ADDRESS: undefined,
+      SOFTHSM2_CONF: undefined,
+      KEYROTOR_ADMIN_TOKEN: undefined,
+      KEYROTOR_DATA_DIR: dataDir,
+      KEYROTOR_API_PORT: String(ports.api),
+      KEYROTOR_PG_PORT: String(ports.pg),
+      KEYROTOR_TEMPORAL_PORT: String(ports.temporal),
+      KEYROTOR_TEMPORAL_UI_PORT: String(ports.ui),
+      KEYROTOR_WORKER_METRICS_PORT: String(ports.metrics),
+    };
+  });
+
+  afterEach(async () => {
+    await running?.stop('SIGKILL', 5000);
+    running = undefined;
+  });
+
+  const healthOf = async (): Promise<{ status: number; body: { status: string; nodes: Array<{ id: string; status: string }> } }> => {
+    const response = await fetch(`http://127.0.0.1:${ports.api}/health`);
+    return { status: response.status, body: (await response.json()) as { status: string; nodes: Array<{ id: string; status: string }> } };
+  };
+
+  it('brings the whole system up, stops cleanly on SIGTERM, and finds the same data on the next start', async () => {
+    running = startLongRunning('npm', ['start'], env);
+    const [, adminToken] = await running.waitFor(/first admin API token \(shown once, stored only as a hash\): (kr_\S+)/, 180_000);
+    await running.waitFor(/Ctrl-C stops everything/, 10_000);
+    expect(running.output()).toContain(`API                http://127.0.0.1:${ports.api}`);
+    expect(running.output()).toContain(`Temporal Web UI    http://127.0.0.1:${ports.ui}`);
+
+    const health = await healthOf();
+    expect(health.status).toBe(200);
+    expect(health.body.status).toBe('ok');
+    expect(health.body.nodes.map((node) => `${node.id}:${node.status}`)).toEqual(['hsm-1:up', 'hsm-2:up', 'hsm-3:up']);
+    expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+    expect(await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text()).toContain('temporal_');
+    // Secrets stay out of the output: the admin token is printed once, the PINs never.
+    expect(running.output()).not.toMatch(/pin[^s]*[:=]\s*\S{20,}/i);
+
+    expect(await running.stop('SIGTERM', 30_000)).toBe(0);
+    expect(running.output()).toContain('[keyrotor] stopped');
+
+    running = startLongRunning('npm', ['start'], env);
+    await running.waitFor(/Ctrl-C stops everything/, 180_000);
+    expect(running.output()).not.toContain('first admin API token');
+    expect((await healthOf()).body.status).toBe('ok');
+
+    const audit = await fetch(`http://127.0.0.1:${ports.api}/audit?action=system.started`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(audit.status).toBe(200);
+    const { entries } = (await audit.json()) as { entries: Array<{ details: { createdTokens: string[] } }> };
+    expect(entries.map((entry) => entry.details.createdTokens)).toEqual([['hsm-1', 'hsm-2', 'hsm-3'], []]);
+
+    // Workflows of the first run are still in Temporal's database.
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    try {
+      const client = new Client({ connection });
+      let healthChecks = 0;
+      for await (const execution of client.workflow.list({ query: "WorkflowType = 'healthCheckWorkflow'" })) {
+        if (execution.status.name === 'COMPLETED') healthChecks += 1;
+      }
+      expect(healthChecks).toBe(2);
+    } finally {
+      await connection.close();
+    }
+    expect(await running.stop('SIGTERM', 30_000)).toBe(0);
+  });
+});

@@ -1,0 +1,61 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { projectRoot } from '../../scripts/tool-paths';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `keyrotor ARGS` as a user would, in its own process, and waits for it to end. */
+export function runCli(args: string[], env: Record<string, string | undefined>, timeoutMs = 120_000): CliResult {
+  const result = spawnSync(process.execPath, ['bin/keyrotor.js', ...args], { cwd: projectRoot, env: env as NodeJS.ProcessEnv, encoding: 'utf8', timeout: timeoutMs });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export interface LongRunning {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the output so far once `pattern` shows up; rejects if the process ends first or time runs out. */
+  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal: NodeJS.Signals, timeoutMs: number): Promise<number | null>;
+}
+
+export function startLongRunning(command: string, args: string[], env: Record<string, string | undefined>): LongRunning {
+  const child = spawn(command, args, { cwd: projectRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    exitCode = code;
+    resolve(code);
+  }));
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  return {
+    child,
+    output: () => output,
+    async waitFor(pattern, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const match = pattern.exec(output);
+        if (match) return match;
+        if (exitCode !== undefined) throw new Error(`process exited (${exitCode}) before ${pattern}:\n${output}`);
+        if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    async stop(signal, timeoutMs) {
+      if (exitCode !== undefined) return exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { parseConfig, type ConfigInputs } from '../../../domain/config';
+import { ConfigError } from '../../../domain/errors';
+
+const base: ConfigInputs = { env: {}, file: undefined, projectRoot: '/srv/keyrotor', softHsmModule: '/usr/lib/softhsm/libsofthsm2.so' };
+
+function problemsOf(inputs: Partial<ConfigInputs>): string[] {
+  try {
+    parseConfig({ ...base, ...inputs });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('defaults to three SoftHSM nodes with PIN files in the data folder', () => {
+    const config = parseConfig(base);
+    expect(config.dataDir).toBe('/srv/keyrotor/.keyrotor');
+    expect(config.hsm.nodes.map((node) => node.id)).toEqual(['hsm-1', 'hsm-2', 'hsm-3']);
+    expect(config.hsm.nodes[1]).toEqual({
+      id: 'hsm-2',
+      modulePath: '/usr/lib/softhsm/libsofthsm2.so',
+      tokenLabel: 'keyrotor-hsm-2',
+      pin: { file: '/srv/keyrotor/.keyrotor/secrets/hsm-2.pin' },
+      soPin: { file: '/srv/keyrotor/.keyrotor/secrets/hsm-2.so-pin' },
+      provision: 'softhsm',
+      sessionPoolSize: 4,
+    });
+    expect(config.api).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.temporal).toEqual({ namespace: 'default', devServerPort: 7233, uiPort: 8233 });
+    expect(config.database).toEqual({ embeddedPort: 54329 });
+  });
+
+  it('lets environment variables win over the file', () => {
+    const config = parseConfig({
+      ...base,
+      env: { KEYROTOR_API_PORT: '9090', DATABASE_URL: 'postgres://u@db:5432/k', TEMPORAL_ADDRESS: 'temporal:7233' },
+      file: { api: { port: 8181, host: '0.0.0.0' } },
+    });
+    expect(config.api).toEqual({ host: '0.0.0.0', port: 9090 });
+    expect(config.database.url).toBe('postgres://u@db:5432/k');
+    expect(config.temporal.address).toBe('temporal:7233');
+  });
+
+  it('names the node and the fix for a duplicate node id', () => {
+    const problems = problemsOf({ file: { hsm: { nodes: [{ id: 'hsm-1' }, { id: 'hsm-1', tokenLabel: 'other' }] } } });
+    expect(problems).toEqual([expect.stringMatching(/hsm\.nodes\[1\] \(node 'hsm-1'\): duplicate node id 'hsm-1' \(also hsm\.nodes\[0\]\); give every node its own id/)]);
+  });
+
+  it('refuses two nodes on one token', () => {
+    const problems = problemsOf({ file: { hsm: { nodes: [{ id: 'a', tokenLabel: 't' }, { id: 'b', tokenLabel: 't' }] } } });
+    expect(problems).toEqual([expect.stringContaining("token 't' is already used by node 'a'")]);
+  });
+
+  it('never accepts a PIN value in the configuration, only where it comes from', () => {
+    const problems = problemsOf({ file: { hsm: { nodes: [{ id: 'luna-1', provision: 'none', modulePath: '/opt/luna/libCryptoki2.so', pin: '1234' }] } } });
+    expect(problems).toEqual([expect.stringMatching(/luna-1.*\.pin: must be \{"env": "VARIABLE"\} or \{"file": "\/path"\}/)]);
+    const config = parseConfig({ ...base, file: { hsm: { nodes: [{ id: 'luna-1', provision: 'none', modulePath: '/opt/luna/libCryptoki2.so', pin: { env: 'LUNA_PIN' } }] } } });
+    expect(config.hsm.nodes[0]?.pin).toEqual({ env: 'LUNA_PIN' });
+    expect(config.hsm.nodes[0]?.soPin).toBeUndefined();
+  });
+
+  it('collects every problem at once', () => {
+    const problems = problemsOf({
+      env: { KEYROTOR_API_PORT: 'http', DATABASE_URL: 'mysql://x' },
+      file: { hsm: { nodes: [{ id: 'Bad Id', modulePath: 'relative.so', surprise: true }] }, colour: 'blue' },
+    });
+    expect(problems).toEqual(expect.arrayContaining([
+      expect.stringContaining("unknown setting 'colour'"),
+      expect.stringContaining('KEYROTOR_API_PORT / api.port: "http" is not a whole number'),
+      expect.stringContaining('must start with postgres://'),
+      expect.stringContaining("unknown setting 'surprise'"),
+      expect.stringContaining('id must be 1–31 of a-z'),
+      expect.stringContaining("modulePath 'relative.so' must be an absolute path"),
+    ]));
+    expect(problems).toHaveLength(6);
+  });
+
+  it('asks for SoftHSM or nodes when neither is there', () => {
+    expect(problemsOf({ softHsmModule: undefined })).toEqual([expect.stringContaining('no nodes are configured and SoftHSMv2 is not installed')]);
+  });
+
+  it('validates alert webhooks', () => {
+    const problems = problemsOf({ file: { alerts: { webhooks: [{ id: 'ops', url: 'ftp://x', secret: { env: 'OPS' } }] } } });
+    expect(problems).toEqual([expect.stringContaining('url must be an http:// or https:// URL')]);
+  });
+});
