@@ -9,7 +9,7 @@ export interface CliResult {
 
 /** Runs `keyrotor ARGS` as a user would, in its own process, and waits for it to end. */
 export function runCli(args: string[], env: Record<string, string | undefined>, timeoutMs = 120_000): CliResult {
-  const result = spawnSync(process.execPath, ['bin/keyrotor.js', ...args], { cwd: projectRoot, env: env as NodeJS.ProcessEnv, encoding: 'utf8', timeout: timeoutMs });
+  const result = spawnSync(process.execPath, ['bin/keyrotor.js', ...args], { cwd: projectRoot, env: env, encoding: 'utf8', timeout: timeoutMs });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -23,7 +23,7 @@ export interface LongRunning {
 }
 
 export function startLongRunning(command: string, args: string[], env: Record<string, string | undefined>): LongRunning {
-  const child = spawn(command, args, { cwd: projectRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: projectRoot, env: env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
