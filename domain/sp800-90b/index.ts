@@ -1,0 +1,6 @@
+export { assessNonIid, ESTIMATORS } from './non-iid';
+export type { EstimatorName, EstimatorResult, NonIidAssessment, ProgressListener, Track } from './non-iid';
+export { prepareSamples, TRUNCATED_BITSTRING_LENGTH } from './samples';
+export type { SampleOptions, SampleSet } from './samples';
+export { isEstimate } from './estimate';
+export type { Estimate, EstimatorOutcome, NotApplicable } from './estimate';

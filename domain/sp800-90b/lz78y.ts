@@ -1,0 +1,127 @@
+import { ContextTable, extendContextHash } from './context-table';
+import type { EstimatorOutcome } from './estimate';
+import { predictionEstimate, type PredictorScore } from './prediction';
+
+const MAX_CONTEXT = 16;
+/** Section 6.3.10 caps the dictionary at this many contexts (all lengths together). */
+const MAX_DICTIONARY_SIZE = 65_536;
+
+/**
+ * Section 6.3.10: an LZ78-like dictionary of the contexts of length 1 to 16 before each symbol; the context whose
+ * best follower was seen most often predicts, a longer context winning a tie.
+ */
+export function lz78yEstimate(symbols: Uint8Array, alphabetSize: number): EstimatorOutcome {
+  if (symbols.length < MAX_CONTEXT + 2) return { notApplicable: `needs at least ${MAX_CONTEXT + 2} symbols` };
+  const score = alphabetSize === 2 ? binaryScore(symbols) : score256(symbols);
+  return predictionEstimate(score, alphabetSize);
+}
+
+function score256(data: Uint8Array): PredictorScore {
+  const length = data.length;
+  const tables = Array.from({ length: MAX_CONTEXT }, (_, j) => new ContextTable(data, j + 1, 4096));
+  const hashes = new Int32Array(MAX_CONTEXT + 1);
+  let dictionarySize = 0;
+  let hash = 0;
+  for (let width = 1; width <= MAX_CONTEXT; width++) {
+    const at = MAX_CONTEXT - width;
+    hash = extendContextHash(hash, data[at]!, width - 1);
+    const table = tables[width - 1]!;
+    table.countFollower(table.findOrAdd(at, hash), data[MAX_CONTEXT]!, true);
+    dictionarySize++;
+  }
+
+  let correct = 0;
+  let run = 0;
+  let longestRun = 0;
+  for (let i = MAX_CONTEXT + 1; i < length; i++) {
+    const next = data[i]!;
+    hash = 0;
+    for (let width = 1; width <= MAX_CONTEXT; width++) {
+      hash = extendContextHash(hash, data[i - width]!, width - 1);
+      hashes[width] = hash;
+    }
+    let havePrediction = false;
+    let prediction = 0;
+    let maxCount = 0;
+    for (let width = MAX_CONTEXT; width > 0; width--) {
+      const table = tables[width - 1]!;
+      const at = i - width;
+      const id = table.find(at, hashes[width]!);
+      if (id >= 0) {
+        const count = table.bestCount(id);
+        if (count > maxCount) {
+          maxCount = count;
+          prediction = table.predictedSymbol(id);
+          havePrediction = true;
+        }
+        table.countFollower(id, next, true);
+      } else if (dictionarySize < MAX_DICTIONARY_SIZE) {
+        table.countFollower(table.findOrAdd(at, hashes[width]!), next, true);
+        dictionarySize++;
+      }
+    }
+    if (havePrediction && prediction === next) {
+      correct++;
+      if (++run > longestRun) longestRun = run;
+    } else {
+      run = 0;
+    }
+  }
+  return { correct, predictions: length - MAX_CONTEXT - 1, longestRun };
+}
+
+/** The binary case with dense tables: two counters per context of each length, the most recent bit lowest. */
+function binaryScore(bits: Uint8Array): PredictorScore {
+  const length = bits.length;
+  const offsets = new Int32Array(MAX_CONTEXT + 1);
+  let total = 0;
+  for (let width = 1; width <= MAX_CONTEXT; width++) {
+    offsets[width] = total;
+    total += 1 << (width + 1);
+  }
+  const counts = new Int32Array(total);
+  let dictionarySize = 0;
+  let pattern = 0;
+  for (let width = 1; width <= MAX_CONTEXT; width++) {
+    pattern |= bits[MAX_CONTEXT - width]! << (width - 1);
+    counts[offsets[width]! + 2 * pattern + bits[MAX_CONTEXT]!] = 1;
+    dictionarySize++;
+  }
+
+  let correct = 0;
+  let run = 0;
+  let longestRun = 0;
+  let window = 0;
+  for (let j = 0; j < MAX_CONTEXT; j++) window = (window << 1) | bits[j]!;
+  for (let i = MAX_CONTEXT + 1; i < length; i++) {
+    const next = bits[i]!;
+    window = ((window << 1) | bits[i - 1]!) & 0xffff;
+    let havePrediction = false;
+    let prediction = 0;
+    let maxCount = 0;
+    for (let width = MAX_CONTEXT; width > 0; width--) {
+      const at = offsets[width]! + 2 * (window & ((1 << width) - 1));
+      const zeros = counts[at]!;
+      const ones = counts[at + 1]!;
+      const count = zeros > ones ? zeros : ones;
+      if (count !== 0) {
+        if (count > maxCount) {
+          maxCount = count;
+          prediction = zeros > ones ? 0 : 1;
+          havePrediction = true;
+        }
+        counts[at + next]!++;
+      } else if (dictionarySize < MAX_DICTIONARY_SIZE) {
+        counts[at + next] = 1;
+        dictionarySize++;
+      }
+    }
+    if (havePrediction && prediction === next) {
+      correct++;
+      if (++run > longestRun) longestRun = run;
+    } else {
+      run = 0;
+    }
+  }
+  return { correct, predictions: length - MAX_CONTEXT - 1, longestRun };
+}
