@@ -15,3 +15,9 @@ export const SEARCH_ATTRIBUTE_NAMES = ['KeyName', 'KeyPhase', 'ActiveVersion'] a
 
 /** PKCS#11 label of the cluster key-encryption key that keys are replicated under. */
 export const CLUSTER_KEK_LABEL = 'keyrotor-cluster-kek';
+
+/** PKCS#11 label of the key that retired private keys are archived under; kept apart so an archive blob cannot be replayed as a replica. */
+export const ARCHIVE_KEK_LABEL = 'keyrotor-archive-kek';
+
+export const CLUSTER_WRAPPING_KEY_LABELS = [CLUSTER_KEK_LABEL, ARCHIVE_KEK_LABEL] as const;
+export type ClusterWrappingKeyLabel = (typeof CLUSTER_WRAPPING_KEY_LABELS)[number];

@@ -134,7 +134,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
         actor: 'system',
         action: 'system.started',
         subject: 'cluster',
-        details: { nodes: config.hsm.nodes.map((node) => node.id), kekCheckValue: provision.kekCheckValue, createdTokens: provision.createdTokens },
+        details: { nodes: config.hsm.nodes.map((node) => node.id), wrappingKeys: provision.wrappingKeys, createdTokens: provision.createdTokens },
       }),
     );
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as pkcs11js from 'pkcs11js';
 import type { HsmNodeConfig, KeyrotorConfig } from '../../domain/config';
 import { ConfigError, KeyrotorError } from '../../domain/errors';
-import { CLUSTER_KEK_LABEL } from '../../domain/identifiers';
+import { CLUSTER_WRAPPING_KEY_LABELS, type ClusterWrappingKeyLabel } from '../../domain/identifiers';
 import { describeSecretSource, readSecret, removeSecretFile, writeSecretFile } from '../secrets';
 import { HsmError, toHsmError } from './errors';
 import { acquireModule, releaseModule } from './module-registry';
@@ -13,9 +13,8 @@ import { findObjects, readAttributes, slotsWithLabel, tokenSummary } from './tok
 
 export interface ProvisionReport {
   createdTokens: string[];
-  kek: 'present' | 'created';
-  /** First three bytes of AES-ECB(KEK, 0^16), hex: the same on every node. */
-  kekCheckValue: string;
+  /** Per cluster wrapping key: created now or present, and its check value (first three bytes of AES-ECB(key, 0^16), hex), the same on every node. */
+  wrappingKeys: Record<ClusterWrappingKeyLabel, { state: 'present' | 'created'; checkValue: string }>;
 }
 
 type Log = (message: string) => void;
@@ -38,21 +37,22 @@ export function useProjectSoftHsmConfig(config: KeyrotorConfig): void {
 interface NodeState {
   node: HsmNodeConfig;
   tokenExists: boolean;
-  kekCheckValue?: string;
+  /** Check value of each cluster wrapping key the token holds. */
+  checkValues: Partial<Record<ClusterWrappingKeyLabel, string>>;
 }
 
-const kekSearch = (): pkcs11js.Template => [
+const wrappingKeySearch = (label: ClusterWrappingKeyLabel): pkcs11js.Template => [
   { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-  { type: pkcs11js.CKA_LABEL, value: CLUSTER_KEK_LABEL },
+  { type: pkcs11js.CKA_LABEL, value: label },
 ];
 
-/** Reads the cluster KEK's check value on a logged-in session, or undefined when the token has none. */
-function readKekCheckValue(pkcs11: pkcs11js.PKCS11, session: pkcs11js.Handle, nodeId: string): string | undefined {
-  const handles = findObjects(pkcs11, session, kekSearch());
+/** Reads a wrapping key's check value on a logged-in session, or undefined when the token has none. */
+function readCheckValue(pkcs11: pkcs11js.PKCS11, session: pkcs11js.Handle, nodeId: string, label: ClusterWrappingKeyLabel): string | undefined {
+  const handles = findObjects(pkcs11, session, wrappingKeySearch(label));
   if (handles.length === 0) return undefined;
-  if (handles.length > 1) throw new HsmError(nodeId, undefined, `${handles.length} objects are labelled ${CLUSTER_KEK_LABEL}; remove the extra ones`, false);
+  if (handles.length > 1) throw new HsmError(nodeId, undefined, `${handles.length} objects are labelled ${label}; remove the extra ones`, false);
   const check = readAttributes(pkcs11, session, handles[0] as pkcs11js.Handle, [pkcs11js.CKA_CHECK_VALUE]).get(pkcs11js.CKA_CHECK_VALUE);
-  if (!check || check.length === 0) throw new HsmError(nodeId, undefined, `the cluster KEK has no check value; it was not created by keyrotor provisioning`, false);
+  if (!check || check.length === 0) throw new HsmError(nodeId, undefined, `${label} has no check value; it was not created by keyrotor provisioning`, false);
   return check.toString('hex');
 }
 
@@ -68,7 +68,7 @@ async function inspectNode(node: HsmNodeConfig, problems: string[]): Promise<Nod
   try {
     const matches = slotsWithLabel(pkcs11, node.tokenLabel).length;
     if (matches === 0) {
-      if (node.provision === 'softhsm') return { node, tokenExists: false };
+      if (node.provision === 'softhsm') return { node, tokenExists: false, checkValues: {} };
       problems.push(`node ${node.id}: no token labelled '${node.tokenLabel}' on ${node.modulePath}; create it with the HSM's tools or fix the node's tokenLabel`);
       return undefined;
     }
@@ -84,8 +84,15 @@ async function inspectNode(node: HsmNodeConfig, problems: string[]): Promise<Nod
     }
     const pool = TokenSessionPool.open({ nodeId: node.id, modulePath: node.modulePath, tokenLabel: node.tokenLabel, pin, size: 1 });
     try {
-      const kekCheckValue = await pool.withSession('reading the cluster KEK', ({ session }) => readKekCheckValue(pool.pkcs11, session, node.id));
-      return { node, tokenExists: true, ...(kekCheckValue ? { kekCheckValue } : {}) };
+      const checkValues = await pool.withSession('reading the cluster wrapping keys', ({ session }) => {
+        const found: Partial<Record<ClusterWrappingKeyLabel, string>> = {};
+        for (const label of CLUSTER_WRAPPING_KEY_LABELS) {
+          const value = readCheckValue(pool.pkcs11, session, node.id, label);
+          if (value !== undefined) found[label] = value;
+        }
+        return found;
+      });
+      return { node, tokenExists: true, checkValues };
     } finally {
       await pool.close();
     }
@@ -163,18 +170,18 @@ function asSecurityOfficer(node: HsmNodeConfig, operation: string, work: (pkcs11
 }
 
 /**
- * Puts the KEK on one token. CKA_TRUSTED can be set only by the SO and only at creation, and the SO handles only
- * public objects, so the KEK is a public but sensitive, non-extractable secret key.
+ * Puts a wrapping key on one token. CKA_TRUSTED can be set only by the SO and only at creation, and the SO handles
+ * only public objects, so the key is a public but sensitive, non-extractable secret key.
  */
-function createKek(node: HsmNodeConfig, kek: Buffer, checkValue: Buffer): void {
-  asSecurityOfficer(node, 'creating the cluster KEK', (pkcs11, session) => {
+function createWrappingKey(node: HsmNodeConfig, label: ClusterWrappingKeyLabel, value: Buffer, checkValue: Buffer): void {
+  asSecurityOfficer(node, `creating ${label}`, (pkcs11, session) => {
     // Every usage flag explicit: SoftHSM turns on usages that a template leaves out.
     pkcs11.C_CreateObject(session, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
       { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-      { type: pkcs11js.CKA_LABEL, value: CLUSTER_KEK_LABEL },
-      { type: pkcs11js.CKA_ID, value: Buffer.from(CLUSTER_KEK_LABEL) },
-      { type: pkcs11js.CKA_VALUE, value: kek },
+      { type: pkcs11js.CKA_LABEL, value: label },
+      { type: pkcs11js.CKA_ID, value: Buffer.from(label) },
+      { type: pkcs11js.CKA_VALUE, value },
       { type: pkcs11js.CKA_CHECK_VALUE, value: checkValue },
       { type: pkcs11js.CKA_TOKEN, value: true },
       { type: pkcs11js.CKA_PRIVATE, value: false },
@@ -193,9 +200,9 @@ function createKek(node: HsmNodeConfig, kek: Buffer, checkValue: Buffer): void {
   });
 }
 
-function destroyKek(node: HsmNodeConfig): void {
-  asSecurityOfficer(node, 'removing a half-provisioned cluster KEK', (pkcs11, session) => {
-    for (const handle of findObjects(pkcs11, session, kekSearch())) pkcs11.C_DestroyObject(session, handle);
+function destroyWrappingKey(node: HsmNodeConfig, label: ClusterWrappingKeyLabel): void {
+  asSecurityOfficer(node, `removing a half-provisioned ${label}`, (pkcs11, session) => {
+    for (const handle of findObjects(pkcs11, session, wrappingKeySearch(label))) pkcs11.C_DestroyObject(session, handle);
   });
 }
 
@@ -213,27 +220,31 @@ export async function provisionCluster(config: KeyrotorConfig, log: Log): Promis
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const withKek = states.filter((state) => state.kekCheckValue !== undefined);
-  const distinct = new Set(withKek.map((state) => state.kekCheckValue));
-  if (distinct.size > 1) {
-    throw new ConfigError([`the nodes hold different cluster KEKs (${withKek.map((s) => `${s.node.id}: ${s.kekCheckValue}`).join(', ')}); they cannot replicate keys to each other`]);
-  }
-  if (withKek.length > 0 && withKek.length < states.length) {
-    const lacking = states.filter((state) => state.kekCheckValue === undefined).map((state) => state.node.id);
-    throw new ConfigError([
-      `node(s) ${lacking.join(', ')} lack the cluster KEK that ${withKek.map((s) => s.node.id).join(', ')} hold; its value never leaves the HSMs, so clone it with the HSM vendor's tools (for SoftHSM: provision the whole cluster anew)`,
-    ]);
+  const plan = new Map<ClusterWrappingKeyLabel, string | undefined>();
+  for (const label of CLUSTER_WRAPPING_KEY_LABELS) {
+    const holders = states.filter((state) => state.checkValues[label] !== undefined);
+    const distinct = new Set(holders.map((state) => state.checkValues[label]));
+    if (distinct.size > 1) {
+      throw new ConfigError([`the nodes hold different ${label} keys (${holders.map((s) => `${s.node.id}: ${s.checkValues[label]}`).join(', ')}); they cannot exchange keys`]);
+    }
+    if (holders.length > 0 && holders.length < states.length) {
+      const lacking = states.filter((state) => state.checkValues[label] === undefined).map((state) => state.node.id);
+      throw new ConfigError([
+        `node(s) ${lacking.join(', ')} lack the ${label} that ${holders.map((s) => s.node.id).join(', ')} hold; its value never leaves the HSMs, so clone it with the HSM vendor's tools (for SoftHSM: provision the whole cluster anew)`,
+      ]);
+    }
+    plan.set(label, holders[0]?.checkValues[label]);
   }
 
   const createdTokens: HsmNodeConfig[] = [];
   const writtenSecrets: string[] = [];
-  const nodesWithNewKek: HsmNodeConfig[] = [];
+  const createdKeys: Array<{ node: HsmNodeConfig; label: ClusterWrappingKeyLabel }> = [];
   const undo = (): void => {
-    for (const node of nodesWithNewKek) {
+    for (const { node, label } of createdKeys) {
       try {
-        destroyKek(node);
+        destroyWrappingKey(node, label);
       } catch (error) {
-        log(`could not remove the new KEK from node ${node.id} (${(error as Error).message}); remove it by hand`);
+        log(`could not remove the new ${label} from node ${node.id} (${(error as Error).message}); remove it by hand`);
       }
     }
     for (const node of createdTokens) deleteSoftHsmToken(node.tokenLabel);
@@ -256,22 +267,28 @@ export async function provisionCluster(config: KeyrotorConfig, log: Log): Promis
       createSoftHsmToken(node, soPin, pin);
       createdTokens.push(node);
     }
-    if (withKek.length > 0) {
-      return { createdTokens: createdTokens.map((n) => n.id), kek: 'present', kekCheckValue: withKek[0]?.kekCheckValue as string };
-    }
-    log(`creating the cluster key-encryption key on ${states.length} node(s)`);
-    const kek = randomBytes(32);
-    try {
-      const checkValue = kekCheckValueOf(kek);
-      for (const state of states) {
-        createKek(state.node, kek, checkValue);
-        nodesWithNewKek.push(state.node);
+    const wrappingKeys = {} as ProvisionReport['wrappingKeys'];
+    for (const label of CLUSTER_WRAPPING_KEY_LABELS) {
+      const present = plan.get(label);
+      if (present !== undefined) {
+        wrappingKeys[label] = { state: 'present', checkValue: present };
+        continue;
       }
-      return { createdTokens: createdTokens.map((n) => n.id), kek: 'created', kekCheckValue: checkValue.toString('hex') };
-    } finally {
-      // The clear KEK lives only in this buffer, for the length of this loop.
-      kek.fill(0);
+      log(`creating ${label} on ${states.length} node(s)`);
+      const value = randomBytes(32);
+      try {
+        const checkValue = kekCheckValueOf(value);
+        for (const state of states) {
+          createWrappingKey(state.node, label, value, checkValue);
+          createdKeys.push({ node: state.node, label });
+        }
+        wrappingKeys[label] = { state: 'created', checkValue: checkValue.toString('hex') };
+      } finally {
+        // The clear key lives only in this buffer, for the length of this loop.
+        value.fill(0);
+      }
     }
+    return { createdTokens: createdTokens.map((n) => n.id), wrappingKeys };
   } catch (error) {
     undo();
     if (error instanceof KeyrotorError) throw error;
