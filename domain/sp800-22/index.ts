@@ -1,0 +1,79 @@
+import { approximateEntropyTest, DEFAULT_APPROXIMATE_ENTROPY_LENGTH } from './approximate-entropy';
+import { assertBitSequence } from './bits';
+import { blockFrequencyTest, DEFAULT_BLOCK_FREQUENCY_LENGTH } from './block-frequency';
+import { cumulativeSumsTest } from './cumulative-sums';
+import { dftTest } from './discrete-fourier-transform';
+import { frequencyTest } from './frequency';
+import { DEFAULT_LINEAR_COMPLEXITY_LENGTH, linearComplexityTest } from './linear-complexity';
+import { longestRunTest } from './longest-run';
+import { DEFAULT_TEMPLATE_LENGTH, nonOverlappingTemplateTest } from './non-overlapping-template';
+import { DEFAULT_OVERLAPPING_TEMPLATE_LENGTH, overlappingTemplateTest } from './overlapping-template';
+import { randomExcursionsTest } from './random-excursions';
+import { randomExcursionsVariantTest } from './random-excursions-variant';
+import { rankTest } from './rank';
+import type { TestResult } from './result';
+import { runsTest } from './runs';
+import { DEFAULT_SERIAL_LENGTH, serialTest } from './serial';
+import { universalTest } from './universal';
+
+export { analyzeStreams, DEFAULT_ALPHA, passRateBounds, type StreamAnalysis } from './analysis';
+export { bitsFromAscii, bitsFromBytes } from './bits';
+export { TEST_NAMES, type TestName, type TestResult } from './result';
+export {
+  approximateEntropyTest,
+  blockFrequencyTest,
+  cumulativeSumsTest,
+  dftTest,
+  frequencyTest,
+  linearComplexityTest,
+  longestRunTest,
+  nonOverlappingTemplateTest,
+  overlappingTemplateTest,
+  randomExcursionsTest,
+  randomExcursionsVariantTest,
+  rankTest,
+  runsTest,
+  serialTest,
+  universalTest,
+};
+
+/** The parameters NIST STS 2.1.2 lets a user adjust; each defaults to the reference's value. */
+export interface BatteryOptions {
+  /** M of the block frequency test; default 128. */
+  blockFrequencyBlockLength?: number;
+  /** m of the non-overlapping template test; default 9 (148 templates). */
+  nonOverlappingTemplateLength?: number;
+  /** m of the overlapping template test; default 9. */
+  overlappingTemplateLength?: number;
+  /** m of the approximate entropy test; default 10. */
+  approximateEntropyBlockLength?: number;
+  /** m of the serial test; default 16. */
+  serialBlockLength?: number;
+  /** M of the linear complexity test; default 500. */
+  linearComplexityBlockLength?: number;
+}
+
+/**
+ * Runs all fifteen tests of SP 800-22 rev1a on one sequence (one bit per byte, 0 or 1) and returns every p-value in the
+ * order NIST STS reports them. A test that cannot run on this sequence is listed with pValue null and a reason.
+ */
+export function runBattery(bits: Uint8Array, options: BatteryOptions = {}): TestResult[] {
+  assertBitSequence(bits);
+  return [
+    frequencyTest(bits),
+    blockFrequencyTest(bits, options.blockFrequencyBlockLength ?? DEFAULT_BLOCK_FREQUENCY_LENGTH),
+    ...cumulativeSumsTest(bits),
+    runsTest(bits),
+    longestRunTest(bits),
+    rankTest(bits),
+    dftTest(bits),
+    ...nonOverlappingTemplateTest(bits, { templateLength: options.nonOverlappingTemplateLength ?? DEFAULT_TEMPLATE_LENGTH }),
+    overlappingTemplateTest(bits, options.overlappingTemplateLength ?? DEFAULT_OVERLAPPING_TEMPLATE_LENGTH),
+    universalTest(bits),
+    approximateEntropyTest(bits, options.approximateEntropyBlockLength ?? DEFAULT_APPROXIMATE_ENTROPY_LENGTH),
+    ...randomExcursionsTest(bits),
+    ...randomExcursionsVariantTest(bits),
+    ...serialTest(bits, options.serialBlockLength ?? DEFAULT_SERIAL_LENGTH),
+    linearComplexityTest(bits, options.linearComplexityBlockLength ?? DEFAULT_LINEAR_COMPLEXITY_LENGTH),
+  ];
+}
