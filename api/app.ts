@@ -10,10 +10,14 @@ import { installErrorHandler } from './errors';
 import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
 import { healthRoutes } from './routes/health';
+import { jwksRoutes } from './routes/jwks';
+import { keyRoutes } from './routes/keys';
 import { metricsRoutes } from './routes/metrics';
+import { subscriptionRoutes } from './routes/subscriptions';
 import { tokenRoutes } from './routes/tokens';
 import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
+import { KeyService } from './services/keys';
 
 export interface ApiDependencies {
   config: KeyrotorConfig;
@@ -67,6 +71,9 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   auditRoutes(app, deps.db);
   alertRoutes(app, deps.db, deps.config.alerts.webhooks.map((hook) => hook.id));
   tokenRoutes(app, deps.db);
+  keyRoutes(app, deps.db, new KeyService(deps.db, deps.temporal));
+  jwksRoutes(app, deps.db);
+  subscriptionRoutes(app, deps.db);
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;

@@ -21,3 +21,12 @@ export const ARCHIVE_KEK_LABEL = 'keyrotor-archive-kek';
 
 export const CLUSTER_WRAPPING_KEY_LABELS = [CLUSTER_KEK_LABEL, ARCHIVE_KEK_LABEL] as const;
 export type ClusterWrappingKeyLabel = (typeof CLUSTER_WRAPPING_KEY_LABELS)[number];
+
+/** One lifecycle workflow per key. */
+export function keyWorkflowId(name: string): string {
+  return `key/${name}`;
+}
+
+export function webhookDeliveryWorkflowId(name: string, version: number, subscriptionId: string): string {
+  return `webhook/${name}/v${version}/${subscriptionId}`;
+}

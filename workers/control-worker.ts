@@ -1,5 +1,8 @@
 import { hostname } from 'node:os';
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { createKeyControlActivities } from '../activities/key-control-activities';
+import type { Database } from '../adapters/postgres/database';
+import type { KeyrotorConfig } from '../domain/config';
 import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
 import type { RunningWorker } from './hsm-worker';
 
@@ -7,6 +10,8 @@ export interface ControlWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   shutdownGraceMs: number;
+  db: Database;
+  config: KeyrotorConfig;
   /** A bundle made once with bundleWorkflowCode (tests); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkflowBundle;
 }
@@ -21,6 +26,7 @@ export async function startControlWorker(options: ControlWorkerOptions): Promise
     taskQueue: CONTROL_TASK_QUEUE,
     identity: `keyrotor-control@${hostname()}`,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    activities: createKeyControlActivities({ db: options.db, config: options.config }),
     shutdownGraceTime: options.shutdownGraceMs,
   });
   const done = worker.run();

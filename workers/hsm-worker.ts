@@ -3,6 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { readSecret } from '../adapters/secrets';
 import { createHsmActivities } from '../activities/hsm-activities';
+import { createHsmKeyActivities } from '../activities/hsm-key-activities';
 import type { HsmNodeConfig } from '../domain/config';
 import { hsmTaskQueue } from '../domain/identifiers';
 
@@ -38,7 +39,7 @@ export async function startHsmWorker(options: HsmWorkerOptions): Promise<Running
       namespace,
       taskQueue: hsmTaskQueue(node.id),
       identity: `keyrotor-hsm-${node.id}@${hostname()}`,
-      activities: createHsmActivities(pool),
+      activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool) },
       shutdownGraceTime: shutdownGraceMs,
       maxConcurrentActivityTaskExecutions: node.sessionPoolSize,
     });

@@ -100,7 +100,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
 
     const workerOptions = { connection: workerConnection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs };
     log('starting the control worker');
-    const controlWorker = await startControlWorker({ ...workerOptions, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}) });
+    const controlWorker = await startControlWorker({ ...workerOptions, db, config, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}) });
     controlWorker.done.catch((error: unknown) => log(`the control worker stopped with an error: ${(error as Error).message}`));
     const hsmWorkers = new Map<string, RunningWorker>();
     const startNodeWorker = async (nodeId: string): Promise<void> => {

@@ -25,6 +25,7 @@ export interface PooledSession {
  */
 export class TokenSessionPool {
   private readonly idle: pkcs11js.Handle[] = [];
+  private readonly all: pkcs11js.Handle[] = [];
   private readonly waiters: Array<(session: pkcs11js.Handle) => void> = [];
   private borrowed = 0;
   private closing = false;
@@ -39,6 +40,7 @@ export class TokenSessionPool {
     sessions: pkcs11js.Handle[],
   ) {
     this.idle.push(...sessions);
+    this.all.push(...sessions);
   }
 
   static open(options: SessionPoolOptions): TokenSessionPool {
@@ -112,9 +114,11 @@ export class TokenSessionPool {
       }
     }
     try {
-      this.pkcs11.C_CloseAllSessions(this.slot);
+      // Only this pool's sessions: C_CloseAllSessions would also close those of other pools on the token in this process.
+      for (const session of this.all) this.pkcs11.C_CloseSession(session);
     } finally {
       this.idle.length = 0;
+      this.all.length = 0;
       releaseModule(this.modulePath);
     }
   }

@@ -3,12 +3,13 @@ import { registerEa } from './ea';
 import { registerHealth } from './health';
 import { registerKat } from './kat';
 import { registerStart } from './start';
+import { registerWorker } from './worker';
 import { registerSts } from './sts';
 
 type Register = (program: Command) => void;
 
 /** Subcommands, in the order `keyrotor --help` lists them. */
-const commands: Register[] = [registerStart, registerHealth, registerEa, registerKat, registerSts];
+const commands: Register[] = [registerStart, registerWorker, registerHealth, registerEa, registerKat, registerSts];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

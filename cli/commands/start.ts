@@ -1,7 +1,7 @@
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { loadConfig } from '../../adapters/config-loader';
 import { startSystem } from '../../workers/system';
+import { installRuntime, untilSignal } from '../runtime';
 
 const say = (message: string): void => {
   process.stdout.write(`[keyrotor] ${message}\n`);
@@ -13,13 +13,7 @@ export function registerStart(program: Command): void {
     .description('Run the whole system: HSM nodes, PostgreSQL, Temporal, workers and the API (embedded defaults)')
     .action(async () => {
       const config = loadConfig();
-      // Must run before any worker or connection exists: it also exposes the workers' own metrics.
-      Runtime.install({
-        logger: new DefaultLogger((process.env.KEYROTOR_WORKER_LOG_LEVEL ?? 'WARN') as 'WARN'),
-        // keyrotor orders its own shutdown (API, workers, then Temporal and PostgreSQL) on these signals.
-        shutdownSignals: [],
-        telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.workerMetricsPort}` } } },
-      });
+      installRuntime(config);
       const system = await startSystem(config, { log: say });
       say('ready');
       say(`  API                ${system.apiUrl}`);
@@ -35,23 +29,9 @@ export function registerStart(program: Command): void {
         say('');
       }
       say('Ctrl-C stops everything');
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: string): void => {
-          if (stopping) {
-            say(`${signal} again: exiting without waiting`);
-            process.exit(130);
-          }
-          stopping = true;
-          say(`${signal}: stopping (waiting up to ${config.shutdownGraceMs} ms for running work)`);
-          system.stop().then(resolve, (error: unknown) => {
-            say(`stop failed: ${(error as Error).message}`);
-            resolve();
-          });
-        };
-        process.on('SIGINT', () => stop('SIGINT'));
-        process.on('SIGTERM', () => stop('SIGTERM'));
-      });
+      const signal = await untilSignal();
+      say(`${signal}: stopping (waiting up to ${config.shutdownGraceMs} ms for running work)`);
+      await system.stop();
       say('stopped');
     });
 }

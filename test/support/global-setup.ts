@@ -4,6 +4,15 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../adapte
 import { startTemporalDevServer, type DevServerHandle } from '../../adapters/temporal/dev-server';
 import { freePort } from './ports';
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const TEST_ROOT = resolve(__dirname, '../../.keyrotor-test');
 
 declare global {
@@ -16,7 +25,12 @@ declare global {
  */
 export default async function globalSetup(): Promise<void> {
   mkdirSync(TEST_ROOT, { recursive: true });
-  for (const old of readdirSync(TEST_ROOT)) rmSync(join(TEST_ROOT, old), { recursive: true, force: true });
+  // Folders of earlier runs go, but not those of a run still going on beside this one.
+  for (const old of readdirSync(TEST_ROOT)) {
+    const pid = Number(/^run-(\d+)$/.exec(old)?.[1]);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
+    rmSync(join(TEST_ROOT, old), { recursive: true, force: true });
+  }
   const runDir = join(TEST_ROOT, `run-${process.pid}`);
   const log = (message: string): void => {
     process.stderr.write(`[test services] ${message}\n`);

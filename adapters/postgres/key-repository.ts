@@ -1,0 +1,177 @@
+import type pg from 'pg';
+import type { KeyVersion } from '../../domain/keys/key-model';
+import type { KeyLifecycleState } from '../../domain/keys/lifecycle-state';
+import type { Database, Queryable } from './database';
+import { appendAudit } from './audit-repository';
+
+export interface KeyEvent {
+  /** Unique per key and event: `<name>/<seq>`. */
+  id: string;
+  action: string;
+  actor: string;
+  details: Record<string, unknown>;
+}
+
+/**
+ * Stores the workflow's view of a key and its audit entry in one transaction. Idempotent: an event already
+ * recorded (a retried activity) changes nothing, and an older event never overwrites a newer state.
+ */
+export async function recordKeyEvent(db: Database, state: KeyLifecycleState, event: KeyEvent): Promise<{ recorded: boolean }> {
+  return db.transaction(async (tx) => {
+    const inserted = await tx.query('INSERT INTO key_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING', [event.id]);
+    if (inserted.rowCount === 0) return { recorded: false };
+    const active = state.versions.find((version) => version.state === 'active');
+    await tx.query(
+      `INSERT INTO keys (name, key_type, phase, policy, active_version, next_rotation_at, created_at, created_by, updated_at, event_seq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9)
+       ON CONFLICT (name) DO UPDATE SET phase = EXCLUDED.phase, policy = EXCLUDED.policy, active_version = EXCLUDED.active_version,
+         next_rotation_at = EXCLUDED.next_rotation_at, updated_at = now(), event_seq = EXCLUDED.event_seq
+       WHERE keys.event_seq < EXCLUDED.event_seq`,
+      [state.name, state.keyType, state.phase, JSON.stringify(state.policy), active?.version ?? null, state.nextRotationAt, state.createdAt, state.createdBy, state.eventSeq],
+    );
+    for (const version of state.versions) await upsertVersion(tx, state.name, version);
+    await appendAudit(tx, { actor: event.actor, action: event.action, subject: `key/${state.name}`, details: { eventId: event.id, ...event.details } });
+    return { recorded: true };
+  });
+}
+
+async function upsertVersion(tx: pg.PoolClient, name: string, v: KeyVersion): Promise<void> {
+  await tx.query(
+    `INSERT INTO key_versions (name, version, kid, fingerprint, state, spki, generated_on, created_at, activated_at, retiring_at,
+       archived_at, purged_at, compromised_at, grace_deadline, purge_after, lineage, verdict)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+     ON CONFLICT (name, version) DO UPDATE SET state = EXCLUDED.state, activated_at = EXCLUDED.activated_at,
+       retiring_at = EXCLUDED.retiring_at, archived_at = EXCLUDED.archived_at, purged_at = EXCLUDED.purged_at,
+       compromised_at = EXCLUDED.compromised_at, grace_deadline = EXCLUDED.grace_deadline, purge_after = EXCLUDED.purge_after,
+       verdict = EXCLUDED.verdict`,
+    [name, v.version, v.kid, v.fingerprint, v.state, v.spki, v.generatedOn, v.createdAt, v.activatedAt, v.retiringAt, v.archivedAt,
+      v.purgedAt, v.compromisedAt, v.graceDeadline, v.purgeAfter, JSON.stringify(v.lineage), v.verdict ? JSON.stringify(v.verdict) : null],
+  );
+}
+
+export interface KeyRow {
+  name: string;
+  keyType: string;
+  phase: string;
+  policy: Record<string, unknown>;
+  activeVersion: number | null;
+  nextRotationAt: string | null;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+}
+
+export interface VersionRow {
+  version: number;
+  kid: string;
+  fingerprint: string;
+  state: string;
+  spki: string;
+  generatedOn: string;
+  createdAt: string;
+  activatedAt: string | null;
+  retiringAt: string | null;
+  archivedAt: string | null;
+  purgedAt: string | null;
+  compromisedAt: string | null;
+  graceDeadline: string | null;
+  purgeAfter: string | null;
+  lineage: Record<string, unknown>;
+  verdict: Record<string, unknown> | null;
+}
+
+const isoOrNull = (value: Date | null): string | null => value?.toISOString() ?? null;
+
+interface RawKey {
+  name: string; key_type: string; phase: string; policy: Record<string, unknown>; active_version: number | null;
+  next_rotation_at: Date | null; created_at: Date; created_by: string; updated_at: Date;
+}
+
+const toKey = (row: RawKey): KeyRow => ({
+  name: row.name,
+  keyType: row.key_type,
+  phase: row.phase,
+  policy: row.policy,
+  activeVersion: row.active_version,
+  nextRotationAt: isoOrNull(row.next_rotation_at),
+  createdAt: row.created_at.toISOString(),
+  createdBy: row.created_by,
+  updatedAt: row.updated_at.toISOString(),
+});
+
+interface RawVersion {
+  name: string; version: number; kid: string; fingerprint: string; state: string; spki: string; generated_on: string; created_at: Date;
+  activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
+  grace_deadline: Date | null; purge_after: Date | null; lineage: Record<string, unknown>; verdict: Record<string, unknown> | null;
+}
+
+const toVersion = (row: RawVersion): VersionRow => ({
+  version: row.version,
+  kid: row.kid,
+  fingerprint: row.fingerprint,
+  state: row.state,
+  spki: row.spki,
+  generatedOn: row.generated_on,
+  createdAt: row.created_at.toISOString(),
+  activatedAt: isoOrNull(row.activated_at),
+  retiringAt: isoOrNull(row.retiring_at),
+  archivedAt: isoOrNull(row.archived_at),
+  purgedAt: isoOrNull(row.purged_at),
+  compromisedAt: isoOrNull(row.compromised_at),
+  graceDeadline: isoOrNull(row.grace_deadline),
+  purgeAfter: isoOrNull(row.purge_after),
+  lineage: row.lineage,
+  verdict: row.verdict,
+});
+
+/** Reserves a key name before its workflow starts: a name is used once, even after decommissioning. */
+export async function reserveKey(tx: Queryable, input: { name: string; keyType: string; policy: unknown; actor: string }): Promise<boolean> {
+  const result = await tx.query(
+    `INSERT INTO keys (name, key_type, phase, policy, created_at, created_by, updated_at) VALUES ($1, $2, 'creating', $3, now(), $4, now())
+     ON CONFLICT (name) DO NOTHING`,
+    [input.name, input.keyType, JSON.stringify(input.policy), input.actor],
+  );
+  return result.rowCount === 1;
+}
+
+export async function getKey(db: Queryable, name: string): Promise<{ key: KeyRow; versions: VersionRow[] } | undefined> {
+  const keys = await db.query<RawKey>('SELECT * FROM keys WHERE name = $1', [name]);
+  if (!keys.rows[0]) return undefined;
+  const versions = await db.query<RawVersion>('SELECT * FROM key_versions WHERE name = $1 ORDER BY version', [name]);
+  return { key: toKey(keys.rows[0]), versions: versions.rows.map(toVersion) };
+}
+
+export async function listKeys(db: Queryable, query: { phase?: string; limit: number; offset: number }): Promise<{ keys: KeyRow[]; total: number }> {
+  const [page, count] = await Promise.all([
+    db.query<RawKey>('SELECT * FROM keys WHERE ($1::text IS NULL OR phase = $1) ORDER BY name LIMIT $2 OFFSET $3', [query.phase ?? null, query.limit, query.offset]),
+    db.query<{ total: string }>('SELECT count(*) AS total FROM keys WHERE ($1::text IS NULL OR phase = $1)', [query.phase ?? null]),
+  ]);
+  return { keys: page.rows.map(toKey), total: Number(count.rows[0]?.total ?? 0) };
+}
+
+/** Every active and retiring version: what the JWKS publishes. */
+export async function publishedVersions(db: Queryable, name?: string): Promise<Array<VersionRow & { name: string; keyType: string }>> {
+  const { rows } = await db.query<RawVersion & { key_type: string }>(
+    `SELECT v.*, k.key_type FROM key_versions v JOIN keys k USING (name)
+      WHERE v.state IN ('active', 'retiring') AND ($1::text IS NULL OR v.name = $1) ORDER BY v.name, v.version`,
+    [name ?? null],
+  );
+  return rows.map((row) => ({ ...toVersion(row), name: row.name, keyType: row.key_type }));
+}
+
+export async function storeArchiveBlob(db: Database, input: { name: string; version: number; fingerprint: string; wrapped: string }): Promise<void> {
+  await db.query(
+    'INSERT INTO archive_blobs (name, version, fingerprint, wrapped) VALUES ($1, $2, $3, $4) ON CONFLICT (name, version) DO UPDATE SET wrapped = EXCLUDED.wrapped, fingerprint = EXCLUDED.fingerprint',
+    [input.name, input.version, input.fingerprint, Buffer.from(input.wrapped, 'base64')],
+  );
+}
+
+export async function loadArchiveBlob(db: Database, name: string, version: number): Promise<{ fingerprint: string; wrapped: string } | undefined> {
+  const { rows } = await db.query<{ fingerprint: string; wrapped: Buffer }>('SELECT fingerprint, wrapped FROM archive_blobs WHERE name = $1 AND version = $2', [name, version]);
+  return rows[0] ? { fingerprint: rows[0].fingerprint, wrapped: rows[0].wrapped.toString('base64') } : undefined;
+}
+
+export async function deleteArchiveBlob(db: Database, name: string, version: number): Promise<boolean> {
+  const result = await db.query('DELETE FROM archive_blobs WHERE name = $1 AND version = $2', [name, version]);
+  return (result.rowCount ?? 0) > 0;
+}

@@ -1,0 +1,233 @@
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../../adapters/postgres/database';
+import { listKeys } from '../../adapters/postgres/key-repository';
+import { KEY_TYPES, VERSION_STATES } from '../../domain/keys/key-model';
+import { SENSITIVITY_CLASSES, type KeyPolicy } from '../../domain/keys/policy';
+import { OPERATORS, READERS, actorOf } from '../auth';
+import { authErrors, problemRef } from '../schemas/problem';
+import type { KeyService } from '../services/keys';
+
+const NAME = { type: 'string', pattern: '^[a-z0-9._-]{1,64}$' } as const;
+const nameParams = { type: 'object', required: ['name'], properties: { name: NAME } } as const;
+const refusals = { ...authErrors, 404: problemRef, 409: problemRef, 502: problemRef } as const;
+
+const policySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    gracePeriod: { type: 'string' },
+    maxGracePeriod: { type: 'string' },
+    retention: { type: 'string' },
+    maxAge: { type: 'string' },
+    minRotationInterval: { type: 'string' },
+    evaluationInterval: { type: 'string' },
+    riskThreshold: { type: 'number' },
+    capacityLimit: { type: ['integer', 'null'] },
+    sensitivity: { type: 'string', enum: SENSITIVITY_CLASSES },
+  },
+} as const;
+
+const lineageSchema = {
+  type: 'object',
+  properties: { previousVersion: { type: ['integer', 'null'] }, trigger: { type: 'string' }, reason: { type: 'string' }, actor: { type: 'string' } },
+} as const;
+
+const versionSchema = {
+  type: 'object',
+  required: ['version', 'kid', 'fingerprint', 'state', 'generatedOn', 'createdAt', 'lineage'],
+  properties: {
+    version: { type: 'integer' },
+    kid: { type: 'string' },
+    fingerprint: { type: 'string' },
+    state: { type: 'string', enum: VERSION_STATES },
+    generatedOn: { type: 'string' },
+    createdAt: { type: 'string' },
+    activatedAt: { type: ['string', 'null'] },
+    retiringAt: { type: ['string', 'null'] },
+    archivedAt: { type: ['string', 'null'] },
+    purgedAt: { type: ['string', 'null'] },
+    compromisedAt: { type: ['string', 'null'] },
+    graceDeadline: { type: ['string', 'null'] },
+    purgeAfter: { type: ['string', 'null'] },
+    lineage: lineageSchema,
+    verdict: { type: ['object', 'null'], additionalProperties: true },
+  },
+} as const;
+
+const keySummarySchema = {
+  type: 'object',
+  required: ['name', 'keyType', 'phase', 'activeVersion', 'createdAt'],
+  properties: {
+    name: { type: 'string' },
+    keyType: { type: 'string' },
+    phase: { type: 'string' },
+    policy: policySchema,
+    activeVersion: { type: ['integer', 'null'] },
+    nextRotationAt: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+    createdBy: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+const keyDetailSchema = {
+  type: 'object',
+  required: ['name', 'keyType', 'phase', 'versions', 'deadlines'],
+  properties: {
+    ...keySummarySchema.properties,
+    workflowId: { type: 'string' },
+    versions: { type: 'array', items: versionSchema },
+    deadlines: {
+      type: 'object',
+      properties: {
+        graceDeadline: { type: ['string', 'null'] },
+        graceCap: { type: ['string', 'null'] },
+        nextRotationAt: { type: ['string', 'null'] },
+        nextEvaluationAt: { type: ['string', 'null'] },
+        nextEvaluation: { type: ['string', 'null'] },
+      },
+    },
+  },
+} as const;
+
+export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService): void {
+  app.post<{ Body: { name: string; type: string; policy?: Partial<KeyPolicy>; reason?: string } }>('/keys', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['keys'],
+      summary: 'Create a managed key: starts its lifecycle workflow, which generates v1 on a healthy node and replicates it to every node',
+      security: [{ bearer: [] }],
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'type'],
+        properties: { name: { type: 'string', maxLength: 64 }, type: { type: 'string', description: `one of ${KEY_TYPES.join(', ')}` }, policy: policySchema, reason: { type: 'string', maxLength: 500 } },
+      },
+      response: {
+        202: { type: 'object', required: ['name', 'workflowId', 'policy'], properties: { name: { type: 'string' }, workflowId: { type: 'string' }, policy: policySchema } },
+        ...refusals,
+      },
+    },
+    handler: async (request, reply) => reply.status(202).send(await keys.create({ ...request.body, actor: actorOf(request) })),
+  });
+
+  app.get<{ Querystring: { phase?: string; limit?: number; offset?: number } }>('/keys', {
+    config: { roles: READERS },
+    schema: {
+      tags: ['keys'],
+      summary: 'Managed keys, by name',
+      security: [{ bearer: [] }],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { phase: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, offset: { type: 'integer', minimum: 0, default: 0 } },
+      },
+      response: { 200: { type: 'object', required: ['keys', 'total'], properties: { keys: { type: 'array', items: keySummarySchema }, total: { type: 'integer' } } }, ...authErrors },
+    },
+    handler: async (request) => listKeys(db, { ...request.query, limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 }),
+  });
+
+  app.get<{ Params: { name: string } }>('/keys/:name', {
+    config: { roles: READERS },
+    schema: {
+      tags: ['keys'],
+      summary: 'A key with its versions, lineage and deadlines',
+      security: [{ bearer: [] }],
+      params: nameParams,
+      response: { 200: keyDetailSchema, ...refusals },
+    },
+    handler: async (request) => {
+      const { recorded, live } = await keys.get(request.params.name);
+      return {
+        ...recorded.key,
+        workflowId: `key/${recorded.key.name}`,
+        versions: recorded.versions,
+        deadlines: {
+          graceDeadline: live?.graceDeadline ?? recorded.versions.find((v) => v.state === 'retiring')?.graceDeadline ?? null,
+          graceCap: live?.graceCap ?? null,
+          nextRotationAt: live?.nextRotationAt ?? recorded.key.nextRotationAt,
+          nextEvaluationAt: live?.nextEvaluationAt ?? null,
+          nextEvaluation: live?.nextEvaluation ?? null,
+        },
+      };
+    },
+  });
+
+  app.patch<{ Params: { name: string }; Body: Partial<KeyPolicy> }>('/keys/:name/policy', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['keys'],
+      summary: 'Change some fields of a key\'s policy; the whole result is validated before it applies',
+      security: [{ bearer: [] }],
+      params: nameParams,
+      body: { ...policySchema, minProperties: 1 },
+      response: { 200: policySchema, ...refusals },
+    },
+    handler: async (request) => keys.updatePolicy(request.params.name, { change: request.body, actor: actorOf(request) }),
+  });
+
+  app.delete<{ Params: { name: string }; Body: { confirm: string; reason: string } }>('/keys/:name', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['keys'],
+      summary: 'Decommission a key: destroys every version on every node; send the key\'s name as confirm',
+      security: [{ bearer: [] }],
+      params: nameParams,
+      body: { type: 'object', additionalProperties: false, required: ['confirm', 'reason'], properties: { confirm: { type: 'string' }, reason: { type: 'string', minLength: 1, maxLength: 500 } } },
+      response: { 200: { type: 'object', required: ['destroyedVersions'], properties: { destroyedVersions: { type: 'array', items: { type: 'integer' } } } }, ...refusals },
+    },
+    handler: async (request) => keys.decommission(request.params.name, { ...request.body, actor: actorOf(request) }),
+  });
+
+  app.post<{ Params: { name: string }; Body: { reason: string; emergency?: boolean } }>('/keys/:name/rotate', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['keys'],
+      summary: 'Rotate now and answer with the new version. emergency: the old version stops signing on every node before the answer, is marked compromised and archived without a grace period',
+      security: [{ bearer: [] }],
+      params: nameParams,
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 500 }, emergency: { type: 'boolean', default: false } } },
+      response: {
+        200: {
+          type: 'object',
+          required: ['version', 'kid', 'fingerprint', 'previous', 'signingDisabledOn'],
+          properties: {
+            version: { type: 'integer' },
+            kid: { type: 'string' },
+            fingerprint: { type: 'string' },
+            previous: { type: ['object', 'null'], properties: { version: { type: 'integer' }, state: { type: 'string' } } },
+            signingDisabledOn: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        ...refusals,
+      },
+    },
+    handler: async (request) => keys.rotate(request.params.name, { reason: request.body.reason, emergency: request.body.emergency ?? false, actor: actorOf(request) }),
+  });
+
+  app.post<{ Params: { name: string }; Body: { extendBy: string; reason: string } }>('/keys/:name/grace', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['keys'],
+      summary: 'Extend the running grace period (signal extendGracePeriod); refused past maxGracePeriod',
+      security: [{ bearer: [] }],
+      params: nameParams,
+      body: { type: 'object', additionalProperties: false, required: ['extendBy', 'reason'], properties: { extendBy: { type: 'string' }, reason: { type: 'string', minLength: 1, maxLength: 500 } } },
+      response: { 202: { type: 'object', required: ['expectedDeadline', 'cap'], properties: { expectedDeadline: { type: 'string' }, cap: { type: 'string' } } }, ...refusals },
+    },
+    handler: async (request, reply) => reply.status(202).send(await keys.extendGrace(request.params.name, { ...request.body, actor: actorOf(request) })),
+  });
+
+  app.post<{ Params: { name: string }; Body: { reason: string } }>('/keys/:name/grace/complete', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['keys'],
+      summary: 'End the grace period now (Update completeGrace): the retiring version is archived and verified before the answer',
+      security: [{ bearer: [] }],
+      params: nameParams,
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } } },
+      response: { 200: { type: 'object', required: ['version', 'state', 'verdictOk'], properties: { version: { type: 'integer' }, state: { type: 'string' }, verdictOk: { type: ['boolean', 'null'] } } }, ...refusals },
+    },
+    handler: async (request) => keys.completeGrace(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),
+  });
+}

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../../adapters/postgres/database';
+import { createSubscription, deleteSubscription, listSubscriptions } from '../../adapters/postgres/subscription-repository';
+import { NotFoundError } from '../../domain/errors';
+import { OPERATORS, READERS, actorOf } from '../auth';
+import { authErrors, problemRef } from '../schemas/problem';
+
+const subscriptionSchema = {
+  type: 'object',
+  required: ['id', 'url', 'createdAt', 'createdBy'],
+  properties: { id: { type: 'string', format: 'uuid' }, url: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, createdBy: { type: 'string' } },
+} as const;
+
+export function subscriptionRoutes(app: FastifyInstance, db: Database): void {
+  app.post<{ Body: { url: string } }>('/subscriptions', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['subscriptions'],
+      summary: 'Subscribe an application to key rotations: signed POSTs (X-Keyrotor-Signature) with the new public key\'s kid; the secret is shown only in this reply',
+      security: [{ bearer: [] }],
+      body: { type: 'object', additionalProperties: false, required: ['url'], properties: { url: { type: 'string', pattern: '^https?://[^\\s]+$', maxLength: 2000 } } },
+      response: { 201: { type: 'object', required: ['subscription', 'secret'], properties: { subscription: subscriptionSchema, secret: { type: 'string' } } }, ...authErrors },
+    },
+    handler: async (request, reply) => reply.status(201).send(await createSubscription(db, { url: request.body.url, actor: actorOf(request) })),
+  });
+
+  app.get('/subscriptions', {
+    config: { roles: READERS },
+    schema: {
+      tags: ['subscriptions'],
+      summary: 'Subscriptions (never their secrets)',
+      security: [{ bearer: [] }],
+      response: { 200: { type: 'object', required: ['subscriptions'], properties: { subscriptions: { type: 'array', items: subscriptionSchema } } }, ...authErrors },
+    },
+    handler: async () => ({ subscriptions: await listSubscriptions(db) }),
+  });
+
+  app.delete<{ Params: { id: string } }>('/subscriptions/:id', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['subscriptions'],
+      summary: 'Remove a subscription',
+      security: [{ bearer: [] }],
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      response: { 204: { type: 'null' }, 404: problemRef, ...authErrors },
+    },
+    handler: async (request, reply) => {
+      if (!(await deleteSubscription(db, request.params.id, actorOf(request)))) throw new NotFoundError('subscription', request.params.id);
+      return reply.status(204).send();
+    },
+  });
+}

@@ -1,0 +1,168 @@
+import { WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Database } from '../../adapters/postgres/database';
+import { getKey, reserveKey } from '../../adapters/postgres/key-repository';
+import { NotFoundError, UserError } from '../../domain/errors';
+import { CONTROL_TASK_QUEUE, keyWorkflowId } from '../../domain/identifiers';
+import { parseDuration } from '../../domain/keys/durations';
+import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
+import { extendedGraceDeadline, newKeyState, type KeyLifecycleState, type KeyStateView } from '../../domain/keys/lifecycle-state';
+import { DEFAULT_POLICY, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
+import {
+  completeGraceUpdate,
+  decommissionKeyUpdate,
+  extendGracePeriodSignal,
+  keyNameSearchAttribute,
+  keyPhaseSearchAttribute,
+  keyStateQuery,
+  rotateKeyUpdate,
+  updatePolicyUpdate,
+  type CompleteGraceResult,
+  type RotateKeyResult,
+} from '../../workflows/key-messages';
+import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
+
+/** HTTP status of each refusal the lifecycle workflow can give. */
+const WORKFLOW_REFUSALS: Record<string, number> = {
+  reason_required: 400,
+  invalid_policy: 400,
+  key_decommissioned: 409,
+  key_not_ready: 409,
+  key_busy: 409,
+  rotation_in_progress: 409,
+  grace_period_running: 409,
+  no_grace_period: 409,
+  grace_completing: 409,
+  rotation_failed: 502,
+};
+
+/** Turns a refused or failed Update into the error the client sees; anything unexpected stays an internal error. */
+function fromUpdateFailure(error: unknown): never {
+  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type && error.cause.type in WORKFLOW_REFUSALS) {
+    throw new UserError(error.cause.type, error.cause.message, WORKFLOW_REFUSALS[error.cause.type]);
+  }
+  throw error;
+}
+
+/** What the key routes do: thin glue between the request, PostgreSQL (what was recorded) and the key's workflow. */
+export class KeyService {
+  constructor(
+    private readonly db: Database,
+    private readonly temporal: Client,
+  ) {}
+
+  private handle(name: string): WorkflowHandle<typeof keyLifecycleWorkflow> {
+    return this.temporal.workflow.getHandle<typeof keyLifecycleWorkflow>(keyWorkflowId(name));
+  }
+
+  /** The key as recorded, or a 404; a decommissioned key is refused for changes with a 409. */
+  private async requireKey(name: string, forChange: boolean): Promise<NonNullable<Awaited<ReturnType<typeof getKey>>>> {
+    validateKeyName(name);
+    const found = await getKey(this.db, name);
+    if (!found) throw new NotFoundError('key', name);
+    if (forChange && (found.key.phase === 'decommissioned' || found.key.phase === 'decommissioning')) {
+      throw new UserError('key_decommissioned', `key ${name} is decommissioned; create a key with another name`, 409);
+    }
+    return found;
+  }
+
+  async create(input: { name: string; type: string; policy?: Partial<KeyPolicy>; reason?: string; actor: string }): Promise<{ name: string; workflowId: string; policy: KeyPolicy }> {
+    const name = validateKeyName(input.name);
+    const keyType = validateKeyType(input.type);
+    const policy = resolvePolicy(input.policy ?? {}, DEFAULT_POLICY);
+    const state: KeyLifecycleState = newKeyState({ name, keyType, policy, actor: input.actor, now: new Date().toISOString() });
+    const workflowId = keyWorkflowId(name);
+    await this.db.transaction(async (tx) => {
+      if (!(await reserveKey(tx, { name, keyType, policy, actor: input.actor }))) {
+        throw new UserError('key_exists', `a key named ${name} exists (or existed: names are never reused)`, 409);
+      }
+      try {
+        await this.temporal.workflow.start('keyLifecycleWorkflow', {
+          taskQueue: CONTROL_TASK_QUEUE,
+          workflowId,
+          args: [{ state, reason: input.reason ?? 'key created' }],
+          typedSearchAttributes: [
+            { key: keyNameSearchAttribute, value: name },
+            { key: keyPhaseSearchAttribute, value: 'creating' },
+          ],
+          staticSummary: `key ${name} (${keyType})`,
+          staticDetails: `lifecycle of ${name}: generate, replicate, distribute, grace, archive, verify, purge`,
+        });
+      } catch (error) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError('key_exists', `a workflow for key ${name} exists already`, 409);
+        throw error;
+      }
+    });
+    return { name, workflowId, policy };
+  }
+
+  /** The recorded key with its versions, plus the live deadlines the workflow knows (grace cap, next evaluation). */
+  async get(name: string): Promise<{ recorded: NonNullable<Awaited<ReturnType<typeof getKey>>>; live: KeyStateView | null }> {
+    const recorded = await this.requireKey(name, false);
+    if (recorded.key.phase === 'decommissioned') return { recorded, live: null };
+    try {
+      return { recorded, live: await this.handle(name).query(keyStateQuery) };
+    } catch {
+      // The record stays useful when the workflow cannot be asked right now.
+      return { recorded, live: null };
+    }
+  }
+
+  async rotate(name: string, input: { reason: string; emergency: boolean; actor: string }): Promise<RotateKeyResult> {
+    await this.requireKey(name, true);
+    try {
+      return await this.handle(name).executeUpdate(rotateKeyUpdate, { args: [input] });
+    } catch (error) {
+      return fromUpdateFailure(error);
+    }
+  }
+
+  /**
+   * Signals an extension after checking it against the live state: a signal cannot answer, so a request past the cap
+   * is refused here. The workflow applies the same rule to whatever reaches it.
+   */
+  async extendGrace(name: string, input: { extendBy: string; reason: string; actor: string }): Promise<{ expectedDeadline: string; cap: string }> {
+    await this.requireKey(name, true);
+    const byMs = parseDuration(input.extendBy, 'extendBy');
+    const view = await this.handle(name).query(keyStateQuery);
+    if (!view.graceDeadline || !view.graceCap) throw new UserError('no_grace_period', `key ${name} has no grace period running`, 409);
+    const retiring = view.versions.find((v) => v.state === 'retiring');
+    const expectedDeadline = extendedGraceDeadline({
+      version: retiring?.version ?? 0,
+      deadline: view.graceDeadline,
+      cap: view.graceCap,
+      byMs,
+      maxGracePeriod: view.policy.maxGracePeriod,
+    });
+    await this.handle(name).signal(extendGracePeriodSignal, { byMs, reason: input.reason, actor: input.actor });
+    return { expectedDeadline, cap: view.graceCap };
+  }
+
+  async completeGrace(name: string, input: { reason: string; actor: string }): Promise<CompleteGraceResult> {
+    await this.requireKey(name, true);
+    try {
+      return await this.handle(name).executeUpdate(completeGraceUpdate, { args: [input] });
+    } catch (error) {
+      return fromUpdateFailure(error);
+    }
+  }
+
+  async updatePolicy(name: string, input: { change: Partial<KeyPolicy>; actor: string }): Promise<KeyPolicy> {
+    await this.requireKey(name, true);
+    try {
+      return await this.handle(name).executeUpdate(updatePolicyUpdate, { args: [input] });
+    } catch (error) {
+      return fromUpdateFailure(error);
+    }
+  }
+
+  async decommission(name: string, input: { confirm: string; reason: string; actor: string }): Promise<{ destroyedVersions: number[] }> {
+    await this.requireKey(name, true);
+    if (input.confirm !== name) throw new UserError('confirmation_mismatch', `to decommission, send {"confirm": "${name}"}: every version is destroyed on every node`, 400);
+    try {
+      return await this.handle(name).executeUpdate(decommissionKeyUpdate, { args: [{ reason: input.reason, actor: input.actor }] });
+    } catch (error) {
+      return fromUpdateFailure(error);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { UserError } from '../errors';
+
+export const KEY_NAME_PATTERN = /^[a-z0-9._-]{1,64}$/;
+
+export function validateKeyName(name: string): string {
+  if (!KEY_NAME_PATTERN.test(name)) throw new UserError('invalid_key_name', `key name '${name}' must be 1–64 characters of a-z, 0-9, '.', '_' and '-'`);
+  return name;
+}
+
+export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+export function validateKeyType(type: string): KeyType {
+  if ((KEY_TYPES as readonly string[]).includes(type)) return type as KeyType;
+  if (type === 'ed25519') {
+    throw new UserError('unsupported_key_type', 'ed25519 keys cannot be managed: SoftHSM 2.6 cannot wrap Ed25519 private keys (CKR_KEY_NOT_WRAPPABLE), so they cannot be replicated across the cluster; use ec-p256');
+  }
+  throw new UserError('invalid_key_type', `key type '${type}' is not one of ${KEY_TYPES.join(', ')}`);
+}
+
+/** The JWS algorithm each key type signs with, as published in the JWKS. */
+export const JWS_ALGORITHM: Record<KeyType, 'ES256' | 'ES384' | 'RS256'> = {
+  'ec-p256': 'ES256',
+  'ec-p384': 'ES384',
+  'rsa-2048': 'RS256',
+  'rsa-3072': 'RS256',
+};
+
+/** States of one key version. Stored as these strings. */
+export const VERSION_STATES = ['pending', 'active', 'retiring', 'archived', 'purged', 'compromised'] as const;
+export type VersionState = (typeof VERSION_STATES)[number];
+
+const TRANSITIONS: Record<VersionState, readonly VersionState[]> = {
+  pending: ['active', 'purged'],
+  active: ['retiring', 'compromised', 'purged'],
+  retiring: ['archived', 'compromised', 'purged'],
+  compromised: ['archived', 'purged'],
+  archived: ['purged'],
+  purged: [],
+};
+
+export function canTransition(from: VersionState, to: VersionState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export const TRIGGERS = ['create', 'age', 'manual', 'emergency', 'risk', 'capacity'] as const;
+export type RotationTrigger = (typeof TRIGGERS)[number];
+
+export interface Lineage {
+  previousVersion: number | null;
+  trigger: RotationTrigger;
+  reason: string;
+  actor: string;
+}
+
+export interface TransitionVerdict {
+  ok: boolean;
+  checkedAt: string;
+  /** Nodes that still held a live private object of the version. */
+  liveObjectsOn: string[];
+  archiveVerified: boolean;
+  /** Whether usage evidence was available and what it showed. */
+  usage: { evidence: 'none' | 'events'; signsAfterSwitch: number | null; note: string };
+}
+
+/** One key version. Times are ISO 8601 strings (JSON-safe workflow state). */
+export interface KeyVersion {
+  version: number;
+  kid: string;
+  /** SHA-256 of the public key's SPKI DER, hex; also the objects' CKA_ID. */
+  fingerprint: string;
+  state: VersionState;
+  generatedOn: string;
+  createdAt: string;
+  activatedAt: string | null;
+  retiringAt: string | null;
+  archivedAt: string | null;
+  purgedAt: string | null;
+  compromisedAt: string | null;
+  /** Public key, SPKI DER base64: the JWKS and PEM come from it. */
+  spki: string;
+  lineage: Lineage;
+  graceDeadline: string | null;
+  purgeAfter: string | null;
+  verdict: TransitionVerdict | null;
+}
+
+export function kidFor(name: string, version: number, fingerprint: string): string {
+  return `${name}.v${version}.${fingerprint.slice(0, 8)}`;
+}
+
+export function pkcs11Label(name: string, version: number): string {
+  return `keyrotor:${name}:v${version}`;
+}

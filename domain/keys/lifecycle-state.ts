@@ -1,0 +1,242 @@
+import { UserError } from '../errors';
+import { formatDuration } from './durations';
+import { canTransition, kidFor, type KeyType, type KeyVersion, type Lineage, type TransitionVerdict, type VersionState } from './key-model';
+import { policyDurations, type KeyPolicy } from './policy';
+
+export type KeyPhase = 'creating' | 'active' | 'rotating' | 'grace' | 'decommissioning' | 'decommissioned';
+
+/**
+ * Everything the lifecycle workflow knows about one key. JSON-safe (strings, numbers, arrays, plain objects) so that
+ * it survives continueAsNew and history unchanged; times are ISO strings.
+ */
+export interface KeyLifecycleState {
+  name: string;
+  keyType: KeyType;
+  policy: KeyPolicy;
+  phase: KeyPhase;
+  createdAt: string;
+  createdBy: string;
+  /** Versions not yet purged; purged ones live on in PostgreSQL and the audit log, keeping history small. */
+  versions: KeyVersion[];
+  /** The highest version number ever given out. */
+  versionCounter: number;
+  /** Counts the events this key recorded, across continueAsNew: the idempotency key of each record. */
+  eventSeq: number;
+  /** When maxAge rotates the active version. */
+  nextRotationAt: string | null;
+  lastRotationAt: string | null;
+}
+
+export function newKeyState(input: { name: string; keyType: KeyType; policy: KeyPolicy; actor: string; now: string }): KeyLifecycleState {
+  return {
+    name: input.name,
+    keyType: input.keyType,
+    policy: input.policy,
+    phase: 'creating',
+    createdAt: input.now,
+    createdBy: input.actor,
+    versions: [],
+    versionCounter: 0,
+    eventSeq: 0,
+    nextRotationAt: null,
+    lastRotationAt: null,
+  };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function activeVersion(state: KeyLifecycleState): KeyVersion | undefined {
+  return state.versions.find((version) => version.state === 'active');
+}
+
+export function retiringVersion(state: KeyLifecycleState): KeyVersion | undefined {
+  return state.versions.find((version) => version.state === 'retiring');
+}
+
+function replaceVersion(state: KeyLifecycleState, version: number, change: (current: KeyVersion) => KeyVersion): KeyLifecycleState {
+  return { ...state, versions: state.versions.map((candidate) => (candidate.version === version ? change(candidate) : candidate)) };
+}
+
+function moveVersion(state: KeyLifecycleState, version: number, to: VersionState, now: string, extra: Partial<KeyVersion> = {}): KeyLifecycleState {
+  return replaceVersion(state, version, (current) => {
+    if (!canTransition(current.state, to)) throw new Error(`version ${version} of ${state.name} cannot go from ${current.state} to ${to}`);
+    const stamp: Partial<KeyVersion> = {
+      active: { activatedAt: now },
+      retiring: { retiringAt: now },
+      archived: { archivedAt: now },
+      purged: { purgedAt: now },
+      compromised: { compromisedAt: now },
+      pending: {},
+    }[to];
+    return { ...current, ...stamp, ...extra, state: to };
+  });
+}
+
+export function nextVersionNumber(state: KeyLifecycleState): number {
+  return state.versionCounter + 1;
+}
+
+/** Drops purged versions from the workflow's state once they are recorded. */
+export function forgetPurged(state: KeyLifecycleState): KeyLifecycleState {
+  return { ...state, versions: state.versions.filter((version) => version.state !== 'purged') };
+}
+
+export function addPendingVersion(
+  state: KeyLifecycleState,
+  input: { version: number; fingerprint: string; spki: string; generatedOn: string; lineage: Lineage; now: string },
+): KeyLifecycleState {
+  const version: KeyVersion = {
+    version: input.version,
+    kid: kidFor(state.name, input.version, input.fingerprint),
+    fingerprint: input.fingerprint,
+    state: 'pending',
+    generatedOn: input.generatedOn,
+    createdAt: input.now,
+    activatedAt: null,
+    retiringAt: null,
+    archivedAt: null,
+    purgedAt: null,
+    compromisedAt: null,
+    spki: input.spki,
+    lineage: input.lineage,
+    graceDeadline: null,
+    purgeAfter: null,
+    verdict: null,
+  };
+  return { ...state, versions: [...state.versions, version], versionCounter: Math.max(state.versionCounter, input.version) };
+}
+
+/**
+ * Makes `version` the active one. The version it replaces becomes retiring with a grace deadline, or (emergency) was
+ * already marked compromised and goes straight to archiving.
+ */
+export function activate(state: KeyLifecycleState, version: number, nowMs: number): KeyLifecycleState {
+  const now = iso(nowMs);
+  const durations = policyDurations(state.policy);
+  let next = state;
+  const previous = activeVersion(state);
+  if (previous) next = moveVersion(next, previous.version, 'retiring', now, { graceDeadline: iso(nowMs + durations.gracePeriodMs) });
+  next = moveVersion(next, version, 'active', now);
+  return { ...next, phase: retiringVersion(next) ? 'grace' : 'active', lastRotationAt: now, nextRotationAt: iso(nowMs + durations.maxAgeMs) };
+}
+
+export function markCompromised(state: KeyLifecycleState, version: number, nowMs: number): KeyLifecycleState {
+  return moveVersion(state, version, 'compromised', iso(nowMs), { graceDeadline: null });
+}
+
+/**
+ * The grace deadline after extending `deadline` by `byMs`, or a refusal when it would pass `cap`
+ * (retiringAt + maxGracePeriod). Shared by the workflow and the API, which checks before it signals.
+ */
+export function extendedGraceDeadline(input: { version: number; deadline: string; cap: string; byMs: number; maxGracePeriod: string }): string {
+  if (!(input.byMs > 0)) throw new UserError('invalid_extension', 'the extension must be longer than zero');
+  const wanted = Date.parse(input.deadline) + input.byMs;
+  if (wanted > Date.parse(input.cap)) {
+    throw new UserError(
+      'grace_cap_exceeded',
+      `extending by ${formatDuration(input.byMs)} would end the grace period of v${input.version} at ${iso(wanted)}, past its cap ${input.cap} (maxGracePeriod ${input.maxGracePeriod})`,
+      409,
+    );
+  }
+  return iso(wanted);
+}
+
+/** Moves the retiring version's grace deadline by `byMs`, never past retiringAt + maxGracePeriod. */
+export function extendGrace(state: KeyLifecycleState, byMs: number): { state: KeyLifecycleState; deadline: string } {
+  const retiring = retiringVersion(state);
+  if (!retiring?.graceDeadline || !retiring.retiringAt) throw new UserError('no_grace_period', `key ${state.name} has no grace period running`, 409);
+  const cap = iso(Date.parse(retiring.retiringAt) + policyDurations(state.policy).maxGracePeriodMs);
+  const deadline = extendedGraceDeadline({ version: retiring.version, deadline: retiring.graceDeadline, cap, byMs, maxGracePeriod: state.policy.maxGracePeriod });
+  return { state: replaceVersion(state, retiring.version, (current) => ({ ...current, graceDeadline: deadline })), deadline };
+}
+
+export function endGraceNow(state: KeyLifecycleState, nowMs: number): KeyLifecycleState {
+  const retiring = retiringVersion(state);
+  if (!retiring) return state;
+  return replaceVersion(state, retiring.version, (current) => ({ ...current, graceDeadline: iso(nowMs) }));
+}
+
+export function archive(state: KeyLifecycleState, version: number, nowMs: number): KeyLifecycleState {
+  const next = moveVersion(state, version, 'archived', iso(nowMs), { graceDeadline: null });
+  return { ...next, phase: retiringVersion(next) ? 'grace' : next.phase === 'grace' ? 'active' : next.phase };
+}
+
+export function recordVerdict(state: KeyLifecycleState, version: number, verdict: TransitionVerdict, nowMs: number): KeyLifecycleState {
+  const retentionMs = policyDurations(state.policy).retentionMs;
+  return replaceVersion(state, version, (current) => ({
+    ...current,
+    verdict,
+    // Purge waits for a clean verdict: a failed check holds it.
+    purgeAfter: verdict.ok ? current.purgeAfter ?? iso(nowMs + retentionMs) : null,
+  }));
+}
+
+export function purge(state: KeyLifecycleState, version: number, nowMs: number): KeyLifecycleState {
+  return moveVersion(state, version, 'purged', iso(nowMs), { purgeAfter: null, graceDeadline: null });
+}
+
+/** The versions whose retention ran out: archived with a clean verdict and purgeAfter reached. */
+export function duePurges(state: KeyLifecycleState, nowMs: number): KeyVersion[] {
+  return state.versions.filter((version) => version.state === 'archived' && version.purgeAfter !== null && Date.parse(version.purgeAfter) <= nowMs);
+}
+
+/** Archived versions still waiting for a clean verdict. */
+export function unverified(state: KeyLifecycleState): KeyVersion[] {
+  return state.versions.filter((version) => version.state === 'archived' && (version.verdict === null || !version.verdict.ok));
+}
+
+/** How often an archived version whose transition check failed is checked again. */
+export const VERIFY_RETRY_MS = 10 * 60_000;
+
+/** The next moment the workflow must wake up by itself, or null when only a message can move it. */
+export function nextDeadline(state: KeyLifecycleState, verifyRetryMs: number, nowMs: number): { at: number; what: string } | null {
+  const candidates: Array<{ at: number; what: string }> = [];
+  const retiring = retiringVersion(state);
+  if (retiring?.graceDeadline) candidates.push({ at: Date.parse(retiring.graceDeadline), what: `grace period of v${retiring.version} ends` });
+  for (const version of state.versions) {
+    if (version.state === 'archived' && version.purgeAfter) candidates.push({ at: Date.parse(version.purgeAfter), what: `purge of v${version.version}` });
+  }
+  if (unverified(state).length > 0) candidates.push({ at: nowMs + verifyRetryMs, what: 'verify the archived version again' });
+  if (state.nextRotationAt && (state.phase === 'active' || state.phase === 'grace')) {
+    candidates.push({ at: Date.parse(state.nextRotationAt), what: `maxAge (${state.policy.maxAge}) rotation` });
+  }
+  if (candidates.length === 0) return null;
+  return candidates.reduce((soonest, candidate) => (candidate.at < soonest.at ? candidate : soonest));
+}
+
+/** A read-only view for the keyState query and the API. */
+export interface KeyStateView {
+  name: string;
+  keyType: KeyType;
+  phase: KeyPhase;
+  policy: KeyPolicy;
+  activeVersion: number | null;
+  versions: Array<Pick<KeyVersion, 'version' | 'kid' | 'fingerprint' | 'state' | 'graceDeadline' | 'purgeAfter' | 'lineage' | 'generatedOn'>>;
+  graceDeadline: string | null;
+  graceCap: string | null;
+  nextRotationAt: string | null;
+  /** When the workflow next wakes up by itself, and what for. */
+  nextEvaluationAt: string | null;
+  nextEvaluation: string | null;
+}
+
+export function viewOf(state: KeyLifecycleState, nowMs: number): KeyStateView {
+  const retiring = retiringVersion(state);
+  const durations = policyDurations(state.policy);
+  const wake = state.phase === 'decommissioned' ? null : nextDeadline(state, VERIFY_RETRY_MS, nowMs);
+  return {
+    name: state.name,
+    keyType: state.keyType,
+    phase: state.phase,
+    policy: state.policy,
+    activeVersion: activeVersion(state)?.version ?? null,
+    versions: state.versions.map(({ version, kid, fingerprint, state: versionState, graceDeadline, purgeAfter, lineage, generatedOn }) => ({
+      version, kid, fingerprint, state: versionState, graceDeadline, purgeAfter, lineage, generatedOn,
+    })),
+    graceDeadline: retiring?.graceDeadline ?? null,
+    graceCap: retiring?.retiringAt ? iso(Date.parse(retiring.retiringAt) + durations.maxGracePeriodMs) : null,
+    nextRotationAt: state.nextRotationAt,
+    nextEvaluationAt: wake ? iso(wake.at) : null,
+    nextEvaluation: wake?.what ?? null,
+  };
+}

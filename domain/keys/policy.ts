@@ -1,0 +1,102 @@
+import { UserError } from '../errors';
+import { formatDuration, parseDuration } from './durations';
+
+export const SENSITIVITY_CLASSES = ['public', 'internal', 'confidential', 'personal-health', 'payment-card', 'high-value-transaction'] as const;
+export type SensitivityClass = (typeof SENSITIVITY_CLASSES)[number];
+
+/** A key's policy as given and stored: durations stay in the caller's notation, so that what they wrote is what they see. */
+export interface KeyPolicy {
+  gracePeriod: string;
+  maxGracePeriod: string;
+  retention: string;
+  maxAge: string;
+  minRotationInterval: string;
+  evaluationInterval: string;
+  riskThreshold: number;
+  /** Sign operations one version may serve; null: no limit. */
+  capacityLimit: number | null;
+  sensitivity: SensitivityClass;
+}
+
+export const DEFAULT_POLICY: KeyPolicy = {
+  gracePeriod: '7d',
+  maxGracePeriod: '30d',
+  retention: '90d',
+  maxAge: '90d',
+  minRotationInterval: '1d',
+  evaluationInterval: '1h',
+  riskThreshold: 0.8,
+  capacityLimit: null,
+  sensitivity: 'internal',
+};
+
+/** The policy in milliseconds, for the workflow's timers. */
+export interface PolicyDurations {
+  gracePeriodMs: number;
+  maxGracePeriodMs: number;
+  retentionMs: number;
+  maxAgeMs: number;
+  minRotationIntervalMs: number;
+  evaluationIntervalMs: number;
+}
+
+const DURATION_FIELDS = ['gracePeriod', 'maxGracePeriod', 'retention', 'maxAge', 'minRotationInterval', 'evaluationInterval'] as const;
+const POLICY_FIELDS = [...DURATION_FIELDS, 'riskThreshold', 'capacityLimit', 'sensitivity'];
+
+export function policyDurations(policy: KeyPolicy): PolicyDurations {
+  return {
+    gracePeriodMs: parseDuration(policy.gracePeriod, 'gracePeriod'),
+    maxGracePeriodMs: parseDuration(policy.maxGracePeriod, 'maxGracePeriod'),
+    retentionMs: parseDuration(policy.retention, 'retention'),
+    maxAgeMs: parseDuration(policy.maxAge, 'maxAge'),
+    minRotationIntervalMs: parseDuration(policy.minRotationInterval, 'minRotationInterval'),
+    evaluationIntervalMs: parseDuration(policy.evaluationInterval, 'evaluationInterval'),
+  };
+}
+
+/**
+ * Merges a change into a policy (absent fields keep their value) and checks every field and the rules between them.
+ * All problems are reported at once, as one UserError whose details list them.
+ */
+export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy = DEFAULT_POLICY): KeyPolicy {
+  const problems: string[] = [];
+  for (const key of Object.keys(change)) {
+    if (!POLICY_FIELDS.includes(key)) problems.push(`policy.${key}: unknown field (known: ${POLICY_FIELDS.join(', ')})`);
+  }
+  const merged = { ...base, ...change };
+  const ms: Partial<Record<(typeof DURATION_FIELDS)[number], number>> = {};
+  for (const field of DURATION_FIELDS) {
+    const value = merged[field] as unknown;
+    if (typeof value !== 'string') {
+      problems.push(`policy.${field}: must be a duration string such as "90d" or "PT12H"`);
+      continue;
+    }
+    try {
+      const parsed = parseDuration(value, `policy.${field}`);
+      if (parsed <= 0) problems.push(`policy.${field}: must be longer than zero`);
+      else ms[field] = parsed;
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  const { gracePeriod, maxGracePeriod, maxAge, minRotationInterval, evaluationInterval, retention } = ms;
+  if (gracePeriod !== undefined && maxGracePeriod !== undefined && gracePeriod > maxGracePeriod) {
+    problems.push(`policy.gracePeriod (${formatDuration(gracePeriod)}) must not exceed policy.maxGracePeriod (${formatDuration(maxGracePeriod)})`);
+  }
+  if (minRotationInterval !== undefined && maxAge !== undefined && minRotationInterval > maxAge) {
+    problems.push('policy.minRotationInterval must not exceed policy.maxAge');
+  }
+  if (evaluationInterval !== undefined && evaluationInterval < 1000) problems.push('policy.evaluationInterval must be at least 1s');
+  if (retention !== undefined && retention < 1000) problems.push('policy.retention must be at least 1s');
+  if (typeof merged.riskThreshold !== 'number' || !(merged.riskThreshold > 0 && merged.riskThreshold <= 1)) {
+    problems.push('policy.riskThreshold: must be a number greater than 0 and at most 1');
+  }
+  if (merged.capacityLimit !== null && !(Number.isSafeInteger(merged.capacityLimit) && merged.capacityLimit > 0)) {
+    problems.push('policy.capacityLimit: must be a positive whole number, or null for no limit');
+  }
+  if (!(SENSITIVITY_CLASSES as readonly string[]).includes(merged.sensitivity)) {
+    problems.push(`policy.sensitivity: must be one of ${SENSITIVITY_CLASSES.join(', ')}`);
+  }
+  if (problems.length > 0) throw new UserError('invalid_policy', problems.join('; '), 400, { problems });
+  return Object.fromEntries(POLICY_FIELDS.map((field) => [field, merged[field as keyof KeyPolicy]])) as unknown as KeyPolicy;
+}

@@ -1,0 +1,100 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * What a token holds, read by OpenSC's pkcs11-tool in a child process: an independent client, so tests see the
+ * token's state without trusting keyrotor's own PKCS#11 code. The PIN goes on the command line (visible in `ps`):
+ * acceptable for throwaway test tokens only.
+ */
+
+export interface TokenObject {
+  class: 'privkey' | 'pubkey' | 'secrkey' | 'data';
+  label: string | null;
+  /** CKA_ID in lowercase hex; null when the object has none. */
+  idHex: string | null;
+  /** The usages pkcs11-tool prints ('sign', 'verify', 'wrap', …); empty for none. */
+  usage: string[];
+  /** CKA_EC_PARAMS and CKA_EC_POINT in hex, which pkcs11-tool prints for EC public keys only. */
+  ecParamsHex?: string;
+  ecPointHex?: string;
+}
+
+export interface TokenAccess {
+  modulePath: string;
+  tokenLabel: string;
+  pin: string;
+}
+
+const HEADERS: Array<[RegExp, TokenObject['class']]> = [
+  [/^Private Key Object\b/, 'privkey'],
+  [/^Public Key Object\b/, 'pubkey'],
+  [/^Secret Key Object\b/, 'secrkey'],
+  [/^Data object\b/, 'data'],
+];
+
+function pkcs11Tool(access: TokenAccess, args: string[]): string {
+  const result = spawnSync('pkcs11-tool', ['--module', access.modulePath, '--token-label', access.tokenLabel, '--login', '--pin', access.pin, ...args], {
+    encoding: 'utf8',
+    env: process.env,
+  });
+  if (result.error) throw new Error(`pkcs11-tool could not run (${result.error.message}); install OpenSC (apt-get install opensc)`);
+  if (result.status !== 0) {
+    throw new Error(`pkcs11-tool ${args[0] ?? ''} on token '${access.tokenLabel}' exited with ${result.status}: ${result.stderr.trim()}`);
+  }
+  return result.stdout;
+}
+
+/** Parses `pkcs11-tool --list-objects` output; a block it does not recognise is an error, not a silent skip. */
+function parseObjectListing(output: string): TokenObject[] {
+  const objects: TokenObject[] = [];
+  let current: TokenObject | undefined;
+  for (const line of output.split('\n')) {
+    if (line.trim() === '') continue;
+    if (!/^\s/.test(line)) {
+      const header = HEADERS.find(([pattern]) => pattern.test(line));
+      if (!header) throw new Error(`pkcs11-tool listed an object this parser does not know: '${line}'`);
+      current = { class: header[1], label: null, idHex: null, usage: [] };
+      objects.push(current);
+      continue;
+    }
+    if (!current) throw new Error(`pkcs11-tool printed '${line.trim()}' before any object`);
+    const field = /^\s+([A-Za-z_ ]+):\s*(.*)$/.exec(line);
+    if (!field) continue;
+    const [, name, value = ''] = field;
+    if (name === 'label') {
+      // Data objects print their label quoted, keys print it bare.
+      current.label = current.class === 'data' ? value.replace(/^'(.*)'$/, '$1') : value;
+    } else if (name === 'ID') {
+      current.idHex = value.toLowerCase();
+    } else if (name === 'Usage') {
+      current.usage = value === 'none' ? [] : value.split(', ');
+    } else if (name === 'EC_PARAMS') {
+      current.ecParamsHex = value.toLowerCase();
+    } else if (name === 'EC_POINT') {
+      current.ecPointHex = value.toLowerCase();
+    }
+  }
+  return objects;
+}
+
+/** Every object on the token, as `pkcs11-tool --list-objects` shows it after logging in. */
+export function listTokenObjects(access: TokenAccess): TokenObject[] {
+  return parseObjectListing(pkcs11Tool(access, ['--list-objects']));
+}
+
+/**
+ * The public key with this CKA_ID as pkcs11-tool exports it (SPKI DER, built by OpenSC from the token's attributes).
+ * OpenSC 0.23 cannot export P-384 keys, its own included ("cannot create EVP_PKEY"): read their EC_POINT from the listing.
+ */
+export function readPublicKeyDer(access: TokenAccess, idHex: string): Buffer {
+  const folder = mkdtempSync(join(tmpdir(), 'keyrotor-pubkey-'));
+  try {
+    const file = join(folder, 'public.der');
+    pkcs11Tool(access, ['--read-object', '--type', 'pubkey', '--id', idHex, '--output-file', file]);
+    return readFileSync(file);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,59 @@
+// The messages of the key lifecycle workflow, defined once for the workflow, the API and the tests.
+import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { KeyPolicy } from '../domain/keys/policy';
+import type { KeyStateView } from '../domain/keys/lifecycle-state';
+
+export const keyNameSearchAttribute = defineSearchAttributeKey('KeyName', SearchAttributeType.KEYWORD);
+export const keyPhaseSearchAttribute = defineSearchAttributeKey('KeyPhase', SearchAttributeType.KEYWORD);
+export const activeVersionSearchAttribute = defineSearchAttributeKey('ActiveVersion', SearchAttributeType.KEYWORD);
+
+export interface RotateKeyRequest {
+  reason: string;
+  emergency: boolean;
+  actor: string;
+}
+
+export interface RotateKeyResult {
+  version: number;
+  kid: string;
+  fingerprint: string;
+  previous: { version: number; state: string } | null;
+  /** Emergency rotations: the nodes on which the old version's CKA_SIGN was switched off before this answer. */
+  signingDisabledOn: string[];
+}
+
+export interface ExtendGraceRequest {
+  /** Milliseconds; the API parses the caller's duration. */
+  byMs: number;
+  reason: string;
+  actor: string;
+}
+
+export interface CompleteGraceRequest {
+  reason: string;
+  actor: string;
+}
+
+export interface CompleteGraceResult {
+  version: number;
+  state: string;
+  verdictOk: boolean | null;
+}
+
+export interface UpdatePolicyRequest {
+  change: Partial<KeyPolicy>;
+  actor: string;
+}
+
+export interface DecommissionRequest {
+  reason: string;
+  actor: string;
+}
+
+export const keyStateQuery = defineQuery<KeyStateView>('keyState');
+export const rotateKeyUpdate = defineUpdate<RotateKeyResult, [RotateKeyRequest]>('rotateKey');
+export const extendGracePeriodSignal = defineSignal<[ExtendGraceRequest]>('extendGracePeriod');
+export const completeGraceUpdate = defineUpdate<CompleteGraceResult, [CompleteGraceRequest]>('completeGrace');
+export const updatePolicyUpdate = defineUpdate<KeyPolicy, [UpdatePolicyRequest]>('updatePolicy');
+export const decommissionKeyUpdate = defineUpdate<{ destroyedVersions: number[] }, [DecommissionRequest]>('decommissionKey');
