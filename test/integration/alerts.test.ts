@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { raiseAlert } from '../../adapters/postgres/alert-repository';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, webhookSignature } from '../../adapters/webhooks/signed-post';
 import type { RunningSystem } from '../../workers/system';
+import { eventually } from '../support/eventually';
 import { startTestSystem, testConfig, tokenFor } from '../support/system';
 
 interface Received {
@@ -10,15 +11,6 @@ interface Received {
   status: number;
 }
 
-async function eventually<T>(probe: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** A webhook receiver that refuses the first delivery of each event, as a flaky sink would. */
 function flakySink(): Promise<{ server: Server; url: string; received: Received[] }> {
@@ -92,7 +84,7 @@ describe('alerts', () => {
     const { alert } = await raiseAlert(system.db, { dedupKey: 'hsm:n2:down', severity: 'warning', source: 'health', subject: 'node/n2', message: 'node n2 is down' }, ['ops']);
     const forAlert = (): Received[] => sink.received.filter((request) => request.body.includes(alert.id) && request.body.includes('"alert.raised"'));
     // The system's own dispatcher delivers it; the first attempt fails and the retry comes after a 2 s back-off.
-    const delivered = await eventually(() => forAlert().find((request) => request.status === 204), 15_000);
+    const delivered = await eventually(() => forAlert().find((request) => request.status === 204), 'the retried delivery', 15_000);
     expect(forAlert().map((request) => request.status)).toEqual([500, 204]);
 
     const timestamp = delivered.headers[TIMESTAMP_HEADER] as string;
@@ -111,7 +103,7 @@ describe('alerts', () => {
   });
 
   it('delivers acknowledgements too', async () => {
-    const acked = await eventually(() => sink.received.find((request) => request.status === 204 && request.body.includes('"alert.acknowledged"')), 15_000);
+    const acked = await eventually(() => sink.received.find((request) => request.status === 204 && request.body.includes('"alert.acknowledged"')), 'the acknowledgement delivery', 15_000);
     expect(JSON.parse(acked.body)).toMatchObject({ event: 'alert.acknowledged', alert: { acknowledgedBy: expect.stringContaining('test operator') } });
   });
 });

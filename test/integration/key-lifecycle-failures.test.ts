@@ -5,21 +5,13 @@ import { readSecret } from '../../adapters/secrets';
 import type { KeyrotorConfig } from '../../domain/config';
 import type { RunningSystem } from '../../workers/system';
 import { startLongRunning, type LongRunning } from '../support/cli';
+import { eventually } from '../support/eventually';
 import { listTokenObjects } from '../support/pkcs11-listing';
 import { freePort } from '../support/ports';
 import { startTestSystem, testConfig, tokenFor } from '../support/system';
 
 const policy = { gracePeriod: '12s', maxGracePeriod: '1m', retention: '2s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1m' };
 
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 interface Version {
   version: number;
@@ -34,7 +26,7 @@ function harness(getSystem: () => RunningSystem, getToken: () => string) {
   };
   const versions = async (name: string): Promise<Version[]> => (await api('GET', `/keys/${name}`)).body.versions as Version[];
   const waitForState = (name: string, version: number, state: string) =>
-    eventually(async () => ((await versions(name)).find((v) => v.version === version)?.state === state ? true : undefined), `${name} v${version} ${state}`);
+    eventually(async () => ((await versions(name)).find((v) => v.version === version)?.state === state ? true : undefined), `${name} v${version} ${state}`, 90_000);
   /** Key objects per node by fingerprint, read with pkcs11-tool. */
   const census = (config: KeyrotorConfig): Map<string, Map<string, string[]>> =>
     new Map(config.hsm.nodes.map((node) => {
@@ -83,7 +75,7 @@ describe('the lifecycle survives crashes', () => {
         // The first replication to the victim was v1's; the second is this rotation's.
         return toVictim.length >= 2 ? true : undefined;
       };
-      await eventually(replicationToVictimScheduled, 'replication to the victim to be scheduled');
+      await eventually(replicationToVictimScheduled, 'replication to the victim to be scheduled', 90_000);
       await new Promise((resolve) => setTimeout(resolve, 1500));
       process.kill(victimWorker.child.pid as number, 'SIGKILL');
       await victimWorker.stop('SIGKILL', 5000);

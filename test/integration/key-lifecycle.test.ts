@@ -7,6 +7,7 @@ import { readSecret } from '../../adapters/secrets';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, webhookSignature } from '../../adapters/webhooks/signed-post';
 import { keyStateQuery } from '../../workflows/key-messages';
 import type { RunningSystem } from '../../workers/system';
+import { eventually } from '../support/eventually';
 import { listTokenObjects, type TokenObject } from '../support/pkcs11-listing';
 import { startTestSystem, testConfig, tokenFor } from '../support/system';
 
@@ -20,15 +21,6 @@ interface KeyDetail {
 
 const policy = { gracePeriod: '15s', maxGracePeriod: '40s', retention: '3s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1m' };
 
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 const base64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
 
@@ -220,7 +212,7 @@ describe('key lifecycle on the real stack: three SoftHSM tokens, Temporal, Postg
 
       await api('POST', '/keys', { name: 'notified', type: 'ec-p384', policy });
       await waitForVersion('notified', 1, 'active');
-      const delivery = await eventually(() => Promise.resolve(received.find((r) => r.body.includes('"notified"'))), 'the webhook delivery');
+      const delivery = await eventually(() => received.find((r) => r.body.includes('"notified"')), 'the webhook delivery');
       const payload = JSON.parse(delivery.body) as { event: string; key: string; kid: string };
       expect(payload).toMatchObject({ event: 'key.rotated', key: 'notified', kid: (await detail('notified')).versions[0]!.kid });
       const timestamp = delivery.headers[TIMESTAMP_HEADER] as string;
