@@ -12,7 +12,7 @@ export interface ControlWorkerOptions {
   shutdownGraceMs: number;
   db: Database;
   config: KeyrotorConfig;
-  /** A bundle made once with bundleWorkflowCode (tests); otherwise the workflows are bundled at start. */
+  /** A bundle made once with bundleWorkflowCode (tests); otherwise $KEYROTOR_WORKFLOW_BUNDLE (an image's prebuilt one) or bundled at start. */
   workflowBundle?: WorkflowBundle;
 }
 
@@ -25,7 +25,11 @@ export async function startControlWorker(options: ControlWorkerOptions): Promise
     namespace: options.namespace,
     taskQueue: CONTROL_TASK_QUEUE,
     identity: `keyrotor-control@${hostname()}`,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : process.env.KEYROTOR_WORKFLOW_BUNDLE
+        ? { workflowBundle: { codePath: process.env.KEYROTOR_WORKFLOW_BUNDLE } }
+        : { workflowsPath }),
     activities: createKeyControlActivities({ db: options.db, config: options.config }),
     shutdownGraceTime: options.shutdownGraceMs,
   });

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { registerBundle } from './bundle';
 import { registerEa } from './ea';
 import { registerHealth } from './health';
 import { registerKat } from './kat';
+import { registerServices } from './services';
 import { registerStart } from './start';
 import { registerWorker } from './worker';
 import { registerSts } from './sts';
@@ -9,7 +11,7 @@ import { registerSts } from './sts';
 type Register = (program: Command) => void;
 
 /** Subcommands, in the order `keyrotor --help` lists them. */
-const commands: Register[] = [registerStart, registerWorker, registerHealth, registerEa, registerKat, registerSts];
+const commands: Register[] = [registerStart, registerServices, registerWorker, registerHealth, registerEa, registerKat, registerSts, registerBundle];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

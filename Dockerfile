@@ -1,0 +1,24 @@
+# keyrotor image: one image for every service (api, control worker, HSM workers, provisioning job).
+FROM node:20-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+# The workflow bundle is made once here, so control workers start without webpack.
+RUN node bin/keyrotor.js bundle-workflows /app/workflow-bundle.js && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends softhsm2 opensc ca-certificates && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home /var/lib/keyrotor --create-home keyrotor \
+ && mkdir -p /var/lib/softhsm/tokens /var/lib/keyrotor/secrets \
+ && chown -R keyrotor /var/lib/softhsm /var/lib/keyrotor && chmod 0700 /var/lib/keyrotor/secrets
+WORKDIR /app
+COPY --from=build /app /app
+ENV NODE_ENV=production \
+    KEYROTOR_WORKFLOW_BUNDLE=/app/workflow-bundle.js \
+    KEYROTOR_DATA_DIR=/var/lib/keyrotor \
+    KEYROTOR_API_HOST=0.0.0.0
+USER keyrotor
+ENTRYPOINT ["node", "bin/keyrotor.js"]
+CMD ["--help"]

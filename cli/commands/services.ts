@@ -1,0 +1,75 @@
+import { Client, Connection } from '@temporalio/client';
+import type { Command } from 'commander';
+import { loadConfig } from '../../adapters/config-loader';
+import { provisionCluster } from '../../adapters/pkcs11/provision';
+import { Database, migrate } from '../../adapters/postgres/database';
+import { ensureAdminToken } from '../../adapters/postgres/token-repository';
+import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
+import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
+import { buildApp } from '../../api/app';
+import type { KeyrotorConfig } from '../../domain/config';
+import { UserError } from '../../domain/errors';
+import { untilSignal } from '../runtime';
+
+const say = (message: string): void => {
+  process.stdout.write(`[keyrotor] ${message}\n`);
+};
+
+/** The separate services run against a PostgreSQL server and a Temporal cluster; only `start` embeds them. */
+function externalServices(config: KeyrotorConfig): { databaseUrl: string; temporalAddress: string } {
+  const missing = [!config.database.url && 'DATABASE_URL', !config.temporal.address && 'TEMPORAL_ADDRESS'].filter(Boolean);
+  if (missing.length > 0) throw new UserError('external_services_required', `this command runs beside a PostgreSQL server and a Temporal cluster: set ${missing.join(' and ')} (or use keyrotor start for the embedded ones)`);
+  return { databaseUrl: config.database.url as string, temporalAddress: config.temporal.address as string };
+}
+
+export function registerServices(program: Command): void {
+  program
+    .command('provision')
+    .description('One-shot set-up of a deployment: HSM tokens and wrapping keys, database migrations, Temporal search attributes, the first admin token')
+    .action(async () => {
+      const config = loadConfig();
+      const { databaseUrl, temporalAddress } = externalServices(config);
+      say(`checking ${config.hsm.nodes.length} HSM node(s)`);
+      const report = await provisionCluster(config, say);
+      say(`wrapping keys: ${Object.entries(report.wrappingKeys).map(([label, key]) => `${label} ${key.state} (check value ${key.checkValue})`).join(', ')}`);
+      const db = Database.connect(databaseUrl);
+      try {
+        const applied = await migrate(db, say);
+        say(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date');
+        const connection = await Connection.connect({ address: temporalAddress });
+        try {
+          const added = await ensureSearchAttributes(connection, config.temporal.namespace);
+          say(added.length > 0 ? `registered search attributes ${added.join(', ')}` : 'search attributes are registered');
+        } finally {
+          await connection.close();
+        }
+        const { created } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);
+        if (created) say(`first admin API token (shown once, stored only as a hash): ${created}`);
+      } finally {
+        await db.close();
+      }
+      say('provisioned');
+    });
+
+  program
+    .command('api')
+    .description('The API server alone (several can run side by side), against DATABASE_URL and TEMPORAL_ADDRESS')
+    .action(async () => {
+      const config = loadConfig();
+      const { databaseUrl, temporalAddress } = externalServices(config);
+      const db = Database.connect(databaseUrl);
+      const connection = await Connection.connect({ address: temporalAddress });
+      const app = await buildApp({ config, db, temporal: new Client({ connection, namespace: config.temporal.namespace }) });
+      const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, say);
+      dispatcher.start();
+      const url = await app.listen({ host: config.api.host, port: config.api.port });
+      say(`API listening on ${url}`);
+      const signal = await untilSignal();
+      say(`${signal}: stopping`);
+      await app.close();
+      await dispatcher.stop();
+      await connection.close();
+      await db.close();
+      say('stopped');
+    });
+}
