@@ -1,5 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import type { HarvestReport } from '../adapters/entropy/node-harvester';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
+import { storeEntropyReport } from '../adapters/postgres/entropy-repository';
 import type { Database } from '../adapters/postgres/database';
 import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvent, storeArchiveBlob } from '../adapters/postgres/key-repository';
 import { listSubscriptions, subscriptionWithSecret } from '../adapters/postgres/subscription-repository';
@@ -51,6 +53,36 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
       const result = await postSignedJson(subscription.url, subscription.secret, input.event, { event: input.event, ...input.payload });
       if (!result.ok) throw ApplicationFailure.retryable(`delivery to subscription ${input.subscriptionId} failed: ${result.error ?? 'unknown'}`, 'webhook_failed');
       return { status: result.status ?? null };
+    },
+
+    /** Stores a harvest report and raises the alerts it calls for: a quarantined source, a pool below its minimum. */
+    async recordEntropyReport(input: { nodeId: string; report: HarvestReport }): Promise<{ alerts: number }> {
+      const { nodeId, report } = input;
+      await storeEntropyReport(db, nodeId, report);
+      const sinks = config.alerts.webhooks.map((hook) => hook.id);
+      let alerts = 0;
+      for (const source of report.sources) {
+        if (source.state !== 'quarantined') continue;
+        alerts += 1;
+        await raiseAlert(db, {
+          dedupKey: `entropy:${nodeId}:${source.name}:quarantined`,
+          severity: 'critical',
+          source: 'entropy',
+          subject: `node/${nodeId}`,
+          message: `entropy source ${source.name} on ${nodeId} failed its SP 800-90B health test (${source.lastHealth?.verdict ?? 'failure'} at sample ${source.lastHealth?.failedAt ?? '?'}) and is quarantined: it contributes nothing until it passes again`,
+        }, sinks);
+      }
+      if (!report.snapshot.healthy) {
+        alerts += 1;
+        await raiseAlert(db, {
+          dedupKey: `entropy:${nodeId}:pool-low`,
+          severity: 'warning',
+          source: 'entropy',
+          subject: `node/${nodeId}`,
+          message: `the entropy pool of ${nodeId} holds ${report.snapshot.creditedBits} credited bits, below its minimum of ${report.snapshot.minimumCreditedBits}${report.snapshot.drbg.instantiated ? '' : ' (DRBG not seeded yet)'}: key generation follows each key's entropy policy`,
+        }, sinks);
+      }
+      return { alerts };
     },
 
     async raiseKeyAlert(input: { dedupKey: string; severity: 'info' | 'warning' | 'critical'; subject: string; message: string }): Promise<{ alertId: string }> {

@@ -9,6 +9,7 @@ import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
 import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
+import { entropyRoutes } from './routes/entropy';
 import { healthRoutes } from './routes/health';
 import { jwksRoutes } from './routes/jwks';
 import { keyRoutes } from './routes/keys';
@@ -74,6 +75,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   keyRoutes(app, deps.db, new KeyService(deps.db, deps.temporal));
   jwksRoutes(app, deps.db);
   subscriptionRoutes(app, deps.db);
+  entropyRoutes(app, deps.db);
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;

@@ -24,6 +24,22 @@ export interface AlertWebhookConfig {
   secret: SecretSource;
 }
 
+export interface EntropyConfig {
+  /** How often each node's entropyHarvest schedule runs. */
+  harvestIntervalSeconds: number;
+  /** Samples drawn from each source per harvest. */
+  samplesPerSource: number;
+  /** Fresh samples per source for the SP 800-90B assessment (section 6.3 asks for 1,000,000). */
+  assessmentSamples: number;
+  assessmentIntervalHours: number;
+  /** Below this many credited bits in a node's pool, an alert, and key generation follows each key's entropy policy. */
+  minimumCreditedBits: number;
+  /** Bits of DRBG output the SP 800-22 battery tests at each harvest. */
+  batteryBits: number;
+  /** An extra noise device read on every node (for example /dev/hwrng). */
+  devicePath?: string;
+}
+
 export interface KeyrotorConfig {
   dataDir: string;
   api: { host: string; port: number };
@@ -32,6 +48,7 @@ export interface KeyrotorConfig {
   workerMetricsPort: number;
   hsm: { nodes: HsmNodeConfig[]; pingTimeoutMs: number };
   alerts: { webhooks: AlertWebhookConfig[] };
+  entropy: EntropyConfig;
   shutdownGraceMs: number;
 }
 
@@ -48,7 +65,7 @@ export interface ConfigInputs {
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'shutdownGraceMs'];
+const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'entropy', 'shutdownGraceMs'];
 
 type Json = Record<string, unknown>;
 
@@ -106,6 +123,9 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
   const temporal = section('temporal');
   const hsm = section('hsm');
   const alerts = section('alerts');
+  const entropy = section('entropy');
+  const devicePath = text('KEYROTOR_ENTROPY_DEVICE / entropy.devicePath', env.KEYROTOR_ENTROPY_DEVICE, entropy.devicePath);
+  if (devicePath !== undefined && !devicePath.startsWith('/')) problems.push(`KEYROTOR_ENTROPY_DEVICE / entropy.devicePath: '${devicePath}' must be an absolute path`);
 
   const databaseUrl = text('DATABASE_URL / database.url', env.DATABASE_URL, database.url);
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -141,6 +161,15 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
       pingTimeoutMs: integer('KEYROTOR_HSM_PING_TIMEOUT_MS / hsm.pingTimeoutMs', env.KEYROTOR_HSM_PING_TIMEOUT_MS, hsm.pingTimeoutMs, 3000, 100, 60000),
     },
     alerts: { webhooks },
+    entropy: {
+      harvestIntervalSeconds: integer('KEYROTOR_ENTROPY_INTERVAL_SECONDS / entropy.harvestIntervalSeconds', env.KEYROTOR_ENTROPY_INTERVAL_SECONDS, entropy.harvestIntervalSeconds, 300, 10, 86_400),
+      samplesPerSource: integer('KEYROTOR_ENTROPY_SAMPLES / entropy.samplesPerSource', env.KEYROTOR_ENTROPY_SAMPLES, entropy.samplesPerSource, 65_536, 1024, 10_000_000),
+      assessmentSamples: integer('KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES / entropy.assessmentSamples', env.KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES, entropy.assessmentSamples, 1_000_000, 10_000, 10_000_000),
+      assessmentIntervalHours: integer('KEYROTOR_ENTROPY_ASSESSMENT_HOURS / entropy.assessmentIntervalHours', env.KEYROTOR_ENTROPY_ASSESSMENT_HOURS, entropy.assessmentIntervalHours, 24, 1, 24 * 30),
+      minimumCreditedBits: integer('KEYROTOR_ENTROPY_MINIMUM_BITS / entropy.minimumCreditedBits', env.KEYROTOR_ENTROPY_MINIMUM_BITS, entropy.minimumCreditedBits, 1024, 256, 1_000_000_000),
+      batteryBits: integer('KEYROTOR_ENTROPY_BATTERY_BITS / entropy.batteryBits', env.KEYROTOR_ENTROPY_BATTERY_BITS, entropy.batteryBits, 1_000_000, 100_000, 10_000_000),
+      ...(devicePath !== undefined ? { devicePath } : {}),
+    },
     shutdownGraceMs: integer('KEYROTOR_SHUTDOWN_GRACE_MS / shutdownGraceMs', env.KEYROTOR_SHUTDOWN_GRACE_MS, file.shutdownGraceMs, 10000, 0, 600000),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -30,3 +30,8 @@ export function keyWorkflowId(name: string): string {
 export function webhookDeliveryWorkflowId(name: string, version: number, subscriptionId: string): string {
   return `webhook/${name}/v${version}/${subscriptionId}`;
 }
+
+/** The schedule (and the workflow id of each of its runs) harvesting one node's entropy. */
+export function entropyHarvestScheduleId(nodeId: string): string {
+  return `entropy-harvest/${nodeId}`;
+}

@@ -4,7 +4,10 @@ import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { readSecret } from '../adapters/secrets';
 import { createHsmActivities } from '../activities/hsm-activities';
 import { createHsmKeyActivities } from '../activities/hsm-key-activities';
-import type { HsmNodeConfig } from '../domain/config';
+import { NodeEntropyHarvester } from '../adapters/entropy/node-harvester';
+import { cpuJitterSource, deviceSource, hsmRngSource, hsmTimingSource, osRngSource } from '../adapters/entropy/sources';
+import type { EntropyConfig, HsmNodeConfig } from '../domain/config';
+import { hmacDrbgSelfTest } from '../domain/drbg/hmac-drbg';
 import { hsmTaskQueue } from '../domain/identifiers';
 
 export interface RunningWorker {
@@ -20,11 +23,14 @@ export interface HsmWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   shutdownGraceMs: number;
+  entropy: EntropyConfig;
 }
 
 /** One worker per HSM node, on task queue `hsm.<node>`, holding that token's session pool. */
 export async function startHsmWorker(options: HsmWorkerOptions): Promise<RunningWorker> {
-  const { node, connection, namespace, shutdownGraceMs } = options;
+  const { node, connection, namespace, shutdownGraceMs, entropy } = options;
+  // SP 800-90A section 11.3: a DRBG that fails its known answers must not serve; the worker does not start.
+  hmacDrbgSelfTest();
   const pool = TokenSessionPool.open({
     nodeId: node.id,
     modulePath: node.modulePath,
@@ -32,6 +38,13 @@ export async function startHsmWorker(options: HsmWorkerOptions): Promise<Running
     pin: readSecret(node.pin, `node ${node.id}: PIN`),
     size: node.sessionPoolSize,
   });
+  const harvester = new NodeEntropyHarvester(node.id, [
+    hsmRngSource(pool),
+    hsmTimingSource(pool),
+    cpuJitterSource(),
+    ...(entropy.devicePath ? [deviceSource(entropy.devicePath)] : []),
+    osRngSource(),
+  ], entropy);
   let worker: Worker;
   try {
     worker = await Worker.create({
@@ -39,7 +52,7 @@ export async function startHsmWorker(options: HsmWorkerOptions): Promise<Running
       namespace,
       taskQueue: hsmTaskQueue(node.id),
       identity: `keyrotor-hsm-${node.id}@${hostname()}`,
-      activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool) },
+      activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool, harvester) },
       shutdownGraceTime: shutdownGraceMs,
       maxConcurrentActivityTaskExecutions: node.sessionPoolSize,
     });

@@ -7,6 +7,7 @@ import { Database, migrate } from '../adapters/postgres/database';
 import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
 import { ensureAdminToken } from '../adapters/postgres/token-repository';
 import { startTemporalDevServer } from '../adapters/temporal/dev-server';
+import { ensureEntropySchedules } from '../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../api/app';
@@ -21,6 +22,8 @@ export interface SystemOptions {
   /** Pass false to build the API without listening (tests use inject). */
   listen?: boolean;
   apiLogger?: boolean;
+  /** Pass false to leave the entropyHarvest schedules alone (tests that do not harvest). */
+  schedules?: boolean;
 }
 
 export interface RunningSystem {
@@ -99,6 +102,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     stops.push({ name: 'Temporal worker connection', stop: () => workerConnection.close() });
 
     const workerOptions = { connection: workerConnection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs };
+    const hsmWorkerOptions = { ...workerOptions, entropy: config.entropy };
     log('starting the control worker');
     const controlWorker = await startControlWorker({ ...workerOptions, db, config, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}) });
     controlWorker.done.catch((error: unknown) => log(`the control worker stopped with an error: ${(error as Error).message}`));
@@ -107,7 +111,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       const node = config.hsm.nodes.find((candidate) => candidate.id === nodeId);
       if (!node) throw new Error(`no HSM node '${nodeId}' is configured`);
       if (hsmWorkers.has(nodeId)) return;
-      const worker = await startHsmWorker({ ...workerOptions, node });
+      const worker = await startHsmWorker({ ...hsmWorkerOptions, node });
       worker.done.catch((error: unknown) => log(`the HSM worker of ${nodeId} stopped with an error: ${(error as Error).message}`));
       hsmWorkers.set(nodeId, worker);
     };
@@ -126,6 +130,11 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     for (const node of config.hsm.nodes) {
       log(`starting the HSM worker of ${node.id} on task queue hsm.${node.id}`);
       await startNodeWorker(node.id);
+    }
+
+    if (options.schedules !== false) {
+      await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
+      log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now)`);
     }
 
     const { created: createdAdminToken } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);

@@ -2,3 +2,4 @@
 export { healthCheckWorkflow } from './health-check';
 export { keyLifecycleWorkflow } from './key-lifecycle';
 export { webhookDeliveryWorkflow } from './webhook-delivery';
+export { entropyHarvestWorkflow } from './entropy-harvest';

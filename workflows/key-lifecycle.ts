@@ -19,7 +19,7 @@ import type { KeyControlActivities } from '../activities/key-control-activities'
 import { ARCHIVE_KEK_LABEL, CLUSTER_KEK_LABEL, CONTROL_TASK_QUEUE, hsmTaskQueue, webhookDeliveryWorkflowId } from '../domain/identifiers';
 import { pkcs11Label, type RotationTrigger, type TransitionVerdict } from '../domain/keys/key-model';
 import * as lifecycle from '../domain/keys/lifecycle-state';
-import { resolvePolicy } from '../domain/keys/policy';
+import { effectiveEntropyPolicy, resolvePolicy } from '../domain/keys/policy';
 import {
   activeVersionSearchAttribute,
   completeGraceUpdate,
@@ -230,7 +230,11 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     const previous = lifecycle.activeVersion(state) ?? [...state.versions].reverse().find((v) => v.state === 'compromised');
     const primary = await choosePrimary(nodeIds, version);
     const label = pkcs11Label(state.name, version);
-    const generated = await hsm(primary, `generate ${state.keyType} v${version} on ${primary}`, '5m').generateKeyPair({ keyType: state.keyType, label });
+    const generated = await hsm(primary, `seed from the entropy pool and generate ${state.keyType} v${version} on ${primary}`, '5m').generateKeyPair({
+      keyType: state.keyType,
+      label,
+      entropyPolicy: effectiveEntropyPolicy(state.policy),
+    });
     state = lifecycle.addPendingVersion(state, {
       version,
       fingerprint: generated.fingerprint,
@@ -238,8 +242,12 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       generatedOn: primary,
       lineage: { previousVersion: previous?.version ?? null, trigger, reason, actor },
       now: new Date(Date.now()).toISOString(),
+      entropyProvenance: generated.entropyProvenance as unknown as Record<string, unknown>,
     });
-    await record('key.version.generated', actor, { version, fingerprint: generated.fingerprint, node: primary, trigger, reason });
+    await record('key.version.generated', actor, {
+      version, fingerprint: generated.fingerprint, node: primary, trigger, reason,
+      entropy: { mode: generated.entropyProvenance.mode, creditedBits: generated.entropyProvenance.creditedBits },
+    });
 
     const targets = nodeIds.filter((id) => id !== primary);
     if (targets.length > 0) {

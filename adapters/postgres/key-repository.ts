@@ -38,14 +38,15 @@ export async function recordKeyEvent(db: Database, state: KeyLifecycleState, eve
 async function upsertVersion(tx: pg.PoolClient, name: string, v: KeyVersion): Promise<void> {
   await tx.query(
     `INSERT INTO key_versions (name, version, kid, fingerprint, state, spki, generated_on, created_at, activated_at, retiring_at,
-       archived_at, purged_at, compromised_at, grace_deadline, purge_after, lineage, verdict)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+       archived_at, purged_at, compromised_at, grace_deadline, purge_after, lineage, verdict, entropy_provenance)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
      ON CONFLICT (name, version) DO UPDATE SET state = EXCLUDED.state, activated_at = EXCLUDED.activated_at,
        retiring_at = EXCLUDED.retiring_at, archived_at = EXCLUDED.archived_at, purged_at = EXCLUDED.purged_at,
        compromised_at = EXCLUDED.compromised_at, grace_deadline = EXCLUDED.grace_deadline, purge_after = EXCLUDED.purge_after,
        verdict = EXCLUDED.verdict`,
     [name, v.version, v.kid, v.fingerprint, v.state, v.spki, v.generatedOn, v.createdAt, v.activatedAt, v.retiringAt, v.archivedAt,
-      v.purgedAt, v.compromisedAt, v.graceDeadline, v.purgeAfter, JSON.stringify(v.lineage), v.verdict ? JSON.stringify(v.verdict) : null],
+      v.purgedAt, v.compromisedAt, v.graceDeadline, v.purgeAfter, JSON.stringify(v.lineage), v.verdict ? JSON.stringify(v.verdict) : null,
+      v.entropyProvenance ? JSON.stringify(v.entropyProvenance) : null],
   );
 }
 
@@ -78,6 +79,7 @@ export interface VersionRow {
   purgeAfter: string | null;
   lineage: Record<string, unknown>;
   verdict: Record<string, unknown> | null;
+  entropyProvenance: Record<string, unknown> | null;
 }
 
 const isoOrNull = (value: Date | null): string | null => value?.toISOString() ?? null;
@@ -103,6 +105,7 @@ interface RawVersion {
   name: string; version: number; kid: string; fingerprint: string; state: string; spki: string; generated_on: string; created_at: Date;
   activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
   grace_deadline: Date | null; purge_after: Date | null; lineage: Record<string, unknown>; verdict: Record<string, unknown> | null;
+  entropy_provenance: Record<string, unknown> | null;
 }
 
 const toVersion = (row: RawVersion): VersionRow => ({
@@ -122,6 +125,7 @@ const toVersion = (row: RawVersion): VersionRow => ({
   purgeAfter: isoOrNull(row.purge_after),
   lineage: row.lineage,
   verdict: row.verdict,
+  entropyProvenance: row.entropy_provenance,
 });
 
 /** Reserves a key name before its workflow starts: a name is used once, even after decommissioning. */

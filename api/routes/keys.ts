@@ -24,6 +24,7 @@ const policySchema = {
     riskThreshold: { type: 'number' },
     capacityLimit: { type: ['integer', 'null'] },
     sensitivity: { type: 'string', enum: SENSITIVITY_CLASSES },
+    entropyPolicy: { type: ['string', 'null'], enum: ['hold', 'hsm-only', null] },
   },
 } as const;
 
@@ -51,6 +52,7 @@ const versionSchema = {
     purgeAfter: { type: ['string', 'null'] },
     lineage: lineageSchema,
     verdict: { type: ['object', 'null'], additionalProperties: true },
+    entropyProvenance: { type: ['object', 'null'], additionalProperties: true, description: 'pool snapshot of the generating node' },
   },
 } as const;
 

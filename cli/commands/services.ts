@@ -4,6 +4,7 @@ import { loadConfig } from '../../adapters/config-loader';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { Database, migrate } from '../../adapters/postgres/database';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
+import { ensureEntropySchedules } from '../../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../../api/app';
@@ -40,6 +41,9 @@ export function registerServices(program: Command): void {
         try {
           const added = await ensureSearchAttributes(connection, config.temporal.namespace);
           say(added.length > 0 ? `registered search attributes ${added.join(', ')}` : 'search attributes are registered');
+          const client = new Client({ connection, namespace: config.temporal.namespace });
+          await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
+          say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node`);
         } finally {
           await connection.close();
         }

@@ -40,7 +40,7 @@ export function registerWorker(program: Command): void {
       installRuntime(config);
       useProjectSoftHsmConfig(config);
       const connection = await NativeConnection.connect({ address: requireTemporalAddress(config.temporal.address) });
-      const running = await startHsmWorker({ node, connection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs });
+      const running = await startHsmWorker({ node, connection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs, entropy: config.entropy });
       await runUntilSignal(running, () => connection.close());
     });
 

@@ -83,6 +83,8 @@ export interface KeyVersion {
   graceDeadline: string | null;
   purgeAfter: string | null;
   verdict: TransitionVerdict | null;
+  /** The pool snapshot of the generating node (credited entropy, source states, DRBG, battery): its entropy provenance. */
+  entropyProvenance: Record<string, unknown> | null;
 }
 
 export function kidFor(name: string, version: number, fingerprint: string): string {

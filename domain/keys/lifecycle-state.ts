@@ -83,7 +83,7 @@ export function forgetPurged(state: KeyLifecycleState): KeyLifecycleState {
 
 export function addPendingVersion(
   state: KeyLifecycleState,
-  input: { version: number; fingerprint: string; spki: string; generatedOn: string; lineage: Lineage; now: string },
+  input: { version: number; fingerprint: string; spki: string; generatedOn: string; lineage: Lineage; now: string; entropyProvenance?: Record<string, unknown> | null },
 ): KeyLifecycleState {
   const version: KeyVersion = {
     version: input.version,
@@ -102,6 +102,7 @@ export function addPendingVersion(
     graceDeadline: null,
     purgeAfter: null,
     verdict: null,
+    entropyProvenance: input.entropyProvenance ?? null,
   };
   return { ...state, versions: [...state.versions, version], versionCounter: Math.max(state.versionCounter, input.version) };
 }

@@ -16,6 +16,17 @@ export interface KeyPolicy {
   /** Sign operations one version may serve; null: no limit. */
   capacityLimit: number | null;
   sensitivity: SensitivityClass;
+  /**
+   * When the node's entropy pool is below its minimum at key generation: `hold` waits until it is healthy, `hsm-only`
+   * lets the HSM's own RNG generate alone. null: `hold` for the highest sensitivity classes, `hsm-only` otherwise.
+   */
+  entropyPolicy: 'hold' | 'hsm-only' | null;
+}
+
+const HOLD_BY_DEFAULT: readonly SensitivityClass[] = ['personal-health', 'payment-card', 'high-value-transaction'];
+
+export function effectiveEntropyPolicy(policy: KeyPolicy): 'hold' | 'hsm-only' {
+  return policy.entropyPolicy ?? (HOLD_BY_DEFAULT.includes(policy.sensitivity) ? 'hold' : 'hsm-only');
 }
 
 export const DEFAULT_POLICY: KeyPolicy = {
@@ -28,6 +39,7 @@ export const DEFAULT_POLICY: KeyPolicy = {
   riskThreshold: 0.8,
   capacityLimit: null,
   sensitivity: 'internal',
+  entropyPolicy: null,
 };
 
 /** The policy in milliseconds, for the workflow's timers. */
@@ -41,7 +53,7 @@ export interface PolicyDurations {
 }
 
 const DURATION_FIELDS = ['gracePeriod', 'maxGracePeriod', 'retention', 'maxAge', 'minRotationInterval', 'evaluationInterval'] as const;
-const POLICY_FIELDS = [...DURATION_FIELDS, 'riskThreshold', 'capacityLimit', 'sensitivity'];
+const POLICY_FIELDS = [...DURATION_FIELDS, 'riskThreshold', 'capacityLimit', 'sensitivity', 'entropyPolicy'];
 
 export function policyDurations(policy: KeyPolicy): PolicyDurations {
   return {
@@ -93,6 +105,11 @@ export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy =
   }
   if (merged.capacityLimit !== null && !(Number.isSafeInteger(merged.capacityLimit) && merged.capacityLimit > 0)) {
     problems.push('policy.capacityLimit: must be a positive whole number, or null for no limit');
+  }
+  // Policies recorded before the field existed carry no entropyPolicy.
+  merged.entropyPolicy ??= null;
+  if (merged.entropyPolicy !== null && merged.entropyPolicy !== 'hold' && merged.entropyPolicy !== 'hsm-only') {
+    problems.push('policy.entropyPolicy: must be "hold", "hsm-only" or null (by sensitivity)');
   }
   if (!(SENSITIVITY_CLASSES as readonly string[]).includes(merged.sensitivity)) {
     problems.push(`policy.sensitivity: must be one of ${SENSITIVITY_CLASSES.join(', ')}`);

@@ -31,6 +31,8 @@ describe('npm start', () => {
       KEYROTOR_TEMPORAL_PORT: String(ports.temporal),
       KEYROTOR_TEMPORAL_UI_PORT: String(ports.ui),
       KEYROTOR_WORKER_METRICS_PORT: String(ports.metrics),
+      // The first harvest assesses every source; 1,000,000 samples each would only slow this test down.
+      KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES: '20000',
     };
   });
 

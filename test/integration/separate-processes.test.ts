@@ -31,6 +31,7 @@ describe('keyrotor as separate processes', () => {
       KEYROTOR_API_PORT: String(apiPort),
       KEYROTOR_WORKER_METRICS_PORT: '0',
       KEYROTOR_ADMIN_TOKEN: undefined,
+      KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES: '20000',
     };
 
     const provision = runCli(['provision'], env);

@@ -78,12 +78,13 @@ export async function testConfig(overrides: { env?: Record<string, string>; hsm?
   });
 }
 
-export async function startTestSystem(config?: KeyrotorConfig): Promise<RunningSystem> {
+export async function startTestSystem(config?: KeyrotorConfig, options: { schedules?: boolean } = {}): Promise<RunningSystem> {
   return startSystem(config ?? (await testConfig()), {
     log: () => undefined,
     workflowBundle: await testWorkflowBundle(),
     listen: false,
     apiLogger: false,
+    schedules: options.schedules ?? false,
   });
 }
 

@@ -30,6 +30,7 @@ describe('parseConfig', () => {
     expect(config.api).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(config.temporal).toEqual({ namespace: 'default', devServerPort: 7233, uiPort: 8233 });
     expect(config.database).toEqual({ embeddedPort: 54329 });
+    expect(config.entropy).toEqual({ harvestIntervalSeconds: 300, samplesPerSource: 65_536, assessmentSamples: 1_000_000, assessmentIntervalHours: 24, minimumCreditedBits: 1024, batteryBits: 1_000_000 });
   });
 
   it('lets environment variables win over the file', () => {

@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../../adapters/postgres/database';
+import { entropyHistory, latestEntropyReports } from '../../adapters/postgres/entropy-repository';
+import { READERS } from '../auth';
+import { authErrors } from '../schemas/problem';
+
+const reportSchema = {
+  type: 'object',
+  required: ['nodeId', 'at', 'healthy', 'snapshot', 'sources'],
+  properties: {
+    nodeId: { type: 'string' },
+    at: { type: 'string', format: 'date-time' },
+    healthy: { type: 'boolean' },
+    snapshot: { type: 'object', additionalProperties: true, description: 'credited bits, minimum, DRBG reseeds, source states, SP 800-22 battery summary' },
+    sources: {
+      type: 'array',
+      items: { type: 'object', additionalProperties: true, description: 'per source: state, SP 800-90B assessment (every estimator), last health-test verdict, bits credited' },
+    },
+  },
+} as const;
+
+export function entropyRoutes(app: FastifyInstance, db: Database): void {
+  app.get('/entropy', {
+    config: { roles: READERS },
+    schema: {
+      tags: ['entropy'],
+      summary: 'The newest harvest report of every node: pool health, sources, last assessment and battery results',
+      security: [{ bearer: [] }],
+      response: { 200: { type: 'object', required: ['nodes'], properties: { nodes: { type: 'array', items: reportSchema } } }, ...authErrors },
+    },
+    handler: async () => ({ nodes: await latestEntropyReports(db) }),
+  });
+
+  app.get<{ Querystring: { node?: string; limit?: number; before?: string } }>('/entropy/history', {
+    config: { roles: READERS },
+    schema: {
+      tags: ['entropy'],
+      summary: 'Harvest reports, newest first (pass the oldest `at` as before for the next page)',
+      security: [{ bearer: [] }],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { node: { type: 'string', maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, before: { type: 'string', format: 'date-time' } },
+      },
+      response: { 200: { type: 'object', required: ['reports'], properties: { reports: { type: 'array', items: reportSchema } } }, ...authErrors },
+    },
+    handler: async (request) => ({
+      reports: await entropyHistory(db, {
+        limit: request.query.limit ?? 50,
+        ...(request.query.node ? { nodeId: request.query.node } : {}),
+        ...(request.query.before ? { before: request.query.before } : {}),
+      }),
+    }),
+  });
+}

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONTROL_TASK_QUEUE } from '../../domain/identifiers';
+import type { RunningSystem } from '../../workers/system';
+import { eventually } from '../support/eventually';
+import { startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
+
+interface SourceReport {
+  name: string;
+  state: string;
+  assessment: { minEntropy: number; estimators: unknown[] } | null;
+  lastHealth: { verdict: string; failedAt: number | null } | null;
+}
+interface NodeReport {
+  nodeId: string;
+  healthy: boolean;
+  snapshot: { creditedBits: number; drbg: { instantiated: boolean; reseeds: number }; battery: { passed: number; failed: string[] } | null };
+  sources: SourceReport[];
+}
+
+/** Small harvests so the suite stays quick; the default assesses 1,000,000 samples per source. */
+const smallHarvests = { KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES: '20000', KEYROTOR_ENTROPY_SAMPLES: '8192', KEYROTOR_ENTROPY_BATTERY_BITS: '100000', KEYROTOR_ENTROPY_MINIMUM_BITS: '512' };
+
+describe('entropy harvesting on the real stack', () => {
+  let system: RunningSystem;
+  let reader: string;
+  let operator: string;
+  let deviceFile: string;
+
+  const api = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>, token = operator) => {
+    const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+    return { status: reply.statusCode, body: reply.json<Record<string, unknown>>() };
+  };
+  const reports = async (): Promise<NodeReport[]> => (await api('GET', '/entropy', undefined, reader)).body.nodes as NodeReport[];
+  const harvestNow = (nodeId: string) =>
+    system.client.workflow.execute('entropyHarvestWorkflow', { taskQueue: CONTROL_TASK_QUEUE, workflowId: uniqueName(`test-harvest/${nodeId}/`), args: [{ nodeId }] });
+
+  afterEach(async () => {
+    await system?.stop();
+  });
+
+  it('assesses and health-tests every source, pools and tests the output, quarantines a stuck source with an alert, and seeds key generation', async () => {
+    const base = await testConfig({ env: smallHarvests });
+    deviceFile = join(base.dataDir, 'noise-device');
+    writeFileSync(deviceFile, randomBytes(64 * 1024));
+    system = await startTestSystem({ ...base, entropy: { ...base.entropy, devicePath: deviceFile, harvestIntervalSeconds: 3600 } }, { schedules: true });
+    reader = await tokenFor(system, 'auditor');
+    operator = await tokenFor(system, 'operator');
+
+    // The schedules run once at start.
+    const first = await eventually(async () => {
+      const nodes = await reports();
+      return nodes.length === system.config.hsm.nodes.length ? nodes : undefined;
+    }, 'a harvest report from every node', 120_000);
+    for (const node of first) {
+      expect(node.healthy).toBe(true);
+      expect(node.snapshot.drbg.instantiated).toBe(true);
+      expect(node.snapshot.creditedBits).toBeGreaterThanOrEqual(512);
+      expect(node.snapshot.battery?.passed).toBeGreaterThan(100);
+      const byName = new Map(node.sources.map((source) => [source.name, source]));
+      for (const name of ['hsm-rng', 'hsm-timing', 'cpu-jitter', `device:${deviceFile}`]) {
+        const source = byName.get(name);
+        expect({ name, state: source?.state, verdict: source?.lastHealth?.verdict }).toEqual({ name, state: 'healthy', verdict: expect.stringMatching(/^(pass|alert)$/) });
+        expect(source?.assessment?.estimators.length).toBeGreaterThan(10);
+      }
+      // The HSM RNG is a DRBG: most of 8 bits per byte (the small assessment sample lowers the bound); the OS RNG is mixed in but credited with nothing.
+      expect(byName.get('hsm-rng')?.assessment?.minEntropy).toBeGreaterThan(5);
+      expect(byName.get('os-rng')?.assessment).toBeNull();
+    }
+
+    // A key generated now carries the pool snapshot of the node that made it.
+    expect((await api('POST', '/keys', { name: 'seeded', type: 'ec-p256' })).status).toBe(202);
+    const key = await eventually(async () => {
+      const detail = (await api('GET', '/keys/seeded')).body as { activeVersion: number | null; versions: Array<{ generatedOn: string; entropyProvenance: Record<string, unknown> | null }> };
+      return detail.activeVersion === 1 ? detail : undefined;
+    }, 'v1 of seeded');
+    const version = key.versions[0]!;
+    expect(version.entropyProvenance).toMatchObject({ mode: 'pool', nodeId: version.generatedOn, healthy: true, drbg: { instantiated: true } });
+    expect((version.entropyProvenance?.sources as unknown[]).length).toBe(5);
+
+    // The device gets stuck: the Repetition Count Test fails within its cut-off, the source is quarantined, an alert says so.
+    writeFileSync(deviceFile, Buffer.alloc(64 * 1024, 0x5a));
+    const node = system.config.hsm.nodes[0]!.id;
+    await harvestNow(node);
+    const stuck = (await reports()).find((report) => report.nodeId === node)!.sources.find((source) => source.name === `device:${deviceFile}`)!;
+    expect(stuck.state).toBe('quarantined');
+    expect(stuck.lastHealth?.verdict).toBe('failure');
+    expect(stuck.lastHealth?.failedAt).toBeLessThan(64);
+    const alerts = (await api('GET', '/alerts?source=entropy&state=open', undefined, reader)).body.alerts as Array<{ subject: string; message: string; severity: string }>;
+    expect(alerts).toEqual([expect.objectContaining({ subject: `node/${node}`, severity: 'critical', message: expect.stringContaining(`entropy source device:${deviceFile} on ${node} failed its SP 800-90B health test`) })]);
+
+    // Back to noise: the source passes again and leaves quarantine.
+    writeFileSync(deviceFile, randomBytes(64 * 1024));
+    await harvestNow(node);
+    expect((await reports()).find((report) => report.nodeId === node)!.sources.find((source) => source.name === `device:${deviceFile}`)?.state).toBe('healthy');
+  });
+
+  it('below the pool minimum, key generation follows the key\'s policy: hold waits, hsm-only goes ahead and says so', async () => {
+    const base = await testConfig({ env: { ...smallHarvests, KEYROTOR_ENTROPY_MINIMUM_BITS: '1000000000' } });
+    system = await startTestSystem({ ...base, entropy: { ...base.entropy, harvestIntervalSeconds: 3600 } }, { schedules: true });
+    reader = await tokenFor(system, 'auditor');
+    operator = await tokenFor(system, 'operator');
+    await eventually(async () => ((await reports()).length === system.config.hsm.nodes.length ? true : undefined), 'a harvest report from every node', 120_000);
+    expect((await reports()).every((report) => !report.healthy)).toBe(true);
+
+    expect((await api('POST', '/keys', { name: 'cards', type: 'ec-p256', policy: { sensitivity: 'payment-card' } })).status).toBe(202);
+    expect((await api('POST', '/keys', { name: 'internal', type: 'ec-p256', policy: { sensitivity: 'internal' } })).status).toBe(202);
+    const internal = await eventually(async () => {
+      const detail = (await api('GET', '/keys/internal')).body as { activeVersion: number | null; versions: Array<{ entropyProvenance: Record<string, unknown> | null }> };
+      return detail.activeVersion === 1 ? detail : undefined;
+    }, 'v1 of internal');
+    expect(internal.versions[0]?.entropyProvenance).toMatchObject({ mode: 'hsm-only', healthy: false });
+    // The payment-card key is held (hold is the default for the highest sensitivity classes) and says why.
+    const cards = (await api('GET', '/keys/cards')).body as { phase: string; activeVersion: number | null };
+    expect(cards).toMatchObject({ phase: 'creating', activeVersion: null });
+    const { pendingActivities } = await system.client.workflow.getHandle('key/cards').describe().then((d) => d.raw);
+    expect(JSON.stringify(pendingActivities)).toMatch(/entropy pool holds \d+ credited bits \(minimum 1000000000\)/);
+    const alerts = (await api('GET', '/alerts?source=entropy&state=open', undefined, reader)).body.alerts as Array<{ message: string }>;
+    expect(alerts.some((alert) => alert.message.includes('below its minimum of 1000000000'))).toBe(true);
+    await system.client.workflow.getHandle('key/cards').terminate('test over');
+  });
+});
