@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerBacktest } from './backtest';
 import { registerBundle } from './bundle';
 import { registerEa } from './ea';
 import { registerHealth } from './health';
@@ -11,7 +12,7 @@ import { registerSts } from './sts';
 type Register = (program: Command) => void;
 
 /** Subcommands, in the order `keyrotor --help` lists them. */
-const commands: Register[] = [registerStart, registerServices, registerWorker, registerHealth, registerEa, registerKat, registerSts, registerBundle];
+const commands: Register[] = [registerStart, registerServices, registerWorker, registerHealth, registerEa, registerKat, registerSts, registerBacktest, registerBundle];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);
