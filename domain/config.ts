@@ -44,7 +44,14 @@ export interface KeyrotorConfig {
   dataDir: string;
   api: { host: string; port: number };
   database: { url?: string; embeddedPort: number };
-  temporal: { address?: string; namespace: string; devServerPort: number; uiPort: number };
+  temporal: {
+    address?: string;
+    namespace: string;
+    devServerPort: number;
+    uiPort: number;
+    /** mTLS to a Temporal cluster (Temporal Cloud or self-hosted): PEM files. */
+    tls?: { clientCertFile: string; clientKeyFile: string; serverCaFile?: string; serverName?: string };
+  };
   workerMetricsPort: number;
   hsm: { nodes: HsmNodeConfig[]; pingTimeoutMs: number };
   alerts: { webhooks: AlertWebhookConfig[] };
@@ -136,6 +143,14 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
     problems.push(`TEMPORAL_ADDRESS / temporal.address: '${temporalAddress}' must look like host:port`);
   }
 
+  const tlsSection = isObject(temporal.tls) ? temporal.tls : {};
+  const clientCertFile = text('TEMPORAL_TLS_CERT / temporal.tls.clientCertFile', env.TEMPORAL_TLS_CERT, tlsSection.clientCertFile);
+  const clientKeyFile = text('TEMPORAL_TLS_KEY / temporal.tls.clientKeyFile', env.TEMPORAL_TLS_KEY, tlsSection.clientKeyFile);
+  const serverCaFile = text('TEMPORAL_TLS_CA / temporal.tls.serverCaFile', env.TEMPORAL_TLS_CA, tlsSection.serverCaFile);
+  const serverName = text('TEMPORAL_TLS_SERVER_NAME / temporal.tls.serverName', env.TEMPORAL_TLS_SERVER_NAME, tlsSection.serverName);
+  if ((clientCertFile === undefined) !== (clientKeyFile === undefined)) {
+    problems.push('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both for mTLS, or neither');
+  }
   const nodes = parseNodes(hsm.nodes, where, dataDir, inputs.softHsmModule, problems);
   const webhooks = parseWebhooks(alerts.webhooks, where, dataDir, problems);
 
@@ -154,6 +169,9 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
       namespace: text('TEMPORAL_NAMESPACE / temporal.namespace', env.TEMPORAL_NAMESPACE, temporal.namespace) ?? 'default',
       devServerPort: integer('KEYROTOR_TEMPORAL_PORT / temporal.devServerPort', env.KEYROTOR_TEMPORAL_PORT, temporal.devServerPort, 7233, 1, 65535),
       uiPort: integer('KEYROTOR_TEMPORAL_UI_PORT / temporal.uiPort', env.KEYROTOR_TEMPORAL_UI_PORT, temporal.uiPort, 8233, 1, 65535),
+      ...(clientCertFile && clientKeyFile
+        ? { tls: { clientCertFile, clientKeyFile, ...(serverCaFile ? { serverCaFile } : {}), ...(serverName ? { serverName } : {}) } }
+        : {}),
     },
     workerMetricsPort: integer('KEYROTOR_WORKER_METRICS_PORT / workerMetricsPort', env.KEYROTOR_WORKER_METRICS_PORT, file.workerMetricsPort, 9464, 0, 65535),
     hsm: {

@@ -14,6 +14,7 @@ import { buildApp } from '../api/app';
 import type { KeyrotorConfig } from '../domain/config';
 import { startControlWorker } from './control-worker';
 import { startHsmWorker, type RunningWorker } from './hsm-worker';
+import { temporalConnectionOptions } from '../adapters/temporal/connection';
 
 export interface SystemOptions {
   log: (message: string) => void;
@@ -93,12 +94,12 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       temporalAddress = server.address;
       temporalUiUrl = server.uiUrl;
     }
-    const connection = await Connection.connect({ address: temporalAddress });
+    const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
     stops.push({ name: 'Temporal client connection', stop: () => connection.close() });
     const added = await ensureSearchAttributes(connection, config.temporal.namespace);
     if (added.length > 0) log(`registered search attributes ${added.join(', ')}`);
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+    const workerConnection = await NativeConnection.connect(temporalConnectionOptions(config, temporalAddress));
     stops.push({ name: 'Temporal worker connection', stop: () => workerConnection.close() });
 
     const workerOptions = { connection: workerConnection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs };

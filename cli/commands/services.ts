@@ -11,6 +11,7 @@ import { buildApp } from '../../api/app';
 import type { KeyrotorConfig } from '../../domain/config';
 import { UserError } from '../../domain/errors';
 import { untilSignal } from '../runtime';
+import { temporalConnectionOptions } from '../../adapters/temporal/connection';
 
 const say = (message: string): void => {
   process.stdout.write(`[keyrotor] ${message}\n`);
@@ -37,7 +38,7 @@ export function registerServices(program: Command): void {
       try {
         const applied = await migrate(db, say);
         say(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date');
-        const connection = await Connection.connect({ address: temporalAddress });
+        const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
         try {
           const added = await ensureSearchAttributes(connection, config.temporal.namespace);
           say(added.length > 0 ? `registered search attributes ${added.join(', ')}` : 'search attributes are registered');
@@ -62,7 +63,7 @@ export function registerServices(program: Command): void {
       const config = loadConfig();
       const { databaseUrl, temporalAddress } = externalServices(config);
       const db = Database.connect(databaseUrl);
-      const connection = await Connection.connect({ address: temporalAddress });
+      const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
       const app = await buildApp({ config, db, temporal: new Client({ connection, namespace: config.temporal.namespace }) });
       const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, say);
       dispatcher.start();

@@ -7,6 +7,7 @@ import { UserError } from '../../domain/errors';
 import { startControlWorker } from '../../workers/control-worker';
 import { startHsmWorker, type RunningWorker } from '../../workers/hsm-worker';
 import { installRuntime, untilSignal } from '../runtime';
+import { temporalConnectionOptions } from '../../adapters/temporal/connection';
 
 const say = (message: string): void => {
   process.stdout.write(`[keyrotor worker] ${message}\n`);
@@ -39,7 +40,7 @@ export function registerWorker(program: Command): void {
       if (!node) throw new UserError('unknown_node', `no HSM node '${options.node}' is configured (known: ${config.hsm.nodes.map((n) => n.id).join(', ')})`);
       installRuntime(config);
       useProjectSoftHsmConfig(config);
-      const connection = await NativeConnection.connect({ address: requireTemporalAddress(config.temporal.address) });
+      const connection = await NativeConnection.connect(temporalConnectionOptions(config, requireTemporalAddress(config.temporal.address)));
       const running = await startHsmWorker({ node, connection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs, entropy: config.entropy });
       await runUntilSignal(running, () => connection.close());
     });
@@ -52,7 +53,7 @@ export function registerWorker(program: Command): void {
       if (!config.database.url) throw new UserError('database_url_required', 'a separate control worker needs a PostgreSQL server: set DATABASE_URL');
       installRuntime(config);
       const db = Database.connect(config.database.url);
-      const connection = await NativeConnection.connect({ address: requireTemporalAddress(config.temporal.address) });
+      const connection = await NativeConnection.connect(temporalConnectionOptions(config, requireTemporalAddress(config.temporal.address)));
       const running = await startControlWorker({ connection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs, db, config });
       await runUntilSignal(running, async () => {
         await connection.close();

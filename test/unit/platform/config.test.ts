@@ -82,6 +82,12 @@ describe('parseConfig', () => {
     expect(problemsOf({ softHsmModule: undefined })).toEqual([expect.stringContaining('no nodes are configured and SoftHSMv2 is not installed')]);
   });
 
+  it('takes mTLS for Temporal as a certificate and key pair, never one alone', () => {
+    expect(problemsOf({ env: { TEMPORAL_TLS_CERT: '/run/secrets/client.pem' } })).toEqual([expect.stringContaining('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together')]);
+    const config = parseConfig({ ...base, env: { TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_TLS_CERT: '/c.pem', TEMPORAL_TLS_KEY: '/k.pem' } });
+    expect(config.temporal.tls).toEqual({ clientCertFile: '/c.pem', clientKeyFile: '/k.pem' });
+  });
+
   it('validates alert webhooks', () => {
     const problems = problemsOf({ file: { alerts: { webhooks: [{ id: 'ops', url: 'ftp://x', secret: { env: 'OPS' } }] } } });
     expect(problems).toEqual([expect.stringContaining('url must be an http:// or https:// URL')]);

@@ -1,0 +1,66 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { projectRoot } from '../../scripts/tool-paths';
+import type { RunningSystem } from '../../workers/system';
+import { eventually } from '../support/eventually';
+import { startTestSystem, testWorkflowBundle, tokenFor, uniqueName } from '../support/system';
+
+/** Histories recorded by earlier versions of the workflow code; `KEYROTOR_RECORD_HISTORIES=1` adds this run's. */
+const FIXTURES = join(projectRoot, 'test', 'fixtures', 'histories');
+const History = temporal.api.history.v1.History;
+
+describe('workflow histories replay against the current workflow code', () => {
+  let system: RunningSystem;
+
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it('replays a whole key lifecycle recorded now, and the histories recorded before, without non-determinism', async () => {
+    system = await startTestSystem();
+    const operator = await tokenFor(system, 'operator');
+    const name = uniqueName('replay-');
+    const call = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
+      (await system.app.inject({ method, url, headers: { authorization: `Bearer ${operator}` }, ...(payload ? { payload } : {}) })).json<Record<string, unknown>>();
+    await call('POST', '/keys', { name, type: 'ec-p256', policy: { gracePeriod: '3s', maxGracePeriod: '20s', retention: '1s' } });
+    await eventually(async () => ((await call('GET', `/keys/${name}`)).activeVersion === 1 ? true : undefined), 'v1');
+    await call('POST', `/keys/${name}/rotate`, { reason: 'replay test' });
+    await call('POST', `/keys/${name}/grace`, { extendBy: '1s', reason: 'replay test' });
+    await eventually(async () => {
+      const versions = (await call('GET', `/keys/${name}`)).versions as Array<{ version: number; state: string }>;
+      return versions.find((v) => v.version === 1)?.state === 'purged' ? true : undefined;
+    }, 'v1 purged');
+
+    const runs: WorkflowExecutionInfo[] = [];
+    for await (const execution of system.client.workflow.list({ query: `WorkflowId = 'key/${name}'` })) runs.push(execution);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    const recorded = await Promise.all(runs.map(async (run) => ({
+      workflowId: run.workflowId,
+      runId: run.runId,
+      history: await system.client.workflow.getHandle(run.workflowId, run.runId).fetchHistory(),
+    })));
+    if (process.env.KEYROTOR_RECORD_HISTORIES === '1') {
+      mkdirSync(FIXTURES, { recursive: true });
+      for (const [index, run] of recorded.entries()) {
+        const history = History.toObject(History.fromObject(run.history), { longs: String, enums: String, bytes: String });
+        writeFileSync(join(FIXTURES, `key-lifecycle-${index + 1}.json`), `${JSON.stringify({ workflowId: run.workflowId, history })}\n`);
+      }
+    }
+    const committed = existsSync(FIXTURES)
+      ? readdirSync(FIXTURES).filter((file) => file.endsWith('.json')).map((file) => {
+        const fixture = JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')) as { workflowId: string; history: Record<string, unknown> };
+        return { workflowId: `${fixture.workflowId} (${file})`, history: History.fromObject(fixture.history) };
+      })
+      : [];
+    expect(committed.length).toBeGreaterThanOrEqual(2);
+
+    const results = Worker.runReplayHistories({ workflowBundle: await testWorkflowBundle() }, [...recorded, ...committed]);
+    const outcomes: Array<{ workflowId: string; error: string | null }> = [];
+    for await (const result of results) outcomes.push({ workflowId: result.workflowId, error: result.error ? String(result.error) : null });
+    expect(outcomes).toHaveLength(recorded.length + committed.length);
+    expect(outcomes.filter((outcome) => outcome.error !== null)).toEqual([]);
+  });
+});
