@@ -11,52 +11,18 @@ import {
   createSeededRandom,
   detectAnomalies,
   forecastKeys,
-  type HourlySeries,
   HOURS_PER_WEEK,
   seasonalProfileForecast,
-  syntheticUsageSeries,
   trainForest,
 } from '../domain/prediction';
+import { HOURS, START, medianSeconds, seconds, syntheticKeys } from './prediction-support';
 
 const KEYS = 10_000;
-const HOURS = 4 * HOURS_PER_WEEK;
-const START = Date.UTC(2024, 0, 1);
 const NOW = START + HOURS * 3_600_000;
 /** Keys forecast per batch: the batch is what amortises a forest step. */
 const BATCH = 1_000;
 
-function keys(count: number, seed: number): HourlySeries[] {
-  const random = createSeededRandom(seed);
-  return Array.from({ length: count }, () =>
-    syntheticUsageSeries(
-      {
-        startMs: START,
-        hours: HOURS,
-        level: 10 ** (-1 + 4 * random()),
-        dailyAmplitude: 0.3 + 0.7 * random(),
-        weekendFactor: 0.2 + random(),
-        peakHour: Math.floor(24 * random()),
-        drift: 0.1 * random(),
-      },
-      random,
-    ),
-  );
-}
-
-function seconds(run: () => void): number {
-  const start = process.hrtime.bigint();
-  run();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-/** The baseline is quick: its median over several runs, after one to warm up, is steadier than one run. */
-function medianSeconds(runs: number, run: () => void): number {
-  run();
-  const times = Array.from({ length: runs }, () => seconds(run)).sort((a, b) => a - b);
-  return times[Math.floor(runs / 2)]!;
-}
-
-const series = keys(KEYS, 7);
+const series = syntheticKeys(KEYS, 7);
 process.stderr.write('training the model on the first 1,000 keys…\n');
 const model = trainForest({ series: series.slice(0, 1_000), random: createSeededRandom(1), trainedAt: new Date(NOW).toISOString() });
 

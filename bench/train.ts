@@ -8,49 +8,14 @@
 import {
   createSeededRandom,
   DEFAULT_FOREST_OPTIONS,
-  type HourlySeries,
-  HOURS_PER_WEEK,
   seasonalProfile,
-  syntheticUsageSeries,
   trainForest,
 } from '../domain/prediction';
+import { HOURS, START, medianSeconds, seconds, syntheticKeys } from './prediction-support';
 
 const KEYS = 1_000;
-const HOURS = 4 * HOURS_PER_WEEK;
-const START = Date.UTC(2024, 0, 1);
 
-function keys(count: number, seed: number): HourlySeries[] {
-  const random = createSeededRandom(seed);
-  return Array.from({ length: count }, () =>
-    syntheticUsageSeries(
-      {
-        startMs: START,
-        hours: HOURS,
-        level: 10 ** (-1 + 4 * random()),
-        dailyAmplitude: 0.3 + 0.7 * random(),
-        weekendFactor: 0.2 + random(),
-        peakHour: Math.floor(24 * random()),
-        drift: 0.1 * random(),
-      },
-      random,
-    ),
-  );
-}
-
-function seconds(run: () => void): number {
-  const start = process.hrtime.bigint();
-  run();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-/** The baseline is quick: its median over several runs, after one to warm up, is steadier than one run. */
-function medianSeconds(runs: number, run: () => void): number {
-  run();
-  const times = Array.from({ length: runs }, () => seconds(run)).sort((a, b) => a - b);
-  return times[Math.floor(runs / 2)]!;
-}
-
-const series = keys(KEYS, 2024);
+const series = syntheticKeys(KEYS, 2024);
 const options = DEFAULT_FOREST_OPTIONS;
 let trainingRows = 0;
 const trainSeconds = seconds(() => {
