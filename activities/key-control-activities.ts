@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { HarvestReport } from '../adapters/entropy/node-harvester';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
 import { storeEntropyReport } from '../adapters/postgres/entropy-repository';
+import { signsAfter } from '../adapters/postgres/usage-repository';
 import type { Database } from '../adapters/postgres/database';
 import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvent, storeArchiveBlob } from '../adapters/postgres/key-repository';
 import { listSubscriptions, subscriptionWithSecret } from '../adapters/postgres/subscription-repository';
@@ -83,6 +84,11 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
         }, sinks);
       }
       return { alerts };
+    },
+
+    /** Signing use of a version after it stopped being active, from the reported usage events. */
+    async countSignsAfter(input: { name: string; version: number; since: string }): Promise<{ evidence: 'none' | 'events'; count: number; apps: string[] }> {
+      return signsAfter(db, { key: input.name, version: input.version, since: input.since });
     },
 
     async raiseKeyAlert(input: { dedupKey: string; severity: 'info' | 'warning' | 'critical'; subject: string; message: string }): Promise<{ alertId: string }> {

@@ -16,6 +16,7 @@ import { keyRoutes } from './routes/keys';
 import { metricsRoutes } from './routes/metrics';
 import { subscriptionRoutes } from './routes/subscriptions';
 import { tokenRoutes } from './routes/tokens';
+import { usageRoutes } from './routes/usage';
 import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
@@ -76,6 +77,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   jwksRoutes(app, deps.db);
   subscriptionRoutes(app, deps.db);
   entropyRoutes(app, deps.db);
+  usageRoutes(app, deps.db);
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;

@@ -44,7 +44,10 @@ export function installErrorHandler(app: FastifyInstance): void {
       }));
       body = problem(400, 'invalid_request', request.id, errors.map((e) => `${e.path} ${e.message}`).join('; '), errors);
     } else if (error instanceof UserError) {
-      body = problem(error.status, error.code, request.id, error.message);
+      // A refused batch names each bad row; other details stay server-side.
+      const rows = error.details?.rows as Array<{ row: number; problems: string[] }> | undefined;
+      const errors = rows?.map((row) => ({ path: row.row < 0 ? 'body' : `body/${row.row}`, message: row.problems.join('; ') }));
+      body = problem(error.status, error.code, request.id, error.message, errors);
     } else if (error instanceof ExternalError) {
       request.log.error({ err: error }, 'dependency failure');
       body = problem(503, error.code, request.id, `a dependency of keyrotor is unavailable; retry later, or give request id ${request.id} to an operator`);

@@ -5,6 +5,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -335,12 +336,19 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       spki: target.spki,
     });
     const liveObjectsOn = described.filter((d) => d.live).map((d) => d.id);
+    const switchedAt = target.retiringAt ?? target.compromisedAt ?? target.archivedAt ?? new Date(Date.now()).toISOString();
+    // Histories recorded before usage events existed have no countSignsAfter step: they replay the old branch.
+    const used = patched('usage-evidence-in-verdict')
+      ? await control.countSignsAfter({ name: state.name, version, since: switchedAt })
+      : { evidence: 'none' as const, count: 0, apps: [] };
     const verdict: TransitionVerdict = {
-      ok: liveObjectsOn.length === 0 && archived.matches,
+      ok: liveObjectsOn.length === 0 && archived.matches && used.count === 0,
       checkedAt: new Date(Date.now()).toISOString(),
       liveObjectsOn,
       archiveVerified: archived.matches,
-      usage: { evidence: 'none', signsAfterSwitch: null, note: 'usage events are not collected yet, so signing use after the switch could not be checked' },
+      usage: used.evidence === 'none'
+        ? { evidence: 'none', signsAfterSwitch: null, note: 'no usage events were ever reported for this key, so signing use after the switch could not be checked' }
+        : { evidence: 'events', signsAfterSwitch: used.count, note: used.count === 0 ? `no signing use reported since ${switchedAt}` : `signed ${used.count} time(s) since ${switchedAt} by ${used.apps.join(', ')}` },
     };
     state = lifecycle.recordVerdict(state, version, verdict, Date.now());
     await record(verdict.ok ? 'key.version.verified' : 'key.version.verification_failed', 'system', { version, verdict });
@@ -349,7 +357,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
         dedupKey: `key:${state.name}:v${version}:transition`,
         severity: 'critical',
         subject: `key/${state.name}`,
-        message: `the transition away from ${target.kid} is not clean (live private objects on: ${liveObjectsOn.join(', ') || 'none'}; archive ${archived.matches ? 'verified' : 'does NOT match'}); its purge is held`,
+        message: `the transition away from ${target.kid} is not clean (live private objects on: ${liveObjectsOn.join(', ') || 'none'}; archive ${archived.matches ? 'verified' : 'does NOT match'}; ${verdict.usage.note}); its purge is held`,
       });
     }
   }

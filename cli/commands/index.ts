@@ -3,6 +3,7 @@ import { registerBacktest } from './backtest';
 import { registerBundle } from './bundle';
 import { registerEa } from './ea';
 import { registerHealth } from './health';
+import { registerIngest } from './ingest';
 import { registerKat } from './kat';
 import { registerServices } from './services';
 import { registerStart } from './start';
@@ -12,7 +13,7 @@ import { registerSts } from './sts';
 type Register = (program: Command) => void;
 
 /** Subcommands, in the order `keyrotor --help` lists them. */
-const commands: Register[] = [registerStart, registerServices, registerWorker, registerHealth, registerEa, registerKat, registerSts, registerBacktest, registerBundle];
+const commands: Register[] = [registerStart, registerServices, registerWorker, registerHealth, registerIngest, registerEa, registerKat, registerSts, registerBacktest, registerBundle];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

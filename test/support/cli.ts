@@ -13,6 +13,29 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * Like runCli, without blocking this process: needed when the command talks to a server that runs in this process
+ * (spawnSync would stop the server from answering).
+ */
+export function runCliAsync(args: string[], env: Record<string, string | undefined>, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/keyrotor.js', ...args], { cwd: projectRoot, env: env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 export interface LongRunning {
   child: ChildProcess;
   output(): string;

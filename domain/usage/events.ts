@@ -1,0 +1,92 @@
+import { SENSITIVITY_CLASSES, type SensitivityClass } from '../keys/policy';
+import { KEY_NAME_PATTERN } from '../keys/key-model';
+
+export const USAGE_OPERATIONS = ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'] as const;
+export type UsageOperation = (typeof USAGE_OPERATIONS)[number];
+export const MAX_BATCH = 10_000;
+
+/** One usage event after validation: the version resolved, the time normalised. */
+export interface UsageEvent {
+  eventId: string | null;
+  ts: string;
+  key: string;
+  version: number | null;
+  kid: string | null;
+  op: UsageOperation;
+  app: string;
+  node: string | null;
+  count: number;
+  sensitivity: SensitivityClass | null;
+}
+
+export interface RowProblem {
+  row: number;
+  problems: string[];
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const FIELDS = ['eventId', 'ts', 'key', 'kid', 'version', 'op', 'app', 'node', 'count', 'sensitivity'];
+
+/**
+ * Checks a batch against the shape of an access-log event. Every bad row is named with every reason, so that the
+ * caller can fix the batch in one go; nothing of a batch with a bad row is stored. Events more than an hour in the
+ * future are refused: they would skew the forecasts.
+ */
+export function validateUsageBatch(raw: unknown, nowMs: number): { events: UsageEvent[]; problems: RowProblem[] } {
+  if (!Array.isArray(raw)) return { events: [], problems: [{ row: -1, problems: ['the body must be an array of events (or {"events": [...]})'] }] };
+  if (raw.length === 0 || raw.length > MAX_BATCH) return { events: [], problems: [{ row: -1, problems: [`a batch holds 1 to ${MAX_BATCH} events, not ${raw.length}`] }] };
+  const events: UsageEvent[] = [];
+  const problems: RowProblem[] = [];
+  const seenIds = new Set<string>();
+  raw.forEach((entry: unknown, row) => {
+    const rowProblems: string[] = [];
+    if (!isObject(entry)) {
+      problems.push({ row, problems: ['must be an object'] });
+      return;
+    }
+    for (const key of Object.keys(entry)) if (!FIELDS.includes(key)) rowProblems.push(`unknown field '${key}'`);
+    const ts = typeof entry.ts === 'string' ? Date.parse(entry.ts) : Number.NaN;
+    if (Number.isNaN(ts)) rowProblems.push('ts must be an ISO 8601 time');
+    else if (ts > nowMs + 3_600_000) rowProblems.push('ts is more than an hour in the future');
+    const key = typeof entry.key === 'string' ? entry.key : '';
+    if (!KEY_NAME_PATTERN.test(key)) rowProblems.push('key must be a key name');
+    const version = entry.version;
+    const kid = entry.kid;
+    if (version === undefined && kid === undefined) rowProblems.push('give kid or version');
+    if (version !== undefined && !(Number.isInteger(version) && (version as number) > 0)) rowProblems.push('version must be a positive whole number');
+    if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0 || kid.length > 200)) rowProblems.push('kid must be a string');
+    const op = entry.op;
+    if (!(USAGE_OPERATIONS as readonly unknown[]).includes(op)) rowProblems.push(`op must be one of ${USAGE_OPERATIONS.join(', ')}`);
+    const app = entry.app;
+    if (typeof app !== 'string' || app.length === 0 || app.length > 200) rowProblems.push('app must be a non-empty string');
+    const node = entry.node;
+    if (node !== undefined && (typeof node !== 'string' || node.length > 64)) rowProblems.push('node must be a node id');
+    const count = entry.count ?? 1;
+    if (!(Number.isInteger(count) && (count as number) > 0 && (count as number) <= 1_000_000_000)) rowProblems.push('count must be a whole number from 1 to 1,000,000,000');
+    const sensitivity = entry.sensitivity;
+    if (sensitivity !== undefined && !(SENSITIVITY_CLASSES as readonly unknown[]).includes(sensitivity)) rowProblems.push(`sensitivity must be one of ${SENSITIVITY_CLASSES.join(', ')}`);
+    const eventId = entry.eventId;
+    if (eventId !== undefined && (typeof eventId !== 'string' || eventId.length === 0 || eventId.length > 200)) rowProblems.push('eventId must be a non-empty string');
+    if (typeof eventId === 'string') {
+      if (seenIds.has(eventId)) rowProblems.push(`eventId '${eventId}' appears twice in the batch`);
+      seenIds.add(eventId);
+    }
+    if (rowProblems.length > 0) {
+      problems.push({ row, problems: rowProblems });
+      return;
+    }
+    events.push({
+      eventId: (eventId as string | undefined) ?? null,
+      ts: new Date(ts).toISOString(),
+      key,
+      version: (version as number | undefined) ?? null,
+      kid: (kid as string | undefined) ?? null,
+      op: op as UsageOperation,
+      app: app as string,
+      node: (node as string | undefined) ?? null,
+      count: count as number,
+      sensitivity: (sensitivity as SensitivityClass | undefined) ?? null,
+    });
+  });
+  return { events: problems.length > 0 ? [] : events, problems };
+}
