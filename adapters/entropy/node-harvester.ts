@@ -66,6 +66,7 @@ interface SourceState {
 }
 
 const SECURITY_STRENGTH_BITS = 256;
+const MAX_REQUEST_BYTES = 65_536;
 
 /**
  * One node's entropy: its noise sources, their continuous health tests and SP 800-90B assessments, the conditioned
@@ -187,7 +188,12 @@ export class NodeEntropyHarvester {
 
   private testOutput(): void {
     if (!this.drbg) return;
-    const output = this.drbg.generate(Math.ceil(this.config.batteryBits / 8));
+    // SP 800-90A caps one HMAC_DRBG request at 2^19 bits: a million-bit sample takes several.
+    const bytes = Math.ceil(this.config.batteryBits / 8);
+    const output = new Uint8Array(bytes);
+    for (let offset = 0; offset < bytes; offset += MAX_REQUEST_BYTES) {
+      output.set(this.drbg.generate(Math.min(MAX_REQUEST_BYTES, bytes - offset)), offset);
+    }
     const results = runBattery(bitsFromBytes(output).subarray(0, this.config.batteryBits));
     const applicable = results.filter((result) => result.pValue !== null);
     const failed = applicable.filter((result) => (result.pValue as number) < 0.01).map((result) => `${result.test}${result.subtest === '-' ? '' : `/${result.subtest}`}`);
