@@ -1,8 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { registerSts } from '../../../cli/commands/sts';
 import {
   bitsFromAscii,
   linearComplexityTest,
@@ -13,6 +11,7 @@ import {
   universalTest,
   type TestResult,
 } from '../../../domain/sp800-22';
+import { runSts, type StsJsonRow } from '../../support/sts-cli';
 
 /**
  * Checks against published results on the binary expansion of e: SP 800-22 rev1a Appendix B through the CLI, and the
@@ -48,29 +47,6 @@ function packMostSignificantFirst(digits: string): Buffer {
   return bytes;
 }
 
-interface JsonRow {
-  stream: number;
-  test: string;
-  subtest: string;
-  pValue: number | null;
-  reason?: string;
-}
-
-async function runCli(args: string[]): Promise<string> {
-  const program = new Command('keyrotor').exitOverride();
-  registerSts(program);
-  const chunks: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'keyrotor', 'sts', ...args]);
-  } finally {
-    write.mockRestore();
-  }
-  return chunks.join('');
-}
 
 /** SP 800-22 rev1a Appendix B, the first 1,000,000 binary digits of e. */
 const APPENDIX_B: ReadonlyArray<[string, string, number]> = [
@@ -129,10 +105,10 @@ describe('the binary expansion of e', () => {
   });
 
   describe('Appendix B through `keyrotor sts FILE --json`', () => {
-    let rows: JsonRow[] = [];
+    let rows: StsJsonRow[] = [];
 
     beforeAll(async () => {
-      rows = JSON.parse(await runCli([asciiFile, '--json'])) as JsonRow[];
+      rows = JSON.parse(await runSts([asciiFile, '--json'])) as StsJsonRow[];
     });
 
     it.each(APPENDIX_B)('%s %s = %f', (test, subtest, published) => {
@@ -149,7 +125,7 @@ describe('the binary expansion of e', () => {
     });
 
     it('reads the same bits from the binary file, most significant bit first', async () => {
-      const binary = JSON.parse(await runCli([binaryFile, '--format', 'bin', '--json'])) as JsonRow[];
+      const binary = JSON.parse(await runSts([binaryFile, '--format', 'bin', '--json'])) as StsJsonRow[];
       expect(binary).toEqual(rows);
     });
   });

@@ -2,18 +2,10 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { registerSts } from '../../../cli/commands/sts';
+import { CommanderError } from 'commander';
 import { UserError } from '../../../domain/errors';
 import { bitsFromBytes, frequencyTest, runBattery } from '../../../domain/sp800-22';
-
-interface JsonRow {
-  stream: number;
-  test: string;
-  subtest: string;
-  pValue: number | null;
-  reason?: string;
-}
+import { runSts, type StsJsonRow } from '../../support/sts-cli';
 
 /** SHA-256 in a chain from a fixed seed: the same bytes on every run. */
 function pseudoRandomBytes(count: number, seed: string): Buffer {
@@ -26,24 +18,9 @@ function pseudoRandomBytes(count: number, seed: string): Buffer {
   return Buffer.concat(blocks).subarray(0, count);
 }
 
-async function runSts(args: string[]): Promise<string> {
-  const program = new Command('keyrotor').exitOverride().configureOutput({ writeErr: () => undefined });
-  registerSts(program);
-  const chunks: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'keyrotor', 'sts', ...args]);
-  } finally {
-    write.mockRestore();
-  }
-  return chunks.join('');
-}
 
-async function runJson(args: string[]): Promise<JsonRow[]> {
-  return JSON.parse(await runSts([...args, '--json'])) as JsonRow[];
+async function runJson(args: string[]): Promise<StsJsonRow[]> {
+  return JSON.parse(await runSts([...args, '--json'])) as StsJsonRow[];
 }
 
 describe('keyrotor sts', () => {
