@@ -38,7 +38,7 @@ const scoreSeconds = seconds(() => {
       if (anomaly.flagged.length > 0) flaggedKeys++;
       const risk = computeRisk({
         nowMs: NOW,
-        key: { id: `key-${from + i}`, appId: 'bench', sensitivity: 'confidential' },
+        key: { id: `key-${from + i}`, appIds: ['bench'], sensitivity: 'confidential' },
         version: { createdAtMs: NOW - 30 * 86_400_000, usedCount: 0 },
         policy: { maxAgeMs: 90 * 86_400_000, capacityLimit: 1_000_000 },
         forecast,

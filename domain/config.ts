@@ -1,4 +1,6 @@
 import { ConfigError } from './errors';
+import { SENSITIVITY_CLASS_PATTERN } from './keys/policy';
+import { DEFAULT_CLASS_MISMATCH_PENALTY, DEFAULT_RISK_WEIGHTS, DEFAULT_SENSITIVITY_WEIGHTS, RISK_COMPONENTS, type RiskWeights } from './prediction/risk';
 
 /** Where a secret comes from. The value itself never appears in the configuration. */
 export type SecretSource = { env: string } | { file: string };
@@ -40,6 +42,19 @@ export interface EntropyConfig {
   devicePath?: string;
 }
 
+export interface PredictionConfig {
+  /** How far each risk component alone can take the risk score (0–1 each; see domain/prediction/risk.ts). */
+  riskWeights: RiskWeights;
+  /** Data classes and how sensitive each is (0–1). A key's policy and each usage event name one of these. */
+  sensitivityWeights: Record<string, number>;
+  /** Added to the sensitivity when a key is used for data of a class above its own. */
+  classMismatchPenalty: number;
+  /** How often the global forecast model is retrained (the forecastModelRetrain schedule). */
+  retrainIntervalHours: number;
+  /** The latest hours the anomaly detector judges at each evaluation. */
+  anomalyWindowHours: number;
+}
+
 export interface KeyrotorConfig {
   dataDir: string;
   api: { host: string; port: number };
@@ -56,6 +71,7 @@ export interface KeyrotorConfig {
   hsm: { nodes: HsmNodeConfig[]; pingTimeoutMs: number };
   alerts: { webhooks: AlertWebhookConfig[] };
   entropy: EntropyConfig;
+  prediction: PredictionConfig;
   shutdownGraceMs: number;
 }
 
@@ -72,7 +88,7 @@ export interface ConfigInputs {
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'entropy', 'shutdownGraceMs'];
+const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'entropy', 'prediction', 'shutdownGraceMs'];
 
 type Json = Record<string, unknown>;
 
@@ -188,10 +204,46 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
       batteryBits: integer('KEYROTOR_ENTROPY_BATTERY_BITS / entropy.batteryBits', env.KEYROTOR_ENTROPY_BATTERY_BITS, entropy.batteryBits, 1_000_000, 100_000, 10_000_000),
       ...(devicePath !== undefined ? { devicePath } : {}),
     },
+    prediction: parsePrediction(section('prediction'), integer, problems),
     shutdownGraceMs: integer('KEYROTOR_SHUTDOWN_GRACE_MS / shutdownGraceMs', env.KEYROTOR_SHUTDOWN_GRACE_MS, file.shutdownGraceMs, 10000, 0, 600000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+const PREDICTION_KEYS = ['riskWeights', 'sensitivityWeights', 'classMismatchPenalty', 'retrainIntervalHours', 'anomalyWindowHours'];
+
+function parsePrediction(
+  raw: Record<string, unknown>,
+  integer: (label: string, envValue: string | undefined, fileValue: unknown, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): PredictionConfig {
+  for (const key of Object.keys(raw)) if (!PREDICTION_KEYS.includes(key)) problems.push(`prediction.${key}: unknown setting (known: ${PREDICTION_KEYS.join(', ')})`);
+  const weightTable = (label: string, value: unknown, allowed: readonly string[] | null): Record<string, number> => {
+    if (value === undefined) return {};
+    if (!isObject(value)) {
+      problems.push(`${label}: must be an object of name → number from 0 to 1`);
+      return {};
+    }
+    const table: Record<string, number> = {};
+    for (const [name, weight] of Object.entries(value)) {
+      if (allowed !== null && !allowed.includes(name)) problems.push(`${label}.${name}: unknown (known: ${allowed.join(', ')})`);
+      else if (allowed === null && !SENSITIVITY_CLASS_PATTERN.test(name)) problems.push(`${label}.${name}: a data class name is lower-case letters, digits and '-'`);
+      else if (typeof weight !== 'number' || !(weight >= 0 && weight <= 1)) problems.push(`${label}.${name}: must be a number from 0 to 1`);
+      else table[name] = weight;
+    }
+    return table;
+  };
+  const penalty = raw.classMismatchPenalty ?? DEFAULT_CLASS_MISMATCH_PENALTY;
+  if (typeof penalty !== 'number' || !(penalty >= 0 && penalty <= 1)) problems.push('prediction.classMismatchPenalty: must be a number from 0 to 1');
+  return {
+    riskWeights: { ...DEFAULT_RISK_WEIGHTS, ...weightTable('prediction.riskWeights', raw.riskWeights, RISK_COMPONENTS) },
+    // A configured table replaces the default one: classes a deployment does not use should not be accepted.
+    sensitivityWeights: raw.sensitivityWeights === undefined ? { ...DEFAULT_SENSITIVITY_WEIGHTS } : weightTable('prediction.sensitivityWeights', raw.sensitivityWeights, null),
+    classMismatchPenalty: typeof penalty === 'number' ? penalty : DEFAULT_CLASS_MISMATCH_PENALTY,
+    retrainIntervalHours: integer('prediction.retrainIntervalHours', undefined, raw.retrainIntervalHours, 24, 1, 24 * 30),
+    anomalyWindowHours: integer('prediction.anomalyWindowHours', undefined, raw.anomalyWindowHours, 24, 1, 24 * 7),
+  };
 }
 
 function resolvePath(root: string, value: string): string {

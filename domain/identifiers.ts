@@ -35,3 +35,6 @@ export function webhookDeliveryWorkflowId(name: string, version: number, subscri
 export function entropyHarvestScheduleId(nodeId: string): string {
   return `entropy-harvest/${nodeId}`;
 }
+
+/** The schedule that retrains the global forecast model, and the id of its workflow runs. */
+export const FORECAST_MODEL_RETRAIN_SCHEDULE_ID = 'forecast-model-retrain';

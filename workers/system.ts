@@ -7,7 +7,7 @@ import { Database, migrate } from '../adapters/postgres/database';
 import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
 import { ensureAdminToken } from '../adapters/postgres/token-repository';
 import { startTemporalDevServer } from '../adapters/temporal/dev-server';
-import { ensureEntropySchedules } from '../adapters/temporal/schedules';
+import { ensureEntropySchedules, ensurePredictionSchedules } from '../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../api/app';
@@ -135,7 +135,8 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
 
     if (options.schedules !== false) {
       await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
-      log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now)`);
+      await ensurePredictionSchedules(client, config.prediction.retrainIntervalHours);
+      log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now); forecast model retrained every ${config.prediction.retrainIntervalHours} h`);
     }
 
     const { created: createdAdminToken } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);

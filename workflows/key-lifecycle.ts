@@ -17,14 +17,16 @@ import {
 import type { HsmActivities } from '../activities/hsm-activities';
 import type { HsmKeyActivities } from '../activities/hsm-key-activities';
 import type { KeyControlActivities } from '../activities/key-control-activities';
+import type { EvaluateKeyRiskResult, PredictionActivities } from '../activities/prediction-activities';
 import { ARCHIVE_KEK_LABEL, CLUSTER_KEK_LABEL, CONTROL_TASK_QUEUE, hsmTaskQueue, webhookDeliveryWorkflowId } from '../domain/identifiers';
-import { pkcs11Label, type RotationTrigger, type TransitionVerdict } from '../domain/keys/key-model';
+import { pkcs11Label, type RotationEvidence, type RotationTrigger, type TransitionVerdict } from '../domain/keys/key-model';
 import * as lifecycle from '../domain/keys/lifecycle-state';
-import { effectiveEntropyPolicy, resolvePolicy } from '../domain/keys/policy';
+import { effectiveEntropyPolicy, policyDurations, resolvePolicy } from '../domain/keys/policy';
 import {
   activeVersionSearchAttribute,
   completeGraceUpdate,
   decommissionKeyUpdate,
+  evaluateKeyUpdate,
   extendGracePeriodSignal,
   keyNameSearchAttribute,
   keyPhaseSearchAttribute,
@@ -76,6 +78,17 @@ function ping(nodeId: string): HsmActivities {
   });
 }
 
+/**
+ * The risk evaluation reads PostgreSQL and computes; a few attempts, then the workflow records the failure and tries
+ * again at the next evaluation rather than holding its grace deadlines and purges behind it.
+ */
+const predict = proxyActivities<PredictionActivities>({
+  taskQueue: CONTROL_TASK_QUEUE,
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 4 },
+  summary: 'forecast usage, look for anomalies, score the risk',
+});
+
 const failure = (code: string, message: string): ApplicationFailure => ApplicationFailure.nonRetryable(message, code);
 
 /**
@@ -87,7 +100,8 @@ const failure = (code: string, message: string): ApplicationFailure => Applicati
 export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ name: string; phase: string }> {
   let state = input.state;
   let woken = false;
-  let rotation: { id: number; request: RotateKeyRequest; trigger: RotationTrigger } | undefined;
+  let rotation: { id: number; request: RotateKeyRequest; trigger: RotationTrigger; evidence?: RotationEvidence } | undefined;
+  let evaluationRequest: { actor: string; done: boolean } | undefined;
   let rotationOutcome: { id: number; result?: RotateKeyResult; error?: ApplicationFailure } | undefined;
   let rotationIds = 0;
   let graceCompletion: { request: { reason: string; actor: string }; result?: CompleteGraceResult } | undefined;
@@ -133,6 +147,24 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
         if (!request.emergency && retiring) {
           throw failure('grace_period_running', `v${retiring.version} of ${state.name} is in its grace period until ${retiring.graceDeadline}; complete it first (POST /keys/${state.name}/grace/complete) or rotate with emergency: true`);
         }
+      },
+    },
+  );
+
+  setHandler(
+    evaluateKeyUpdate,
+    async (request) => {
+      const mine = { actor: request.actor, done: false };
+      evaluationRequest = mine;
+      wake();
+      await condition(() => mine.done);
+      return state.prediction as lifecycle.PredictionSummary;
+    },
+    {
+      validator: (_request) => {
+        if (state.phase !== 'active' && state.phase !== 'grace') throw failure('key_busy', `key ${state.name} is ${state.phase}; it is evaluated when active or in a grace period`);
+        if (rotation) throw failure('rotation_in_progress', `key ${state.name} is about to rotate`);
+        if (evaluationRequest && !evaluationRequest.done) throw failure('evaluation_running', `an evaluation of ${state.name} is running`);
       },
     },
   );
@@ -225,7 +257,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     }
   }
 
-  async function createVersion(trigger: RotationTrigger, reason: string, actor: string): Promise<RotateKeyResult> {
+  async function createVersion(trigger: RotationTrigger, reason: string, actor: string, evidence?: RotationEvidence): Promise<RotateKeyResult> {
     const { nodeIds } = await control.getClusterNodes({});
     const version = lifecycle.nextVersionNumber(state);
     const previous = lifecycle.activeVersion(state) ?? [...state.versions].reverse().find((v) => v.state === 'compromised');
@@ -241,7 +273,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       fingerprint: generated.fingerprint,
       spki: generated.spki,
       generatedOn: primary,
-      lineage: { previousVersion: previous?.version ?? null, trigger, reason, actor },
+      lineage: { previousVersion: previous?.version ?? null, trigger, reason, actor, ...(evidence ? { evidence } : {}) },
       now: new Date(Date.now()).toISOString(),
       entropyProvenance: generated.entropyProvenance as unknown as Record<string, unknown>,
     });
@@ -295,8 +327,9 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     }
   }
 
-  async function rotate(request: RotateKeyRequest, trigger: RotationTrigger): Promise<RotateKeyResult> {
+  async function rotate(request: RotateKeyRequest, trigger: RotationTrigger, evidence?: RotationEvidence): Promise<RotateKeyResult> {
     state = { ...state, phase: 'rotating' };
+    if (evidence) await record('key.rotation.triggered', request.actor, { trigger, reason: request.reason, evidence });
     const old = lifecycle.activeVersion(state);
     let signingDisabledOn: string[] = [];
     if (request.emergency && old) {
@@ -307,7 +340,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       state = lifecycle.markCompromised(state, old.version, Date.now());
       await record('key.version.compromised', request.actor, { version: old.version, reason: request.reason, signingDisabledOn });
     }
-    const result = await createVersion(trigger, request.reason, request.actor);
+    const result = await createVersion(trigger, request.reason, request.actor, evidence);
     return { ...result, signingDisabledOn };
   }
 
@@ -336,7 +369,9 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       spki: target.spki,
     });
     const liveObjectsOn = described.filter((d) => d.live).map((d) => d.id);
-    const switchedAt = target.retiringAt ?? target.compromisedAt ?? target.archivedAt ?? new Date(Date.now()).toISOString();
+    // After a grace period whose end found the version still in use, the check counts from the last look that found it
+    // unused: use during a granted extension is expected, use after it is not.
+    const switchedAt = target.usageCheckedAt ?? target.retiringAt ?? target.compromisedAt ?? target.archivedAt ?? new Date(Date.now()).toISOString();
     // Histories recorded before usage events existed have no countSignsAfter step: they replay the old branch.
     const used = patched('usage-evidence-in-verdict')
       ? await control.countSignsAfter({ name: state.name, version, since: switchedAt })
@@ -394,6 +429,93 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     await control.raiseKeyAlert({ dedupKey: `key:${state.name}:rotation`, severity: 'critical', subject: `key/${state.name}`, message: why });
   }
 
+  /**
+   * One risk evaluation of the active version: the activity forecasts, scores and decides; the workflow keeps the
+   * summary and, when a trigger fired, queues the rotation with the evaluation as its evidence.
+   */
+  async function evaluate(): Promise<void> {
+    const active = lifecycle.activeVersion(state);
+    if (!active) return;
+    const seq = (state.prediction?.seq ?? 0) + 1;
+    const evaluationId = `${state.name}/e${seq}`;
+    let result: EvaluateKeyRiskResult;
+    try {
+      result = await predict.evaluateKeyRisk({
+        name: state.name,
+        evaluationId,
+        version: active.version,
+        versionSince: active.activatedAt ?? active.createdAt,
+        keyCreatedAt: state.createdAt,
+        policy: state.policy,
+      });
+    } catch (error) {
+      const nowMs = Date.now();
+      const message = (error as Error).message;
+      state = {
+        ...state,
+        prediction: {
+          evaluationId, seq, evaluatedAt: new Date(nowMs).toISOString(), version: active.version, score: null, threshold: state.policy.riskThreshold,
+          predictedTrigger: state.prediction?.predictedTrigger ?? null, predictedRotationAt: state.prediction?.predictedRotationAt ?? null,
+          nextEvaluationAt: new Date(nowMs + policyDurations(state.policy).evaluationIntervalMs).toISOString(),
+          reason: `the evaluation failed: ${message}`, failed: true,
+        },
+      };
+      await control.raiseKeyAlert({ dedupKey: `key:${state.name}:evaluation`, severity: 'warning', subject: `key/${state.name}`, message: `the risk evaluation of ${state.name} failed: ${message}` });
+      return;
+    }
+    state = {
+      ...state,
+      prediction: {
+        evaluationId, seq, evaluatedAt: result.evaluatedAt, version: active.version, score: result.score, threshold: result.threshold,
+        predictedTrigger: result.predictedTrigger, predictedRotationAt: result.predictedRotationAt, nextEvaluationAt: result.nextEvaluationAt,
+        reason: result.reason, failed: false,
+      },
+    };
+    if (!result.rotate || result.trigger === null || rotation) return;
+    const retiring = lifecycle.retiringVersion(state);
+    // One version retires at a time: a trigger ends the running grace period now.
+    if (retiring) await archiveVersion(retiring.version, 'system', `grace period ended early: ${result.reason}`);
+    rotation = { id: 0, request: { reason: result.reason, emergency: false, actor: 'system' }, trigger: result.trigger, evidence: result.evidence };
+  }
+
+  /**
+   * At the end of a grace period: whether applications still sign with the retiring version. If they do, the grace
+   * period is extended (one more period, within maxGracePeriod) and an alert names them; at the cap the version is
+   * archived anyway and the transition check names them.
+   */
+  async function stillInUseAtGraceEnd(version: number): Promise<boolean> {
+    const target = state.versions.find((v) => v.version === version) as (typeof state.versions)[number];
+    const since = target.usageCheckedAt ?? target.retiringAt ?? target.createdAt;
+    const checkedAt = new Date(Date.now()).toISOString();
+    const used = await control.countSignsAfter({ name: state.name, version, since });
+    if (used.count === 0) {
+      state = lifecycle.markUsageChecked(state, version, checkedAt);
+      return false;
+    }
+    const byMs = lifecycle.automaticGraceExtension(state);
+    const apps = used.apps.join(', ');
+    if (byMs <= 0) {
+      await control.raiseKeyAlert({
+        dedupKey: `key:${state.name}:v${version}:in-use`,
+        severity: 'critical',
+        subject: `key/${state.name}`,
+        message: `v${version} of ${state.name} reached its maximum grace period (${state.policy.maxGracePeriod}) while ${apps} still sign with it (${used.count} signature(s) since ${since}); it is archived now`,
+      });
+      return false;
+    }
+    state = lifecycle.markUsageChecked(state, version, checkedAt);
+    const extended = lifecycle.extendGrace(state, byMs);
+    state = extended.state;
+    await record('key.grace.extended', 'system', { version, byMs, deadline: extended.deadline, reason: 'still in use at the end of the grace period', apps: used.apps, signs: used.count });
+    await control.raiseKeyAlert({
+      dedupKey: `key:${state.name}:v${version}:in-use`,
+      severity: 'warning',
+      subject: `key/${state.name}`,
+      message: `${apps} still sign with v${version} of ${state.name} (${used.count} signature(s) since ${since}); its grace period is extended to ${extended.deadline}. Move them to the active version (JWKS kid ${lifecycle.activeVersion(state)?.kid ?? '?'})`,
+    });
+    return true;
+  }
+
   /** Sleeps until `deadline` (with a summary for the Web UI) or until a message wakes the workflow. */
   async function waitUntil(deadline: { at: number; what: string } | null): Promise<void> {
     if (deadline === null) {
@@ -431,6 +553,8 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     const retiring = lifecycle.retiringVersion(state);
     if (retiring && (graceCompletion || (retiring.graceDeadline && Date.parse(retiring.graceDeadline) <= now))) {
       const early = graceCompletion?.request;
+      // Histories recorded before this check existed archive at once.
+      if (!early && patched('grace-usage-check') && (await stillInUseAtGraceEnd(retiring.version))) continue;
       await archiveVersion(retiring.version, early?.actor ?? 'system', early ? `grace completed early: ${early.reason}` : 'grace period ended');
       if (graceCompletion) {
         const archived = state.versions.find((v) => v.version === retiring.version);
@@ -454,10 +578,21 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       continue;
     }
 
+    const evaluationDue =
+      (state.phase === 'active' || state.phase === 'grace') &&
+      !rotation &&
+      ((evaluationRequest !== undefined && !evaluationRequest.done) || !state.prediction || Date.parse(state.prediction.nextEvaluationAt) <= now);
+    // Histories recorded before prediction existed never evaluate.
+    if (evaluationDue && patched('risk-evaluation')) {
+      await evaluate();
+      if (evaluationRequest) evaluationRequest.done = true;
+      continue;
+    }
+
     if (!rotation && state.nextRotationAt && Date.parse(state.nextRotationAt) <= now && (state.phase === 'active' || state.phase === 'grace')) {
       const ageRetiring = lifecycle.retiringVersion(state);
       if (ageRetiring) {
-        state = lifecycle.endGraceNow(state, now);
+        await archiveVersion(ageRetiring.version, 'system', `grace period ended early: maxAge ${state.policy.maxAge} reached`);
         continue;
       }
       rotation = { id: 0, request: { reason: `maxAge ${state.policy.maxAge} reached`, emergency: false, actor: 'system' }, trigger: 'age' };
@@ -466,7 +601,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     if (rotation) {
       const current = rotation;
       try {
-        const result = await rotate(current.request, current.trigger);
+        const result = await rotate(current.request, current.trigger, current.evidence);
         rotationOutcome = { id: current.id, result };
       } catch (error) {
         const message = `rotation of ${state.name} failed: ${(error as Error).message}`;
@@ -475,6 +610,8 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       } finally {
         rotation = undefined;
       }
+      // The new version is evaluated as soon as the next run starts.
+      if (state.prediction) state = { ...state, prediction: { ...state.prediction, nextEvaluationAt: new Date(Date.now()).toISOString() } };
       // Each rotation starts a fresh run, so history stays bounded however long the key lives.
       await condition(allHandlersFinished);
       await flushPendingEvents();

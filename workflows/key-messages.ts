@@ -2,7 +2,7 @@
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { KeyPolicy } from '../domain/keys/policy';
-import type { KeyStateView } from '../domain/keys/lifecycle-state';
+import type { KeyStateView, PredictionSummary } from '../domain/keys/lifecycle-state';
 
 export const keyNameSearchAttribute = defineSearchAttributeKey('KeyName', SearchAttributeType.KEYWORD);
 export const keyPhaseSearchAttribute = defineSearchAttributeKey('KeyPhase', SearchAttributeType.KEYWORD);
@@ -51,9 +51,15 @@ export interface DecommissionRequest {
   actor: string;
 }
 
+export interface EvaluateKeyRequest {
+  actor: string;
+}
+
 export const keyStateQuery = defineQuery<KeyStateView>('keyState');
 export const rotateKeyUpdate = defineUpdate<RotateKeyResult, [RotateKeyRequest]>('rotateKey');
 export const extendGracePeriodSignal = defineSignal<[ExtendGraceRequest]>('extendGracePeriod');
 export const completeGraceUpdate = defineUpdate<CompleteGraceResult, [CompleteGraceRequest]>('completeGrace');
 export const updatePolicyUpdate = defineUpdate<KeyPolicy, [UpdatePolicyRequest]>('updatePolicy');
 export const decommissionKeyUpdate = defineUpdate<{ destroyedVersions: number[] }, [DecommissionRequest]>('decommissionKey');
+/** Runs a risk evaluation now (it may rotate the key, as a scheduled one would) and answers with its summary. */
+export const evaluateKeyUpdate = defineUpdate<PredictionSummary, [EvaluateKeyRequest]>('evaluateKey');

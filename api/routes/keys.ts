@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../adapters/postgres/database';
 import { listKeys } from '../../adapters/postgres/key-repository';
+import { latestEvaluations, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
 import { KEY_TYPES, VERSION_STATES } from '../../domain/keys/key-model';
-import { SENSITIVITY_CLASSES, type KeyPolicy } from '../../domain/keys/policy';
+import { SENSITIVITY_CLASS_PATTERN, type KeyPolicy } from '../../domain/keys/policy';
 import { OPERATORS, READERS, actorOf } from '../auth';
 import { authErrors, problemRef } from '../schemas/problem';
 import type { KeyService } from '../services/keys';
@@ -23,15 +24,72 @@ const policySchema = {
     evaluationInterval: { type: 'string' },
     riskThreshold: { type: 'number' },
     capacityLimit: { type: ['integer', 'null'] },
-    sensitivity: { type: 'string', enum: SENSITIVITY_CLASSES },
+    capacityMargin: { type: 'string', description: 'rotate at least this long (plus one evaluation interval) before forecast use exhausts capacityLimit' },
+    sensitivity: { type: 'string', pattern: SENSITIVITY_CLASS_PATTERN.source, description: 'a data class of prediction.sensitivityWeights' },
     entropyPolicy: { type: ['string', 'null'], enum: ['hold', 'hsm-only', null] },
   },
 } as const;
 
 const lineageSchema = {
   type: 'object',
-  properties: { previousVersion: { type: ['integer', 'null'] }, trigger: { type: 'string' }, reason: { type: 'string' }, actor: { type: 'string' } },
+  properties: {
+    previousVersion: { type: ['integer', 'null'] },
+    trigger: { type: 'string' },
+    reason: { type: 'string' },
+    actor: { type: 'string' },
+    evidence: {
+      type: 'object',
+      description: 'for a rotation a risk evaluation triggered: its score and components (GET /keys/{name}/risk has the evaluation)',
+      properties: {
+        evaluationId: { type: 'string' },
+        score: { type: 'number' },
+        threshold: { type: 'number' },
+        components: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        modelVersion: { type: ['string', 'null'] },
+        capacityExhaustedAt: { type: ['string', 'null'] },
+      },
+    },
+  },
 } as const;
+
+const predictionSchema = {
+  type: 'object',
+  description: 'the latest risk evaluation (GET /keys/{name}/risk has the history); before the first one, the maxAge date',
+  required: ['riskScore', 'riskThreshold', 'predictedRotationAt', 'predictedTrigger', 'nextEvaluationAt', 'evaluatedAt', 'reason'],
+  properties: {
+    riskScore: { type: ['number', 'null'] },
+    riskThreshold: { type: 'number' },
+    predictedRotationAt: { type: ['string', 'null'] },
+    predictedTrigger: { type: ['string', 'null'], enum: ['risk', 'capacity', 'age', null] },
+    nextEvaluationAt: { type: ['string', 'null'] },
+    evaluatedAt: { type: ['string', 'null'] },
+    reason: { type: ['string', 'null'] },
+  },
+} as const;
+
+/** The prediction block of a key: its latest evaluation, or what the policy alone says. */
+function predictionOf(key: { policy: Record<string, unknown>; nextRotationAt: string | null }, latest: RiskHistoryItem | undefined) {
+  if (!latest) {
+    return {
+      riskScore: null,
+      riskThreshold: key.policy.riskThreshold as number,
+      predictedRotationAt: key.nextRotationAt,
+      predictedTrigger: key.nextRotationAt ? ('age' as const) : null,
+      nextEvaluationAt: null,
+      evaluatedAt: null,
+      reason: null,
+    };
+  }
+  return {
+    riskScore: latest.score,
+    riskThreshold: latest.threshold,
+    predictedRotationAt: latest.predictedRotationAt,
+    predictedTrigger: latest.predictedTrigger,
+    nextEvaluationAt: latest.nextEvaluationAt,
+    evaluatedAt: latest.evaluatedAt,
+    reason: latest.reason,
+  };
+}
 
 const versionSchema = {
   type: 'object',
@@ -69,6 +127,7 @@ const keySummarySchema = {
     createdAt: { type: 'string' },
     createdBy: { type: 'string' },
     updatedAt: { type: 'string' },
+    prediction: predictionSchema,
   },
 } as const;
 
@@ -126,7 +185,11 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
       },
       response: { 200: { type: 'object', required: ['keys', 'total'], properties: { keys: { type: 'array', items: keySummarySchema }, total: { type: 'integer' } } }, ...authErrors },
     },
-    handler: async (request) => listKeys(db, { ...request.query, limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 }),
+    handler: async (request) => {
+      const page = await listKeys(db, { ...request.query, limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 });
+      const latest = await latestEvaluations(db, page.keys.map((key) => key.name));
+      return { ...page, keys: page.keys.map((key) => ({ ...key, prediction: predictionOf(key, latest.get(key.name)) })) };
+    },
   });
 
   app.get<{ Params: { name: string } }>('/keys/:name', {
@@ -140,8 +203,10 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
     },
     handler: async (request) => {
       const { recorded, live } = await keys.get(request.params.name);
+      const latest = await latestEvaluations(db, [recorded.key.name]);
       return {
         ...recorded.key,
+        prediction: predictionOf(recorded.key, latest.get(recorded.key.name)),
         workflowId: `key/${recorded.key.name}`,
         versions: recorded.versions,
         deadlines: {

@@ -6,7 +6,7 @@ import { MAX_BATCH, validateUsageBatch } from '../../domain/usage/events';
 import { OPERATORS } from '../auth';
 import { authErrors } from '../schemas/problem';
 
-export function usageRoutes(app: FastifyInstance, db: Database): void {
+export function usageRoutes(app: FastifyInstance, db: Database, dataClasses: readonly string[]): void {
   app.post<{ Body: unknown }>('/usage', {
     config: { roles: OPERATORS },
     bodyLimit: 16 * 1024 * 1024,
@@ -20,7 +20,7 @@ export function usageRoutes(app: FastifyInstance, db: Database): void {
     handler: async (request) => {
       const body = request.body;
       const raw = Array.isArray(body) ? body : (body as { events: unknown[] }).events;
-      const checked = validateUsageBatch(raw, Date.now());
+      const checked = validateUsageBatch(raw, Date.now(), dataClasses);
       const outcome = checked.problems.length > 0 ? { kind: 'refused' as const, problems: checked.problems } : await storeUsageBatch(db, checked.events);
       if (outcome.kind === 'refused') {
         const listed = outcome.problems.slice(0, 20).map((p) => (p.row < 0 ? p.problems.join('; ') : `row ${p.row}: ${p.problems.join('; ')}`));

@@ -6,11 +6,12 @@ import { NotFoundError, UserError } from '../../domain/errors';
 import { CONTROL_TASK_QUEUE, keyWorkflowId } from '../../domain/identifiers';
 import { parseDuration } from '../../domain/keys/durations';
 import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
-import { extendedGraceDeadline, newKeyState, type KeyLifecycleState, type KeyStateView } from '../../domain/keys/lifecycle-state';
+import { extendedGraceDeadline, newKeyState, type KeyLifecycleState, type KeyStateView, type PredictionSummary } from '../../domain/keys/lifecycle-state';
 import { DEFAULT_POLICY, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
 import {
   completeGraceUpdate,
   decommissionKeyUpdate,
+  evaluateKeyUpdate,
   extendGracePeriodSignal,
   keyNameSearchAttribute,
   keyPhaseSearchAttribute,
@@ -33,6 +34,7 @@ const WORKFLOW_REFUSALS: Record<string, number> = {
   grace_period_running: 409,
   no_grace_period: 409,
   grace_completing: 409,
+  evaluation_running: 409,
   rotation_failed: 502,
 };
 
@@ -49,7 +51,16 @@ export class KeyService {
   constructor(
     private readonly db: Database,
     private readonly temporal: Client,
+    /** The configured data classes (prediction.sensitivityWeights): a policy must name one of them. */
+    private readonly dataClasses: readonly string[],
   ) {}
+
+  private checkDataClass(policy: Partial<KeyPolicy> | undefined): void {
+    const sensitivity = policy?.sensitivity;
+    if (sensitivity !== undefined && !this.dataClasses.includes(sensitivity)) {
+      throw new UserError('unknown_sensitivity_class', `policy.sensitivity: '${sensitivity}' is not a configured data class (known: ${this.dataClasses.join(', ')})`, 400);
+    }
+  }
 
   private handle(name: string): WorkflowHandle<typeof keyLifecycleWorkflow> {
     return this.temporal.workflow.getHandle<typeof keyLifecycleWorkflow>(keyWorkflowId(name));
@@ -69,6 +80,7 @@ export class KeyService {
   async create(input: { name: string; type: string; policy?: Partial<KeyPolicy>; reason?: string; actor: string }): Promise<{ name: string; workflowId: string; policy: KeyPolicy }> {
     const name = validateKeyName(input.name);
     const keyType = validateKeyType(input.type);
+    this.checkDataClass(input.policy);
     const policy = resolvePolicy(input.policy ?? {}, DEFAULT_POLICY);
     const state: KeyLifecycleState = newKeyState({ name, keyType, policy, actor: input.actor, now: new Date().toISOString() });
     const workflowId = keyWorkflowId(name);
@@ -138,6 +150,16 @@ export class KeyService {
     return { expectedDeadline, cap: view.graceCap };
   }
 
+  /** Runs a risk evaluation now through the key's workflow (Update evaluateKey); it may rotate the key. */
+  async evaluate(name: string, input: { actor: string }): Promise<PredictionSummary> {
+    await this.requireKey(name, true);
+    try {
+      return await this.handle(name).executeUpdate(evaluateKeyUpdate, { args: [input] });
+    } catch (error) {
+      return fromUpdateFailure(error);
+    }
+  }
+
   async completeGrace(name: string, input: { reason: string; actor: string }): Promise<CompleteGraceResult> {
     await this.requireKey(name, true);
     try {
@@ -149,6 +171,7 @@ export class KeyService {
 
   async updatePolicy(name: string, input: { change: Partial<KeyPolicy>; actor: string }): Promise<KeyPolicy> {
     await this.requireKey(name, true);
+    this.checkDataClass(input.change);
     try {
       return await this.handle(name).executeUpdate(updatePolicyUpdate, { args: [input] });
     } catch (error) {

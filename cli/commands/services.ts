@@ -4,7 +4,7 @@ import { loadConfig } from '../../adapters/config-loader';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { Database, migrate } from '../../adapters/postgres/database';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
-import { ensureEntropySchedules } from '../../adapters/temporal/schedules';
+import { ensureEntropySchedules, ensurePredictionSchedules } from '../../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../../api/app';
@@ -44,6 +44,7 @@ export function registerServices(program: Command): void {
           say(added.length > 0 ? `registered search attributes ${added.join(', ')}` : 'search attributes are registered');
           const client = new Client({ connection, namespace: config.temporal.namespace });
           await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
+          await ensurePredictionSchedules(client, config.prediction.retrainIntervalHours);
           say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node`);
         } finally {
           await connection.close();

@@ -51,6 +51,18 @@ export interface Lineage {
   trigger: RotationTrigger;
   reason: string;
   actor: string;
+  /** For a rotation the risk evaluation triggered: the score and its components at that moment. */
+  evidence?: RotationEvidence;
+}
+
+/** What an automatic rotation rested on, kept in the new version's lineage and the audit log. */
+export interface RotationEvidence {
+  evaluationId: string;
+  score: number;
+  threshold: number;
+  components: Array<{ name: string; value: number; weight: number; contribution: number; detail: string }>;
+  modelVersion: string | null;
+  capacityExhaustedAt: string | null;
 }
 
 export interface TransitionVerdict {
@@ -65,6 +77,8 @@ export interface TransitionVerdict {
 
 /** One key version. Times are ISO 8601 strings (JSON-safe workflow state). */
 export interface KeyVersion {
+  /** When reported signing use of this version was last checked at the end of its grace period. */
+  usageCheckedAt?: string;
   version: number;
   kid: string;
   /** SHA-256 of the public key's SPKI DER, hex; also the objects' CKA_ID. */

@@ -25,6 +25,26 @@ export interface KeyLifecycleState {
   /** When maxAge rotates the active version. */
   nextRotationAt: string | null;
   lastRotationAt: string | null;
+  /** The latest risk evaluation (absent in states recorded before prediction existed). */
+  prediction?: PredictionSummary | null;
+}
+
+/** What the workflow keeps of its latest risk evaluation; the full record (components, forecast) is in PostgreSQL. */
+export interface PredictionSummary {
+  evaluationId: string;
+  /** Counts evaluations across continueAsNew: part of the next evaluation's id. */
+  seq: number;
+  evaluatedAt: string;
+  version: number;
+  score: number | null;
+  threshold: number;
+  /** The trigger expected next, and when. */
+  predictedTrigger: 'risk' | 'capacity' | 'age' | null;
+  predictedRotationAt: string | null;
+  nextEvaluationAt: string;
+  reason: string;
+  /** Set when the evaluation itself failed (the reason says why); the next one is tried at nextEvaluationAt. */
+  failed: boolean;
 }
 
 export function newKeyState(input: { name: string; keyType: KeyType; policy: KeyPolicy; actor: string; now: string }): KeyLifecycleState {
@@ -151,10 +171,18 @@ export function extendGrace(state: KeyLifecycleState, byMs: number): { state: Ke
   return { state: replaceVersion(state, retiring.version, (current) => ({ ...current, graceDeadline: deadline })), deadline };
 }
 
-export function endGraceNow(state: KeyLifecycleState, nowMs: number): KeyLifecycleState {
+/** Notes that reported signing use of `version` was checked up to `at` (the next check, and the verdict, count from there). */
+export function markUsageChecked(state: KeyLifecycleState, version: number, at: string): KeyLifecycleState {
+  return replaceVersion(state, version, (current) => ({ ...current, usageCheckedAt: at }));
+}
+
+/** The extension the end-of-grace usage check may grant: one more grace period, never past the cap. */
+export function automaticGraceExtension(state: KeyLifecycleState): number {
   const retiring = retiringVersion(state);
-  if (!retiring) return state;
-  return replaceVersion(state, retiring.version, (current) => ({ ...current, graceDeadline: iso(nowMs) }));
+  if (!retiring?.graceDeadline || !retiring.retiringAt) return 0;
+  const durations = policyDurations(state.policy);
+  const cap = Date.parse(retiring.retiringAt) + durations.maxGracePeriodMs;
+  return Math.max(0, Math.min(durations.gracePeriodMs, cap - Date.parse(retiring.graceDeadline)));
 }
 
 export function archive(state: KeyLifecycleState, version: number, nowMs: number): KeyLifecycleState {
@@ -201,6 +229,9 @@ export function nextDeadline(state: KeyLifecycleState, verifyRetryMs: number, no
   if (state.nextRotationAt && (state.phase === 'active' || state.phase === 'grace')) {
     candidates.push({ at: Date.parse(state.nextRotationAt), what: `maxAge (${state.policy.maxAge}) rotation` });
   }
+  if (state.prediction && (state.phase === 'active' || state.phase === 'grace')) {
+    candidates.push({ at: Date.parse(state.prediction.nextEvaluationAt), what: 'evaluate usage, anomalies and risk' });
+  }
   if (candidates.length === 0) return null;
   return candidates.reduce((soonest, candidate) => (candidate.at < soonest.at ? candidate : soonest));
 }
@@ -219,6 +250,7 @@ export interface KeyStateView {
   /** When the workflow next wakes up by itself, and what for. */
   nextEvaluationAt: string | null;
   nextEvaluation: string | null;
+  prediction: PredictionSummary | null;
 }
 
 export function viewOf(state: KeyLifecycleState, nowMs: number): KeyStateView {
@@ -239,5 +271,6 @@ export function viewOf(state: KeyLifecycleState, nowMs: number): KeyStateView {
     nextRotationAt: state.nextRotationAt,
     nextEvaluationAt: wake ? iso(wake.at) : null,
     nextEvaluation: wake?.what ?? null,
+    prediction: state.prediction ?? null,
   };
 }

@@ -1,8 +1,11 @@
 import { UserError } from '../errors';
 import { formatDuration, parseDuration } from './durations';
 
+/** The data classes a fresh installation knows; `prediction.sensitivityWeights` in the configuration may add others. */
 export const SENSITIVITY_CLASSES = ['public', 'internal', 'confidential', 'personal-health', 'payment-card', 'high-value-transaction'] as const;
-export type SensitivityClass = (typeof SENSITIVITY_CLASSES)[number];
+/** A data class name: one of the configured classes (checked against the configuration where it is known). */
+export type SensitivityClass = string;
+export const SENSITIVITY_CLASS_PATTERN = /^[a-z][a-z0-9-]{0,63}$/;
 
 /** A key's policy as given and stored: durations stay in the caller's notation, so that what they wrote is what they see. */
 export interface KeyPolicy {
@@ -13,8 +16,13 @@ export interface KeyPolicy {
   minRotationInterval: string;
   evaluationInterval: string;
   riskThreshold: number;
-  /** Sign operations one version may serve; null: no limit. */
+  /** Private-key operations (sign, decrypt, unwrap) one version may serve; null: no limit. */
   capacityLimit: number | null;
+  /**
+   * How long before forecast exhaustion of the capacity the rotation must have happened (on top of one evaluation
+   * interval): time for applications to pick up the new public key.
+   */
+  capacityMargin: string;
   sensitivity: SensitivityClass;
   /**
    * When the node's entropy pool is below its minimum at key generation: `hold` waits until it is healthy, `hsm-only`
@@ -23,7 +31,7 @@ export interface KeyPolicy {
   entropyPolicy: 'hold' | 'hsm-only' | null;
 }
 
-const HOLD_BY_DEFAULT: readonly SensitivityClass[] = ['personal-health', 'payment-card', 'high-value-transaction'];
+const HOLD_BY_DEFAULT: readonly string[] = ['personal-health', 'payment-card', 'high-value-transaction'];
 
 export function effectiveEntropyPolicy(policy: KeyPolicy): 'hold' | 'hsm-only' {
   return policy.entropyPolicy ?? (HOLD_BY_DEFAULT.includes(policy.sensitivity) ? 'hold' : 'hsm-only');
@@ -38,6 +46,7 @@ export const DEFAULT_POLICY: KeyPolicy = {
   evaluationInterval: '1h',
   riskThreshold: 0.8,
   capacityLimit: null,
+  capacityMargin: '1d',
   sensitivity: 'internal',
   entropyPolicy: null,
 };
@@ -50,9 +59,10 @@ export interface PolicyDurations {
   maxAgeMs: number;
   minRotationIntervalMs: number;
   evaluationIntervalMs: number;
+  capacityMarginMs: number;
 }
 
-const DURATION_FIELDS = ['gracePeriod', 'maxGracePeriod', 'retention', 'maxAge', 'minRotationInterval', 'evaluationInterval'] as const;
+const DURATION_FIELDS = ['gracePeriod', 'maxGracePeriod', 'retention', 'maxAge', 'minRotationInterval', 'evaluationInterval', 'capacityMargin'] as const;
 const POLICY_FIELDS = [...DURATION_FIELDS, 'riskThreshold', 'capacityLimit', 'sensitivity', 'entropyPolicy'];
 
 export function policyDurations(policy: KeyPolicy): PolicyDurations {
@@ -63,6 +73,8 @@ export function policyDurations(policy: KeyPolicy): PolicyDurations {
     maxAgeMs: parseDuration(policy.maxAge, 'maxAge'),
     minRotationIntervalMs: parseDuration(policy.minRotationInterval, 'minRotationInterval'),
     evaluationIntervalMs: parseDuration(policy.evaluationInterval, 'evaluationInterval'),
+    // Policies recorded before the field existed carry no capacityMargin.
+    capacityMarginMs: parseDuration(policy.capacityMargin ?? DEFAULT_POLICY.capacityMargin, 'capacityMargin'),
   };
 }
 
@@ -76,6 +88,9 @@ export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy =
     if (!POLICY_FIELDS.includes(key)) problems.push(`policy.${key}: unknown field (known: ${POLICY_FIELDS.join(', ')})`);
   }
   const merged = { ...base, ...change };
+  // Policies recorded before these fields existed carry neither.
+  merged.capacityMargin ??= DEFAULT_POLICY.capacityMargin;
+  merged.entropyPolicy ??= null;
   const ms: Partial<Record<(typeof DURATION_FIELDS)[number], number>> = {};
   for (const field of DURATION_FIELDS) {
     const value = merged[field] as unknown;
@@ -85,7 +100,7 @@ export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy =
     }
     try {
       const parsed = parseDuration(value, `policy.${field}`);
-      if (parsed <= 0) problems.push(`policy.${field}: must be longer than zero`);
+      if (parsed <= 0 && field !== 'capacityMargin') problems.push(`policy.${field}: must be longer than zero`);
       else ms[field] = parsed;
     } catch (error) {
       problems.push((error as Error).message);
@@ -106,13 +121,11 @@ export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy =
   if (merged.capacityLimit !== null && !(Number.isSafeInteger(merged.capacityLimit) && merged.capacityLimit > 0)) {
     problems.push('policy.capacityLimit: must be a positive whole number, or null for no limit');
   }
-  // Policies recorded before the field existed carry no entropyPolicy.
-  merged.entropyPolicy ??= null;
   if (merged.entropyPolicy !== null && merged.entropyPolicy !== 'hold' && merged.entropyPolicy !== 'hsm-only') {
     problems.push('policy.entropyPolicy: must be "hold", "hsm-only" or null (by sensitivity)');
   }
-  if (!(SENSITIVITY_CLASSES as readonly string[]).includes(merged.sensitivity)) {
-    problems.push(`policy.sensitivity: must be one of ${SENSITIVITY_CLASSES.join(', ')}`);
+  if (typeof merged.sensitivity !== 'string' || !SENSITIVITY_CLASS_PATTERN.test(merged.sensitivity)) {
+    problems.push('policy.sensitivity: must be the name of a data class (such as internal or payment-card)');
   }
   if (problems.length > 0) throw new UserError('invalid_policy', problems.join('; '), 400, { problems });
   return Object.fromEntries(POLICY_FIELDS.map((field) => [field, merged[field as keyof KeyPolicy]])) as unknown as KeyPolicy;

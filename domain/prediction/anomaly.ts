@@ -115,6 +115,11 @@ export interface AnomalyOptions {
   windowHours?: number;
   /** Chance per window of flagging an hour of a key that behaves as usual (Bonferroni over the window); default 0.001. */
   alpha?: number;
+  /**
+   * The last hour of the series is still running: its count so far can show a spike (it will only grow) but not a
+   * drop, so it is judged for spikes only.
+   */
+  lastHourPartial?: boolean;
 }
 
 export interface FlaggedHour {
@@ -159,6 +164,7 @@ export interface AnomalyReport {
 export function detectAnomalies(series: HourlySeries, options: AnomalyOptions = {}): AnomalyReport {
   const windowHours = options.windowHours ?? HOURS_PER_DAY;
   const alpha = options.alpha ?? DEFAULT_ANOMALY_ALPHA;
+  const partialLast = options.lastHourPartial ?? false;
   if (!Number.isSafeInteger(windowHours) || windowHours < 1) throw new UserError('invalid_anomaly_options', 'windowHours must be a whole number of at least 1');
   if (!(alpha > 0 && alpha < 1)) throw new UserError('invalid_anomaly_options', 'alpha must be between 0 and 1');
   const counts = series.counts;
@@ -182,7 +188,7 @@ export function detectAnomalies(series: HourlySeries, options: AnomalyOptions = 
       const mu = expected[h]!;
       const spike = countUpperTail(observed, mu, noiseParameter);
       const drop = countLowerTail(observed, mu, noiseParameter);
-      pValues.push(observed >= mu ? { p: spike, direction: 'spike' } : { p: drop, direction: 'drop' });
+      pValues.push(observed >= mu ? { p: spike, direction: 'spike' } : { p: partialLast && h === windowHours - 1 ? 1 : drop, direction: 'drop' });
     }
   } else {
     const scaled = calibration.map(({ actual, predicted }) => (actual - predicted) / Math.sqrt(Math.max(predicted, 1)));
@@ -195,7 +201,8 @@ export function detectAnomalies(series: HourlySeries, options: AnomalyOptions = 
       const observed = counts[windowStart + h]!;
       const mu = expected[h]!;
       const z = ((observed - mu) / Math.sqrt(Math.max(mu, 1)) - center) / noiseParameter;
-      pValues.push({ p: 0.5 * erfc(Math.abs(z) / Math.SQRT2), direction: z >= 0 ? 'spike' : 'drop' });
+      const ignoredDrop = z < 0 && partialLast && h === windowHours - 1;
+      pValues.push({ p: ignoredDrop ? 1 : 0.5 * erfc(Math.abs(z) / Math.SQRT2), direction: z >= 0 ? 'spike' : 'drop' });
     }
   }
 

@@ -72,3 +72,5 @@ export {
   runBacktest,
 } from './backtest';
 export type { BacktestMethod, BacktestOptions, BacktestResult, MethodScore } from './backtest';
+export { evaluateKey } from './evaluate';
+export type { KeyEvaluation, KeyEvaluationInput } from './evaluate';

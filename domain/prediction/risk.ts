@@ -47,7 +47,8 @@ export interface RiskConfig {
 
 export interface RiskInput {
   nowMs: number;
-  key: { id: string; appId: string; sensitivity: string };
+  /** appIds: the applications that use the key (app-scoped threat indicators apply through them). */
+  key: { id: string; appIds: readonly string[]; sensitivity: string };
   /** The current key version. */
   version: { createdAtMs: number; usedCount: number };
   policy: { maxAgeMs: number; capacityLimit: number | null };
@@ -141,7 +142,7 @@ function threatComponent(input: RiskInput): Pick<RiskComponent, 'value' | 'detai
     if (!(severity >= 0 && severity <= 1)) throw new UserError('invalid_threat_indicator', `threat indicator ${i + 1}: severity must be from 0 to 1, got ${severity}`);
     if (!['key', 'app', 'all'].includes(scope)) throw new UserError('invalid_threat_indicator', `threat indicator ${i + 1}: scope must be key, app or all, got '${String(scope)}'`);
     if (Number.isNaN(expiry)) throw new UserError('invalid_threat_indicator', `threat indicator ${i + 1}: expiresAt '${expiresAt}' is not an ISO 8601 time`);
-    const applies = scope === 'all' || (scope === 'key' && target === input.key.id) || (scope === 'app' && target === input.key.appId);
+    const applies = scope === 'all' || (scope === 'key' && target === input.key.id) || (scope === 'app' && input.key.appIds.includes(target));
     if (!applies) return;
     if (expiry <= input.nowMs) {
       expired++;
@@ -239,6 +240,8 @@ export interface RotationDecision {
    * deadline.
    */
   predictedRotationAt: string;
+  /** The trigger expected to fire at predictedRotationAt. */
+  predictedTrigger: RotationTrigger;
   /** When to decide again: sooner as risk rises, never after a foreseen trigger. */
   nextEvaluationAt: string;
   /** When the forecast (upper bound) exhausts the capacity left; null without a limit or when use is forecast to stop. */
@@ -349,6 +352,7 @@ export function decideRotation(input: RotationDecisionInput): RotationDecision {
       heldTrigger: null,
       reason: `rotate: ${first.why}${also.length > 0 ? ` (also: ${also.join(', ')})` : ''}`,
       predictedRotationAt: iso(nowMs),
+      predictedTrigger: first.trigger,
       nextEvaluationAt: iso(nowMs + policy.evaluationIntervalMs),
       capacityExhaustedAt: exhaustedAt,
     };
@@ -360,6 +364,7 @@ export function decideRotation(input: RotationDecisionInput): RotationDecision {
       heldTrigger: first.trigger,
       reason: `hold: ${first.why}, but the version is younger than minRotationInterval; rotation is allowed from ${iso(earliestRotation)}`,
       predictedRotationAt: iso(earliestRotation),
+      predictedTrigger: first.trigger,
       nextEvaluationAt: iso(earliestRotation),
       capacityExhaustedAt: exhaustedAt,
     };
@@ -368,10 +373,10 @@ export function decideRotation(input: RotationDecisionInput): RotationDecision {
   const share = Math.max(MIN_EVALUATION_SHARE, 1 - risk.score / policy.riskThreshold);
   const next = Math.min(nowMs + share * policy.evaluationIntervalMs, Math.max(foreseen, nowMs + MIN_EVALUATION_SHARE * policy.evaluationIntervalMs));
   const upcoming = [
-    { at: ageDeadline, what: 'age reaches maxAge' },
-    { at: capacityTriggerAt, what: 'forecast use comes within the safety margin of the capacity' },
-    { at: riskAt, what: 'risk, with age growing, reaches the threshold' },
-  ].filter((u): u is { at: number; what: string } => u.at !== null);
+    { at: ageDeadline, what: 'age reaches maxAge', trigger: 'age' as const },
+    { at: capacityTriggerAt, what: 'forecast use comes within the safety margin of the capacity', trigger: 'capacity' as const },
+    { at: riskAt, what: 'risk, with age growing, reaches the threshold', trigger: 'risk' as const },
+  ].filter((u): u is { at: number; what: string; trigger: RotationTrigger } => u.at !== null);
   upcoming.sort((a, b) => a.at - b.at);
   const soonest = upcoming[0];
   return {
@@ -382,6 +387,7 @@ export function decideRotation(input: RotationDecisionInput): RotationDecision {
       `no trigger: risk ${risk.score.toFixed(3)} below ${policy.riskThreshold}` +
       (soonest === undefined ? '' : `; next expected: ${soonest.what} at ${iso(Math.max(soonest.at, earliestRotation))}`),
     predictedRotationAt: iso(foreseen),
+    predictedTrigger: soonest?.trigger ?? 'age',
     nextEvaluationAt: iso(next),
     capacityExhaustedAt: exhaustedAt,
   };

@@ -3,6 +3,8 @@ import { KEY_NAME_PATTERN } from '../keys/key-model';
 
 export const USAGE_OPERATIONS = ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'] as const;
 export type UsageOperation = (typeof USAGE_OPERATIONS)[number];
+/** Operations with the private key: what a version's capacity counts and what the forecasts model. */
+export const PRIVATE_KEY_OPERATIONS: readonly UsageOperation[] = ['sign', 'decrypt', 'unwrap'];
 export const MAX_BATCH = 10_000;
 
 /** One usage event after validation: the version resolved, the time normalised. */
@@ -32,7 +34,7 @@ const FIELDS = ['eventId', 'ts', 'key', 'kid', 'version', 'op', 'app', 'node', '
  * caller can fix the batch in one go; nothing of a batch with a bad row is stored. Events more than an hour in the
  * future are refused: they would skew the forecasts.
  */
-export function validateUsageBatch(raw: unknown, nowMs: number): { events: UsageEvent[]; problems: RowProblem[] } {
+export function validateUsageBatch(raw: unknown, nowMs: number, dataClasses: readonly string[] = SENSITIVITY_CLASSES): { events: UsageEvent[]; problems: RowProblem[] } {
   if (!Array.isArray(raw)) return { events: [], problems: [{ row: -1, problems: ['the body must be an array of events (or {"events": [...]})'] }] };
   if (raw.length === 0 || raw.length > MAX_BATCH) return { events: [], problems: [{ row: -1, problems: [`a batch holds 1 to ${MAX_BATCH} events, not ${raw.length}`] }] };
   const events: UsageEvent[] = [];
@@ -64,7 +66,7 @@ export function validateUsageBatch(raw: unknown, nowMs: number): { events: Usage
     const count = entry.count ?? 1;
     if (!(Number.isInteger(count) && (count as number) > 0 && (count as number) <= 1_000_000_000)) rowProblems.push('count must be a whole number from 1 to 1,000,000,000');
     const sensitivity = entry.sensitivity;
-    if (sensitivity !== undefined && !(SENSITIVITY_CLASSES as readonly unknown[]).includes(sensitivity)) rowProblems.push(`sensitivity must be one of ${SENSITIVITY_CLASSES.join(', ')}`);
+    if (sensitivity !== undefined && !(dataClasses as readonly unknown[]).includes(sensitivity)) rowProblems.push(`sensitivity must be one of ${dataClasses.join(', ')}`);
     const eventId = entry.eventId;
     if (eventId !== undefined && (typeof eventId !== 'string' || eventId.length === 0 || eventId.length > 200)) rowProblems.push('eventId must be a non-empty string');
     if (typeof eventId === 'string') {

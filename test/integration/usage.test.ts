@@ -75,18 +75,24 @@ describe('usage events', () => {
     expect(bad.stderr).toContain('line 2: ts must be an ISO 8601 time');
   });
 
-  it('holds the purge when an application still signs with the old version after the switch, and names it', async () => {
-    const [v1] = await versions('usage-key');
-    expect((await api('POST', '/keys/usage-key/rotate', { reason: 'usage test' })).status).toBe(200);
+  it('archives at the maximum grace period a version still signed with, holds its purge and names the application', async () => {
+    // gracePeriod = maxGracePeriod: the end-of-grace check finds the use but may not extend.
+    await api('POST', '/keys', { name: 'capped-key', type: 'ec-p256', policy: { gracePeriod: '4s', maxGracePeriod: '4s', retention: '1h' } });
+    const [v1] = await eventually(async () => {
+      const found = await versions('capped-key');
+      return found[0]?.state === 'active' ? found : undefined;
+    }, 'v1');
+    expect((await api('POST', '/keys/capped-key/rotate', { reason: 'usage test' })).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await api('POST', '/usage', [{ ts: new Date().toISOString(), key: 'usage-key', kid: v1!.kid, op: 'sign', app: 'legacy-billing', eventId: 'late-1' }])).status).toBe(200);
+    expect((await api('POST', '/usage', [{ ts: new Date().toISOString(), key: 'capped-key', kid: v1!.kid, op: 'sign', app: 'legacy-billing', eventId: 'late-1' }])).status).toBe(200);
     const archived = await eventually(async () => {
-      const found = (await versions('usage-key')).find((v) => v.version === 1);
+      const found = (await versions('capped-key')).find((v) => v.version === 1);
       return found?.verdict ? found : undefined;
     }, 'the verdict on v1');
     expect(archived.verdict).toMatchObject({ ok: false, usage: { evidence: 'events', signsAfterSwitch: 1, note: expect.stringContaining('legacy-billing') } });
     expect(archived.state).toBe('archived');
     const alerts = (await api('GET', '/alerts?source=lifecycle&state=open', undefined, reader)).body.alerts as Array<{ message: string }>;
     expect(alerts.some((alert) => alert.message.includes('legacy-billing') && alert.message.includes('its purge is held'))).toBe(true);
+    expect(alerts.some((alert) => alert.message.includes('reached its maximum grace period') && alert.message.includes('legacy-billing'))).toBe(true);
   });
 });

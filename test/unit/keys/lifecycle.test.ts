@@ -48,7 +48,7 @@ describe('policy', () => {
   it('reports every problem at once, including the rules between fields', () => {
     let problems: string[] = [];
     try {
-      resolvePolicy({ gracePeriod: '40d', maxGracePeriod: '30d', riskThreshold: 2, capacityLimit: -1, sensitivity: 'secret', colour: 'red' });
+      resolvePolicy({ gracePeriod: '40d', maxGracePeriod: '30d', riskThreshold: 2, capacityLimit: -1, sensitivity: 'Top Secret', colour: 'red' });
     } catch (error) {
       problems = ((error as UserError).details?.problems as string[]) ?? [];
     }
@@ -57,7 +57,7 @@ describe('policy', () => {
       'policy.gracePeriod (40d) must not exceed policy.maxGracePeriod (30d)',
       'policy.riskThreshold: must be a number greater than 0 and at most 1',
       'policy.capacityLimit: must be a positive whole number, or null for no limit',
-      expect.stringContaining('policy.sensitivity: must be one of public'),
+      expect.stringContaining('policy.sensitivity: must be the name of a data class'),
     ]);
   });
   it('validates a change against the current policy, not the defaults', () => {

@@ -92,4 +92,21 @@ describe('parseConfig', () => {
     const problems = problemsOf({ file: { alerts: { webhooks: [{ id: 'ops', url: 'ftp://x', secret: { env: 'OPS' } }] } } });
     expect(problems).toEqual([expect.stringContaining('url must be an http:// or https:// URL')]);
   });
+
+  it('takes risk weights and data classes for the prediction engine, defaulting to the built-in ones', () => {
+    const defaults = parseConfig(base).prediction;
+    expect(defaults.sensitivityWeights['payment-card']).toBe(0.9);
+    expect(defaults.riskWeights.threat).toBe(0.9);
+    const custom = parseConfig({ ...base, file: { prediction: { riskWeights: { anomaly: 0.8 }, sensitivityWeights: { public: 0, 'trade-secret': 0.95 }, retrainIntervalHours: 6 } } }).prediction;
+    expect(custom.riskWeights).toMatchObject({ anomaly: 0.8, usage: 0.5 });
+    // A configured table of data classes replaces the built-in one.
+    expect(custom.sensitivityWeights).toEqual({ public: 0, 'trade-secret': 0.95 });
+    expect(custom.retrainIntervalHours).toBe(6);
+    expect(problemsOf({ file: { prediction: { riskWeights: { anomaly: 2, luck: 0.1 }, sensitivityWeights: { 'Top Secret': 1 }, horizon: 3 } } })).toEqual([
+      expect.stringContaining('prediction.horizon: unknown setting'),
+      'prediction.riskWeights.anomaly: must be a number from 0 to 1',
+      expect.stringContaining('prediction.riskWeights.luck: unknown'),
+      expect.stringContaining("prediction.sensitivityWeights.Top Secret: a data class name is lower-case"),
+    ]);
+  });
 });

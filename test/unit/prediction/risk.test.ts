@@ -16,7 +16,7 @@ const NOW = Date.UTC(2024, 5, 1, 12);
 function riskInput(change: Partial<RiskInput> = {}): RiskInput {
   return {
     nowMs: NOW,
-    key: { id: 'key-1', appId: 'payments', sensitivity: 'internal' },
+    key: { id: 'key-1', appIds: ['payments'], sensitivity: 'internal' },
     version: { createdAtMs: NOW - 10 * DAY, usedCount: 1000 },
     policy: { maxAgeMs: 90 * DAY, capacityLimit: 11_000 },
     forecast: { cumulative: 2500, cumulativeUpper: 3000, horizon: 168, modelVersion: 'keyrotor-forest/1#0000abcd', method: 'combined' },

@@ -1,0 +1,234 @@
+import type { KeyEvaluation } from '../../domain/prediction/evaluate';
+import type { ForestModelJson } from '../../domain/prediction/forest-model';
+import type { RiskWeights } from '../../domain/prediction/risk';
+import { alignToHour, HOUR_MS, type HourlySeries } from '../../domain/prediction/series';
+import { PRIVATE_KEY_OPERATIONS } from '../../domain/usage/events';
+import type { Database } from './database';
+
+/** History the forecasts read: the four weeks of the seasonal mean, plus one for the features' lags. */
+export const HISTORY_HOURS = 5 * 168;
+
+/**
+ * A key's hourly private-key use from its first use or its creation (whichever is earlier, at most HISTORY_HOURS ago)
+ * up to and including the hour now running. Hours without use are zeros.
+ */
+export async function keyUsageSeries(db: Database, input: { key: string; createdAt: string; nowMs: number }): Promise<HourlySeries> {
+  const currentHour = alignToHour(input.nowMs);
+  const earliest = currentHour - HISTORY_HOURS * HOUR_MS;
+  const { rows } = await db.query<{ hour: Date; count: string }>(
+    'SELECT hour, sum(count) AS count FROM usage_hourly WHERE key = $1 AND op = ANY($2) AND hour >= $3 AND hour <= $4 GROUP BY hour ORDER BY hour',
+    [input.key, PRIVATE_KEY_OPERATIONS, new Date(earliest), new Date(currentHour)],
+  );
+  const created = alignToHour(Date.parse(input.createdAt));
+  const firstUse = rows.length > 0 ? rows[0]!.hour.getTime() : Infinity;
+  const startMs = Math.max(earliest, Math.min(created, firstUse, currentHour));
+  const counts = new Array<number>((currentHour - startMs) / HOUR_MS + 1).fill(0);
+  for (const row of rows) {
+    const index = (row.hour.getTime() - startMs) / HOUR_MS;
+    if (index >= 0 && index < counts.length) counts[index] = Number(row.count);
+  }
+  return { startMs, counts };
+}
+
+/** The whole hours of every key with usage in the last HISTORY_HOURS: what the global model trains on. */
+export async function allUsageSeries(db: Database, nowMs: number): Promise<Array<{ key: string; series: HourlySeries }>> {
+  const currentHour = alignToHour(nowMs);
+  const earliest = currentHour - HISTORY_HOURS * HOUR_MS;
+  const { rows } = await db.query<{ key: string; hour: Date; count: string }>(
+    `SELECT key, hour, sum(count) AS count FROM usage_hourly
+     WHERE op = ANY($1) AND hour >= $2 AND hour < $3 GROUP BY key, hour ORDER BY key, hour`,
+    [PRIVATE_KEY_OPERATIONS, new Date(earliest), new Date(currentHour)],
+  );
+  const byKey = new Map<string, Array<{ hour: number; count: number }>>();
+  for (const row of rows) {
+    const list = byKey.get(row.key) ?? [];
+    list.push({ hour: row.hour.getTime(), count: Number(row.count) });
+    byKey.set(row.key, list);
+  }
+  return [...byKey].map(([key, hours]) => {
+    const startMs = hours[0]!.hour;
+    const counts = new Array<number>((currentHour - startMs) / HOUR_MS).fill(0);
+    for (const { hour, count } of hours) counts[(hour - startMs) / HOUR_MS] = count;
+    return { key, series: { startMs, counts } };
+  });
+}
+
+/** Private-key operations a version has served, as reported. */
+export async function versionUsedCount(db: Database, key: string, version: number): Promise<number> {
+  const { rows } = await db.query<{ used: string | null }>('SELECT sum(count) AS used FROM usage_hourly WHERE key = $1 AND version = $2 AND op = ANY($3)', [
+    key, version, PRIVATE_KEY_OPERATIONS,
+  ]);
+  return Number(rows[0]?.used ?? 0);
+}
+
+/** The applications that used a key since `appsSince`, and the data classes its events carried since `classesSince`. */
+export async function recentUsageFacts(db: Database, input: { key: string; appsSince: Date; classesSince: Date }): Promise<{ apps: string[]; sensitivities: string[] }> {
+  const apps = await db.query<{ app: string }>('SELECT DISTINCT app FROM usage_events WHERE key = $1 AND ts >= $2 ORDER BY app', [input.key, input.appsSince]);
+  const classes = await db.query<{ sensitivity: string }>(
+    'SELECT DISTINCT sensitivity FROM usage_events WHERE key = $1 AND ts >= $2 AND sensitivity IS NOT NULL ORDER BY sensitivity',
+    [input.key, input.classesSince],
+  );
+  return { apps: apps.rows.map((row) => row.app), sensitivities: classes.rows.map((row) => row.sensitivity) };
+}
+
+export interface StoredEvaluation {
+  evaluationId: string;
+  key: string;
+  version: number;
+  usedCount: number;
+  threshold: number;
+  weights: RiskWeights;
+  evaluation: KeyEvaluation;
+}
+
+/** Stores one evaluation; a retried activity stores it once. */
+export async function storeEvaluation(db: Database, input: StoredEvaluation): Promise<void> {
+  const { evaluation: e } = input;
+  const forecast = { ...e.forecast };
+  await db.query(
+    `INSERT INTO risk_evaluations (evaluation_id, key, version, evaluated_at, score, threshold, rotate, trigger, held_trigger, predicted_trigger,
+       reason, predicted_rotation_at, next_evaluation_at, capacity_exhausted_at, used_count, components, weights, model_version, forecast_method,
+       forecast, anomaly)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+     ON CONFLICT (evaluation_id) DO NOTHING`,
+    [
+      input.evaluationId, input.key, input.version, e.risk.evaluatedAt, e.risk.score, input.threshold, e.decision.rotate, e.decision.trigger,
+      e.decision.heldTrigger, e.decision.predictedTrigger, e.decision.reason, e.decision.predictedRotationAt, e.decision.nextEvaluationAt,
+      e.decision.capacityExhaustedAt, input.usedCount, JSON.stringify(e.risk.components), JSON.stringify(input.weights), e.risk.modelVersion,
+      e.forecast.method, JSON.stringify(forecast), JSON.stringify({ report: e.anomaly, note: e.anomalyNote }),
+    ],
+  );
+}
+
+export interface RiskHistoryItem {
+  evaluationId: string;
+  evaluatedAt: string;
+  version: number;
+  score: number;
+  threshold: number;
+  rotate: boolean;
+  trigger: string | null;
+  heldTrigger: string | null;
+  predictedTrigger: string | null;
+  reason: string;
+  predictedRotationAt: string;
+  nextEvaluationAt: string;
+  capacityExhaustedAt: string | null;
+  usedCount: number;
+  components: Array<{ name: string; value: number; weight: number; contribution: number; detail: string }>;
+  weights: Record<string, number>;
+  modelVersion: string | null;
+  forecastMethod: string;
+}
+
+const HISTORY_COLUMNS = `evaluation_id, evaluated_at, version, score, threshold, rotate, trigger, held_trigger, predicted_trigger, reason,
+  predicted_rotation_at, next_evaluation_at, capacity_exhausted_at, used_count, components, weights, model_version, forecast_method`;
+
+interface HistoryRow {
+  evaluation_id: string;
+  evaluated_at: Date;
+  version: number;
+  score: number;
+  threshold: number;
+  rotate: boolean;
+  trigger: string | null;
+  held_trigger: string | null;
+  predicted_trigger: string | null;
+  reason: string;
+  predicted_rotation_at: Date;
+  next_evaluation_at: Date;
+  capacity_exhausted_at: Date | null;
+  used_count: string;
+  components: RiskHistoryItem['components'];
+  weights: Record<string, number>;
+  model_version: string | null;
+  forecast_method: string;
+}
+
+function historyItem(row: HistoryRow): RiskHistoryItem {
+  return {
+    evaluationId: row.evaluation_id,
+    evaluatedAt: row.evaluated_at.toISOString(),
+    version: row.version,
+    score: row.score,
+    threshold: row.threshold,
+    rotate: row.rotate,
+    trigger: row.trigger,
+    heldTrigger: row.held_trigger,
+    predictedTrigger: row.predicted_trigger,
+    reason: row.reason,
+    predictedRotationAt: row.predicted_rotation_at.toISOString(),
+    nextEvaluationAt: row.next_evaluation_at.toISOString(),
+    capacityExhaustedAt: row.capacity_exhausted_at?.toISOString() ?? null,
+    usedCount: Number(row.used_count),
+    components: row.components,
+    weights: row.weights,
+    modelVersion: row.model_version,
+    forecastMethod: row.forecast_method,
+  };
+}
+
+/** A key's evaluations, newest first. */
+export async function riskHistory(db: Database, key: string, input: { limit: number; before?: Date }): Promise<RiskHistoryItem[]> {
+  const { rows } = await db.query<HistoryRow>(
+    `SELECT ${HISTORY_COLUMNS} FROM risk_evaluations WHERE key = $1 AND ($2::timestamptz IS NULL OR evaluated_at < $2)
+     ORDER BY evaluated_at DESC LIMIT $3`,
+    [key, input.before ?? null, input.limit],
+  );
+  return rows.map(historyItem);
+}
+
+/** The latest evaluation of each of `keys`. */
+export async function latestEvaluations(db: Database, keys: readonly string[]): Promise<Map<string, RiskHistoryItem>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await db.query<HistoryRow & { key: string }>(
+    `SELECT DISTINCT ON (key) key, ${HISTORY_COLUMNS} FROM risk_evaluations WHERE key = ANY($1) ORDER BY key, evaluated_at DESC`,
+    [keys],
+  );
+  return new Map(rows.map((row) => [row.key, historyItem(row)]));
+}
+
+/** The stored forecast and anomaly report of a key's latest evaluation. */
+export async function latestForecast(db: Database, key: string): Promise<{ evaluatedAt: string; forecast: unknown; anomaly: unknown } | null> {
+  const { rows } = await db.query<{ evaluated_at: Date; forecast: unknown; anomaly: unknown }>(
+    'SELECT evaluated_at, forecast, anomaly FROM risk_evaluations WHERE key = $1 ORDER BY evaluated_at DESC LIMIT 1',
+    [key],
+  );
+  const row = rows[0];
+  return row ? { evaluatedAt: row.evaluated_at.toISOString(), forecast: row.forecast, anomaly: row.anomaly } : null;
+}
+
+export interface ModelSummary {
+  modelVersion: string;
+  trainedAt: string;
+  keys: number;
+  trainingRows: number;
+  trainMs: number;
+}
+
+export async function storeModel(db: Database, input: ModelSummary & { model: ForestModelJson }): Promise<void> {
+  await db.query(
+    `INSERT INTO forecast_models (model_version, trained_at, keys, training_rows, train_ms, model) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (model_version) DO NOTHING`,
+    [input.modelVersion, input.trainedAt, input.keys, input.trainingRows, input.trainMs, JSON.stringify(input.model)],
+  );
+}
+
+/** The newest model's version, cheap to poll; the model itself is read only when it changed. */
+export async function newestModelVersion(db: Database): Promise<string | null> {
+  const { rows } = await db.query<{ model_version: string }>('SELECT model_version FROM forecast_models ORDER BY trained_at DESC LIMIT 1');
+  return rows[0]?.model_version ?? null;
+}
+
+export async function loadModel(db: Database, modelVersion: string): Promise<unknown> {
+  const { rows } = await db.query<{ model: unknown }>('SELECT model FROM forecast_models WHERE model_version = $1', [modelVersion]);
+  return rows[0]?.model ?? null;
+}
+
+export async function listModels(db: Database, limit: number): Promise<ModelSummary[]> {
+  const { rows } = await db.query<{ model_version: string; trained_at: Date; keys: number; training_rows: number; train_ms: number }>(
+    'SELECT model_version, trained_at, keys, training_rows, train_ms FROM forecast_models ORDER BY trained_at DESC LIMIT $1',
+    [limit],
+  );
+  return rows.map((row) => ({ modelVersion: row.model_version, trainedAt: row.trained_at.toISOString(), keys: row.keys, trainingRows: row.training_rows, trainMs: row.train_ms }));
+}

@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../../adapters/postgres/database';
+import { getKey } from '../../adapters/postgres/key-repository';
+import { riskHistory } from '../../adapters/postgres/prediction-repository';
+import { NotFoundError } from '../../domain/errors';
+import { validateKeyName } from '../../domain/keys/key-model';
+import { OPERATORS, READERS, actorOf } from '../auth';
+import { authErrors, problemRef } from '../schemas/problem';
+import type { KeyService } from '../services/keys';
+
+const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z0-9._-]{1,64}$' } } } as const;
+const trigger = { type: ['string', 'null'], enum: ['risk', 'capacity', 'age', null] } as const;
+
+const evaluationSchema = {
+  type: 'object',
+  required: ['evaluationId', 'evaluatedAt', 'version', 'score', 'threshold', 'rotate', 'reason', 'components'],
+  properties: {
+    evaluationId: { type: 'string' },
+    evaluatedAt: { type: 'string' },
+    version: { type: 'integer' },
+    score: { type: 'number' },
+    threshold: { type: 'number' },
+    rotate: { type: 'boolean' },
+    trigger,
+    heldTrigger: trigger,
+    predictedTrigger: trigger,
+    reason: { type: 'string' },
+    predictedRotationAt: { type: 'string' },
+    nextEvaluationAt: { type: 'string' },
+    capacityExhaustedAt: { type: ['string', 'null'] },
+    usedCount: { type: 'integer', description: 'private-key operations the version had served' },
+    components: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'value', 'weight', 'contribution', 'detail'],
+        properties: { name: { type: 'string' }, value: { type: 'number' }, weight: { type: 'number' }, contribution: { type: 'number' }, detail: { type: 'string' } },
+      },
+    },
+    weights: { type: 'object', additionalProperties: { type: 'number' } },
+    modelVersion: { type: ['string', 'null'] },
+    forecastMethod: { type: 'string' },
+  },
+} as const;
+
+export function keyRiskRoutes(app: FastifyInstance, db: Database, keys: KeyService): void {
+  app.get<{ Params: { name: string }; Querystring: { limit?: number; before?: string } }>('/keys/:name/risk', {
+    config: { roles: READERS },
+    schema: {
+      tags: ['prediction'],
+      summary:
+        'The risk evaluations of a key, newest first: score = 1 − Π(1 − weight × value) over the components (usage pressure, anomaly, sensitivity, threat, age), each with why; the decision and the predicted rotation',
+      security: [{ bearer: [] }],
+      params: nameParams,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, before: { type: 'string', format: 'date-time' } },
+      },
+      response: { 200: { type: 'object', required: ['key', 'items'], properties: { key: { type: 'string' }, items: { type: 'array', items: evaluationSchema } } }, ...authErrors, 404: problemRef },
+    },
+    handler: async (request) => {
+      const name = validateKeyName(request.params.name);
+      if (!(await getKey(db, name))) throw new NotFoundError('key', name);
+      const items = await riskHistory(db, name, { limit: request.query.limit ?? 50, ...(request.query.before ? { before: new Date(request.query.before) } : {}) });
+      return { key: name, items };
+    },
+  });
+
+  app.post<{ Params: { name: string } }>('/keys/:name/evaluate', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['prediction'],
+      summary: 'Evaluate the key now (Update evaluateKey): forecast, anomalies, risk and decision; a trigger that fires rotates the key as a scheduled evaluation would',
+      security: [{ bearer: [] }],
+      params: nameParams,
+      response: {
+        200: {
+          type: 'object',
+          required: ['evaluationId', 'evaluatedAt', 'score', 'threshold', 'predictedRotationAt', 'nextEvaluationAt', 'reason', 'failed'],
+          properties: {
+            evaluationId: { type: 'string' },
+            evaluatedAt: { type: 'string' },
+            version: { type: 'integer' },
+            score: { type: ['number', 'null'] },
+            threshold: { type: 'number' },
+            predictedTrigger: trigger,
+            predictedRotationAt: { type: ['string', 'null'] },
+            nextEvaluationAt: { type: 'string' },
+            reason: { type: 'string' },
+            failed: { type: 'boolean' },
+          },
+        },
+        ...authErrors,
+        404: problemRef,
+        409: problemRef,
+      },
+    },
+    handler: async (request) => keys.evaluate(request.params.name, { actor: actorOf(request) }),
+  });
+}
