@@ -27,8 +27,16 @@ describe('workflow histories replay against the current workflow code', () => {
       (await system.app.inject({ method, url, headers: { authorization: `Bearer ${operator}` }, ...(payload ? { payload } : {}) })).json<Record<string, unknown>>();
     await call('POST', '/keys', { name, type: 'ec-p256', policy: { gracePeriod: '3s', maxGracePeriod: '20s', retention: '1s' } });
     await eventually(async () => ((await call('GET', `/keys/${name}`)).activeVersion === 1 ? true : undefined), 'v1');
+    const v1 = ((await call('GET', `/keys/${name}`)).versions as Array<{ kid: string }>)[0];
     await call('POST', `/keys/${name}/rotate`, { reason: 'replay test' });
     await call('POST', `/keys/${name}/grace`, { extendBy: '1s', reason: 'replay test' });
+    // Signing use of the retiring version: the end-of-grace check extends the grace period once.
+    await system.app.inject({
+      method: 'POST',
+      url: '/usage',
+      headers: { authorization: `Bearer ${operator}` },
+      payload: [{ ts: new Date().toISOString(), key: name, kid: v1?.kid, op: 'sign', app: 'replay-app' }],
+    });
     await eventually(async () => {
       const versions = (await call('GET', `/keys/${name}`)).versions as Array<{ version: number; state: string }>;
       return versions.find((v) => v.version === 1)?.state === 'purged' ? true : undefined;
@@ -44,9 +52,11 @@ describe('workflow histories replay against the current workflow code', () => {
     })));
     if (process.env.KEYROTOR_RECORD_HISTORIES === '1') {
       mkdirSync(FIXTURES, { recursive: true });
+      // Named by date: histories of older workflow code stay, so that each patch's old branch keeps being replayed.
+      const stamp = new Date().toISOString().slice(0, 10).replaceAll('-', '');
       for (const [index, run] of recorded.entries()) {
         const history = History.toObject(History.fromObject(run.history), { longs: String, enums: String, bytes: String });
-        writeFileSync(join(FIXTURES, `key-lifecycle-${index + 1}.json`), `${JSON.stringify({ workflowId: run.workflowId, history })}\n`);
+        writeFileSync(join(FIXTURES, `key-lifecycle-${stamp}-${index + 1}.json`), `${JSON.stringify({ workflowId: run.workflowId, history })}\n`);
       }
     }
     const committed = existsSync(FIXTURES)
@@ -55,7 +65,7 @@ describe('workflow histories replay against the current workflow code', () => {
         return { workflowId: `${fixture.workflowId} (${file})`, history: History.fromObject(fixture.history) };
       })
       : [];
-    expect(committed.length).toBeGreaterThanOrEqual(2);
+    expect(committed.length).toBeGreaterThanOrEqual(4);
 
     const results = Worker.runReplayHistories({ workflowBundle: await testWorkflowBundle() }, [...recorded, ...committed]);
     const outcomes: Array<{ workflowId: string; error: string | null }> = [];
