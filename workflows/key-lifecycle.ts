@@ -31,6 +31,7 @@ import {
   keyNameSearchAttribute,
   keyPhaseSearchAttribute,
   keyStateQuery,
+  reevaluateKeySignal,
   rotateKeyUpdate,
   updatePolicyUpdate,
   type CompleteGraceResult,
@@ -102,6 +103,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
   let woken = false;
   let rotation: { id: number; request: RotateKeyRequest; trigger: RotationTrigger; evidence?: RotationEvidence } | undefined;
   let evaluationRequest: { actor: string; done: boolean } | undefined;
+  let evaluationSoon = false;
   let rotationOutcome: { id: number; result?: RotateKeyResult; error?: ApplicationFailure } | undefined;
   let rotationIds = 0;
   let graceCompletion: { request: { reason: string; actor: string }; result?: CompleteGraceResult } | undefined;
@@ -150,6 +152,11 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       },
     },
   );
+
+  setHandler(reevaluateKeySignal, () => {
+    evaluationSoon = true;
+    wake();
+  });
 
   setHandler(
     evaluateKeyUpdate,
@@ -236,8 +243,17 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       { key: keyPhaseSearchAttribute, value: state.phase },
       { key: activeVersionSearchAttribute, value: active ? `v${active.version}` : 'none' },
     ]);
+    describeForWebUi();
+  }
+
+  /** The workflow's own summary in the Web UI (metadata only: no command, so it may change at any point). */
+  function describeForWebUi(): void {
     const lines = state.versions.map((v) => `- v${v.version} \`${v.kid}\` **${v.state}**${v.graceDeadline ? ` (grace until ${v.graceDeadline})` : ''}${v.purgeAfter ? ` (purge after ${v.purgeAfter})` : ''}`);
-    setCurrentDetails(`**${state.name}** (${state.keyType}) — ${state.phase}\n\n${lines.join('\n')}\n\nnext maxAge rotation: ${state.nextRotationAt ?? '—'}`);
+    const p = state.prediction;
+    const prediction = p
+      ? `risk ${p.score === null ? 'not evaluated (failed)' : p.score.toFixed(3)} of ${p.threshold} at ${p.evaluatedAt}; predicted rotation: ${p.predictedTrigger ?? '—'} at ${p.predictedRotationAt ?? '—'}; next evaluation ${p.nextEvaluationAt}\n\n${p.reason}`
+      : 'not evaluated yet';
+    setCurrentDetails(`**${state.name}** (${state.keyType}) — ${state.phase}\n\n${lines.join('\n')}\n\nnext maxAge rotation: ${state.nextRotationAt ?? '—'}\n\n${prediction}`);
   }
 
   async function flushPendingEvents(): Promise<void> {
@@ -581,10 +597,12 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     const evaluationDue =
       (state.phase === 'active' || state.phase === 'grace') &&
       !rotation &&
-      ((evaluationRequest !== undefined && !evaluationRequest.done) || !state.prediction || Date.parse(state.prediction.nextEvaluationAt) <= now);
+      ((evaluationRequest !== undefined && !evaluationRequest.done) || evaluationSoon || !state.prediction || Date.parse(state.prediction.nextEvaluationAt) <= now);
     // Histories recorded before prediction existed never evaluate.
     if (evaluationDue && patched('risk-evaluation')) {
+      evaluationSoon = false;
       await evaluate();
+      describeForWebUi();
       if (evaluationRequest) evaluationRequest.done = true;
       continue;
     }

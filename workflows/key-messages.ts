@@ -63,3 +63,5 @@ export const updatePolicyUpdate = defineUpdate<KeyPolicy, [UpdatePolicyRequest]>
 export const decommissionKeyUpdate = defineUpdate<{ destroyedVersions: number[] }, [DecommissionRequest]>('decommissionKey');
 /** Runs a risk evaluation now (it may rotate the key, as a scheduled one would) and answers with its summary. */
 export const evaluateKeyUpdate = defineUpdate<PredictionSummary, [EvaluateKeyRequest]>('evaluateKey');
+/** Asks for an evaluation as soon as the workflow is free (new threat intelligence, for instance); answers nothing. */
+export const reevaluateKeySignal = defineSignal<[{ why: string }]>('reevaluateKey');
