@@ -15,6 +15,7 @@ import { jwksRoutes } from './routes/jwks';
 import { keyRoutes } from './routes/keys';
 import { metricsRoutes } from './routes/metrics';
 import { subscriptionRoutes } from './routes/subscriptions';
+import { threatIntelRoutes } from './routes/threat-intel';
 import { tokenRoutes } from './routes/tokens';
 import { usageRoutes } from './routes/usage';
 import { problemSchema } from './schemas/problem';
@@ -78,6 +79,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   subscriptionRoutes(app, deps.db);
   entropyRoutes(app, deps.db);
   usageRoutes(app, deps.db);
+  threatIntelRoutes(app, deps.db, { feedConfigured: deps.config.threatIntel.feedUrl !== undefined });
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;

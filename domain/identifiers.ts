@@ -35,3 +35,9 @@ export function webhookDeliveryWorkflowId(name: string, version: number, subscri
 export function entropyHarvestScheduleId(nodeId: string): string {
   return `entropy-harvest/${nodeId}`;
 }
+
+/** The schedule (and the workflow id of each of its runs) pulling the threat-intelligence feed; absent without a feed. */
+export const THREAT_FEED_SCHEDULE_ID = 'threat-intel-feed';
+
+/** The hourly schedule deleting raw usage events past their retention. */
+export const USAGE_RETENTION_SCHEDULE_ID = 'usage-retention';

@@ -7,11 +7,12 @@ import { Database, migrate } from '../adapters/postgres/database';
 import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
 import { ensureAdminToken } from '../adapters/postgres/token-repository';
 import { startTemporalDevServer } from '../adapters/temporal/dev-server';
-import { ensureEntropySchedules } from '../adapters/temporal/schedules';
+import { ensureEntropySchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../api/app';
 import type { KeyrotorConfig } from '../domain/config';
+import { formatDuration } from '../domain/keys/durations';
 import { startControlWorker } from './control-worker';
 import { startHsmWorker, type RunningWorker } from './hsm-worker';
 import { temporalConnectionOptions } from '../adapters/temporal/connection';
@@ -136,6 +137,8 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     if (options.schedules !== false) {
       await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
       log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now)`);
+      await ensureUsageRetentionSchedule(client);
+      if ((await ensureThreatFeedSchedule(client, config.threatIntel)) === 'scheduled') log(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)} (first pull now)`);
     }
 
     const { created: createdAdminToken } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);

@@ -3,3 +3,5 @@ export { healthCheckWorkflow } from './health-check';
 export { keyLifecycleWorkflow } from './key-lifecycle';
 export { webhookDeliveryWorkflow } from './webhook-delivery';
 export { entropyHarvestWorkflow } from './entropy-harvest';
+export { threatIntelFeedWorkflow } from './threat-intel-feed';
+export { usageRetentionWorkflow } from './usage-retention';

@@ -1,5 +1,5 @@
 import type { RowProblem, UsageEvent } from '../../domain/usage/events';
-import type { Database } from './database';
+import type { Database, Queryable } from './database';
 
 export type IngestOutcome = { kind: 'refused'; problems: RowProblem[] } | { kind: 'stored'; stored: number; duplicates: number };
 
@@ -53,13 +53,26 @@ export async function storeUsageBatch(db: Database, events: UsageEvent[]): Promi
   });
 }
 
-/** Recorded signing use of a version after a moment, and whether any usage of the key was ever reported. */
+/**
+ * Recorded signing use of a version after a moment, and whether any usage of the key was ever reported. The second
+ * is read from the hourly aggregates, which outlive the raw events: a key whose old events passed their retention
+ * still has evidence.
+ */
 export async function signsAfter(db: Database, input: { key: string; version: number; since: string }): Promise<{ evidence: 'none' | 'events'; count: number; apps: string[] }> {
-  const any = await db.query('SELECT 1 FROM usage_events WHERE key = $1 LIMIT 1', [input.key]);
+  const any = await db.query('SELECT 1 FROM usage_hourly WHERE key = $1 LIMIT 1', [input.key]);
   if (any.rowCount === 0) return { evidence: 'none', count: 0, apps: [] };
   const { rows } = await db.query<{ app: string; count: string }>(
     "SELECT app, sum(count) AS count FROM usage_events WHERE key = $1 AND version = $2 AND op = 'sign' AND ts > $3 GROUP BY app ORDER BY app",
     [input.key, input.version, input.since],
   );
   return { evidence: 'events', count: rows.reduce((sum, row) => sum + Number(row.count), 0), apps: rows.map((row) => row.app) };
+}
+
+/**
+ * Deletes at most `limit` raw usage events older than `before`, in one short transaction, and says how many went.
+ * The hourly aggregates are another table and stay.
+ */
+export async function deleteRawUsageBatch(db: Queryable, input: { before: Date; limit: number }): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE ts < $1 LIMIT $2)', [input.before, input.limit]);
+  return rowCount ?? 0;
 }
