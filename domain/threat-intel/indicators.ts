@@ -109,8 +109,3 @@ export function validateIndicatorBatch(raw: unknown): { indicators: ValidIndicat
   });
   return { indicators: problems.length > 0 ? [] : indicators, problems };
 }
-
-/** Counts until (not at) its expiry, as the risk score reads it. */
-export function isLive(indicator: Pick<ValidIndicator, 'expiresAt'>, nowMs: number): boolean {
-  return Date.parse(indicator.expiresAt) > nowMs;
-}
