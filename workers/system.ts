@@ -24,7 +24,7 @@ export interface SystemOptions {
   /** Pass false to build the API without listening (tests use inject). */
   listen?: boolean;
   apiLogger?: boolean;
-  /** Pass false to leave the entropyHarvest schedules alone (tests that do not harvest). */
+  /** Pass false to leave the schedules alone (entropy harvest, usage retention, threat feed; tests that do not need them). */
   schedules?: boolean;
 }
 
