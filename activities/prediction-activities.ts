@@ -10,6 +10,7 @@ import {
   storeModel,
   versionUsedCount,
 } from '../adapters/postgres/prediction-repository';
+import { threatsForKey } from '../adapters/postgres/threat-intel-repository';
 import type { KeyrotorConfig } from '../domain/config';
 import type { RotationEvidence } from '../domain/keys/key-model';
 import { policyDurations, type KeyPolicy } from '../domain/keys/policy';
@@ -73,6 +74,7 @@ export function createPredictionActivities(deps: { db: Database; config: Keyroto
         recentUsageFacts(db, { key: input.name, appsSince: new Date(nowMs - 7 * DAY_MS), classesSince: new Date(nowMs - DAY_MS) }),
         currentModel(),
       ]);
+      const threats = await threatsForKey(db, { key: input.name, apps: facts.apps, now: new Date(nowMs) });
       const evaluation = evaluateKey({
         nowMs,
         key: { name: input.name, sensitivity: input.policy.sensitivity, appIds: facts.apps },
@@ -87,7 +89,7 @@ export function createPredictionActivities(deps: { db: Database; config: Keyroto
         },
         usage,
         eventSensitivities: facts.sensitivities,
-        threats: [],
+        threats: threats.live,
         model,
         risk: {
           weights: config.prediction.riskWeights,

@@ -18,6 +18,7 @@ import { keyRoutes } from './routes/keys';
 import { metricsRoutes } from './routes/metrics';
 import { modelRoutes } from './routes/models';
 import { subscriptionRoutes } from './routes/subscriptions';
+import { threatIntelRoutes } from './routes/threat-intel';
 import { tokenRoutes } from './routes/tokens';
 import { usageRoutes } from './routes/usage';
 import { problemSchema } from './schemas/problem';
@@ -85,6 +86,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   subscriptionRoutes(app, deps.db);
   entropyRoutes(app, deps.db);
   usageRoutes(app, deps.db, Object.keys(deps.config.prediction.sensitivityWeights));
+  threatIntelRoutes(app, deps.db, { feedConfigured: deps.config.threatIntel.feedUrl !== undefined, temporal: deps.temporal });
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;

@@ -1,4 +1,5 @@
-import { ConfigError } from './errors';
+import { ConfigError, UserError } from './errors';
+import { formatDuration, parseDuration } from './keys/durations';
 import { SENSITIVITY_CLASS_PATTERN } from './keys/policy';
 import { DEFAULT_CLASS_MISMATCH_PENALTY, DEFAULT_RISK_WEIGHTS, DEFAULT_SENSITIVITY_WEIGHTS, RISK_COMPONENTS, type RiskWeights } from './prediction/risk';
 
@@ -55,6 +56,19 @@ export interface PredictionConfig {
   anomalyWindowHours: number;
 }
 
+export interface ThreatIntelConfig {
+  /** A JSON feed of indicators pulled by the `threat-intel-feed` schedule; none: no schedule. */
+  feedUrl?: string;
+  feedIntervalMs: number;
+  /** Sent as `Authorization: Bearer …` to the feed. */
+  feedToken?: SecretSource;
+}
+
+export interface UsageConfig {
+  /** How long raw usage events are kept; the hourly aggregates stay. */
+  rawRetentionMs: number;
+}
+
 export interface KeyrotorConfig {
   dataDir: string;
   api: { host: string; port: number };
@@ -72,6 +86,8 @@ export interface KeyrotorConfig {
   alerts: { webhooks: AlertWebhookConfig[] };
   entropy: EntropyConfig;
   prediction: PredictionConfig;
+  threatIntel: ThreatIntelConfig;
+  usage: UsageConfig;
   shutdownGraceMs: number;
 }
 
@@ -88,7 +104,9 @@ export interface ConfigInputs {
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'entropy', 'prediction', 'shutdownGraceMs'];
+const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'entropy', 'prediction', 'threatIntel', 'usage', 'shutdownGraceMs'];
+const THREAT_INTEL_KEYS = ['feedUrl', 'feedInterval', 'feedToken'];
+const USAGE_KEYS = ['rawRetention'];
 
 type Json = Record<string, unknown>;
 
@@ -138,6 +156,31 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
     }
     return raw;
   };
+  const duration = (label: string, envValue: string | undefined, fileValue: unknown, fallback: number, minMs: number, maxMs: number): number => {
+    const raw = envValue ?? fileValue;
+    if (raw === undefined || raw === '') return fallback;
+    if (typeof raw !== 'string') {
+      problems.push(`${label}: ${JSON.stringify(raw)} is not a duration such as "15m" or "30d"`);
+      return fallback;
+    }
+    let ms: number;
+    try {
+      ms = parseDuration(raw, label);
+    } catch (error) {
+      problems.push(error instanceof UserError ? error.message : String(error));
+      return fallback;
+    }
+    if (ms < minMs || ms > maxMs) {
+      problems.push(`${label}: '${raw}' must be from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`);
+      return fallback;
+    }
+    return ms;
+  };
+  const knownKeys = (name: string, value: Json, known: string[]): void => {
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) problems.push(`${where}: unknown setting '${name}.${key}' (known: ${known.join(', ')})`);
+    }
+  };
 
   const dataDir = resolvePath(inputs.projectRoot, text('KEYROTOR_DATA_DIR / dataDir', env.KEYROTOR_DATA_DIR, file.dataDir) ?? '.keyrotor');
 
@@ -147,6 +190,14 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
   const hsm = section('hsm');
   const alerts = section('alerts');
   const entropy = section('entropy');
+  const threatIntel = section('threatIntel');
+  knownKeys('threatIntel', threatIntel, THREAT_INTEL_KEYS);
+  const usage = section('usage');
+  knownKeys('usage', usage, USAGE_KEYS);
+  const feedUrl = text('KEYROTOR_THREAT_FEED_URL / threatIntel.feedUrl', env.KEYROTOR_THREAT_FEED_URL, threatIntel.feedUrl);
+  if (feedUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(feedUrl)) problems.push('KEYROTOR_THREAT_FEED_URL / threatIntel.feedUrl: must be an http:// or https:// URL');
+  const feedToken = threatIntel.feedToken === undefined ? undefined : parseSecretSource(threatIntel.feedToken, 'threatIntel.feedToken', dataDir, problems);
+  if (feedToken !== undefined && feedUrl === undefined) problems.push('threatIntel.feedToken: is sent to the feed, but no threatIntel.feedUrl is set');
   const devicePath = text('KEYROTOR_ENTROPY_DEVICE / entropy.devicePath', env.KEYROTOR_ENTROPY_DEVICE, entropy.devicePath);
   if (devicePath !== undefined && !devicePath.startsWith('/')) problems.push(`KEYROTOR_ENTROPY_DEVICE / entropy.devicePath: '${devicePath}' must be an absolute path`);
 
@@ -205,6 +256,14 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
       ...(devicePath !== undefined ? { devicePath } : {}),
     },
     prediction: parsePrediction(section('prediction'), integer, problems),
+    threatIntel: {
+      ...(feedUrl !== undefined ? { feedUrl } : {}),
+      feedIntervalMs: duration('KEYROTOR_THREAT_FEED_INTERVAL / threatIntel.feedInterval', env.KEYROTOR_THREAT_FEED_INTERVAL, threatIntel.feedInterval, 15 * 60_000, 60_000, 7 * 86_400_000),
+      ...(feedToken !== undefined ? { feedToken } : {}),
+    },
+    usage: {
+      rawRetentionMs: duration('KEYROTOR_USAGE_RAW_RETENTION / usage.rawRetention', env.KEYROTOR_USAGE_RAW_RETENTION, usage.rawRetention, 30 * 86_400_000, 3_600_000, 3650 * 86_400_000),
+    },
     shutdownGraceMs: integer('KEYROTOR_SHUTDOWN_GRACE_MS / shutdownGraceMs', env.KEYROTOR_SHUTDOWN_GRACE_MS, file.shutdownGraceMs, 10000, 0, 600000),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -38,3 +38,9 @@ export function entropyHarvestScheduleId(nodeId: string): string {
 
 /** The schedule that retrains the global forecast model, and the id of its workflow runs. */
 export const FORECAST_MODEL_RETRAIN_SCHEDULE_ID = 'forecast-model-retrain';
+
+/** The schedule (and the workflow id of each of its runs) pulling the threat-intelligence feed; absent without a feed. */
+export const THREAT_FEED_SCHEDULE_ID = 'threat-intel-feed';
+
+/** The hourly schedule deleting raw usage events past their retention. */
+export const USAGE_RETENTION_SCHEDULE_ID = 'usage-retention';

@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createKeyControlActivities } from '../activities/key-control-activities';
 import { createPredictionActivities } from '../activities/prediction-activities';
+import { createThreatIntelActivities } from '../activities/threat-intel-activities';
+import { createUsageActivities } from '../activities/usage-activities';
 import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
 import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
@@ -31,7 +33,12 @@ export async function startControlWorker(options: ControlWorkerOptions): Promise
       : process.env.KEYROTOR_WORKFLOW_BUNDLE
         ? { workflowBundle: { codePath: process.env.KEYROTOR_WORKFLOW_BUNDLE } }
         : { workflowsPath }),
-    activities: { ...createKeyControlActivities({ db: options.db, config: options.config }), ...createPredictionActivities({ db: options.db, config: options.config }) },
+    activities: {
+      ...createKeyControlActivities({ db: options.db, config: options.config }),
+      ...createThreatIntelActivities({ db: options.db, config: options.config }),
+      ...createUsageActivities({ db: options.db, config: options.config }),
+      ...createPredictionActivities({ db: options.db, config: options.config }),
+    },
     shutdownGraceTime: options.shutdownGraceMs,
   });
   const done = worker.run();

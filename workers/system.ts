@@ -7,11 +7,12 @@ import { Database, migrate } from '../adapters/postgres/database';
 import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
 import { ensureAdminToken } from '../adapters/postgres/token-repository';
 import { startTemporalDevServer } from '../adapters/temporal/dev-server';
-import { ensureEntropySchedules, ensurePredictionSchedules } from '../adapters/temporal/schedules';
+import { ensureEntropySchedules, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../api/app';
 import type { KeyrotorConfig } from '../domain/config';
+import { formatDuration } from '../domain/keys/durations';
 import { startControlWorker } from './control-worker';
 import { startHsmWorker, type RunningWorker } from './hsm-worker';
 import { temporalConnectionOptions } from '../adapters/temporal/connection';
@@ -23,7 +24,7 @@ export interface SystemOptions {
   /** Pass false to build the API without listening (tests use inject). */
   listen?: boolean;
   apiLogger?: boolean;
-  /** Pass false to leave the entropyHarvest schedules alone (tests that do not harvest). */
+  /** Pass false to leave the schedules alone (entropy harvest, usage retention, threat feed; tests that do not need them). */
   schedules?: boolean;
 }
 
@@ -137,6 +138,8 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
       await ensurePredictionSchedules(client, config.prediction.retrainIntervalHours);
       log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now); forecast model retrained every ${config.prediction.retrainIntervalHours} h`);
+      await ensureUsageRetentionSchedule(client);
+      if ((await ensureThreatFeedSchedule(client, config.threatIntel)) === 'scheduled') log(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)} (first pull now)`);
     }
 
     const { created: createdAdminToken } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);

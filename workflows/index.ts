@@ -4,3 +4,5 @@ export { keyLifecycleWorkflow } from './key-lifecycle';
 export { webhookDeliveryWorkflow } from './webhook-delivery';
 export { entropyHarvestWorkflow } from './entropy-harvest';
 export { retrainForecastModelWorkflow } from './forecast-model';
+export { threatIntelFeedWorkflow } from './threat-intel-feed';
+export { usageRetentionWorkflow } from './usage-retention';

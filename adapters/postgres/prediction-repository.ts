@@ -53,6 +53,23 @@ export async function allUsageSeries(db: Database, nowMs: number): Promise<Array
   });
 }
 
+/**
+ * The live keys (active or in a grace period) a set of threat indicators reaches: named keys, keys the named
+ * applications used in the last week, or all of them.
+ */
+export async function keysReachedBy(db: Database, indicators: ReadonlyArray<{ scope: string; target: string | null }>, now: Date): Promise<string[]> {
+  if (indicators.length === 0) return [];
+  const all = indicators.some((indicator) => indicator.scope === 'all');
+  const named = indicators.filter((indicator) => indicator.scope === 'key').map((indicator) => indicator.target as string);
+  const apps = indicators.filter((indicator) => indicator.scope === 'app').map((indicator) => indicator.target as string);
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT name FROM keys WHERE phase IN ('active', 'grace') AND ($1 OR name = ANY($2)
+       OR name IN (SELECT DISTINCT key FROM usage_events WHERE app = ANY($3) AND ts >= $4)) ORDER BY name`,
+    [all, named, apps, new Date(now.getTime() - 7 * 86_400_000)],
+  );
+  return rows.map((row) => row.name);
+}
+
 /** Private-key operations a version has served, as reported. */
 export async function versionUsedCount(db: Database, key: string, version: number): Promise<number> {
   const { rows } = await db.query<{ used: string | null }>('SELECT sum(count) AS used FROM usage_hourly WHERE key = $1 AND version = $2 AND op = ANY($3)', [

@@ -10,14 +10,15 @@ interface Options {
   batch: string;
 }
 
-/** Sends one batch; a refused batch stops the run with the server's list of bad rows. */
-async function send(url: string, token: string, events: unknown[], firstLine: number): Promise<{ stored: number; duplicates: number }> {
+/** Sends one batch (NDJSON lines already checked to be JSON); a refused batch stops the run with the server's list of bad rows. */
+async function send(url: string, token: string, lines: string[], firstLine: number): Promise<{ stored: number; duplicates: number }> {
   let response: Response;
   try {
     response = await fetch(`${url}/usage`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(events),
+      // Each line is one JSON value already: joining them is the array, without parsing and serialising it again.
+      body: `[${lines.join(',')}]`,
     });
   } catch (error) {
     throw new ExternalError('api_unreachable', `cannot reach keyrotor at ${url} (${(error as Error).message}); is it running?`, true);
@@ -32,6 +33,8 @@ async function send(url: string, token: string, events: unknown[], firstLine: nu
   }
   return body;
 }
+
+type Settled = { ok: true; value: { stored: number; duplicates: number } } | { ok: false; error: unknown };
 
 export function registerIngest(program: Command): void {
   program
@@ -48,36 +51,55 @@ export function registerIngest(program: Command): void {
       const api = options.url ? undefined : loadConfig().api;
       const url = options.url ?? `http://${api?.host}:${api?.port}`;
       const lines = createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
-      let batch: unknown[] = [];
+      let batch: string[] = [];
       let batchStart = 1;
       let lineNumber = 0;
       let stored = 0;
       let duplicates = 0;
+      let sentLines = 0;
       const started = Date.now();
       const progress = (): void => {
         const seconds = (Date.now() - started) / 1000;
-        process.stderr.write(`\r${lineNumber.toLocaleString('en')} lines, ${stored.toLocaleString('en')} stored, ${duplicates.toLocaleString('en')} duplicates, ${Math.round(lineNumber / Math.max(seconds, 0.001)).toLocaleString('en')} events/s`);
+        process.stderr.write(`\r${sentLines.toLocaleString('en')} lines, ${stored.toLocaleString('en')} stored, ${duplicates.toLocaleString('en')} duplicates, ${Math.round(sentLines / Math.max(seconds, 0.001)).toLocaleString('en')} events/s`);
+      };
+      // One batch is in flight while the next one is read: the server stores while this process parses. Batches still
+      // go one after the other, so a refused batch stops the run before anything after it is sent.
+      let inFlight: { settled: Promise<Settled>; lastLine: number } | undefined;
+      const settle = async (): Promise<void> => {
+        if (!inFlight) return;
+        const outcome = await inFlight.settled;
+        if (!outcome.ok) throw outcome.error;
+        stored += outcome.value.stored;
+        duplicates += outcome.value.duplicates;
+        sentLines = inFlight.lastLine;
+        inFlight = undefined;
+        progress();
       };
       const flush = async (): Promise<void> => {
+        await settle();
         if (batch.length === 0) return;
-        const result = await send(url, token, batch, batchStart);
-        stored += result.stored;
-        duplicates += result.duplicates;
+        const settled = send(url, token, batch, batchStart).then(
+          (value): Settled => ({ ok: true, value }),
+          (error: unknown): Settled => ({ ok: false, error }),
+        );
+        inFlight = { settled, lastLine: lineNumber };
         batch = [];
         batchStart = lineNumber + 1;
-        progress();
       };
       for await (const line of lines) {
         lineNumber += 1;
         if (line.trim() === '') continue;
         try {
-          batch.push(JSON.parse(line));
+          JSON.parse(line);
         } catch {
+          await settle();
           throw new UserError('invalid_ndjson', `line ${lineNumber} is not JSON; nothing from line ${batchStart} on was sent`);
         }
+        batch.push(line);
         if (batch.length >= batchSize) await flush();
       }
       await flush();
+      await settle();
       process.stderr.write('\n');
       process.stdout.write(`${stored} stored, ${duplicates} duplicates, ${lineNumber} lines\n`);
     });

@@ -4,12 +4,13 @@ import { loadConfig } from '../../adapters/config-loader';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { Database, migrate } from '../../adapters/postgres/database';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
-import { ensureEntropySchedules, ensurePredictionSchedules } from '../../adapters/temporal/schedules';
+import { ensureEntropySchedules, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../../api/app';
 import type { KeyrotorConfig } from '../../domain/config';
 import { UserError } from '../../domain/errors';
+import { formatDuration } from '../../domain/keys/durations';
 import { untilSignal } from '../runtime';
 import { temporalConnectionOptions } from '../../adapters/temporal/connection';
 
@@ -46,6 +47,11 @@ export function registerServices(program: Command): void {
           await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
           await ensurePredictionSchedules(client, config.prediction.retrainIntervalHours);
           say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node`);
+          await ensureUsageRetentionSchedule(client);
+          say(`raw usage events kept ${formatDuration(config.usage.rawRetentionMs)} (checked hourly)`);
+          const feed = await ensureThreatFeedSchedule(client, config.threatIntel);
+          if (feed === 'scheduled') say(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)}`);
+          if (feed === 'removed') say('no threat-intelligence feed is configured: its schedule was removed');
         } finally {
           await connection.close();
         }

@@ -101,6 +101,17 @@ describe('predictive rotation', () => {
     expect(Date.parse(decisive?.capacityExhaustedAt as string)).toBeGreaterThan(Date.now() - 60_000);
   });
 
+  it('evaluates a key at once when a threat indicator reaches it, and rotates it on that risk', async () => {
+    // An hour between scheduled evaluations: only the indicator can make this key look again so soon.
+    await createKey('watched', { ...fastEvaluation, evaluationInterval: '1h' });
+    await eventually(async () => ((await api('GET', '/keys/watched/risk', undefined, auditor)).body.items as unknown[]).length > 0 || undefined, 'the first evaluation of watched');
+    const posted = await api('POST', '/threat-intel', [{ id: 'cve-watched', severity: 'critical', scope: 'key', target: 'watched', expiresAt: new Date(Date.now() + 86_400_000).toISOString(), source: 'test feed' }]);
+    expect(posted.body).toMatchObject({ created: 1 });
+    const rotated = await eventually(async () => (await versions('watched')).find((v) => v.version === 2), 'watched v2', 60_000);
+    expect(rotated.lineage.trigger).toBe('risk');
+    expect(rotated.lineage.evidence?.components.find((c) => c.name === 'threat')?.value).toBe(1);
+  });
+
   it('extends the grace period of a version applications still sign with, and names them', async () => {
     const v1 = await createKey('legacy', { gracePeriod: '5s', maxGracePeriod: '1m' });
     expect((await api('POST', '/keys/legacy/rotate', { reason: 'planned' })).status).toBe(200);

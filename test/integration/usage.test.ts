@@ -73,6 +73,13 @@ describe('usage events', () => {
     const bad = await runCliAsync(['ingest', file, '--url', address], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('line 2: ts must be an ISO 8601 time');
+    // A line that is not JSON stops the run after the batch before it (sent while the next one was read) is stored.
+    const more = Array.from({ length: 150 }, (_, i) => JSON.stringify({ ts: new Date().toISOString(), key: 'usage-key', kid, op: 'verify', app: 'gateway', eventId: `more-${i}` }));
+    writeFileSync(file, `${more.join('\n')}\n{"ts": \n`);
+    const broken = await runCliAsync(['ingest', file, '--url', address, '--batch', '100'], env);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain('line 151 is not JSON; nothing from line 101 on was sent');
+    expect(Number((await system.db.query<{ n: string }>("SELECT count(*) AS n FROM usage_events WHERE event_id LIKE 'more-%'")).rows[0]?.n)).toBe(100);
   });
 
   it('archives at the maximum grace period a version still signed with, holds its purge and names the application', async () => {

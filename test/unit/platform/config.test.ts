@@ -109,4 +109,41 @@ describe('parseConfig', () => {
       expect.stringContaining("prediction.sensitivityWeights.Top Secret: a data class name is lower-case"),
     ]);
   });
+
+  it('has no threat-intelligence feed and keeps raw usage events 30 days unless told otherwise', () => {
+    const config = parseConfig(base);
+    expect(config.threatIntel).toEqual({ feedIntervalMs: 15 * 60_000 });
+    expect(config.usage).toEqual({ rawRetentionMs: 30 * 86_400_000 });
+  });
+
+  it('takes the feed, its interval and bearer secret, and the raw usage retention, as durations; the environment wins', () => {
+    const file = { threatIntel: { feedUrl: 'https://intel.example/keys.json', feedInterval: '5m', feedToken: { env: 'INTEL_TOKEN' } }, usage: { rawRetention: 'P7D' } };
+    const config = parseConfig({ ...base, file });
+    expect(config.threatIntel).toEqual({ feedUrl: 'https://intel.example/keys.json', feedIntervalMs: 300_000, feedToken: { env: 'INTEL_TOKEN' } });
+    expect(config.usage.rawRetentionMs).toBe(7 * 86_400_000);
+    const overridden = parseConfig({ ...base, file, env: { KEYROTOR_THREAT_FEED_INTERVAL: '1h', KEYROTOR_USAGE_RAW_RETENTION: '90d', KEYROTOR_THREAT_FEED_URL: 'http://127.0.0.1:9000/feed' } });
+    expect(overridden.threatIntel).toMatchObject({ feedUrl: 'http://127.0.0.1:9000/feed', feedIntervalMs: 3_600_000 });
+    expect(overridden.usage.rawRetentionMs).toBe(90 * 86_400_000);
+  });
+
+  it('names every problem of the threat-intelligence and usage settings', () => {
+    const problems = problemsOf({
+      env: { KEYROTOR_USAGE_RAW_RETENTION: '10m' },
+      file: { threatIntel: { feedUrl: 'intel.example', feedInterval: 'often', feedToken: 'hunter2', colour: 'red' }, usage: { rawRetention: '1d', keep: true } },
+    });
+    expect(problems).toEqual([
+      "keyrotor.config.json: unknown setting 'threatIntel.colour' (known: feedUrl, feedInterval, feedToken)",
+      "keyrotor.config.json: unknown setting 'usage.keep' (known: rawRetention)",
+      'KEYROTOR_THREAT_FEED_URL / threatIntel.feedUrl: must be an http:// or https:// URL',
+      expect.stringMatching(/^threatIntel\.feedToken: must be \{"env": "VARIABLE"\} or \{"file": "\/path"\}/),
+      expect.stringMatching(/^KEYROTOR_THREAT_FEED_INTERVAL \/ threatIntel\.feedInterval: 'often' is not a duration/),
+      "KEYROTOR_USAGE_RAW_RETENTION / usage.rawRetention: '10m' must be from 1h to 3650d",
+    ]);
+    expect(problemsOf({ file: { threatIntel: { feedToken: { env: 'INTEL_TOKEN' } } } })).toEqual([
+      'threatIntel.feedToken: is sent to the feed, but no threatIntel.feedUrl is set',
+    ]);
+    expect(problemsOf({ file: { threatIntel: { feedUrl: 'https://intel.example/', feedInterval: 30 } } })).toEqual([
+      'KEYROTOR_THREAT_FEED_INTERVAL / threatIntel.feedInterval: 30 is not a duration such as "15m" or "30d"',
+    ]);
+  });
 });

@@ -1,0 +1,72 @@
+import { raiseAlert } from '../adapters/postgres/alert-repository';
+import type { Database } from '../adapters/postgres/database';
+import { recordFeedPull, upsertIndicators } from '../adapters/postgres/threat-intel-repository';
+import { readSecret } from '../adapters/secrets';
+import { describeFeed, fetchFeedDocument } from '../adapters/threat-intel/feed';
+import type { KeyrotorConfig } from '../domain/config';
+import { KeyrotorError, UserError } from '../domain/errors';
+import { indicatorsOf, validateIndicatorBatch, type ValidIndicator } from '../domain/threat-intel/indicators';
+import { withTypedFailures } from './failures';
+
+export const THREAT_FEED_ACTOR = 'system:threat-intel-feed';
+
+export interface FeedPullResult {
+  /** false when no feed is configured (a schedule left from an earlier configuration). */
+  configured: boolean;
+  ok: boolean;
+  received: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  error: string | null;
+}
+
+/** Fetches, parses and validates the whole feed; any problem is a KeyrotorError whose message names it. */
+async function readFeed(config: KeyrotorConfig['threatIntel'] & { feedUrl: string }): Promise<{ received: number; indicators: ValidIndicator[] }> {
+  const token = config.feedToken ? readSecret(config.feedToken, 'threatIntel.feedToken') : undefined;
+  const raw = indicatorsOf(await fetchFeedDocument({ url: config.feedUrl, ...(token ? { token } : {}) }));
+  // A feed with nothing to report right now is a valid feed.
+  if (Array.isArray(raw) && raw.length === 0) return { received: 0, indicators: [] };
+  const checked = validateIndicatorBatch(raw);
+  if (checked.problems.length > 0) {
+    const listed = checked.problems.slice(0, 5).map((p) => (p.row < 0 ? p.problems.join('; ') : `indicator ${p.row}: ${p.problems.join('; ')}`));
+    throw new UserError('invalid_threat_feed', `${checked.problems.length} bad indicator(s), nothing of the feed stored: ${listed.join(' | ')}${checked.problems.length > 5 ? ' | …' : ''}`);
+  }
+  return { received: checked.indicators.length, indicators: checked.indicators };
+}
+
+/** Activities of the threat-intelligence feed; they run on the control task queue. */
+export function createThreatIntelActivities(deps: { db: Database; config: KeyrotorConfig }) {
+  const { db, config } = deps;
+  return withTypedFailures({
+    /**
+     * One pull: the feed is validated whole and upserted, or nothing of it is stored. A feed that fails or is invalid
+     * raises an alert (folded into one while it stays open) and is recorded; the next scheduled pull tries again, so
+     * only a failure of PostgreSQL itself fails the activity.
+     */
+    async pullThreatFeed(_input: Record<string, never>): Promise<FeedPullResult> {
+      const feedUrl = config.threatIntel.feedUrl;
+      if (feedUrl === undefined) return { configured: false, ok: false, received: 0, created: 0, updated: 0, unchanged: 0, error: 'no feed is configured' };
+      let feed: { received: number; indicators: ValidIndicator[] };
+      try {
+        feed = await readFeed({ ...config.threatIntel, feedUrl });
+      } catch (error) {
+        if (!(error instanceof KeyrotorError)) throw error;
+        await recordFeedPull(db, { ok: false, received: 0, created: 0, updated: 0, unchanged: 0, error: error.message });
+        await raiseAlert(db, {
+          dedupKey: 'threat-intel:feed',
+          severity: 'warning',
+          source: 'threat-intel',
+          subject: 'threat-intel/feed',
+          message: `the threat-intelligence feed ${describeFeed(feedUrl)} failed and nothing of this pull was stored: ${error.message}. Indicators from earlier pulls still count until they expire`,
+        }, config.alerts.webhooks.map((hook) => hook.id));
+        return { configured: true, ok: false, received: 0, created: 0, updated: 0, unchanged: 0, error: error.message };
+      }
+      const outcome = feed.indicators.length > 0 ? await upsertIndicators(db, feed.indicators, THREAT_FEED_ACTOR) : { created: 0, updated: 0, unchanged: 0 };
+      await recordFeedPull(db, { ok: true, received: feed.received, ...outcome, error: null });
+      return { configured: true, ok: true, received: feed.received, ...outcome, error: null };
+    },
+  });
+}
+
+export type ThreatIntelActivities = ReturnType<typeof createThreatIntelActivities>;

@@ -1,0 +1,143 @@
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { keysReachedBy } from '../../adapters/postgres/prediction-repository';
+import { keyWorkflowId } from '../../domain/identifiers';
+import { reevaluateKeySignal } from '../../workflows/key-messages';
+import type { Database } from '../../adapters/postgres/database';
+import { deleteIndicator, lastFeedPull, listIndicators, upsertIndicators } from '../../adapters/postgres/threat-intel-repository';
+import { NotFoundError, UserError } from '../../domain/errors';
+import { INDICATOR_ID_PATTERN, MAX_INDICATORS, SEVERITY_LEVELS, THREAT_SCOPES, indicatorsOf, validateIndicatorBatch, type ThreatScope } from '../../domain/threat-intel/indicators';
+import { AUDITORS, OPERATORS, actorOf } from '../auth';
+import { authErrors, problemRef } from '../schemas/problem';
+
+const indicatorSchema = {
+  type: 'object',
+  required: ['id', 'severity', 'severityLevel', 'scope', 'target', 'expiresAt', 'source', 'live', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy'],
+  properties: {
+    id: { type: 'string' },
+    severity: { type: 'number', minimum: 0, maximum: 1 },
+    severityLevel: { type: ['string', 'null'], enum: [...Object.keys(SEVERITY_LEVELS), null] },
+    scope: { type: 'string', enum: THREAT_SCOPES },
+    target: { type: ['string', 'null'] },
+    expiresAt: { type: 'string', format: 'date-time' },
+    source: { type: 'string' },
+    live: { type: 'boolean' },
+    createdAt: { type: 'string', format: 'date-time' },
+    createdBy: { type: 'string' },
+    updatedAt: { type: 'string', format: 'date-time' },
+    updatedBy: { type: 'string' },
+  },
+} as const;
+
+const feedPullSchema = {
+  type: ['object', 'null'],
+  required: ['at', 'ok', 'received', 'created', 'updated', 'unchanged', 'error'],
+  properties: {
+    at: { type: 'string', format: 'date-time' },
+    ok: { type: 'boolean' },
+    received: { type: 'integer' },
+    created: { type: 'integer' },
+    updated: { type: 'integer' },
+    unchanged: { type: 'integer' },
+    error: { type: ['string', 'null'] },
+  },
+} as const;
+
+interface ListQuery {
+  include?: 'expired';
+  scope?: ThreatScope;
+  target?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export function threatIntelRoutes(app: FastifyInstance, db: Database, options: { feedConfigured: boolean; temporal: Client }): void {
+  app.post<{ Body: unknown }>('/threat-intel', {
+    config: { roles: OPERATORS },
+    bodyLimit: 16 * 1024 * 1024,
+    schema: {
+      tags: ['threat-intel'],
+      summary: `Report threat indicators (up to ${MAX_INDICATORS}): {id, severity (0–1 or low|medium|high|critical), scope (key|app|all), target, expiresAt, source}. A batch with an invalid indicator is refused whole; re-posting an id updates it`,
+      security: [{ bearer: [] }],
+      body: { oneOf: [{ type: 'array' }, { type: 'object', required: ['indicators'], properties: { indicators: { type: 'array' } } }] },
+      response: {
+        200: {
+          type: 'object',
+          required: ['created', 'updated', 'unchanged'],
+          properties: { created: { type: 'integer' }, updated: { type: 'integer' }, unchanged: { type: 'integer', description: 'posted again exactly as stored' } },
+        },
+        ...authErrors,
+      },
+    },
+    handler: async (request) => {
+      const checked = validateIndicatorBatch(indicatorsOf(request.body));
+      if (checked.problems.length > 0) {
+        const listed = checked.problems.slice(0, 20).map((p) => (p.row < 0 ? p.problems.join('; ') : `row ${p.row}: ${p.problems.join('; ')}`));
+        throw new UserError('invalid_threat_indicators', `${checked.problems.length} bad indicator(s), nothing stored: ${listed.join(' | ')}${checked.problems.length > 20 ? ' | …' : ''}`, 400, { rows: checked.problems });
+      }
+      const outcome = await upsertIndicators(db, checked.indicators, actorOf(request));
+      if (outcome.created + outcome.updated > 0) {
+        // The keys these indicators reach are evaluated now rather than at their next scheduled evaluation.
+        const reached = await keysReachedBy(db, checked.indicators, new Date());
+        await Promise.allSettled(reached.map((name) =>
+          options.temporal.workflow.getHandle(keyWorkflowId(name)).signal(reevaluateKeySignal, { why: 'new threat intelligence' })));
+      }
+      return outcome;
+    },
+  });
+
+  app.get<{ Querystring: ListQuery }>('/threat-intel', {
+    config: { roles: AUDITORS },
+    schema: {
+      tags: ['threat-intel'],
+      summary: 'Threat indicators, live ones only unless include=expired, filtered by scope and target; and how the last pull of the feed went',
+      security: [{ bearer: [] }],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          include: { type: 'string', enum: ['expired'] },
+          scope: { type: 'string', enum: THREAT_SCOPES },
+          target: { type: 'string', maxLength: 200 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          offset: { type: 'integer', minimum: 0, default: 0 },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['indicators', 'total', 'feed'],
+          properties: {
+            indicators: { type: 'array', items: indicatorSchema },
+            total: { type: 'integer' },
+            feed: { type: 'object', required: ['configured', 'lastPull'], properties: { configured: { type: 'boolean' }, lastPull: feedPullSchema } },
+          },
+        },
+        ...authErrors,
+      },
+    },
+    handler: async (request) => {
+      const { include, scope, target, limit, offset } = request.query;
+      const [page, lastPull] = await Promise.all([
+        listIndicators(db, { includeExpired: include === 'expired', ...(scope ? { scope } : {}), ...(target !== undefined ? { target } : {}), limit: limit ?? 100, offset: offset ?? 0 }),
+        lastFeedPull(db),
+      ]);
+      return { ...page, feed: { configured: options.feedConfigured, lastPull } };
+    },
+  });
+
+  app.delete<{ Params: { id: string } }>('/threat-intel/:id', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['threat-intel'],
+      summary: 'Withdraw a threat indicator (audited); it stops counting at once',
+      security: [{ bearer: [] }],
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: INDICATOR_ID_PATTERN.source } } },
+      response: { 204: { type: 'null' }, 404: problemRef, ...authErrors },
+    },
+    handler: async (request, reply) => {
+      if (!(await deleteIndicator(db, request.params.id, actorOf(request)))) throw new NotFoundError('threat indicator', request.params.id);
+      return reply.status(204).send();
+    },
+  });
+}

@@ -1,0 +1,219 @@
+/**
+ * Usage events per second into PostgreSQL three ways, on the same N rows in the same run:
+ *   (a) a plain COPY FROM STDIN into usage_events (the baseline: no validation, no version resolution, no
+ *       deduplication, no hourly aggregates; only the table's own indexes and foreign key);
+ *   (b) POST /usage over HTTP to the real fastify server, batches of 10,000 (bodies serialised before the clock starts);
+ *   (c) `keyrotor ingest FILE` on an NDJSON file, as its own process (its start-up is measured apart and included).
+ * Both tables are emptied before each measurement; the three run one after the other in each of ROUNDS rounds, and
+ * the medians are reported, with the median of the ratios taken within a round.
+ *
+ *   npx tsx bench/ingest.ts [N=100000] [ROUNDS=3]
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { from as copyFrom } from 'pg-copy-streams';
+import { createToken } from '../adapters/postgres/token-repository';
+import { parseConfig } from '../domain/config';
+import { MAX_BATCH } from '../domain/usage/events';
+import { findSoftHsmModule, projectRoot } from '../scripts/tool-paths';
+import { freePort } from '../test/support/ports';
+import { startSystem, type RunningSystem } from '../workers/system';
+
+const KEYS = 4;
+const APPS = ['checkout', 'billing', 'gateway', 'reports', 'mobile'];
+const OPS = ['sign', 'verify'] as const;
+
+interface BenchEvent {
+  eventId: string;
+  ts: string;
+  key: string;
+  kid: string;
+  version: number;
+  op: (typeof OPS)[number];
+  app: string;
+  count: number;
+}
+
+/** N events spread over the last week, over KEYS keys, a few applications, sign and verify. */
+function makeEvents(n: number, keys: Array<{ name: string; kid: string }>, nowMs: number): BenchEvent[] {
+  return Array.from({ length: n }, (_, i) => {
+    const key = keys[i % keys.length]!;
+    return {
+      eventId: `bench-${i}`,
+      ts: new Date(nowMs - ((i * 7_919) % (7 * 86_400_000))).toISOString(),
+      key: key.name,
+      kid: key.kid,
+      version: 1,
+      op: OPS[i % 3 === 0 ? 0 : 1],
+      app: APPS[i % APPS.length]!,
+      count: 1 + (i % 4),
+    };
+  });
+}
+
+async function emptyTables(system: RunningSystem): Promise<void> {
+  await system.db.query('TRUNCATE usage_events, usage_hourly');
+}
+
+async function checkStored(system: RunningSystem, events: BenchEvent[], withAggregates: boolean): Promise<void> {
+  const stored = Number((await system.db.query<{ n: string }>('SELECT count(*) AS n FROM usage_events')).rows[0]?.n);
+  if (stored !== events.length) throw new Error(`expected ${events.length} stored events, found ${stored}`);
+  if (!withAggregates) return;
+  const total = events.reduce((sum, event) => sum + event.count, 0);
+  const aggregated = Number((await system.db.query<{ n: string }>('SELECT sum(count) AS n FROM usage_hourly')).rows[0]?.n);
+  if (aggregated !== total) throw new Error(`expected hourly aggregates summing to ${total}, found ${aggregated}`);
+}
+
+async function viaCopy(system: RunningSystem, events: BenchEvent[]): Promise<number> {
+  const text = events.map((e) => `${e.eventId}\t${e.ts}\t${e.key}\t${e.version}\t${e.op}\t${e.app}\t\\N\t${e.count}\t\\N\n`).join('');
+  const client = await system.db.pool.connect();
+  try {
+    const started = performance.now();
+    const copy = client.query(copyFrom('COPY usage_events (event_id, ts, key, version, op, app, node, count, sensitivity) FROM STDIN'));
+    await pipeline(Readable.from([Buffer.from(text)]), copy);
+    return (performance.now() - started) / 1000;
+  } finally {
+    client.release();
+  }
+}
+
+async function viaApi(system: RunningSystem, token: string, events: BenchEvent[]): Promise<number> {
+  const bodies: string[] = [];
+  for (let from = 0; from < events.length; from += MAX_BATCH) {
+    bodies.push(JSON.stringify(events.slice(from, from + MAX_BATCH).map(({ eventId, ts, key, kid, op, app, count }) => ({ eventId, ts, key, kid, op, app, count }))));
+  }
+  const started = performance.now();
+  for (const body of bodies) {
+    const response = await fetch(`${system.apiUrl}/usage`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    if (!response.ok) throw new Error(`POST /usage: ${response.status} ${await response.text()}`);
+    await response.arrayBuffer();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+function runIngest(file: string, url: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, ['bin/keyrotor.js', 'ingest', file, '--url', url], { cwd: projectRoot, env: { ...process.env, KEYROTOR_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0) reject(new Error(`keyrotor ingest exited ${code}: ${stderr}`));
+      else resolve((performance.now() - started) / 1000);
+    });
+  });
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? 100_000);
+  const rounds = Number(process.argv[3] ?? 3);
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyrotor-bench-'));
+  // The embedded PostgreSQL runs as the postgres user when this runs as root: it must be able to enter the folder.
+  chmodSync(dataDir, 0o755);
+  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+  const config = parseConfig({
+    env: {
+      KEYROTOR_DATA_DIR: dataDir,
+      KEYROTOR_API_PORT: String(await freePort()),
+      KEYROTOR_PG_PORT: String(await freePort()),
+      KEYROTOR_TEMPORAL_PORT: String(await freePort()),
+      KEYROTOR_TEMPORAL_UI_PORT: String(await freePort()),
+    },
+    file: undefined,
+    projectRoot,
+    softHsmModule: findSoftHsmModule() ?? '',
+  });
+  process.stderr.write(`starting the system in ${dataDir} ...\n`);
+  const system = await startSystem(config, { log: () => undefined, apiLogger: false, schedules: false });
+  try {
+    const { token } = await createToken(system.db, { name: 'bench', role: 'operator', actor: 'bench' });
+    const call = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) => {
+      const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+      if (reply.statusCode >= 300) throw new Error(`${method} ${url}: ${reply.statusCode} ${reply.body}`);
+      return reply.json<Record<string, unknown>>();
+    };
+    const names = Array.from({ length: KEYS }, (_, i) => `ingest-${i}`);
+    process.stderr.write(`creating ${KEYS} keys ...\n`);
+    await Promise.all(names.map((name) => call('POST', '/keys', { name, type: 'ec-p256' })));
+    const keys: Array<{ name: string; kid: string }> = [];
+    for (const name of names) {
+      for (;;) {
+        const key = await call('GET', `/keys/${name}`);
+        const kid = (key.versions as Array<{ kid: string; state: string }>).find((v) => v.state === 'active')?.kid;
+        if (kid) {
+          keys.push({ name, kid });
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+
+    const events = makeEvents(n, keys, Date.now());
+    const file = join(dataDir, 'events.ndjson');
+    writeFileSync(file, `${events.map(({ eventId, ts, key, kid, op, app, count }) => JSON.stringify({ eventId, ts, key, kid, op, app, count })).join('\n')}\n`);
+    const empty = join(dataDir, 'empty.ndjson');
+    writeFileSync(empty, '');
+
+    const times = { copy: [] as number[], api: [] as number[], cli: [] as number[], cliStart: [] as number[] };
+    for (let round = 1; round <= rounds; round += 1) {
+      process.stderr.write(`round ${round} of ${rounds}: COPY`);
+      await emptyTables(system);
+      times.copy.push(await viaCopy(system, events));
+      await checkStored(system, events, false);
+      process.stderr.write(', API');
+      await emptyTables(system);
+      times.api.push(await viaApi(system, token, events));
+      await checkStored(system, events, true);
+      process.stderr.write(', CLI');
+      await emptyTables(system);
+      times.cli.push(await runIngest(file, system.apiUrl, token));
+      await checkStored(system, events, true);
+      times.cliStart.push(await runIngest(empty, system.apiUrl, token));
+      process.stderr.write('\n');
+    }
+
+    const rate = (seconds: number): number => Math.round(n / seconds);
+    // Other work on the machine drifts between rounds; a ratio taken within one round, the modes seconds apart, is
+    // steadier than the ratio of the medians.
+    const roundRatio = (list: number[]): number => Number(median(list.map((t, i) => times.copy[i]! / t)).toFixed(3));
+    const copy = median(times.copy);
+    const api = median(times.api);
+    const cli = median(times.cli);
+    const cliStart = median(times.cliStart);
+    process.stdout.write(`${JSON.stringify({
+      events: n,
+      keys: KEYS,
+      rounds,
+      copyBaseline: { seconds: Number(copy.toFixed(3)), eventsPerSecond: rate(copy) },
+      api: { seconds: Number(api.toFixed(3)), eventsPerSecond: rate(api), ratioToCopy: Number((rate(api) / rate(copy)).toFixed(3)), medianRoundRatioToCopy: roundRatio(times.api) },
+      cli: {
+        seconds: Number(cli.toFixed(3)),
+        eventsPerSecond: rate(cli),
+        ratioToCopy: Number((rate(cli) / rate(copy)).toFixed(3)),
+        medianRoundRatioToCopy: roundRatio(times.cli),
+        startupSeconds: Number(cliStart.toFixed(3)),
+        eventsPerSecondWithoutStartup: rate(cli - cliStart),
+      },
+      allRoundsSeconds: Object.fromEntries(Object.entries(times).map(([mode, list]) => [mode, list.map((t) => Number(t.toFixed(3)))])),
+    }, null, 2)}\n`);
+  } finally {
+    await system.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench/ingest failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

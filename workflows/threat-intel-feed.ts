@@ -1,0 +1,17 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { FeedPullResult, ThreatIntelActivities } from '../activities/threat-intel-activities';
+import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
+
+const { pullThreatFeed } = proxyActivities<ThreatIntelActivities>({
+  taskQueue: CONTROL_TASK_QUEUE,
+  // Fetching is capped at 30 s; the rest is one transaction.
+  startToCloseTimeout: '2m',
+  // A failing feed is an alert, not a failure; these retries cover PostgreSQL only. The next run comes anyway.
+  retry: { maximumAttempts: 3 },
+  summary: 'pull, validate and store the threat-intelligence feed',
+});
+
+/** One pull of the configured threat-intelligence feed, started by the `threat-intel-feed` schedule. */
+export async function threatIntelFeedWorkflow(_input: Record<string, never>): Promise<FeedPullResult> {
+  return pullThreatFeed({});
+}
