@@ -6,6 +6,7 @@ import { ConfigError, UserError } from '../../domain/errors';
 import { CLUSTER_WRAPPING_KEY_LABELS, type ClusterWrappingKeyLabel } from '../../domain/identifiers';
 import { projectRoot } from '../../scripts/tool-paths';
 import { useModuleEnvironment } from './module-environment';
+import { HsmError } from './errors';
 import { localNodeSteps, type NodeInspection, type NodeSteps } from './provision-steps';
 
 /**
@@ -25,7 +26,38 @@ type Request =
   | { op: 'createWrappingKey'; label: ClusterWrappingKeyLabel; checkValue: string; valueBytes: number }
   | { op: 'destroyWrappingKey'; label: ClusterWrappingKeyLabel };
 
-type Reply = { ok: true; result?: unknown } | { ok: false; problems: string[] } | { ok: false; message: string };
+/** A failure in the child, carried so that the parent throws what the same step would throw in its own process. */
+type Failure =
+  | { kind: 'config'; problems: string[] }
+  | { kind: 'hsm'; nodeId: string; ckr?: string; message: string; retryable: boolean }
+  | { kind: 'user'; code: string; message: string }
+  | { kind: 'other'; message: string };
+
+type Reply = { ok: true; result?: unknown } | { ok: false; failure: Failure };
+
+function failureOf(error: unknown): Failure {
+  if (error instanceof ConfigError) return { kind: 'config', problems: error.problems };
+  if (error instanceof HsmError) {
+    // HsmError puts `node <id>: ` before its message; the parent's HsmError puts it back.
+    const message = error.message.startsWith(`node ${error.nodeId}: `) ? error.message.slice(`node ${error.nodeId}: `.length) : error.message;
+    return { kind: 'hsm', nodeId: error.nodeId, ...(error.ckr ? { ckr: error.ckr } : {}), message, retryable: error.retryable };
+  }
+  if (error instanceof UserError) return { kind: 'user', code: error.code, message: error.message };
+  return { kind: 'other', message: error instanceof Error ? error.message : String(error) };
+}
+
+function errorOf(failure: Failure): Error {
+  switch (failure.kind) {
+    case 'config':
+      return new ConfigError(failure.problems);
+    case 'hsm':
+      return new HsmError(failure.nodeId, failure.ckr, failure.message, failure.retryable);
+    case 'user':
+      return new UserError(failure.code, failure.message);
+    default:
+      return new Error(failure.message);
+  }
+}
 
 /**
  * Reads the child's standard input with blocking reads into one buffer of its own, so that a key's bytes are copied
@@ -138,7 +170,7 @@ export async function serveNodeProvisioning(nodeId: string): Promise<void> {
       }
       reply({ ok: true, result });
     } catch (error) {
-      reply(error instanceof ConfigError ? { ok: false, problems: error.problems } : { ok: false, message: (error as Error).message });
+      reply({ ok: false, failure: failureOf(error) });
     } finally {
       value?.fill(0);
     }
@@ -213,8 +245,7 @@ export function startNodeProcess(dataDir: string, node: HsmNodeConfig): NodeStep
         throw new Error(`node ${node.id}: its provisioning process answered '${line.slice(0, 200)}'`);
       }
       if (answer.ok) return answer.result as T;
-      if ('problems' in answer) throw new ConfigError(answer.problems);
-      throw new Error(answer.message);
+      throw errorOf(answer.failure);
     };
     const result = queue.then(run, run);
     queue = result.catch(() => undefined);

@@ -129,9 +129,27 @@ function createSoftHsmToken(node: HsmNodeConfig, soPin: string, pin: string): vo
   }
 }
 
-function deleteSoftHsmToken(label: string): void {
+/**
+ * Deletes the node's SoftHSM token, if there is one. softhsm2-util is asked by serial number: it compares a label
+ * blank-padded, and a token initialised through pkcs11js carries its label NUL-padded, so asking by label finds nothing.
+ */
+function deleteSoftHsmToken(node: HsmNodeConfig): void {
+  const pkcs11 = acquireModule(node.id, node.modulePath);
+  let serial: string | undefined;
+  try {
+    const [slot] = slotsWithLabel(pkcs11, node.tokenLabel);
+    serial = slot === undefined ? undefined : tokenSummary(pkcs11, slot).serialNumber;
+  } catch (error) {
+    throw toHsmError(node.id, `finding token '${node.tokenLabel}'`, error);
+  } finally {
+    releaseModule(node.modulePath);
+  }
+  if (serial === undefined) return;
   // softhsm2-util finds the token folder through SOFTHSM2_CONF, which this process has set for the node.
-  spawnSync('softhsm2-util', ['--delete-token', '--token', label], { stdio: 'ignore' });
+  const result = spawnSync('softhsm2-util', ['--delete-token', '--serial', serial], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new HsmError(node.id, undefined, `softhsm2-util could not delete token '${node.tokenLabel}' (${(result.error?.message ?? result.stderr).trim()})`, false);
+  }
 }
 
 /** The node's PIN files, which keyrotor may write only when both PINs come from files. */
@@ -155,14 +173,14 @@ function createNodeToken(node: HsmNodeConfig): void {
     createSoftHsmToken(node, soPin, pin);
   } catch (error) {
     // The check before creation found no token with this label, so any token that carries it now was made here.
-    deleteSoftHsmToken(node.tokenLabel);
+    deleteSoftHsmToken(node);
     for (const file of written) removeSecretFile(file);
     throw error;
   }
 }
 
 function deleteNodeToken(node: HsmNodeConfig): void {
-  deleteSoftHsmToken(node.tokenLabel);
+  deleteSoftHsmToken(node);
   const files = pinFilesOf(node);
   if (files) {
     removeSecretFile(files.pin);
