@@ -23,6 +23,7 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   deploy?: { replicas?: number };
+  stop_grace_period?: string;
 }
 
 const compose = parse(readFileSync(join(projectRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
@@ -83,6 +84,8 @@ describe('docker-compose.yml describes the production topology', () => {
       'worker-hsm-3': keyrotor('worker hsm --node hsm-3'),
     });
     expect(services['temporal-schema']?.command?.join(' ')).toContain('--db temporal setup-schema');
+    // Longer than a worker's shutdown grace time (10 s), so that Docker does not kill it while it cancels its activities.
+    for (const name of KEYROTOR_SERVICES) expect({ name, stop: services[name]?.stop_grace_period }).toEqual({ name, stop: '30s' });
     expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres', BIND_ON_IP: '0.0.0.0' });
     expect(services['temporal-ui']?.environment).toEqual({ TEMPORAL_ADDRESS: 'temporal:7233' });
     expect(Object.keys(compose.volumes).sort()).toEqual(['keyrotor-secrets', 'postgres-data', 'softhsm-hsm-1', 'softhsm-hsm-2', 'softhsm-hsm-3']);
