@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { NodeEntropyHarvester, PoolSnapshot } from '../adapters/entropy/node-harvester';
 import * as keys from '../adapters/pkcs11/keys';
 import type { TokenSessionPool } from '../adapters/pkcs11/session-pool';
@@ -32,7 +33,7 @@ export function createHsmKeyActivities(pool: TokenSessionPool, harvester: NodeEn
       const generated = await keys.generateKeyPair(pool, { keyType: input.keyType, label: input.label });
       return { ...generated, entropyProvenance: provenance };
     },
-    harvestEntropy: (_input: { nodeId: string }) => harvester.harvest(),
+    harvestEntropy: (_input: { nodeId: string }) => harvester.harvest(Context.current().cancellationSignal),
     describeKey: (input: Input<typeof keys.describeKey>) => keys.describeKey(pool, input),
     wrapPrivateKey: (input: Input<typeof keys.wrapPrivateKey>) => keys.wrapPrivateKey(pool, input),
     importReplica: (input: Input<typeof keys.importReplica>) => keys.importReplica(pool, input),

@@ -18,6 +18,12 @@ export interface HsmNodeConfig {
   soPin?: SecretSource;
   /** PKCS#11 sessions the node's worker keeps open (one per in-flight operation). */
   sessionPoolSize: number;
+  /**
+   * Environment the node's PKCS#11 module reads when it is initialised (SOFTHSM2_CONF, ChrystokiConfigurationPath,
+   * YUBIHSM_PKCS11_CONF…), set before the module loads in every process that drives this node; it wins over the
+   * process's own environment. Never a PIN: those come from `pin` and `soPin`.
+   */
+  moduleEnv?: Record<string, string>;
 }
 
 export interface AlertWebhookConfig {
@@ -343,7 +349,33 @@ function parseSecretSource(value: unknown, label: string, dataDir: string, probl
   return undefined;
 }
 
-const NODE_KEYS = ['id', 'modulePath', 'tokenLabel', 'pin', 'soPin', 'provision', 'sessionPoolSize'];
+const NODE_KEYS = ['id', 'modulePath', 'tokenLabel', 'pin', 'soPin', 'provision', 'sessionPoolSize', 'moduleEnv'];
+// Variables keyrotor reads itself, and names that would put a secret into the configuration file.
+const RESERVED_MODULE_ENV = /^(KEYROTOR_|TEMPORAL_|DATABASE_URL$)/;
+const SECRET_LIKE_ENV = /(^|_)(PIN|PASSWORD|PASSPHRASE|SECRET)(_|$)/;
+
+function parseModuleEnv(raw: unknown, named: string, secretNames: string[], problems: string[]): Record<string, string> | undefined {
+  if (raw === undefined) return undefined;
+  if (!isObject(raw)) {
+    problems.push(`${named}.moduleEnv: must be an object of environment variables for the PKCS#11 module, for example {"SOFTHSM2_CONF": "/etc/keyrotor/softhsm/hsm-1.conf"}`);
+    return undefined;
+  }
+  const moduleEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const where = `${named}.moduleEnv.${name}`;
+    if (!ENV_NAME.test(name)) problems.push(`${where}: '${name}' is not an environment variable name`);
+    else if (RESERVED_MODULE_ENV.test(name)) problems.push(`${where}: keyrotor reads ${name} itself; set it for the whole process, not for one node`);
+    else if (SECRET_LIKE_ENV.test(name) || secretNames.includes(name)) problems.push(`${where}: looks like a secret, which never goes in the configuration; PINs come from the node's pin and soPin sources`);
+    if (typeof value !== 'string' || value === '') problems.push(`${where}: must be a non-empty string`);
+    else moduleEnv[name] = value;
+  }
+  return Object.keys(moduleEnv).length > 0 ? moduleEnv : undefined;
+}
+
+/** A stable text form of a module environment, so that equal environments compare equal. */
+export function moduleEnvKey(moduleEnv: Record<string, string> | undefined): string {
+  return JSON.stringify(Object.entries(moduleEnv ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
 
 function parseNodes(raw: unknown, where: string, dataDir: string, softHsmModule: string | undefined, problems: string[]): HsmNodeConfig[] {
   if (raw === undefined) return defaultNodes(dataDir, softHsmModule, problems);
@@ -378,7 +410,10 @@ function parseNodes(raw: unknown, where: string, dataDir: string, softHsmModule:
     else if (!modulePath.startsWith('/')) problems.push(`${named}: modulePath '${modulePath}' must be an absolute path`);
     const tokenLabel = typeof entry.tokenLabel === 'string' ? entry.tokenLabel : `keyrotor-${id}`;
     if (tokenLabel.length === 0 || Buffer.byteLength(tokenLabel) > 32) problems.push(`${named}: tokenLabel must be 1–32 bytes (a PKCS#11 limit)`);
-    const tokenKey = `${modulePath}\u0000${tokenLabel}`;
+    const secretNames = [entry.pin, entry.soPin].flatMap((source) => (isObject(source) && typeof source.env === 'string' ? [source.env] : []));
+    const moduleEnv = parseModuleEnv(entry.moduleEnv, named, secretNames, problems);
+    // Nodes with different module environments (SoftHSM token folders, for one) may carry the same label.
+    const tokenKey = `${modulePath}\u0000${moduleEnvKey(moduleEnv)}\u0000${tokenLabel}`;
     const tokenOwner = seenTokens.get(tokenKey);
     if (tokenOwner !== undefined) problems.push(`${named}: token '${tokenLabel}' is already used by node '${tokenOwner}'; each node needs its own token`);
     seenTokens.set(tokenKey, id);
@@ -401,6 +436,7 @@ function parseNodes(raw: unknown, where: string, dataDir: string, softHsmModule:
         provision: provision === 'none' ? 'none' : 'softhsm',
         ...(soPin ? { soPin } : {}),
         sessionPoolSize: typeof poolSize === 'number' ? poolSize : 4,
+        ...(moduleEnv ? { moduleEnv } : {}),
       });
     }
   });

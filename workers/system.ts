@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
+import { describeModuleEnvs, sharedModuleEnv } from '../adapters/pkcs11/module-environment';
 import { provisionCluster, type ProvisionReport } from '../adapters/pkcs11/provision';
 import { appendAudit } from '../adapters/postgres/audit-repository';
 import { Database, migrate } from '../adapters/postgres/database';
@@ -12,6 +13,7 @@ import { ensureSearchAttributes } from '../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../api/app';
 import type { KeyrotorConfig } from '../domain/config';
+import { ConfigError } from '../domain/errors';
 import { formatDuration } from '../domain/keys/durations';
 import { startControlWorker } from './control-worker';
 import { startHsmWorker, type RunningWorker } from './hsm-worker';
@@ -66,6 +68,12 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     stops.length = 0;
   };
 
+  // Every HSM worker runs in this process, and a module reads its environment once per process.
+  if (!sharedModuleEnv(config.hsm.nodes)) {
+    throw new ConfigError([
+      `hsm.nodes: keyrotor start runs every node's worker in one process, so the nodes must share one moduleEnv (${describeModuleEnvs(config.hsm.nodes)}); run keyrotor provision and one keyrotor worker hsm --node <id> per node instead (see docker-compose.yml)`,
+    ]);
+  }
   try {
     log(`checking ${config.hsm.nodes.length} HSM node(s)`);
     const provision = await provisionCluster(config, log);

@@ -104,7 +104,7 @@ export class NodeEntropyHarvester {
   }
 
   /** SP 800-90B section 6.3 on fresh samples, in a child process (`keyrotor ea`) so the worker's event loop keeps running. */
-  private async assess(state: SourceState): Promise<void> {
+  private async assess(state: SourceState, signal: AbortSignal | undefined): Promise<void> {
     const samples = await state.source.collect(this.config.assessmentSamples);
     const folder = await mkdtemp(join(tmpdir(), 'keyrotor-ea-'));
     try {
@@ -113,6 +113,7 @@ export class NodeEntropyHarvester {
       const { stdout } = await run(process.execPath, [join(projectRoot, 'bin', 'keyrotor.js'), 'ea', file, '--bits-per-sample', String(state.source.bitsPerSample), '--json'], {
         maxBuffer: 1 << 20,
         timeout: 10 * 60_000,
+        ...(signal ? { signal } : {}),
       });
       const estimators = JSON.parse(stdout) as Array<{ estimator: string; track: string; minEntropy: number }>;
       const overall = estimators.find((row) => row.estimator === 'Overall' && row.track === 'assessed')
@@ -133,16 +134,21 @@ export class NodeEntropyHarvester {
     return !assessment || this.now().getTime() - Date.parse(assessment.at) > this.config.assessmentIntervalHours * 3_600_000;
   }
 
-  /** One harvest: collect, health-test, assess when due, condition, (re)seed the DRBG, run the battery on its output. */
-  async harvest(): Promise<HarvestReport> {
+  /**
+   * One harvest: collect, health-test, assess when due, condition, (re)seed the DRBG, run the battery on its output.
+   * `signal` (the activity's cancellation, which a stopping worker sends) ends a running assessment and the harvest, so
+   * that a worker stops within its grace time instead of after minutes of assessment.
+   */
+  async harvest(signal?: AbortSignal): Promise<HarvestReport> {
     const assessedNow: string[] = [];
     for (const state of this.sources) {
+      signal?.throwIfAborted();
       const { status, source } = state;
       status.creditedBitsLastHarvest = 0;
       status.error = null;
       try {
         if (this.assessmentDue(state)) {
-          await this.assess(state);
+          await this.assess(state, signal);
           assessedNow.push(source.name);
         }
         const samples = await source.collect(this.config.samplesPerSource);
@@ -168,6 +174,8 @@ export class NodeEntropyHarvester {
         status.error = error instanceof Error ? error.message : String(error);
       }
     }
+    // A cancelled harvest reports nothing: the sources it cut short would look failed.
+    signal?.throwIfAborted();
     this.reseedWhenPossible();
     this.testOutput();
     return { snapshot: this.snapshot(), sources: this.sources.map((state) => ({ ...state.status })), assessedNow };

@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig } from '../../adapters/config-loader';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
+import { serveNodeProvisioning } from '../../adapters/pkcs11/provision-node';
 import { Database, migrate } from '../../adapters/postgres/database';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
 import { ensureEntropySchedules, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
@@ -61,6 +62,16 @@ export function registerServices(program: Command): void {
         await db.close();
       }
       say('provisioned');
+    });
+
+  // Started by `provision` (same binary) for a node whose module needs an environment of its own; it reads its
+  // requests, and the wrapping keys, from standard input only.
+  program
+    .command('provision-node', { hidden: true })
+    .description('One node of `keyrotor provision`, in a process of its own (started by keyrotor provision)')
+    .requiredOption('--node <id>', 'the node id')
+    .action(async (options: { node: string }) => {
+      await serveNodeProvisioning(options.node);
     });
 
   program

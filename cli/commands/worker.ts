@@ -1,6 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import type { Command } from 'commander';
-import { useProjectSoftHsmConfig } from '../../adapters/pkcs11/provision';
+import { useModuleEnvironment } from '../../adapters/pkcs11/module-environment';
 import { loadConfig } from '../../adapters/config-loader';
 import { Database } from '../../adapters/postgres/database';
 import { UserError } from '../../domain/errors';
@@ -39,7 +39,8 @@ export function registerWorker(program: Command): void {
       const node = config.hsm.nodes.find((candidate) => candidate.id === options.node);
       if (!node) throw new UserError('unknown_node', `no HSM node '${options.node}' is configured (known: ${config.hsm.nodes.map((n) => n.id).join(', ')})`);
       installRuntime(config);
-      useProjectSoftHsmConfig(config);
+      // The node's own module environment (its SoftHSM token folder, say), before the module is loaded.
+      useModuleEnvironment(config.dataDir, [node]);
       const connection = await NativeConnection.connect(temporalConnectionOptions(config, requireTemporalAddress(config.temporal.address)));
       const running = await startHsmWorker({ node, connection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs, entropy: config.entropy });
       await runUntilSignal(running, () => connection.close());

@@ -71,4 +71,16 @@ describe('a bad configuration stops start-up with a message that names the node 
     expectNothingMade(dataDir, before);
     expect(existsSync(join(dataDir, 'secrets'))).toBe(false);
   });
+
+  it('nodes whose modules need different environments, which one process cannot drive', () => {
+    const before = tokenLabels();
+    const { result, dataDir } = startWith({
+      hsm: { nodes: [1, 2].map((n) => ({ id: `own-${n}`, tokenLabel: `own-${n}`, modulePath: module, moduleEnv: { SOFTHSM2_CONF: `/etc/keyrotor/softhsm/own-${n}.conf` } })) },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      "hsm.nodes: keyrotor start runs every node's worker in one process, so the nodes must share one moduleEnv (own-1: SOFTHSM2_CONF=/etc/keyrotor/softhsm/own-1.conf; own-2: SOFTHSM2_CONF=/etc/keyrotor/softhsm/own-2.conf); run keyrotor provision and one keyrotor worker hsm --node <id> per node instead (see docker-compose.yml)",
+    );
+    expectNothingMade(dataDir, before);
+  });
 });

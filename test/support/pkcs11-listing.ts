@@ -25,6 +25,8 @@ export interface TokenAccess {
   modulePath: string;
   tokenLabel: string;
   pin: string;
+  /** The module's environment (SOFTHSM2_CONF of a node with a token folder of its own); this process's otherwise. */
+  env?: Record<string, string>;
 }
 
 const HEADERS: Array<[RegExp, TokenObject['class']]> = [
@@ -34,16 +36,21 @@ const HEADERS: Array<[RegExp, TokenObject['class']]> = [
   [/^Data object\b/, 'data'],
 ];
 
-function pkcs11Tool(access: TokenAccess, args: string[]): string {
-  const result = spawnSync('pkcs11-tool', ['--module', access.modulePath, '--token-label', access.tokenLabel, '--login', '--pin', access.pin, ...args], {
-    encoding: 'utf8',
-    env: process.env,
-  });
+function runPkcs11Tool(modulePath: string, env: Record<string, string> | undefined, args: string[], what: string): string {
+  const result = spawnSync('pkcs11-tool', ['--module', modulePath, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   if (result.error) throw new Error(`pkcs11-tool could not run (${result.error.message}); install OpenSC (apt-get install opensc)`);
-  if (result.status !== 0) {
-    throw new Error(`pkcs11-tool ${args[0] ?? ''} on token '${access.tokenLabel}' exited with ${result.status}: ${result.stderr.trim()}`);
-  }
+  if (result.status !== 0) throw new Error(`pkcs11-tool ${what} exited with ${result.status}: ${result.stderr.trim()}`);
   return result.stdout;
+}
+
+function pkcs11Tool(access: TokenAccess, args: string[]): string {
+  return runPkcs11Tool(access.modulePath, access.env, ['--token-label', access.tokenLabel, '--login', '--pin', access.pin, ...args], `${args[0] ?? ''} on token '${access.tokenLabel}'`);
+}
+
+/** The labels of the initialised tokens the module shows with this environment (`pkcs11-tool --list-token-slots`). */
+export function listTokenLabels(modulePath: string, env?: Record<string, string>): string[] {
+  const output = runPkcs11Tool(modulePath, env, ['--list-token-slots'], '--list-token-slots');
+  return [...output.matchAll(/^\s+token label\s*:\s*(.*?)\s*$/gm)].map((match) => match[1] as string);
 }
 
 /** Parses `pkcs11-tool --list-objects` output; a block it does not recognise is an error, not a silent skip. */

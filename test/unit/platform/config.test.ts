@@ -54,6 +54,40 @@ describe('parseConfig', () => {
     expect(problems).toEqual([expect.stringContaining("token 't' is already used by node 'a'")]);
   });
 
+  it('takes a per-node module environment, and lets nodes in different SoftHSM folders share a token label', () => {
+    const config = parseConfig({
+      ...base,
+      file: { hsm: { nodes: [1, 2].map((n) => ({ id: `hsm-${n}`, tokenLabel: 'keyrotor', moduleEnv: { SOFTHSM2_CONF: `/etc/keyrotor/softhsm/hsm-${n}.conf` } })) } },
+    });
+    expect(config.hsm.nodes.map((node) => node.moduleEnv)).toEqual([{ SOFTHSM2_CONF: '/etc/keyrotor/softhsm/hsm-1.conf' }, { SOFTHSM2_CONF: '/etc/keyrotor/softhsm/hsm-2.conf' }]);
+    // Without an environment of their own the two nodes would be one token.
+    expect(problemsOf({ file: { hsm: { nodes: [1, 2].map((n) => ({ id: `hsm-${n}`, tokenLabel: 'keyrotor', moduleEnv: { SOFTHSM2_CONF: '/etc/one.conf' } })) } } }))
+      .toEqual([expect.stringContaining("token 'keyrotor' is already used by node 'hsm-1'")]);
+  });
+
+  it("keeps secrets and keyrotor's own settings out of a module environment", () => {
+    const problems = problemsOf({
+      file: {
+        hsm: {
+          nodes: [
+            { id: 'a', moduleEnv: ['SOFTHSM2_CONF=/x'] },
+            { id: 'b', moduleEnv: { 'not a name': '/x', KEYROTOR_DATA_DIR: '/x', DATABASE_URL: 'postgres://x', LUNA_PASSWORD: 'p', SOFTHSM2_CONF: '' } },
+            { id: 'c', provision: 'none', pin: { env: 'VENDOR_LOGIN' }, moduleEnv: { VENDOR_LOGIN: 'p' } },
+          ],
+        },
+      },
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^hsm\.nodes\[0\] \(node 'a'\)\.moduleEnv: must be an object of environment variables/),
+      "hsm.nodes[1] (node 'b').moduleEnv.not a name: 'not a name' is not an environment variable name",
+      "hsm.nodes[1] (node 'b').moduleEnv.KEYROTOR_DATA_DIR: keyrotor reads KEYROTOR_DATA_DIR itself; set it for the whole process, not for one node",
+      "hsm.nodes[1] (node 'b').moduleEnv.DATABASE_URL: keyrotor reads DATABASE_URL itself; set it for the whole process, not for one node",
+      expect.stringMatching(/^hsm\.nodes\[1\] \(node 'b'\)\.moduleEnv\.LUNA_PASSWORD: looks like a secret, which never goes in the configuration/),
+      "hsm.nodes[1] (node 'b').moduleEnv.SOFTHSM2_CONF: must be a non-empty string",
+      expect.stringMatching(/^hsm\.nodes\[2\] \(node 'c'\)\.moduleEnv\.VENDOR_LOGIN: looks like a secret/),
+    ]);
+  });
+
   it('never accepts a PIN value in the configuration, only where it comes from', () => {
     const problems = problemsOf({ file: { hsm: { nodes: [{ id: 'luna-1', provision: 'none', modulePath: '/opt/luna/libCryptoki2.so', pin: '1234' }] } } });
     expect(problems).toEqual([expect.stringMatching(/luna-1.*\.pin: must be \{"env": "VARIABLE"\} or \{"file": "\/path"\}/)]);
