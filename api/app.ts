@@ -13,6 +13,7 @@ import { entropyRoutes } from './routes/entropy';
 import { healthRoutes } from './routes/health';
 import { jwksRoutes } from './routes/jwks';
 import { keyRoutes } from './routes/keys';
+import { keymapRoutes } from './routes/keymap';
 import { metricsRoutes } from './routes/metrics';
 import { subscriptionRoutes } from './routes/subscriptions';
 import { tokenRoutes } from './routes/tokens';
@@ -20,6 +21,7 @@ import { usageRoutes } from './routes/usage';
 import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
+import { KeymapService } from './services/keymap';
 
 export interface ApiDependencies {
   config: KeyrotorConfig;
@@ -78,6 +80,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   subscriptionRoutes(app, deps.db);
   entropyRoutes(app, deps.db);
   usageRoutes(app, deps.db);
+  keymapRoutes(app, new KeymapService(deps.db, deps.temporal, deps.config));
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createKeyControlActivities } from '../activities/key-control-activities';
+import { createKeymapControlActivities } from '../activities/keymap-control-activities';
 import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
 import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
@@ -30,7 +31,7 @@ export async function startControlWorker(options: ControlWorkerOptions): Promise
       : process.env.KEYROTOR_WORKFLOW_BUNDLE
         ? { workflowBundle: { codePath: process.env.KEYROTOR_WORKFLOW_BUNDLE } }
         : { workflowsPath }),
-    activities: createKeyControlActivities({ db: options.db, config: options.config }),
+    activities: { ...createKeyControlActivities({ db: options.db, config: options.config }), ...createKeymapControlActivities({ db: options.db, config: options.config }) },
     shutdownGraceTime: options.shutdownGraceMs,
   });
   const done = worker.run();

@@ -7,7 +7,7 @@ import { Database, migrate } from '../adapters/postgres/database';
 import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
 import { ensureAdminToken } from '../adapters/postgres/token-repository';
 import { startTemporalDevServer } from '../adapters/temporal/dev-server';
-import { ensureEntropySchedules } from '../adapters/temporal/schedules';
+import { ensureEntropySchedules, ensureKeymapSyncSchedule } from '../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../api/app';
@@ -23,7 +23,7 @@ export interface SystemOptions {
   /** Pass false to build the API without listening (tests use inject). */
   listen?: boolean;
   apiLogger?: boolean;
-  /** Pass false to leave the entropyHarvest schedules alone (tests that do not harvest). */
+  /** Pass false to leave the entropyHarvest and keymapSync schedules alone (tests that do not harvest or sync). */
   schedules?: boolean;
 }
 
@@ -136,6 +136,8 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     if (options.schedules !== false) {
       await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
       log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now)`);
+      await ensureKeymapSyncSchedule(client);
+      log('key map sync scheduled every minute and after each lifecycle step (first run now)');
     }
 
     const { created: createdAdminToken } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);

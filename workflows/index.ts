@@ -3,3 +3,4 @@ export { healthCheckWorkflow } from './health-check';
 export { keyLifecycleWorkflow } from './key-lifecycle';
 export { webhookDeliveryWorkflow } from './webhook-delivery';
 export { entropyHarvestWorkflow } from './entropy-harvest';
+export { keymapSyncWorkflow } from './keymap-sync';

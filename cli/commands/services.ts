@@ -4,7 +4,7 @@ import { loadConfig } from '../../adapters/config-loader';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { Database, migrate } from '../../adapters/postgres/database';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
-import { ensureEntropySchedules } from '../../adapters/temporal/schedules';
+import { ensureEntropySchedules, ensureKeymapSyncSchedule } from '../../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../../api/app';
@@ -45,6 +45,8 @@ export function registerServices(program: Command): void {
           const client = new Client({ connection, namespace: config.temporal.namespace });
           await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
           say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node`);
+          await ensureKeymapSyncSchedule(client);
+          say('key map sync scheduled every minute and after each lifecycle step');
         } finally {
           await connection.close();
         }
