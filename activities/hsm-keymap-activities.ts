@@ -1,12 +1,12 @@
 import * as keys from '../adapters/pkcs11/keys';
-import { inspectNode, writeSnapshot, type InspectNodeInput, type WriteSnapshotInput, type WriteSnapshotResult } from '../adapters/pkcs11/keymap-objects';
+import { inspectNode, listInventory, writeSnapshot, type InspectNodeInput, type WriteSnapshotInput, type WriteSnapshotResult } from '../adapters/pkcs11/keymap-objects';
 import { decodeBase64 } from '../adapters/pkcs11/public-key';
 import type { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { KeyrotorError } from '../domain/errors';
 import { CLUSTER_KEK_LABEL } from '../domain/identifiers';
 import type { KeyType } from '../domain/keys/key-model';
 import type { NodeRepairs } from '../domain/keymap/plan';
-import type { NodeInspection } from '../domain/keymap/types';
+import type { InventoryEntry, NodeInspection } from '../domain/keymap/types';
 import { withTypedFailures } from './failures';
 
 export interface WrappedForReplication {
@@ -48,6 +48,8 @@ async function item<T>(what: string, failures: ItemFailure[], work: () => Promis
 export function createHsmKeymapActivities(pool: TokenSessionPool) {
   return withTypedFailures({
     inspectKeymapNode: (input: InspectNodeInput): Promise<NodeInspection> => inspectNode(pool, input),
+
+    listKeymapInventory: (input: { buckets: number[] | null; signingKey: { fingerprint: string } | null }): Promise<{ entries: InventoryEntry[] }> => listInventory(pool, input),
 
     /** Wraps private keys under the cluster KEK for replicas on other nodes: ciphertext under a key that never leaves the HSMs. */
     async wrapForReplication(input: { fingerprints: string[] }): Promise<{ wrapped: WrappedForReplication[]; failures: ItemFailure[] }> {

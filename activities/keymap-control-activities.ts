@@ -22,23 +22,19 @@ import {
 import { lifecycleBusyReasons } from '../adapters/temporal/lifecycle-probe';
 import type { KeyrotorConfig } from '../domain/config';
 import { MAP_SIGNING_KEY_LABEL } from '../domain/identifiers';
-import { buildKeyMap, expectedInventory, inventoryDigest, keymapDigest, parsePkcs11Label, recordedBusyReason } from '../domain/keymap/build';
+import { buildKeyMap, expectationOf, keymapDigest, parsePkcs11Label, recordedBusyReason } from '../domain/keymap/build';
 import { entropyHealthOf } from '../domain/keymap/entropy-health';
 import { holdingChanges } from '../domain/keymap/holdings';
 import { planSync } from '../domain/keymap/plan';
 import { buildSnapshot, signedText, snapshotWrites } from '../domain/keymap/snapshot';
 import type { BeginSyncResult, CommitSyncInput, CommitSyncResult, KeymapSyncResult, PlanSyncResult } from '../domain/keymap/sync';
-import type { KeyMapSource, MapSigningKey, NodeObservation } from '../domain/keymap/types';
+import type { MapSigningKey, NodeObservation } from '../domain/keymap/types';
 import { withTypedFailures } from './failures';
 
 /** Long enough for the slowest step of a sync over thousands of keys; every step renews it. */
 const LEASE_TTL_MS = 10 * 60_000;
 /** Keys per replication batch: one wrap and one import activity each. */
 const REPLICATION_BATCH = 100;
-
-function expectedOf(source: KeyMapSource): { digest: string; epoch: number } {
-  return { digest: inventoryDigest(expectedInventory(source)), epoch: source.epoch };
-}
 
 /** The control side of the key map sync: reads and records the map in PostgreSQL, plans, raises alerts. */
 export function createKeymapControlActivities(deps: { db: Database; config: KeyrotorConfig }) {
@@ -53,15 +49,19 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
 
   return withTypedFailures({
     /** Takes the sync lease (waiting, through the retry policy, while another sync holds it) and reads the map. */
-    async beginKeymapSync(input: { runId: string; trigger: string; actor: string; startedAt: string }): Promise<BeginSyncResult> {
+    async beginKeymapSync(input: { runId: string; trigger: string; actor: string; startedAt: string; cluster: string[] }): Promise<BeginSyncResult> {
+      const served = nodeIds();
+      if (input.cluster.length !== served.length || input.cluster.some((id) => !served.includes(id))) {
+        throw ApplicationFailure.nonRetryable(`this sync is for the cluster of nodes ${input.cluster.join(', ')}, but this control worker serves ${served.join(', ')}; run keyrotor provision (or restart keyrotor) to bring the keymapSync schedule to the configured cluster`, 'keymap_cluster_mismatch');
+      }
       const lease = await acquireSyncLease(db, input.runId, LEASE_TTL_MS);
       if (!lease.acquired) throw ApplicationFailure.retryable(`another sync (${lease.holder}) holds the key map until ${lease.expiresAt}`, 'keymap_sync_busy');
-      await startSyncRun(db, input);
+      await startSyncRun(db, { runId: input.runId, trigger: input.trigger, actor: input.actor, startedAt: input.startedAt });
       const source = await loadKeymapSource(db);
       const signingKey = await getMapSigningKey(db);
       return {
         nodeIds: nodeIds(),
-        expected: expectedOf(source),
+        expected: expectationOf(source),
         current: { epoch: source.epoch, digest: keymapDigest(buildKeyMap(source)) },
         signingKey: signingKey && { fingerprint: signingKey.fingerprint, spki: signingKey.spki, keyType: signingKey.keyType, label: signingKey.label },
       };
@@ -106,7 +106,7 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
       }
       const live = touched.size === 0 ? new Map<string, string>() : await lifecycleBusyReasons(Context.current().client, [...touched].filter((name) => !busy.has(name)), now);
       const plan = live.size === 0 ? first : planSync({ ...base, busy: new Map([...busy, ...live]) });
-      return { plan, expected: expectedOf(source) };
+      return { plan, expected: expectationOf(source) };
     },
 
     /**

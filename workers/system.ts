@@ -136,7 +136,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     if (options.schedules !== false) {
       await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
       log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now)`);
-      await ensureKeymapSyncSchedule(client);
+      await ensureKeymapSyncSchedule(client, config.hsm.nodes.map((node) => node.id));
       log('key map sync scheduled every minute and after each lifecycle step (first run now)');
     }
 

@@ -3,6 +3,7 @@ import type { HsmKeyActivities } from '../activities/hsm-key-activities';
 import type { HsmKeymapActivities, WrappedForReplication } from '../activities/hsm-keymap-activities';
 import type { KeymapControlActivities } from '../activities/keymap-control-activities';
 import { CONTROL_TASK_QUEUE, MAP_SIGNING_KEY_LABEL, hsmTaskQueue } from '../domain/identifiers';
+import type { ExpectedInventory } from '../domain/keymap/build';
 import type { SyncPlan } from '../domain/keymap/plan';
 import type { SnapshotSignature } from '../domain/keymap/snapshot';
 import type { KeymapSyncInput, KeymapSyncResult, NodeRepairSummary, NodeSyncResult } from '../domain/keymap/sync';
@@ -79,8 +80,8 @@ export async function keymapSyncWorkflow(input: KeymapSyncInput): Promise<Keymap
   const info = workflowInfo();
   const runId = `${info.workflowId}/${info.runId}`;
   const startedAt = new Date(Date.now()).toISOString();
-  const begun = await lease.beginKeymapSync({ runId, trigger: input.trigger, actor: input.actor, startedAt });
   try {
+    const begun = await lease.beginKeymapSync({ runId, trigger: input.trigger, actor: input.actor, startedAt, cluster: input.cluster });
     return await sync(runId, startedAt, input, begun);
   } catch (error) {
     await CancellationScope.nonCancellable(() => control.releaseKeymapSyncLease({ runId }));
@@ -90,10 +91,24 @@ export async function keymapSyncWorkflow(input: KeymapSyncInput): Promise<Keymap
 
 async function sync(runId: string, startedAt: string, input: KeymapSyncInput, begun: Awaited<ReturnType<KeymapControlActivities['beginKeymapSync']>>): Promise<KeymapSyncResult> {
   const problems: string[] = [];
-  const inspect = (nodeId: string, expected: { digest: string; epoch: number }, current: { epoch: number; digest: string } | null, signingKey: MapSigningKey | null): Promise<NodeObservation> =>
-    node(nodeId, `inspect ${nodeId}: inventory digest, snapshot check`)
-      .inspectKeymapNode({ expected, current, signingKey: signingKey && { fingerprint: signingKey.fingerprint, spki: signingKey.spki } })
-      .catch((error: unknown): NodeObservation => ({ nodeId, reachable: false, reason: describeFailure(error) }));
+  /**
+   * A node's inventory against the map's: the digest first; when it differs, the node's bucket digests say which
+   * buckets to list, and only their objects travel.
+   */
+  const inspect = async (nodeId: string, expected: ExpectedInventory, current: { epoch: number; digest: string } | null, signingKey: MapSigningKey | null): Promise<NodeObservation> => {
+    const activities = node(nodeId, `inspect ${nodeId}: inventory digest, snapshot check`);
+    try {
+      const inspection = await activities.inspectKeymapNode({ expected: { digest: expected.digest, epoch: expected.epoch }, current, signingKey: signingKey && { fingerprint: signingKey.fingerprint, spki: signingKey.spki } });
+      if (inspection.bucketDigests === null) return inspection;
+      const differing = inspection.bucketDigests.map((digest, bucket) => (digest === expected.buckets[bucket] ? -1 : bucket)).filter((bucket) => bucket >= 0);
+      // Equal buckets under a different whole digest would take a 64-bit collision: then everything is listed.
+      const buckets = differing.length > 0 ? differing : null;
+      const listed = await node(nodeId, `list ${buckets === null ? 'every' : buckets.length} inventory bucket(s) of ${nodeId}`).listKeymapInventory({ buckets, signingKey: signingKey && { fingerprint: signingKey.fingerprint } });
+      return { ...inspection, inventory: listed.entries, listedBuckets: buckets };
+    } catch (error) {
+      return { nodeId, reachable: false, reason: describeFailure(error) };
+    }
+  };
 
   let signingKey = begun.signingKey;
   let observations = await Promise.all(begun.nodeIds.map((id) => inspect(id, begun.expected, begun.current, signingKey)));
@@ -234,7 +249,8 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
       nodeId: observation.nodeId,
       status: unresolved ? 'drift' : didRepair || found.status === 'tampered' ? 'repaired' : 'in-sync',
       reason: writeFailures.get(observation.nodeId) ?? null,
-      inventory: observation.inventory === null ? 'matched' : 'listed',
+      // What the sync found before repairing: the plan's view, not the check after the repairs.
+      inventory: drift?.inventory ?? (observation.inventory === null ? 'matched' : 'listed'),
       objects: observation.objectCount,
       drift: items,
       repairs: nodeRepairs,

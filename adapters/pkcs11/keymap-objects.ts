@@ -7,7 +7,7 @@ import {
   MAP_SIGNING_KEY_LABEL,
   keymapSnapshotShardLabel,
 } from '../../domain/identifiers';
-import { inventoryDigest } from '../../domain/keymap/build';
+import { inventoryBucketDigests, inventoryBucketOf, inventoryDigest } from '../../domain/keymap/build';
 import { SNAPSHOT_SHARDS, checkSnapshot, headObjectValue, type SnapshotHead, type SnapshotObjectsRead, type SnapshotSignature } from '../../domain/keymap/snapshot';
 import type { InventoryClass, InventoryEntry, NodeInspection, SnapshotReading } from '../../domain/keymap/types';
 import { KeyKind, ObjectClass, readAttributeValues, template } from './attributes';
@@ -101,48 +101,63 @@ function findSnapshotObjects(session: PooledSession): Array<{ label: string; obj
   return found;
 }
 
+interface TokenInventory {
+  inventory: InventoryEntry[];
+  signingKeys: NodeInspection['signingKeys'];
+  snapshotObjects: Array<{ label: string; object: pkcs11js.Handle }>;
+}
+
 /**
- * The node's side of a sync: lists every token object, leaves out the infrastructure (wrapping keys, the map-signing
- * key, the snapshot objects), digests the rest, and sends the listing only when the digest differs from the one the
- * map expects. Reads the snapshot objects and checks them. Session objects are left out: they die with their session.
+ * Every token object, with the infrastructure (wrapping keys, the map-signing key, the snapshot objects) set apart.
+ * Session objects are left out: they die with their session.
+ */
+function readInventory(session: PooledSession, signingKeyFingerprint: string | null): TokenInventory {
+  const { pkcs11, session: handle } = session;
+  const inventory: InventoryEntry[] = [];
+  const signingKeys = new Map<string, { id: string; privateKey: boolean; publicKey: boolean }>();
+  const snapshotObjects: Array<{ label: string; object: pkcs11js.Handle }> = [];
+  for (const object of findObjects(pkcs11, handle, template({ token: true }))) {
+    const { class: classValue, label } = readAttributeValues(pkcs11, handle, object, ['class', 'label']);
+    const objectClass = CLASS_NAMES.get(classValue) ?? 'other';
+    if (objectClass === 'secretKey' && WRAPPING_KEY_LABELS.has(label)) continue;
+    if (objectClass === 'data') {
+      if (SNAPSHOT_LABELS.has(label)) snapshotObjects.push({ label, object });
+      else inventory.push({ class: 'data', id: '', label, canSign: null, fingerprint: null });
+      continue;
+    }
+    if (objectClass === 'other') {
+      inventory.push({ class: 'other', id: '', label, canSign: null, fingerprint: null });
+      continue;
+    }
+    const id = readAttributeValues(pkcs11, handle, object, ['id']).id.toString('hex');
+    if ((objectClass === 'privateKey' || objectClass === 'publicKey') && label === MAP_SIGNING_KEY_LABEL) {
+      const held = signingKeys.get(id) ?? { id, privateKey: false, publicKey: false };
+      held[objectClass] = true;
+      signingKeys.set(id, held);
+      // Before a map-signing key is recorded, a pair with its label is one that an interrupted sync made: not a stranger.
+      if (!signingKeyFingerprint || signingKeyFingerprint === id) continue;
+    }
+    const canSign = objectClass === 'privateKey' || objectClass === 'secretKey' ? readAttributeValues(pkcs11, handle, object, ['sign']).sign : null;
+    const fingerprint = objectClass === 'publicKey' ? publicFingerprint(session, object) : null;
+    inventory.push({ class: objectClass, id, label, canSign, fingerprint });
+  }
+  return { inventory, signingKeys: [...signingKeys.values()], snapshotObjects };
+}
+
+function checkFingerprint(signingKey: { fingerprint: string } | null): void {
+  if (signingKey && !/^[0-9a-f]{64}$/.test(signingKey.fingerprint)) throw new UserError('invalid_fingerprint', 'signingKey.fingerprint is not 64 lowercase hex digits');
+}
+
+/**
+ * The node's side of a sync: digests its inventory and compares it with the one the map expects. Only a digest
+ * crosses the network when they agree; when they differ, the digest of each bucket, so that the sync asks for the
+ * objects of the buckets that differ and nothing else. Reads the snapshot objects and checks them.
  */
 export async function inspectNode(pool: TokenSessionPool, input: InspectNodeInput): Promise<NodeInspection> {
-  if (input.signingKey && !/^[0-9a-f]{64}$/.test(input.signingKey.fingerprint)) throw new UserError('invalid_fingerprint', 'signingKey.fingerprint is not 64 lowercase hex digits');
+  checkFingerprint(input.signingKey);
   return pool.withSession('inspecting the token for the key map', (session) => {
-    const { pkcs11, session: handle } = session;
-    const inventory: InventoryEntry[] = [];
-    const signingKeys = new Map<string, { id: string; privateKey: boolean; publicKey: boolean }>();
-    const snapshotObjects: Array<{ label: string; object: pkcs11js.Handle }> = [];
-    for (const object of findObjects(pkcs11, handle, template({ token: true }))) {
-      const { class: classValue, label } = readAttributeValues(pkcs11, handle, object, ['class', 'label']);
-      const objectClass = CLASS_NAMES.get(classValue) ?? 'other';
-      if (objectClass === 'secretKey' && WRAPPING_KEY_LABELS.has(label)) continue;
-      if (objectClass === 'data') {
-        if (SNAPSHOT_LABELS.has(label)) {
-          snapshotObjects.push({ label, object });
-          continue;
-        }
-        inventory.push({ class: 'data', id: '', label, canSign: null, fingerprint: null });
-        continue;
-      }
-      if (objectClass === 'other') {
-        inventory.push({ class: 'other', id: '', label, canSign: null, fingerprint: null });
-        continue;
-      }
-      const id = readAttributeValues(pkcs11, handle, object, ['id']).id.toString('hex');
-      if ((objectClass === 'privateKey' || objectClass === 'publicKey') && label === MAP_SIGNING_KEY_LABEL) {
-        const held = signingKeys.get(id) ?? { id, privateKey: false, publicKey: false };
-        held[objectClass] = true;
-        signingKeys.set(id, held);
-        // Before a map-signing key is recorded, a pair with its label is one that an interrupted sync made: not a stranger.
-        if (!input.signingKey || input.signingKey.fingerprint === id) continue;
-      }
-      const canSign = objectClass === 'privateKey' || objectClass === 'secretKey' ? readAttributeValues(pkcs11, handle, object, ['sign']).sign : null;
-      const fingerprint = objectClass === 'publicKey' ? publicFingerprint(session, object) : null;
-      inventory.push({ class: objectClass, id, label, canSign, fingerprint });
-    }
+    const { inventory, signingKeys, snapshotObjects } = readInventory(session, input.signingKey?.fingerprint ?? null);
     const digest = inventoryDigest(inventory);
-    const matched = digest === input.expected.digest;
     const snapshot = checkSnapshot({
       read: readSnapshotObjects(session, snapshotObjects),
       signingKeyFingerprint: input.signingKey?.fingerprint ?? null,
@@ -154,11 +169,23 @@ export async function inspectNode(pool: TokenSessionPool, input: InspectNodeInpu
       reachable: true as const,
       inventoryDigest: digest,
       objectCount: inventory.length,
-      inventory: matched ? null : inventory,
-      matchedEpoch: matched ? input.expected.epoch : null,
-      signingKeys: [...signingKeys.values()],
+      comparedEpoch: input.expected.epoch,
+      bucketDigests: digest === input.expected.digest ? null : inventoryBucketDigests(inventory),
+      inventory: null,
+      listedBuckets: null,
+      signingKeys,
       snapshot,
     };
+  });
+}
+
+/** The inventory entries of some buckets (null: all of them), for a node whose inventory differs from the map's. */
+export async function listInventory(pool: TokenSessionPool, input: { buckets: number[] | null; signingKey: { fingerprint: string } | null }): Promise<{ entries: InventoryEntry[] }> {
+  checkFingerprint(input.signingKey);
+  const wanted = input.buckets === null ? null : new Set(input.buckets);
+  return pool.withSession('listing token objects for the key map', (session) => {
+    const { inventory } = readInventory(session, input.signingKey?.fingerprint ?? null);
+    return { entries: wanted === null ? inventory : inventory.filter((entry) => wanted.has(inventoryBucketOf(entry.id))) };
   });
 }
 

@@ -1,5 +1,6 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { CONTROL_TASK_QUEUE, KEYMAP_SYNC_SCHEDULE_ID, entropyHarvestScheduleId } from '../../domain/identifiers';
+import type { KeymapSyncInput } from '../../domain/keymap/sync';
 
 /**
  * One `entropyHarvest` schedule per node (overlap SKIP: a slow harvest is never stacked), created or brought to the
@@ -32,25 +33,26 @@ export const KEYMAP_SYNC_INTERVAL_SECONDS = 60;
  * The `keymapSync` schedule: every minute, overlap SKIP (a slow sync is never stacked), created or brought to its
  * interval, and triggered once so that a fresh start has a map on every node without waiting a minute.
  */
-export async function ensureKeymapSyncSchedule(client: Client): Promise<void> {
+export async function ensureKeymapSyncSchedule(client: Client, nodeIds: readonly string[]): Promise<void> {
   const spec = { intervals: [{ every: `${KEYMAP_SYNC_INTERVAL_SECONDS}s` }] };
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: 'keymapSyncWorkflow',
+    args: [{ trigger: 'schedule', actor: 'system', cluster: [...nodeIds] } satisfies KeymapSyncInput],
+    taskQueue: CONTROL_TASK_QUEUE,
+    workflowId: KEYMAP_SYNC_SCHEDULE_ID,
+  };
   try {
     await client.schedule.create({
       scheduleId: KEYMAP_SYNC_SCHEDULE_ID,
       spec,
-      action: {
-        type: 'startWorkflow',
-        workflowType: 'keymapSyncWorkflow',
-        args: [{ trigger: 'schedule', actor: 'system' }],
-        taskQueue: CONTROL_TASK_QUEUE,
-        workflowId: KEYMAP_SYNC_SCHEDULE_ID,
-      },
+      action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       memo: { purpose: 'compare every HSM node with the key map, repair drift, write the signed snapshot' },
     });
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-    await client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID).update((previous) => ({ ...previous, spec }));
+    await client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID).update((previous) => ({ ...previous, spec, action }));
   }
   await client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.SKIP);
 }

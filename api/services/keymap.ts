@@ -91,7 +91,7 @@ export class KeymapService {
     const handle = await this.temporal.workflow.start<typeof keymapSyncWorkflow>('keymapSyncWorkflow', {
       taskQueue: CONTROL_TASK_QUEUE,
       workflowId: keymapSyncWorkflowId(randomUUID()),
-      args: [{ trigger: 'manual', actor }],
+      args: [{ trigger: 'manual', actor, cluster: this.config.hsm.nodes.map((node) => node.id) }],
       workflowExecutionTimeout: '20m',
       staticSummary: `key map sync asked by ${actor}`,
     });

@@ -45,7 +45,7 @@ export function registerServices(program: Command): void {
           const client = new Client({ connection, namespace: config.temporal.namespace });
           await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
           say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node`);
-          await ensureKeymapSyncSchedule(client);
+          await ensureKeymapSyncSchedule(client, config.hsm.nodes.map((node) => node.id));
           say('key map sync scheduled every minute and after each lifecycle step');
         } finally {
           await connection.close();

@@ -95,6 +95,35 @@ export function inventoryDigest(entries: readonly InventoryEntry[]): string {
   return sha256Hex(`[${entries.map((entry) => canonicalJson(entry)).sort().join(',')}]`);
 }
 
+/**
+ * Inventories are compared bucket by bucket when their digests differ, so that a node sends the objects of the buckets
+ * that differ rather than its whole listing. Objects fall into buckets by CKA_ID (a fingerprint spreads evenly).
+ */
+export const INVENTORY_BUCKETS = 64;
+
+export function inventoryBucketOf(id: string): number {
+  return /^[0-9a-f]{2}/.test(id) ? parseInt(id.slice(0, 2), 16) % INVENTORY_BUCKETS : 0;
+}
+
+/** The first 64 bits of each bucket's digest: enough to see which buckets differ (the whole inventory has its full digest). */
+export function inventoryBucketDigests(entries: readonly InventoryEntry[]): string[] {
+  const buckets = Array.from({ length: INVENTORY_BUCKETS }, (): InventoryEntry[] => []);
+  for (const entry of entries) (buckets[inventoryBucketOf(entry.id)] as InventoryEntry[]).push(entry);
+  return buckets.map((bucket) => inventoryDigest(bucket).slice(0, 16));
+}
+
+/** What a node's inventory is compared with: its digest, its bucket digests, the epoch of the map it came from. */
+export interface ExpectedInventory {
+  digest: string;
+  buckets: string[];
+  epoch: number;
+}
+
+export function expectationOf(source: KeyMapSource): ExpectedInventory {
+  const entries = expectedInventory(source);
+  return { digest: inventoryDigest(entries), buckets: inventoryBucketDigests(entries), epoch: source.epoch };
+}
+
 /** How close a lifecycle deadline may be before the sync leaves the key to the lifecycle. */
 export const LIFECYCLE_MARGIN_MS = 2 * 60_000;
 

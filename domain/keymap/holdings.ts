@@ -1,5 +1,5 @@
 import { expectedHolding } from './build';
-import { matchedKnows } from './plan';
+import { listingCovers, matchedKnows } from './plan';
 import type { Holding, KeyMapSource, NodeInspection, NodeObservation } from './types';
 
 export interface HoldingRow extends Holding {
@@ -18,7 +18,7 @@ const sameHolding = (a: Holding, b: Holding): boolean => a.privateKey === b.priv
 /**
  * The holdings rows that must change after a sync: what the reachable nodes were found to hold, against what the map
  * recorded. Only real differences come out, so an unchanged cluster writes nothing (and bumps no epoch). Unreachable
- * nodes, and keys that changed after a node's inventory matched, keep what was recorded.
+ * nodes, and keys that changed after the epoch a node's unlisted buckets matched, keep what was recorded.
  */
 export function holdingChanges(source: KeyMapSource, observations: readonly NodeObservation[]): HoldingChanges {
   const recorded = new Map(source.holdings.map((row) => [`${row.name}/${row.version}/${row.nodeId}`, row]));
@@ -33,9 +33,10 @@ export function holdingChanges(source: KeyMapSource, observations: readonly Node
       else if (entry.class === 'publicKey') byId.set(entry.id, { ...held, publicKey: true });
     }
     for (const key of source.keys) {
-      if (inspection.inventory === null && !matchedKnows(inspection, key)) continue;
       for (const version of key.versions) {
-        const found = inspection.inventory === null ? expectedHolding(version.state) : byId.get(version.fingerprint) ?? null;
+        const listed = listingCovers(inspection, version.fingerprint);
+        if (!listed && !matchedKnows(inspection, key)) continue;
+        const found = listed ? byId.get(version.fingerprint) ?? null : expectedHolding(version.state);
         const desired = found && (found.privateKey || found.publicKey) ? { ...found, canSign: found.privateKey ? found.canSign : null } : null;
         const id = { name: key.name, version: version.version, nodeId: inspection.nodeId };
         const current = recorded.get(`${id.name}/${id.version}/${id.nodeId}`);

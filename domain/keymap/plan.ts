@@ -1,6 +1,6 @@
 import type { KeyType } from '../keys/key-model';
 import { pkcs11Label } from '../keys/key-model';
-import { expectedHolding, parsePkcs11Label } from './build';
+import { expectedHolding, inventoryBucketOf, parsePkcs11Label } from './build';
 import type { InventoryClass, InventoryEntry, KeyMapSource, MapSigningKey, NodeInspection, NodeObservation, SourceKey, SourceVersion } from './types';
 
 /**
@@ -111,9 +111,14 @@ function indexInventory(inventory: readonly InventoryEntry[]): Map<string, Held>
   return byId;
 }
 
-/** Whether a matched inventory still tells about this key: only if nothing of the key changed after the epoch it matched. */
+/** Whether the node listed the bucket of this CKA_ID; if not, the bucket matched the expectation. */
+export function listingCovers(inspection: NodeInspection, id: string): boolean {
+  return inspection.inventory !== null && (inspection.listedBuckets === null || inspection.listedBuckets.includes(inventoryBucketOf(id)));
+}
+
+/** Whether a matched bucket still tells about this key: only if nothing of the key changed after the epoch compared. */
 export function matchedKnows(inspection: NodeInspection, key: Pick<SourceKey, 'changedAtEpoch'>): boolean {
-  return inspection.inventory === null && inspection.matchedEpoch !== null && key.changedAtEpoch <= inspection.matchedEpoch;
+  return key.changedAtEpoch <= inspection.comparedEpoch;
 }
 
 /** What a node holds of a version, in the terms a repair needs; undefined when the node's listing cannot tell. */
@@ -185,7 +190,7 @@ export function planSync(input: PlanInput): SyncPlan {
       for (const inspection of inspections) {
         const nodeId = inspection.nodeId;
         const listing = listings.get(nodeId);
-        if (!listing) {
+        if (!listing || !listingCovers(inspection, version.fingerprint)) {
           if (matchedKnows(inspection, key)) {
             if (expected?.privateKey) holders.push(nodeId);
           } else {

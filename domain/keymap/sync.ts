@@ -1,3 +1,4 @@
+import type { ExpectedInventory } from './build';
 import type { DriftItem, SyncPlan, UnknownObject } from './plan';
 import type { SnapshotHead } from './snapshot';
 import type { MapSigningKey, NodeObservation, SnapshotReading } from './types';
@@ -9,12 +10,17 @@ export type SyncTrigger = 'schedule' | 'manual';
 export interface KeymapSyncInput {
   trigger: SyncTrigger;
   actor: string;
+  /**
+   * The node ids of the cluster this sync is for. A control worker serving another cluster on the same Temporal
+   * namespace and task queue refuses it before it touches anything.
+   */
+  cluster: string[];
 }
 
 export interface BeginSyncResult {
   nodeIds: string[];
-  /** What every node's inventory must digest to, at the epoch it was computed. */
-  expected: { digest: string; epoch: number };
+  /** What every node's inventory must digest to (whole and by bucket), at the epoch it was computed. */
+  expected: ExpectedInventory;
   /** The map before this sync. */
   current: { epoch: number; digest: string };
   signingKey: MapSigningKey | null;
@@ -23,7 +29,7 @@ export interface BeginSyncResult {
 export interface PlanSyncResult {
   plan: SyncPlan;
   /** The expected inventory of the map the plan was made from, for the check after the repairs. */
-  expected: { digest: string; epoch: number };
+  expected: ExpectedInventory;
 }
 
 export interface NodeRepairSummary {

@@ -129,10 +129,17 @@ export interface NodeInspection {
   reachable: true;
   inventoryDigest: string;
   objectCount: number;
-  /** Null when the inventory digest equals the expected one: the node holds exactly what the map expected. */
+  /** The map epoch of the expected inventory the node's was compared with. */
+  comparedEpoch: number;
+  /** Short digests of the inventory's buckets, when the whole inventory differed from the expected one. */
+  bucketDigests: string[] | null;
+  /**
+   * The listed objects of the buckets that differed; null when nothing was listed. Objects of buckets not listed are
+   * exactly what the map expected at comparedEpoch.
+   */
   inventory: InventoryEntry[] | null;
-  /** When the inventory matched: the map epoch the expected inventory was computed at. */
-  matchedEpoch: number | null;
+  /** The buckets `inventory` covers; null: all of them. */
+  listedBuckets: number[] | null;
   /** Key pairs labelled as the map-signing key, by CKA_ID. */
   signingKeys: Array<{ id: string; privateKey: boolean; publicKey: boolean }>;
   snapshot: SnapshotReading;

@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../../domain/canonical-json';
 import {
+  INVENTORY_BUCKETS,
   LIFECYCLE_MARGIN_MS,
   buildKeyMap,
+  expectationOf,
+  inventoryBucketDigests,
+  inventoryBucketOf,
   expectedInventory,
   inventoryDigest,
   keymapDigest,
@@ -81,6 +85,19 @@ describe('the key map and its digest', () => {
     expect(inventoryDigest(entries.slice(1))).not.toBe(inventoryDigest(entries));
     expect(inventoryDigest([...entries, { class: 'data', id: '', label: 'note', canSign: null, fingerprint: null }])).not.toBe(inventoryDigest(entries));
     expect(inventoryDigest(expectedInventory(source([key('a', [a1])])))).toBe(inventoryDigest(objectsOf('a', a1)));
+  });
+
+  it('splits an inventory into buckets by CKA_ID, so that one changed object changes one bucket digest', () => {
+    const many = Array.from({ length: 200 }, (_, i) => key(`k${i}`, [version(`k${i}`, 1, 'active')]));
+    const entries = many.flatMap((k) => objectsOf(k.name, k.versions[0]!));
+    const buckets = inventoryBucketDigests(entries);
+    expect(buckets).toHaveLength(INVENTORY_BUCKETS);
+    expect(new Set(buckets).size).toBe(INVENTORY_BUCKETS);
+    const lost = entries[7]!;
+    const after = inventoryBucketDigests(entries.filter((entry) => entry !== lost));
+    expect(after.map((digest, i) => (digest === buckets[i] ? -1 : i)).filter((i) => i >= 0)).toEqual([inventoryBucketOf(lost.id)]);
+    expect(inventoryBucketOf('')).toBe(0);
+    expect(expectationOf(source(many))).toEqual({ digest: inventoryDigest(entries), buckets, epoch: 10 });
   });
 
   describe('keys the lifecycle owns', () => {

@@ -64,9 +64,14 @@ export function objectsOf(name: string, v: SourceVersion, parts: { privateKey?: 
 }
 
 export function listed(nodeId: string, inventory: InventoryEntry[], signingKeys: NodeInspection['signingKeys'] = []): NodeInspection {
-  return { nodeId, reachable: true, inventoryDigest: 'x', objectCount: inventory.length, inventory, matchedEpoch: null, signingKeys, snapshot: { status: 'missing', bytesRead: 0 } };
+  return { nodeId, reachable: true, inventoryDigest: 'x', objectCount: inventory.length, comparedEpoch: 0, bucketDigests: null, inventory, listedBuckets: null, signingKeys, snapshot: { status: 'missing', bytesRead: 0 } };
 }
 
 export function matched(nodeId: string, epoch: number, signingKeys: NodeInspection['signingKeys'] = []): NodeInspection {
-  return { nodeId, reachable: true, inventoryDigest: 'x', objectCount: 0, inventory: null, matchedEpoch: epoch, signingKeys, snapshot: { status: 'missing', bytesRead: 0 } };
+  return { nodeId, reachable: true, inventoryDigest: 'x', objectCount: 0, comparedEpoch: epoch, bucketDigests: null, inventory: null, listedBuckets: null, signingKeys, snapshot: { status: 'missing', bytesRead: 0 } };
+}
+
+/** A node whose listed buckets hold `inventory`, and whose other buckets matched the map at `epoch`. */
+export function partlyListed(nodeId: string, epoch: number, buckets: number[], inventory: InventoryEntry[]): NodeInspection {
+  return { ...matched(nodeId, epoch), objectCount: inventory.length, inventory, listedBuckets: buckets };
 }

@@ -1,5 +1,6 @@
 import { holdingChanges } from '../../../domain/keymap/holdings';
-import { key, listed, matched, objectsOf, source, version } from './fixtures';
+import { inventoryBucketOf } from '../../../domain/keymap/build';
+import { key, listed, matched, objectsOf, partlyListed, source, version } from './fixtures';
 
 describe('holdings after a sync', () => {
   const v1 = version('pay', 1, 'archived');
@@ -27,6 +28,13 @@ describe('holdings after a sync', () => {
       { name: 'pay', version: 1, nodeId: 'hsm-1' },
       { name: 'pay', version: 2, nodeId: 'hsm-1' },
     ]);
+  });
+
+  it('records a listed bucket as found and leaves the rest as recorded', () => {
+    const bucket = inventoryBucketOf(v2.fingerprint);
+    const changes = holdingChanges(source([pay], { holdings: recorded }), [partlyListed('hsm-1', 7, [bucket], objectsOf('pay', v2, { publicKey: false }))]);
+    expect(changes.upsert).toEqual([{ name: 'pay', version: 2, nodeId: 'hsm-1', privateKey: true, publicKey: false, canSign: true }]);
+    expect(changes.remove).toEqual(inventoryBucketOf(v1.fingerprint) === bucket ? [{ name: 'pay', version: 1, nodeId: 'hsm-1' }] : []);
   });
 
   it('takes a matched inventory as the expected holdings, except for keys that changed after it matched', () => {

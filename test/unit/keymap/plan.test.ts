@@ -1,6 +1,7 @@
 import { nodesRepairedBy, planHasRepairs, planSync, type SyncPlan } from '../../../domain/keymap/plan';
 import type { MapSigningKey, NodeObservation } from '../../../domain/keymap/types';
-import { fingerprint, key, listed, matched, objectsOf, source, version } from './fixtures';
+import { inventoryBucketOf } from '../../../domain/keymap/build';
+import { fingerprint, key, listed, matched, objectsOf, partlyListed, source, version } from './fixtures';
 
 const plan = (input: { keys: Parameters<typeof source>[0]; observations: NodeObservation[]; busy?: Map<string, string>; signingKey?: MapSigningKey | null; batchSize?: number }): SyncPlan =>
   planSync({ source: source(input.keys), observations: input.observations, busy: input.busy ?? new Map(), signingKey: input.signingKey ?? null, batchSize: input.batchSize ?? 100 });
@@ -92,6 +93,19 @@ describe('the sync plan', () => {
     const result = plan({ keys: [changed, key('calm', [version('calm', 1, 'active')])], observations: [matched('hsm-1', 10), listed('hsm-2', [...full, ...objectsOf('calm', version('calm', 1, 'active'))])] });
     expect(result.skipped).toEqual([{ key: 'pay', why: 'it changed while this sync was running' }]);
     expect(planHasRepairs(result)).toBe(false);
+  });
+
+  it('takes the buckets a node did not list as matched, and plans from the buckets it listed', () => {
+    const calm = version('calm', 1, 'active');
+    const lostBucket = inventoryBucketOf(active.fingerprint);
+    expect(inventoryBucketOf(calm.fingerprint)).not.toBe(lostBucket);
+    const keys = [pay, key('calm', [calm])];
+    // hsm-2 listed only the bucket of pay v2, in which its private key is missing.
+    const inBucket = full.filter((entry) => inventoryBucketOf(entry.id) === lostBucket && entry.class !== 'privateKey');
+    const result = plan({ keys, observations: [matched('hsm-1', 10), partlyListed('hsm-2', 10, [lostBucket], inBucket)] });
+    expect(result.replicate).toEqual([{ source: 'hsm-1', items: [expect.objectContaining({ name: 'pay', version: 2, targets: ['hsm-2'] })] }]);
+    expect(driftKinds(result, 'hsm-2')).toEqual(['missing-private-key']);
+    expect(result.skipped).toEqual([]);
   });
 
   it('cannot replicate when no reachable node holds the key, and says so', () => {

@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { buildKeyMap, keymapDigest } from '../../../domain/keymap/build';
 import {
   SNAPSHOT_SHARDS,
@@ -21,7 +21,7 @@ function signer(): { fingerprint: string; sign: (text: string) => SnapshotSignat
   return {
     fingerprint,
     // What the HSM returns for CKM_ECDSA over a SHA-256 digest: raw r||s.
-    sign: (text) => ({ alg: 'ES256', keyFingerprint: fingerprint, value: sign('sha256', Buffer.from(text), { key: privateKey as KeyObject, dsaEncoding: 'ieee-p1363' }).toString('base64') }),
+    sign: (text) => ({ alg: 'ES256', keyFingerprint: fingerprint, value: sign('sha256', Buffer.from(text), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64') }),
     verify: (text, signature) => verify('sha256', Buffer.from(text), { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature.value, 'base64')),
   };
 }
