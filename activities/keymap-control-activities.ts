@@ -23,6 +23,7 @@ import { lifecycleBusyReasons } from '../adapters/temporal/lifecycle-probe';
 import type { KeyrotorConfig } from '../domain/config';
 import { MAP_SIGNING_KEY_LABEL } from '../domain/identifiers';
 import { buildKeyMap, expectationOf, keymapDigest, parsePkcs11Label, recordedBusyReason } from '../domain/keymap/build';
+import { summariseDrift } from '../domain/keymap/drift-summary';
 import { entropyHealthOf } from '../domain/keymap/entropy-health';
 import { holdingChanges } from '../domain/keymap/holdings';
 import { planSync } from '../domain/keymap/plan';
@@ -135,7 +136,7 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
       for (const observation of input.observations) {
         const drift = input.plan.drift.find((entry) => entry.nodeId === observation.nodeId);
         if (!observation.reachable) {
-          await recordNodeSync(db, { nodeId: observation.nodeId, reachable: false, staleReason: observation.reason, snapshotStatus: null, snapshotProblem: null, tampered: false, drift: drift ?? null });
+          await recordNodeSync(db, { nodeId: observation.nodeId, reachable: false, staleReason: observation.reason, snapshotStatus: null, snapshotProblem: null, tampered: false, drift: drift ? summariseDrift(drift) : null });
           await raiseAlert(db, { dedupKey: `keymap:stale:${observation.nodeId}`, severity: 'warning', source: 'keymap', subject: `node/${observation.nodeId}`, message: `the key map sync cannot reach ${observation.nodeId} (${observation.reason}); it is marked stale and repaired when it answers again` }, sinks());
           continue;
         }
@@ -143,7 +144,7 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
         const tampered = reading.status === 'tampered';
         await recordNodeSync(db, {
           nodeId: observation.nodeId, reachable: true, staleReason: null, snapshotStatus: reading.status,
-          snapshotProblem: 'problem' in reading ? reading.problem : null, tampered, drift: drift ?? null,
+          snapshotProblem: 'problem' in reading ? reading.problem : null, tampered, drift: drift ? summariseDrift(drift) : null,
         });
         if (tampered) {
           await raiseAlert(db, { dedupKey: `keymap:tampered:${observation.nodeId}`, severity: 'critical', source: 'keymap', subject: `node/${observation.nodeId}`, message: `the key map snapshot on ${observation.nodeId} fails verification (${reading.problem}): the node is reported as tampered and its snapshot rewritten` }, sinks());

@@ -4,6 +4,7 @@ import type { HsmKeymapActivities, WrappedForReplication } from '../activities/h
 import type { KeymapControlActivities } from '../activities/keymap-control-activities';
 import { CONTROL_TASK_QUEUE, MAP_SIGNING_KEY_LABEL, hsmTaskQueue } from '../domain/identifiers';
 import type { ExpectedInventory } from '../domain/keymap/build';
+import { summariseDrift } from '../domain/keymap/drift-summary';
 import type { SyncPlan } from '../domain/keymap/plan';
 import type { SnapshotSignature } from '../domain/keymap/snapshot';
 import type { KeymapSyncInput, KeymapSyncResult, NodeRepairSummary, NodeSyncResult } from '../domain/keymap/sync';
@@ -232,7 +233,8 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
     const ack = acks.get(observation.nodeId);
     if (!observation.reachable) {
       return {
-        nodeId: observation.nodeId, status: 'stale', reason: observation.reason, inventory: 'unreachable', objects: null, drift: [], repairs: nodeRepairs,
+        nodeId: observation.nodeId, status: 'stale', reason: observation.reason, inventory: 'unreachable', objects: null,
+        drift: summariseDrift({ nodeId: observation.nodeId, inventory: 'unreachable', items: [] }), repairs: nodeRepairs,
         snapshot: { found: null, problem: null, action: 'not-written', headWritten: false, shardsWritten: 0, bytesWritten: 0, bytesRead: 0 },
         bytesWritten: 0, acknowledged: null,
       };
@@ -252,7 +254,7 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
       // What the sync found before repairing: the plan's view, not the check after the repairs.
       inventory: drift?.inventory ?? (observation.inventory === null ? 'matched' : 'listed'),
       objects: observation.objectCount,
-      drift: items,
+      drift: summariseDrift(drift ?? { nodeId: observation.nodeId, inventory: 'matched', items: [] }),
       repairs: nodeRepairs,
       snapshot: {
         found: found.status,

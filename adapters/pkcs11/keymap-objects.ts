@@ -9,7 +9,7 @@ import {
 } from '../../domain/identifiers';
 import { inventoryBucketDigests, inventoryBucketOf, inventoryDigest } from '../../domain/keymap/build';
 import { SNAPSHOT_SHARDS, checkSnapshot, headObjectValue, type SnapshotHead, type SnapshotObjectsRead, type SnapshotSignature } from '../../domain/keymap/snapshot';
-import type { InventoryClass, InventoryEntry, NodeInspection, SnapshotReading } from '../../domain/keymap/types';
+import type { InventoryEntry, NodeInspection, SnapshotReading } from '../../domain/keymap/types';
 import { KeyKind, ObjectClass, readAttributeValues, template } from './attributes';
 import { HsmError } from './errors';
 import { fingerprintOf, spkiFromComponents, verifySignature } from './public-key';
@@ -48,13 +48,6 @@ export interface WriteSnapshotResult {
 const SNAPSHOT_LABELS = new Set([KEYMAP_SNAPSHOT_LABEL, ...Array.from({ length: SNAPSHOT_SHARDS }, (_, shard) => keymapSnapshotShardLabel(shard))]);
 const WRAPPING_KEY_LABELS = new Set<string>(CLUSTER_WRAPPING_KEY_LABELS);
 
-const CLASS_NAMES = new Map<number, InventoryClass>([
-  [ObjectClass.privateKey, 'privateKey'],
-  [ObjectClass.publicKey, 'publicKey'],
-  [ObjectClass.secretKey, 'secretKey'],
-  [ObjectClass.data, 'data'],
-  [pkcs11js.CKO_CERTIFICATE, 'certificate'],
-]);
 
 /** The fingerprint a public key object's own components give; null when they are not a key type keyrotor reads. */
 function publicFingerprint(session: PooledSession, object: pkcs11js.Handle): string | null {
@@ -107,39 +100,61 @@ interface TokenInventory {
   snapshotObjects: Array<{ label: string; object: pkcs11js.Handle }>;
 }
 
+/** The classes listed with one attribute read per object, and what is read. */
+const LISTED_CLASSES = [
+  { objectClass: 'privateKey', value: ObjectClass.privateKey, names: ['id', 'label', 'sign'] },
+  { objectClass: 'secretKey', value: ObjectClass.secretKey, names: ['id', 'label', 'sign'] },
+  { objectClass: 'publicKey', value: ObjectClass.publicKey, names: ['id', 'label'] },
+  { objectClass: 'certificate', value: pkcs11js.CKO_CERTIFICATE, names: ['id', 'label'] },
+  { objectClass: 'data', value: ObjectClass.data, names: ['label'] },
+] as const;
+
 /**
  * Every token object, with the infrastructure (wrapping keys, the map-signing key, the snapshot objects) set apart.
- * Session objects are left out: they die with their session.
+ * Searched class by class, so that each object costs one attribute read (public keys one more, for their
+ * fingerprint). Session objects are left out: they die with their session.
  */
 function readInventory(session: PooledSession, signingKeyFingerprint: string | null): TokenInventory {
   const { pkcs11, session: handle } = session;
   const inventory: InventoryEntry[] = [];
   const signingKeys = new Map<string, { id: string; privateKey: boolean; publicKey: boolean }>();
   const snapshotObjects: Array<{ label: string; object: pkcs11js.Handle }> = [];
+  const seen = new Set<string>();
+  for (const { objectClass, value, names } of LISTED_CLASSES) {
+    for (const object of findObjects(pkcs11, handle, template({ class: value, token: true }))) {
+      seen.add(object.toString('hex'));
+      const read = readAttributeValues(pkcs11, handle, object, names) as { label: string; id?: Buffer; sign?: boolean };
+      const { label } = read;
+      if (objectClass === 'data') {
+        if (SNAPSHOT_LABELS.has(label)) snapshotObjects.push({ label, object });
+        else inventory.push({ class: 'data', id: '', label, canSign: null, fingerprint: null });
+        continue;
+      }
+      if (objectClass === 'secretKey' && WRAPPING_KEY_LABELS.has(label)) continue;
+      const id = (read.id as Buffer).toString('hex');
+      if ((objectClass === 'privateKey' || objectClass === 'publicKey') && label === MAP_SIGNING_KEY_LABEL) {
+        const held = signingKeys.get(id) ?? { id, privateKey: false, publicKey: false };
+        held[objectClass] = true;
+        signingKeys.set(id, held);
+        // Before a map-signing key is recorded, a pair with its label is one that an interrupted sync made: not a stranger.
+        if (!signingKeyFingerprint || signingKeyFingerprint === id) continue;
+      }
+      const fingerprint = objectClass === 'publicKey' ? publicFingerprint(session, object) : null;
+      inventory.push({ class: objectClass, id, label, canSign: read.sign ?? null, fingerprint });
+    }
+  }
+  // Whatever else the token holds (hardware features, domain parameters, vendor classes) is a stranger too.
   for (const object of findObjects(pkcs11, handle, template({ token: true }))) {
-    const { class: classValue, label } = readAttributeValues(pkcs11, handle, object, ['class', 'label']);
-    const objectClass = CLASS_NAMES.get(classValue) ?? 'other';
-    if (objectClass === 'secretKey' && WRAPPING_KEY_LABELS.has(label)) continue;
-    if (objectClass === 'data') {
-      if (SNAPSHOT_LABELS.has(label)) snapshotObjects.push({ label, object });
-      else inventory.push({ class: 'data', id: '', label, canSign: null, fingerprint: null });
-      continue;
+    if (seen.has(object.toString('hex'))) continue;
+    const { class: classValue } = readAttributeValues(pkcs11, handle, object, ['class']);
+    // Objects of these classes need not carry a label (it is a storage attribute); the class then names them.
+    let label = `(object class 0x${classValue.toString(16)})`;
+    try {
+      label = readAttributeValues(pkcs11, handle, object, ['label']).label;
+    } catch {
+      // No CKA_LABEL: keep the class as its name in the report.
     }
-    if (objectClass === 'other') {
-      inventory.push({ class: 'other', id: '', label, canSign: null, fingerprint: null });
-      continue;
-    }
-    const id = readAttributeValues(pkcs11, handle, object, ['id']).id.toString('hex');
-    if ((objectClass === 'privateKey' || objectClass === 'publicKey') && label === MAP_SIGNING_KEY_LABEL) {
-      const held = signingKeys.get(id) ?? { id, privateKey: false, publicKey: false };
-      held[objectClass] = true;
-      signingKeys.set(id, held);
-      // Before a map-signing key is recorded, a pair with its label is one that an interrupted sync made: not a stranger.
-      if (!signingKeyFingerprint || signingKeyFingerprint === id) continue;
-    }
-    const canSign = objectClass === 'privateKey' || objectClass === 'secretKey' ? readAttributeValues(pkcs11, handle, object, ['sign']).sign : null;
-    const fingerprint = objectClass === 'publicKey' ? publicFingerprint(session, object) : null;
-    inventory.push({ class: objectClass, id, label, canSign, fingerprint });
+    inventory.push({ class: 'other', id: '', label, canSign: null, fingerprint: null });
   }
   return { inventory, signingKeys: [...signingKeys.values()], snapshotObjects };
 }

@@ -77,9 +77,14 @@ const driftItemSchema = {
   },
 } as const;
 
-const nodeDriftSchema = {
-  type: ['object', 'null'],
-  properties: { nodeId: { type: 'string' }, inventory: { type: 'string' }, items: { type: 'array', items: driftItemSchema } },
+const driftSummarySchema = {
+  type: 'object',
+  properties: {
+    inventory: { type: 'string', enum: ['matched', 'listed', 'unreachable'], description: 'matched: the inventory digest was the expected one; listed: the buckets that differed were listed' },
+    total: { type: 'integer' },
+    byKind: { type: 'object', additionalProperties: { type: 'integer' } },
+    items: { type: 'array', items: driftItemSchema, description: 'the first 100' },
+  },
 } as const;
 
 const nodeStatusSchema = {
@@ -105,7 +110,7 @@ const nodeStatusSchema = {
       type: 'object',
       properties: { status: { type: ['string', 'null'], description: 'valid, missing, tampered or unverifiable when last checked' }, problem: nullableString, checkedAt: nullableString, tamperedAt: nullableString },
     },
-    drift: nodeDriftSchema,
+    drift: { ...driftSummarySchema, type: ['object', 'null'] },
   },
 } as const;
 
@@ -139,7 +144,7 @@ const syncResultSchema = {
           reason: nullableString,
           inventory: { type: 'string', enum: ['matched', 'listed', 'unreachable'] },
           objects: { type: ['integer', 'null'] },
-          drift: { type: 'array', items: driftItemSchema },
+          drift: driftSummarySchema,
           repairs: repairsSchema,
           snapshot: {
             type: 'object',

@@ -1,5 +1,6 @@
 import type { ExpectedInventory } from './build';
-import type { DriftItem, SyncPlan, UnknownObject } from './plan';
+import type { DriftSummary } from './drift-summary';
+import type { SyncPlan, UnknownObject } from './plan';
 import type { SnapshotHead } from './snapshot';
 import type { MapSigningKey, NodeObservation, SnapshotReading } from './types';
 
@@ -66,7 +67,7 @@ export interface NodeSyncResult {
   reason: string | null;
   inventory: 'matched' | 'listed' | 'unreachable';
   objects: number | null;
-  drift: DriftItem[];
+  drift: DriftSummary;
   repairs: NodeRepairSummary;
   snapshot: {
     found: SnapshotReading['status'] | null;

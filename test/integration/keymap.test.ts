@@ -216,7 +216,7 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
     const back = nodeOf(after, third);
     expect(back.status).toBe('repaired');
     expect(back.repairs.replicated).toBe(1);
-    expect(back.drift.map((item) => `${item.kind} ${item.key ?? ''}`)).toEqual(['missing-private-key delta']);
+    expect(back.drift.items.map((item) => `${item.kind} ${item.key ?? ''}`)).toEqual(['missing-private-key delta']);
     expect(after.skippedKeys).toEqual([]);
     for (const node of after.nodes) expect({ node: node.nodeId, ack: node.acknowledged }).toEqual({ node: node.nodeId, ack: { epoch: after.epoch, digest: after.digest } });
 
@@ -239,6 +239,64 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
     );
   });
 
+  it('leaves a key alone while its lifecycle works on it, even before the lifecycle has recorded anything; repairs it once the lifecycle is done', async () => {
+    expect((await api('POST', '/keys', { name: 'epsilon', type: 'ec-p256', policy: resting })).status).toBe(202);
+    await waitForState('epsilon', 1, 'active');
+    const v1 = (await versionsOf('epsilon'))[0] as { fingerprint: string };
+    await sync();
+
+    // Node 2 loses epsilon's public key; meanwhile an emergency rotation switches signing off on every node, which
+    // waits for node 3's worker: the workflow is at work, while PostgreSQL still says the key is active.
+    deleteObject(access(1), 'pubkey', { idHex: v1.fingerprint });
+    await system.stopHsmWorker(nodeId(2));
+    const emergency = api('POST', '/keys/epsilon/rotate', { reason: 'leaked', emergency: true });
+    await eventually(async () => {
+      const { raw } = await system.client.workflow.getHandle('key/epsilon').describe();
+      return (raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'setSigning') ? true : undefined;
+    }, 'the emergency rotation to wait for node 3', 60_000);
+    expect((await api<{ phase: string }>('GET', '/keys/epsilon')).body.phase).toBe('active');
+
+    const during = await sync();
+    expect(during.skippedKeys.find((skip) => skip.key === 'epsilon')?.why).toMatch(/its lifecycle has a step running \(.*setSigning.*\)/);
+    expect(nodeOf(during, nodeId(1)).repairs.publicKeysRestored).toBe(0);
+    expect(listTokenObjects(access(1)).some((o) => o.class === 'pubkey' && o.idHex === v1.fingerprint)).toBe(false);
+
+    await system.startHsmWorker(nodeId(2));
+    expect((await emergency).status).toBe(200);
+    await waitForState('epsilon', 1, 'archived');
+    // The verdict is the archive's last step; after it the lifecycle rests until the purge.
+    await eventually(async () => {
+      const versions = (await api<{ versions: Array<{ version: number; verdict: unknown }> }>('GET', '/keys/epsilon')).body.versions;
+      return versions.find((v) => v.version === 1)?.verdict ? true : undefined;
+    }, 'the verdict on epsilon v1', 60_000);
+    await eventually(async () => ((await system.client.workflow.getHandle('key/epsilon').describe()).raw.pendingActivities ?? []).length === 0 ? true : undefined, 'the lifecycle of epsilon to rest', 60_000);
+
+    // Archived: its public key stays on every node until the purge, so the sync puts it back from the map.
+    const after = await sync();
+    expect(nodeOf(after, nodeId(1))).toMatchObject({ status: 'repaired', repairs: { publicKeysRestored: 1, replicated: 0 } });
+    expect(listTokenObjects(access(1)).filter((o) => o.idHex === v1.fingerprint).map((o) => o.class)).toEqual(['pubkey']);
+    expect(readPublicKeyDer(access(1), v1.fingerprint).equals(readPublicKeyDer(access(0), v1.fingerprint))).toBe(true);
+  });
+
+  it('runs one sync at a time: a second one asked for meanwhile waits for the lease; a sync for another cluster is refused', async () => {
+    const [a, b] = await Promise.all([sync(), sync()]);
+    expect(a.epoch).toBe(b.epoch);
+    const waited = await Promise.all([a, b].map(async (result) => {
+      const { events } = await system.client.workflow.getHandle(result.runId.split('/').slice(0, -1).join('/')).fetchHistory();
+      const begin = (events ?? []).find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'beginKeymapSync');
+      const started = (events ?? []).find((event) => String(event.activityTaskStartedEventAttributes?.scheduledEventId) === String(begin?.eventId));
+      return started?.activityTaskStartedEventAttributes?.attempt ?? 0;
+    }));
+    expect(Math.max(...waited)).toBeGreaterThan(1);
+
+    const runsBefore = (await system.db.query('SELECT 1 FROM keymap_sync_runs')).rowCount;
+    const stranger = await system.client.workflow.start('keymapSyncWorkflow', { taskQueue: 'keyrotor.control', workflowId: 'keymap-sync/manual/other-cluster', args: [{ trigger: 'manual', actor: 'test', cluster: ['some-other-node'] }] });
+    await expect(stranger.result()).rejects.toThrow();
+    const { events } = await stranger.fetchHistory();
+    expect((events ?? []).map((event) => event.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type).filter(Boolean)).toEqual(['keymap_cluster_mismatch']);
+    expect((await system.db.query('SELECT 1 FROM keymap_sync_runs')).rowCount).toBe(runsBefore);
+  });
+
   it('restores a replica destroyed by hand on node 2; reports a key added by hand and leaves it in place', async () => {
     const alphaActive = (await versionsOf('alpha')).find((v) => v.state === 'active') as { fingerprint: string };
     deleteObject(access(1), 'privkey', { idHex: alphaActive.fingerprint });
@@ -248,7 +306,7 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
 
     const result = await sync();
     expect(nodeOf(result, nodeId(1))).toMatchObject({ status: 'repaired', repairs: { replicated: 1, failures: [] } });
-    expect(nodeOf(result, nodeId(1)).drift.map((item) => `${item.kind} ${item.key ?? ''}`)).toEqual(['missing-private-key alpha']);
+    expect(nodeOf(result, nodeId(1)).drift.items.map((item) => `${item.kind} ${item.key ?? ''}`)).toEqual(['missing-private-key alpha']);
     expect(listTokenObjects(access(1)).filter((o) => o.idHex === alphaActive.fingerprint).map((o) => o.class).sort()).toEqual(['privkey', 'pubkey']);
 
     expect(result.unknownObjects).toEqual([
