@@ -309,15 +309,3 @@ export function planSync(input: PlanInput): SyncPlan {
     unrepairable,
   };
 }
-
-/** Whether a plan changes anything on any node. */
-export function planHasRepairs(plan: SyncPlan): boolean {
-  return plan.replicate.length > 0 || Object.values(plan.repairs).some((r) => r.destroy.length + r.restorePublic.length + r.disableSigning.length > 0);
-}
-
-/** The nodes a plan's repairs write to or destroy on. */
-export function nodesRepairedBy(plan: SyncPlan): string[] {
-  const nodes = new Set(Object.entries(plan.repairs).filter(([, r]) => r.destroy.length + r.restorePublic.length + r.disableSigning.length > 0).map(([id]) => id));
-  for (const batch of plan.replicate) for (const item of batch.items) for (const target of item.targets) nodes.add(target);
-  return [...nodes].sort();
-}

@@ -1,10 +1,14 @@
-import { nodesRepairedBy, planHasRepairs, planSync, type SyncPlan } from '../../../domain/keymap/plan';
+import { planSync, type SyncPlan } from '../../../domain/keymap/plan';
 import type { MapSigningKey, NodeObservation } from '../../../domain/keymap/types';
 import { inventoryBucketOf } from '../../../domain/keymap/build';
 import { fingerprint, key, listed, matched, objectsOf, partlyListed, source, version } from './fixtures';
 
 const plan = (input: { keys: Parameters<typeof source>[0]; observations: NodeObservation[]; busy?: Map<string, string>; signingKey?: MapSigningKey | null; batchSize?: number }): SyncPlan =>
   planSync({ source: source(input.keys), observations: input.observations, busy: input.busy ?? new Map(), signingKey: input.signingKey ?? null, batchSize: input.batchSize ?? 100 });
+
+/** Whether the plan writes to or destroys anything on any node. */
+const planHasRepairs = (result: SyncPlan): boolean =>
+  result.replicate.length > 0 || Object.values(result.repairs).some((r) => r.destroy.length + r.restorePublic.length + r.disableSigning.length > 0);
 
 const driftKinds = (result: SyncPlan, nodeId: string): string[] => (result.drift.find((d) => d.nodeId === nodeId)?.items ?? []).map((item) => item.kind).sort();
 
@@ -29,7 +33,7 @@ describe('the sync plan', () => {
     expect(result.replicate).toEqual([{ source: 'hsm-2', items: [{ name: 'pay', version: 2, fingerprint: active.fingerprint, label: 'keyrotor:pay:v2', keyType: 'ec-p256', targets: ['hsm-3'] }] }]);
     expect(driftKinds(result, 'hsm-3')).toEqual(['missing-private-key']);
     expect(result.drift.find((d) => d.nodeId === 'hsm-4')?.inventory).toBe('unreachable');
-    expect(nodesRepairedBy(result)).toEqual(['hsm-3']);
+    expect(result.repairs).toEqual({});
   });
 
   it('restores a lost public key from the map, without unwrapping anything', () => {
