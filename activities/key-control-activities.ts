@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { HarvestReport } from '../adapters/entropy/node-harvester';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
 import { storeEntropyReport } from '../adapters/postgres/entropy-repository';
@@ -6,6 +6,7 @@ import { signsAfter } from '../adapters/postgres/usage-repository';
 import type { Database } from '../adapters/postgres/database';
 import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvent, storeArchiveBlob } from '../adapters/postgres/key-repository';
 import { listSubscriptions, subscriptionWithSecret } from '../adapters/postgres/subscription-repository';
+import { requestKeymapSync } from '../adapters/temporal/schedules';
 import { postSignedJson } from '../adapters/webhooks/signed-post';
 import type { KeyrotorConfig } from '../domain/config';
 import type { KeyLifecycleState } from '../domain/keys/lifecycle-state';
@@ -24,8 +25,21 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
       return Promise.resolve({ nodeIds: config.hsm.nodes.map((node) => node.id) });
     },
 
+    /**
+     * Records the step, then asks for a key map sync at once. Asking runs outside the workflow, so the lifecycle's
+     * command sequence (and its recorded histories) stay as they are, and a failure to ask never fails the step: the
+     * minutely run catches up.
+     */
     async recordKeyEvent(input: RecordKeyEventInput): Promise<{ recorded: boolean }> {
-      return recordKeyEvent(db, input.state, { id: `${input.state.name}/${input.state.eventSeq}`, ...input.event });
+      const recorded = await recordKeyEvent(db, input.state, { id: `${input.state.name}/${input.state.eventSeq}`, ...input.event });
+      if (recorded.recorded) {
+        try {
+          await requestKeymapSync(Context.current().client);
+        } catch (error) {
+          Context.current().log.warn('could not ask for a key map sync after a lifecycle step', { key: input.state.name, error: error instanceof Error ? error.message : String(error) });
+        }
+      }
+      return recorded;
     },
 
     async storeArchiveBlob(input: { name: string; version: number; fingerprint: string; wrapped: string }): Promise<Record<string, never>> {

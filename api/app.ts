@@ -15,6 +15,7 @@ import { jwksRoutes } from './routes/jwks';
 import { keyRiskRoutes } from './routes/key-risk';
 import { keyUsageRoutes } from './routes/key-usage';
 import { keyRoutes } from './routes/keys';
+import { keymapRoutes } from './routes/keymap';
 import { metricsRoutes } from './routes/metrics';
 import { modelRoutes } from './routes/models';
 import { subscriptionRoutes } from './routes/subscriptions';
@@ -24,6 +25,7 @@ import { usageRoutes } from './routes/usage';
 import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
+import { KeymapService } from './services/keymap';
 
 export interface ApiDependencies {
   config: KeyrotorConfig;
@@ -87,6 +89,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   entropyRoutes(app, deps.db);
   usageRoutes(app, deps.db, Object.keys(deps.config.prediction.sensitivityWeights));
   threatIntelRoutes(app, deps.db, { feedConfigured: deps.config.threatIntel.feedUrl !== undefined, temporal: deps.temporal });
+  keymapRoutes(app, new KeymapService(deps.db, deps.temporal, deps.config));
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;

@@ -44,3 +44,24 @@ export const THREAT_FEED_SCHEDULE_ID = 'threat-intel-feed';
 
 /** The hourly schedule deleting raw usage events past their retention. */
 export const USAGE_RETENTION_SCHEDULE_ID = 'usage-retention';
+/** The schedule (and the workflow id prefix of its runs) that syncs the key map every minute. */
+export const KEYMAP_SYNC_SCHEDULE_ID = 'keymap-sync';
+
+/** A sync an operator asked for through the API. */
+export function keymapSyncWorkflowId(requestId: string): string {
+  return `keymap-sync/manual/${requestId}`;
+}
+
+/** PKCS#11 label of the cluster map-signing key pair, on every node. */
+export const MAP_SIGNING_KEY_LABEL = 'keyrotor-keymap-signing-key';
+
+/** PKCS#11 label of the signed head of the key map snapshot (a data object on every node). */
+export const KEYMAP_SNAPSHOT_LABEL = 'keyrotor-keymap-snapshot';
+
+/** CKA_APPLICATION of the snapshot's data objects. */
+export const KEYMAP_SNAPSHOT_APPLICATION = 'keyrotor';
+
+/** PKCS#11 label of one shard of the key map snapshot. */
+export function keymapSnapshotShardLabel(shard: number): string {
+  return `${KEYMAP_SNAPSHOT_LABEL}/${String(shard).padStart(2, '0')}`;
+}

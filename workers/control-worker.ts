@@ -4,6 +4,7 @@ import { createKeyControlActivities } from '../activities/key-control-activities
 import { createPredictionActivities } from '../activities/prediction-activities';
 import { createThreatIntelActivities } from '../activities/threat-intel-activities';
 import { createUsageActivities } from '../activities/usage-activities';
+import { createKeymapControlActivities } from '../activities/keymap-control-activities';
 import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
 import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
@@ -38,6 +39,7 @@ export async function startControlWorker(options: ControlWorkerOptions): Promise
       ...createThreatIntelActivities({ db: options.db, config: options.config }),
       ...createUsageActivities({ db: options.db, config: options.config }),
       ...createPredictionActivities({ db: options.db, config: options.config }),
+      ...createKeymapControlActivities({ db: options.db, config: options.config }),
     },
     shutdownGraceTime: options.shutdownGraceMs,
   });

@@ -4,6 +4,7 @@ import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { readSecret } from '../adapters/secrets';
 import { createHsmActivities } from '../activities/hsm-activities';
 import { createHsmKeyActivities } from '../activities/hsm-key-activities';
+import { createHsmKeymapActivities } from '../activities/hsm-keymap-activities';
 import { NodeEntropyHarvester } from '../adapters/entropy/node-harvester';
 import { cpuJitterSource, deviceSource, hsmRngSource, hsmTimingSource, osRngSource } from '../adapters/entropy/sources';
 import type { EntropyConfig, HsmNodeConfig } from '../domain/config';
@@ -52,7 +53,7 @@ export async function startHsmWorker(options: HsmWorkerOptions): Promise<Running
       namespace,
       taskQueue: hsmTaskQueue(node.id),
       identity: `keyrotor-hsm-${node.id}@${hostname()}`,
-      activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool, harvester) },
+      activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool, harvester), ...createHsmKeymapActivities(pool) },
       shutdownGraceTime: shutdownGraceMs,
       maxConcurrentActivityTaskExecutions: node.sessionPoolSize,
     });

@@ -8,7 +8,7 @@ import { Database, migrate } from '../adapters/postgres/database';
 import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
 import { ensureAdminToken } from '../adapters/postgres/token-repository';
 import { startTemporalDevServer } from '../adapters/temporal/dev-server';
-import { ensureEntropySchedules, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../adapters/temporal/schedules';
+import { ensureEntropySchedules, ensureKeymapSyncSchedule, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../api/app';
@@ -27,6 +27,7 @@ export interface SystemOptions {
   listen?: boolean;
   apiLogger?: boolean;
   /** Pass false to leave the schedules alone (entropy harvest, usage retention, threat feed; tests that do not need them). */
+  /** Pass false to leave the entropyHarvest and keymapSync schedules alone (tests that do not harvest or sync). */
   schedules?: boolean;
 }
 
@@ -148,6 +149,9 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now); forecast model retrained every ${config.prediction.retrainIntervalHours} h`);
       await ensureUsageRetentionSchedule(client);
       if ((await ensureThreatFeedSchedule(client, config.threatIntel)) === 'scheduled') log(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)} (first pull now)`);
+      log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now)`);
+      await ensureKeymapSyncSchedule(client, config.hsm.nodes.map((node) => node.id));
+      log('key map sync scheduled every minute and after each lifecycle step (first run now)');
     }
 
     const { created: createdAdminToken } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);

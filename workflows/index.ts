@@ -6,3 +6,4 @@ export { entropyHarvestWorkflow } from './entropy-harvest';
 export { retrainForecastModelWorkflow } from './forecast-model';
 export { threatIntelFeedWorkflow } from './threat-intel-feed';
 export { usageRetentionWorkflow } from './usage-retention';
+export { keymapSyncWorkflow } from './keymap-sync';

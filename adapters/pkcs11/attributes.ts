@@ -52,6 +52,9 @@ export const ATTRIBUTES = {
   modulusBits: attribute(pkcs11js.CKA_MODULUS_BITS, 'CKA_MODULUS_BITS', 'ulong'),
   publicExponent: attribute(pkcs11js.CKA_PUBLIC_EXPONENT, 'CKA_PUBLIC_EXPONENT', 'bytes'),
   valueLen: attribute(pkcs11js.CKA_VALUE_LEN, 'CKA_VALUE_LEN', 'ulong'),
+  // Data objects: the key map's snapshot.
+  value: attribute(pkcs11js.CKA_VALUE, 'CKA_VALUE', 'bytes'),
+  application: attribute(pkcs11js.CKA_APPLICATION, 'CKA_APPLICATION', 'string'),
 } as const;
 export type AttributeName = keyof typeof ATTRIBUTES;
 

@@ -627,3 +627,28 @@ export async function seedRandom(pool: TokenSessionPool, input: SeedRandomInput)
     return {};
   });
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 11. restorePublicKey
+
+export interface RestorePublicKeyInput { fingerprint: string; label: string; spki: string }
+export interface RestorePublicKeyResult { created: boolean; bytesWritten: number }
+
+/**
+ * Puts a version's public key back on this token from its SPKI, as the key map records it: nothing secret is needed.
+ * Idempotent: a token that holds the public key already is left alone.
+ */
+export async function restorePublicKey(pool: TokenSessionPool, input: RestorePublicKeyInput): Promise<RestorePublicKeyResult> {
+  const id = idOf(input.fingerprint);
+  const label = checkLabel(input.label, 'label');
+  const spki = nonEmptyBase64(input.spki, 'spki');
+  const actual = fingerprintOf(spki);
+  if (actual !== input.fingerprint) throw new UserError('fingerprint_mismatch', `the SPKI has fingerprint ${actual}, not ${input.fingerprint}`);
+  const components = componentsFromSpki(spki);
+  const bytesWritten = Object.values(components).reduce((sum: number, part: Buffer) => sum + part.length, 0);
+  return oneAtATime(pool, `id:${input.fingerprint}`, () => onSession(pool, `restoring the public key of ${input.fingerprint}`, (session) => {
+    if (findByFingerprint(session, 'publicKey', input.fingerprint)) return { created: false, bytesWritten: 0 };
+    session.pkcs11.C_CreateObject(session.session, publicKeyTemplate(components, id, label));
+    return { created: true, bytesWritten };
+  }));
+}

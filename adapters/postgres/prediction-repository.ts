@@ -115,6 +115,22 @@ export async function storeEvaluation(db: Database, input: StoredEvaluation): Pr
       e.forecast.method, JSON.stringify(forecast), JSON.stringify({ report: e.anomaly, note: e.anomalyNote }),
     ],
   );
+  await db.query('UPDATE keys SET prediction = $2 WHERE name = $1 AND prediction IS DISTINCT FROM $2::jsonb', [input.key, JSON.stringify(mapPrediction(e))]);
+}
+
+const toMinute = (iso: string): string => `${iso.slice(0, 16)}:00.000Z`;
+
+/**
+ * What the key map keeps of an evaluation: the score to two decimals and the times to the minute, so that the map (and
+ * the bytes a sync writes to every node) changes when an operator would see a difference, not at every evaluation.
+ */
+export function mapPrediction(e: KeyEvaluation): { predictedRotationAt: string; predictedTrigger: string; nextEvaluationAt: string; lastRiskScore: number } {
+  return {
+    predictedRotationAt: toMinute(e.decision.predictedRotationAt),
+    predictedTrigger: e.decision.predictedTrigger,
+    nextEvaluationAt: toMinute(e.decision.nextEvaluationAt),
+    lastRiskScore: Math.round(e.risk.score * 100) / 100,
+  };
 }
 
 export interface RiskHistoryItem {

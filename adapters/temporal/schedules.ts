@@ -1,6 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { ThreatIntelConfig } from '../../domain/config';
-import { CONTROL_TASK_QUEUE, FORECAST_MODEL_RETRAIN_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, entropyHarvestScheduleId } from '../../domain/identifiers';
+import { CONTROL_TASK_QUEUE, FORECAST_MODEL_RETRAIN_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, entropyHarvestScheduleId } from '../../domain/identifiers';
+import type { KeymapSyncInput } from '../../domain/keymap/sync';
 
 /**
  * One `entropyHarvest` schedule per node (overlap SKIP: a slow harvest is never stacked), created or brought to the
@@ -92,5 +93,50 @@ export async function ensureUsageRetentionSchedule(client: Client): Promise<void
     });
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+  }
+}
+
+/** How often the key map is synced; a lifecycle step also asks for a run at once. */
+export const KEYMAP_SYNC_INTERVAL_SECONDS = 60;
+
+/**
+ * The `keymapSync` schedule: every minute, overlap SKIP (a slow sync is never stacked), created or brought to its
+ * interval, and triggered once so that a fresh start has a map on every node without waiting a minute.
+ */
+export async function ensureKeymapSyncSchedule(client: Client, nodeIds: readonly string[]): Promise<void> {
+  const spec = { intervals: [{ every: `${KEYMAP_SYNC_INTERVAL_SECONDS}s` }] };
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: 'keymapSyncWorkflow',
+    args: [{ trigger: 'schedule', actor: 'system', cluster: [...nodeIds] } satisfies KeymapSyncInput],
+    taskQueue: CONTROL_TASK_QUEUE,
+    workflowId: KEYMAP_SYNC_SCHEDULE_ID,
+  };
+  try {
+    await client.schedule.create({
+      scheduleId: KEYMAP_SYNC_SCHEDULE_ID,
+      spec,
+      action,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+      memo: { purpose: 'compare every HSM node with the key map, repair drift, write the signed snapshot' },
+    });
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    await client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID).update((previous) => ({ ...previous, spec, action }));
+  }
+  await client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.SKIP);
+}
+
+/**
+ * Asks for a key map sync now (after a lifecycle step). BUFFER_ONE: a sync already running is followed by exactly one
+ * more, which sees the step, however many steps ask meanwhile. False when the schedule does not exist.
+ */
+export async function requestKeymapSync(client: Client): Promise<boolean> {
+  try {
+    await client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.BUFFER_ONE);
+    return true;
+  } catch (error) {
+    if (error instanceof ScheduleNotFoundError) return false;
+    throw error;
   }
 }

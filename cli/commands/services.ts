@@ -5,7 +5,7 @@ import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { serveNodeProvisioning } from '../../adapters/pkcs11/provision-node';
 import { Database, migrate } from '../../adapters/postgres/database';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
-import { ensureEntropySchedules, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
+import { ensureEntropySchedules, ensureKeymapSyncSchedule, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../../api/app';
@@ -53,6 +53,8 @@ export function registerServices(program: Command): void {
           const feed = await ensureThreatFeedSchedule(client, config.threatIntel);
           if (feed === 'scheduled') say(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)}`);
           if (feed === 'removed') say('no threat-intelligence feed is configured: its schedule was removed');
+          await ensureKeymapSyncSchedule(client, config.hsm.nodes.map((node) => node.id));
+          say('key map sync scheduled every minute and after each lifecycle step');
         } finally {
           await connection.close();
         }

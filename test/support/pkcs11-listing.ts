@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -104,4 +104,38 @@ export function readPublicKeyDer(access: TokenAccess, idHex: string): Buffer {
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
+}
+
+/** CKA_VALUE of the data object with this label, as pkcs11-tool reads it. */
+export function readDataObject(access: TokenAccess, label: string): Buffer {
+  const folder = mkdtempSync(join(tmpdir(), 'keyrotor-data-'));
+  try {
+    const file = join(folder, 'value');
+    pkcs11Tool(access, ['--read-object', '--type', 'data', '--label', label, '--output-file', file]);
+    return readFileSync(file);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+/** Deletes an object by hand, as an operator (or an intruder) with the PIN would. */
+export function deleteObject(access: TokenAccess, type: 'privkey' | 'pubkey' | 'data', by: { idHex: string } | { label: string }): void {
+  pkcs11Tool(access, ['--delete-object', '--type', type, ...('idHex' in by ? ['--id', by.idHex] : ['--label', by.label])]);
+}
+
+/** Writes a private data object by hand. */
+export function writeDataObject(access: TokenAccess, label: string, value: Buffer, application: string): void {
+  const folder = mkdtempSync(join(tmpdir(), 'keyrotor-data-'));
+  try {
+    const file = join(folder, 'value');
+    writeFileSync(file, value);
+    pkcs11Tool(access, ['--write-object', file, '--type', 'data', '--label', label, '--application-label', application, '--private']);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+/** Generates an EC P-256 key pair by hand, outside keyrotor. */
+export function generateKeyPairByHand(access: TokenAccess, label: string, idHex: string): void {
+  pkcs11Tool(access, ['--keypairgen', '--key-type', 'EC:prime256v1', '--label', label, '--id', idHex]);
 }

@@ -1,0 +1,212 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { raiseAlert } from '../adapters/postgres/alert-repository';
+import { appendAudit } from '../adapters/postgres/audit-repository';
+import type { Database } from '../adapters/postgres/database';
+import { latestEntropyReports } from '../adapters/postgres/entropy-repository';
+import {
+  acquireSyncLease,
+  applyHoldingChanges,
+  finishSyncRun,
+  getMapSigningKey,
+  loadKeymapSource,
+  readKeymapSource,
+  recordEpochDigest,
+  recordMapSigningKey,
+  recordNodeAcknowledgement,
+  recordNodeSync,
+  releaseSyncLease,
+  renewSyncLease,
+  startSyncRun,
+  updateKeymapNodes,
+} from '../adapters/postgres/keymap-repository';
+import { lifecycleBusyReasons } from '../adapters/temporal/lifecycle-probe';
+import type { KeyrotorConfig } from '../domain/config';
+import { MAP_SIGNING_KEY_LABEL } from '../domain/identifiers';
+import { buildKeyMap, expectationOf, keymapDigest, parsePkcs11Label, recordedBusyReason } from '../domain/keymap/build';
+import { summariseDrift } from '../domain/keymap/drift-summary';
+import { entropyHealthOf } from '../domain/keymap/entropy-health';
+import { holdingChanges } from '../domain/keymap/holdings';
+import { planSync } from '../domain/keymap/plan';
+import { buildSnapshot, signedText, snapshotWrites } from '../domain/keymap/snapshot';
+import type { BeginSyncResult, CommitSyncInput, CommitSyncResult, KeymapSyncResult, PlanSyncResult } from '../domain/keymap/sync';
+import type { MapSigningKey, NodeObservation } from '../domain/keymap/types';
+import { withTypedFailures } from './failures';
+
+/** Long enough for the slowest step of a sync over thousands of keys; every step renews it. */
+const LEASE_TTL_MS = 10 * 60_000;
+/** Keys per replication batch: one wrap and one import activity each. */
+const REPLICATION_BATCH = 100;
+
+/** The control side of the key map sync: reads and records the map in PostgreSQL, plans, raises alerts. */
+export function createKeymapControlActivities(deps: { db: Database; config: KeyrotorConfig }) {
+  const { db, config } = deps;
+  const nodeIds = (): string[] => config.hsm.nodes.map((node) => node.id);
+  const sinks = (): string[] => config.alerts.webhooks.map((hook) => hook.id);
+  const holdLease = async (runId: string): Promise<void> => {
+    if (!(await renewSyncLease(db, runId, LEASE_TTL_MS))) {
+      throw ApplicationFailure.nonRetryable(`sync ${runId} lost the key map lease (it expired and another sync took it)`, 'keymap_lease_lost');
+    }
+  };
+
+  return withTypedFailures({
+    /** Takes the sync lease (waiting, through the retry policy, while another sync holds it) and reads the map. */
+    async beginKeymapSync(input: { runId: string; trigger: string; actor: string; startedAt: string; cluster: string[] }): Promise<BeginSyncResult> {
+      const served = nodeIds();
+      if (input.cluster.length !== served.length || input.cluster.some((id) => !served.includes(id))) {
+        throw ApplicationFailure.nonRetryable(`this sync is for the cluster of nodes ${input.cluster.join(', ')}, but this control worker serves ${served.join(', ')}; run keyrotor provision (or restart keyrotor) to bring the keymapSync schedule to the configured cluster`, 'keymap_cluster_mismatch');
+      }
+      const lease = await acquireSyncLease(db, input.runId, LEASE_TTL_MS);
+      if (!lease.acquired) throw ApplicationFailure.retryable(`another sync (${lease.holder}) holds the key map until ${lease.expiresAt}`, 'keymap_sync_busy');
+      await startSyncRun(db, { runId: input.runId, trigger: input.trigger, actor: input.actor, startedAt: input.startedAt });
+      const source = await loadKeymapSource(db);
+      const signingKey = await getMapSigningKey(db);
+      return {
+        nodeIds: nodeIds(),
+        expected: expectationOf(source),
+        current: { epoch: source.epoch, digest: keymapDigest(buildKeyMap(source)) },
+        signingKey: signingKey && { fingerprint: signingKey.fingerprint, spki: signingKey.spki, keyType: signingKey.keyType, label: signingKey.label },
+      };
+    },
+
+    async recordMapSigningKey(input: { runId: string; fingerprint: string; spki: string; generatedOn: string; entropyProvenance: Record<string, unknown> | null }): Promise<{ key: MapSigningKey; created: boolean }> {
+      await holdLease(input.runId);
+      const recorded = await recordMapSigningKey(db, { ...input, keyType: 'ec-p256', label: MAP_SIGNING_KEY_LABEL });
+      if (recorded.created) {
+        await db.transaction((tx) => appendAudit(tx, {
+          actor: 'system:keymap',
+          action: 'keymap.signing_key.created',
+          subject: 'keymap',
+          details: { fingerprint: input.fingerprint, generatedOn: input.generatedOn, entropy: input.entropyProvenance ? { mode: input.entropyProvenance.mode, creditedBits: input.entropyProvenance.creditedBits } : null },
+        }));
+      }
+      return recorded;
+    },
+
+    /**
+     * Compares the nodes with the map and plans the repairs. A key the lifecycle owns is left alone this round: what it
+     * recorded says so, and for every key the plan would touch, its workflow is asked as well.
+     */
+    async planKeymapSync(input: { runId: string; observations: NodeObservation[]; signingKey: MapSigningKey | null }): Promise<PlanSyncResult> {
+      await holdLease(input.runId);
+      const source = await loadKeymapSource(db);
+      const now = Date.now();
+      const busy = new Map<string, string>();
+      for (const key of source.keys) {
+        const why = recordedBusyReason(key, now);
+        if (why) busy.set(key.name, why);
+      }
+      const base = { source, observations: input.observations, signingKey: input.signingKey, batchSize: REPLICATION_BATCH };
+      const first = planSync({ ...base, busy });
+      const touched = new Set<string>();
+      for (const batch of first.replicate) for (const item of batch.items) if (item.name) touched.add(item.name);
+      for (const repairs of Object.values(first.repairs)) for (const list of [repairs.destroy, repairs.restorePublic, repairs.disableSigning]) for (const ref of list) touched.add(ref.name);
+      // A stranger labelled as a version of a key may be a generation the lifecycle has not recorded yet.
+      for (const drift of first.drift) for (const item of drift.items) if (item.kind === 'unknown' && item.key === null) {
+        const parsed = parsePkcs11Label(item.label);
+        if (parsed && source.keys.some((key) => key.name === parsed.name)) touched.add(parsed.name);
+      }
+      const live = touched.size === 0 ? new Map<string, string>() : await lifecycleBusyReasons(Context.current().client, [...touched].filter((name) => !busy.has(name)), now);
+      const plan = live.size === 0 ? first : planSync({ ...base, busy: new Map([...busy, ...live]) });
+      return { plan, expected: expectationOf(source) };
+    },
+
+    /**
+     * Records what the sync found: each node's entropy health, which node holds which objects (only real changes, so an
+     * unchanged cluster bumps no epoch), drift, staleness; raises the alerts; then reads the map at its new epoch and
+     * works out which snapshot objects each reachable node needs.
+     */
+    async commitKeymapSync(input: CommitSyncInput): Promise<CommitSyncResult> {
+      await holdLease(input.runId);
+      const reports = new Map((await latestEntropyReports(db)).map((report) => [report.nodeId, report]));
+      await db.transaction(async (tx) => {
+        // Holds the epoch row, so that the holdings are compared with the map they change: a lifecycle step recorded
+        // meanwhile waits until this commits.
+        await tx.query('SELECT epoch FROM keymap_state FOR UPDATE');
+        await updateKeymapNodes(tx, nodeIds().map((id) => ({ id, entropy: entropyHealthOf(reports.get(id)?.snapshot ?? null) })));
+        await applyHoldingChanges(tx, holdingChanges(await readKeymapSource(tx), input.observations));
+      });
+      const source = await loadKeymapSource(db);
+      const map = buildKeyMap(source);
+      const digest = keymapDigest(map);
+      await recordEpochDigest(db, source.epoch, digest);
+      const snapshot = buildSnapshot(map, source.epoch, digest);
+
+      const writes: CommitSyncResult['writes'] = {};
+      const shards: Record<string, string> = {};
+      for (const observation of input.observations) {
+        const drift = input.plan.drift.find((entry) => entry.nodeId === observation.nodeId);
+        if (!observation.reachable) {
+          await recordNodeSync(db, { nodeId: observation.nodeId, reachable: false, staleReason: observation.reason, snapshotStatus: null, snapshotProblem: null, tampered: false, drift: drift ? summariseDrift(drift) : null });
+          await raiseAlert(db, { dedupKey: `keymap:stale:${observation.nodeId}`, severity: 'warning', source: 'keymap', subject: `node/${observation.nodeId}`, message: `the key map sync cannot reach ${observation.nodeId} (${observation.reason}); it is marked stale and repaired when it answers again` }, sinks());
+          continue;
+        }
+        const reading = observation.snapshot;
+        const tampered = reading.status === 'tampered';
+        await recordNodeSync(db, {
+          nodeId: observation.nodeId, reachable: true, staleReason: null, snapshotStatus: reading.status,
+          snapshotProblem: 'problem' in reading ? reading.problem : null, tampered, drift: drift ? summariseDrift(drift) : null,
+        });
+        if (tampered) {
+          await raiseAlert(db, { dedupKey: `keymap:tampered:${observation.nodeId}`, severity: 'critical', source: 'keymap', subject: `node/${observation.nodeId}`, message: `the key map snapshot on ${observation.nodeId} fails verification (${reading.problem}): the node is reported as tampered and its snapshot rewritten` }, sinks());
+        }
+        const needed = snapshotWrites(reading, snapshot);
+        if (needed.head || needed.shards.length > 0) {
+          writes[observation.nodeId] = needed;
+          for (const shard of needed.shards) shards[String(shard)] = snapshot.shards[shard] as string;
+        }
+      }
+      for (const stranger of input.plan.unknown) {
+        await raiseAlert(db, {
+          dedupKey: `keymap:unknown:${stranger.nodeId}:${stranger.class}:${stranger.id}:${stranger.label}`,
+          severity: 'critical',
+          source: 'keymap',
+          subject: `node/${stranger.nodeId}`,
+          message: `${stranger.nodeId} holds a ${stranger.class} the key map does not know (label '${stranger.label}', CKA_ID ${stranger.id || '(none)'}): quarantined — reported, left in place, never deleted automatically`,
+        }, sinks());
+      }
+      for (const problem of input.plan.unrepairable) {
+        await raiseAlert(db, { dedupKey: `keymap:unrepairable:${problem.nodeId}:${problem.key ?? 'signing-key'}:${problem.version ?? 0}`, severity: 'warning', source: 'keymap', subject: `node/${problem.nodeId}`, message: `key map drift on ${problem.nodeId} that the sync cannot repair: ${problem.problem}` }, sinks());
+      }
+      const anyWrite = Object.keys(writes).length > 0;
+      return {
+        epoch: source.epoch,
+        digest,
+        head: anyWrite ? snapshot.head : null,
+        headToSign: anyWrite ? Buffer.from(signedText(snapshot.head), 'utf8').toString('base64') : null,
+        shards,
+        writes,
+      };
+    },
+
+    /** Records each node's acknowledgement and the sync's result, then releases the lease. */
+    async finishKeymapSync(input: { runId: string; result: KeymapSyncResult }): Promise<Record<string, never>> {
+      const { result } = input;
+      for (const node of result.nodes) {
+        if (node.acknowledged) await recordNodeAcknowledgement(db, { nodeId: node.nodeId, ...node.acknowledged });
+      }
+      await finishSyncRun(db, input.runId, result);
+      const changed = result.nodes.filter((node) => node.status === 'repaired' || node.snapshot.action !== 'unchanged' || node.snapshot.found === 'tampered');
+      if (changed.length > 0 || result.signingKey?.created) {
+        await db.transaction((tx) => appendAudit(tx, {
+          actor: result.actor === 'system' ? 'system:keymap' : result.actor,
+          action: 'keymap.synced',
+          subject: 'keymap',
+          details: {
+            runId: result.runId, trigger: result.trigger, epoch: result.epoch, digest: result.digest,
+            nodes: changed.map((node) => ({ node: node.nodeId, status: node.status, repairs: { ...node.repairs, failures: node.repairs.failures.length }, snapshot: node.snapshot.action, found: node.snapshot.found })),
+          },
+        }));
+      }
+      await releaseSyncLease(db, input.runId);
+      return {};
+    },
+
+    async releaseKeymapSyncLease(input: { runId: string }): Promise<Record<string, never>> {
+      await releaseSyncLease(db, input.runId);
+      return {};
+    },
+  });
+}
+
+export type KeymapControlActivities = ReturnType<typeof createKeymapControlActivities>;
+

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { Database } from '../../adapters/postgres/database';
+import { latestSyncRun, listKeymapNodes, loadKeymapSource } from '../../adapters/postgres/keymap-repository';
+import type { KeyrotorConfig } from '../../domain/config';
+import { CONTROL_TASK_QUEUE, keymapSyncWorkflowId } from '../../domain/identifiers';
+import type { VersionState } from '../../domain/keys/key-model';
+import { buildKeyMap, keymapDigest } from '../../domain/keymap/build';
+import type { KeymapSyncResult } from '../../domain/keymap/sync';
+import type { KeyMap, KeyMapKey } from '../../domain/keymap/types';
+import type { keymapSyncWorkflow } from '../../workflows/keymap-sync';
+
+export interface KeymapQuery {
+  key?: string;
+  state?: VersionState;
+  node?: string;
+  limit: number;
+  offset: number;
+}
+
+/** Keeps what the filters ask for: a key, the versions in a state, the versions a node holds (and only its holdings). */
+function filterKeys(keys: KeyMapKey[], query: KeymapQuery): KeyMapKey[] {
+  const filtered: KeyMapKey[] = [];
+  for (const key of keys) {
+    if (query.key !== undefined && key.name !== query.key) continue;
+    let versions = key.versions;
+    if (query.state !== undefined) versions = versions.filter((version) => version.state === query.state);
+    if (query.node !== undefined) {
+      const node = query.node;
+      versions = versions.filter((version) => node in version.nodes).map((version) => ({ ...version, nodes: { [node]: version.nodes[node] as KeyMapKey['versions'][number]['nodes'][string] } }));
+    }
+    if ((query.state !== undefined || query.node !== undefined) && versions.length === 0) continue;
+    filtered.push({ ...key, versions });
+  }
+  return filtered;
+}
+
+/** What the key map routes do: read the map from PostgreSQL (the source of truth), or run a sync through Temporal. */
+export class KeymapService {
+  constructor(
+    private readonly db: Database,
+    private readonly temporal: Client,
+    private readonly config: KeyrotorConfig,
+  ) {}
+
+  private async current(): Promise<{ epoch: number; digest: string; map: KeyMap }> {
+    const source = await loadKeymapSource(this.db);
+    const map = buildKeyMap(source);
+    return { epoch: source.epoch, digest: keymapDigest(map), map };
+  }
+
+  async keymap(query: KeymapQuery): Promise<{ epoch: number; digest: string; total: number; keys: KeyMapKey[]; nodes: KeyMap['nodes'] }> {
+    const { epoch, digest, map } = await this.current();
+    const keys = filterKeys(map.keys, query);
+    return { epoch, digest, total: keys.length, keys: keys.slice(query.offset, query.offset + query.limit), nodes: map.nodes };
+  }
+
+  async nodes(): Promise<Record<string, unknown>> {
+    const [{ epoch, digest }, rows, lastSync] = await Promise.all([this.current(), listKeymapNodes(this.db), latestSyncRun(this.db)]);
+    const byId = new Map(rows.map((row) => [row.nodeId, row]));
+    const configured = this.config.hsm.nodes.map((node) => node.id);
+    const ids = [...configured, ...rows.map((row) => row.nodeId).filter((id) => !configured.includes(id))];
+    return {
+      epoch,
+      digest,
+      lastSync,
+      nodes: ids.map((id) => {
+        const row = byId.get(id);
+        const acknowledged = row?.ackedEpoch != null && row.ackedDigest ? { epoch: row.ackedEpoch, digest: row.ackedDigest, at: row.ackedAt } : null;
+        return {
+          id,
+          member: configured.includes(id),
+          entropy: row?.entropy ?? { status: 'unknown', unhealthySources: [] },
+          acknowledged,
+          inSync: acknowledged !== null && acknowledged.epoch === epoch && acknowledged.digest === digest,
+          epochsBehind: acknowledged ? epoch - acknowledged.epoch : null,
+          stale: row?.staleSince != null,
+          staleSince: row?.staleSince ?? null,
+          staleReason: row?.staleReason ?? null,
+          lastSyncAt: row?.lastSyncAt ?? null,
+          lastSeenAt: row?.lastSeenAt ?? null,
+          snapshot: { status: row?.snapshotStatus ?? null, problem: row?.snapshotProblem ?? null, checkedAt: row?.snapshotCheckedAt ?? null, tamperedAt: row?.tamperedAt ?? null },
+          drift: row?.drift ?? null,
+        };
+      }),
+    };
+  }
+
+  /** Runs a sync now and waits for its result; a sync already running finishes first (they share one lease). */
+  async sync(actor: string): Promise<KeymapSyncResult> {
+    const handle = await this.temporal.workflow.start<typeof keymapSyncWorkflow>('keymapSyncWorkflow', {
+      taskQueue: CONTROL_TASK_QUEUE,
+      workflowId: keymapSyncWorkflowId(randomUUID()),
+      args: [{ trigger: 'manual', actor, cluster: this.config.hsm.nodes.map((node) => node.id) }],
+      workflowExecutionTimeout: '20m',
+      staticSummary: `key map sync asked by ${actor}`,
+    });
+    return handle.result();
+  }
+}
