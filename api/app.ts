@@ -9,14 +9,17 @@ import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
 import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
+import { dashboardRoutes } from './routes/dashboard';
 import { entropyRoutes } from './routes/entropy';
 import { healthRoutes } from './routes/health';
+import { infoRoutes } from './routes/info';
 import { jwksRoutes } from './routes/jwks';
 import { keyRoutes } from './routes/keys';
 import { metricsRoutes } from './routes/metrics';
 import { subscriptionRoutes } from './routes/subscriptions';
 import { tokenRoutes } from './routes/tokens';
 import { usageRoutes } from './routes/usage';
+import { whoamiRoutes } from './routes/whoami';
 import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
@@ -78,6 +81,9 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   subscriptionRoutes(app, deps.db);
   entropyRoutes(app, deps.db);
   usageRoutes(app, deps.db);
+  whoamiRoutes(app);
+  infoRoutes(app, deps.config);
+  dashboardRoutes(app);
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;
