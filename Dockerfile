@@ -5,8 +5,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# The workflow bundle is made once here, so control workers start without webpack.
-RUN node bin/keyrotor.js bundle-workflows /app/workflow-bundle.js && npm prune --omit=dev
+# The workflow bundle is made once here, so control workers start without webpack; the dashboard the API serves at /ui/ too.
+RUN node bin/keyrotor.js bundle-workflows /app/workflow-bundle.js && node scripts/build-dashboard.js --force && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends softhsm2 opensc ca-certificates && rm -rf /var/lib/apt/lists/* \

@@ -70,8 +70,10 @@ describe('the dashboard in Chromium against the real stack', () => {
     }, hash);
     await p.waitForSelector(`main[data-view="${view}"][data-state=ready]`, { timeout: 60_000 });
   };
-  const shot = async (p: Page, name: string): Promise<void> => {
-    await p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const shot = async (p: Page, name: string, fullPage = true): Promise<void> => {
+    // Toasts of earlier steps would cover the view.
+    await p.evaluate(() => document.querySelectorAll('.toast').forEach((toast) => toast.remove()));
+    await p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
   };
 
   beforeAll(async () => {
@@ -92,6 +94,27 @@ describe('the dashboard in Chromium against the real stack', () => {
   afterAll(async () => {
     await browser?.close();
     await system?.stop();
+  });
+
+  it('serves the dashboard from the API\'s own origin with a strict CSP, and nothing outside its bundle', async () => {
+    const index = await system.app.inject({ method: 'GET', url: '/ui/' });
+    expect(index.statusCode).toBe(200);
+    expect(index.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(index.headers['content-security-policy']).toContain("connect-src 'self'");
+    expect((await system.app.inject({ method: 'GET', url: '/ui/app.js' })).headers['content-type']).toBe('text/javascript; charset=utf-8');
+    for (const url of ['/ui/..%2Fpackage.json', '/ui/.build-stamp', '/ui/%2e%2e%2f%2e%2e%2fpackage.json', '/ui/missing.js']) {
+      expect({ url, status: (await system.app.inject({ method: 'GET', url })).statusCode }).toEqual({ url, status: 404 });
+    }
+    // What the page reads about the token and the deployment is public API, in the OpenAPI document.
+    const paths = Object.keys((await system.app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>().paths);
+    expect(paths).toEqual(expect.arrayContaining(['/whoami', '/info', '/keys']));
+    expect((await api('GET', '/whoami', undefined, auditor)).body).toMatchObject({ role: 'auditor', mayAct: false });
+    expect((await api('GET', '/whoami')).body).toMatchObject({ role: 'operator', mayAct: true });
+    expect((await api('GET', '/info', undefined, auditor)).body).toMatchObject({
+      nodes: system.config.hsm.nodes.map((node) => node.id),
+      temporal: { namespace: 'default', webUiUrl: requireEnv('KEYROTOR_TEST_TEMPORAL_UI_URL') },
+    });
+    expect((await system.app.inject({ method: 'GET', url: '/whoami' })).statusCode).toBe(401);
   });
 
   it('refuses an unknown token, signs an operator in for this browser session only, and shows three nodes up', async () => {
@@ -137,6 +160,11 @@ describe('the dashboard in Chromium against the real stack', () => {
 
     const link = await page.getAttribute('a.temporal-link', 'href');
     expect(link).toBe(`${requireEnv('KEYROTOR_TEST_TEMPORAL_UI_URL')}/namespaces/default/workflows/${encodeURIComponent('key/payments-signing')}`);
+    // The link opens the key's workflow in the Temporal Web UI itself.
+    const temporalUi = await page.context().newPage();
+    await temporalUi.goto(link as string);
+    await temporalUi.waitForFunction(() => document.body.innerText.includes('key/payments-signing') && /Running/i.test(document.body.innerText), undefined, { timeout: 60_000 });
+    await temporalUi.close();
     await shot(page, 'key-detail');
   });
 
@@ -235,6 +263,14 @@ describe('the dashboard in Chromium against the real stack', () => {
 
   it('keeps the keys view paged and filtered with 1,000 more keys, and shows them on the schedule', async () => {
     await recordSyntheticKeys(system.db, { prefix: 'bulk-', count: 1000, nodeId: system.config.hsm.nodes[0]!.id });
+    const filtered = (await api('GET', '/keys?prefix=bulk-09&limit=500')).body as { keys: Array<{ name: string }>; total: number };
+    expect(filtered.total).toBe(100);
+    expect(filtered.keys.every((k) => k.name.startsWith('bulk-09'))).toBe(true);
+    expect((await api('GET', '/keys?prefix=BULK%25')).status).toBe(400);
+    const inGrace = (await api('GET', '/keys?phase=grace')).body.keys as Array<{ name: string; graceDeadline: string | null }>;
+    expect(inGrace.map((k) => k.name)).toEqual(['orders-signing', 'payments-signing']);
+    expect(inGrace.find((k) => k.name === 'payments-signing')?.graceDeadline).toBe((await keyDetail('payments-signing')).deadlines.graceDeadline);
+
     await open(page, '#/keys', 'keys');
     expect(await page.textContent('.list-status')).toBe('1–50 of 1,003 keys');
     expect(await page.$$eval('.keys-table tbody tr', (rows) => rows.length)).toBe(50);
@@ -255,7 +291,7 @@ describe('the dashboard in Chromium against the real stack', () => {
     const graceEnds = await page.$$eval('li[data-kind=grace-end]', (items) => items.map((item) => item.getAttribute('data-key')).sort());
     expect(graceEnds).toEqual(['orders-signing', 'payments-signing']);
     expect(await page.$$eval('li[data-kind=age-rotation]', (items) => items.length)).toBeGreaterThan(100);
-    await shot(page, 'schedule');
+    await shot(page, 'schedule', false);
 
     await open(page, '#/overview', 'overview');
     expect(await page.textContent('#phases')).toContain('1,001');

@@ -71,3 +71,23 @@ export function timelineSpan(lanes: readonly VersionLane[], nowMs: number): { fr
   // A zero-width span (one version born this instant) still needs room to draw.
   return { fromMs, toMs: toMs > fromMs ? toMs : fromMs + 60_000 };
 }
+
+/** Share of the track given to the past; the rest shows the deadlines ahead. */
+export const PAST_SHARE = 0.75;
+
+/**
+ * Where a time falls on the track, 0–100 %: the past (first birth to now) fills the first 75 % and the future (now to the
+ * last deadline) the rest, each linearly, so a grace period of hours does not squeeze a rotation of seconds ago to a
+ * pixel, nor the other way round. With nothing ahead the past fills the whole track.
+ */
+export function timelinePosition(span: { fromMs: number; toMs: number }, nowMs: number, ms: number): number {
+  const pastEnd = Math.max(nowMs, span.fromMs);
+  const hasFuture = span.toMs > pastEnd;
+  const pastShare = hasFuture ? PAST_SHARE : 1;
+  if (ms <= pastEnd) {
+    const width = pastEnd - span.fromMs;
+    return width > 0 ? (Math.max(0, ms - span.fromMs) / width) * pastShare * 100 : 0;
+  }
+  if (!hasFuture) return 100;
+  return (pastShare + (Math.min(1, (ms - pastEnd) / (span.toMs - pastEnd)) * (1 - pastShare))) * 100;
+}

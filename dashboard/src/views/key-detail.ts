@@ -5,7 +5,7 @@ import { h, notAvailable, replaceChildren, section, traced } from '../dom';
 import type { KeyDetail, KeyVersion, RiskReply, UsageReply } from '../model/api-types';
 import { formatNumber, formatPercent, formatRelative, formatTime } from '../model/format';
 import { riskSeries, usageSeries } from '../model/series';
-import { timelineSpan, versionLane, type VersionLane } from '../model/timeline';
+import { timelinePosition, timelineSpan, versionLane, type VersionLane } from '../model/timeline';
 import { errorMessage, ready, type View, type ViewContext } from '../view';
 
 const USAGE_HOURS = 168;
@@ -27,7 +27,7 @@ function place<T extends HTMLElement>(element: T, leftPct: number, widthPct?: nu
 
 function timeline(lanes: VersionLane[], nowMs: number): HTMLElement {
   const span = timelineSpan(lanes, nowMs);
-  const position = (ms: number): number => ((ms - span.fromMs) / (span.toMs - span.fromMs)) * 100;
+  const position = (ms: number): number => timelinePosition(span, nowMs, ms);
   const when = (ms: number): string => formatTime(new Date(ms).toISOString());
   return h(
     'div',
@@ -45,13 +45,13 @@ function timeline(lanes: VersionLane[], nowMs: number): HTMLElement {
             const label = `${segment.state} from ${when(segment.fromMs)}${segment.toMs !== null ? ` to ${when(segment.toMs)}` : ' until now'}`;
             return place(h('span', { class: `segment seg-${segment.state}`, title: `${label} (${segment.source})` }, segment.state), left, position(segment.toMs ?? nowMs) - left);
           }),
-          lane.marks.map((mark) => place(h('span', { class: 'mark', title: `${mark.label}: ${when(mark.atMs)} (${mark.source})` }, mark.label), position(mark.atMs))),
+          lane.marks.map((mark) => place(h('span', { class: `mark${position(mark.atMs) > 85 ? ' end' : ''}`, title: `${mark.label}: ${when(mark.atMs)} (${mark.source})` }, mark.label), position(mark.atMs))),
           lane.purgedAtMs !== null ? place(h('span', { class: 'mark purged', title: `purged ${when(lane.purgedAtMs)}` }, 'purged'), position(lane.purgedAtMs)) : null,
           place(h('span', { class: 'now', title: `now, ${when(nowMs)}` }), position(nowMs)),
         ),
       ),
     ),
-    h('div', { class: 'axis' }, h('span', null, when(span.fromMs)), h('span', null, when(span.toMs))),
+    h('div', { class: 'axis' }, h('span', null, when(span.fromMs)), h('span', null, `now ${when(nowMs)}`), h('span', null, span.toMs > nowMs ? when(span.toMs) : '')),
   );
 }
 

@@ -111,11 +111,8 @@ export const overviewView: View = async (root, ctx) => {
       ` · checked ${formatTime(health.checkedAt)}`,
     );
     const ids = [...new Set([...ctx.info.nodes, ...health.nodes.map((node) => node.id)])];
-    replaceChildren(
-      nodesPanel,
-      ids.map((id) => nodeCard(id, health.nodes.find((node) => node.id === id), entropy.nodes.find((report) => report.nodeId === id), keymap)),
-      keymap.available ? null : notAvailable('key map sync', 'GET /keymap/nodes'),
-    );
+    replaceChildren(nodesPanel, ids.map((id) => nodeCard(id, health.nodes.find((node) => node.id === id), entropy.nodes.find((report) => report.nodeId === id), keymap)));
+    if (!keymap.available) nodesPanel.after(notAvailable('key map sync', keymap.endpoint));
   })().catch((error: unknown) => replaceChildren(nodesPanel, h('p', { class: 'error' }, errorMessage(error))));
 
   const keys = (async () => {
