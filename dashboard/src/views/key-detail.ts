@@ -79,7 +79,8 @@ function versionTable(versions: KeyVersion[]): HTMLElement {
     h(
       'table',
       { class: 'versions-table' },
-      h('thead', null, h('tr', null, ['version', 'state', 'kid', 'generated on', 'created', 'lineage', 'entropy provenance', 'verdict'].map((label) => h('th', null, label)))),
+      // Kid, node and creation time give way at phone width; lineage and provenance stay.
+      h('thead', null, h('tr', null, ['version', 'state', 'kid', 'generated on', 'created', 'lineage', 'entropy provenance', 'verdict'].map((label) => h('th', { class: ['kid', 'generated on', 'created'].includes(label) ? 'optional' : null }, label)))),
       h(
         'tbody',
         null,
@@ -89,9 +90,9 @@ function versionTable(versions: KeyVersion[]): HTMLElement {
             { 'data-version': v.version },
             h('td', null, traced(`v${v.version}`, field(v, 'version'))),
             h('td', null, traced(v.state, field(v, 'state'), `badge state-${v.state}`)),
-            h('td', null, traced(v.kid, field(v, 'kid'), 'value mono')),
-            h('td', null, traced(v.generatedOn, field(v, 'generatedOn'))),
-            h('td', { class: 'time' }, traced(formatTime(v.createdAt), field(v, 'createdAt'))),
+            h('td', { class: 'optional' }, traced(v.kid, field(v, 'kid'), 'value mono')),
+            h('td', { class: 'optional' }, traced(v.generatedOn, field(v, 'generatedOn'))),
+            h('td', { class: 'time optional' }, traced(formatTime(v.createdAt), field(v, 'createdAt'))),
             h(
               'td',
               { class: 'lineage' },
