@@ -9,8 +9,10 @@ import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
 import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
+import { dashboardRoutes } from './routes/dashboard';
 import { entropyRoutes } from './routes/entropy';
 import { healthRoutes } from './routes/health';
+import { infoRoutes } from './routes/info';
 import { jwksRoutes } from './routes/jwks';
 import { keyRiskRoutes } from './routes/key-risk';
 import { keyUsageRoutes } from './routes/key-usage';
@@ -22,6 +24,7 @@ import { subscriptionRoutes } from './routes/subscriptions';
 import { threatIntelRoutes } from './routes/threat-intel';
 import { tokenRoutes } from './routes/tokens';
 import { usageRoutes } from './routes/usage';
+import { whoamiRoutes } from './routes/whoami';
 import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
@@ -90,6 +93,9 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   usageRoutes(app, deps.db, Object.keys(deps.config.prediction.sensitivityWeights));
   threatIntelRoutes(app, deps.db, { feedConfigured: deps.config.threatIntel.feedUrl !== undefined, temporal: deps.temporal });
   keymapRoutes(app, new KeymapService(deps.db, deps.temporal, deps.config));
+  whoamiRoutes(app);
+  infoRoutes(app, deps.config);
+  dashboardRoutes(app);
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;

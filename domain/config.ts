@@ -84,6 +84,8 @@ export interface KeyrotorConfig {
     namespace: string;
     devServerPort: number;
     uiPort: number;
+    /** Where operators open the Temporal Web UI (the dashboard links each key's workflow there). */
+    webUiUrl?: string;
     /** mTLS to a Temporal cluster (Temporal Cloud or self-hosted): PEM files. */
     tls?: { clientCertFile: string; clientKeyFile: string; serverCaFile?: string; serverName?: string };
   };
@@ -216,6 +218,9 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
     problems.push(`TEMPORAL_ADDRESS / temporal.address: '${temporalAddress}' must look like host:port`);
   }
 
+  const webUiUrl = text('KEYROTOR_TEMPORAL_UI_URL / temporal.webUiUrl', env.KEYROTOR_TEMPORAL_UI_URL, temporal.webUiUrl);
+  if (webUiUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(webUiUrl)) problems.push('KEYROTOR_TEMPORAL_UI_URL / temporal.webUiUrl: must be an http:// or https:// URL');
+
   const tlsSection = isObject(temporal.tls) ? temporal.tls : {};
   const clientCertFile = text('TEMPORAL_TLS_CERT / temporal.tls.clientCertFile', env.TEMPORAL_TLS_CERT, tlsSection.clientCertFile);
   const clientKeyFile = text('TEMPORAL_TLS_KEY / temporal.tls.clientKeyFile', env.TEMPORAL_TLS_KEY, tlsSection.clientKeyFile);
@@ -242,6 +247,7 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
       namespace: text('TEMPORAL_NAMESPACE / temporal.namespace', env.TEMPORAL_NAMESPACE, temporal.namespace) ?? 'default',
       devServerPort: integer('KEYROTOR_TEMPORAL_PORT / temporal.devServerPort', env.KEYROTOR_TEMPORAL_PORT, temporal.devServerPort, 7233, 1, 65535),
       uiPort: integer('KEYROTOR_TEMPORAL_UI_PORT / temporal.uiPort', env.KEYROTOR_TEMPORAL_UI_PORT, temporal.uiPort, 8233, 1, 65535),
+      ...(webUiUrl !== undefined ? { webUiUrl: webUiUrl.replace(/\/+$/, '') } : {}),
       ...(clientCertFile && clientKeyFile
         ? { tls: { clientCertFile, clientKeyFile, ...(serverCaFile ? { serverCaFile } : {}), ...(serverName ? { serverName } : {}) } }
         : {}),
@@ -467,4 +473,13 @@ function parseWebhooks(raw: unknown, where: string, dataDir: string, problems: s
     if (secret) hooks.push({ id, url, secret });
   });
   return hooks;
+}
+
+/**
+ * The Temporal Web UI operators can open: the configured one, else the dev server's own UI when keyrotor runs the dev
+ * server (it listens on 127.0.0.1), else none (an external cluster whose UI address keyrotor cannot know).
+ */
+export function temporalWebUiUrl(config: KeyrotorConfig): string | null {
+  if (config.temporal.webUiUrl) return config.temporal.webUiUrl;
+  return config.temporal.address ? null : `http://127.0.0.1:${config.temporal.uiPort}`;
 }

@@ -83,6 +83,31 @@ function ensureSoftHsm() {
   }
 }
 
+/** Debian's Chromium, which the dashboard's end-to-end tests drive through playwright-core: installed for `npm test` only. */
+function ensureChromium() {
+  if (findOnPath('chromium')) return;
+  const command = 'apt-get update && apt-get install -y chromium';
+  if (process.getuid && process.getuid() !== 0) {
+    throw new BootstrapError('Chromium (for the dashboard\'s end-to-end tests) is missing', `run as root: ${command}`);
+  }
+  say('installing Chromium from Debian packages (the dashboard tests drive it)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!run('apt-get', ['update', '-qq'], { env }) || !run('apt-get', ['install', '-y', '-qq', 'chromium'], { env })) {
+    throw new BootstrapError('apt-get could not install chromium', `check the apt output above, then run: ${command}`);
+  }
+}
+
+/** The dashboard bundle the API serves under /ui/: built when missing or stale. */
+async function ensureDashboard() {
+  const { buildDashboard } = require('./build-dashboard');
+  try {
+    const result = await buildDashboard();
+    if (result.built) say(`built the dashboard in ${result.ms.toFixed(0)} ms`);
+  } catch (error) {
+    throw new BootstrapError(`the dashboard could not be built: ${error.message}`, 'fix dashboard/src, then run node scripts/build-dashboard.js');
+  }
+}
+
 function ensureTemporalCli() {
   const found = findTemporalCli();
   if (found) return found;
@@ -105,21 +130,21 @@ function ensureTemporalCli() {
   return { path: undefined, source: 'SDK download' };
 }
 
-function main() {
+async function main() {
   checkNode();
   ensureNpmDependencies();
   ensureSoftHsm();
+  if (process.env.npm_lifecycle_event === 'pretest') ensureChromium();
+  await ensureDashboard();
   const temporal = ensureTemporalCli();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   say(`ready in ${seconds.toFixed(2)} s (Temporal CLI: ${temporal.path ?? 'none'} from ${temporal.source})`);
 }
 
-try {
-  main();
-} catch (error) {
+main().catch((error) => {
   if (error instanceof BootstrapError) {
     process.stderr.write(`[bootstrap] failed: ${error.message}\n[bootstrap] next step: ${error.nextStep}\n`);
     process.exit(1);
   }
   throw error;
-}
+});

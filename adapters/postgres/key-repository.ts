@@ -145,12 +145,34 @@ export async function getKey(db: Queryable, name: string): Promise<{ key: KeyRow
   return { key: toKey(keys.rows[0]), versions: versions.rows.map(toVersion) };
 }
 
-export async function listKeys(db: Queryable, query: { phase?: string; limit: number; offset: number }): Promise<{ keys: KeyRow[]; total: number }> {
+export interface KeyListQuery {
+  phase?: string;
+  /** Only names that start with this. */
+  prefix?: string;
+  limit: number;
+  offset: number;
+}
+
+/** A key as the list shows it: its row plus the deadlines of its versions that come next. */
+export type KeyListRow = KeyRow & { graceDeadline: string | null; nextPurgeAt: string | null };
+
+export async function listKeys(db: Queryable, query: KeyListQuery): Promise<{ keys: KeyListRow[]; total: number }> {
+  const where = 'WHERE ($1::text IS NULL OR k.phase = $1) AND ($2::text IS NULL OR left(k.name, length($2)) = $2)';
+  const filters = [query.phase ?? null, query.prefix ?? null];
   const [page, count] = await Promise.all([
-    db.query<RawKey>('SELECT * FROM keys WHERE ($1::text IS NULL OR phase = $1) ORDER BY name LIMIT $2 OFFSET $3', [query.phase ?? null, query.limit, query.offset]),
-    db.query<{ total: string }>('SELECT count(*) AS total FROM keys WHERE ($1::text IS NULL OR phase = $1)', [query.phase ?? null]),
+    db.query<RawKey & { grace_deadline: Date | null; next_purge_at: Date | null }>(
+      `SELECT k.*, d.grace_deadline, d.next_purge_at FROM keys k
+         LEFT JOIN LATERAL (
+           SELECT max(v.grace_deadline) FILTER (WHERE v.state = 'retiring') AS grace_deadline,
+                  min(v.purge_after) FILTER (WHERE v.state = 'archived') AS next_purge_at
+             FROM key_versions v WHERE v.name = k.name) d ON true
+        ${where} ORDER BY k.name LIMIT $3 OFFSET $4`,
+      [...filters, query.limit, query.offset],
+    ),
+    db.query<{ total: string }>(`SELECT count(*) AS total FROM keys k ${where}`, filters),
   ]);
-  return { keys: page.rows.map(toKey), total: Number(count.rows[0]?.total ?? 0) };
+  const keys = page.rows.map((row) => ({ ...toKey(row), graceDeadline: isoOrNull(row.grace_deadline), nextPurgeAt: isoOrNull(row.next_purge_at) }));
+  return { keys, total: Number(count.rows[0]?.total ?? 0) };
 }
 
 /** Every active and retiring version: what the JWKS publishes. */

@@ -131,6 +131,15 @@ const keySummarySchema = {
   },
 } as const;
 
+const keyListItemSchema = {
+  ...keySummarySchema,
+  properties: {
+    ...keySummarySchema.properties,
+    graceDeadline: { type: ['string', 'null'], description: 'when the retiring version\'s grace period ends' },
+    nextPurgeAt: { type: ['string', 'null'], description: 'the earliest purge of an archived version' },
+  },
+} as const;
+
 const keyDetailSchema = {
   type: 'object',
   required: ['name', 'keyType', 'phase', 'versions', 'deadlines'],
@@ -172,18 +181,23 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
     handler: async (request, reply) => reply.status(202).send(await keys.create({ ...request.body, actor: actorOf(request) })),
   });
 
-  app.get<{ Querystring: { phase?: string; limit?: number; offset?: number } }>('/keys', {
+  app.get<{ Querystring: { phase?: string; prefix?: string; limit?: number; offset?: number } }>('/keys', {
     config: { roles: READERS },
     schema: {
       tags: ['keys'],
-      summary: 'Managed keys, by name',
+      summary: 'Managed keys, by name, a page at a time; filtered by phase and name prefix',
       security: [{ bearer: [] }],
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { phase: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, offset: { type: 'integer', minimum: 0, default: 0 } },
+        properties: {
+          phase: { type: 'string' },
+          prefix: { type: 'string', pattern: '^[a-z0-9._-]{1,64}$', description: 'only keys whose name starts with this' },
+          limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+          offset: { type: 'integer', minimum: 0, default: 0 },
+        },
       },
-      response: { 200: { type: 'object', required: ['keys', 'total'], properties: { keys: { type: 'array', items: keySummarySchema }, total: { type: 'integer' } } }, ...authErrors },
+      response: { 200: { type: 'object', required: ['keys', 'total'], properties: { keys: { type: 'array', items: keyListItemSchema }, total: { type: 'integer', description: 'keys matching the filters' } } }, ...authErrors },
     },
     handler: async (request) => {
       const page = await listKeys(db, { ...request.query, limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 });

@@ -88,7 +88,7 @@ export function registerServices(program: Command): void {
       const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, say);
       dispatcher.start();
       const url = await app.listen({ host: config.api.host, port: config.api.port });
-      say(`API listening on ${url}`);
+      say(`API listening on ${url} (dashboard: ${url}/ui/)`);
       const signal = await untilSignal();
       say(`${signal}: stopping`);
       await app.close();

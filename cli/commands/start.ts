@@ -17,6 +17,7 @@ export function registerStart(program: Command): void {
       const system = await startSystem(config, { log: say });
       say('ready');
       say(`  API                ${system.apiUrl}`);
+      say(`  dashboard          ${system.apiUrl}/ui/`);
       say(`  API docs           ${system.apiUrl}/docs  (OpenAPI: ${system.apiUrl}/openapi.json)`);
       say(`  health             ${system.apiUrl}/health`);
       say(`  Temporal Web UI    ${system.temporalUiUrl ?? '(external Temporal: use its own Web UI)'}`);

@@ -43,6 +43,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.KEYROTOR_TEST_RUN_DIR = runDir;
   process.env.KEYROTOR_TEST_DATABASE_URL = postgres.url;
   process.env.KEYROTOR_TEST_TEMPORAL_ADDRESS = temporal.address;
+  process.env.KEYROTOR_TEST_TEMPORAL_UI_URL = temporal.uiUrl;
   process.env.SOFTHSM2_CONF = join(softhsm, 'softhsm2.conf');
   globalThis.keyrotorTestServices = { postgres, temporal };
 }

@@ -1,0 +1,163 @@
+import { sparkline } from '../charts';
+import { h, replaceChildren, traced } from '../dom';
+import type { KeyList, KeyListItem, RiskReply } from '../model/api-types';
+import { formatNumber, formatRelative, formatTime } from '../model/format';
+import { riskSeries } from '../model/series';
+import { errorMessage, ready, type View, type ViewContext } from '../view';
+
+const PAGE_SIZE = 50;
+const PHASES = ['creating', 'active', 'rotating', 'grace', 'decommissioning', 'decommissioned'];
+/** Risk histories asked for at once: the table shows first, the trends fill in. */
+const TREND_CONCURRENCY = 6;
+
+function timeCell(iso: string | null | undefined, source: string, nowMs: number): HTMLTableCellElement {
+  return h('td', { class: 'time' }, iso ? [traced(formatTime(iso), source), h('small', null, formatRelative(iso, nowMs))] : '—');
+}
+
+function row(key: KeyListItem, nowMs: number): HTMLTableRowElement {
+  const prediction = key.prediction;
+  return h(
+    'tr',
+    { 'data-key': key.name },
+    h('td', null, h('a', { href: `#/keys/${encodeURIComponent(key.name)}` }, traced(key.name, 'GET /keys keys[].name', 'value mono'))),
+    h('td', { class: 'optional' }, traced(key.keyType, 'GET /keys keys[].keyType')),
+    h('td', null, traced(key.phase, 'GET /keys keys[].phase', `badge phase-${key.phase}`)),
+    h('td', { class: 'num' }, traced(key.activeVersion === null ? '—' : `v${key.activeVersion}`, 'GET /keys keys[].activeVersion')),
+    h(
+      'td',
+      { class: 'risk' },
+      prediction && prediction.riskScore !== null
+        ? traced(formatNumber(prediction.riskScore, 2), 'GET /keys keys[].prediction.riskScore', prediction.riskScore >= prediction.riskThreshold ? 'value bad' : 'value')
+        : traced('—', 'GET /keys keys[].prediction.riskScore'),
+      h('span', { class: 'trend' }),
+    ),
+    timeCell(prediction?.predictedRotationAt, 'GET /keys keys[].prediction.predictedRotationAt', nowMs),
+    timeCell(key.nextRotationAt, 'GET /keys keys[].nextRotationAt', nowMs),
+    timeCell(key.graceDeadline, 'GET /keys keys[].graceDeadline', nowMs),
+  );
+}
+
+/** Fills each row's trend from GET /keys/:name/risk, a few at a time; stops asking once the route turns out not to exist. */
+async function fillTrends(rows: HTMLTableRowElement[], ctx: ViewContext, alive: () => boolean): Promise<void> {
+  const queue = [...rows];
+  let available = true;
+  const worker = async (): Promise<void> => {
+    for (let tr = queue.shift(); tr && available && alive(); tr = queue.shift()) {
+      const name = tr.dataset.key as string;
+      const cell = tr.querySelector<HTMLElement>('.trend');
+      try {
+        const risk = await ctx.api.optional<RiskReply>(`/keys/${encodeURIComponent(name)}/risk?limit=24`);
+        if (!risk.available) {
+          available = false;
+          break;
+        }
+        const [xs, scores] = riskSeries(risk.data);
+        if (cell && xs.length > 1) {
+          const line = sparkline(scores as number[], xs, '#7c3aed', 'GET /keys/:name/risk items[].score');
+          cell.replaceChildren(line.element);
+          ctx.onLeave(line.destroy);
+        }
+      } catch {
+        // A key without evaluations (or one just decommissioned) simply has no trend.
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: TREND_CONCURRENCY }, worker));
+}
+
+export const keysView: View = async (root, ctx) => {
+  const phase = ctx.query.get('phase') ?? '';
+  const prefix = ctx.query.get('prefix') ?? '';
+  const page = Math.max(1, Number(ctx.query.get('page') ?? '1') || 1);
+  let left = false;
+  ctx.onLeave(() => {
+    left = true;
+  });
+
+  const go = (next: { phase?: string; prefix?: string; page?: number }): void => {
+    const query = new URLSearchParams();
+    const values = { phase, prefix, page: 1, ...next };
+    if (values.phase) query.set('phase', values.phase);
+    if (values.prefix) query.set('prefix', values.prefix);
+    if (values.page > 1) query.set('page', String(values.page));
+    ctx.navigate(`#/keys${query.size ? `?${query}` : ''}`);
+  };
+
+  let debounce: number | undefined;
+  const prefixInput = h('input', {
+    type: 'search',
+    name: 'prefix',
+    placeholder: 'name starts with…',
+    value: prefix,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    onInput: (event: Event) => {
+      clearTimeout(debounce);
+      const value = (event.target as HTMLInputElement).value.trim().toLowerCase();
+      debounce = window.setTimeout(() => go({ prefix: value }), 250);
+    },
+  });
+  const phaseSelect = h(
+    'select',
+    { name: 'phase', onChange: (event: Event) => go({ phase: (event.target as HTMLSelectElement).value }) },
+    h('option', { value: '' }, 'every phase'),
+    PHASES.map((p) => h('option', { value: p, ...(p === phase ? { selected: true } : {}) }, p)),
+  );
+  const status = h('p', { class: 'list-status', 'aria-live': 'polite' }, 'loading…');
+  const body = h('tbody');
+  const pager = h('nav', { class: 'pager' });
+  replaceChildren(
+    root,
+    h('h1', null, 'Keys'),
+    h('form', { class: 'filters', onSubmit: (event: Event) => event.preventDefault() }, h('label', null, 'Phase ', phaseSelect), h('label', null, 'Name ', prefixInput)),
+    status,
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'keys-table' },
+        h(
+          'thead',
+          null,
+          h('tr', null, h('th', null, 'name'), h('th', { class: 'optional' }, 'type'), h('th', null, 'phase'), h('th', null, 'active'), h('th', null, 'risk'), h('th', null, 'predicted rotation'), h('th', null, 'rotation by age'), h('th', null, 'grace deadline')),
+        ),
+        body,
+      ),
+    ),
+    pager,
+  );
+  if (document.activeElement === document.body && prefix) {
+    // Typing re-renders the view: keep the caret where the user was typing.
+    prefixInput.focus();
+    prefixInput.setSelectionRange(prefix.length, prefix.length);
+  }
+
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String((page - 1) * PAGE_SIZE) });
+  if (phase) query.set('phase', phase);
+  if (prefix) query.set('prefix', prefix);
+  let list: KeyList;
+  try {
+    list = await ctx.api.get<KeyList>(`/keys?${query}`);
+  } catch (error) {
+    replaceChildren(status, h('span', { class: 'error' }, errorMessage(error)));
+    ready(root);
+    return;
+  }
+  const nowMs = ctx.nowMs();
+  const rows = list.keys.map((key) => row(key, nowMs));
+  replaceChildren(body, rows);
+  const first = list.total === 0 ? 0 : (page - 1) * PAGE_SIZE + 1;
+  const last = (page - 1) * PAGE_SIZE + list.keys.length;
+  replaceChildren(status, list.total === 0 ? 'no key matches' : [`${first}–${last} of `, traced(formatNumber(list.total), 'GET /keys total'), ' keys']);
+  const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
+  replaceChildren(
+    pager,
+    h('button', { type: 'button', 'data-page': 'previous', disabled: page <= 1, onClick: () => go({ page: page - 1 }) }, '← previous'),
+    h('span', null, `page ${page} of ${pages}`),
+    h('button', { type: 'button', 'data-page': 'next', disabled: page >= pages, onClick: () => go({ page: page + 1 }) }, 'next →'),
+  );
+  ready(root);
+  await fillTrends(rows, ctx, () => !left);
+  if (!left) root.dataset.trends = 'done';
+};

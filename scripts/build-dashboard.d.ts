@@ -1,0 +1,2 @@
+export const distDir: string;
+export function buildDashboard(options?: { force?: boolean }): Promise<{ built: boolean; ms: number }>;

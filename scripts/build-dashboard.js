@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+'use strict';
+// Builds the dashboard (dashboard/src, TypeScript and CSS) into dashboard/dist with esbuild, which the API serves under
+// /ui/. Rebuilds only when a source, the bundler or the chart library changed, so it runs before every `npm start`,
+// `npm test` and the image build at no cost when nothing did. Plain Node: the bootstrap calls it.
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { projectRoot } = require('./tool-paths');
+
+const sourceDir = path.join(projectRoot, 'dashboard');
+const distDir = path.join(sourceDir, 'dist');
+const stampFile = path.join(distDir, '.build-stamp');
+
+function filesUnder(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return full === distDir ? [] : filesUnder(full);
+    return [full];
+  });
+}
+
+/** What the bundle is made of: every source file, this script, and the versions of esbuild and uPlot. */
+function sourceFingerprint() {
+  const hash = crypto.createHash('sha256');
+  for (const file of [...filesUnder(sourceDir), __filename].sort()) {
+    hash.update(path.relative(projectRoot, file)).update('\0').update(fs.readFileSync(file)).update('\0');
+  }
+  for (const pkg of ['esbuild', 'uplot']) hash.update(require(`${pkg}/package.json`).version);
+  return hash.digest('hex');
+}
+
+/** Builds when the bundle is missing or stale; returns whether it built and how long that took. */
+async function buildDashboard(options = {}) {
+  const started = process.hrtime.bigint();
+  const wanted = sourceFingerprint();
+  const have = fs.existsSync(stampFile) ? fs.readFileSync(stampFile, 'utf8').trim() : '';
+  if (have === wanted && !options.force) return { built: false, ms: 0 };
+  const esbuild = require('esbuild');
+  fs.rmSync(distDir, { recursive: true, force: true });
+  await esbuild.build({
+    entryPoints: { app: path.join(sourceDir, 'src', 'main.ts') },
+    bundle: true,
+    minify: true,
+    sourcemap: 'linked',
+    format: 'iife',
+    target: ['es2022'],
+    outdir: distDir,
+    logLevel: 'warning',
+    legalComments: 'linked',
+  });
+  fs.copyFileSync(path.join(sourceDir, 'index.html'), path.join(distDir, 'index.html'));
+  fs.writeFileSync(stampFile, `${wanted}\n`);
+  return { built: true, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+}
+
+module.exports = { buildDashboard, distDir };
+
+if (require.main === module) {
+  buildDashboard({ force: process.argv.includes('--force') }).then(
+    (result) => process.stdout.write(result.built ? `[dashboard] built into ${path.relative(projectRoot, distDir)} in ${result.ms.toFixed(0)} ms\n` : '[dashboard] up to date\n'),
+    (error) => {
+      process.stderr.write(`[dashboard] build failed: ${error.message}\n[dashboard] next step: fix the error above in dashboard/src, then run node scripts/build-dashboard.js\n`);
+      process.exit(1);
+    },
+  );
+}
