@@ -156,13 +156,13 @@ export interface RiskReply {
 }
 
 export interface KeymapNode {
-  nodeId: string;
-  ackEpoch: number | null;
-  ackDigest: string | null;
+  id: string;
+  acknowledged: { epoch: number; digest: string; at: string | null } | null;
+  inSync: boolean;
   lastSyncAt: string | null;
   stale: boolean;
-  tampered: boolean;
-  drift: number;
+  snapshot?: { status: string | null };
+  drift: { total?: number } | null;
 }
 
 export interface KeymapNodes {

@@ -7,7 +7,7 @@ import { allKeys, errorMessage, ready, type View } from '../view';
 
 function nodeCard(id: string, health: Health['nodes'][number] | undefined, entropy: EntropyReport | undefined, keymap: Optional<KeymapNodes>): HTMLElement {
   const status = health?.status ?? 'down';
-  const syncState = keymap.available ? keymap.data.nodes.find((node) => node.nodeId === id) : undefined;
+  const syncState = keymap.available ? keymap.data.nodes.find((node) => node.id === id) : undefined;
   const pool = entropy?.snapshot;
   return h(
     'article',
@@ -45,13 +45,13 @@ function nodeCard(id: string, health: Health['nodes'][number] | undefined, entro
           : syncState
             ? [
                 'epoch ',
-                traced(formatNumber(syncState.ackEpoch), 'GET /keymap/nodes nodes[].ackEpoch'),
+                traced(formatNumber(syncState.acknowledged?.epoch ?? null), 'GET /keymap/nodes nodes[].acknowledged.epoch'),
                 ' · ',
-                traced(shortDigest(syncState.ackDigest), 'GET /keymap/nodes nodes[].ackDigest', 'value mono'),
+                traced(shortDigest(syncState.acknowledged?.digest ?? null), 'GET /keymap/nodes nodes[].acknowledged.digest', 'value mono'),
                 ' · drift ',
-                traced(formatNumber(syncState.drift), 'GET /keymap/nodes nodes[].drift', syncState.drift > 0 ? 'value warn' : 'value'),
+                traced(formatNumber(syncState.drift?.total ?? 0), 'GET /keymap/nodes nodes[].drift.total', (syncState.drift?.total ?? 0) > 0 ? 'value warn' : 'value'),
                 syncState.stale ? traced(' stale', 'GET /keymap/nodes nodes[].stale', 'value warn') : null,
-                syncState.tampered ? traced(' tampered', 'GET /keymap/nodes nodes[].tampered', 'value bad') : null,
+                syncState.snapshot?.status === 'tampered' ? traced(' tampered', 'GET /keymap/nodes nodes[].snapshot.status', 'value bad') : null,
               ]
             : 'not synchronised yet',
       ),
