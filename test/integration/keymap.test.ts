@@ -34,7 +34,7 @@ interface MapKey {
   phase: string;
   activeVersion: number | null;
   nextRotationAt: string | null;
-  prediction: { predictedRotationAt: string | null; nextEvaluationAt: string | null; lastRiskScore: number | null };
+  prediction: { predictedRotationAt: string | null; predictedTrigger: string | null; nextEvaluationAt: string | null; lastRiskScore: number | null };
   versions: MapVersion[];
 }
 interface KeymapReply { epoch: number; digest: string; total: number; keys: MapKey[]; nodes: Array<{ id: string; entropy: { status: string } }> }
@@ -115,6 +115,10 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
     for (const name of ['alpha', 'beta', 'delta']) expect((await api('POST', '/keys', { name, type: 'ec-p256', policy: resting })).status).toBe(202);
     expect((await api('POST', '/keys', { name: 'gamma', type: 'ec-p256', policy: { ...resting, gracePeriod: '2s', retention: '25s' } })).status).toBe(202);
     for (const name of ['alpha', 'beta', 'gamma', 'delta']) await waitForState(name, 1, 'active');
+    // Each lifecycle evaluates its key once it is active, which changes the map's prediction block: let that land first.
+    for (const name of ['alpha', 'beta', 'gamma', 'delta']) {
+      await eventually(async () => ((await api<{ prediction: { evaluatedAt: string | null } }>('GET', `/keys/${name}`)).body.prediction.evaluatedAt ? true : undefined), `${name} evaluated`);
+    }
 
     const first = await sync();
     expect(first.signingKey).toMatchObject({ created: true });
@@ -157,7 +161,13 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
     const map = await keymap();
     expect(map.keys.map((key) => key.name)).toEqual(['alpha', 'beta', 'delta', 'gamma']);
     const alpha = map.keys[0] as MapKey;
-    expect(alpha.prediction).toEqual({ predictedRotationAt: alpha.nextRotationAt, nextEvaluationAt: null, lastRiskScore: null });
+    // The lifecycle evaluated the key when it became active: the map carries that evaluation, rounded.
+    expect(alpha.prediction).toEqual({
+      predictedRotationAt: expect.stringMatching(/:00\.000Z$/),
+      predictedTrigger: expect.stringMatching(/^(age|risk|capacity)$/),
+      nextEvaluationAt: expect.stringMatching(/:00\.000Z$/),
+      lastRiskScore: expect.any(Number),
+    });
     expect(alpha.prediction.predictedRotationAt).toEqual(expect.any(String));
     const v1 = alpha.versions[0] as MapVersion;
     expect(v1).toMatchObject({ version: 1, state: 'active', label: 'keyrotor:alpha:v1', lineage: { parentVersion: null, trigger: 'create' } });
