@@ -37,7 +37,7 @@ describe('the key map and its digest', () => {
     expect(v2.nodes).toEqual({ 'hsm-1': { privateKey: true, publicKey: true, canSign: true } });
     expect(map.keys[0]!.versions[0]!.nodes).toEqual({ 'hsm-2': { privateKey: false, publicKey: true, canSign: null } });
     expect(JSON.stringify(map)).not.toContain('spki of');
-    expect(map.keys[1]!.prediction).toEqual({ predictedRotationAt: '2031-01-01T00:00:00.000Z', nextEvaluationAt: null, lastRiskScore: null });
+    expect(map.keys[1]!.prediction).toEqual({ predictedRotationAt: '2031-01-01T00:00:00.000Z', predictedTrigger: 'age', nextEvaluationAt: null, lastRiskScore: null });
   });
 
   it('gives the same digest whatever order the rows came in, and another digest for any change', () => {

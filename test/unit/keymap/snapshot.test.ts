@@ -53,7 +53,7 @@ describe('the signed snapshot of the key map', () => {
     expect(entries).toHaveLength(40);
     expect(entries.find((entry) => entry.key === 'key-3')).toEqual({
       key: 'key-3', phase: 'grace', activeVersion: 2, activeKid: 'key-3.v2.' + keys[3]!.versions[1]!.fingerprint.slice(0, 8), nextRotationAt: '2031-01-01T00:00:00.000Z',
-      predictedRotationAt: '2031-01-01T00:00:00.000Z', nextEvaluationAt: null, lastRiskScore: null, graceEndsAt: '2031-02-01T00:00:00.000Z', purges: [],
+      predictedRotationAt: '2031-01-01T00:00:00.000Z', predictedTrigger: 'age', nextEvaluationAt: null, lastRiskScore: null, graceEndsAt: '2031-02-01T00:00:00.000Z', purges: [],
     });
     // Forty keys land in most of the sixteen shards.
     expect(snapshot.shards.filter((value) => (JSON.parse(value) as { keys: unknown[] }).keys.length > 0).length).toBeGreaterThan(10);
