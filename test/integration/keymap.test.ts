@@ -238,7 +238,13 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
     expect(expected.some((line) => line.includes(gammaV1.fingerprint))).toBe(false);
     expect(expected.filter((line) => line.includes('keyrotor:alpha:v2') || line.includes('keyrotor:beta:v2'))).toHaveLength(4);
     for (let index = 0; index < 3; index += 1) {
-      const objects = listTokenObjects(access(index));
+      // pkcs11-tool reads SoftHSM's object files while other processes may be writing one (SoftHSM writes a new object's
+      // attributes after creating its file), so a read can show a half-written object: read again until the token is
+      // settled. A real extra or missing object never settles into the expected listing, and the test fails.
+      const objects = await eventually(() => {
+        const listed = listTokenObjects(access(index));
+        return JSON.stringify(managedObjects(listed)) === JSON.stringify(expected) ? listed : undefined;
+      }, `node ${index + 1} to hold exactly the map's objects`, 20_000, 500).catch(() => listTokenObjects(access(index)));
       expect({ node: nodeId(index), objects: managedObjects(objects) }).toEqual({ node: nodeId(index), objects: expected });
       expect(objects.filter((o) => o.class === 'secrkey').map((o) => o.label).sort()).toEqual([...CLUSTER_WRAPPING_KEY_LABELS].sort());
       expect(headOn(index, signingFingerprint)).toEqual({ epoch: after.epoch, digest: after.digest, verifies: true });
