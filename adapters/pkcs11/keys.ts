@@ -289,18 +289,33 @@ async function signsFor(session: PooledSession, privateKey: pkcs11js.Handle, key
 
 async function unwrap(session: PooledSession, unwrappingKeyLabel: string, wrapped: Buffer, keyTemplate: pkcs11js.Template): Promise<pkcs11js.Handle> {
   const unwrappingKey = findWrappingKey(session, unwrappingKeyLabel);
-  try {
-    return await session.pkcs11.C_UnwrapKeyAsync(session.session, AES_KEY_WRAP_PAD, unwrappingKey, wrapped, keyTemplate);
-  } catch (error) {
-    const ckr = ckrOf(error);
-    // SoftHSM 2.6 answers a blob that fails the RFC 5649 integrity check (damaged, or wrapped under another key) with
-    // CKR_GENERAL_ERROR and a blob of another key type with CKR_FUNCTION_FAILED. Both would read as retryable, but the
-    // same blob fails the same way every time.
-    if (ckr === 'CKR_GENERAL_ERROR' || ckr === 'CKR_FUNCTION_FAILED') {
-      throw new HsmError(session.nodeId, ckr, `the wrapped key does not unwrap under '${unwrappingKeyLabel}' (${ckr}): the blob is damaged, was wrapped under another key, or holds another key type`, false, { cause: error });
+  // SoftHSM 2.6 also answers CKR_GENERAL_ERROR when another session of the process creates an object on the same token
+  // at that moment (two replicas unwrapped at once, measured in the key map tests): a few tries, spaced out, tell that
+  // apart from a blob that fails every time.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await session.pkcs11.C_UnwrapKeyAsync(session.session, AES_KEY_WRAP_PAD, unwrappingKey, wrapped, keyTemplate);
+    } catch (error) {
+      if (attempt < UNWRAP_ATTEMPTS && ckrOf(error) === 'CKR_GENERAL_ERROR') {
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.floor(Math.random() * 100)));
+        continue;
+      }
+      throw unwrapFailure(session, unwrappingKeyLabel, error);
     }
-    throw error;
   }
+}
+
+const UNWRAP_ATTEMPTS = 4;
+
+function unwrapFailure(session: PooledSession, unwrappingKeyLabel: string, error: unknown): unknown {
+  const ckr = ckrOf(error);
+  // SoftHSM 2.6 answers a blob that fails the RFC 5649 integrity check (damaged, or wrapped under another key) with
+  // CKR_GENERAL_ERROR and a blob of another key type with CKR_FUNCTION_FAILED. Both would read as retryable, but the
+  // same blob fails the same way every time.
+  if (ckr === 'CKR_GENERAL_ERROR' || ckr === 'CKR_FUNCTION_FAILED') {
+    return new HsmError(session.nodeId, ckr, `the wrapped key does not unwrap under '${unwrappingKeyLabel}' (${ckr}): the blob is damaged, was wrapped under another key, or holds another key type`, false, { cause: error });
+  }
+  return error;
 }
 
 /** Sets CKA_ID where it is empty; an object that carries another ID belongs to another key and is refused. */
