@@ -12,6 +12,7 @@ import { SNAPSHOT_SHARDS, checkSnapshot, headObjectValue, type SnapshotHead, typ
 import type { InventoryEntry, NodeInspection, SnapshotReading } from '../../domain/keymap/types';
 import { KeyKind, ObjectClass, readAttributeValues, template } from './attributes';
 import { HsmError } from './errors';
+import { createObjectsAlone } from './keys';
 import { fingerprintOf, spkiFromComponents, verifySignature } from './public-key';
 import type { PooledSession, TokenSessionPool } from './session-pool';
 import { findObjects } from './token';
@@ -218,7 +219,7 @@ export async function writeSnapshot(pool: TokenSessionPool, input: WriteSnapshot
     // The head last: a head names its shards by digest, so it must not point at shards not written yet.
     ...(input.head === null ? [] : [{ label: KEYMAP_SNAPSHOT_LABEL, value: headObjectValue(input.head.head, input.head.signature) }]),
   ];
-  return pool.withSession('writing the key map snapshot', (session) => {
+  return createObjectsAlone(pool, () => pool.withSession('writing the key map snapshot', (session) => {
     const { pkcs11, session: handle } = session;
     let bytesWritten = 0;
     for (const { label, value } of writes) {
@@ -240,5 +241,5 @@ export async function writeSnapshot(pool: TokenSessionPool, input: WriteSnapshot
       throw new HsmError(session.nodeId, undefined, `the snapshot read back after writing is ${reading.status === 'valid' ? `of epoch ${reading.epoch}` : `${reading.status}${'problem' in reading ? ` (${reading.problem})` : ''}`}, not epoch ${input.expect.epoch}`, true);
     }
     return { bytesWritten, headWritten: input.head !== null, shardsWritten: input.shards.length, reading };
-  });
+  }));
 }

@@ -195,6 +195,15 @@ const running = new WeakMap<TokenSessionPool, Map<string, Promise<unknown>>>();
  * Runs calls with the same key one after another on a pool. Tokens accept duplicate labels and IDs, so two overlapping
  * generate or import calls (a retry while the first still runs) would each create a pair.
  */
+/**
+ * Runs work that creates objects on a token one call at a time per token in this process. SoftHSM 2.6 fails
+ * concurrent object creation on one token (CKR_GENERAL_ERROR, measured with two replicas unwrapped at once) and can
+ * leave a half-written object behind; a generation or import retried by Temporal must also never race itself.
+ */
+export function createObjectsAlone<T>(pool: TokenSessionPool, work: () => Promise<T>): Promise<T> {
+  return oneAtATime(pool, 'create-objects', work);
+}
+
 async function oneAtATime<T>(pool: TokenSessionPool, key: string, work: () => Promise<T>): Promise<T> {
   let queue = running.get(pool);
   if (!queue) {
@@ -401,7 +410,7 @@ async function settleExistingPair(session: PooledSession, keyType: KeyType, labe
 export async function generateKeyPair(pool: TokenSessionPool, input: GenerateKeyPairInput): Promise<GenerateKeyPairResult> {
   const keyType = checkKeyType(input.keyType);
   const label = checkLabel(input.label, 'label');
-  return oneAtATime(pool, `label:${label}`, () => onSession(pool, `generating ${keyType} key '${label}'`, async (session) => {
+  return createObjectsAlone(pool, () => onSession(pool, `generating ${keyType} key '${label}'`, async (session) => {
     const existing = await settleExistingPair(session, keyType, label);
     if (existing) return { fingerprint: existing.fingerprint, spki: existing.spki.toString('base64'), created: false };
 
@@ -493,7 +502,7 @@ export async function importReplica(pool: TokenSessionPool, input: ImportReplica
   const described = keyTypeOfComponents(components);
   if (described !== keyType) throw new UserError('key_type_mismatch', `the public key is a ${described} key, not ${keyType}`);
 
-  return oneAtATime(pool, `id:${fingerprint}`, () => onSession(pool, `importing a replica of key ${fingerprint}`, async (session) => {
+  return createObjectsAlone(pool, () => onSession(pool, `importing a replica of key ${fingerprint}`, async (session) => {
     let privateKey = findByFingerprint(session, 'privateKey', fingerprint);
     let publicKey = findByFingerprint(session, 'publicKey', fingerprint);
     if (privateKey && publicKey) return { created: false };
@@ -592,14 +601,14 @@ export async function verifyArchivedBlob(pool: TokenSessionPool, input: VerifyAr
   const described = keyTypeOfComponents(componentsFromSpki(spki));
   if (described !== keyType) throw new UserError('key_type_mismatch', `the SPKI is a ${described} key, not ${keyType}`);
 
-  return onSession(pool, `verifying an archived ${keyType} key under '${unwrappingKeyLabel}'`, async (session) => {
+  return createObjectsAlone(pool, () => onSession(pool, `verifying an archived ${keyType} key under '${unwrappingKeyLabel}'`, async (session) => {
     const temporary = await unwrap(session, unwrappingKeyLabel, wrapped, template({ class: ObjectClass.privateKey, keyType: keyKindOf(keyType), ...temporaryKeyUsage() }));
     try {
       return { matches: await signsFor(session, temporary, keyType, spki) };
     } finally {
       session.pkcs11.C_DestroyObject(session.session, temporary);
     }
-  });
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -661,7 +670,7 @@ export async function restorePublicKey(pool: TokenSessionPool, input: RestorePub
   if (actual !== input.fingerprint) throw new UserError('fingerprint_mismatch', `the SPKI has fingerprint ${actual}, not ${input.fingerprint}`);
   const components = componentsFromSpki(spki);
   const bytesWritten = Object.values(components).reduce((sum: number, part: Buffer) => sum + part.length, 0);
-  return oneAtATime(pool, `id:${input.fingerprint}`, () => onSession(pool, `restoring the public key of ${input.fingerprint}`, (session) => {
+  return createObjectsAlone(pool, () => onSession(pool, `restoring the public key of ${input.fingerprint}`, (session) => {
     if (findByFingerprint(session, 'publicKey', input.fingerprint)) return { created: false, bytesWritten: 0 };
     session.pkcs11.C_CreateObject(session.session, publicKeyTemplate(components, id, label));
     return { created: true, bytesWritten };
