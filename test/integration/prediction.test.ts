@@ -127,8 +127,12 @@ describe('predictive rotation', () => {
       return found && found.state === 'retiring' && Date.parse(found.graceDeadline as string) > firstDeadline ? found : undefined;
     }, 'the grace period of legacy v1 extended');
     expect(Date.now()).toBeGreaterThanOrEqual(firstDeadline);
-    const alerts = (await api('GET', '/alerts?source=lifecycle&state=open', undefined, auditor)).body.alerts as Array<{ subject: string; message: string }>;
-    expect(alerts.find((alert) => alert.subject === 'key/legacy')?.message).toMatch(/billing-legacy still sign with v1/);
+    // The workflow records the extension, then raises the alert.
+    const alert = await eventually(async () => {
+      const alerts = (await api('GET', '/alerts?source=lifecycle&state=open', undefined, auditor)).body.alerts as Array<{ subject: string; message: string }>;
+      return alerts.find((candidate) => candidate.subject === 'key/legacy');
+    }, 'the alert on legacy v1', 30_000);
+    expect(alert.message).toMatch(/billing-legacy still sign with v1/);
 
     // Once the application has moved on, the next check archives the version and the transition verifies clean.
     const archived = await eventually(async () => {
