@@ -5,20 +5,15 @@
  *
  *   npx tsx bench/dashboard.ts [repeats=15]
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Page } from 'playwright-core';
 import { createToken } from '../adapters/postgres/token-repository';
-import { parseConfig } from '../domain/config';
 import { buildDashboard } from '../scripts/build-dashboard';
-import { findSoftHsmModule, projectRoot } from '../scripts/tool-paths';
 import { launchChromium } from '../test/support/browser';
-import { freePort } from '../test/support/ports';
 import { recordSyntheticKeys } from '../test/support/synthetic-keys';
 import { startSystem } from '../workers/system';
+import { benchSystemConfig } from './system-support';
 
 const ready = (view: string): string => `main[data-view=${view}][data-state=ready]:not([data-stale])`;
 const READY = ready('keys');
@@ -50,22 +45,7 @@ interface Scenario {
 
 async function main(): Promise<void> {
   const repeats = Number(process.argv[2] ?? 15);
-  const dataDir = mkdtempSync(join(tmpdir(), 'keyrotor-bench-'));
-  // The embedded PostgreSQL runs as the postgres user when this runs as root: it must be able to enter the folder.
-  chmodSync(dataDir, 0o755);
-  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
-  const config = parseConfig({
-    env: {
-      KEYROTOR_DATA_DIR: dataDir,
-      KEYROTOR_API_PORT: '0',
-      KEYROTOR_PG_PORT: String(await freePort()),
-      KEYROTOR_TEMPORAL_PORT: String(await freePort()),
-      KEYROTOR_TEMPORAL_UI_PORT: String(await freePort()),
-    },
-    file: undefined,
-    projectRoot,
-    softHsmModule: findSoftHsmModule() ?? '',
-  });
+  const { dataDir, config } = await benchSystemConfig();
   await buildDashboard();
   process.stderr.write(`starting the system in ${dataDir} ...\n`);
   const system = await startSystem(config, { log: () => undefined, apiLogger: false, schedules: false });

@@ -10,20 +10,17 @@
  *   npx tsx bench/ingest.ts [N=100000] [ROUNDS=3]
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createToken } from '../adapters/postgres/token-repository';
-import { parseConfig } from '../domain/config';
 import { MAX_BATCH } from '../domain/usage/events';
-import { findSoftHsmModule, projectRoot } from '../scripts/tool-paths';
-import { freePort } from '../test/support/ports';
+import { projectRoot } from '../scripts/tool-paths';
 import { startSystem, type RunningSystem } from '../workers/system';
+import { benchSystemConfig } from './system-support';
 
 const KEYS = 4;
 const APPS = ['checkout', 'billing', 'gateway', 'reports', 'mobile'];
@@ -118,22 +115,7 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 100_000);
   const rounds = Number(process.argv[3] ?? 3);
-  const dataDir = mkdtempSync(join(tmpdir(), 'keyrotor-bench-'));
-  // The embedded PostgreSQL runs as the postgres user when this runs as root: it must be able to enter the folder.
-  chmodSync(dataDir, 0o755);
-  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
-  const config = parseConfig({
-    env: {
-      KEYROTOR_DATA_DIR: dataDir,
-      KEYROTOR_API_PORT: String(await freePort()),
-      KEYROTOR_PG_PORT: String(await freePort()),
-      KEYROTOR_TEMPORAL_PORT: String(await freePort()),
-      KEYROTOR_TEMPORAL_UI_PORT: String(await freePort()),
-    },
-    file: undefined,
-    projectRoot,
-    softHsmModule: findSoftHsmModule() ?? '',
-  });
+  const { dataDir, config } = await benchSystemConfig({ api: 'listen' });
   process.stderr.write(`starting the system in ${dataDir} ...\n`);
   const system = await startSystem(config, { log: () => undefined, apiLogger: false, schedules: false });
   try {

@@ -5,41 +5,21 @@
  *
  *   npx tsx bench/rotation.ts [N=20] [keyType=ec-p256]
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createToken } from '../adapters/postgres/token-repository';
 import * as keys from '../adapters/pkcs11/keys';
 import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { readSecret } from '../adapters/secrets';
-import { parseConfig } from '../domain/config';
 import { CLUSTER_KEK_LABEL } from '../domain/identifiers';
 import { validateKeyType } from '../domain/keys/key-model';
-import { findSoftHsmModule, projectRoot } from '../scripts/tool-paths';
-import { freePort } from '../test/support/ports';
 import { startSystem } from '../workers/system';
+import { benchSystemConfig } from './system-support';
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 20);
   const keyType = validateKeyType(process.argv[3] ?? 'ec-p256');
-  const dataDir = mkdtempSync(join(tmpdir(), 'keyrotor-bench-'));
-  // The embedded PostgreSQL runs as the postgres user when this runs as root: it must be able to enter the folder.
-  chmodSync(dataDir, 0o755);
-  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
-  const config = parseConfig({
-    env: {
-      KEYROTOR_DATA_DIR: dataDir,
-      KEYROTOR_API_PORT: '0',
-      KEYROTOR_PG_PORT: String(await freePort()),
-      KEYROTOR_TEMPORAL_PORT: String(await freePort()),
-      KEYROTOR_TEMPORAL_UI_PORT: String(await freePort()),
-    },
-    file: undefined,
-    projectRoot,
-    softHsmModule: findSoftHsmModule() ?? '',
-  });
+  const { dataDir, config } = await benchSystemConfig();
   process.stderr.write(`starting the system in ${dataDir} ...\n`);
   const system = await startSystem(config, { log: () => undefined, listen: false, apiLogger: false });
   try {

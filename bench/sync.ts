@@ -9,25 +9,20 @@
  *
  *   npx tsx bench/sync.ts [sizes=100,1000]
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import * as keys from '../adapters/pkcs11/keys';
 import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { recordKeyEvent } from '../adapters/postgres/key-repository';
 import { createToken } from '../adapters/postgres/token-repository';
 import { readSecret } from '../adapters/secrets';
-import { parseConfig } from '../domain/config';
 import { CLUSTER_KEK_LABEL, hsmTaskQueue } from '../domain/identifiers';
 import { pkcs11Label } from '../domain/keys/key-model';
 import { activate, addPendingVersion, newKeyState, type KeyLifecycleState } from '../domain/keys/lifecycle-state';
 import { DEFAULT_POLICY, resolvePolicy } from '../domain/keys/policy';
 import type { KeymapSyncResult } from '../domain/keymap/sync';
-import { findSoftHsmModule, projectRoot } from '../scripts/tool-paths';
-import { freePort } from '../test/support/ports';
 import { startSystem, type RunningSystem } from '../workers/system';
+import { benchSystemConfig } from './system-support';
 
 const say = (message: string): void => {
   process.stderr.write(`${message}\n`);
@@ -74,22 +69,7 @@ async function historyFacts(system: RunningSystem, workflowId: string, nodeIds: 
 
 async function main(): Promise<void> {
   const sizes = (process.argv[2] ?? '100,1000').split(',').map(Number);
-  const dataDir = mkdtempSync(join(tmpdir(), 'keyrotor-bench-'));
-  // The embedded PostgreSQL runs as the postgres user when this runs as root: it must be able to enter the folder.
-  chmodSync(dataDir, 0o755);
-  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
-  const config = parseConfig({
-    env: {
-      KEYROTOR_DATA_DIR: dataDir,
-      KEYROTOR_API_PORT: '0',
-      KEYROTOR_PG_PORT: String(await freePort()),
-      KEYROTOR_TEMPORAL_PORT: String(await freePort()),
-      KEYROTOR_TEMPORAL_UI_PORT: String(await freePort()),
-    },
-    file: undefined,
-    projectRoot,
-    softHsmModule: findSoftHsmModule() ?? '',
-  });
+  const { dataDir, config } = await benchSystemConfig();
   say(`starting the system in ${dataDir} ...`);
   // No schedules: the entropy assessment would load the two cores, and every sync here is started by the bench.
   const system = await startSystem(config, { log: () => undefined, listen: false, apiLogger: false, schedules: false });
