@@ -18,6 +18,7 @@ import { formatDuration } from '../domain/keys/durations';
 import { startControlWorker } from './control-worker';
 import { startHsmWorker, type RunningWorker } from './hsm-worker';
 import { temporalConnectionOptions } from '../adapters/temporal/connection';
+import { assertApiPortFree, listenApi } from '../adapters/listen';
 
 export interface SystemOptions {
   log: (message: string) => void;
@@ -75,6 +76,8 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       `hsm.nodes: keyrotor start runs every node's worker in one process, so the nodes must share one moduleEnv (${describeModuleEnvs(config.hsm.nodes)}); run keyrotor provision and one keyrotor worker hsm --node <id> per node instead (see docker-compose.yml)`,
     ]);
   }
+  // A port that is taken fails the start before any token, database or server exists.
+  if (options.listen !== false) await assertApiPortFree(config.api.host, config.api.port);
   try {
     log(`checking ${config.hsm.nodes.length} HSM node(s)`);
     const provision = await provisionCluster(config, log);
@@ -172,7 +175,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     stops.push({ name: 'API', stop: () => app.close() });
     let apiUrl = `http://${config.api.host}:${config.api.port}`;
     if (options.listen !== false) {
-      apiUrl = await app.listen({ host: config.api.host, port: config.api.port });
+      apiUrl = await listenApi(app, config.api.host, config.api.port);
     }
 
     return {

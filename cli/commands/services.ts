@@ -14,6 +14,7 @@ import { UserError } from '../../domain/errors';
 import { formatDuration } from '../../domain/keys/durations';
 import { untilSignal } from '../runtime';
 import { temporalConnectionOptions } from '../../adapters/temporal/connection';
+import { listenApi } from '../../adapters/listen';
 
 const say = (message: string): void => {
   process.stdout.write(`[keyrotor] ${message}\n`);
@@ -87,14 +88,24 @@ export function registerServices(program: Command): void {
       const app = await buildApp({ config, db, temporal: new Client({ connection, namespace: config.temporal.namespace }) });
       const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, say);
       dispatcher.start();
-      const url = await app.listen({ host: config.api.host, port: config.api.port });
+      const closeAll = async (): Promise<void> => {
+        await app.close();
+        await dispatcher.stop();
+        await connection.close();
+        await db.close();
+      };
+      let url: string;
+      try {
+        url = await listenApi(app, config.api.host, config.api.port);
+      } catch (error) {
+        // Left open, the pool and the dispatcher's timer would keep a failed process alive.
+        await closeAll();
+        throw error;
+      }
       say(`API listening on ${url} (dashboard: ${url}/ui/)`);
       const signal = await untilSignal();
       say(`${signal}: stopping`);
-      await app.close();
-      await dispatcher.stop();
-      await connection.close();
-      await db.close();
+      await closeAll();
       say('stopped');
     });
 }

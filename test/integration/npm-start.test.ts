@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startLongRunning, type LongRunning } from '../support/cli';
+import { runCliAsync, startLongRunning, type LongRunning } from '../support/cli';
 import { freePort } from '../support/ports';
 import { requireEnv, uniqueName } from '../support/system';
 
@@ -88,5 +89,22 @@ describe('npm start', () => {
       await connection.close();
     }
     expect(await running.stop('SIGTERM', 30_000)).toBe(0);
+  });
+
+  it('refuses an API port that is taken before it creates anything, and exits non-zero', async () => {
+    const occupied: Server = createServer();
+    await new Promise<void>((resolve) => occupied.listen({ host: '127.0.0.1', port: ports.api }, resolve));
+    const freshDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('npm-start-taken-'));
+    try {
+      const result = await runCliAsync(['start'], { ...env, KEYROTOR_DATA_DIR: freshDir });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`the API cannot listen on 127.0.0.1:${ports.api}`);
+      expect(result.stderr).toContain('KEYROTOR_API_PORT');
+      expect(result.stderr).not.toContain('unexpected failure');
+      // Nothing was created: no token, no database, no Temporal data.
+      expect(existsSync(freshDir) ? readdirSync(freshDir) : []).toEqual([]);
+    } finally {
+      await new Promise((resolve) => occupied.close(resolve));
+    }
   });
 });
