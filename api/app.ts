@@ -76,17 +76,17 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   installErrorHandler(app);
   installAuth(app, deps.db);
 
-  const health = new HealthService(deps.db, deps.temporal, deps.config.hsm.nodes.map((node) => node.id), deps.config.hsm.pingTimeoutMs);
+  const health = new HealthService(deps.db, deps.temporal, deps.config.hsm.nodes.map((node) => node.id), deps.config.hsm.pingTimeoutMs, deps.config.temporal.controlTaskQueue);
   healthRoutes(app, health);
   metricsRoutes(app, registry);
   auditRoutes(app, deps.db);
   alertRoutes(app, deps.db, deps.config.alerts.webhooks.map((hook) => hook.id));
   tokenRoutes(app, deps.db);
-  const keys = new KeyService(deps.db, deps.temporal, Object.keys(deps.config.prediction.sensitivityWeights));
+  const keys = new KeyService(deps.db, deps.temporal, Object.keys(deps.config.prediction.sensitivityWeights), deps.config.temporal.controlTaskQueue);
   keyRoutes(app, deps.db, keys);
   keyUsageRoutes(app, deps.db);
   keyRiskRoutes(app, deps.db, keys);
-  modelRoutes(app, deps.db, deps.temporal);
+  modelRoutes(app, deps.db, deps.temporal, deps.config.temporal.controlTaskQueue);
   jwksRoutes(app, deps.db);
   subscriptionRoutes(app, deps.db);
   entropyRoutes(app, deps.db);

@@ -1,4 +1,5 @@
 import { ConfigError, UserError } from './errors';
+import { DEFAULT_CONTROL_TASK_QUEUE } from './identifiers';
 import { formatDuration, parseDuration } from './keys/durations';
 import { SENSITIVITY_CLASS_PATTERN } from './keys/policy';
 import { DEFAULT_CLASS_MISMATCH_PENALTY, DEFAULT_RISK_WEIGHTS, DEFAULT_SENSITIVITY_WEIGHTS, RISK_COMPONENTS, type RiskWeights } from './prediction/risk';
@@ -82,6 +83,11 @@ export interface KeyrotorConfig {
   temporal: {
     address?: string;
     namespace: string;
+    /**
+     * The task queue of the control worker: every workflow and every activity that is not a PKCS#11 call. Two keyrotor
+     * deployments sharing one namespace need different queues (and different node ids).
+     */
+    controlTaskQueue: string;
     devServerPort: number;
     uiPort: number;
     /** Where operators open the Temporal Web UI (the dashboard links each key's workflow there). */
@@ -111,6 +117,7 @@ export interface ConfigInputs {
 }
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
+const TASK_QUEUE_NAME = /^[A-Za-z0-9._/-]{1,200}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'entropy', 'prediction', 'threatIntel', 'usage', 'shutdownGraceMs'];
 const THREAT_INTEL_KEYS = ['feedUrl', 'feedInterval', 'feedToken'];
@@ -221,6 +228,10 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
   const webUiUrl = text('KEYROTOR_TEMPORAL_UI_URL / temporal.webUiUrl', env.KEYROTOR_TEMPORAL_UI_URL, temporal.webUiUrl);
   if (webUiUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(webUiUrl)) problems.push('KEYROTOR_TEMPORAL_UI_URL / temporal.webUiUrl: must be an http:// or https:// URL');
 
+  const controlTaskQueue = text('KEYROTOR_CONTROL_TASK_QUEUE / temporal.controlTaskQueue', env.KEYROTOR_CONTROL_TASK_QUEUE, temporal.controlTaskQueue) ?? DEFAULT_CONTROL_TASK_QUEUE;
+  if (!TASK_QUEUE_NAME.test(controlTaskQueue) || controlTaskQueue.startsWith('hsm.')) {
+    problems.push(`KEYROTOR_CONTROL_TASK_QUEUE / temporal.controlTaskQueue: '${controlTaskQueue}' must be 1–200 of letters, digits, '.', '_', '-' and '/', and must not start with 'hsm.' (the HSM nodes' queues)`);
+  }
   const tlsSection = isObject(temporal.tls) ? temporal.tls : {};
   const clientCertFile = text('TEMPORAL_TLS_CERT / temporal.tls.clientCertFile', env.TEMPORAL_TLS_CERT, tlsSection.clientCertFile);
   const clientKeyFile = text('TEMPORAL_TLS_KEY / temporal.tls.clientKeyFile', env.TEMPORAL_TLS_KEY, tlsSection.clientKeyFile);
@@ -245,6 +256,7 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
     temporal: {
       ...(temporalAddress !== undefined ? { address: temporalAddress } : {}),
       namespace: text('TEMPORAL_NAMESPACE / temporal.namespace', env.TEMPORAL_NAMESPACE, temporal.namespace) ?? 'default',
+      controlTaskQueue,
       devServerPort: integer('KEYROTOR_TEMPORAL_PORT / temporal.devServerPort', env.KEYROTOR_TEMPORAL_PORT, temporal.devServerPort, 7233, 1, 65535),
       uiPort: integer('KEYROTOR_TEMPORAL_UI_PORT / temporal.uiPort', env.KEYROTOR_TEMPORAL_UI_PORT, temporal.uiPort, 8233, 1, 65535),
       ...(webUiUrl !== undefined ? { webUiUrl: webUiUrl.replace(/\/+$/, '') } : {}),

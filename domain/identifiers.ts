@@ -1,6 +1,10 @@
 // Every name that crosses a process boundary (task queues, workflow ids, search attributes) is defined here once.
 
-export const CONTROL_TASK_QUEUE = 'keyrotor.control';
+/**
+ * The control worker's task queue unless temporal.controlTaskQueue says otherwise. Workflows never name it: their
+ * control activities and child workflows run on the queue the workflow itself runs on.
+ */
+export const DEFAULT_CONTROL_TASK_QUEUE = 'keyrotor.control';
 
 export function hsmTaskQueue(nodeId: string): string {
   return `hsm.${nodeId}`;

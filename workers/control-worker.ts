@@ -7,7 +7,6 @@ import { createUsageActivities } from '../activities/usage-activities';
 import { createKeymapControlActivities } from '../activities/keymap-control-activities';
 import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
-import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
 import type { RunningWorker } from './hsm-worker';
 
 export interface ControlWorkerOptions {
@@ -27,7 +26,7 @@ export async function startControlWorker(options: ControlWorkerOptions): Promise
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: CONTROL_TASK_QUEUE,
+    taskQueue: options.config.temporal.controlTaskQueue,
     identity: `keyrotor-control@${hostname()}`,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }

@@ -1,10 +1,9 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { HsmKeyActivities } from '../activities/hsm-key-activities';
 import type { KeyControlActivities } from '../activities/key-control-activities';
-import { CONTROL_TASK_QUEUE, hsmTaskQueue } from '../domain/identifiers';
+import { hsmTaskQueue } from '../domain/identifiers';
 
 const { recordEntropyReport } = proxyActivities<KeyControlActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
   startToCloseTimeout: '30s',
   summary: 'store the report and raise alerts',
 });

@@ -1,9 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { PredictionActivities } from '../activities/prediction-activities';
-import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
 
 const { retrainForecastModel } = proxyActivities<PredictionActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
   // Training is bounded (a sampled forest, see trainForest): seconds for 1,000 keys; the timeout is for a dead worker.
   startToCloseTimeout: '15m',
   retry: { maximumAttempts: 3 },

@@ -18,7 +18,7 @@ import type { HsmActivities } from '../activities/hsm-activities';
 import type { HsmKeyActivities } from '../activities/hsm-key-activities';
 import type { KeyControlActivities } from '../activities/key-control-activities';
 import type { EvaluateKeyRiskResult, PredictionActivities } from '../activities/prediction-activities';
-import { ARCHIVE_KEK_LABEL, CLUSTER_KEK_LABEL, CONTROL_TASK_QUEUE, hsmTaskQueue, webhookDeliveryWorkflowId } from '../domain/identifiers';
+import { ARCHIVE_KEK_LABEL, CLUSTER_KEK_LABEL, hsmTaskQueue, webhookDeliveryWorkflowId } from '../domain/identifiers';
 import { pkcs11Label, type RotationEvidence, type RotationTrigger, type TransitionVerdict } from '../domain/keys/key-model';
 import * as lifecycle from '../domain/keys/lifecycle-state';
 import { effectiveEntropyPolicy, policyDurations, resolvePolicy } from '../domain/keys/policy';
@@ -48,8 +48,8 @@ export interface KeyLifecycleInput {
   reason?: string;
 }
 
+// Control activities name no task queue: they run on the queue this workflow runs on, the configured control queue.
 const control = proxyActivities<KeyControlActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
@@ -84,7 +84,6 @@ function ping(nodeId: string): HsmActivities {
  * again at the next evaluation rather than holding its grace deadlines and purges behind it.
  */
 const predict = proxyActivities<PredictionActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 4 },
   summary: 'forecast usage, look for anomalies, score the risk',

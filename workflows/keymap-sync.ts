@@ -2,7 +2,7 @@ import { ActivityFailure, ApplicationFailure, CancellationScope, TimeoutFailure,
 import type { HsmKeyActivities } from '../activities/hsm-key-activities';
 import type { HsmKeymapActivities, WrappedForReplication } from '../activities/hsm-keymap-activities';
 import type { KeymapControlActivities } from '../activities/keymap-control-activities';
-import { CONTROL_TASK_QUEUE, MAP_SIGNING_KEY_LABEL, hsmTaskQueue } from '../domain/identifiers';
+import { MAP_SIGNING_KEY_LABEL, hsmTaskQueue } from '../domain/identifiers';
 import type { ExpectedInventory } from '../domain/keymap/build';
 import { summariseDrift } from '../domain/keymap/drift-summary';
 import type { SyncPlan } from '../domain/keymap/plan';
@@ -12,7 +12,6 @@ import type { MapSigningKey, NodeInspection, NodeObservation } from '../domain/k
 
 /** Waits for the lease while another sync holds it (the schedule, a lifecycle step and the API may all ask at once). */
 const lease = proxyActivities<KeymapControlActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
   startToCloseTimeout: '1m',
   scheduleToCloseTimeout: '15m',
   retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '5s' },
@@ -20,7 +19,6 @@ const lease = proxyActivities<KeymapControlActivities>({
 });
 
 const control = proxyActivities<KeymapControlActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
   startToCloseTimeout: '5m',
   retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 5 },
 });

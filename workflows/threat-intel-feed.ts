@@ -1,9 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { FeedPullResult, ThreatIntelActivities } from '../activities/threat-intel-activities';
-import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
 
 const { pullThreatFeed } = proxyActivities<ThreatIntelActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
   // Fetching is capped at 30 s; the rest is one transaction.
   startToCloseTimeout: '2m',
   // A failing feed is an alert, not a failure; these retries cover PostgreSQL only. The next run comes anyway.

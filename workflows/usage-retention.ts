@@ -1,9 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { UsageActivities } from '../activities/usage-activities';
-import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
 
 const { purgeRawUsageEvents } = proxyActivities<UsageActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
   startToCloseTimeout: '1h',
   // One heartbeat per batch: a worker that died mid-purge is noticed quickly, and the retry goes on from what is left.
   heartbeatTimeout: '2m',

@@ -1,9 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { KeyControlActivities } from '../activities/key-control-activities';
-import { CONTROL_TASK_QUEUE } from '../domain/identifiers';
 
 const { deliverWebhook } = proxyActivities<KeyControlActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
   startToCloseTimeout: '30s',
   // About a day of attempts; each failure is visible in this workflow's history in the Web UI.
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30m', maximumAttempts: 60 },

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../adapters/postgres/database';
 import { listModels } from '../../adapters/postgres/prediction-repository';
-import { CONTROL_TASK_QUEUE, FORECAST_MODEL_RETRAIN_SCHEDULE_ID } from '../../domain/identifiers';
+import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID } from '../../domain/identifiers';
 import type { retrainForecastModelWorkflow } from '../../workflows/forecast-model';
 import { OPERATORS, READERS } from '../auth';
 import { authErrors } from '../schemas/problem';
@@ -13,7 +13,7 @@ const modelSchema = {
   properties: { modelVersion: { type: 'string' }, trainedAt: { type: 'string' }, keys: { type: 'integer' }, trainingRows: { type: 'integer' }, trainMs: { type: 'integer' } },
 } as const;
 
-export function modelRoutes(app: FastifyInstance, db: Database, temporal: Client): void {
+export function modelRoutes(app: FastifyInstance, db: Database, temporal: Client, controlTaskQueue: string): void {
   app.get<{ Querystring: { limit?: number } }>('/models', {
     config: { roles: READERS },
     schema: {
@@ -50,7 +50,7 @@ export function modelRoutes(app: FastifyInstance, db: Database, temporal: Client
     },
     handler: async () =>
       temporal.workflow.execute<typeof retrainForecastModelWorkflow>('retrainForecastModelWorkflow', {
-        taskQueue: CONTROL_TASK_QUEUE,
+        taskQueue: controlTaskQueue,
         workflowId: `${FORECAST_MODEL_RETRAIN_SCHEDULE_ID}/manual-${crypto.randomUUID()}`,
         args: [],
         staticSummary: 'retrain the forecast model (requested through the API)',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../../adapters/postgres/database';
-import { CONTROL_TASK_QUEUE, healthCheckWorkflowId } from '../../domain/identifiers';
+import { healthCheckWorkflowId } from '../../domain/identifiers';
 import type { NodeHealth } from '../../workflows/health-check';
 
 export type ComponentHealth = { status: 'up'; latencyMs: number } | { status: 'down'; latencyMs: number; reason: string };
@@ -50,6 +50,7 @@ export class HealthService {
     private readonly temporal: Client,
     private readonly nodeIds: readonly string[],
     private readonly pingTimeoutMs: number,
+    private readonly controlTaskQueue: string,
   ) {}
 
   check(): Promise<HealthReport> {
@@ -78,7 +79,7 @@ export class HealthService {
     const deadlineMs = this.pingTimeoutMs * 2 + 2000;
     try {
       const handle = await this.temporal.workflow.start('healthCheckWorkflow', {
-        taskQueue: CONTROL_TASK_QUEUE,
+        taskQueue: this.controlTaskQueue,
         workflowId: healthCheckWorkflowId(randomUUID()),
         args: [{ nodeIds: [...this.nodeIds], timeoutMs: this.pingTimeoutMs }],
         workflowExecutionTimeout: deadlineMs,

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Database } from '../../adapters/postgres/database';
 import { latestSyncRun, listKeymapNodes, loadKeymapSource } from '../../adapters/postgres/keymap-repository';
 import type { KeyrotorConfig } from '../../domain/config';
-import { CONTROL_TASK_QUEUE, keymapSyncWorkflowId } from '../../domain/identifiers';
+import { keymapSyncWorkflowId } from '../../domain/identifiers';
 import type { VersionState } from '../../domain/keys/key-model';
 import { buildKeyMap, keymapDigest } from '../../domain/keymap/build';
 import type { KeymapSyncResult } from '../../domain/keymap/sync';
@@ -89,7 +89,7 @@ export class KeymapService {
   /** Runs a sync now and waits for its result; a sync already running finishes first (they share one lease). */
   async sync(actor: string): Promise<KeymapSyncResult> {
     const handle = await this.temporal.workflow.start<typeof keymapSyncWorkflow>('keymapSyncWorkflow', {
-      taskQueue: CONTROL_TASK_QUEUE,
+      taskQueue: this.config.temporal.controlTaskQueue,
       workflowId: keymapSyncWorkflowId(randomUUID()),
       args: [{ trigger: 'manual', actor, cluster: this.config.hsm.nodes.map((node) => node.id) }],
       workflowExecutionTimeout: '20m',

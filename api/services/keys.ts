@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Database } from '../../adapters/postgres/database';
 import { getKey, reserveKey } from '../../adapters/postgres/key-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
-import { CONTROL_TASK_QUEUE, keyWorkflowId } from '../../domain/identifiers';
+import { keyWorkflowId } from '../../domain/identifiers';
 import { parseDuration } from '../../domain/keys/durations';
 import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
 import { extendedGraceDeadline, newKeyState, type KeyLifecycleState, type KeyStateView, type PredictionSummary } from '../../domain/keys/lifecycle-state';
@@ -53,6 +53,7 @@ export class KeyService {
     private readonly temporal: Client,
     /** The configured data classes (prediction.sensitivityWeights): a policy must name one of them. */
     private readonly dataClasses: readonly string[],
+    private readonly controlTaskQueue: string,
   ) {}
 
   private checkDataClass(policy: Partial<KeyPolicy> | undefined): void {
@@ -90,7 +91,7 @@ export class KeyService {
       }
       try {
         await this.temporal.workflow.start('keyLifecycleWorkflow', {
-          taskQueue: CONTROL_TASK_QUEUE,
+          taskQueue: this.controlTaskQueue,
           workflowId,
           args: [{ state, reason: input.reason ?? 'key created' }],
           typedSearchAttributes: [

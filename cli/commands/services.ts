@@ -46,15 +46,15 @@ export function registerServices(program: Command): void {
           const added = await ensureSearchAttributes(connection, config.temporal.namespace);
           say(added.length > 0 ? `registered search attributes ${added.join(', ')}` : 'search attributes are registered');
           const client = new Client({ connection, namespace: config.temporal.namespace });
-          await ensureEntropySchedules(client, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
-          await ensurePredictionSchedules(client, config.prediction.retrainIntervalHours);
+          await ensureEntropySchedules(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
+          await ensurePredictionSchedules(client, config.temporal.controlTaskQueue, config.prediction.retrainIntervalHours);
           say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node`);
-          await ensureUsageRetentionSchedule(client);
+          await ensureUsageRetentionSchedule(client, config.temporal.controlTaskQueue);
           say(`raw usage events kept ${formatDuration(config.usage.rawRetentionMs)} (checked hourly)`);
-          const feed = await ensureThreatFeedSchedule(client, config.threatIntel);
+          const feed = await ensureThreatFeedSchedule(client, config.temporal.controlTaskQueue, config.threatIntel);
           if (feed === 'scheduled') say(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)}`);
           if (feed === 'removed') say('no threat-intelligence feed is configured: its schedule was removed');
-          await ensureKeymapSyncSchedule(client, config.hsm.nodes.map((node) => node.id));
+          await ensureKeymapSyncSchedule(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id));
           say('key map sync scheduled every minute and after each lifecycle step');
         } finally {
           await connection.close();

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONTROL_TASK_QUEUE } from '../../domain/identifiers';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
 import { startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
@@ -34,7 +33,7 @@ describe('entropy harvesting on the real stack', () => {
   };
   const reports = async (): Promise<NodeReport[]> => (await api('GET', '/entropy', undefined, reader)).body.nodes as NodeReport[];
   const harvestNow = (nodeId: string) =>
-    system.client.workflow.execute('entropyHarvestWorkflow', { taskQueue: CONTROL_TASK_QUEUE, workflowId: uniqueName(`test-harvest/${nodeId}/`), args: [{ nodeId }] });
+    system.client.workflow.execute('entropyHarvestWorkflow', { taskQueue: system.config.temporal.controlTaskQueue, workflowId: uniqueName(`test-harvest/${nodeId}/`), args: [{ nodeId }] });
 
   afterEach(async () => {
     await system?.stop();

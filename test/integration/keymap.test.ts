@@ -309,7 +309,7 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
     expect(Math.max(...waited)).toBeGreaterThan(1);
 
     const runsBefore = (await system.db.query('SELECT 1 FROM keymap_sync_runs')).rowCount;
-    const stranger = await system.client.workflow.start('keymapSyncWorkflow', { taskQueue: 'keyrotor.control', workflowId: 'keymap-sync/manual/other-cluster', args: [{ trigger: 'manual', actor: 'test', cluster: ['some-other-node'] }] });
+    const stranger = await system.client.workflow.start('keymapSyncWorkflow', { taskQueue: system.config.temporal.controlTaskQueue, workflowId: 'keymap-sync/manual/other-cluster', args: [{ trigger: 'manual', actor: 'test', cluster: ['some-other-node'] }] });
     await expect(stranger.result()).rejects.toThrow();
     const { events } = await stranger.fetchHistory();
     expect((events ?? []).map((event) => event.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type).filter(Boolean)).toEqual(['keymap_cluster_mismatch']);
@@ -376,7 +376,7 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
   });
 
   it('runs on the keymapSync schedule (every minute, overlap SKIP), and a lifecycle step asks for a sync at once', async () => {
-    await ensureKeymapSyncSchedule(system.client, config.hsm.nodes.map((node) => node.id));
+    await ensureKeymapSyncSchedule(system.client, system.config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id));
     const schedule = system.client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID);
     const described = await schedule.describe();
     expect(described.spec.intervals?.map((interval) => interval.every)).toEqual([60_000]);

@@ -170,7 +170,7 @@ describe('threat intelligence', () => {
         ],
       }),
     });
-    expect(await ensureThreatFeedSchedule(system.client, system.config.threatIntel)).toBe('scheduled');
+    expect(await ensureThreatFeedSchedule(system.client, system.config.temporal.controlTaskQueue, system.config.threatIntel)).toBe('scheduled');
     const description = await system.client.schedule.getHandle(THREAT_FEED_SCHEDULE_ID).describe();
     expect(description.spec.intervals).toEqual([expect.objectContaining({ every: 15 * 60_000 })]);
 
@@ -221,8 +221,8 @@ describe('threat intelligence', () => {
 
   it('keeps no feed schedule when no feed is configured', async () => {
     const { feedUrl: _feedUrl, feedToken: _feedToken, ...noFeed } = system.config.threatIntel;
-    expect(await ensureThreatFeedSchedule(system.client, noFeed)).toBe('removed');
+    expect(await ensureThreatFeedSchedule(system.client, system.config.temporal.controlTaskQueue, noFeed)).toBe('removed');
     await expect(system.client.schedule.getHandle(THREAT_FEED_SCHEDULE_ID).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
-    expect(await ensureThreatFeedSchedule(system.client, noFeed)).toBe('none');
+    expect(await ensureThreatFeedSchedule(system.client, system.config.temporal.controlTaskQueue, noFeed)).toBe('none');
   });
 });

@@ -1,7 +1,7 @@
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { signsAfter } from '../../adapters/postgres/usage-repository';
 import { ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
-import { CONTROL_TASK_QUEUE, USAGE_RETENTION_SCHEDULE_ID } from '../../domain/identifiers';
+import { USAGE_RETENTION_SCHEDULE_ID } from '../../domain/identifiers';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
 import { startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
@@ -56,7 +56,7 @@ describe('raw usage event retention', () => {
     const aggregates = await hourly();
     expect(aggregates.reduce((sum, row) => sum + Number(row.count), 0)).toBe(6);
 
-    await ensureUsageRetentionSchedule(system.client);
+    await ensureUsageRetentionSchedule(system.client, system.config.temporal.controlTaskQueue);
     const handle = system.client.schedule.getHandle(USAGE_RETENTION_SCHEDULE_ID);
     expect((await handle.describe()).spec.intervals).toEqual([expect.objectContaining({ every: HOUR })]);
     await handle.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
@@ -69,7 +69,7 @@ describe('raw usage event retention', () => {
   it('deletes in bounded batches until none is left, and a key whose raw events all went keeps its usage evidence', async () => {
     await post(Array.from({ length: 7 }, (_, i) => ({ ageMs: (60 + i) * 24 * HOUR, op: 'sign', id: `older-${i}` })));
     const result = await system.client.workflow.execute('usageRetentionWorkflow', {
-      taskQueue: CONTROL_TASK_QUEUE,
+      taskQueue: system.config.temporal.controlTaskQueue,
       workflowId: uniqueName('test-usage-retention/'),
       args: [{ batchSize: 3 }],
     });

@@ -65,6 +65,9 @@ export async function testConfig(overrides: { env?: Record<string, string>; hsm?
       KEYROTOR_API_PORT: '0',
       KEYROTOR_HSM_PING_TIMEOUT_MS: '2000',
       KEYROTOR_SHUTDOWN_GRACE_MS: '2000',
+      // Its own control queue too: a workflow a test file leaves running (a key's lifecycle wakes up on its timers) must
+      // never run its activities on a later file's control worker, against that file's database.
+      KEYROTOR_CONTROL_TASK_QUEUE: `keyrotor.control.${prefix}`,
       ...overrides.env,
     },
     file: {

@@ -28,7 +28,7 @@ describe('parseConfig', () => {
       sessionPoolSize: 4,
     });
     expect(config.api).toEqual({ host: '127.0.0.1', port: 8080 });
-    expect(config.temporal).toEqual({ namespace: 'default', devServerPort: 7233, uiPort: 8233 });
+    expect(config.temporal).toEqual({ namespace: 'default', controlTaskQueue: 'keyrotor.control', devServerPort: 7233, uiPort: 8233 });
     expect(config.database).toEqual({ embeddedPort: 54329 });
     expect(config.entropy).toEqual({ harvestIntervalSeconds: 300, samplesPerSource: 65_536, assessmentSamples: 1_000_000, assessmentIntervalHours: 24, minimumCreditedBits: 1024, batteryBits: 1_000_000 });
   });
@@ -42,6 +42,14 @@ describe('parseConfig', () => {
     expect(config.api).toEqual({ host: '0.0.0.0', port: 9090 });
     expect(config.database.url).toBe('postgres://u@db:5432/k');
     expect(config.temporal.address).toBe('temporal:7233');
+  });
+
+  it('takes the control task queue from the environment or the file, and refuses a name Temporal or the HSM queues would clash with', () => {
+    expect(parseConfig({ ...base, env: { KEYROTOR_CONTROL_TASK_QUEUE: 'keyrotor.control.blue' } }).temporal.controlTaskQueue).toBe('keyrotor.control.blue');
+    expect(parseConfig({ ...base, file: { temporal: { controlTaskQueue: 'kr/control' } } }).temporal.controlTaskQueue).toBe('kr/control');
+    for (const bad of ['has space', 'hsm.hsm-1', 'x'.repeat(201), 'tab\there']) {
+      expect(problemsOf({ env: { KEYROTOR_CONTROL_TASK_QUEUE: bad } })).toEqual([expect.stringContaining('KEYROTOR_CONTROL_TASK_QUEUE / temporal.controlTaskQueue')]);
+    }
   });
 
   it('names the node and the fix for a duplicate node id', () => {
