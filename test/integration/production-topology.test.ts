@@ -44,7 +44,7 @@ function mountsOf(service: string): Mount[] {
   });
 }
 
-interface DeployNode { id: string; moduleEnv?: Record<string, string> }
+interface DeployNode { id: string; moduleEnv?: Record<string, string>; pin?: { file?: string }; soPin?: { file?: string } }
 const deployNodes = (JSON.parse(readFileSync(join(projectRoot, 'deploy', 'keyrotor.config.json'), 'utf8')) as { hsm: { nodes: DeployNode[] } }).hsm.nodes;
 /** The node an HSM worker serves, from its command. */
 const nodeOfWorker = (service: string): string => services[service]?.command?.at(-1) ?? '';
@@ -88,21 +88,31 @@ describe('docker-compose.yml describes the production topology', () => {
     for (const name of KEYROTOR_SERVICES) expect({ name, stop: services[name]?.stop_grace_period }).toEqual({ name, stop: '30s' });
     expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres', BIND_ON_IP: '0.0.0.0' });
     expect(services['temporal-ui']?.environment).toEqual({ TEMPORAL_ADDRESS: 'temporal:7233' });
-    expect(Object.keys(compose.volumes).sort()).toEqual(['keyrotor-secrets', 'postgres-data', 'softhsm-hsm-1', 'softhsm-hsm-2', 'softhsm-hsm-3']);
+    expect(Object.keys(compose.volumes).sort()).toEqual(['pin-hsm-1', 'pin-hsm-2', 'pin-hsm-3', 'postgres-data', 'so-pins', 'softhsm-hsm-1', 'softhsm-hsm-2', 'softhsm-hsm-3']);
   });
 
-  it('gives each HSM node a token volume of its own, mounted only into its HSM worker and the provisioning job', () => {
+  it('gives each HSM node a token volume and a PIN volume of its own, mounted only into its HSM worker and the provisioning job', () => {
     const config = ['./deploy/keyrotor.config.json:/etc/keyrotor/keyrotor.config.json:ro'];
     const volumes = Object.fromEntries(KEYROTOR_SERVICES.map((name) => [name, services[name]?.volumes]));
     expect(volumes).toEqual({
-      provision: [...config, './deploy/softhsm:/etc/keyrotor/softhsm:ro', 'softhsm-hsm-1:/var/lib/softhsm/hsm-1', 'softhsm-hsm-2:/var/lib/softhsm/hsm-2', 'softhsm-hsm-3:/var/lib/softhsm/hsm-3', 'keyrotor-secrets:/var/lib/keyrotor/secrets'],
+      provision: [
+        ...config, './deploy/softhsm:/etc/keyrotor/softhsm:ro', 'softhsm-hsm-1:/var/lib/softhsm/hsm-1', 'softhsm-hsm-2:/var/lib/softhsm/hsm-2', 'softhsm-hsm-3:/var/lib/softhsm/hsm-3',
+        'pin-hsm-1:/var/lib/keyrotor/pins/hsm-1', 'pin-hsm-2:/var/lib/keyrotor/pins/hsm-2', 'pin-hsm-3:/var/lib/keyrotor/pins/hsm-3', 'so-pins:/var/lib/keyrotor/so-pins',
+      ],
       // Neither the API nor the control workers see a token or a PIN.
       api: config,
       'worker-control': config,
-      ...Object.fromEntries([1, 2, 3].map((n) => [`worker-hsm-${n}`, [...config, `./deploy/softhsm/hsm-${n}.conf:/etc/keyrotor/softhsm/hsm-${n}.conf:ro`, `softhsm-hsm-${n}:/var/lib/softhsm/hsm-${n}`, 'keyrotor-secrets:/var/lib/keyrotor/secrets']])),
+      ...Object.fromEntries([1, 2, 3].map((n) => [`worker-hsm-${n}`, [...config, `./deploy/softhsm/hsm-${n}.conf:/etc/keyrotor/softhsm/hsm-${n}.conf:ro`, `softhsm-hsm-${n}:/var/lib/softhsm/hsm-${n}`, `pin-hsm-${n}:/var/lib/keyrotor/pins/hsm-${n}:ro`]])),
     });
     const dockerfile = readFileSync(join(projectRoot, 'Dockerfile'), 'utf8');
-    const imageTokenFolders = (/^ARG SOFTHSM_NODES="([^"]*)"/m.exec(dockerfile)?.[1] ?? '').split(' ').map((id) => `/var/lib/softhsm/${id}`);
+    const imageNodes = (/^ARG SOFTHSM_NODES="([^"]*)"/m.exec(dockerfile)?.[1] ?? '').split(' ');
+    const imageTokenFolders = imageNodes.map((id) => `/var/lib/softhsm/${id}`);
+    const imagePinFolders = imageNodes.map((id) => `/var/lib/keyrotor/pins/${id}`);
+    const volumeOf = (service: string, path: string): string | undefined => {
+      const mount = mountsOf(service).find((candidate) => path === candidate.target || path.startsWith(`${candidate.target}/`));
+      return mount && 'volume' in mount.source ? mount.source.volume : undefined;
+    };
+    const mountedInto = (volume: string): string[] => Object.keys(services).filter((name) => mountsOf(name).some((mount) => 'volume' in mount.source && mount.source.volume === volume));
     // Follow each HSM worker's node from the configuration to its SoftHSM file, and that file to its token folder.
     for (const worker of HSM_WORKERS) {
       const node = deployNodes.find((candidate) => candidate.id === nodeOfWorker(worker));
@@ -112,10 +122,19 @@ describe('docker-compose.yml describes the production topology', () => {
       const tokenDir = /^directories\.tokendir = (\S+)$/m.exec(readFileSync((confMount?.source as { path: string }).path, 'utf8'))?.[1];
       const tokenMount = mountsOf(worker).find((mount) => mount.target === tokenDir);
       const volume = (tokenMount?.source as { volume: string } | undefined)?.volume ?? '';
-      const mountedInto = Object.keys(services).filter((name) => mountsOf(name).some((mount) => 'volume' in mount.source && mount.source.volume === volume));
-      expect({ worker, volume, mountedInto }).toEqual({ worker, volume: `softhsm-${node?.id}`, mountedInto: ['provision', worker] });
+      expect({ worker, volume, mountedInto: mountedInto(volume) }).toEqual({ worker, volume: `softhsm-${node?.id}`, mountedInto: ['provision', worker] });
       // A named volume takes its owner from the image's folder: the unprivileged user must own it.
       expect(imageTokenFolders).toContain(tokenDir);
+      // The node's user PIN: in a volume of its own that only the provisioning job (which writes it) and this worker
+      // (read-only) mount; its SO PIN in a volume that no worker mounts.
+      const pinFile = node?.pin?.file ?? '';
+      const pinVolume = volumeOf(worker, pinFile) ?? '';
+      expect({ worker, pinVolume, mountedInto: mountedInto(pinVolume), readOnly: mountsOf(worker).find((mount) => 'volume' in mount.source && mount.source.volume === pinVolume)?.readOnly })
+        .toEqual({ worker, pinVolume: `pin-${node?.id}`, mountedInto: ['provision', worker], readOnly: true });
+      expect(volumeOf('provision', pinFile)).toBe(pinVolume);
+      expect(imagePinFolders).toContain(dirname(pinFile));
+      const soPinVolume = volumeOf('provision', node?.soPin?.file ?? '') ?? '';
+      expect({ worker, soPinVolume, mountedInto: mountedInto(soPinVolume) }).toEqual({ worker, soPinVolume: 'so-pins', mountedInto: ['provision'] });
     }
     expect(HSM_WORKERS.map(nodeOfWorker)).toEqual(deployNodes.map((node) => node.id));
   });
@@ -243,12 +262,12 @@ describe('the production topology as separate processes', () => {
     expect(provision.stdout).toContain("the nodes' PKCS#11 modules need environments of their own: provisioning each node in its own process");
     expect(provision.stdout).toContain('provisioned');
 
-    /** What pkcs11-tool finds through the SoftHSM file that `worker` is given, read with the PIN in the secrets volume. */
+    /** What pkcs11-tool finds through the SoftHSM file that `worker` is given, read with the PIN in the node's PIN volume. */
     const softHsmModule = '/usr/lib/softhsm/libsofthsm2.so';
     const seenBy = (worker: string) => {
       const node = nodeOfWorker(worker);
       const env = { SOFTHSM2_CONF: containerOf(worker)(`/etc/keyrotor/softhsm/${node}.conf`) };
-      const pin = readSecret({ file: join(volumeFolder('keyrotor-secrets'), `${node}.pin`) }, `node ${node}: PIN`);
+      const pin = readSecret({ file: join(volumeFolder(`pin-${node}`), 'pin') }, `node ${node}: PIN`);
       return { tokens: listTokenLabels(softHsmModule, env), objects: listTokenObjects({ modulePath: softHsmModule, tokenLabel: `keyrotor-${node}`, pin, env }) };
     };
     for (const worker of HSM_WORKERS) {
@@ -258,7 +277,10 @@ describe('the production topology as separate processes', () => {
         .toEqual({ worker, tokens: [`keyrotor-${node}`], secretKeys: ['keyrotor-archive-kek', 'keyrotor-cluster-kek'] });
       // One token in the node's own volume, and none anywhere else: no service fell back to a token folder of its own.
       expect(readdirSync(volumeFolder(`softhsm-${node}`))).toHaveLength(1);
+      // The node's user PIN alone in its own volume; every SO PIN in the volume only the provisioning job mounts.
+      expect(readdirSync(volumeFolder(`pin-${node}`))).toEqual(['pin']);
     }
+    expect(readdirSync(volumeFolder('so-pins')).sort()).toEqual(HSM_WORKERS.map((worker) => `${nodeOfWorker(worker)}.so-pin`).sort());
     for (const service of KEYROTOR_SERVICES) expect({ service, fallback: existsSync(containerOf(service)('/var/lib/keyrotor/softhsm')) }).toEqual({ service, fallback: false });
 
     const [api1, api2, control1] = await Promise.all([
