@@ -219,8 +219,14 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
       expect({ status, body: status === 200 ? 'ok' : body }).toEqual({ status: 200, body: 'ok' });
     }
     await waitForState('gamma', 1, 'purged');
-    // Until the lifecycles are done with node 3, syncs leave the keys alone; wait for them to rest.
+    // Until the lifecycles are done with node 3, syncs leave the keys alone; wait for them to rest. A rotated key rests
+    // once it has evaluated its new version (which changes its map entry: a sync running then would skip it), and a
+    // moment with no pending activity alone can fall between the activation and that evaluation.
     await eventually(async () => {
+      for (const name of ['alpha', 'beta']) {
+        const risk = (await api<{ items: Array<{ version: number }> }>('GET', `/keys/${name}/risk?limit=1`, undefined, auditor)).body;
+        if (risk.items[0]?.version !== 2) return undefined;
+      }
       const described = await Promise.all(['alpha', 'beta', 'gamma'].map((name) => system.client.workflow.getHandle(`key/${name}`).describe()));
       return described.every((d) => (d.raw.pendingActivities ?? []).length === 0) ? true : undefined;
     }, 'the lifecycles to finish with node 3', 60_000);
