@@ -1,7 +1,9 @@
+import { Context } from '@temporalio/activity';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
 import type { Database } from '../adapters/postgres/database';
 import { recordFeedPull, upsertIndicators } from '../adapters/postgres/threat-intel-repository';
 import { readSecret } from '../adapters/secrets';
+import { reevaluateKeysReachedBy, type ReevaluationOutcome } from '../adapters/temporal/key-reevaluation';
 import { describeFeed, fetchFeedDocument } from '../adapters/threat-intel/feed';
 import type { KeyrotorConfig } from '../domain/config';
 import { KeyrotorError, UserError } from '../domain/errors';
@@ -19,7 +21,11 @@ export interface FeedPullResult {
   updated: number;
   unchanged: number;
   error: string | null;
+  /** The keys the created and updated indicators reach, asked to evaluate themselves now; none for unchanged ones. */
+  reevaluation: ReevaluationOutcome;
 }
+
+const NO_REEVALUATION: ReevaluationOutcome = { reached: 0, signalled: 0, notRunning: 0, failed: 0 };
 
 /** Fetches, parses and validates the whole feed; any problem is a KeyrotorError whose message names it. */
 async function readFeed(config: KeyrotorConfig['threatIntel'] & { feedUrl: string }): Promise<{ received: number; indicators: ValidIndicator[] }> {
@@ -42,11 +48,12 @@ export function createThreatIntelActivities(deps: { db: Database; config: Keyrot
     /**
      * One pull: the feed is validated whole and upserted, or nothing of it is stored. A feed that fails or is invalid
      * raises an alert (folded into one while it stays open) and is recorded; the next scheduled pull tries again, so
-     * only a failure of PostgreSQL itself fails the activity.
+     * only a failure of PostgreSQL itself fails the activity. The keys that created or changed indicators reach are asked
+     * to evaluate themselves now, as POST /threat-intel does; indicators the feed sends again unchanged wake no key.
      */
     async pullThreatFeed(_input: Record<string, never>): Promise<FeedPullResult> {
       const feedUrl = config.threatIntel.feedUrl;
-      if (feedUrl === undefined) return { configured: false, ok: false, received: 0, created: 0, updated: 0, unchanged: 0, error: 'no feed is configured' };
+      if (feedUrl === undefined) return { configured: false, ok: false, received: 0, created: 0, updated: 0, unchanged: 0, error: 'no feed is configured', reevaluation: NO_REEVALUATION };
       let feed: { received: number; indicators: ValidIndicator[] };
       try {
         feed = await readFeed({ ...config.threatIntel, feedUrl });
@@ -60,11 +67,21 @@ export function createThreatIntelActivities(deps: { db: Database; config: Keyrot
           subject: 'threat-intel/feed',
           message: `the threat-intelligence feed ${describeFeed(feedUrl)} failed and nothing of this pull was stored: ${error.message}. Indicators from earlier pulls still count until they expire`,
         }, config.alerts.webhooks.map((hook) => hook.id));
-        return { configured: true, ok: false, received: 0, created: 0, updated: 0, unchanged: 0, error: error.message };
+        return { configured: true, ok: false, received: 0, created: 0, updated: 0, unchanged: 0, error: error.message, reevaluation: NO_REEVALUATION };
       }
-      const outcome = feed.indicators.length > 0 ? await upsertIndicators(db, feed.indicators, THREAT_FEED_ACTOR) : { created: 0, updated: 0, unchanged: 0 };
+      const { reach, ...outcome } = feed.indicators.length > 0 ? await upsertIndicators(db, feed.indicators, THREAT_FEED_ACTOR) : { created: 0, updated: 0, unchanged: 0, reach: [] };
+      // Signalled from here with the worker's own client, not from the workflow: the feed workflow's history stays one
+      // activity whatever the number of keys reached. A crash between the upsert and this point loses the wake-up (the
+      // retry finds the indicators unchanged); those keys see them at their next scheduled evaluation.
+      const { log } = Context.current();
+      const reevaluation = await reevaluateKeysReachedBy({ db, client: Context.current().client }, reach, {
+        why: 'threat-intelligence feed: new or changed indicators',
+        onFailure: (key, error) => {
+          log.warn('could not ask a key to evaluate itself after a feed pull', { key, error: error instanceof Error ? error.message : String(error) });
+        },
+      });
       await recordFeedPull(db, { ok: true, received: feed.received, ...outcome, error: null });
-      return { configured: true, ok: true, received: feed.received, ...outcome, error: null };
+      return { configured: true, ok: true, received: feed.received, ...outcome, error: null, reevaluation };
     },
   });
 }

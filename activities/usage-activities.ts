@@ -1,13 +1,37 @@
 import { Context } from '@temporalio/activity';
 import type { Database } from '../adapters/postgres/database';
+import { deleteRiskEvaluationBatch } from '../adapters/postgres/prediction-repository';
 import { deleteRawUsageBatch } from '../adapters/postgres/usage-repository';
 import type { KeyrotorConfig } from '../domain/config';
 import { withTypedFailures } from './failures';
 
 // Small enough that each DELETE holds its locks briefly beside a running ingest.
 export const RETENTION_BATCH = 10_000;
+// An evaluation row is about 1.7 KB with its forecast, components and anomaly report, a raw event about 130 B (both
+// measured): 1,000 evaluations per DELETE keep each statement about as large as a batch of raw events.
+export const EVALUATION_RETENTION_BATCH = 1_000;
 
-/** Activities that keep the usage tables in shape; they run on the control task queue. */
+/** What one retention pass deleted: rows older than `before`, in `batches` statements. */
+export interface PurgeResult {
+  deleted: number;
+  before: string;
+  batches: number;
+}
+
+/** Deletes with `deleteBatch` until a batch comes back short, heartbeating after each one. */
+async function purgeInBatches(deleteBatch: (input: { before: Date; limit: number }) => Promise<number>, before: Date, limit: number): Promise<PurgeResult> {
+  let deleted = 0;
+  let batches = 0;
+  for (;;) {
+    const count = await deleteBatch({ before, limit });
+    deleted += count;
+    batches += 1;
+    Context.current().heartbeat({ deleted });
+    if (count < limit) return { deleted, before: before.toISOString(), batches };
+  }
+}
+
+/** Activities that keep the usage and prediction tables in shape; they run on the control task queue. */
 export function createUsageActivities(deps: { db: Database; config: KeyrotorConfig }) {
   const { db, config } = deps;
   return withTypedFailures({
@@ -15,18 +39,16 @@ export function createUsageActivities(deps: { db: Database; config: KeyrotorConf
      * Deletes raw usage events older than `usage.rawRetention`, a bounded batch at a time, heartbeating between
      * batches. Idempotent: a retry deletes what is still there. The hourly aggregates are never touched.
      */
-    async purgeRawUsageEvents(input: { batchSize?: number }): Promise<{ deleted: number; before: string; batches: number }> {
-      const before = new Date(Date.now() - config.usage.rawRetentionMs);
-      const limit = input.batchSize ?? RETENTION_BATCH;
-      let deleted = 0;
-      let batches = 0;
-      for (;;) {
-        const count = await deleteRawUsageBatch(db, { before, limit });
-        deleted += count;
-        batches += 1;
-        Context.current().heartbeat({ deleted });
-        if (count < limit) return { deleted, before: before.toISOString(), batches };
-      }
+    async purgeRawUsageEvents(input: { batchSize?: number }): Promise<PurgeResult> {
+      return purgeInBatches((batch) => deleteRawUsageBatch(db, batch), new Date(Date.now() - config.usage.rawRetentionMs), input.batchSize ?? RETENTION_BATCH);
+    },
+
+    /**
+     * Deletes risk evaluations older than `prediction.evaluationRetention` the same way, keeping each key's newest and
+     * those a version's lineage names as its rotation's evidence (deleteRiskEvaluationBatch). Idempotent likewise.
+     */
+    async purgeRiskEvaluations(input: { batchSize?: number }): Promise<PurgeResult> {
+      return purgeInBatches((batch) => deleteRiskEvaluationBatch(db, batch), new Date(Date.now() - config.prediction.evaluationRetentionMs), input.batchSize ?? EVALUATION_RETENTION_BATCH);
     },
   });
 }

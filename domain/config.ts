@@ -61,6 +61,11 @@ export interface PredictionConfig {
   retrainIntervalHours: number;
   /** The latest hours the anomaly detector judges at each evaluation. */
   anomalyWindowHours: number;
+  /**
+   * How long risk evaluations are kept. Older ones are deleted by the hourly usage-retention run, except each key's
+   * newest and those a version's lineage names as the evidence of its rotation.
+   */
+  evaluationRetentionMs: number;
 }
 
 export interface ThreatIntelConfig {
@@ -206,6 +211,7 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
   const alerts = section('alerts');
   const entropy = section('entropy');
   const threatIntel = section('threatIntel');
+  const prediction = section('prediction');
   knownKeys('threatIntel', threatIntel, THREAT_INTEL_KEYS);
   const usage = section('usage');
   knownKeys('usage', usage, USAGE_KEYS);
@@ -279,7 +285,10 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
       batteryBits: integer('KEYROTOR_ENTROPY_BATTERY_BITS / entropy.batteryBits', env.KEYROTOR_ENTROPY_BATTERY_BITS, entropy.batteryBits, 1_000_000, 100_000, 10_000_000),
       ...(devicePath !== undefined ? { devicePath } : {}),
     },
-    prediction: parsePrediction(section('prediction'), integer, problems),
+    prediction: {
+      ...parsePrediction(prediction, integer, problems),
+      evaluationRetentionMs: duration('KEYROTOR_EVALUATION_RETENTION / prediction.evaluationRetention', env.KEYROTOR_EVALUATION_RETENTION, prediction.evaluationRetention, 90 * 86_400_000, 3_600_000, 3650 * 86_400_000),
+    },
     threatIntel: {
       ...(feedUrl !== undefined ? { feedUrl } : {}),
       feedIntervalMs: duration('KEYROTOR_THREAT_FEED_INTERVAL / threatIntel.feedInterval', env.KEYROTOR_THREAT_FEED_INTERVAL, threatIntel.feedInterval, 15 * 60_000, 60_000, 7 * 86_400_000),
@@ -294,13 +303,13 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
   return config;
 }
 
-const PREDICTION_KEYS = ['riskWeights', 'sensitivityWeights', 'classMismatchPenalty', 'retrainIntervalHours', 'anomalyWindowHours'];
+const PREDICTION_KEYS = ['riskWeights', 'sensitivityWeights', 'classMismatchPenalty', 'retrainIntervalHours', 'anomalyWindowHours', 'evaluationRetention'];
 
 function parsePrediction(
   raw: Record<string, unknown>,
   integer: (label: string, envValue: string | undefined, fileValue: unknown, fallback: number, min: number, max: number) => number,
   problems: string[],
-): PredictionConfig {
+): Omit<PredictionConfig, 'evaluationRetentionMs'> {
   for (const key of Object.keys(raw)) if (!PREDICTION_KEYS.includes(key)) problems.push(`prediction.${key}: unknown setting (known: ${PREDICTION_KEYS.join(', ')})`);
   const weightTable = (label: string, value: unknown, allowed: readonly string[] | null): Record<string, number> => {
     if (value === undefined) return {};

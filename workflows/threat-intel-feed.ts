@@ -2,7 +2,8 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { FeedPullResult, ThreatIntelActivities } from '../activities/threat-intel-activities';
 
 const { pullThreatFeed } = proxyActivities<ThreatIntelActivities>({
-  // Fetching is capped at 30 s; the rest is one transaction.
+  // Fetching is capped at 30 s; the rest is one transaction, then a reevaluateKey signal to each key that new or
+  // changed indicators reach (8 in flight at a time).
   startToCloseTimeout: '2m',
   // A failing feed is an alert, not a failure; these retries cover PostgreSQL only. The next run comes anyway.
   retry: { maximumAttempts: 3 },

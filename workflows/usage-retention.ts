@@ -1,5 +1,5 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { UsageActivities } from '../activities/usage-activities';
+import { patched, proxyActivities } from '@temporalio/workflow';
+import type { PurgeResult, UsageActivities } from '../activities/usage-activities';
 
 const { purgeRawUsageEvents } = proxyActivities<UsageActivities>({
   startToCloseTimeout: '1h',
@@ -9,7 +9,22 @@ const { purgeRawUsageEvents } = proxyActivities<UsageActivities>({
   summary: 'delete raw usage events past their retention, in batches',
 });
 
-/** One pass of the raw usage retention, started hourly by the `usage-retention` schedule. */
-export async function usageRetentionWorkflow(input: { batchSize?: number }): Promise<{ deleted: number; before: string; batches: number }> {
-  return purgeRawUsageEvents(input);
+const { purgeRiskEvaluations } = proxyActivities<UsageActivities>({
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '2m',
+  retry: { maximumAttempts: 3 },
+  summary: 'delete risk evaluations past their retention, in batches, keeping each key\'s newest',
+});
+
+export interface UsageRetentionResult extends PurgeResult {
+  /** Risk evaluations deleted; absent in runs recorded before evaluations were pruned. */
+  evaluations?: PurgeResult;
+}
+
+/** One pass of the usage and risk evaluation retention, started hourly by the `usage-retention` schedule. */
+export async function usageRetentionWorkflow(input: { batchSize?: number }): Promise<UsageRetentionResult> {
+  const raw = await purgeRawUsageEvents(input);
+  // A second activity after the first: runs recorded before it replay without it.
+  if (!patched('evaluation-retention')) return raw;
+  return { ...raw, evaluations: await purgeRiskEvaluations(input) };
 }

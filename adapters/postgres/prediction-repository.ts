@@ -3,7 +3,7 @@ import type { ForestModelJson } from '../../domain/prediction/forest-model';
 import type { RiskWeights } from '../../domain/prediction/risk';
 import { alignToHour, HOUR_MS, type HourlySeries } from '../../domain/prediction/series';
 import { PRIVATE_KEY_OPERATIONS } from '../../domain/usage/events';
-import type { Database } from './database';
+import type { Database, Queryable } from './database';
 
 /** History the forecasts read: the four weeks of the seasonal mean, plus one for the features' lags. */
 export const HISTORY_HOURS = 5 * 168;
@@ -116,6 +116,33 @@ export async function storeEvaluation(db: Database, input: StoredEvaluation): Pr
     ],
   );
   await db.query('UPDATE keys SET prediction = $2 WHERE name = $1 AND prediction IS DISTINCT FROM $2::jsonb', [input.key, JSON.stringify(mapPrediction(e))]);
+}
+
+/**
+ * Deletes at most `limit` risk evaluations older than `before`, in one short statement, and says how many went. Kept
+ * whatever their age: each key's newest evaluation (GET /keys and GET /keys/:name/usage read it; keys.prediction, which
+ * the key map shows, is a copy of it) and any evaluation a version's lineage names as the evidence of its rotation
+ * (GET /keys/:name shows its id). Walks the keys and, for each, its evaluations through the (key, evaluated_at) index,
+ * so that a batch costs index probes, not a scan of the table.
+ */
+export async function deleteRiskEvaluationBatch(db: Queryable, input: { before: Date; limit: number }): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM risk_evaluations WHERE evaluation_id IN (
+       SELECT old.evaluation_id
+         FROM keys k
+         CROSS JOIN LATERAL (
+           SELECT r.evaluation_id FROM risk_evaluations r
+            WHERE r.key = k.name
+              AND r.evaluated_at < $1
+              AND r.evaluated_at < (SELECT max(n.evaluated_at) FROM risk_evaluations n WHERE n.key = k.name)
+              AND NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.name = k.name AND v.lineage #>> '{evidence,evaluationId}' = r.evaluation_id)
+            ORDER BY r.evaluated_at
+            LIMIT $2
+         ) old
+        LIMIT $2)`,
+    [input.before, input.limit],
+  );
+  return rowCount ?? 0;
 }
 
 const toMinute = (iso: string): string => `${iso.slice(0, 16)}:00.000Z`;

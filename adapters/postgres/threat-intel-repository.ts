@@ -1,5 +1,6 @@
 import type { ThreatIndicator } from '../../domain/prediction/risk';
 import type { SeverityLevel, ThreatScope, ValidIndicator } from '../../domain/threat-intel/indicators';
+import { reachOfChanges, type IndicatorReach } from '../../domain/threat-intel/reach';
 import { appendAudit } from './audit-repository';
 import type { Database, Queryable } from './database';
 
@@ -59,22 +60,48 @@ export interface UpsertOutcome {
   unchanged: number;
 }
 
+export interface UpsertResult extends UpsertOutcome {
+  /**
+   * Where the created and updated indicators change what the risk score reads, before and after (reachOfChanges): the
+   * keys whose threat component this upsert may have moved. Indicators posted again unchanged add nothing.
+   */
+  reach: IndicatorReach[];
+}
+
+interface ChangeRow {
+  id: string;
+  inserted: boolean;
+  severity: number;
+  scope: ThreatScope;
+  target: string | null;
+  expires_at: Date;
+  previous_severity: number | null;
+  previous_scope: ThreatScope | null;
+  previous_target: string | null;
+  previous_expires_at: Date | null;
+}
+
 /**
  * Stores a validated batch in one transaction: a new id is created, a known one updated (upsert), one posted again
  * unchanged is left alone. One audit entry lists what was created and updated, with the values.
  */
-export async function upsertIndicators(db: Database, indicators: ValidIndicator[], actor: string, now: Date = new Date()): Promise<UpsertOutcome> {
+export async function upsertIndicators(db: Database, indicators: ValidIndicator[], actor: string, now: Date = new Date()): Promise<UpsertResult> {
   return db.transaction(async (tx) => {
-    const { rows } = await tx.query<{ id: string; inserted: boolean }>(
-      `INSERT INTO threat_indicators AS t (id, severity, severity_level, scope, target, expires_at, source, created_at, created_by, updated_at, updated_by)
-       SELECT i.*, $8, $9, $8, $9
-         FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[]) AS i
-       ON CONFLICT (id) DO UPDATE
-         SET severity = EXCLUDED.severity, severity_level = EXCLUDED.severity_level, scope = EXCLUDED.scope, target = EXCLUDED.target,
-             expires_at = EXCLUDED.expires_at, source = EXCLUDED.source, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
-         WHERE (t.severity, t.severity_level, t.scope, t.target, t.expires_at, t.source)
-               IS DISTINCT FROM (EXCLUDED.severity, EXCLUDED.severity_level, EXCLUDED.scope, EXCLUDED.target, EXCLUDED.expires_at, EXCLUDED.source)
-       RETURNING t.id, (t.xmax = 0) AS inserted`,
+    // Both parts see the same snapshot, so `previous` holds an updated indicator as it was before this change.
+    const { rows } = await tx.query<ChangeRow>(
+      `WITH previous AS (SELECT id, severity, scope, target, expires_at FROM threat_indicators WHERE id = ANY($1::text[])),
+       upserted AS (
+         INSERT INTO threat_indicators AS t (id, severity, severity_level, scope, target, expires_at, source, created_at, created_by, updated_at, updated_by)
+         SELECT i.*, $8, $9, $8, $9
+           FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[]) AS i
+         ON CONFLICT (id) DO UPDATE
+           SET severity = EXCLUDED.severity, severity_level = EXCLUDED.severity_level, scope = EXCLUDED.scope, target = EXCLUDED.target,
+               expires_at = EXCLUDED.expires_at, source = EXCLUDED.source, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+           WHERE (t.severity, t.severity_level, t.scope, t.target, t.expires_at, t.source)
+                 IS DISTINCT FROM (EXCLUDED.severity, EXCLUDED.severity_level, EXCLUDED.scope, EXCLUDED.target, EXCLUDED.expires_at, EXCLUDED.source)
+         RETURNING t.id, (t.xmax = 0) AS inserted, t.severity, t.scope, t.target, t.expires_at)
+       SELECT u.*, p.severity AS previous_severity, p.scope AS previous_scope, p.target AS previous_target, p.expires_at AS previous_expires_at
+         FROM upserted u LEFT JOIN previous p USING (id)`,
       [
         indicators.map((i) => i.id), indicators.map((i) => i.severity), indicators.map((i) => i.severityLevel), indicators.map((i) => i.scope),
         indicators.map((i) => i.target), indicators.map((i) => i.expiresAt), indicators.map((i) => i.source), now, actor,
@@ -93,7 +120,13 @@ export async function upsertIndicators(db: Database, indicators: ValidIndicator[
         },
       }, now);
     }
-    return { created: createdIds.size, updated: updatedIds.size, unchanged: indicators.length - rows.length };
+    const reach = reachOfChanges(rows.map((row) => ({
+      before: row.previous_scope === null
+        ? null
+        : { severity: row.previous_severity as number, scope: row.previous_scope, target: row.previous_target, expiresAt: (row.previous_expires_at as Date).toISOString() },
+      after: { severity: row.severity, scope: row.scope, target: row.target, expiresAt: row.expires_at.toISOString() },
+    })), now.getTime());
+    return { created: createdIds.size, updated: updatedIds.size, unchanged: indicators.length - rows.length, reach };
   });
 }
 

@@ -87,7 +87,10 @@ export async function ensureThreatFeedSchedule(client: Client, taskQueue: string
   return 'scheduled';
 }
 
-/** The hourly `usage-retention` schedule (overlap SKIP): raw usage events past `usage.rawRetention` are deleted. */
+/**
+ * The hourly `usage-retention` schedule (overlap SKIP): raw usage events past `usage.rawRetention` are deleted, then
+ * risk evaluations past `prediction.evaluationRetention`.
+ */
 export async function ensureUsageRetentionSchedule(client: Client, taskQueue: string): Promise<void> {
   const action = { type: 'startWorkflow' as const, workflowType: 'usageRetentionWorkflow', args: [{}], taskQueue, workflowId: USAGE_RETENTION_SCHEDULE_ID };
   try {
@@ -96,7 +99,7 @@ export async function ensureUsageRetentionSchedule(client: Client, taskQueue: st
       spec: { intervals: [{ every: '1h' }] },
       action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
-      memo: { purpose: 'delete raw usage events past their retention; the hourly aggregates stay' },
+      memo: { purpose: 'delete raw usage events and risk evaluations past their retention; the hourly aggregates and each key\'s newest evaluation stay' },
     });
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;

@@ -1,10 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { keysReachedBy } from '../../adapters/postgres/prediction-repository';
-import { keyWorkflowId } from '../../domain/identifiers';
-import { reevaluateKeySignal } from '../../workflows/key-messages';
 import type { Database } from '../../adapters/postgres/database';
 import { deleteIndicator, lastFeedPull, listIndicators, upsertIndicators } from '../../adapters/postgres/threat-intel-repository';
+import { reevaluateKeysReachedBy } from '../../adapters/temporal/key-reevaluation';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { INDICATOR_ID_PATTERN, MAX_INDICATORS, SEVERITY_LEVELS, THREAT_SCOPES, indicatorsOf, validateIndicatorBatch, type ThreatScope } from '../../domain/threat-intel/indicators';
 import { AUDITORS, OPERATORS, actorOf } from '../auth';
@@ -75,13 +73,12 @@ export function threatIntelRoutes(app: FastifyInstance, db: Database, options: {
         const listed = checked.problems.slice(0, 20).map((p) => (p.row < 0 ? p.problems.join('; ') : `row ${p.row}: ${p.problems.join('; ')}`));
         throw new UserError('invalid_threat_indicators', `${checked.problems.length} bad indicator(s), nothing stored: ${listed.join(' | ')}${checked.problems.length > 20 ? ' | …' : ''}`, 400, { rows: checked.problems });
       }
-      const outcome = await upsertIndicators(db, checked.indicators, actorOf(request));
-      if (outcome.created + outcome.updated > 0) {
-        // The keys these indicators reach are evaluated now rather than at their next scheduled evaluation.
-        const reached = await keysReachedBy(db, checked.indicators, new Date());
-        await Promise.allSettled(reached.map((name) =>
-          options.temporal.workflow.getHandle(keyWorkflowId(name)).signal(reevaluateKeySignal, { why: 'new threat intelligence' })));
-      }
+      const { reach, ...outcome } = await upsertIndicators(db, checked.indicators, actorOf(request));
+      // The keys whose threat component new or changed indicators move evaluate now, not at their next scheduled evaluation.
+      await reevaluateKeysReachedBy({ db, client: options.temporal }, reach, {
+        why: 'new threat intelligence',
+        onFailure: (key, error) => request.log.warn({ key, err: error }, 'could not ask a key to evaluate itself after new threat intelligence'),
+      });
       return outcome;
     },
   });

@@ -50,7 +50,7 @@ export function registerServices(program: Command): void {
           await ensurePredictionSchedules(client, config.temporal.controlTaskQueue, config.prediction.retrainIntervalHours);
           say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node`);
           await ensureUsageRetentionSchedule(client, config.temporal.controlTaskQueue);
-          say(`raw usage events kept ${formatDuration(config.usage.rawRetentionMs)} (checked hourly)`);
+          say(`raw usage events kept ${formatDuration(config.usage.rawRetentionMs)}, risk evaluations ${formatDuration(config.prediction.evaluationRetentionMs)} (checked hourly)`);
           const feed = await ensureThreatFeedSchedule(client, config.temporal.controlTaskQueue, config.threatIntel);
           if (feed === 'scheduled') say(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)}`);
           if (feed === 'removed') say('no threat-intelligence feed is configured: its schedule was removed');

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { threatsForKey } from '../../adapters/postgres/threat-intel-repository';
 import { ensureThreatFeedSchedule } from '../../adapters/temporal/schedules';
-import { THREAT_FEED_SCHEDULE_ID } from '../../domain/identifiers';
+import type { FeedPullResult } from '../../activities/threat-intel-activities';
+import { THREAT_FEED_SCHEDULE_ID, keyWorkflowId } from '../../domain/identifiers';
 import { computeRisk } from '../../domain/prediction/risk';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
@@ -40,6 +41,8 @@ describe('threat intelligence', () => {
   let feedAnswer: (request: IncomingMessage) => { status: number; body: string };
   const feedRequests: IncomingMessage[] = [];
   const feedToken = `feed-${uniqueName('')}-secret-token`;
+  // A key with a running lifecycle workflow that evaluates itself only twice a day, unless something wakes it.
+  const watchedKey = uniqueName('feed-watched-');
   const tokenVariable = 'KEYROTOR_TEST_THREAT_FEED_TOKEN';
 
   beforeAll(async () => {
@@ -58,8 +61,9 @@ describe('threat intelligence', () => {
   });
 
   afterAll(async () => {
-    // The Temporal server is shared by the test files of this run: leave no schedule behind.
+    // The Temporal server is shared by the test files of this run: leave no schedule and no key workflow behind.
     await system?.client.schedule.getHandle(THREAT_FEED_SCHEDULE_ID).delete().catch(() => undefined);
+    await system?.client.workflow.getHandle(keyWorkflowId(watchedKey)).terminate('test file finished').catch(() => undefined);
     await system?.stop();
     await new Promise((resolve) => feed?.close(resolve));
     delete process.env[tokenVariable];
@@ -182,6 +186,67 @@ describe('threat intelligence', () => {
     expect(indicators.find((i) => i.id === 'feed-1')).toMatchObject({ severity: 1, updatedBy: 'system:threat-intel-feed' });
     expect(indicators.find((i) => i.id === 'isac-77')).toMatchObject({ severity: 0.3, source: 'feed' });
     expect((await auditOf('threat-intel.upserted')).at(-1)).toMatchObject({ actor: 'system:threat-intel-feed' });
+  });
+
+  it('wakes the keys that new or changed feed indicators reach, and no key when the feed sends the same indicators again', async () => {
+    interface Evaluation { evaluatedAt: string; components: Array<{ name: string; value: number; detail: string }> }
+    const evaluations = async (): Promise<Evaluation[]> => (await api('GET', `/keys/${watchedKey}/risk`, undefined, auditor)).body.items as never;
+    const reevaluateSignals = async (): Promise<number> => {
+      const history = await system.client.workflow.getHandle(keyWorkflowId(watchedKey)).fetchHistory();
+      return (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'reevaluateKey').length;
+    };
+    // Temporal writes a signal that arrives during a workflow task into the history once the task completes: wait for
+    // the expected count, then require exactly it. Signals reach the history in the order they were sent, so reaching
+    // the count after a later wake-up also proves that the steps before it sent none.
+    const signalsRecorded = async (expected: number): Promise<void> => {
+      expect(await eventually(async () => {
+        const count = await reevaluateSignals();
+        return count >= expected ? count : undefined;
+      }, `${expected} reevaluateKey signal(s) in the history of ${watchedKey}`, 60_000)).toBe(expected);
+    };
+    // The workflow the feed schedule starts, run here directly so that the test has its result.
+    const pullFeed = (): Promise<FeedPullResult> =>
+      system.client.workflow.execute('threatIntelFeedWorkflow', { taskQueue: system.config.temporal.controlTaskQueue, workflowId: uniqueName('test-threat-feed/'), args: [{}] });
+
+    expect((await api('POST', '/keys', { name: watchedKey, type: 'ec-p256', policy: { evaluationInterval: '12h' } })).status).toBe(202);
+    const [first] = await eventually(async () => {
+      const found = await evaluations();
+      return found.length > 0 ? found : undefined;
+    }, `the first evaluation of ${watchedKey}`, 120_000);
+    const feedIndicator = `feed-${watchedKey}`;
+    expect(first?.components.find((c) => c.name === 'threat')?.detail).not.toContain(`key ${watchedKey}`);
+
+    const published = { id: feedIndicator, severity: 'medium', scope: 'key', target: watchedKey, expiresAt: inDays(2), source: 'feed' };
+    feedAnswer = () => ({ status: 200, body: JSON.stringify([published]) });
+    expect(await pullFeed()).toMatchObject({ ok: true, received: 1, created: 1, updated: 0, unchanged: 0, reevaluation: { reached: 1, signalled: 1, notRunning: 0, failed: 0 } });
+    // Twelve hours before its next scheduled evaluation, the key has looked again and sees the feed's indicator.
+    const woken = await eventually(async () => {
+      const found = await evaluations();
+      return found.length >= 2 ? found : undefined;
+    }, `${watchedKey} evaluated again after the pull`, 120_000);
+    expect(woken).toHaveLength(2);
+    const threat = woken[0]?.components.find((c) => c.name === 'threat');
+    expect(threat?.detail).toContain(`key ${watchedKey} severity 0.5`);
+    expect(threat?.value).toBeGreaterThanOrEqual(0.5);
+    await signalsRecorded(1);
+
+    // The same feed again: every indicator is unchanged, so no key is signalled.
+    expect(await pullFeed()).toMatchObject({ ok: true, received: 1, created: 0, updated: 0, unchanged: 1, reevaluation: { reached: 0, signalled: 0 } });
+    // A feed that re-publishes the indicator with a later expiry changes it, but not the key's score: still nobody.
+    const republished = { ...published, expiresAt: inDays(3) };
+    feedAnswer = () => ({ status: 200, body: JSON.stringify([republished]) });
+    expect(await pullFeed()).toMatchObject({ ok: true, updated: 1, unchanged: 0, reevaluation: { reached: 0, signalled: 0 } });
+
+    // POST /threat-intel goes through the same path: a new indicator wakes the key, the same one posted again does not.
+    const posted = { id: `analyst-${watchedKey}`, severity: 'low', scope: 'key', target: watchedKey, expiresAt: inDays(2), source: 'analyst' };
+    expect((await api('POST', '/threat-intel', [posted])).body).toEqual({ created: 1, updated: 0, unchanged: 0 });
+    await signalsRecorded(2);
+    expect((await api('POST', '/threat-intel', [posted])).body).toEqual({ created: 0, updated: 0, unchanged: 1 });
+
+    // A new severity does move the score: the feed wakes the key again.
+    feedAnswer = () => ({ status: 200, body: JSON.stringify([{ ...republished, severity: 'high' }]) });
+    expect(await pullFeed()).toMatchObject({ updated: 1, reevaluation: { reached: 1, signalled: 1 } });
+    await signalsRecorded(3);
   });
 
   it('raises an alert when the feed is invalid or fails, storing nothing of it, and never shows the token', async () => {

@@ -152,6 +152,22 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it('keeps risk evaluations 90 days unless told otherwise, as a duration from the file or the environment', () => {
+    expect(parseConfig(base).prediction.evaluationRetentionMs).toBe(90 * 86_400_000);
+    const file = { prediction: { evaluationRetention: '30d' } };
+    expect(parseConfig({ ...base, file }).prediction.evaluationRetentionMs).toBe(30 * 86_400_000);
+    expect(parseConfig({ ...base, file, env: { KEYROTOR_EVALUATION_RETENTION: 'P365D' } }).prediction.evaluationRetentionMs).toBe(365 * 86_400_000);
+    expect(problemsOf({ env: { KEYROTOR_EVALUATION_RETENTION: '30m' } })).toEqual([
+      "KEYROTOR_EVALUATION_RETENTION / prediction.evaluationRetention: '30m' must be from 1h to 3650d",
+    ]);
+    expect(problemsOf({ file: { prediction: { evaluationRetention: 'forever' } } })).toEqual([
+      expect.stringMatching(/^KEYROTOR_EVALUATION_RETENTION \/ prediction\.evaluationRetention: 'forever' is not a duration/),
+    ]);
+    expect(problemsOf({ file: { prediction: { evaluationRetention: 90 } } })).toEqual([
+      'KEYROTOR_EVALUATION_RETENTION / prediction.evaluationRetention: 90 is not a duration such as "15m" or "30d"',
+    ]);
+  });
+
   it('has no threat-intelligence feed and keeps raw usage events 30 days unless told otherwise', () => {
     const config = parseConfig(base);
     expect(config.threatIntel).toEqual({ feedIntervalMs: 15 * 60_000 });
