@@ -3,7 +3,8 @@
  * in the same run (the baseline): the API and PostgreSQL of a real system, Debian's Chromium through playwright-core.
  * "Answers" means the table of the requested page is on screen (main[data-state=ready]), timed from the navigation;
  * "trends" means every row's risk sparkline is filled in too (main[data-trends=done]). Every key has a day of hourly
- * risk evaluations. "Requests" counts the API requests of the keys view (/keys…, /risk-trends…) per page shown.
+ * risk evaluations. "Requests" counts the API requests of the keys view (/keys…, /risk-trends…) per page shown. Last,
+ * the first page's trends through the API alone: one GET /risk-trends against one GET /keys/:name/risk per row.
  *
  *   npx tsx bench/dashboard.ts [repeats=15]
  */
@@ -89,6 +90,36 @@ async function recordTrends(system: RunningSystem, names: readonly string[], now
   await Promise.all(Array.from({ length: 4 }, worker));
 }
 
+/**
+ * The first page's trends fetched both ways through the API itself, in the same run: one GET /risk-trends, against
+ * what the keys view did before it existed (GET /keys/:name/risk?limit=24 per row, six at a time).
+ */
+async function trendsApiTime(system: RunningSystem, token: string, runs: number): Promise<{ perKey: number[]; batched: number[] }> {
+  const headers = { authorization: `Bearer ${token}` };
+  // A refused request would be quick and measure nothing.
+  const get = async (url: string): Promise<void> => {
+    const reply = await system.app.inject({ method: 'GET', url, headers });
+    if (reply.statusCode !== 200) throw new Error(`GET ${url.slice(0, 80)} answered ${reply.statusCode}: ${reply.body.slice(0, 200)}`);
+  };
+  const names = (await system.app.inject({ method: 'GET', url: '/keys?limit=50&offset=0', headers })).json<{ keys: Array<{ name: string }> }>().keys.map((key) => key.name);
+  const perKey: number[] = [];
+  const batched: number[] = [];
+  for (let i = 0; i < runs; i += 1) {
+    let started = performance.now();
+    const queue = [...names];
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        for (let name = queue.shift(); name; name = queue.shift()) await get(`/keys/${name}/risk?limit=24`);
+      }),
+    );
+    perKey.push(performance.now() - started);
+    started = performance.now();
+    await get(`/risk-trends?keys=${names.join(',')}&points=24`);
+    batched.push(performance.now() - started);
+  }
+  return { perKey, batched };
+}
+
 async function main(): Promise<void> {
   const repeats = Number(process.argv[2] ?? 15);
   const { dataDir, config } = await benchSystemConfig();
@@ -156,6 +187,7 @@ async function main(): Promise<void> {
     await recordTrends(system, await recordSyntheticKeys(system.db, { prefix: 'k-', count: 990, nodeId, nowMs }), nowMs);
     const thousand = await measure();
     const thousandApi = await apiTime();
+    const trendsApi = await trendsApiTime(system, token, repeats * 4);
 
     const row = (label: string, base: number[], big: number[]): string =>
       `| ${label} | ${median(base).toFixed(0)} | ${median(big).toFixed(0)} | ${p95(big).toFixed(0)} | ${(median(big) / median(base)).toFixed(2)} |`;
@@ -170,6 +202,10 @@ async function main(): Promise<void> {
       const requests = (samples: Sample[][]): number => median((samples[i] as Sample[]).map((sample) => sample.requests));
       process.stdout.write(`${row(scenario.label, pick(baseline, i, 'trendsMs'), pick(thousand, i, 'trendsMs'))} ${requests(baseline)} | ${requests(thousand)} |\n`);
     });
+    process.stdout.write(`\nthe first page's 50 trends through the API alone (inject, no browser, 1,000 keys), ${repeats * 4} runs each, times in ms\n\n`);
+    process.stdout.write('| way | median | p95 | ratio |\n| --- | ---: | ---: | ---: |\n');
+    const apiRow = (label: string, samples: number[]): string => `| ${label} | ${median(samples).toFixed(1)} | ${p95(samples).toFixed(1)} | ${(median(samples) / median(trendsApi.perKey)).toFixed(2)} |`;
+    process.stdout.write(`${apiRow('50 × GET /keys/:name/risk?limit=24, 6 at a time (baseline)', trendsApi.perKey)}\n${apiRow('1 × GET /risk-trends?keys=<50 names>&points=24', trendsApi.batched)}\n`);
   } finally {
     await browser.close();
     await system.stop();
