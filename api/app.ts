@@ -20,6 +20,7 @@ import { keyRoutes } from './routes/keys';
 import { keymapRoutes } from './routes/keymap';
 import { metricsRoutes } from './routes/metrics';
 import { modelRoutes } from './routes/models';
+import { riskTrendsRoutes } from './routes/risk-trends';
 import { subscriptionRoutes } from './routes/subscriptions';
 import { threatIntelRoutes } from './routes/threat-intel';
 import { tokenRoutes } from './routes/tokens';
@@ -86,6 +87,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   keyRoutes(app, deps.db, keys);
   keyUsageRoutes(app, deps.db);
   keyRiskRoutes(app, deps.db, keys);
+  riskTrendsRoutes(app, deps.db);
   modelRoutes(app, deps.db, deps.temporal, deps.config.temporal.controlTaskQueue);
   jwksRoutes(app, deps.db);
   subscriptionRoutes(app, deps.db);

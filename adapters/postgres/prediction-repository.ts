@@ -248,6 +248,38 @@ export async function latestEvaluations(db: Database, keys: readonly string[]): 
   return new Map(rows.map((row) => [row.key, historyItem(row)]));
 }
 
+export interface RiskTrendPoint {
+  evaluatedAt: string;
+  score: number;
+}
+
+/**
+ * The last `points` risk scores of each of `keys`, oldest first, in one query: a LATERAL subquery per key reads the
+ * newest rows from the index (key, evaluated_at DESC) and stops at the limit, so the cost follows the points asked for,
+ * not how long a key's history is. Keys that exist but have no evaluation get an empty list; names that are no key are
+ * absent from the map.
+ */
+export async function riskTrends(db: Database, keys: readonly string[], points: number): Promise<Map<string, RiskTrendPoint[]>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await db.query<{ name: string; evaluated_at: Date | null; score: number | null }>(
+    `SELECT k.name, e.evaluated_at, e.score
+     FROM keys k
+     LEFT JOIN LATERAL (
+       SELECT evaluated_at, score FROM risk_evaluations r WHERE r.key = k.name ORDER BY r.evaluated_at DESC LIMIT $2
+     ) e ON true
+     WHERE k.name = ANY($1)
+     ORDER BY k.name, e.evaluated_at`,
+    [keys, points],
+  );
+  const trends = new Map<string, RiskTrendPoint[]>();
+  for (const row of rows) {
+    const trend = trends.get(row.name) ?? [];
+    if (row.evaluated_at !== null && row.score !== null) trend.push({ evaluatedAt: row.evaluated_at.toISOString(), score: row.score });
+    trends.set(row.name, trend);
+  }
+  return trends;
+}
+
 /** The stored forecast and anomaly report of a key's latest evaluation. */
 export async function latestForecast(db: Database, key: string): Promise<{ evaluatedAt: string; forecast: unknown; anomaly: unknown } | null> {
   const { rows } = await db.query<{ evaluated_at: Date; forecast: unknown; anomaly: unknown }>(

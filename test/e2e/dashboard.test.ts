@@ -7,6 +7,7 @@ import { projectRoot } from '../../scripts/tool-paths';
 import type { RunningSystem } from '../../workers/system';
 import { launchChromium } from '../support/browser';
 import { eventually } from '../support/eventually';
+import { recordSyntheticEvaluations } from '../support/synthetic-evaluations';
 import { recordSyntheticKeys } from '../support/synthetic-keys';
 import { requireEnv, startTestSystem, testConfig, tokenFor } from '../support/system';
 
@@ -263,6 +264,10 @@ describe('the dashboard in Chromium against the real stack', () => {
 
   it('keeps the keys view paged and filtered with 1,000 more keys, and shows them on the schedule', async () => {
     await recordSyntheticKeys(system.db, { prefix: 'bulk-', count: 1000, nodeId: system.config.hsm.nodes[0]!.id });
+    // Three hourly evaluations for two keys of the first page, one for a third: two trends to draw, one point alone.
+    const hourAgo = (hours: number): number => Date.now() - hours * 3_600_000;
+    for (const key of ['bulk-0000', 'bulk-0001']) await recordSyntheticEvaluations(system.db, { key, points: [{ atMs: hourAgo(3), score: 0.2 }, { atMs: hourAgo(2), score: 0.5 }, { atMs: hourAgo(1), score: 0.3 }] });
+    await recordSyntheticEvaluations(system.db, { key: 'bulk-0002', points: [{ atMs: hourAgo(1), score: 0.4 }] });
     const filtered = (await api('GET', '/keys?prefix=bulk-09&limit=500')).body as { keys: Array<{ name: string }>; total: number };
     expect(filtered.total).toBe(100);
     expect(filtered.keys.every((k) => k.name.startsWith('bulk-09'))).toBe(true);
@@ -284,7 +289,23 @@ describe('the dashboard in Chromium against the real stack', () => {
 
     await open(page, '#/keys?phase=grace', 'keys');
     expect(await page.$$eval('.keys-table tbody tr', (rows) => rows.map((row) => row.getAttribute('data-key')))).toEqual(['orders-signing', 'payments-signing']);
+    // The page's trends come with one request for its 50 rows, not one per row.
+    const trendRequests: string[] = [];
+    const onRequest = (request: { url: () => string }): void => {
+      const path = new URL(request.url()).pathname;
+      if (path === '/risk-trends' || /^\/keys\/[^/]+\/risk$/.test(path)) trendRequests.push(path);
+    };
+    page.on('request', onRequest);
     await open(page, '#/keys', 'keys');
+    await page.waitForSelector('main[data-view=keys][data-trends=done]', { timeout: 60_000 });
+    page.off('request', onRequest);
+    expect(trendRequests).toEqual(['/risk-trends']);
+    const sparklines = await page.$$eval('.keys-table tbody tr', (rows) =>
+      rows.filter((row) => row.querySelector('.trend .sparkline canvas')).map((row) => [row.getAttribute('data-key'), row.querySelector('.trend .sparkline')?.getAttribute('data-source')]));
+    expect(sparklines).toEqual([
+      ['bulk-0000', 'GET /risk-trends trends[].points[].score'],
+      ['bulk-0001', 'GET /risk-trends trends[].points[].score'],
+    ]);
     await shot(page, 'keys');
 
     await open(page, '#/schedule', 'schedule');

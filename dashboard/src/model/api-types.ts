@@ -155,6 +155,12 @@ export interface RiskReply {
   items: RiskEvaluation[];
 }
 
+/** GET /risk-trends: each named key's newest risk scores, oldest first; names that are no key in unknown. */
+export interface RiskTrendsReply {
+  trends: Array<{ key: string; points: Array<{ evaluatedAt: string; score: number }> }>;
+  unknown: string[];
+}
+
 export interface KeymapNode {
   id: string;
   acknowledged: { epoch: number; digest: string; at: string | null } | null;

@@ -1,4 +1,4 @@
-import type { EntropyReport, RiskReply, UsageReply } from './api-types';
+import type { EntropyReport, RiskReply, RiskTrendsReply, UsageReply } from './api-types';
 
 /** uPlot's data: x in seconds, then one array per series, aligned; null where a series has no point. */
 export type Aligned = [number[], ...Array<Array<number | null>>];
@@ -38,6 +38,11 @@ export function usageSeries(usage: UsageReply): Aligned {
 export function riskSeries(risk: RiskReply): Aligned {
   const items = [...risk.items].sort((a, b) => Date.parse(a.evaluatedAt) - Date.parse(b.evaluatedAt));
   return [items.map((item) => seconds(item.evaluatedAt)), items.map((item) => item.score), items.map((item) => item.threshold)];
+}
+
+/** One key's risk trend as GET /risk-trends gives it (oldest first): [x, score]. */
+export function trendSeries(points: RiskTrendsReply['trends'][number]['points']): [number[], number[]] {
+  return [points.map((point) => seconds(point.evaluatedAt)), points.map((point) => point.score)];
 }
 
 /** Credited pool bits after each harvest, against the minimum: [x, credited, minimum]. */

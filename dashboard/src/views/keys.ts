@@ -1,14 +1,15 @@
 import { sparkline } from '../charts';
 import { h, replaceChildren, traced } from '../dom';
-import type { KeyList, KeyListItem, RiskReply } from '../model/api-types';
+import type { KeyList, KeyListItem, RiskTrendsReply } from '../model/api-types';
 import { formatNumber, formatRelative, formatTime } from '../model/format';
-import { riskSeries } from '../model/series';
+import { trendSeries } from '../model/series';
 import { errorMessage, ready, type View, type ViewContext } from '../view';
 
+/** At most the 100 names GET /risk-trends takes, so that one request brings the trends of a whole page. */
 const PAGE_SIZE = 50;
 const PHASES = ['creating', 'active', 'rotating', 'grace', 'decommissioning', 'decommissioned'];
-/** Risk histories asked for at once: the table shows first, the trends fill in. */
-const TREND_CONCURRENCY = 6;
+/** Risk scores per row's trend: a day of evaluations at the default interval. */
+const TREND_POINTS = 24;
 
 function timeCell(iso: string | null | undefined, source: string, nowMs: number): HTMLTableCellElement {
   return h('td', { class: 'time' }, iso ? [traced(formatTime(iso), source), h('small', null, formatRelative(iso, nowMs))] : '—');
@@ -37,32 +38,32 @@ function row(key: KeyListItem, nowMs: number): HTMLTableRowElement {
   );
 }
 
-/** Fills each row's trend from GET /keys/:name/risk, a few at a time; stops asking once the route turns out not to exist. */
-async function fillTrends(rows: HTMLTableRowElement[], ctx: ViewContext, alive: () => boolean): Promise<void> {
-  const queue = [...rows];
-  let available = true;
-  const worker = async (): Promise<void> => {
-    for (let tr = queue.shift(); tr && available && alive(); tr = queue.shift()) {
-      const name = tr.dataset.key as string;
-      const cell = tr.querySelector<HTMLElement>('.trend');
-      try {
-        const risk = await ctx.api.optional<RiskReply>(`/keys/${encodeURIComponent(name)}/risk?limit=24`);
-        if (!risk.available) {
-          available = false;
-          break;
-        }
-        const [xs, scores] = riskSeries(risk.data);
-        if (cell && xs.length > 1) {
-          const line = sparkline(scores as number[], xs, '#7c3aed', 'GET /keys/:name/risk items[].score');
-          cell.replaceChildren(line.element);
-          ctx.onLeave(line.destroy);
-        }
-      } catch {
-        // A key without evaluations (or one just decommissioned) simply has no trend.
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: TREND_CONCURRENCY }, worker));
+/**
+ * Fills every row's trend from one GET /risk-trends for all the rows of the page. Without it (an error, a route this
+ * deployment lacks) the rows keep an empty trend cell: the table is already on screen and stays as it is.
+ */
+async function fillTrends(rows: HTMLTableRowElement[], ctx: ViewContext, alive: () => boolean): Promise<'done' | 'failed'> {
+  if (rows.length === 0) return 'done';
+  const query = new URLSearchParams({ keys: rows.map((tr) => tr.dataset.key as string).join(','), points: String(TREND_POINTS) });
+  let reply: RiskTrendsReply;
+  try {
+    reply = await ctx.api.get<RiskTrendsReply>(`/risk-trends?${query}`);
+  } catch {
+    return 'failed';
+  }
+  if (!alive()) return 'done';
+  const byKey = new Map(reply.trends.map((trend) => [trend.key, trend.points]));
+  for (const tr of rows) {
+    const points = byKey.get(tr.dataset.key as string);
+    const cell = tr.querySelector<HTMLElement>('.trend');
+    // One evaluation is a point, not a trend.
+    if (!cell || !points || points.length < 2) continue;
+    const [xs, scores] = trendSeries(points);
+    const line = sparkline(scores, xs, '#7c3aed', 'GET /risk-trends trends[].points[].score');
+    cell.replaceChildren(line.element);
+    ctx.onLeave(line.destroy);
+  }
+  return 'done';
 }
 
 export const keysView: View = async (root, ctx) => {
@@ -158,6 +159,7 @@ export const keysView: View = async (root, ctx) => {
     h('button', { type: 'button', 'data-page': 'next', disabled: page >= pages, onClick: () => go({ page: page + 1 }) }, 'next →'),
   );
   ready(root);
-  await fillTrends(rows, ctx, () => !left);
-  if (!left) root.dataset.trends = 'done';
+  // The table is on screen first; the trends follow with one request for the whole page.
+  const trends = await fillTrends(rows, ctx, () => !left);
+  if (!left) root.dataset.trends = trends;
 };

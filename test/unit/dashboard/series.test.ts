@@ -1,5 +1,5 @@
 import type { EntropyReport, RiskReply, UsageReply } from '../../../dashboard/src/model/api-types';
-import { batterySeries, minEntropySeries, passProportionBounds, poolSeries, riskSeries, usageSeries } from '../../../dashboard/src/model/series';
+import { batterySeries, minEntropySeries, passProportionBounds, poolSeries, riskSeries, trendSeries, usageSeries } from '../../../dashboard/src/model/series';
 import { formatRelative, formatTime } from '../../../dashboard/src/model/format';
 
 const s = (iso: string): number => Date.parse(iso) / 1000;
@@ -26,6 +26,12 @@ describe('chart series from the API replies', () => {
     const item = (evaluatedAt: string, score: number) => ({ evaluatedAt, version: 1, score, threshold: 0.7, trigger: null, reason: null, predictedRotationAt: null, components: [], modelVersion: 'm', forecastMethod: 'f' });
     const risk: RiskReply = { key: 'k', items: [item('2026-03-02T00:00:00Z', 0.5), item('2026-03-01T00:00:00Z', 0.2)] };
     expect(riskSeries(risk)).toEqual([[s('2026-03-01T00:00:00Z'), s('2026-03-02T00:00:00Z')], [0.2, 0.5], [0.7, 0.7]]);
+  });
+
+  it('draws a key\'s risk trend as GET /risk-trends gives it, oldest first, on a seconds axis', () => {
+    const points = [{ evaluatedAt: '2026-03-01T00:00:00.000Z', score: 0.2 }, { evaluatedAt: '2026-03-01T01:00:00.000Z', score: 0.35 }];
+    expect(trendSeries(points)).toEqual([[s('2026-03-01T00:00:00Z'), s('2026-03-01T01:00:00Z')], [0.2, 0.35]]);
+    expect(trendSeries([])).toEqual([[], []]);
   });
 
   const report = (at: string, credited: number, battery: EntropyReport['snapshot']['battery'], minEntropy: number | null): EntropyReport => ({
