@@ -4,10 +4,10 @@ import type { Database } from '../../adapters/postgres/database';
 import { getKey, reserveKey } from '../../adapters/postgres/key-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { keyWorkflowId } from '../../domain/identifiers';
-import { parseDuration } from '../../domain/keys/durations';
+import { formatDuration, parseDuration } from '../../domain/keys/durations';
 import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
 import { extendedGraceDeadline, newKeyState, type KeyLifecycleState, type KeyStateView, type PredictionSummary } from '../../domain/keys/lifecycle-state';
-import { DEFAULT_POLICY, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
+import { DEFAULT_POLICY, policyDurations, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
 import {
   completeGraceUpdate,
   decommissionKeyUpdate,
@@ -54,7 +54,20 @@ export class KeyService {
     /** The configured data classes (prediction.sensitivityWeights): a policy must name one of them. */
     private readonly dataClasses: readonly string[],
     private readonly controlTaskQueue: string,
+    /** usage.rawRetention: the end-of-grace usage check counts raw signing events over at most maxGracePeriod. */
+    private readonly rawRetentionMs: number,
   ) {}
+
+  /**
+   * A grace period that can outlast the raw usage events would let the end-of-grace check count signatures whose events
+   * were already deleted, and call a version unused that applications still sign with.
+   */
+  private checkGraceAgainstRetention(policy: KeyPolicy): void {
+    const maxGraceMs = policyDurations(policy).maxGracePeriodMs;
+    if (maxGraceMs > this.rawRetentionMs) {
+      throw new UserError('grace_outlasts_usage_retention', `policy.maxGracePeriod (${policy.maxGracePeriod}) must not exceed usage.rawRetention (${formatDuration(this.rawRetentionMs)}): the end-of-grace check counts raw signing events, and older ones are deleted; shorten maxGracePeriod or raise KEYROTOR_USAGE_RAW_RETENTION`, 400);
+    }
+  }
 
   private checkDataClass(policy: Partial<KeyPolicy> | undefined): void {
     const sensitivity = policy?.sensitivity;
@@ -83,6 +96,7 @@ export class KeyService {
     const keyType = validateKeyType(input.type);
     this.checkDataClass(input.policy);
     const policy = resolvePolicy(input.policy ?? {}, DEFAULT_POLICY);
+    this.checkGraceAgainstRetention(policy);
     const state: KeyLifecycleState = newKeyState({ name, keyType, policy, actor: input.actor, now: new Date().toISOString() });
     const workflowId = keyWorkflowId(name);
     await this.db.transaction(async (tx) => {
@@ -171,8 +185,9 @@ export class KeyService {
   }
 
   async updatePolicy(name: string, input: { change: Partial<KeyPolicy>; actor: string }): Promise<KeyPolicy> {
-    await this.requireKey(name, true);
+    const found = await this.requireKey(name, true);
     this.checkDataClass(input.change);
+    this.checkGraceAgainstRetention(resolvePolicy(input.change, resolvePolicy(found.key.policy)));
     try {
       return await this.handle(name).executeUpdate(updatePolicyUpdate, { args: [input] });
     } catch (error) {

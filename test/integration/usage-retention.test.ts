@@ -15,11 +15,13 @@ describe('raw usage event and risk evaluation retention', () => {
   let kid: string;
   // A key rotated by a risk evaluation: its new versions' lineage names the evaluations that triggered them.
   const rotatedKey = uniqueName('rotated-');
+  // Raw events are kept 2 days here: a key's grace period may not outlast them.
+  const withinRetention = { gracePeriod: '1h', maxGracePeriod: '1d' };
 
   beforeAll(async () => {
     system = await startTestSystem(await testConfig({ env: { KEYROTOR_USAGE_RAW_RETENTION: '2d', KEYROTOR_EVALUATION_RETENTION: '2d' } }));
     operator = await tokenFor(system, 'operator');
-    const created = await system.app.inject({ method: 'POST', url: '/keys', headers: { authorization: `Bearer ${operator}` }, payload: { name: 'kept-key', type: 'ec-p256' } });
+    const created = await system.app.inject({ method: 'POST', url: '/keys', headers: { authorization: `Bearer ${operator}` }, payload: { name: 'kept-key', type: 'ec-p256', policy: withinRetention } });
     expect(created.statusCode).toBe(202);
     kid = await eventually(async () => {
       const { rows } = await system.db.query<{ kid: string }>("SELECT kid FROM key_versions WHERE name = 'kept-key' AND state = 'active'");
@@ -47,6 +49,25 @@ describe('raw usage event and risk evaluation retention', () => {
   const rawEventIds = async (): Promise<string[]> => (await system.db.query<{ event_id: string }>('SELECT event_id FROM usage_events ORDER BY event_id')).rows.map((row) => row.event_id);
   const hourly = async (): Promise<Array<{ op: string; hour: Date; count: string }>> =>
     (await system.db.query<{ op: string; hour: Date; count: string }>('SELECT op, hour, count FROM usage_hourly ORDER BY hour, op')).rows;
+
+  it('refuses a key policy whose grace period could outlast the raw usage events the end-of-grace check counts, and changes nothing', async () => {
+    const headers = { authorization: `Bearer ${operator}` };
+    const name = uniqueName('long-grace-');
+    const created = await system.app.inject({ method: 'POST', url: '/keys', headers, payload: { name, type: 'ec-p256', policy: { gracePeriod: '1h', maxGracePeriod: '3d' } } });
+    expect(created.statusCode).toBe(400);
+    expect(created.json()).toMatchObject({ code: 'grace_outlasts_usage_retention', detail: expect.stringContaining('usage.rawRetention (2d)') });
+    // The default policy (maxGracePeriod 30d) is refused too here, and nothing of either key exists.
+    expect((await system.app.inject({ method: 'POST', url: '/keys', headers, payload: { name: `${name}-b`, type: 'ec-p256' } })).statusCode).toBe(400);
+    expect((await system.db.query('SELECT 1 FROM keys WHERE name LIKE $1', [`${name}%`])).rowCount).toBe(0);
+
+    const patched = await system.app.inject({ method: 'PATCH', url: '/keys/kept-key/policy', headers, payload: { maxGracePeriod: '3d' } });
+    expect(patched.statusCode).toBe(400);
+    expect(patched.json()).toMatchObject({ code: 'grace_outlasts_usage_retention' });
+    const { rows } = await system.db.query<{ policy: { maxGracePeriod: string } }>("SELECT policy FROM keys WHERE name = 'kept-key'");
+    expect(rows[0]?.policy.maxGracePeriod).toBe('1d');
+    // Within the retention the change goes through.
+    expect((await system.app.inject({ method: 'PATCH', url: '/keys/kept-key/policy', headers, payload: { maxGracePeriod: '2d' } })).statusCode).toBe(200);
+  });
 
   it('deletes raw events past the retention on its hourly schedule, and keeps recent events and every hourly aggregate', async () => {
     await post([
@@ -96,7 +117,7 @@ describe('raw usage event and risk evaluation retention', () => {
       (await system.db.query<{ id: string }>("SELECT lineage #>> '{evidence,evaluationId}' AS id FROM key_versions WHERE name = $1 AND lineage ? 'evidence' ORDER BY version", [key])).rows.map((row) => row.id);
 
     // A key whose risk evaluation rotates it: a critical threat indicator wakes it (minRotationInterval 1s lets it act).
-    expect((await call('POST', '/keys', { name: rotatedKey, type: 'ec-p256', policy: { evaluationInterval: '1d', minRotationInterval: '1s' } })).status).toBe(202);
+    expect((await call('POST', '/keys', { name: rotatedKey, type: 'ec-p256', policy: { ...withinRetention, evaluationInterval: '1d', minRotationInterval: '1s' } })).status).toBe(202);
     await eventually(async () => ((await evaluationsOf(rotatedKey)).length > 0 ? true : undefined), `the first evaluation of ${rotatedKey}`, 120_000);
     const indicator = { id: `threat-${rotatedKey}`, severity: 'critical', scope: 'key', target: rotatedKey, expiresAt: new Date(Date.now() + 86_400_000).toISOString(), source: 'test' };
     expect((await call('POST', '/threat-intel', [indicator])).body).toMatchObject({ created: 1 });
