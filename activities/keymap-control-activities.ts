@@ -218,7 +218,7 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
             severity: 'critical',
             source: 'audit',
             subject: `node/${nodeId}`,
-            message: `the audit log contradicts the anchor on ${nodeId} (anchored entry ${anchored.seq}, hash ${anchored.hash}; the log ends at ${check.database.headSeq ?? '(empty)'}${check.database.hashAtSeq ? `, its entry ${anchored.seq} has hash ${check.database.hashAtSeq}` : `, with no entry ${anchored.seq}`}): ${check.problem ?? ''}. The anchor is kept on the node as evidence`,
+            message: `the audit anchor on ${nodeId} shows the audit log was tampered with: ${check.problem ?? check.status}. The anchor is kept on the node as evidence`,
           }, sinks());
         } else if (check.status === 'tampered') {
           await raiseAlert(db, { dedupKey: `audit:anchor:tampered:${nodeId}`, severity: 'critical', source: 'audit', subject: `node/${nodeId}`, message: `the audit anchor on ${nodeId} fails verification (${check.problem ?? ''}): the node is reported as tampered and its anchor rewritten` }, sinks());

@@ -144,8 +144,8 @@ describe('the audit anchor in the HSMs on the real stack: three SoftHSM tokens, 
     }
     const alerts = (await api<{ alerts: Array<{ severity: string; subject: string; message: string }> }>('GET', '/alerts?source=audit&limit=100')).body.alerts;
     for (const id of nodeIds()) {
-      const alert = alerts.find((entry) => entry.subject === `node/${id}` && entry.message.includes(`anchored entry ${anchored.seq}, hash ${anchored.hash}`));
-      expect(alert).toMatchObject({ severity: 'critical', message: expect.stringContaining(`the log ends at ${anchored.seq - 3}`) });
+      const alert = alerts.find((entry) => entry.subject === `node/${id}` && entry.message.includes(`anchors audit entry ${anchored.seq} (${anchored.hash})`));
+      expect(alert).toMatchObject({ severity: 'critical', message: expect.stringContaining(`holds no entry ${anchored.seq} (it ends at ${anchored.seq - 3}): its newest entries were removed`) });
     }
     const verified = await verifyLog();
     expect(verified.anchored).toBe(false);
