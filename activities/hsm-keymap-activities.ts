@@ -1,5 +1,15 @@
 import * as keys from '../adapters/pkcs11/keys';
-import { inspectNode, listInventory, writeSnapshot, type InspectNodeInput, type WriteSnapshotInput, type WriteSnapshotResult } from '../adapters/pkcs11/keymap-objects';
+import {
+  inspectNode,
+  listInventory,
+  writeAuditAnchor,
+  writeSnapshot,
+  type InspectNodeInput,
+  type WriteAuditAnchorInput,
+  type WriteAuditAnchorResult,
+  type WriteSnapshotInput,
+  type WriteSnapshotResult,
+} from '../adapters/pkcs11/keymap-objects';
 import { decodeBase64 } from '../adapters/pkcs11/public-key';
 import type { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { KeyrotorError } from '../domain/errors';
@@ -99,6 +109,8 @@ export function createHsmKeymapActivities(pool: TokenSessionPool) {
     },
 
     writeKeymapSnapshot: (input: WriteSnapshotInput): Promise<WriteSnapshotResult> => writeSnapshot(pool, input),
+
+    writeAuditAnchor: (input: WriteAuditAnchorInput): Promise<WriteAuditAnchorResult> => writeAuditAnchor(pool, input),
   });
 }
 

@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { anchorEvidence, recordAnchorCheck, recordAnchorWritten } from '../adapters/postgres/audit-anchor-repository';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
-import { appendAudit } from '../adapters/postgres/audit-repository';
+import { appendAudit, auditHead } from '../adapters/postgres/audit-repository';
 import type { Database } from '../adapters/postgres/database';
 import { latestEntropyReports } from '../adapters/postgres/entropy-repository';
 import {
@@ -20,6 +21,7 @@ import {
   updateKeymapNodes,
 } from '../adapters/postgres/keymap-repository';
 import { lifecycleBusyReasons } from '../adapters/temporal/lifecycle-probe';
+import { anchorNeedsWrite, anchorOf, anchorSignedText, compareAnchor, type AnchorCheck, type AnchorReading } from '../domain/audit-anchor';
 import type { KeyrotorConfig } from '../domain/config';
 import { MAP_SIGNING_KEY_LABEL } from '../domain/identifiers';
 import { buildKeyMap, expectationOf, keymapDigest, parsePkcs11Label, recordedBusyReason } from '../domain/keymap/build';
@@ -28,7 +30,7 @@ import { entropyHealthOf } from '../domain/keymap/entropy-health';
 import { holdingChanges } from '../domain/keymap/holdings';
 import { planSync } from '../domain/keymap/plan';
 import { buildSnapshot, signedText, snapshotWrites } from '../domain/keymap/snapshot';
-import type { BeginSyncResult, CommitSyncInput, CommitSyncResult, KeymapSyncResult, PlanSyncResult } from '../domain/keymap/sync';
+import type { AuditSyncResult, BeginSyncResult, CheckAnchorsResult, CommitSyncInput, CommitSyncResult, KeymapSyncResult, PlanSyncResult } from '../domain/keymap/sync';
 import type { MapSigningKey, NodeObservation } from '../domain/keymap/types';
 import { withTypedFailures } from './failures';
 
@@ -46,6 +48,25 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
     if (!(await renewSyncLease(db, runId, LEASE_TTL_MS))) {
       throw ApplicationFailure.nonRetryable(`sync ${runId} lost the key map lease (it expired and another sync took it)`, 'keymap_lease_lost');
     }
+  };
+
+  /**
+   * A sync that changed something (repairs, a snapshot written, a tampered one found, the signing key made) is an
+   * audit entry. An audit anchor written alone is not: the entry would move the head, and the next sync would anchor
+   * it again, for ever.
+   */
+  const appendSyncAudit = async (result: KeymapSyncResult): Promise<void> => {
+    const changed = result.nodes.filter((node) => node.status === 'repaired' || node.snapshot.action !== 'unchanged' || node.snapshot.found === 'tampered');
+    if (changed.length === 0 && !result.signingKey?.created) return;
+    await db.transaction((tx) => appendAudit(tx, {
+      actor: result.actor === 'system' ? 'system:keymap' : result.actor,
+      action: 'keymap.synced',
+      subject: 'keymap',
+      details: {
+        runId: result.runId, trigger: result.trigger, epoch: result.epoch, digest: result.digest,
+        nodes: changed.map((node) => ({ node: node.nodeId, status: node.status, repairs: { ...node.repairs, failures: node.repairs.failures.length }, snapshot: node.snapshot.action, found: node.snapshot.found })),
+      },
+    }));
   };
 
   return withTypedFailures({
@@ -178,25 +199,59 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
       };
     },
 
-    /** Records each node's acknowledgement and the sync's result, then releases the lease. */
-    async finishKeymapSync(input: { runId: string; result: KeymapSyncResult }): Promise<Record<string, never>> {
+    /**
+     * Compares each reached node's audit anchor with the log, records the check, and raises a critical alert for an
+     * anchor the log contradicts (its newest entries removed, or rewritten) and for one that fails verification.
+     */
+    async checkAuditAnchors(input: { runId: string; readings: Array<{ nodeId: string; reading: AnchorReading }> }): Promise<CheckAnchorsResult> {
+      await holdLease(input.runId);
+      const evidence = await anchorEvidence(db, input.readings.flatMap(({ reading }) => (reading.status === 'valid' ? [reading.anchor.seq] : [])));
+      const checks: Record<string, AnchorCheck> = {};
+      for (const { nodeId, reading } of input.readings) {
+        const check = compareAnchor(reading, { head: evidence.head, atSeq: reading.status === 'valid' ? evidence.entries.get(reading.anchor.seq) ?? null : null });
+        checks[nodeId] = check;
+        await recordAnchorCheck(db, nodeId, check);
+        if (check.status === 'ahead-of-database' || check.status === 'mismatch') {
+          const anchored = check.anchored as { seq: number; hash: string };
+          await raiseAlert(db, {
+            dedupKey: `audit:anchor:${check.status}:${nodeId}:${anchored.seq}`,
+            severity: 'critical',
+            source: 'audit',
+            subject: `node/${nodeId}`,
+            message: `the audit anchor on ${nodeId} shows the audit log was tampered with: ${check.problem ?? check.status}. The anchor is kept on the node as evidence`,
+          }, sinks());
+        } else if (check.status === 'tampered') {
+          await raiseAlert(db, { dedupKey: `audit:anchor:tampered:${nodeId}`, severity: 'critical', source: 'audit', subject: `node/${nodeId}`, message: `the audit anchor on ${nodeId} fails verification (${check.problem ?? ''}): the node is reported as tampered and its anchor rewritten` }, sinks());
+        }
+      }
+      return { checks };
+    },
+
+    /**
+     * Records the sync in the audit log (as finishKeymapSync does without anchors), then reads the log's head: the
+     * anchor then covers this sync's own entry, so an unchanged cluster and log write nothing at the next sync.
+     */
+    async auditKeymapSync(input: { runId: string; result: KeymapSyncResult; checks: Record<string, AnchorCheck> }): Promise<AuditSyncResult> {
+      await holdLease(input.runId);
+      await appendSyncAudit(input.result);
+      const head = await auditHead(db);
+      const writeTo = Object.entries(input.checks).filter(([, check]) => anchorNeedsWrite(check, head)).map(([nodeId]) => nodeId);
+      const anchor = head && anchorOf(head);
+      return { anchor, anchorToSign: anchor && writeTo.length > 0 ? Buffer.from(anchorSignedText(anchor), 'utf8').toString('base64') : null, writeTo };
+    },
+
+    /**
+     * Records each node's acknowledgement, audit anchor written and the sync's result, then releases the lease.
+     * `audited`: auditKeymapSync recorded the sync in the audit log already.
+     */
+    async finishKeymapSync(input: { runId: string; result: KeymapSyncResult; audited?: boolean }): Promise<Record<string, never>> {
       const { result } = input;
       for (const node of result.nodes) {
         if (node.acknowledged) await recordNodeAcknowledgement(db, { nodeId: node.nodeId, ...node.acknowledged });
+        if (node.auditAnchor?.written) await recordAnchorWritten(db, node.nodeId, node.auditAnchor.written);
       }
       await finishSyncRun(db, input.runId, result);
-      const changed = result.nodes.filter((node) => node.status === 'repaired' || node.snapshot.action !== 'unchanged' || node.snapshot.found === 'tampered');
-      if (changed.length > 0 || result.signingKey?.created) {
-        await db.transaction((tx) => appendAudit(tx, {
-          actor: result.actor === 'system' ? 'system:keymap' : result.actor,
-          action: 'keymap.synced',
-          subject: 'keymap',
-          details: {
-            runId: result.runId, trigger: result.trigger, epoch: result.epoch, digest: result.digest,
-            nodes: changed.map((node) => ({ node: node.nodeId, status: node.status, repairs: { ...node.repairs, failures: node.repairs.failures.length }, snapshot: node.snapshot.action, found: node.snapshot.found })),
-          },
-        }));
-      }
+      if (!input.audited) await appendSyncAudit(result);
       await releaseSyncLease(db, input.runId);
       return {};
     },

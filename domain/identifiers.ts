@@ -65,6 +65,12 @@ export const KEYMAP_SNAPSHOT_LABEL = 'keyrotor-keymap-snapshot';
 /** CKA_APPLICATION of the snapshot's data objects. */
 export const KEYMAP_SNAPSHOT_APPLICATION = 'keyrotor';
 
+/**
+ * PKCS#11 label of the audit anchor (a data object on every node, CKA_APPLICATION as the snapshot's): the audit chain
+ * head signed by the map-signing key, so that removing the newest audit entries in PostgreSQL is found.
+ */
+export const AUDIT_ANCHOR_LABEL = 'keyrotor-audit-anchor';
+
 /** PKCS#11 label of one shard of the key map snapshot. */
 export function keymapSnapshotShardLabel(shard: number): string {
   return `${KEYMAP_SNAPSHOT_LABEL}/${String(shard).padStart(2, '0')}`;

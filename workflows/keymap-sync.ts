@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, TimeoutFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, TimeoutFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { HsmKeyActivities } from '../activities/hsm-key-activities';
 import type { HsmKeymapActivities, WrappedForReplication } from '../activities/hsm-keymap-activities';
 import type { KeymapControlActivities } from '../activities/keymap-control-activities';
@@ -7,7 +7,7 @@ import type { ExpectedInventory } from '../domain/keymap/build';
 import { summariseDrift } from '../domain/keymap/drift-summary';
 import type { SyncPlan } from '../domain/keymap/plan';
 import type { SnapshotSignature } from '../domain/keymap/snapshot';
-import type { KeymapSyncInput, KeymapSyncResult, NodeRepairSummary, NodeSyncResult } from '../domain/keymap/sync';
+import type { KeymapSyncInput, KeymapSyncResult, NodeAnchorResult, NodeRepairSummary, NodeSyncResult } from '../domain/keymap/sync';
 import type { MapSigningKey, NodeInspection, NodeObservation } from '../domain/keymap/types';
 
 /** Waits for the lease while another sync holds it (the schedule, a lifecycle step and the API may all ask at once). */
@@ -73,7 +73,8 @@ const hasSigningKey = (observation: NodeObservation, fingerprint: string): boole
  * One sync of the key map (`keymapSync` schedule every minute, after each lifecycle step, and POST /keymap/sync):
  * inspect every node on its own queue, repair drift (replicate what is missing by wrap/unwrap, destroy what must be
  * gone, report strangers and leave them), record holdings and the new epoch, and write the signed snapshot onto every
- * node that does not hold it yet. Orchestration only; every decision is made in the control activities.
+ * node that does not hold it yet; then check every node's audit anchor against the log and anchor the log's head
+ * where it moved. Orchestration only; every decision is made in the control activities.
  */
 export async function keymapSyncWorkflow(input: KeymapSyncInput): Promise<KeymapSyncResult> {
   const info = workflowInfo();
@@ -90,6 +91,8 @@ export async function keymapSyncWorkflow(input: KeymapSyncInput): Promise<Keymap
 
 async function sync(runId: string, startedAt: string, input: KeymapSyncInput, begun: Awaited<ReturnType<KeymapControlActivities['beginKeymapSync']>>): Promise<KeymapSyncResult> {
   const problems: string[] = [];
+  // Syncs started before audit anchors existed replay without them.
+  const anchoring = patched('audit-anchor');
   /**
    * A node's inventory against the map's: the digest first; when it differs, the node's bucket digests say which
    * buckets to list, and only their objects travel.
@@ -282,6 +285,64 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
     unknownObjects: plan.unknown,
     problems,
   };
-  await control.finishKeymapSync({ runId, result });
+  if (anchoring) {
+    await anchorAuditLog(runId, result, observations, signingKey);
+    result.finishedAt = new Date(Date.now()).toISOString();
+  }
+  await control.finishKeymapSync(anchoring ? { runId, result, audited: true } : { runId, result });
   return result;
+}
+
+/**
+ * The audit anchor: every reached node's anchor is checked against the log (an anchor the log contradicts raises an
+ * alert and is kept), the sync is recorded in the log, and the log's head, signed inside an HSM that holds the
+ * map-signing key, is written onto every node whose anchor is missing, tampered or behind. Fills each node's
+ * `auditAnchor` in the result.
+ */
+async function anchorAuditLog(runId: string, result: KeymapSyncResult, observations: NodeObservation[], signingKey: MapSigningKey | null): Promise<void> {
+  const readings = observations.flatMap((observation) => (observation.reachable && observation.auditAnchor ? [{ nodeId: observation.nodeId, reading: observation.auditAnchor }] : []));
+  const { checks } = await control.checkAuditAnchors({ runId, readings });
+  const entries = new Map<string, NodeAnchorResult>();
+  for (const [nodeId, check] of Object.entries(checks)) {
+    const kept = check.status === 'ahead-of-database' || check.status === 'mismatch';
+    entries.set(nodeId, { status: check.status, problem: check.problem, found: check.anchored, action: kept ? 'kept' : 'unchanged', written: null, bytesWritten: 0 });
+  }
+  const audited = await control.auditKeymapSync({ runId, result, checks });
+  const { anchor, anchorToSign } = audited;
+  if (audited.writeTo.length > 0 && anchor && anchorToSign) {
+    for (const nodeId of audited.writeTo) (entries.get(nodeId) as NodeAnchorResult).action = 'not-written';
+    const key = signingKey;
+    const signer = key ? observations.find((observation) => hasSigningKey(observation, key.fingerprint)) : undefined;
+    if (!key || !signer) {
+      result.problems.push(key ? 'no reachable node holds the map-signing key: the audit anchor was not written' : 'there is no map-signing key yet: the audit anchor was not written');
+    } else {
+      let signature: SnapshotSignature | undefined;
+      try {
+        const signed = await node(signer.nodeId, `sign the audit anchor of entry ${anchor.seq} on ${signer.nodeId}`).signDigest({ fingerprint: key.fingerprint, data: anchorToSign });
+        signature = { alg: 'ES256', keyFingerprint: key.fingerprint, value: signed.signature };
+      } catch (error) {
+        result.problems.push(`the audit anchor could not be signed on ${signer.nodeId}: ${describeFailure(error)}`);
+      }
+      const anchorSignature = signature;
+      if (anchorSignature) {
+        await Promise.all(audited.writeTo.map(async (nodeId) => {
+          const entry = entries.get(nodeId) as NodeAnchorResult;
+          try {
+            const written = await node(nodeId, `write the audit anchor of entry ${anchor.seq} on ${nodeId}`).writeAuditAnchor({ anchor, signature: anchorSignature, signingKey: { fingerprint: key.fingerprint, spki: key.spki } });
+            entry.action = entry.status === 'tampered' ? 'rewritten' : 'written';
+            entry.written = { seq: anchor.seq, hash: anchor.hash };
+            entry.bytesWritten = written.bytesWritten;
+          } catch (error) {
+            result.problems.push(`the audit anchor could not be written on ${nodeId}: ${describeFailure(error)}`);
+          }
+        }));
+      }
+    }
+  }
+  for (const nodeResult of result.nodes) {
+    const entry = entries.get(nodeResult.nodeId);
+    if (!entry) continue;
+    nodeResult.auditAnchor = entry;
+    nodeResult.bytesWritten += entry.bytesWritten;
+  }
 }

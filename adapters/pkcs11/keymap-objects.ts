@@ -1,6 +1,8 @@
 import * as pkcs11js from 'pkcs11js';
 import { UserError } from '../../domain/errors';
+import { anchorObjectValue, readAnchor, type AnchorReading, type AuditAnchor } from '../../domain/audit-anchor';
 import {
+  AUDIT_ANCHOR_LABEL,
   CLUSTER_WRAPPING_KEY_LABELS,
   KEYMAP_SNAPSHOT_APPLICATION,
   KEYMAP_SNAPSHOT_LABEL,
@@ -36,6 +38,18 @@ export interface WriteSnapshotInput {
   shards: Array<{ shard: number; value: string }>;
   signingKey: { fingerprint: string; spki: string };
   expect: { epoch: number; digest: string };
+}
+
+export interface WriteAuditAnchorInput {
+  anchor: AuditAnchor;
+  signature: SnapshotSignature;
+  signingKey: { fingerprint: string; spki: string };
+}
+
+export interface WriteAuditAnchorResult {
+  bytesWritten: number;
+  /** What the token holds after the write, read back and checked. */
+  reading: AnchorReading;
 }
 
 export interface WriteSnapshotResult {
@@ -86,6 +100,16 @@ function snapshotVerifier(spki: string | undefined): (text: string, signature: S
   };
 }
 
+function readAnchorObjects(session: PooledSession, objects: pkcs11js.Handle[], signingKey: { fingerprint: string; spki: string } | null): AnchorReading {
+  let bytesRead = 0;
+  const values = objects.map((object) => {
+    const { value } = readAttributeValues(session.pkcs11, session.session, object, ['value']);
+    bytesRead += value.length;
+    return value.toString('utf8');
+  });
+  return readAnchor({ values, bytesRead, signingKeyFingerprint: signingKey?.fingerprint ?? null, verify: snapshotVerifier(signingKey?.spki) });
+}
+
 function findSnapshotObjects(session: PooledSession): Array<{ label: string; object: pkcs11js.Handle }> {
   const found: Array<{ label: string; object: pkcs11js.Handle }> = [];
   for (const object of findObjects(session.pkcs11, session.session, template({ class: ObjectClass.data, token: true }))) {
@@ -99,6 +123,7 @@ interface TokenInventory {
   inventory: InventoryEntry[];
   signingKeys: NodeInspection['signingKeys'];
   snapshotObjects: Array<{ label: string; object: pkcs11js.Handle }>;
+  anchorObjects: pkcs11js.Handle[];
 }
 
 /** The classes listed with one attribute read per object, and what is read. */
@@ -111,7 +136,7 @@ const LISTED_CLASSES = [
 ] as const;
 
 /**
- * Every token object, with the infrastructure (wrapping keys, the map-signing key, the snapshot objects) set apart.
+ * Every token object, with the infrastructure (wrapping keys, the map-signing key, the snapshot and anchor objects) set apart.
  * Searched class by class, so that each object costs one attribute read (public keys one more, for their
  * fingerprint). Session objects are left out: they die with their session.
  */
@@ -120,6 +145,7 @@ function readInventory(session: PooledSession, signingKeyFingerprint: string | n
   const inventory: InventoryEntry[] = [];
   const signingKeys = new Map<string, { id: string; privateKey: boolean; publicKey: boolean }>();
   const snapshotObjects: Array<{ label: string; object: pkcs11js.Handle }> = [];
+  const anchorObjects: pkcs11js.Handle[] = [];
   const seen = new Set<string>();
   for (const { objectClass, value, names } of LISTED_CLASSES) {
     for (const object of findObjects(pkcs11, handle, template({ class: value, token: true }))) {
@@ -128,6 +154,7 @@ function readInventory(session: PooledSession, signingKeyFingerprint: string | n
       const { label } = read;
       if (objectClass === 'data') {
         if (SNAPSHOT_LABELS.has(label)) snapshotObjects.push({ label, object });
+        else if (label === AUDIT_ANCHOR_LABEL) anchorObjects.push(object);
         else inventory.push({ class: 'data', id: '', label, canSign: null, fingerprint: null });
         continue;
       }
@@ -157,7 +184,7 @@ function readInventory(session: PooledSession, signingKeyFingerprint: string | n
     }
     inventory.push({ class: 'other', id: '', label, canSign: null, fingerprint: null });
   }
-  return { inventory, signingKeys: [...signingKeys.values()], snapshotObjects };
+  return { inventory, signingKeys: [...signingKeys.values()], snapshotObjects, anchorObjects };
 }
 
 function checkFingerprint(signingKey: { fingerprint: string } | null): void {
@@ -167,12 +194,12 @@ function checkFingerprint(signingKey: { fingerprint: string } | null): void {
 /**
  * The node's side of a sync: digests its inventory and compares it with the one the map expects. Only a digest
  * crosses the network when they agree; when they differ, the digest of each bucket, so that the sync asks for the
- * objects of the buckets that differ and nothing else. Reads the snapshot objects and checks them.
+ * objects of the buckets that differ and nothing else. Reads the snapshot objects and the audit anchor and checks them.
  */
 export async function inspectNode(pool: TokenSessionPool, input: InspectNodeInput): Promise<NodeInspection> {
   checkFingerprint(input.signingKey);
   return pool.withSession('inspecting the token for the key map', (session) => {
-    const { inventory, signingKeys, snapshotObjects } = readInventory(session, input.signingKey?.fingerprint ?? null);
+    const { inventory, signingKeys, snapshotObjects, anchorObjects } = readInventory(session, input.signingKey?.fingerprint ?? null);
     const digest = inventoryDigest(inventory);
     const snapshot = checkSnapshot({
       read: readSnapshotObjects(session, snapshotObjects),
@@ -191,6 +218,7 @@ export async function inspectNode(pool: TokenSessionPool, input: InspectNodeInpu
       listedBuckets: null,
       signingKeys,
       snapshot,
+      auditAnchor: readAnchorObjects(session, anchorObjects, input.signingKey),
     };
   });
 }
@@ -241,5 +269,27 @@ export async function writeSnapshot(pool: TokenSessionPool, input: WriteSnapshot
       throw new HsmError(session.nodeId, undefined, `the snapshot read back after writing is ${reading.status === 'valid' ? `of epoch ${reading.epoch}` : `${reading.status}${'problem' in reading ? ` (${reading.problem})` : ''}`}, not epoch ${input.expect.epoch}`, true);
     }
     return { bytesWritten, headWritten: input.head !== null, shardsWritten: input.shards.length, reading };
+  }));
+}
+
+/**
+ * Writes the audit anchor like a snapshot object: the new object first, then the ones it replaces destroyed; then
+ * read back and checked, so that the acknowledgement is what the token holds.
+ */
+export async function writeAuditAnchor(pool: TokenSessionPool, input: WriteAuditAnchorInput): Promise<WriteAuditAnchorResult> {
+  checkFingerprint(input.signingKey);
+  const bytes = Buffer.from(anchorObjectValue(input.anchor, input.signature), 'utf8');
+  return createObjectsAlone(pool, () => pool.withSession('writing the audit anchor', (session) => {
+    const { pkcs11, session: handle } = session;
+    const previous = findObjects(pkcs11, handle, template({ class: ObjectClass.data, token: true, label: AUDIT_ANCHOR_LABEL }));
+    pkcs11.C_CreateObject(handle, template({
+      class: ObjectClass.data, token: true, private: true, modifiable: false, label: AUDIT_ANCHOR_LABEL, application: KEYMAP_SNAPSHOT_APPLICATION, value: bytes,
+    }));
+    for (const object of previous) pkcs11.C_DestroyObject(handle, object);
+    const reading = readAnchorObjects(session, findObjects(pkcs11, handle, template({ class: ObjectClass.data, token: true, label: AUDIT_ANCHOR_LABEL })), input.signingKey);
+    if (reading.status !== 'valid' || reading.anchor.seq !== input.anchor.seq || reading.anchor.hash !== input.anchor.hash) {
+      throw new HsmError(session.nodeId, undefined, `the audit anchor read back after writing is ${reading.status === 'valid' ? `of entry ${reading.anchor.seq}` : `${reading.status}${'problem' in reading ? ` (${reading.problem})` : ''}`}, not entry ${input.anchor.seq}`, true);
+    }
+    return { bytesWritten: bytes.length, reading };
   }));
 }

@@ -79,6 +79,19 @@ export async function listAudit(db: Queryable, query: AuditPageQuery): Promise<A
   return rows.map(fromRow);
 }
 
+const ENTRY_COLUMNS = 'seq, at, actor, action, subject, details, prev_hash, hash';
+
+/** The newest entry; null for an empty log. */
+export async function auditHead(db: Queryable): Promise<AuditEntry | null> {
+  const { rows } = await db.query<AuditRow>(`SELECT ${ENTRY_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1`);
+  return rows[0] ? fromRow(rows[0]) : null;
+}
+
+export async function auditEntryAt(db: Queryable, seq: number): Promise<AuditEntry | null> {
+  const { rows } = await db.query<AuditRow>(`SELECT ${ENTRY_COLUMNS} FROM audit_log WHERE seq = $1`, [seq]);
+  return rows[0] ? fromRow(rows[0]) : null;
+}
+
 /** Walks the whole log a page at a time and checks the chain. */
 export async function verifyAudit(db: Database, pageSize = 5000): Promise<AuditVerification> {
   const verifier = new AuditChainVerifier();

@@ -87,6 +87,8 @@ const driftSummarySchema = {
   },
 } as const;
 
+const ANCHOR_STATUS = { type: 'string', enum: ['valid', 'missing', 'tampered', 'unverifiable', 'ahead-of-database', 'mismatch'] } as const;
+
 const nodeStatusSchema = {
   type: 'object',
   required: ['id', 'member', 'entropy', 'acknowledged', 'inSync', 'stale'],
@@ -111,6 +113,11 @@ const nodeStatusSchema = {
       properties: { status: { type: ['string', 'null'], description: 'valid, missing, tampered or unverifiable when last checked' }, problem: nullableString, checkedAt: nullableString, tamperedAt: nullableString },
     },
     drift: { ...driftSummarySchema, type: ['object', 'null'] },
+    auditAnchor: {
+      type: ['object', 'null'],
+      description: 'the last check of the node\'s audit anchor (the signed audit chain head it holds); null before the first',
+      properties: { seq: { type: ['integer', 'null'] }, hash: nullableString, status: ANCHOR_STATUS, problem: nullableString, checkedAt: { type: 'string' }, writtenAt: nullableString },
+    },
   },
 } as const;
 
@@ -151,6 +158,17 @@ const syncResultSchema = {
             properties: {
               found: nullableString, problem: nullableString, action: { type: 'string', enum: ['unchanged', 'written', 'rewritten', 'not-written'] },
               headWritten: { type: 'boolean' }, shardsWritten: { type: 'integer' }, bytesWritten: { type: 'integer' }, bytesRead: { type: 'integer' },
+            },
+          },
+          auditAnchor: {
+            type: 'object',
+            description: 'absent for a node the sync did not reach',
+            properties: {
+              status: ANCHOR_STATUS, problem: nullableString,
+              found: { type: ['object', 'null'], properties: { seq: { type: 'integer' }, hash: { type: 'string' } } },
+              action: { type: 'string', enum: ['unchanged', 'written', 'rewritten', 'kept', 'not-written'] },
+              written: { type: ['object', 'null'], properties: { seq: { type: 'integer' }, hash: { type: 'string' } } },
+              bytesWritten: { type: 'integer' },
             },
           },
           bytesWritten: { type: 'integer' },

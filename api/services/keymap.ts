@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { listAnchorRecords } from '../../adapters/postgres/audit-anchor-repository';
 import type { Database } from '../../adapters/postgres/database';
 import { latestSyncRun, listKeymapNodes, loadKeymapSource } from '../../adapters/postgres/keymap-repository';
 import type { KeyrotorConfig } from '../../domain/config';
@@ -56,8 +57,9 @@ export class KeymapService {
   }
 
   async nodes(): Promise<Record<string, unknown>> {
-    const [{ epoch, digest }, rows, lastSync] = await Promise.all([this.current(), listKeymapNodes(this.db), latestSyncRun(this.db)]);
+    const [{ epoch, digest }, rows, lastSync, anchors] = await Promise.all([this.current(), listKeymapNodes(this.db), latestSyncRun(this.db), listAnchorRecords(this.db)]);
     const byId = new Map(rows.map((row) => [row.nodeId, row]));
+    const anchorOf = new Map(anchors.map(({ node, ...anchor }) => [node, anchor]));
     const configured = this.config.hsm.nodes.map((node) => node.id);
     const ids = [...configured, ...rows.map((row) => row.nodeId).filter((id) => !configured.includes(id))];
     return {
@@ -81,6 +83,7 @@ export class KeymapService {
           lastSeenAt: row?.lastSeenAt ?? null,
           snapshot: { status: row?.snapshotStatus ?? null, problem: row?.snapshotProblem ?? null, checkedAt: row?.snapshotCheckedAt ?? null, tamperedAt: row?.tamperedAt ?? null },
           drift: row?.drift ?? null,
+          auditAnchor: anchorOf.get(id) ?? null,
         };
       }),
     };

@@ -1,3 +1,4 @@
+import type { AnchorCheck, AnchorStatus, AuditAnchor } from '../audit-anchor';
 import type { ExpectedInventory } from './build';
 import type { DriftSummary } from './drift-summary';
 import type { SyncPlan, UnknownObject } from './plan';
@@ -78,9 +79,37 @@ export interface NodeSyncResult {
     bytesWritten: number;
     bytesRead: number;
   };
-  /** Object bytes written to the token in this sync: replicas, public keys, snapshot objects. */
+  /** The node's audit anchor: absent for a node not reached, and from syncs recorded before anchors existed. */
+  auditAnchor?: NodeAnchorResult;
+  /** Object bytes written to the token in this sync: replicas, public keys, snapshot objects, the audit anchor. */
   bytesWritten: number;
   acknowledged: { epoch: number; digest: string } | null;
+}
+
+export interface NodeAnchorResult {
+  /** What the sync found on the node, against the log (see AnchorStatus). */
+  status: AnchorStatus;
+  problem: string | null;
+  /** The entry the node's anchor named when found; null when it held none that verifies. */
+  found: { seq: number; hash: string } | null;
+  /** kept: it contradicts the log and stays on the node as evidence; written/rewritten: the log's head now. */
+  action: 'unchanged' | 'written' | 'rewritten' | 'kept' | 'not-written';
+  /** The entry the node's anchor names after the sync, when it was written. */
+  written: { seq: number; hash: string } | null;
+  bytesWritten: number;
+}
+
+export interface CheckAnchorsResult {
+  checks: Record<string, AnchorCheck>;
+}
+
+export interface AuditSyncResult {
+  /** The log's head after this sync's own entry, to anchor; null for an empty log. */
+  anchor: AuditAnchor | null;
+  /** base64 of the anchor's canonical JSON, to sign; null when no node needs it. */
+  anchorToSign: string | null;
+  /** The nodes whose anchor is to be (re)written with it. */
+  writeTo: string[];
 }
 
 export interface KeymapSyncResult {

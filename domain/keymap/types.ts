@@ -1,3 +1,4 @@
+import type { AnchorReading } from '../audit-anchor';
 import type { KeyType, VersionState } from '../keys/key-model';
 
 /**
@@ -146,6 +147,8 @@ export interface NodeInspection {
   /** Key pairs labelled as the map-signing key, by CKA_ID. */
   signingKeys: Array<{ id: string; privateKey: boolean; publicKey: boolean }>;
   snapshot: SnapshotReading;
+  /** The node's audit anchor, checked on the node; absent from inspections recorded before anchors existed. */
+  auditAnchor?: AnchorReading;
 }
 
 export type NodeObservation = NodeInspection | { nodeId: string; reachable: false; reason: string };

@@ -60,6 +60,8 @@ describe('audit log on PostgreSQL', () => {
     expect(result.ok).toBe(true);
     expect(result.problems).toEqual([]);
     expect(result.entries).toBeGreaterThanOrEqual(5);
+    // No key map sync ran, so no node anchors the log: an intact chain alone is not called anchored.
+    expect(result).toMatchObject({ anchored: false, anchors: [] });
   });
 
   it('catches a modified entry', async () => {

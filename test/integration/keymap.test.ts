@@ -4,7 +4,7 @@ import { readSecret } from '../../adapters/secrets';
 import { ensureKeymapSyncSchedule } from '../../adapters/temporal/schedules';
 import { canonicalJson } from '../../domain/canonical-json';
 import type { KeyrotorConfig } from '../../domain/config';
-import { CLUSTER_WRAPPING_KEY_LABELS, KEYMAP_SNAPSHOT_LABEL, KEYMAP_SYNC_SCHEDULE_ID, MAP_SIGNING_KEY_LABEL, keymapSnapshotShardLabel } from '../../domain/identifiers';
+import { AUDIT_ANCHOR_LABEL, CLUSTER_WRAPPING_KEY_LABELS, KEYMAP_SNAPSHOT_LABEL, KEYMAP_SYNC_SCHEDULE_ID, MAP_SIGNING_KEY_LABEL, keymapSnapshotShardLabel } from '../../domain/identifiers';
 import type { KeymapSyncResult } from '../../domain/keymap/sync';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
@@ -138,7 +138,7 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
       const objects = listTokenObjects(access(index));
       const signing = objects.filter((o) => o.label === MAP_SIGNING_KEY_LABEL);
       expect(signing.map((o) => `${o.class} ${o.idHex}`).sort()).toEqual([`privkey ${signingFingerprint}`, `pubkey ${signingFingerprint}`]);
-      expect(objects.filter((o) => o.class === 'data').map((o) => o.label).sort()).toEqual([KEYMAP_SNAPSHOT_LABEL, ...Array.from({ length: 16 }, (_, i) => keymapSnapshotShardLabel(i))].sort());
+      expect(objects.filter((o) => o.class === 'data').map((o) => o.label).sort()).toEqual([AUDIT_ANCHOR_LABEL, KEYMAP_SNAPSHOT_LABEL, ...Array.from({ length: 16 }, (_, i) => keymapSnapshotShardLabel(i))].sort());
       expect(headOn(index, signingFingerprint)).toEqual({ epoch: first.epoch, digest: first.digest, verifies: true });
     }
 
