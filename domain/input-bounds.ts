@@ -1,0 +1,48 @@
+import { UserError } from './errors';
+
+/**
+ * The bounds of what a client may send, defined once: the API's schemas show them (pattern, maxLength, minimum,
+ * maximum) and the workflows check them again, so a signal or Update sent from the Temporal Web UI or CLI meets the
+ * same rules. Text that PostgreSQL refuses (NUL) or cannot store as JSON (a lone surrogate) must never reach it.
+ */
+
+/** Free text (a reason, an application name): at most this many characters. */
+export const TEXT_MAX_LENGTH = 1000;
+
+/**
+ * Valid Unicode with no control characters (C0, DEL, C1) and no lone surrogate. For JSON Schema with Unicode regular
+ * expressions (ajv's default), where a class of surrogates matches only unpaired ones.
+ */
+export const CLEAN_TEXT_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]*$';
+const CLEAN_TEXT = new RegExp(CLEAN_TEXT_PATTERN, 'u');
+
+/** The JSON Schema of a free-text field. */
+export const textSchema = (description: string, minLength = 0) =>
+  ({ type: 'string', minLength, maxLength: TEXT_MAX_LENGTH, pattern: CLEAN_TEXT_PATTERN, description }) as const;
+
+/** Why `value` is not acceptable free text, or null when it is. */
+export function textProblem(value: unknown, field: string, options: { required?: boolean } = {}): string | null {
+  if (typeof value !== 'string') return `${field}: must be text`;
+  if (options.required && value.trim() === '') return `${field}: must not be empty`;
+  if ([...value].length > TEXT_MAX_LENGTH) return `${field}: at most ${TEXT_MAX_LENGTH} characters`;
+  if (!CLEAN_TEXT.test(value)) return `${field}: must be valid Unicode text without control characters`;
+  return null;
+}
+
+/** Checks free text and answers it, or refuses it as `invalid_text`. */
+export function checkText(value: unknown, field: string, options: { required?: boolean } = {}): string {
+  const problem = textProblem(value, field, options);
+  if (problem !== null) throw new UserError(options.required && typeof value === 'string' && value.trim() === '' ? 'reason_required' : 'invalid_text', problem);
+  return value as string;
+}
+
+/** The longest duration anything in keyrotor accepts: 100 years of 365 days. Date arithmetic on it cannot overflow. */
+export const MAX_DURATION_MS = 36_500 * 86_400_000;
+/** The shortest non-zero duration a policy or extension may name. */
+export const MIN_DURATION_MS = 1000;
+
+/** A duration as text: "90d", "12h", "2w", "30m", "45s", or ISO 8601 without years or months ("P90D", "PT12H"). */
+export const DURATION_PATTERN = '^(?:\\d{1,9}(?:\\.\\d{1,6})?[smhdw]|P(?!$)(?:\\d{1,9}(?:\\.\\d{1,6})?W)?(?:\\d{1,9}(?:\\.\\d{1,6})?D)?(?:T(?=\\d)(?:\\d{1,9}(?:\\.\\d{1,6})?H)?(?:\\d{1,9}(?:\\.\\d{1,6})?M)?(?:\\d{1,9}(?:\\.\\d{1,6})?S)?)?)$';
+
+/** The JSON Schema of a duration field (its range is checked by the parser: 1 s, or 0 where allowed, to 100 years). */
+export const durationSchema = (description: string) => ({ type: 'string', maxLength: 40, pattern: DURATION_PATTERN, description }) as const;
