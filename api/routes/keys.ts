@@ -4,6 +4,7 @@ import { listKeys } from '../../adapters/postgres/key-repository';
 import { latestEvaluations, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
 import { KEY_TYPES, VERSION_STATES } from '../../domain/keys/key-model';
 import { SENSITIVITY_CLASS_PATTERN, type KeyPolicy } from '../../domain/keys/policy';
+import { textSchema } from '../../domain/input-bounds';
 import { OPERATORS, READERS, actorOf } from '../auth';
 import { authErrors, problemRef } from '../schemas/problem';
 import type { KeyService } from '../services/keys';
@@ -157,6 +158,19 @@ const keyDetailSchema = {
         nextEvaluation: { type: ['string', 'null'] },
       },
     },
+    held: {
+      type: ['object', 'null'],
+      description: 'set when a step failed for good: the key waits at that step until POST /keys/{name}/resume (or an emergency rotation, or a decommission)',
+      required: ['step', 'reason', 'since'],
+      properties: { step: { type: 'string' }, reason: { type: 'string' }, since: { type: 'string' } },
+    },
+    waiting: {
+      type: ['object', 'null'],
+      description: 'what the key waits for that it expects to come (an HSM node, a healthy entropy pool), and since when',
+      required: ['for', 'since'],
+      properties: { for: { type: 'string' }, since: { type: 'string' } },
+    },
+    working: { type: ['string', 'null'], description: 'the procedure under way (a rotation, an archive, a purge, ...)' },
   },
 } as const;
 
@@ -230,6 +244,9 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
           nextEvaluationAt: live?.nextEvaluationAt ?? null,
           nextEvaluation: live?.nextEvaluation ?? null,
         },
+        held: live?.held ?? null,
+        waiting: live?.waiting ?? null,
+        working: live?.working ?? null,
       };
     },
   });
@@ -290,11 +307,11 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
     config: { roles: OPERATORS },
     schema: {
       tags: ['keys'],
-      summary: 'Extend the running grace period (signal extendGracePeriod); refused past maxGracePeriod',
+      summary: 'Extend the running grace period (Update extendGrace): answers with the deadline the workflow applied; refused past maxGracePeriod',
       security: [{ bearer: [] }],
       params: nameParams,
       body: { type: 'object', additionalProperties: false, required: ['extendBy', 'reason'], properties: { extendBy: { type: 'string' }, reason: { type: 'string', minLength: 1, maxLength: 500 } } },
-      response: { 202: { type: 'object', required: ['expectedDeadline', 'cap'], properties: { expectedDeadline: { type: 'string' }, cap: { type: 'string' } } }, ...refusals },
+      response: { 202: { type: 'object', required: ['expectedDeadline', 'cap'], properties: { expectedDeadline: { type: 'string', description: 'the grace deadline the workflow applied' }, cap: { type: ['string', 'null'] } } }, ...refusals },
     },
     handler: async (request, reply) => reply.status(202).send(await keys.extendGrace(request.params.name, { ...request.body, actor: actorOf(request) })),
   });
@@ -310,5 +327,18 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
       response: { 200: { type: 'object', required: ['version', 'state', 'verdictOk'], properties: { version: { type: 'integer' }, state: { type: 'string' }, verdictOk: { type: ['boolean', 'null'] } } }, ...refusals },
     },
     handler: async (request) => keys.completeGrace(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),
+  });
+
+  app.post<{ Params: { name: string }; Body: { reason: string } }>('/keys/:name/resume', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['keys'],
+      summary: 'Resume a held key (Update resumeKey): the step it stopped at runs again; fix the cause (see held.reason) first',
+      security: [{ bearer: [] }],
+      params: nameParams,
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: textSchema('why the key may go on: what was fixed', 1) } },
+      response: { 200: { type: 'object', required: ['resumed'], properties: { resumed: { type: 'string', description: 'the step that runs again' } } }, ...refusals },
+    },
+    handler: async (request) => keys.resume(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),
   });
 }
