@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EvaluationResult } from '../../domain/keys/lifecycle-records';
 import * as machine from '../../domain/keys/lifecycle-machine';
+import type { KeyLifecycleState } from '../../domain/keys/lifecycle-state';
 
 /**
  * A cluster of HSM nodes and a database, in memory, answering the lifecycle's activities as the real ones do: objects
@@ -15,10 +16,19 @@ export class FakeCluster {
   readonly events: Array<{ action: string; details: Record<string, unknown>; eventSeq: number }> = [];
   readonly alerts: Array<{ dedupKey: string; severity: string; message: string }> = [];
   readonly calls: string[] = [];
+  /** When the last activity ran (wall clock): a key whose cluster has been quiet a while has settled. */
+  lastCallAt = 0;
+  /** The newest state each key recorded (recordKeyEvent carries it), by key name. */
+  readonly recorded = new Map<string, KeyLifecycleState>();
   /** Signing use reported after any moment, per version (the end-of-grace check and the verdict count it). */
   signs = new Map<number, number>();
   /** What the next risk evaluation decides; a rotation is decided once (minRotationInterval keeps the new version). */
   evaluation: { rotate: boolean; trigger: EvaluationResult['trigger']; score: number } = { rotate: false, trigger: null, score: 0.1 };
+  /**
+   * Subscriber ids listSubscriptionIds answers. None by default: in the time-skipping server a webhook child that ends
+   * after its parent continued as new keeps time skipping locked.
+   */
+  subscriptions: string[] = [];
   /** Nodes that do not answer pings. */
   readonly down = new Set<string>();
   /** The next `times` calls of an activity fail with this code (non-retryable, as the workflow sees them after retries). */
@@ -56,6 +66,7 @@ export class FakeCluster {
   /** Answers one activity call, or throws `{ code, message }` as a failed activity would. */
   call(activity: string, input: Record<string, unknown>, node: string | null): unknown {
     this.calls.push(node ? `${activity}@${node}` : activity);
+    this.lastCallAt = Date.now();
     const failure = this.failures.get(activity);
     if (failure && failure.times > 0) {
       failure.times -= 1;
@@ -119,13 +130,14 @@ export class FakeCluster {
         return { evidence: 'events', count, apps: count > 0 ? ['billing-legacy'] : [] };
       }
       case 'listSubscriptionIds':
-        return { ids: ['sub-1'] };
+        return { ids: [...this.subscriptions] };
       case 'raiseKeyAlert':
         this.alerts.push(input as { dedupKey: string; severity: string; message: string });
         return { alertId: String(this.alerts.length) };
       case 'recordKeyEvent': {
-        const { state, event } = input as { state: { eventSeq: number }; event: { action: string; details: Record<string, unknown> } };
+        const { state, event } = input as { state: KeyLifecycleState; event: { action: string; details: Record<string, unknown> } };
         this.events.push({ action: event.action, details: event.details, eventSeq: state.eventSeq });
+        this.recorded.set(state.name, state);
         return { recorded: true };
       }
       case 'evaluateKeyRisk': {

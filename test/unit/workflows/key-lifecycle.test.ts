@@ -1,0 +1,244 @@
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { hsmTaskQueue } from '../../../domain/identifiers';
+import { newKeyState, type KeyLifecycleState } from '../../../domain/keys/lifecycle-state';
+import { DEFAULT_POLICY, resolvePolicy } from '../../../domain/keys/policy';
+import type { keyLifecycleWorkflow } from '../../../workflows/key-lifecycle';
+import * as messages from '../../../workflows/key-messages';
+import { eventually } from '../../support/eventually';
+import { FakeCluster } from '../../support/lifecycle-world';
+import { testWorkflowBundle } from '../../support/system';
+import { createTimeSkippingEnvironment } from '../../support/time-skipping';
+
+/**
+ * The key lifecycle workflow, branch by branch, in Temporal's time-skipping environment with the in-memory cluster as its
+ * activities: days of grace periods and retention pass in milliseconds. The real-stack tests show the same on SoftHSM.
+ */
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const QUEUE = 'lifecycle-time-skipping';
+const policy = resolvePolicy({ gracePeriod: '1d', maxGracePeriod: '3d', retention: '7d', maxAge: '30d', minRotationInterval: '1h', evaluationInterval: '1d' }, DEFAULT_POLICY);
+
+jest.setTimeout(60_000);
+
+describe('key lifecycle workflow (time-skipping, stub activities)', () => {
+  let env: TestWorkflowEnvironment;
+  let cluster: FakeCluster;
+  let workers: Worker[] = [];
+  let running: Array<Promise<void>> = [];
+  let seq = 0;
+
+  // A fresh server and cluster per test: the test server's time-skipping lock is global and some of its bookkeeping
+  // (an Update refused by its validator, a child that outlives its parent) can leave it locked for later tests.
+  beforeEach(async () => {
+    env = await createTimeSkippingEnvironment();
+    cluster = new FakeCluster();
+    // Evaluations answer "next one far away": only a request, a new version or a trigger starts one.
+    cluster.now = () => Date.parse('2200-01-01T00:00:00Z');
+    const bundle = await testWorkflowBundle();
+    workers = [await Worker.create({ connection: env.nativeConnection, taskQueue: QUEUE, workflowBundle: bundle, activities: cluster.activities(null), maxCachedWorkflows: 0 })];
+    for (const node of cluster.nodeIds) workers.push(await Worker.create({ connection: env.nativeConnection, taskQueue: hsmTaskQueue(node), activities: cluster.activities(node) }));
+    running = workers.map((worker) => worker.run());
+  });
+
+  afterEach(async () => {
+    for (const worker of workers) worker.shutdown();
+    await Promise.allSettled(running);
+    await env?.teardown();
+  });
+
+  type Handle = WorkflowHandle<typeof keyLifecycleWorkflow>;
+  // The test server answers queries late (or not at all) while a workflow task is outstanding, so the tests watch the
+  // cluster instead: the state each key records with every event, the alerts, and when the last activity ran.
+  const nameOf = (handle: Handle): string => handle.workflowId.slice('key/'.length);
+  const recorded = (handle: Handle) => cluster.recorded.get(nameOf(handle));
+  const states = (handle: Handle): string => (recorded(handle)?.versions ?? []).filter((v) => v.state !== 'purged').map((v) => `v${v.version}:${v.state}`).join(' ');
+  const quiet = (): boolean => Date.now() - cluster.lastCallAt > 300;
+  const settled = async (handle: Handle, expected: string, what = expected): Promise<void> => {
+    await eventually(() => (states(handle) === expected && quiet() ? true : undefined), `${what} (now: ${states(handle)})`, 20_000, 50);
+  };
+  const heldAlerts = (handle: Handle) => cluster.alerts.filter((a) => a.dedupKey === `key:${nameOf(handle)}:held`);
+  const heldAt = async (handle: Handle, before: number) => eventually(() => heldAlerts(handle)[before], 'the key to be held', 20_000, 50);
+
+  async function startKey(overrides: Partial<KeyLifecycleState['policy']> = {}): Promise<Handle> {
+    seq += 1;
+    const name = `ts-${seq}`;
+    const state = newKeyState({ name, keyType: 'ec-p256', policy: resolvePolicy(overrides, policy), actor: 'alice', now: new Date(await env.currentTimeMs()).toISOString() });
+    const handle = await env.client.workflow.start<typeof keyLifecycleWorkflow>('keyLifecycleWorkflow', { taskQueue: QUEUE, workflowId: `key/${name}`, args: [{ state, reason: 'time-skipping test' }] });
+    return handle;
+  }
+  async function activeKey(overrides: Partial<KeyLifecycleState['policy']> = {}): Promise<Handle> {
+    const handle = await startKey(overrides);
+    await settled(handle, 'v1:active');
+    return handle;
+  }
+  const rotate = (handle: Handle, emergency = false) => handle.executeUpdate(messages.rotateKeyUpdate, { args: [{ reason: 'test', emergency, actor: 'alice' }] });
+  const resume = (handle: Handle) => handle.executeUpdate(messages.resumeKeyUpdate, { args: [{ reason: 'fixed', actor: 'alice' }] });
+  const refusal = async (promise: Promise<unknown>): Promise<string | undefined> => {
+    try {
+      await promise;
+      return undefined;
+    } catch (error) {
+      return error instanceof WorkflowUpdateFailedError ? (error.cause as { type?: string } | undefined)?.type : String(error);
+    }
+  };
+  /** No workflow task of this key ever failed, and its workflow is still running (or ended as asked). */
+  const expectNoFailedTask = async (handle: Handle): Promise<void> => {
+    const { events } = await handle.fetchHistory();
+    expect((events ?? []).filter((event) => event.workflowTaskFailedEventAttributes)).toEqual([]);
+  };
+
+  const versionsOf = (handle: Handle) => recorded(handle)?.versions ?? [];
+
+  it('creates v1 on every node; a manual rotation retires it, then the grace period ends, it is archived, verified and purged', async () => {
+    const handle = await activeKey();
+    const v1 = versionsOf(handle)[0]!.fingerprint;
+    for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).toContain(v1);
+    const rotated = await rotate(handle);
+    expect(rotated).toMatchObject({ version: 2, previous: { version: 1, state: 'retiring' } });
+    await env.sleep(DAY + HOUR);
+    await settled(handle, 'v1:archived v2:active');
+    expect(versionsOf(handle)[0]!.verdict?.ok).toBe(true);
+    await env.sleep(7 * DAY + HOUR);
+    await settled(handle, 'v2:active');
+    for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).not.toContain(v1);
+    await expectNoFailedTask(handle);
+  });
+
+  it('emergency rotation from each phase: active, grace, creating and held', async () => {
+    const active = await activeKey();
+    expect(await rotate(active, true)).toMatchObject({ version: 2, signingDisabledOn: cluster.nodeIds });
+    await settled(active, 'v1:archived v2:active', 'compromised v1 archived at once');
+
+    const grace = await activeKey();
+    await rotate(grace);
+    expect(await rotate(grace, true)).toMatchObject({ version: 3 });
+    await settled(grace, 'v1:retiring v2:archived v3:active');
+
+    const held = await activeKey();
+    cluster.failNext('wrapPrivateKey', 'CKR_DEVICE_ERROR');
+    expect(await refusal(rotate(held))).toBe('key_held');
+    expect((await heldAt(held, 0)).message).toMatch(/held at "wrap v2 under the cluster KEK".*CKR_DEVICE_ERROR/);
+    expect(await refusal(rotate(held))).toBe('key_held');
+    expect(await rotate(held, true)).toMatchObject({ version: 2, signingDisabledOn: cluster.nodeIds });
+    await settled(held, 'v1:archived v2:active');
+
+    const creating = await startKey();
+    expect(await rotate(creating, true)).toMatchObject({ version: 1 });
+    for (const handle of [active, grace, held, creating]) await expectNoFailedTask(handle);
+  });
+
+  it('rotates by itself on maxAge (trigger "age"), and on risk and capacity triggers with their evidence', async () => {
+    const aged = await activeKey({ maxAge: '2d', gracePeriod: '1h', maxGracePeriod: '1h' });
+    await env.sleep(2 * DAY + 10 * 60_000);
+    await settled(aged, 'v1:retiring v2:active', 'an age rotation');
+    expect(versionsOf(aged)[1]!.lineage).toMatchObject({ trigger: 'age', reason: 'maxAge 2d reached' });
+
+    for (const trigger of ['risk', 'capacity'] as const) {
+      const handle = await activeKey();
+      cluster.evaluation = { rotate: true, trigger, score: 0.97 };
+      const prediction = await handle.executeUpdate(messages.evaluateKeyUpdate, { args: [{ actor: 'alice' }] });
+      expect(prediction.score).toBe(0.97);
+      await settled(handle, 'v1:retiring v2:active', `a ${trigger} rotation`);
+      expect(versionsOf(handle)[1]!.lineage).toMatchObject({ trigger, evidence: { score: 0.97 } });
+    }
+  });
+
+  it('extends a grace period within its cap and answers the applied deadline; refuses past the cap; a signal past it is recorded as refused', async () => {
+    const handle = await activeKey();
+    await rotate(handle);
+    const deadline = versionsOf(handle)[0]!.graceDeadline as string;
+    const applied = await handle.executeUpdate(messages.extendGracePeriodUpdate, { args: [{ byMs: DAY, reason: 'slow client', actor: 'alice' }] });
+    expect(applied.deadline).toBe(new Date(Date.parse(deadline) + DAY).toISOString());
+    expect(await refusal(handle.executeUpdate(messages.extendGracePeriodUpdate, { args: [{ byMs: 5 * DAY, reason: 'too long', actor: 'alice' }] }))).toBe('grace_cap_exceeded');
+    await handle.signal(messages.extendGracePeriodSignal, { byMs: 5 * DAY, reason: 'too long', actor: 'web-ui' });
+    await eventually(() => (cluster.events.some((e) => e.action === 'key.grace.extension_refused' && e.details.byMs === 5 * DAY) ? true : undefined), 'the refused extension recorded', 20_000, 50);
+    await handle.signal(messages.extendGracePeriodSignal, { byMs: 8.64e15, reason: 'x\u0000y', actor: 'web-ui' });
+    await eventually(() => (cluster.events.some((e) => e.action === 'key.signal.refused' && e.details.code === 'invalid_text') ? true : undefined), 'the bad signal recorded as refused', 20_000, 50);
+    expect(versionsOf(handle)[0]!.graceDeadline).toBe(applied.deadline);
+  });
+
+  it('at the end of a grace period, use still reported extends it once with an alert; at the cap it archives anyway', async () => {
+    const handle = await activeKey();
+    await rotate(handle);
+    cluster.signs.set(1, 12);
+    const alertsBefore = cluster.alerts.length;
+    await env.sleep(DAY + HOUR);
+    await eventually(() => (cluster.alerts.slice(alertsBefore).some((a) => a.severity === 'warning' && a.message.includes('billing-legacy')) ? true : undefined), 'the extension with its alert', 20_000, 50);
+    await settled(handle, 'v1:retiring v2:active');
+    expect(cluster.events.some((e) => e.action === 'key.grace.extended' && e.details.reason === 'still in use at the end of the grace period')).toBe(true);
+    await env.sleep(2 * DAY + HOUR);
+    await settled(handle, 'v1:archived v2:active', 'archived at the cap');
+    expect(cluster.alerts.slice(alertsBefore).some((a) => a.severity === 'critical' && a.message.includes('maximum grace period'))).toBe(true);
+  });
+
+  it('a failed verification holds the purge and is tried again until it passes; then retention purges the version', async () => {
+    const handle = await activeKey();
+    await rotate(handle);
+    cluster.signs.set(1, 3);
+    const result = await handle.executeUpdate(messages.completeGraceUpdate, { args: [{ reason: 'done', actor: 'alice' }] });
+    expect(result).toMatchObject({ version: 1, state: 'archived', verdictOk: false });
+    cluster.signs.set(1, 0);
+    await env.sleep(11 * 60_000);
+    await eventually(() => (versionsOf(handle)[0]?.verdict?.ok ? true : undefined), 'a clean verdict on the retry', 20_000, 50);
+    await env.sleep(7 * DAY + HOUR);
+    await settled(handle, 'v2:active');
+  });
+
+  it('decommissions from each phase: creating, active, grace and held; every version is destroyed on every node', async () => {
+    const handles: Handle[] = [await startKey(), await activeKey()];
+    const grace = await activeKey();
+    await rotate(grace);
+    handles.push(grace);
+    const held = await activeKey();
+    cluster.failNext('importReplica');
+    expect(await refusal(rotate(held))).toBe('key_held');
+    handles.push(held);
+    for (const handle of handles) {
+      const made = cluster.events.filter((e) => e.action === 'key.version.generated').length;
+      const answer = await handle.executeUpdate(messages.decommissionKeyUpdate, { args: [{ reason: 'retired', actor: 'alice' }] });
+      expect(await handle.result()).toMatchObject({ phase: 'decommissioned' });
+      const fingerprints = cluster.events.filter((e) => e.action === 'key.version.generated').map((e) => e.details.fingerprint as string);
+      expect(answer.destroyedVersions.length).toBeLessThanOrEqual(made);
+      const alive = new Set(handles.filter((h) => recorded(h)?.phase !== 'decommissioned').flatMap((h) => versionsOf(h).map((v) => v.fingerprint)));
+      for (const node of cluster.nodeIds) for (const fingerprint of fingerprints.filter((f) => !alive.has(f))) expect(cluster.fingerprintsOn(node)).not.toContain(fingerprint);
+      await expectNoFailedTask(handle);
+    }
+  });
+
+  it('starts a fresh run after each rotation, carrying the state across it', async () => {
+    const handle = await activeKey();
+    const firstRun = (await handle.describe()).runId;
+    await rotate(handle);
+    await eventually(async () => ((await env.client.workflow.getHandle(handle.workflowId).describe()).runId !== firstRun ? true : undefined), 'a fresh run', 20_000, 50);
+    // The fresh run goes on from the carried state: the grace period still ends and archives v1.
+    await env.sleep(DAY + HOUR);
+    await settled(handle, 'v1:archived v2:active');
+  });
+
+  // Every activity that can fail for good, in the step where it first runs: the key is held there, says so, and resumes.
+  const activities = ['getClusterNodes', 'generateKeyPair', 'wrapPrivateKey', 'importReplica', 'recordKeyEvent', 'listSubscriptionIds', 'setSigning',
+    'storeArchiveBlob', 'destroyKeyObjects', 'describeKey', 'loadArchiveBlob', 'verifyArchivedBlob', 'countSignsAfter', 'deleteArchiveBlob'];
+  it.each(activities)('a non-retryable failure of %s holds the key; resume completes the procedure', async (activity) => {
+    const handle = await activeKey();
+    cluster.failNext(activity, 'injected_for_test');
+    // One cycle runs every activity: an emergency rotation, its archive and verification, then the purge after retention.
+    await refusal(rotate(handle, true));
+    const purgeDue = async (): Promise<void> => {
+      await env.sleep(7 * DAY + HOUR);
+    };
+    await eventually(() => (heldAlerts(handle).length > 0 || (states(handle) === 'v1:archived v2:active' && quiet()) ? true : undefined), 'the key held, or the archive done', 20_000, 50);
+    if (heldAlerts(handle).length === 0) await purgeDue();
+    const held = await heldAt(handle, 0);
+    expect(held.message).toContain('injected_for_test');
+    expect(await refusal(rotate(handle))).toBe('key_held');
+    expect(await resume(handle)).toEqual({ resumed: expect.any(String) });
+    if (activity !== 'deleteArchiveBlob') {
+      await settled(handle, 'v1:archived v2:active', `the archive after ${activity}`);
+      await purgeDue();
+    }
+    await settled(handle, 'v2:active', `the purge after ${activity}`);
+    await expectNoFailedTask(handle);
+  });
+});
