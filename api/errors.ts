@@ -3,6 +3,31 @@ import { ExternalError, KeyrotorError, UserError } from '../domain/errors';
 
 export class AuthError extends UserError {}
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The stable code of a request refused by its schema, by where the refusal is (`body/policy` covers every field of
+     * the policy): the code the service would give for the same input, so that checking a bound at the edge does not
+     * change what clients see. Used when every refusal of the request has the same code; otherwise `invalid_request`.
+     */
+    problemCodes?: Readonly<Record<string, string>>;
+  }
+}
+
+/** The code a schema refusal gets: the route's code for where every refused field is, or `invalid_request`. */
+function validationCode(paths: string[], problemCodes: Readonly<Record<string, string>> | undefined): string {
+  if (!problemCodes) return 'invalid_request';
+  const codeOf = (path: string): string | undefined => {
+    const prefix = Object.keys(problemCodes)
+      .filter((candidate) => path === candidate || path.startsWith(`${candidate}/`))
+      .sort((a, b) => b.length - a.length)[0];
+    return prefix === undefined ? undefined : problemCodes[prefix];
+  };
+  const codes = new Set(paths.map(codeOf));
+  const [only] = codes;
+  return codes.size === 1 && only !== undefined ? only : 'invalid_request';
+}
+
 interface Problem {
   type: string;
   title: string;
@@ -42,7 +67,8 @@ export function installErrorHandler(app: FastifyInstance): void {
         path: `${error.validationContext ?? 'body'}${issue.instancePath || ''}`,
         message: issue.message ?? 'is invalid',
       }));
-      body = problem(400, 'invalid_request', request.id, errors.map((e) => `${e.path} ${e.message}`).join('; '), errors);
+      const code = validationCode(errors.map((e) => e.path), request.routeOptions.config.problemCodes);
+      body = problem(400, code, request.id, errors.map((e) => `${e.path} ${e.message}`).join('; '), errors);
     } else if (error instanceof UserError) {
       // A refused batch names each bad row; other details stay server-side.
       const rows = error.details?.rows as Array<{ row: number; problems: string[] }> | undefined;
