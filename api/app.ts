@@ -7,7 +7,7 @@ import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
 import { installAuth } from './auth';
-import { installErrorHandler } from './errors';
+import { frameworkErrorProblem, installErrorHandler } from './errors';
 import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
 import { dashboardRoutes } from './routes/dashboard';
@@ -27,6 +27,7 @@ import { threatIntelRoutes } from './routes/threat-intel';
 import { tokenRoutes } from './routes/tokens';
 import { usageRoutes } from './routes/usage';
 import { whoamiRoutes } from './routes/whoami';
+import { installWellFormedCheck } from './well-formed';
 import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
@@ -65,6 +66,9 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
     logger: options.logger ?? loggerOptions,
     genReqId: () => crypto.randomUUID(),
     bodyLimit: 8 * 1024 * 1024,
+    // Longer than any parameter a route takes, so that the route's schema refuses an overlong one and names it.
+    routerOptions: { maxParamLength: 1000 },
+    frameworkErrors: frameworkErrorProblem,
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
   });
   app.addSchema(problemSchema);
@@ -94,6 +98,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
 
   installErrorHandler(app);
   installAuth(app, deps.db);
+  installWellFormedCheck(app);
 
   const health = new HealthService(deps.db, deps.temporal, deps.config.hsm.nodes.map((node) => node.id), deps.config.hsm.pingTimeoutMs, deps.config.temporal.controlTaskQueue);
   healthRoutes(app, health);

@@ -1,5 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ExternalError, KeyrotorError, UserError } from '../domain/errors';
+import { PROBLEM_MEDIA_TYPE } from './schemas/problem';
 
 export class AuthError extends UserError {}
 
@@ -56,6 +57,15 @@ function problem(status: number, code: string, requestId: string, detail?: strin
 }
 
 /**
+ * Errors the router meets before any route is chosen (a path that is not valid percent-encoding, a path parameter
+ * longer than the router takes): problems like every other refusal, not the framework's own JSON.
+ */
+export function frameworkErrorProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const detail = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than any this API takes' : 'the path is not valid percent-encoded text';
+  void reply.status(400).type(PROBLEM_MEDIA_TYPE).send(problem(400, 'invalid_request', request.id, detail));
+}
+
+/**
  * One error handler for the whole API. Clients see only messages meant for them (UserError and request validation);
  * everything else becomes a generic problem while the full error is logged with the request id.
  */
@@ -85,9 +95,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       request.log.error({ err: error }, 'internal error');
       body = problem(500, 'internal_error', request.id, `keyrotor failed to handle this request; give request id ${request.id} to an operator`);
     }
-    void reply.status(body.status).type('application/problem+json').send(body);
+    void reply.status(body.status).type(PROBLEM_MEDIA_TYPE).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).type('application/problem+json').send(problem(404, 'route_not_found', request.id, `no route ${request.method} ${request.url.split('?')[0]}`));
+    void reply.status(404).type(PROBLEM_MEDIA_TYPE).send(problem(404, 'route_not_found', request.id, `no route ${request.method} ${request.url.split('?')[0]}`));
   });
 }

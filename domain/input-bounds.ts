@@ -10,11 +10,17 @@ import { UserError } from './errors';
 export const TEXT_MAX_LENGTH = 1000;
 
 /**
- * Valid Unicode with no control characters (C0, DEL, C1) and no lone surrogate. For JSON Schema with Unicode regular
- * expressions (ajv's default), where a class of surrogates matches only unpaired ones.
+ * No control characters (C0, DEL, C1), as a JSON Schema pattern that every regular-expression engine reads: ajv's, and
+ * the Rust and Python ones of OpenAPI tools (which cannot compile a class of surrogates, and would drop the pattern).
+ * Lone surrogates are refused beside it: by textProblem here, and in every request by the API (api/well-formed.ts).
  */
-export const CLEAN_TEXT_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]*$';
+export const CLEAN_TEXT_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
 const CLEAN_TEXT = new RegExp(CLEAN_TEXT_PATTERN, 'u');
+// With the u flag a surrogate pair is one code point, which this class does not match: it finds unpaired ones only.
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+/** Whether `value` is valid Unicode: no lone surrogate, which PostgreSQL cannot store as JSON (SQLSTATE 22P05). */
+export const isWellFormedText = (value: string): boolean => !LONE_SURROGATE.test(value);
 
 /** The JSON Schema of a free-text field. */
 export const textSchema = (description: string, minLength = 0) =>
@@ -25,7 +31,7 @@ export function textProblem(value: unknown, field: string, options: { required?:
   if (typeof value !== 'string') return `${field}: must be text`;
   if (options.required && value.trim() === '') return `${field}: must not be empty`;
   if ([...value].length > TEXT_MAX_LENGTH) return `${field}: at most ${TEXT_MAX_LENGTH} characters`;
-  if (!CLEAN_TEXT.test(value)) return `${field}: must be valid Unicode text without control characters`;
+  if (!CLEAN_TEXT.test(value) || !isWellFormedText(value)) return `${field}: must be valid Unicode text without control characters`;
   return null;
 }
 
@@ -49,7 +55,7 @@ export const durationSchema = (description: string) => ({ type: 'string', maxLen
 
 /** Whether `value` is text of 1 to `maxLength` characters of valid Unicode without control characters. */
 export function isCleanText(value: unknown, maxLength = TEXT_MAX_LENGTH): value is string {
-  return typeof value === 'string' && value.length > 0 && [...value].length <= maxLength && CLEAN_TEXT.test(value);
+  return typeof value === 'string' && value.length > 0 && [...value].length <= maxLength && CLEAN_TEXT.test(value) && isWellFormedText(value);
 }
 
 /**

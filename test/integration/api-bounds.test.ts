@@ -94,19 +94,33 @@ describe('API input bounds', () => {
     expect((await call('GET', '/alerts?source=keymap')).status).toBe(200);
   });
 
+  it('refuses lone surrogates, bad percent-encoding and overlong path parameters as problems', async () => {
+    // (A query string cannot carry a lone surrogate: percent-encoded UTF-8 of one is not valid UTF-8, and decodes to U+FFFD.)
+    expectRefused(await call('POST', '/keys/no-such-key/rotate', { reason: 'a\ud800b' }, operator), 'body/reason');
+    for (const url of ['/keys/%E0%A4%A', `/keys/${'k'.repeat(1001)}`, `/threat-intel/${'i'.repeat(1001)}`]) {
+      const reply = await call(url.startsWith('/threat') ? 'DELETE' : 'GET', url, undefined, operator);
+      expect({ status: reply.status, code: reply.body.code, contentType: reply.contentType }).toEqual({ status: 400, code: 'invalid_request', contentType: expect.stringMatching(/^application\/problem\+json/) });
+    }
+    // An indicator id of 200 characters, which a batch may carry, can be withdrawn: the router takes it whole.
+    expect(await call('DELETE', `/threat-intel/${'i'.repeat(200)}`, undefined, operator)).toMatchObject({ status: 404, body: { code: 'not_found' } });
+  });
+
   it('refuses NUL and lone surrogates in the text fields of POST /usage and POST /threat-intel, naming the row', async () => {
     const event = { ts: new Date().toISOString(), key: 'usage-key', version: 1, op: 'sign', app: 'checkout' };
-    for (const bad of [{ app: 'check\u0000out' }, { eventId: 'e\u0000' }, { kid: 'k\ud800' }, { node: 'n\u0000' }, { ts: '-271821-04-20T00:00:00Z' }]) {
+    for (const bad of [{ app: 'check\u0000out' }, { eventId: 'e\u0000' }, { kid: 'k\u0085' }, { node: 'n\u0000' }, { ts: '-271821-04-20T00:00:00Z' }]) {
       const reply = await call('POST', '/usage', [event, { ...event, ...bad }], operator);
       expect({ bad, status: reply.status, code: reply.body.code }).toEqual({ bad, status: 400, code: 'invalid_usage_batch' });
       expect(reply.body.errors).toEqual([{ path: 'body/1', message: expect.any(String) }]);
     }
     const indicator = { id: 'bounds-1', severity: 'high', scope: 'app', target: 'checkout', expiresAt: '2030-01-01T00:00:00Z', source: 'vendor' };
-    for (const bad of [{ source: 'ven\u0000dor' }, { target: 'check\u0000out' }, { target: 'a\udc00' }, { expiresAt: '2030-01-01T00:00:00+21:35' }, { expiresAt: '0000-01-01T00:00:00Z' }]) {
+    for (const bad of [{ source: 'ven\u0000dor' }, { target: 'check\u0000out' }, { expiresAt: '2030-01-01T00:00:00+21:35' }, { expiresAt: '0000-01-01T00:00:00Z' }]) {
       const reply = await call('POST', '/threat-intel', [{ ...indicator, ...bad }], operator);
       expect({ bad, status: reply.status, code: reply.body.code }).toEqual({ bad, status: 400, code: 'invalid_threat_indicators' });
       expect(reply.body.errors).toEqual([{ path: 'body/0', message: expect.any(String) }]);
     }
+    // A lone surrogate is refused in any request, wherever it is (PostgreSQL cannot store it as JSON).
+    expectRefused(await call('POST', '/usage', [event, { ...event, kid: 'k\ud800' }], operator), 'body/1/kid');
+    expectRefused(await call('POST', '/threat-intel', { indicators: [{ ...indicator, target: 'a\udc00' }] }, operator), 'body/indicators/0/target');
     expect((await system.db.query('SELECT count(*)::int AS n FROM threat_indicators')).rows[0]).toEqual({ n: 0 });
     expect((await system.db.query('SELECT count(*)::int AS n FROM usage_events')).rows[0]).toEqual({ n: 0 });
     // What the rows do not cover is refused by the schema: a property beside the batch.
