@@ -16,27 +16,36 @@ import {
   type ThreatScope,
 } from '../../domain/threat-intel/indicators';
 import { AUDITORS, OPERATORS, actorOf } from '../auth';
-import { limitSchema, offsetSchema, textFilterSchema } from '../schemas/bounds';
+import { keyNameSchema, limitSchema, offsetSchema, textFilterSchema } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
 
 const indicatorIdSchema = { type: 'string', minLength: 1, maxLength: 200, pattern: INDICATOR_ID_PATTERN.source } as const;
 const indicatorText = (description: string) => ({ type: 'string', minLength: 1, maxLength: INDICATOR_TEXT_MAX_LENGTH, pattern: CLEAN_TEXT_PATTERN, description }) as const;
 
-const indicatorInputSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id', 'severity', 'scope', 'expiresAt', 'source'],
-  properties: {
-    id: { ...indicatorIdSchema, description: 'the indicator\'s id: re-posting it updates the indicator' },
-    severity: {
-      anyOf: [{ type: 'number', minimum: 0, maximum: 1 }, { type: 'string', enum: Object.keys(SEVERITY_LEVELS) }],
-      description: `a number from 0 to 1 or a level (${Object.entries(SEVERITY_LEVELS).map(([level, value]) => `${level} ${value}`).join(', ')})`,
-    },
-    scope: { type: 'string', enum: THREAT_SCOPES },
-    target: { ...indicatorText('scope key: a key name; scope app: an application as usage events name it; scope all: none'), type: ['string', 'null'] },
-    expiresAt: { type: 'string', minLength: 1, maxLength: TIMESTAMP_MAX_LENGTH, pattern: TIMESTAMP_PATTERN, description: 'ISO 8601 with its zone (years 0001–9999, offsets up to ±15:59)' },
-    source: indicatorText('who reported it'),
+const indicatorFields = {
+  id: { ...indicatorIdSchema, description: 'the indicator\'s id: re-posting it updates the indicator' },
+  severity: {
+    anyOf: [{ type: 'number', minimum: 0, maximum: 1 }, { type: 'string', enum: Object.keys(SEVERITY_LEVELS) }],
+    description: `a number from 0 to 1 or a level (${Object.entries(SEVERITY_LEVELS).map(([level, value]) => `${level} ${value}`).join(', ')})`,
   },
+  expiresAt: { type: 'string', minLength: 1, maxLength: TIMESTAMP_MAX_LENGTH, pattern: TIMESTAMP_PATTERN, description: 'ISO 8601 with its zone (years 0001–9999, offsets up to ±15:59)' },
+  source: indicatorText('who reported it'),
+} as const;
+const indicatorOfScope = (scope: ThreatScope, target: Record<string, unknown> | null) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'severity', 'scope', 'expiresAt', 'source', ...(target ? ['target'] : [])],
+    properties: { ...indicatorFields, scope: { type: 'string', enum: [scope] }, ...(target ? { target } : { target: { type: 'null' } }) },
+  }) as const;
+
+/** An indicator reaches one key, the keys an application uses, or every key (no target). */
+const indicatorInputSchema = {
+  oneOf: [
+    indicatorOfScope('key', keyNameSchema('the key it concerns')),
+    indicatorOfScope('app', indicatorText('the application it concerns, as usage events name it')),
+    indicatorOfScope('all', null),
+  ],
 } as const;
 const batchSchema = { type: 'array', minItems: 1, maxItems: MAX_INDICATORS, items: indicatorInputSchema } as const;
 
