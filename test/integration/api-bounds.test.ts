@@ -148,6 +148,22 @@ describe('API input bounds', () => {
     expect((await call('GET', '/keys?limit=2&offset=0')).status).toBe(200);
   });
 
+  it('gives a schema refusal the code the service gives for the same input', async () => {
+    const cases: Array<[string, Promise<Reply>, string]> = [
+      ['a name with capitals and a space', call('POST', '/keys', { name: 'Bad Name', type: 'ec-p256' }, operator), 'invalid_key_name'],
+      ['an unknown key type', call('POST', '/keys', { name: 'typed', type: 'DSA' }, operator), 'invalid_key_type'],
+      ['ed25519, with the reason', call('POST', '/keys', { name: 'edwards', type: 'ed25519' }, operator), 'unsupported_key_type'],
+      ['a duration in words', call('POST', '/keys', { name: 'worded', type: 'ec-p256', policy: { gracePeriod: 'ten days' } }, operator), 'invalid_policy'],
+      ['an unknown policy field', call('PATCH', '/keys/usage-key/policy', { colour: 'red' }, operator), 'invalid_policy'],
+      ['an extension in words', call('POST', '/keys/usage-key/grace', { extendBy: 'soon', reason: 'x' }, operator), 'invalid_duration'],
+      ['two refusals of different kinds', call('POST', '/keys', { name: 'Bad Name', type: 'ec-p256', policy: { maxAge: 'forever' } }, operator), 'invalid_request'],
+    ];
+    for (const [what, pending, code] of cases) {
+      const reply = await pending;
+      expect({ what, status: reply.status, code: reply.body.code }).toEqual({ what, status: 400, code });
+    }
+  });
+
   it('refuses key names that a URL normaliser would rewrite, in the body and in the path', async () => {
     for (const name of ['.', '..', '.hidden', '-dash', '_under']) {
       expectRefused(await call('POST', '/keys', { name, type: 'ec-p256' }, operator), 'body/name', 'invalid_key_name');
