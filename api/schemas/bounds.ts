@@ -13,12 +13,15 @@ export const keyNameSchema = (description = `a key name: ${KEY_NAME_RULE}`) =>
 /** Path parameters of the routes under /keys/{name}. */
 export const keyNameParams = { type: 'object', required: ['name'], properties: { name: keyNameSchema() } } as const;
 
-/** The start of key names (GET /keys?prefix=): what a key name may start with. */
+/**
+ * The start of key names (GET /keys?prefix=): characters of key names. One that no name starts with (".") finds no
+ * key rather than refusing the request: it is what someone typed into a search box.
+ */
 export const keyNamePrefixSchema = {
   type: 'string',
   minLength: 1,
   maxLength: 64,
-  pattern: '^[a-z0-9][a-z0-9._-]{0,63}$',
+  pattern: '^[a-z0-9._-]+$',
   description: 'only keys whose name starts with this',
 } as const;
 
