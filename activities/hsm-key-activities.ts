@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { NodeEntropyHarvester, PoolSnapshot } from '../adapters/entropy/node-harvester';
+import { EntropyHoldError, type NodeEntropyHarvester, type PoolSnapshot } from '../adapters/entropy/node-harvester';
 import * as keys from '../adapters/pkcs11/keys';
 import type { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { withTypedFailures } from './failures';
@@ -10,9 +10,8 @@ export interface GenerateVersionInput extends keys.GenerateKeyPairInput {
   entropyPolicy: 'hold' | 'hsm-only';
 }
 
-export interface GenerateVersionResult extends keys.GenerateKeyPairResult {
-  entropyProvenance: PoolSnapshot & { mode: 'pool' | 'hsm-only' };
-}
+/** The generated pair with its entropy provenance, or why the key's entropy policy holds generation back for now. */
+export type GenerateVersionResult = (keys.GenerateKeyPairResult & { entropyProvenance: PoolSnapshot & { mode: 'pool' | 'hsm-only' } }) | { entropyHeld: string };
 
 /**
  * The key operations of one node, as activities on its task queue. Each is idempotent (objects are found by CKA_ID or
@@ -20,9 +19,20 @@ export interface GenerateVersionResult extends keys.GenerateKeyPairResult {
  */
 export function createHsmKeyActivities(pool: TokenSessionPool, harvester: NodeEntropyHarvester) {
   return withTypedFailures({
-    /** Seeds the HSM from the node's measured pool (C_SeedRandom), then generates; the provenance says which it was. */
+    /**
+     * Seeds the HSM from the node's measured pool (C_SeedRandom), then generates; the provenance says which it was. A
+     * pool below its minimum under a `hold` policy is an answer, not a failure: the key shows what it waits for and asks
+     * again, without a retry storm in the worker's log.
+     */
     async generateKeyPair(input: GenerateVersionInput): Promise<GenerateVersionResult> {
-      const { seed, provenance } = harvester.seedForKeyGeneration(input.entropyPolicy);
+      let seeding: ReturnType<NodeEntropyHarvester['seedForKeyGeneration']>;
+      try {
+        seeding = harvester.seedForKeyGeneration(input.entropyPolicy);
+      } catch (error) {
+        if (error instanceof EntropyHoldError) return { entropyHeld: error.message };
+        throw error;
+      }
+      const { seed, provenance } = seeding;
       if (seed) {
         try {
           await keys.seedRandom(pool, { seed: seed.toString('base64') });

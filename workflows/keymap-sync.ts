@@ -121,7 +121,10 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
     const generator = observations.find((observation) => observation.reachable);
     if (generator) {
       try {
-        const generated = await node(generator.nodeId, `generate the cluster map-signing key on ${generator.nodeId}`).generateKeyPair({ keyType: 'ec-p256', label: MAP_SIGNING_KEY_LABEL, entropyPolicy: 'hsm-only' });
+        const generation = await node(generator.nodeId, `generate the cluster map-signing key on ${generator.nodeId}`).generateKeyPair({ keyType: 'ec-p256', label: MAP_SIGNING_KEY_LABEL, entropyPolicy: 'hsm-only' });
+        // An hsm-only generation is never held back for entropy.
+        if ('entropyHeld' in generation) throw new Error(generation.entropyHeld);
+        const generated = generation;
         const recorded = await control.recordMapSigningKey({
           runId, fingerprint: generated.fingerprint, spki: generated.spki, generatedOn: generator.nodeId,
           entropyProvenance: generated.entropyProvenance as unknown as Record<string, unknown>,

@@ -163,6 +163,19 @@ const keyDetailSchema = {
         nextEvaluation: { type: ['string', 'null'] },
       },
     },
+    held: {
+      type: ['object', 'null'],
+      description: 'set when a step failed for good: the key waits at that step until POST /keys/{name}/resume (or an emergency rotation, or a decommission)',
+      required: ['step', 'reason', 'since'],
+      properties: { step: { type: 'string' }, reason: { type: 'string' }, since: { type: 'string' } },
+    },
+    waiting: {
+      type: ['object', 'null'],
+      description: 'what the key waits for that it expects to come (an HSM node, a healthy entropy pool), and since when',
+      required: ['for', 'since'],
+      properties: { for: { type: 'string' }, since: { type: 'string' } },
+    },
+    working: { type: ['string', 'null'], description: 'the procedure under way (a rotation, an archive, a purge, ...)' },
   },
 } as const;
 
@@ -242,6 +255,9 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
           nextEvaluationAt: live?.nextEvaluationAt ?? null,
           nextEvaluation: live?.nextEvaluation ?? null,
         },
+        held: live?.held ?? null,
+        waiting: live?.waiting ?? null,
+        working: live?.working ?? null,
       };
     },
   });
@@ -312,7 +328,7 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
     config: { roles: OPERATORS, problemCodes: { 'body/extendBy': 'invalid_duration' } },
     schema: {
       tags: ['keys'],
-      summary: 'Extend the running grace period (signal extendGracePeriod); refused past maxGracePeriod',
+      summary: 'Extend the running grace period (Update extendGrace): answers with the deadline the workflow applied; refused past maxGracePeriod',
       security: [{ bearer: [] }],
       params: keyNameParams,
       body: {
@@ -324,7 +340,7 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
           reason: reasonSchema('why the grace period is extended (audit log)'),
         },
       },
-      response: { 202: { type: 'object', required: ['expectedDeadline', 'cap'], properties: { expectedDeadline: { type: 'string' }, cap: { type: 'string' } } }, ...refusals },
+      response: { 202: { type: 'object', required: ['expectedDeadline', 'cap'], properties: { expectedDeadline: { type: 'string', description: 'the grace deadline the workflow applied' }, cap: { type: ['string', 'null'] } } }, ...refusals },
     },
     handler: async (request, reply) => reply.status(202).send(await keys.extendGrace(request.params.name, { ...request.body, actor: actorOf(request) })),
   });
@@ -340,5 +356,18 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
       response: { 200: { type: 'object', required: ['version', 'state', 'verdictOk'], properties: { version: { type: 'integer' }, state: { type: 'string' }, verdictOk: { type: ['boolean', 'null'] } } }, ...refusals },
     },
     handler: async (request) => keys.completeGrace(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),
+  });
+
+  app.post<{ Params: { name: string }; Body: { reason: string } }>('/keys/:name/resume', {
+    config: { roles: OPERATORS },
+    schema: {
+      tags: ['keys'],
+      summary: 'Resume a held key (Update resumeKey): the step it stopped at runs again; fix the cause (see held.reason) first',
+      security: [{ bearer: [] }],
+      params: keyNameParams,
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: reasonSchema('why the key may go on: what was fixed') } },
+      response: { 200: { type: 'object', required: ['resumed'], properties: { resumed: { type: 'string', description: 'the step that runs again' } } }, ...refusals },
+    },
+    handler: async (request) => keys.resume(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),
   });
 }

@@ -6,16 +6,19 @@ import { NotFoundError, UserError } from '../../domain/errors';
 import { keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
 import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
-import { extendedGraceDeadline, newKeyState, type KeyLifecycleState, type KeyStateView, type PredictionSummary } from '../../domain/keys/lifecycle-state';
+import { checkText } from '../../domain/input-bounds';
+import type { MachineView } from '../../domain/keys/lifecycle-machine';
+import { newKeyState, type KeyLifecycleState, type PredictionSummary } from '../../domain/keys/lifecycle-state';
 import { DEFAULT_POLICY, policyDurations, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
 import {
   completeGraceUpdate,
   decommissionKeyUpdate,
   evaluateKeyUpdate,
-  extendGracePeriodSignal,
+  extendGracePeriodUpdate,
   keyNameSearchAttribute,
   keyPhaseSearchAttribute,
   keyStateQuery,
+  resumeKeyUpdate,
   rotateKeyUpdate,
   updatePolicyUpdate,
   type CompleteGraceResult,
@@ -26,7 +29,13 @@ import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
 /** HTTP status of each refusal the lifecycle workflow can give. */
 const WORKFLOW_REFUSALS: Record<string, number> = {
   reason_required: 400,
+  invalid_request: 400,
+  invalid_text: 400,
+  invalid_extension: 400,
   invalid_policy: 400,
+  grace_cap_exceeded: 409,
+  key_held: 409,
+  not_held: 409,
   key_decommissioned: 409,
   key_not_ready: 409,
   key_busy: 409,
@@ -94,6 +103,7 @@ export class KeyService {
   async create(input: { name: string; type: string; policy?: Partial<KeyPolicy>; reason?: string; actor: string }): Promise<{ name: string; workflowId: string; policy: KeyPolicy }> {
     const name = validateKeyName(input.name);
     const keyType = validateKeyType(input.type);
+    if (input.reason !== undefined) checkText(input.reason, 'reason');
     this.checkDataClass(input.policy);
     const policy = resolvePolicy(input.policy ?? {}, DEFAULT_POLICY);
     this.checkGraceAgainstRetention(policy);
@@ -124,7 +134,7 @@ export class KeyService {
   }
 
   /** The recorded key with its versions, plus the live deadlines the workflow knows (grace cap, next evaluation). */
-  async get(name: string): Promise<{ recorded: NonNullable<Awaited<ReturnType<typeof getKey>>>; live: KeyStateView | null }> {
+  async get(name: string): Promise<{ recorded: NonNullable<Awaited<ReturnType<typeof getKey>>>; live: MachineView | null }> {
     const recorded = await this.requireKey(name, false);
     if (recorded.key.phase === 'decommissioned') return { recorded, live: null };
     try {
@@ -144,25 +154,26 @@ export class KeyService {
     }
   }
 
-  /**
-   * Signals an extension after checking it against the live state: a signal cannot answer, so a request past the cap
-   * is refused here. The workflow applies the same rule to whatever reaches it.
-   */
-  async extendGrace(name: string, input: { extendBy: string; reason: string; actor: string }): Promise<{ expectedDeadline: string; cap: string }> {
+  /** Extends the grace period through the Update extendGrace, which answers with the deadline the workflow applied. */
+  async extendGrace(name: string, input: { extendBy: string; reason: string; actor: string }): Promise<{ expectedDeadline: string; cap: string | null }> {
     await this.requireKey(name, true);
     const byMs = parseDuration(input.extendBy, 'extendBy');
-    const view = await this.handle(name).query(keyStateQuery);
-    if (!view.graceDeadline || !view.graceCap) throw new UserError('no_grace_period', `key ${name} has no grace period running`, 409);
-    const retiring = view.versions.find((v) => v.state === 'retiring');
-    const expectedDeadline = extendedGraceDeadline({
-      version: retiring?.version ?? 0,
-      deadline: view.graceDeadline,
-      cap: view.graceCap,
-      byMs,
-      maxGracePeriod: view.policy.maxGracePeriod,
-    });
-    await this.handle(name).signal(extendGracePeriodSignal, { byMs, reason: input.reason, actor: input.actor });
-    return { expectedDeadline, cap: view.graceCap };
+    try {
+      const applied = await this.handle(name).executeUpdate(extendGracePeriodUpdate, { args: [{ byMs, reason: input.reason, actor: input.actor }] });
+      return { expectedDeadline: applied.deadline, cap: applied.cap };
+    } catch (error) {
+      return fromUpdateFailure(error);
+    }
+  }
+
+  /** Runs the step a held key stopped at again (Update resumeKey). */
+  async resume(name: string, input: { reason: string; actor: string }): Promise<{ resumed: string }> {
+    await this.requireKey(name, true);
+    try {
+      return await this.handle(name).executeUpdate(resumeKeyUpdate, { args: [input] });
+    } catch (error) {
+      return fromUpdateFailure(error);
+    }
   }
 
   /** Runs a risk evaluation now through the key's workflow (Update evaluateKey); it may rotate the key. */

@@ -63,7 +63,18 @@ export function newKeyState(input: { name: string; keyType: KeyType; policy: Key
   };
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+/** The latest instant a JavaScript Date can hold. */
+const LATEST_MS = 8.64e15;
+
+/**
+ * An instant as ISO 8601. Never throws: an instant past what a Date can hold (or not a number) reads as the latest one,
+ * so no arithmetic on a recorded time can fail the workflow that does it.
+ */
+export function isoTime(ms: number): string {
+  return new Date(Number.isFinite(ms) ? Math.max(-LATEST_MS, Math.min(LATEST_MS, ms)) : LATEST_MS).toISOString();
+}
+
+const iso = isoTime;
 
 export function activeVersion(state: KeyLifecycleState): KeyVersion | undefined {
   return state.versions.find((version) => version.state === 'active');
@@ -171,6 +182,12 @@ export function extendGrace(state: KeyLifecycleState, byMs: number): { state: Ke
   return { state: replaceVersion(state, retiring.version, (current) => ({ ...current, graceDeadline: deadline })), deadline };
 }
 
+/** When the retiring version's grace period must end at the latest (retiringAt + maxGracePeriod), or null. */
+export function graceCap(state: KeyLifecycleState): string | null {
+  const retiring = retiringVersion(state);
+  return retiring?.retiringAt ? iso(Date.parse(retiring.retiringAt) + policyDurations(state.policy).maxGracePeriodMs) : null;
+}
+
 /** Notes that reported signing use of `version` was checked up to `at` (the next check, and the verdict, count from there). */
 export function markUsageChecked(state: KeyLifecycleState, version: number, at: string): KeyLifecycleState {
   return replaceVersion(state, version, (current) => ({ ...current, usageCheckedAt: at }));
@@ -255,7 +272,6 @@ export interface KeyStateView {
 
 export function viewOf(state: KeyLifecycleState, nowMs: number): KeyStateView {
   const retiring = retiringVersion(state);
-  const durations = policyDurations(state.policy);
   const wake = state.phase === 'decommissioned' ? null : nextDeadline(state, VERIFY_RETRY_MS, nowMs);
   return {
     name: state.name,
@@ -267,7 +283,7 @@ export function viewOf(state: KeyLifecycleState, nowMs: number): KeyStateView {
       version, kid, fingerprint, state: versionState, graceDeadline, purgeAfter, lineage, generatedOn,
     })),
     graceDeadline: retiring?.graceDeadline ?? null,
-    graceCap: retiring?.retiringAt ? iso(Date.parse(retiring.retiringAt) + durations.maxGracePeriodMs) : null,
+    graceCap: graceCap(state),
     nextRotationAt: state.nextRotationAt,
     nextEvaluationAt: wake ? iso(wake.at) : null,
     nextEvaluation: wake?.what ?? null,

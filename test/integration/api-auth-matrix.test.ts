@@ -42,6 +42,7 @@ const WHO_MAY: ReadonlyArray<[operation: string, who: Who]> = [
   ['POST /keys/{name}/grace', OPERATORS],
   ['POST /keys/{name}/grace/complete', OPERATORS],
   ['POST /keys/{name}/evaluate', OPERATORS],
+  ['POST /keys/{name}/resume', OPERATORS],
   ['POST /models/retrain', OPERATORS],
   ['POST /keymap/sync', OPERATORS],
   ['POST /alerts/{id}/ack', OPERATORS],

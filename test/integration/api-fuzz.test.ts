@@ -79,7 +79,7 @@ function schemathesisConfig(ids: { token: string; subscription: string; indicato
     pin(['POST /usage'], { ...usage, ...Object.fromEntries(Object.entries(usage).map(([key, entry]) => [key.replace('body.[*]', 'body.events[*]'), entry])) }),
     pin(['POST /threat-intel'], { ...indicator, ...Object.fromEntries(Object.entries(indicator).map(([key, entry]) => [key.replace('body.[*]', 'body.indicators[*]'), entry])) }),
     pin(['GET /keys/{name}', 'GET /keys/{name}/public', 'GET /keys/{name}/usage', 'GET /keys/{name}/risk'], { 'path.name': KEYS.read }),
-    pin(['POST /keys/{name}/rotate'], { 'path.name': KEYS.rotate }),
+    pin(['POST /keys/{name}/rotate', 'POST /keys/{name}/resume'], { 'path.name': KEYS.rotate }),
     pin(['POST /keys/{name}/grace', 'POST /keys/{name}/grace/complete'], { 'path.name': KEYS.grace }),
     pin(['DELETE /keys/{name}'], { 'path.name': KEYS.decommission, 'body.confirm': KEYS.decommission }),
     pin(['PATCH /keys/{name}/policy'], { 'path.name': KEYS.policy }),

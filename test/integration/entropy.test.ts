@@ -113,11 +113,12 @@ describe('entropy harvesting on the real stack', () => {
       return detail.activeVersion === 1 ? detail : undefined;
     }, 'v1 of internal');
     expect(internal.versions[0]?.entropyProvenance).toMatchObject({ mode: 'hsm-only', healthy: false });
-    // The payment-card key is held (hold is the default for the highest sensitivity classes) and says why.
-    const cards = (await api('GET', '/keys/cards')).body as { phase: string; activeVersion: number | null };
-    expect(cards).toMatchObject({ phase: 'creating', activeVersion: null });
-    const { pendingActivities } = await system.client.workflow.getHandle('key/cards').describe().then((d) => d.raw);
-    expect(JSON.stringify(pendingActivities)).toMatch(/entropy pool holds \d+ credited bits \(minimum 1000000000\)/);
+    // The payment-card key waits (hold is the default for the highest sensitivity classes), says what for and since when.
+    const cards = await eventually(async () => {
+      const detail = (await api('GET', '/keys/cards')).body as { phase: string; activeVersion: number | null; waiting: { for: string; since: string } | null };
+      return detail.waiting ? detail : undefined;
+    }, 'the cards key to say what it waits for');
+    expect(cards).toMatchObject({ phase: 'creating', activeVersion: null, waiting: { for: expect.stringMatching(/entropy pool holds \d+ credited bits \(minimum 1000000000\)/), since: expect.any(String) } });
     const alerts = (await api('GET', '/alerts?source=entropy&state=open', undefined, reader)).body.alerts as Array<{ message: string }>;
     expect(alerts.some((alert) => alert.message.includes('below its minimum of 1000000000'))).toBe(true);
     await system.client.workflow.getHandle('key/cards').terminate('test over');

@@ -110,6 +110,11 @@ export interface KeyDetail extends KeyListItem {
   workflowId?: string;
   versions: KeyVersion[];
   deadlines: { graceDeadline: string | null; graceCap: string | null; nextRotationAt: string | null; nextEvaluationAt?: string | null };
+  /** Set when a step failed for good: the key waits there until resumed. */
+  held?: { step: string; reason: string; since: string } | null;
+  /** Something the key expects and waits for (an HSM node, a healthy entropy pool). */
+  waiting?: { for: string; since: string } | null;
+  working?: string | null;
 }
 
 export interface UsageReply {

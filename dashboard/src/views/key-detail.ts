@@ -304,9 +304,25 @@ function actions(key: KeyDetail, ctx: ViewContext, reload: () => void): HTMLElem
       onDone: done,
     });
   };
+  const resume = (): void => {
+    openActionDialog({
+      id: 'resume-dialog',
+      title: `Resume ${key.name}`,
+      intro: ['The key stopped at ', traced(key.held?.step ?? '—', 'GET /keys/:name held.step'), '. Resuming runs that step again: fix its cause first.'],
+      fields: [{ name: 'reason', label: 'What was fixed', kind: 'textarea', placeholder: 'the node is back, the database constraint was fixed, …' }],
+      confirmLabel: 'Resume',
+      valid: (v) => typeof v.reason === 'string' && v.reason.length > 0,
+      submit: async (v) => {
+        const result = await ctx.api.post<{ resumed: string }>(`${path}/resume`, { reason: v.reason });
+        return `${key.name}: resumed at ${result.resumed}`;
+      },
+      onDone: done,
+    });
+  };
   return h(
     'div',
     { class: 'actions', 'data-testid': 'key-actions' },
+    key.held ? h('button', { type: 'button', class: 'primary', 'data-action': 'resume', onClick: resume }, 'Resume…') : null,
     h('button', { type: 'button', class: 'primary', 'data-action': 'rotate', onClick: rotate }, 'Rotate now…'),
     key.deadlines.graceDeadline ? h('button', { type: 'button', 'data-action': 'extend-grace', onClick: extend }, 'Extend grace period…') : null,
     h('button', { type: 'button', class: 'danger', 'data-action': 'emergency', onClick: emergency }, 'Emergency rotation…'),
@@ -321,6 +337,11 @@ function summary(key: KeyDetail, ctx: ViewContext): HTMLElement {
     'dl',
     { class: 'facts' },
     item('phase', traced(key.phase, 'GET /keys/:name phase', `badge phase-${key.phase}`)),
+    key.held
+      ? item('held', traced(`at ${key.held.step}: ${key.held.reason}`, 'GET /keys/:name held', 'badge phase-held'), `since ${formatTime(key.held.since)}; resume once the cause is fixed`)
+      : [],
+    key.waiting ? item('waiting for', traced(key.waiting.for, 'GET /keys/:name waiting.for'), `since ${formatTime(key.waiting.since)}`) : [],
+    key.working ? item('now', traced(key.working, 'GET /keys/:name working')) : [],
     item('type', traced(key.keyType, 'GET /keys/:name keyType')),
     item('active version', traced(key.activeVersion === null ? '—' : `v${key.activeVersion}`, 'GET /keys/:name activeVersion')),
     item('grace deadline', traced(formatTime(key.deadlines.graceDeadline), 'GET /keys/:name deadlines.graceDeadline', 'value grace-deadline'), formatRelative(key.deadlines.graceDeadline, nowMs)),

@@ -1,0 +1,248 @@
+import * as machine from '../../../domain/keys/lifecycle-machine';
+import type { KeyRequest } from '../../../domain/keys/lifecycle-requests';
+import { newKeyState } from '../../../domain/keys/lifecycle-state';
+import { DEFAULT_POLICY, resolvePolicy } from '../../../domain/keys/policy';
+import { FakeCluster, drive } from '../../support/lifecycle-world';
+
+const T0 = Date.parse('2026-12-01T00:00:00Z');
+const policy = resolvePolicy({ gracePeriod: '1h', maxGracePeriod: '3h', retention: '1d', maxAge: '30d', minRotationInterval: '1h', evaluationInterval: '1h' }, DEFAULT_POLICY);
+
+function fresh() {
+  const cluster = new FakeCluster();
+  const m = machine.newMachine(newKeyState({ name: 'k', keyType: 'ec-p256', policy, actor: 'alice', now: new Date(T0).toISOString() }), 'created for a test');
+  return { cluster, m };
+}
+
+/** Submits a request the way a handler does: refused ones never reach the inbox. */
+function ask(m: machine.LifecycleMachine, request: KeyRequest): { machine: machine.LifecycleMachine; id: number } | { refused: { code: string } } {
+  const refusal = machine.refuse(m, request);
+  if (refusal) return { refused: refusal };
+  return machine.submit(m, request, true);
+}
+
+function accepted(result: ReturnType<typeof ask>): { machine: machine.LifecycleMachine; id: number } {
+  if ('refused' in result) throw new Error(`refused: ${result.refused.code}`);
+  return result;
+}
+
+const states = (m: machine.LifecycleMachine) => m.key.versions.map((v) => `v${v.version}:${v.state}`);
+const rotate = (reason = 'test', emergency = false): KeyRequest => ({ kind: 'rotate', reason, emergency, actor: 'alice' });
+
+function created() {
+  const { cluster, m } = fresh();
+  const run = drive(m, cluster, T0);
+  return { cluster, m: run.machine };
+}
+
+describe('the key lifecycle state machine', () => {
+  it('creates v1 on one node, replicates it to every node, and records each step', () => {
+    const { cluster, m } = created();
+    expect(states(m)).toEqual(['v1:active']);
+    expect(m.key.phase).toBe('active');
+    const fingerprint = m.key.versions[0]!.fingerprint;
+    for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).toEqual([fingerprint]);
+    expect(cluster.events.map((e) => e.action)).toEqual(['key.version.generated', 'key.version.replicated', 'key.version.activated']);
+    expect(cluster.events.map((e) => e.eventSeq)).toEqual([1, 2, 3]);
+  });
+
+  it('a manual rotation answers with the new version; the old one retires, then is archived, verified and purged in time', () => {
+    const { cluster, m: start } = created();
+    const asked = accepted(ask(start, rotate()));
+    const run = drive(asked.machine, cluster, T0 + 1000);
+    expect(run.answers).toEqual([{ id: asked.id, outcome: { ok: true, value: expect.objectContaining({ version: 2, previous: { version: 1, state: 'retiring' } }) } }]);
+    expect(run.freshRuns).toBe(1);
+    expect(states(run.machine)).toEqual(['v1:retiring', 'v2:active']);
+    const afterGrace = drive(run.machine, cluster, T0 + 3_600_000 + 2000).machine;
+    expect(states(afterGrace)).toEqual(['v1:archived', 'v2:active']);
+    expect(afterGrace.key.versions[0]!.verdict?.ok).toBe(true);
+    const afterRetention = drive(afterGrace, cluster, T0 + 3_600_000 + 86_400_000 + 3000).machine;
+    expect(states(afterRetention)).toEqual(['v2:active']);
+    const v1 = run.machine.key.versions[0]!.fingerprint;
+    for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).not.toContain(v1);
+  });
+
+  it('holds the key at a step that failed for good, tells the caller, refuses normal work, and resumes at that step', () => {
+    const { cluster, m: start } = created();
+    cluster.failNext('importReplica', 'CKR_DEVICE_ERROR');
+    const asked = accepted(ask(start, rotate()));
+    const run = drive(asked.machine, cluster, T0 + 1000);
+    expect(run.machine.held).toEqual({ step: expect.stringMatching(/^replicate v2/), reason: expect.stringContaining('CKR_DEVICE_ERROR'), since: new Date(T0 + 1000).toISOString() });
+    expect(run.answers[0]?.outcome).toMatchObject({ ok: false, code: 'key_held' });
+    expect(states(run.machine)).toEqual(['v1:active', 'v2:pending']);
+    expect(cluster.alerts.map((a) => a.severity)).toContain('critical');
+    expect(ask(run.machine, rotate())).toEqual({ refused: expect.objectContaining({ code: 'key_held' }) });
+    expect(machine.viewOfMachine(run.machine, T0 + 1000).held?.step).toMatch(/^replicate v2/);
+    expect(machine.phaseForWebUi(run.machine)).toBe('held');
+
+    const resumed = accepted(ask(run.machine, { kind: 'resume', reason: 'the HSM was fixed', actor: 'alice' }));
+    const after = drive(resumed.machine, cluster, T0 + 2000);
+    expect(after.answers.find((a) => a.id === resumed.id)?.outcome).toEqual({ ok: true, value: { resumed: expect.stringMatching(/^replicate v2/) } });
+    expect(after.machine.held).toBeNull();
+    expect(states(after.machine)).toEqual(['v1:retiring', 'v2:active']);
+    const v2 = after.machine.key.versions[1]!.fingerprint;
+    for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).toContain(v2);
+  });
+
+  it('an emergency rotation takes over a held rotation: the old version stops signing first, and the pending one goes on', () => {
+    const { cluster, m: start } = created();
+    cluster.failNext('importReplica');
+    const held = drive(accepted(ask(start, rotate())).machine, cluster, T0 + 1000).machine;
+    expect(held.held).not.toBeNull();
+    const emergency = accepted(ask(held, rotate('stolen', true)));
+    const run = drive(emergency.machine, cluster, T0 + 2000);
+    expect(run.answers.find((a) => a.id === emergency.id)?.outcome).toEqual({ ok: true, value: expect.objectContaining({ version: 2, signingDisabledOn: cluster.nodeIds }) });
+    expect(states(run.machine)).toEqual(['v1:archived', 'v2:active']);
+    expect(cluster.calls.filter((c) => c.startsWith('setSigning'))).toHaveLength(3);
+  });
+
+  it('takes emergency rotation and decommission from every phase, held included', () => {
+    for (const phase of ['creating', 'active', 'grace', 'held'] as const) {
+      for (const kind of ['emergency', 'decommission'] as const) {
+        const { cluster, m: start } = fresh();
+        let m = start;
+        if (phase !== 'creating') m = drive(m, cluster, T0).machine;
+        if (phase === 'grace') m = drive(accepted(ask(m, rotate())).machine, cluster, T0 + 1).machine;
+        if (phase === 'held') {
+          cluster.failNext('wrapPrivateKey');
+          m = drive(accepted(ask(m, rotate())).machine, cluster, T0 + 1).machine;
+          expect(m.held).not.toBeNull();
+        }
+        const request: KeyRequest = kind === 'emergency' ? rotate('compromised', true) : { kind: 'decommission', reason: 'retired', actor: 'alice' };
+        const asked = accepted(ask(m, request));
+        const run = drive(asked.machine, cluster, T0 + 10);
+        expect({ phase, kind, answer: run.answers.find((a) => a.id === asked.id)?.outcome.ok }).toEqual({ phase, kind, answer: true });
+        if (kind === 'decommission') {
+          expect({ phase, finished: run.finished, left: cluster.nodeIds.flatMap((n) => cluster.fingerprintsOn(n)) }).toEqual({ phase, finished: true, left: [] });
+        } else {
+          expect({ phase, active: run.machine.key.versions.filter((v) => v.state === 'active').length, held: run.machine.held }).toEqual({ phase, active: 1, held: null });
+        }
+      }
+    }
+  });
+
+  it('refuses hostile input in any request before it reaches the inbox, and a signal with it is recorded as refused', () => {
+    const { m } = created();
+    const cases: Array<[KeyRequest, string]> = [
+      [rotate('x\u0000y'), 'invalid_text'],
+      [rotate('a\ud800b'), 'invalid_text'],
+      [rotate('x'.repeat(1001)), 'invalid_text'],
+      [rotate(''), 'reason_required'],
+      [{ kind: 'rotate', reason: 'x', emergency: 'yes', actor: 'alice' } as unknown as KeyRequest, 'invalid_request'],
+      [{ kind: 'extend-grace', byMs: 8.64e15, reason: 'x', actor: 'alice' }, 'invalid_extension'],
+      [{ kind: 'extend-grace', byMs: Number.NaN, reason: 'x', actor: 'alice' }, 'invalid_extension'],
+      [{ kind: 'policy', change: { evaluationInterval: '99999999d' }, actor: 'alice' }, 'invalid_policy'],
+      [{ kind: 'policy', change: { maxAge: 'P99999999D' }, actor: 'alice' }, 'invalid_policy'],
+      [{ kind: 'policy', change: [] as unknown as Record<string, never>, actor: 'alice' }, 'invalid_policy'],
+      [{ kind: 'decommission', reason: 'bye\u0007', actor: 'alice' }, 'invalid_text'],
+      [{ kind: 'complete-grace', reason: 'x\u0000', actor: 'alice' }, 'invalid_text'],
+      [{ kind: 'resume', reason: 'x', actor: 'eve\u0000' }, 'invalid_request'],
+      [null as unknown as KeyRequest, 'invalid_request'],
+    ];
+    for (const [request, code] of cases) expect({ request: JSON.stringify(request), code: machine.refuse(m, request)?.code }).toEqual({ request: JSON.stringify(request), code });
+    const noted = machine.noteRefusedSignal(m, 'extendGracePeriod', { code: 'invalid_text', message: 'reason: must be valid Unicode text without control characters' });
+    expect(noted.events).toEqual([{ action: 'key.signal.refused', actor: 'unknown', details: { signal: 'extendGracePeriod', code: 'invalid_text', why: expect.any(String) } }]);
+  });
+
+  it('extends a grace period within the cap and answers what it applied; over the cap it refuses, and the refusal is recorded', () => {
+    const { cluster, m: start } = created();
+    const grace = drive(accepted(ask(start, rotate())).machine, cluster, T0 + 1000).machine;
+    const within = accepted(ask(grace, { kind: 'extend-grace', byMs: 3_600_000, reason: 'slow client', actor: 'alice' }));
+    const run = drive(within.machine, cluster, T0 + 2000);
+    expect(run.answers[0]?.outcome).toEqual({ ok: true, value: { deadline: new Date(T0 + 1000 + 2 * 3_600_000).toISOString(), cap: new Date(T0 + 1000 + 3 * 3_600_000).toISOString() } });
+    expect(ask(run.machine, { kind: 'extend-grace', byMs: 2 * 3_600_000, reason: 'more', actor: 'alice' })).toEqual({ refused: expect.objectContaining({ code: 'grace_cap_exceeded' }) });
+    // Two extensions queued in one moment: the second is refused by the workflow, and says so.
+    const first = machine.submit(run.machine, { kind: 'extend-grace', byMs: 3_600_000, reason: 'a', actor: 'alice' }, true);
+    const second = machine.submit(first.machine, { kind: 'extend-grace', byMs: 3_600_000, reason: 'b', actor: 'bob' }, true);
+    const both = drive(second.machine, cluster, T0 + 3000);
+    expect(both.answers.map((a) => a.outcome.ok)).toEqual([true, false]);
+    expect(cluster.events.map((e) => e.action).slice(-2)).toEqual(['key.grace.extended', 'key.grace.extension_refused']);
+  });
+
+  it('at the end of a grace period, use still reported extends it once with an alert, and at the cap archives anyway', () => {
+    const { cluster, m: start } = created();
+    const grace = drive(accepted(ask(start, rotate())).machine, cluster, T0).machine;
+    cluster.signs.set(1, 5);
+    const extended = drive(grace, cluster, T0 + 3_600_000).machine;
+    expect(states(extended)).toEqual(['v1:retiring', 'v2:active']);
+    expect(extended.key.versions[0]!.graceDeadline).toBe(new Date(T0 + 2 * 3_600_000).toISOString());
+    expect(cluster.alerts.at(-1)).toMatchObject({ severity: 'warning', message: expect.stringContaining('billing-legacy') });
+    const capped = drive(extended, cluster, T0 + 3 * 3_600_000).machine;
+    expect(states(capped)).toEqual(['v1:archived', 'v2:active']);
+    expect(cluster.alerts.some((a) => a.severity === 'critical' && a.message.includes('maximum grace period'))).toBe(true);
+    expect(capped.key.versions[0]!.verdict?.ok).toBe(false);
+  });
+
+  it('waits visibly for entropy and for nodes, and says when the wait ends', () => {
+    const { cluster, m } = fresh();
+    cluster.entropyHeldTimes = 2;
+    const first = drive(m, cluster, T0);
+    expect(first.machine.waiting).toEqual({ for: expect.stringContaining('entropy pool'), since: new Date(T0).toISOString() });
+    expect(machine.viewOfMachine(first.machine, T0).waiting?.since).toBe(new Date(T0).toISOString());
+    const second = drive(first.machine, cluster, T0 + machine.ENTROPY_RETRY_MS);
+    expect(second.machine.waiting?.since).toBe(new Date(T0).toISOString());
+    const done = drive(second.machine, cluster, T0 + 2 * machine.ENTROPY_RETRY_MS);
+    expect(done.machine.waiting).toBeNull();
+    expect(states(done.machine)).toEqual(['v1:active']);
+
+    const nodesDown = fresh();
+    for (const node of nodesDown.cluster.nodeIds) nodesDown.cluster.down.add(node);
+    const stuck = drive(nodesDown.m, nodesDown.cluster, T0);
+    expect(stuck.machine.waiting?.for).toMatch(/HSM node to answer/);
+    nodesDown.cluster.down.clear();
+    expect(states(drive(stuck.machine, nodesDown.cluster, T0 + machine.NODE_RETRY_MS).machine)).toEqual(['v1:active']);
+  });
+
+  it('rotates on a risk trigger with the evaluation as evidence, ending a running grace period first', () => {
+    const { cluster, m: start } = created();
+    const grace = drive(accepted(ask(start, rotate())).machine, cluster, T0).machine;
+    cluster.evaluation = { rotate: true, trigger: 'risk', score: 0.95 };
+    const run = drive({ ...grace, evaluateSoon: true }, cluster, T0 + 1000).machine;
+    expect(states(run)).toEqual(['v1:archived', 'v2:retiring', 'v3:active']);
+    expect(run.key.versions[2]!.lineage).toMatchObject({ trigger: 'risk', evidence: { score: 0.95 } });
+    expect(cluster.events.map((e) => e.action)).toContain('key.rotation.triggered');
+  });
+
+  it('rotates on maxAge with trigger "age", and on a capacity trigger', () => {
+    const { cluster, m } = created();
+    const aged = drive(m, cluster, T0 + 30 * 86_400_000).machine;
+    expect(aged.key.versions.find((v) => v.state === 'active')?.lineage).toMatchObject({ trigger: 'age', reason: 'maxAge 30d reached' });
+    cluster.evaluation = { rotate: true, trigger: 'capacity', score: 0.2 };
+    const capacity = drive({ ...aged, evaluateSoon: true }, cluster, T0 + 30 * 86_400_000 + 1000).machine;
+    expect(capacity.key.versions.find((v) => v.state === 'active')?.lineage.trigger).toBe('capacity');
+  });
+
+  it('a verification that fails holds the purge and is tried again until it passes', () => {
+    const { cluster, m: start } = created();
+    const grace = drive(accepted(ask(start, rotate())).machine, cluster, T0).machine;
+    cluster.signs.set(1, 0);
+    // A live private object left on one node fails the check.
+    const v1 = grace.key.versions[0]!.fingerprint;
+    const realCall = cluster.call.bind(cluster);
+    let leftOver = true;
+    cluster.call = (activity, input, node) => (activity === 'describeKey' && node === 'hsm-3' && leftOver ? { privateKey: true, publicKey: true, canSign: null, label: null } : realCall(activity, input, node));
+    const failed = drive(grace, cluster, T0 + 3_600_000).machine;
+    expect(failed.key.versions[0]).toMatchObject({ state: 'archived', purgeAfter: null, verdict: { ok: false, liveObjectsOn: ['hsm-3'] } });
+    leftOver = false;
+    const passed = drive(failed, cluster, T0 + 3_600_000 + machine.VERIFY_RETRY_MS + 1).machine;
+    expect(passed.key.versions[0]).toMatchObject({ verdict: { ok: true } });
+    expect(passed.key.versions[0]!.purgeAfter).not.toBeNull();
+    expect(v1).toBeTruthy();
+  });
+
+  it('a defect in the lifecycle code holds the key instead of failing it', () => {
+    const { m } = created();
+    const held = machine.holdOnDefect(m, new TypeError('cannot read x of undefined'), T0);
+    expect(held.held).toMatchObject({ step: 'deciding the next step', reason: 'internal_error: cannot read x of undefined' });
+    expect(held.alerts[0]?.severity).toBe('critical');
+  });
+
+  it('continues as new only when nobody waits for an answer', () => {
+    const { cluster, m: start } = created();
+    const asked = accepted(ask(start, { kind: 'evaluate', actor: 'alice' }));
+    const decided = machine.decide({ ...asked.machine, freshRunDue: true }, T0);
+    expect(decided.step.kind).not.toBe('continue-as-new');
+    const run = drive({ ...asked.machine, freshRunDue: true }, cluster, T0);
+    expect(run.answers).toHaveLength(1);
+    expect(run.freshRuns).toBe(1);
+  });
+});

@@ -1,0 +1,65 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, ParentClosePolicy, isCancellation, proxyActivities, startChild } from '@temporalio/workflow';
+import { hsmTaskQueue } from '../domain/identifiers';
+import type * as machine from '../domain/keys/lifecycle-machine';
+import { webhookDeliveryWorkflow } from './webhook-delivery';
+
+// How the key lifecycle's steps run on Temporal: which queue, which timeouts, and how a failure becomes an outcome.
+
+type Activities = Record<string, (input: Record<string, unknown>) => Promise<unknown>>;
+const retry = { initialInterval: '1s', maximumInterval: '15s' };
+/** Control and prediction activities name no task queue: they run on the queue this workflow runs on. */
+const control = proxyActivities({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
+const prediction = proxyActivities({ startToCloseTimeout: '2m', retry: { ...retry, maximumInterval: '10s', maximumAttempts: 4 } }) as Activities;
+
+/**
+ * Where each call runs. HSM steps have no schedule-to-start timeout: a step that must happen on a node waits for that
+ * node's worker (the Web UI shows the pending activity) rather than leaving the cluster inconsistent. A ping has one
+ * short attempt: a node that does not answer is not chosen to generate.
+ */
+function activitiesFor(queue: machine.Queue, summary: string): Activities {
+  if (queue.kind === 'control') return control;
+  if (queue.kind === 'prediction') return prediction;
+  if (queue.kind === 'ping') return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), scheduleToStartTimeout: '5s', startToCloseTimeout: '10s', retry: { maximumAttempts: 1 }, summary });
+  return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), startToCloseTimeout: queue.long ? '5m' : '30s', retry, summary });
+}
+
+function failureOf(error: unknown): machine.Outcome {
+  const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  return { ok: false, code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'failure', message: cause instanceof Error ? cause.message : String(cause) };
+}
+
+async function invoke(call: machine.Call): Promise<machine.Outcome> {
+  try {
+    return { ok: true, value: await (activitiesFor(call.queue, call.summary)[call.activity] as Activities[string])(call.input) };
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    return failureOf(error);
+  }
+}
+
+/** Runs one step the lifecycle machine named and answers its outcome; it never throws for a failed activity. */
+export async function runStep(step: machine.Step, waitUntil: (until: number | null, what: string) => Promise<void>): Promise<machine.Outcome> {
+  switch (step.kind) {
+    case 'call':
+      return invoke(step.call);
+    case 'calls': {
+      const outcomes = await Promise.all(step.calls.map(invoke));
+      return outcomes.find((outcome, index) => !outcome.ok && !step.calls[index]?.tolerate) ?? { ok: true, value: outcomes };
+    }
+    case 'notify':
+      // Each subscriber gets its own child workflow: a failing subscriber never holds the rotation.
+      for (const child of step.children) {
+        try {
+          await startChild(webhookDeliveryWorkflow, { workflowId: child.workflowId, parentClosePolicy: ParentClosePolicy.ABANDON, args: [child.input] });
+        } catch (error) {
+          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) return failureOf(error);
+        }
+      }
+      return { ok: true, value: null };
+    default:
+      await waitUntil(step.kind === 'wait' ? step.until : null, step.kind === 'wait' ? step.what : step.kind);
+      return { ok: true, value: null };
+  }
+}
+
