@@ -1,3 +1,4 @@
+import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
@@ -6,7 +7,7 @@ import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
 import { installAuth } from './auth';
-import { installErrorHandler } from './errors';
+import { frameworkErrorProblem, installErrorHandler } from './errors';
 import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
 import { dashboardRoutes } from './routes/dashboard';
@@ -26,6 +27,7 @@ import { threatIntelRoutes } from './routes/threat-intel';
 import { tokenRoutes } from './routes/tokens';
 import { usageRoutes } from './routes/usage';
 import { whoamiRoutes } from './routes/whoami';
+import { installWellFormedCheck } from './well-formed';
 import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
@@ -43,13 +45,31 @@ export const loggerOptions: FastifyServerOptions['logger'] = {
   redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.pin'], censor: '[redacted]' },
 };
 
+const AJV_OPTIONS = { removeAdditional: false, useDefaults: true, allErrors: true } as const;
+
+/**
+ * Query strings and path parameters arrive as text, so they are coerced to the types their schemas name. JSON bodies
+ * carry their own types and are taken as sent: `{"name": false}` is not the name "false".
+ */
+function validatorFactory(): ValidatorFactory {
+  const fromPool = AjvCompiler();
+  return (externalSchemas) => {
+    const coercing = fromPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } });
+    const exact = fromPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
+    return (route) => (route.httpPart === 'body' ? exact(route) : coercing(route));
+  };
+}
+
 /** Builds the API as a plugin-style app; tests call `inject` on it without opening a port. */
 export async function buildApp(deps: ApiDependencies, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? loggerOptions,
     genReqId: () => crypto.randomUUID(),
     bodyLimit: 8 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+    // Longer than any parameter a route takes, so that the route's schema refuses an overlong one and names it.
+    routerOptions: { maxParamLength: 1000 },
+    frameworkErrors: frameworkErrorProblem,
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
   });
   app.addSchema(problemSchema);
 
@@ -71,11 +91,14 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
       info: { title: 'keyrotor API', version: '0.1.0', description: 'Predictive key rotation and measured entropy for HSM clusters' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (roles admin, operator, auditor)' } } },
     },
+    // Shared schemas keep their own names in the document (components/schemas/Problem), not def-0.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   installErrorHandler(app);
   installAuth(app, deps.db);
+  installWellFormedCheck(app);
 
   const health = new HealthService(deps.db, deps.temporal, deps.config.hsm.nodes.map((node) => node.id), deps.config.hsm.pingTimeoutMs, deps.config.temporal.controlTaskQueue);
   healthRoutes(app, health);

@@ -1,7 +1,33 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ExternalError, KeyrotorError, UserError } from '../domain/errors';
+import { PROBLEM_MEDIA_TYPE } from './schemas/problem';
 
 export class AuthError extends UserError {}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The stable code of a request refused by its schema, by where the refusal is (`body/policy` covers every field of
+     * the policy): the code the service would give for the same input, so that checking a bound at the edge does not
+     * change what clients see. Used when every refusal of the request has the same code; otherwise `invalid_request`.
+     */
+    problemCodes?: Readonly<Record<string, string>>;
+  }
+}
+
+/** The code a schema refusal gets: the route's code for where every refused field is, or `invalid_request`. */
+function validationCode(paths: string[], problemCodes: Readonly<Record<string, string>> | undefined): string {
+  if (!problemCodes) return 'invalid_request';
+  const codeOf = (path: string): string | undefined => {
+    const prefix = Object.keys(problemCodes)
+      .filter((candidate) => path === candidate || path.startsWith(`${candidate}/`))
+      .sort((a, b) => b.length - a.length)[0];
+    return prefix === undefined ? undefined : problemCodes[prefix];
+  };
+  const codes = new Set(paths.map(codeOf));
+  const [only] = codes;
+  return codes.size === 1 && only !== undefined ? only : 'invalid_request';
+}
 
 interface Problem {
   type: string;
@@ -31,6 +57,15 @@ function problem(status: number, code: string, requestId: string, detail?: strin
 }
 
 /**
+ * Errors the router meets before any route is chosen (a path that is not valid percent-encoding, a path parameter
+ * longer than the router takes): problems like every other refusal, not the framework's own JSON.
+ */
+export function frameworkErrorProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const detail = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than any this API takes' : 'the path is not valid percent-encoded text';
+  void reply.status(400).type(PROBLEM_MEDIA_TYPE).send(problem(400, 'invalid_request', request.id, detail));
+}
+
+/**
  * One error handler for the whole API. Clients see only messages meant for them (UserError and request validation);
  * everything else becomes a generic problem while the full error is logged with the request id.
  */
@@ -42,7 +77,8 @@ export function installErrorHandler(app: FastifyInstance): void {
         path: `${error.validationContext ?? 'body'}${issue.instancePath || ''}`,
         message: issue.message ?? 'is invalid',
       }));
-      body = problem(400, 'invalid_request', request.id, errors.map((e) => `${e.path} ${e.message}`).join('; '), errors);
+      const code = validationCode(errors.map((e) => e.path), request.routeOptions.config.problemCodes);
+      body = problem(400, code, request.id, errors.map((e) => `${e.path} ${e.message}`).join('; '), errors);
     } else if (error instanceof UserError) {
       // A refused batch names each bad row; other details stay server-side.
       const rows = error.details?.rows as Array<{ row: number; problems: string[] }> | undefined;
@@ -59,9 +95,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       request.log.error({ err: error }, 'internal error');
       body = problem(500, 'internal_error', request.id, `keyrotor failed to handle this request; give request id ${request.id} to an operator`);
     }
-    void reply.status(body.status).type('application/problem+json').send(body);
+    void reply.status(body.status).type(PROBLEM_MEDIA_TYPE).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).type('application/problem+json').send(problem(404, 'route_not_found', request.id, `no route ${request.method} ${request.url.split('?')[0]}`));
+    void reply.status(404).type(PROBLEM_MEDIA_TYPE).send(problem(404, 'route_not_found', request.id, `no route ${request.method} ${request.url.split('?')[0]}`));
   });
 }

@@ -121,7 +121,8 @@ export interface ConfigInputs {
   softHsmModule?: string;
 }
 
-const NODE_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
+/** An HSM node id: it names task queues (hsm.<id>) and appears in URLs. */
+export const NODE_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
 const TASK_QUEUE_NAME = /^[A-Za-z0-9._/-]{1,200}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'entropy', 'prediction', 'threatIntel', 'usage', 'shutdownGraceMs'];

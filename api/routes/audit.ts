@@ -3,6 +3,7 @@ import { anchorEvidence, listAnchorRecords } from '../../adapters/postgres/audit
 import { listAudit, verifyAudit } from '../../adapters/postgres/audit-repository';
 import type { Database } from '../../adapters/postgres/database';
 import { AUDITORS } from '../auth';
+import { limitSchema, sequenceSchema, textFilterSchema } from '../schemas/bounds';
 import { authErrors } from '../schemas/problem';
 
 const entrySchema = {
@@ -31,10 +32,10 @@ export function auditRoutes(app: FastifyInstance, db: Database): void {
         type: 'object',
         additionalProperties: false,
         properties: {
-          afterSeq: { type: 'integer', minimum: 0 },
-          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          subject: { type: 'string', maxLength: 200 },
-          action: { type: 'string', maxLength: 100 },
+          afterSeq: sequenceSchema('only entries after this seq (the last seq of a page, for the next one)'),
+          limit: limitSchema(1000, 100),
+          subject: textFilterSchema(200, 'only entries about this subject (a key name, threat-intel, …)'),
+          action: textFilterSchema(100, 'only entries of this action (key.created, …)'),
         },
       },
       response: { 200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: entrySchema }, nextAfterSeq: { type: 'integer' } } }, ...authErrors },

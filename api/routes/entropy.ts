@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../adapters/postgres/database';
 import { entropyHistory, latestEntropyReports } from '../../adapters/postgres/entropy-repository';
 import { READERS } from '../auth';
+import { timestampSchema } from '../../domain/input-bounds';
+import { limitSchema, nodeIdSchema } from '../schemas/bounds';
 import { authErrors } from '../schemas/problem';
 
 const reportSchema = {
@@ -40,7 +42,11 @@ export function entropyRoutes(app: FastifyInstance, db: Database): void {
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { node: { type: 'string', maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, before: { type: 'string', format: 'date-time' } },
+        properties: {
+          node: nodeIdSchema('only this node\'s reports'),
+          limit: limitSchema(500, 50),
+          before: timestampSchema('only reports before this time (the oldest at of a page, for the next one)'),
+        },
       },
       response: { 200: { type: 'object', required: ['reports'], properties: { reports: { type: 'array', items: reportSchema } } }, ...authErrors },
     },

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { problemRef } from '../schemas/problem';
 import type { HealthService } from '../services/health';
 
 const component = {
@@ -40,7 +41,7 @@ export function healthRoutes(app: FastifyInstance, health: HealthService): void 
     schema: {
       tags: ['system'],
       summary: 'Health of Temporal, PostgreSQL and every HSM node (a real round trip through each node\'s task queue)',
-      response: { 200: healthSchema, 503: healthSchema },
+      response: { 200: healthSchema, 500: problemRef, 503: healthSchema },
     },
     handler: async (_request, reply) => {
       const report = await health.check();

@@ -4,7 +4,8 @@ import { publishedVersions } from '../../adapters/postgres/key-repository';
 import type { Database } from '../../adapters/postgres/database';
 import { NotFoundError } from '../../domain/errors';
 import { JWS_ALGORITHM, validateKeyName, type KeyType } from '../../domain/keys/key-model';
-import { problemRef } from '../schemas/problem';
+import { keyNameParams } from '../schemas/bounds';
+import { problemRef, publicErrors } from '../schemas/problem';
 
 const jwkSchema = {
   type: 'object',
@@ -26,7 +27,7 @@ export function jwksRoutes(app: FastifyInstance, db: Database): void {
     schema: {
       tags: ['keys'],
       summary: 'Every active and retiring version of every key, as a JSON Web Key Set',
-      response: { 200: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: jwkSchema } } } },
+      response: { 200: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: jwkSchema } } }, ...publicErrors },
     },
     handler: async (_request, reply) => {
       const versions = await publishedVersions(db);
@@ -40,7 +41,7 @@ export function jwksRoutes(app: FastifyInstance, db: Database): void {
     schema: {
       tags: ['keys'],
       summary: 'The public keys of one key\'s active and retiring versions, as PEM and JWK',
-      params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z0-9._-]{1,64}$' } } },
+      params: keyNameParams,
       response: {
         200: {
           type: 'object',
@@ -57,7 +58,7 @@ export function jwksRoutes(app: FastifyInstance, db: Database): void {
             },
           },
         },
-        400: problemRef,
+        ...publicErrors,
         404: problemRef,
       },
     },

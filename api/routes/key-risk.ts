@@ -3,12 +3,12 @@ import type { Database } from '../../adapters/postgres/database';
 import { getKey } from '../../adapters/postgres/key-repository';
 import { riskHistory } from '../../adapters/postgres/prediction-repository';
 import { NotFoundError } from '../../domain/errors';
+import { timestampSchema } from '../../domain/input-bounds';
 import { validateKeyName } from '../../domain/keys/key-model';
 import { OPERATORS, READERS, actorOf } from '../auth';
+import { keyNameParams, limitSchema } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
 import type { KeyService } from '../services/keys';
-
-const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z0-9._-]{1,64}$' } } } as const;
 const trigger = { type: ['string', 'null'], enum: ['risk', 'capacity', 'age', null] } as const;
 
 const evaluationSchema = {
@@ -51,11 +51,11 @@ export function keyRiskRoutes(app: FastifyInstance, db: Database, keys: KeyServi
       summary:
         'The risk evaluations of a key, newest first: score = 1 − Π(1 − weight × value) over the components (usage pressure, anomaly, sensitivity, threat, age), each with why; the decision and the predicted rotation',
       security: [{ bearer: [] }],
-      params: nameParams,
+      params: keyNameParams,
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, before: { type: 'string', format: 'date-time' } },
+        properties: { limit: limitSchema(500, 50), before: timestampSchema('only evaluations before this time (the oldest evaluatedAt of a page, for the next one)') },
       },
       response: { 200: { type: 'object', required: ['key', 'items'], properties: { key: { type: 'string' }, items: { type: 'array', items: evaluationSchema } } }, ...authErrors, 404: problemRef },
     },
@@ -73,7 +73,7 @@ export function keyRiskRoutes(app: FastifyInstance, db: Database, keys: KeyServi
       tags: ['prediction'],
       summary: 'Evaluate the key now (Update evaluateKey): forecast, anomalies, risk and decision; a trigger that fires rotates the key as a scheduled evaluation would',
       security: [{ bearer: [] }],
-      params: nameParams,
+      params: keyNameParams,
       response: {
         200: {
           type: 'object',
@@ -94,6 +94,7 @@ export function keyRiskRoutes(app: FastifyInstance, db: Database, keys: KeyServi
         ...authErrors,
         404: problemRef,
         409: problemRef,
+        502: problemRef,
       },
     },
     handler: async (request) => keys.evaluate(request.params.name, { actor: actorOf(request) }),

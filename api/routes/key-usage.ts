@@ -8,6 +8,7 @@ import type { AnomalyReport } from '../../domain/prediction/anomaly';
 import type { KeyForecast } from '../../domain/prediction/forecaster';
 import { HOUR_MS } from '../../domain/prediction/series';
 import { READERS } from '../auth';
+import { keyNameParams, limitSchema } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
 
 const numbers = { type: 'array', items: { type: 'number' } } as const;
@@ -20,8 +21,8 @@ export function keyUsageRoutes(app: FastifyInstance, db: Database): void {
       summary:
         'Hourly private-key use (sign, decrypt, unwrap) of a key, the hour now running last; the forecast (mean and interval per hour) and the anomaly report of its latest risk evaluation',
       security: [{ bearer: [] }],
-      params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z0-9._-]{1,64}$' } } },
-      querystring: { type: 'object', additionalProperties: false, properties: { hours: { type: 'integer', minimum: 1, maximum: 840, default: 168 } } },
+      params: keyNameParams,
+      querystring: { type: 'object', additionalProperties: false, properties: { hours: { ...limitSchema(840, 168), description: 'hours of use, the newest (at most five weeks)' } } },
       response: {
         200: {
           type: 'object',

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { VERSION_STATES, type VersionState } from '../../domain/keys/key-model';
 import { OPERATORS, READERS, actorOf } from '../auth';
+import { keyNameSchema, limitSchema, nodeIdSchema, offsetSchema } from '../schemas/bounds';
 import { authErrors } from '../schemas/problem';
 import type { KeymapService } from '../services/keymap';
 
@@ -193,11 +194,11 @@ export function keymapRoutes(app: FastifyInstance, keymap: KeymapService): void 
         type: 'object',
         additionalProperties: false,
         properties: {
-          key: { type: 'string', pattern: '^[a-z0-9._-]{1,64}$' },
+          key: keyNameSchema('only this key'),
           state: { type: 'string', enum: VERSION_STATES },
-          node: { type: 'string', maxLength: 64, description: 'versions held on this node, with only its holdings' },
-          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          offset: { type: 'integer', minimum: 0, default: 0 },
+          node: nodeIdSchema('versions held on this node, with only its holdings'),
+          limit: limitSchema(1000, 100),
+          offset: offsetSchema,
         },
       },
       response: {

@@ -2,31 +2,36 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../adapters/postgres/database';
 import { listKeys } from '../../adapters/postgres/key-repository';
 import { latestEvaluations, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
+import { durationSchema, textSchema } from '../../domain/input-bounds';
 import { KEY_TYPES, VERSION_STATES } from '../../domain/keys/key-model';
 import { SENSITIVITY_CLASS_PATTERN, type KeyPolicy } from '../../domain/keys/policy';
-import { textSchema } from '../../domain/input-bounds';
 import { OPERATORS, READERS, actorOf } from '../auth';
+import { keyNameParams, keyNamePrefixSchema, keyNameSchema, limitSchema, offsetSchema } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
 import type { KeyService } from '../services/keys';
 
-const NAME = { type: 'string', pattern: '^[a-z0-9._-]{1,64}$' } as const;
-const nameParams = { type: 'object', required: ['name'], properties: { name: NAME } } as const;
 const refusals = { ...authErrors, 404: problemRef, 409: problemRef, 502: problemRef } as const;
+const reasonSchema = (description: string) => textSchema(description, 1);
 
 const policySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    gracePeriod: { type: 'string' },
-    maxGracePeriod: { type: 'string' },
-    retention: { type: 'string' },
-    maxAge: { type: 'string' },
-    minRotationInterval: { type: 'string' },
-    evaluationInterval: { type: 'string' },
-    riskThreshold: { type: 'number' },
-    capacityLimit: { type: ['integer', 'null'] },
-    capacityMargin: { type: 'string', description: 'rotate at least this long (plus one evaluation interval) before forecast use exhausts capacityLimit' },
-    sensitivity: { type: 'string', pattern: SENSITIVITY_CLASS_PATTERN.source, description: 'a data class of prediction.sensitivityWeights' },
+    gracePeriod: durationSchema('how long a replaced version stays published (1s to 100 years; at most maxGracePeriod)'),
+    maxGracePeriod: durationSchema('the cap grace extensions cannot pass, from the moment the version started retiring (at most usage.rawRetention)'),
+    retention: durationSchema('archive to purge (1s to 100 years)'),
+    maxAge: durationSchema('hard cryptoperiod: the key rotates when its active version reaches it (1s to 100 years)'),
+    minRotationInterval: durationSchema('no automatic rotation sooner than this after an activation (1s up to maxAge)'),
+    evaluationInterval: durationSchema('how often the key\'s risk is evaluated (1s to 100 years)'),
+    riskThreshold: { type: 'number', minimum: 0, maximum: 1, not: { enum: [0] }, description: 'risk score at which the key rotates: greater than 0, at most 1' },
+    capacityLimit: {
+      type: ['integer', 'null'],
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'private-key operations (sign, decrypt, unwrap) one version may serve, a positive safe integer; null: no limit',
+    },
+    capacityMargin: durationSchema('rotate at least this long (plus one evaluation interval) before forecast use exhausts capacityLimit (0 to 100 years)'),
+    sensitivity: { type: 'string', minLength: 1, maxLength: 64, pattern: SENSITIVITY_CLASS_PATTERN.source, description: 'a data class of prediction.sensitivityWeights' },
     entropyPolicy: { type: ['string', 'null'], enum: ['hold', 'hsm-only', null] },
   },
 } as const;
@@ -176,7 +181,7 @@ const keyDetailSchema = {
 
 export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService): void {
   app.post<{ Body: { name: string; type: string; policy?: Partial<KeyPolicy>; reason?: string } }>('/keys', {
-    config: { roles: OPERATORS },
+    config: { roles: OPERATORS, problemCodes: { 'body/name': 'invalid_key_name', 'body/type': 'invalid_key_type', 'body/policy': 'invalid_policy' } },
     schema: {
       tags: ['keys'],
       summary: 'Create a managed key: starts its lifecycle workflow, which generates v1 on a healthy node and replicates it to every node',
@@ -185,7 +190,13 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
         type: 'object',
         additionalProperties: false,
         required: ['name', 'type'],
-        properties: { name: { type: 'string', maxLength: 64 }, type: { type: 'string', description: `one of ${KEY_TYPES.join(', ')}` }, policy: policySchema, reason: { type: 'string', maxLength: 500 } },
+        properties: {
+          name: keyNameSchema('the new key\'s name, never reused: 1–64 of a-z, 0-9, \'.\', \'_\' and \'-\', starting with a letter or digit'),
+          // Not an enum: ed25519 must reach the service, which says why it is refused.
+          type: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[a-z0-9-]+$', description: `one of ${KEY_TYPES.join(', ')} (ed25519 is refused: SoftHSM cannot wrap it)` },
+          policy: policySchema,
+          reason: textSchema('why the key is made (audit log and v1\'s lineage)'),
+        },
       },
       response: {
         202: { type: 'object', required: ['name', 'workflowId', 'policy'], properties: { name: { type: 'string' }, workflowId: { type: 'string' }, policy: policySchema } },
@@ -205,10 +216,10 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
         type: 'object',
         additionalProperties: false,
         properties: {
-          phase: { type: 'string' },
-          prefix: { type: 'string', pattern: '^[a-z0-9._-]{1,64}$', description: 'only keys whose name starts with this' },
-          limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-          offset: { type: 'integer', minimum: 0, default: 0 },
+          phase: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[a-z][a-z-]*$', description: 'only keys in this phase (creating, active, rotating, grace, decommissioning, decommissioned)' },
+          prefix: keyNamePrefixSchema,
+          limit: limitSchema(500, 50),
+          offset: offsetSchema,
         },
       },
       response: { 200: { type: 'object', required: ['keys', 'total'], properties: { keys: { type: 'array', items: keyListItemSchema }, total: { type: 'integer', description: 'keys matching the filters' } } }, ...authErrors },
@@ -226,7 +237,7 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
       tags: ['keys'],
       summary: 'A key with its versions, lineage and deadlines',
       security: [{ bearer: [] }],
-      params: nameParams,
+      params: keyNameParams,
       response: { 200: keyDetailSchema, ...refusals },
     },
     handler: async (request) => {
@@ -252,12 +263,12 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
   });
 
   app.patch<{ Params: { name: string }; Body: Partial<KeyPolicy> }>('/keys/:name/policy', {
-    config: { roles: OPERATORS },
+    config: { roles: OPERATORS, problemCodes: { body: 'invalid_policy' } },
     schema: {
       tags: ['keys'],
       summary: 'Change some fields of a key\'s policy; the whole result is validated before it applies',
       security: [{ bearer: [] }],
-      params: nameParams,
+      params: keyNameParams,
       body: { ...policySchema, minProperties: 1 },
       response: { 200: policySchema, ...refusals },
     },
@@ -270,8 +281,13 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
       tags: ['keys'],
       summary: 'Decommission a key: destroys every version on every node; send the key\'s name as confirm',
       security: [{ bearer: [] }],
-      params: nameParams,
-      body: { type: 'object', additionalProperties: false, required: ['confirm', 'reason'], properties: { confirm: { type: 'string' }, reason: { type: 'string', minLength: 1, maxLength: 500 } } },
+      params: keyNameParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['confirm', 'reason'],
+        properties: { confirm: keyNameSchema('the key\'s name again'), reason: reasonSchema('why the key is decommissioned (audit log)') },
+      },
       response: { 200: { type: 'object', required: ['destroyedVersions'], properties: { destroyedVersions: { type: 'array', items: { type: 'integer' } } } }, ...refusals },
     },
     handler: async (request) => keys.decommission(request.params.name, { ...request.body, actor: actorOf(request) }),
@@ -283,8 +299,13 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
       tags: ['keys'],
       summary: 'Rotate now and answer with the new version. emergency: the old version stops signing on every node before the answer, is marked compromised and archived without a grace period',
       security: [{ bearer: [] }],
-      params: nameParams,
-      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 500 }, emergency: { type: 'boolean', default: false } } },
+      params: keyNameParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['reason'],
+        properties: { reason: reasonSchema('why the key rotates (audit log and the new version\'s lineage)'), emergency: { type: 'boolean', default: false } },
+      },
       response: {
         200: {
           type: 'object',
@@ -304,13 +325,21 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
   });
 
   app.post<{ Params: { name: string }; Body: { extendBy: string; reason: string } }>('/keys/:name/grace', {
-    config: { roles: OPERATORS },
+    config: { roles: OPERATORS, problemCodes: { 'body/extendBy': 'invalid_duration' } },
     schema: {
       tags: ['keys'],
       summary: 'Extend the running grace period (Update extendGrace): answers with the deadline the workflow applied; refused past maxGracePeriod',
       security: [{ bearer: [] }],
-      params: nameParams,
-      body: { type: 'object', additionalProperties: false, required: ['extendBy', 'reason'], properties: { extendBy: { type: 'string' }, reason: { type: 'string', minLength: 1, maxLength: 500 } } },
+      params: keyNameParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['extendBy', 'reason'],
+        properties: {
+          extendBy: durationSchema('how much longer the grace period runs (1s to 100 years; refused past maxGracePeriod)'),
+          reason: reasonSchema('why the grace period is extended (audit log)'),
+        },
+      },
       response: { 202: { type: 'object', required: ['expectedDeadline', 'cap'], properties: { expectedDeadline: { type: 'string', description: 'the grace deadline the workflow applied' }, cap: { type: ['string', 'null'] } } }, ...refusals },
     },
     handler: async (request, reply) => reply.status(202).send(await keys.extendGrace(request.params.name, { ...request.body, actor: actorOf(request) })),
@@ -322,8 +351,8 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
       tags: ['keys'],
       summary: 'End the grace period now (Update completeGrace): the retiring version is archived and verified before the answer',
       security: [{ bearer: [] }],
-      params: nameParams,
-      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } } },
+      params: keyNameParams,
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: reasonSchema('why the grace period ends now (audit log)') } },
       response: { 200: { type: 'object', required: ['version', 'state', 'verdictOk'], properties: { version: { type: 'integer' }, state: { type: 'string' }, verdictOk: { type: ['boolean', 'null'] } } }, ...refusals },
     },
     handler: async (request) => keys.completeGrace(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),
@@ -335,8 +364,8 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
       tags: ['keys'],
       summary: 'Resume a held key (Update resumeKey): the step it stopped at runs again; fix the cause (see held.reason) first',
       security: [{ bearer: [] }],
-      params: nameParams,
-      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: textSchema('why the key may go on: what was fixed', 1) } },
+      params: keyNameParams,
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: reasonSchema('why the key may go on: what was fixed') } },
       response: { 200: { type: 'object', required: ['resumed'], properties: { resumed: { type: 'string', description: 'the step that runs again' } } }, ...refusals },
     },
     handler: async (request) => keys.resume(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),

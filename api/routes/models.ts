@@ -5,6 +5,7 @@ import { listModels } from '../../adapters/postgres/prediction-repository';
 import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID } from '../../domain/identifiers';
 import type { retrainForecastModelWorkflow } from '../../workflows/forecast-model';
 import { OPERATORS, READERS } from '../auth';
+import { limitSchema } from '../schemas/bounds';
 import { authErrors } from '../schemas/problem';
 
 const modelSchema = {
@@ -20,7 +21,7 @@ export function modelRoutes(app: FastifyInstance, db: Database, temporal: Client
       tags: ['prediction'],
       summary: 'The global forecast models, newest (the one in use) first',
       security: [{ bearer: [] }],
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: limitSchema(100, 20) } },
       response: { 200: { type: 'object', required: ['models'], properties: { models: { type: 'array', items: modelSchema } } }, ...authErrors },
     },
     handler: async (request) => ({ models: await listModels(db, request.query.limit ?? 20) }),

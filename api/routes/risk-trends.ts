@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../adapters/postgres/database';
 import { riskTrends } from '../../adapters/postgres/prediction-repository';
+import { CLEAN_TEXT_PATTERN } from '../../domain/input-bounds';
 import { MAX_KEY_LIST_LENGTH, MAX_LISTED_KEYS, parseKeyNameList } from '../../domain/keys/key-name-list';
 import { READERS } from '../auth';
 import { authErrors } from '../schemas/problem';
@@ -24,7 +25,7 @@ export function riskTrendsRoutes(app: FastifyInstance, db: Database): void {
         additionalProperties: false,
         required: ['keys'],
         properties: {
-          keys: { type: 'string', minLength: 1, maxLength: MAX_KEY_LIST_LENGTH, description: `comma-separated key names, at most ${MAX_LISTED_KEYS}, each once` },
+          keys: { type: 'string', minLength: 1, maxLength: MAX_KEY_LIST_LENGTH, pattern: CLEAN_TEXT_PATTERN, description: `comma-separated key names, at most ${MAX_LISTED_KEYS}, each once` },
           points: { type: 'integer', minimum: 1, maximum: MAX_POINTS, default: 24, description: 'evaluations per key, the newest ones' },
         },
       },

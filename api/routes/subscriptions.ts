@@ -3,6 +3,7 @@ import type { Database } from '../../adapters/postgres/database';
 import { createSubscription, deleteSubscription, listSubscriptions } from '../../adapters/postgres/subscription-repository';
 import { NotFoundError } from '../../domain/errors';
 import { OPERATORS, READERS, actorOf } from '../auth';
+import { idParams } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
 
 const subscriptionSchema = {
@@ -18,7 +19,7 @@ export function subscriptionRoutes(app: FastifyInstance, db: Database): void {
       tags: ['subscriptions'],
       summary: 'Subscribe an application to key rotations: signed POSTs (X-Keyrotor-Signature) with the new public key\'s kid; the secret is shown only in this reply',
       security: [{ bearer: [] }],
-      body: { type: 'object', additionalProperties: false, required: ['url'], properties: { url: { type: 'string', pattern: '^https?://[^\\s]+$', maxLength: 2000 } } },
+      body: { type: 'object', additionalProperties: false, required: ['url'], properties: { url: { type: 'string', pattern: '^https?://[^\\s\\u0000-\\u001f\\u007f-\\u009f]+$', maxLength: 2000 } } },
       response: { 201: { type: 'object', required: ['subscription', 'secret'], properties: { subscription: subscriptionSchema, secret: { type: 'string' } } }, ...authErrors },
     },
     handler: async (request, reply) => reply.status(201).send(await createSubscription(db, { url: request.body.url, actor: actorOf(request) })),
@@ -41,7 +42,7 @@ export function subscriptionRoutes(app: FastifyInstance, db: Database): void {
       tags: ['subscriptions'],
       summary: 'Remove a subscription',
       security: [{ bearer: [] }],
-      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      params: idParams,
       response: { 204: { type: 'null' }, 404: problemRef, ...authErrors },
     },
     handler: async (request, reply) => {

@@ -4,9 +4,50 @@ import type { Database } from '../../adapters/postgres/database';
 import { deleteIndicator, lastFeedPull, listIndicators, upsertIndicators } from '../../adapters/postgres/threat-intel-repository';
 import { reevaluateKeysReachedBy } from '../../adapters/temporal/key-reevaluation';
 import { NotFoundError, UserError } from '../../domain/errors';
-import { INDICATOR_ID_PATTERN, MAX_INDICATORS, SEVERITY_LEVELS, THREAT_SCOPES, indicatorsOf, validateIndicatorBatch, type ThreatScope } from '../../domain/threat-intel/indicators';
+import { CLEAN_TEXT_PATTERN, TIMESTAMP_MAX_LENGTH, TIMESTAMP_PATTERN } from '../../domain/input-bounds';
+import {
+  INDICATOR_ID_PATTERN,
+  INDICATOR_TEXT_MAX_LENGTH,
+  MAX_INDICATORS,
+  SEVERITY_LEVELS,
+  THREAT_SCOPES,
+  indicatorsOf,
+  validateIndicatorBatch,
+  type ThreatScope,
+} from '../../domain/threat-intel/indicators';
 import { AUDITORS, OPERATORS, actorOf } from '../auth';
+import { keyNameSchema, limitSchema, offsetSchema, textFilterSchema } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
+
+const indicatorIdSchema = { type: 'string', minLength: 1, maxLength: 200, pattern: INDICATOR_ID_PATTERN.source } as const;
+const indicatorText = (description: string) => ({ type: 'string', minLength: 1, maxLength: INDICATOR_TEXT_MAX_LENGTH, pattern: CLEAN_TEXT_PATTERN, description }) as const;
+
+const indicatorFields = {
+  id: { ...indicatorIdSchema, description: 'the indicator\'s id: re-posting it updates the indicator' },
+  severity: {
+    anyOf: [{ type: 'number', minimum: 0, maximum: 1 }, { type: 'string', enum: Object.keys(SEVERITY_LEVELS) }],
+    description: `a number from 0 to 1 or a level (${Object.entries(SEVERITY_LEVELS).map(([level, value]) => `${level} ${value}`).join(', ')})`,
+  },
+  expiresAt: { type: 'string', minLength: 1, maxLength: TIMESTAMP_MAX_LENGTH, pattern: TIMESTAMP_PATTERN, description: 'ISO 8601 with its zone (years 0001–9999, offsets up to ±15:59)' },
+  source: indicatorText('who reported it'),
+} as const;
+const indicatorOfScope = (scope: ThreatScope, target: Record<string, unknown> | null) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'severity', 'scope', 'expiresAt', 'source', ...(target ? ['target'] : [])],
+    properties: { ...indicatorFields, scope: { type: 'string', enum: [scope] }, ...(target ? { target } : { target: { type: 'null' } }) },
+  }) as const;
+
+/** An indicator reaches one key, the keys an application uses, or every key (no target). */
+const indicatorInputSchema = {
+  oneOf: [
+    indicatorOfScope('key', keyNameSchema('the key it concerns')),
+    indicatorOfScope('app', indicatorText('the application it concerns, as usage events name it')),
+    indicatorOfScope('all', null),
+  ],
+} as const;
+const batchSchema = { type: 'array', minItems: 1, maxItems: MAX_INDICATORS, items: indicatorInputSchema } as const;
 
 const indicatorSchema = {
   type: 'object',
@@ -53,11 +94,14 @@ export function threatIntelRoutes(app: FastifyInstance, db: Database, options: {
   app.post<{ Body: unknown }>('/threat-intel', {
     config: { roles: OPERATORS },
     bodyLimit: 16 * 1024 * 1024,
+    // The batch's own check names each bad row with every reason, as for the feed; the schema's verdict comes second,
+    // for what the rows do not cover (the shape of the body around them).
+    attachValidation: true,
     schema: {
       tags: ['threat-intel'],
       summary: `Report threat indicators (up to ${MAX_INDICATORS}): {id, severity (0–1 or low|medium|high|critical), scope (key|app|all), target, expiresAt, source}. A batch with an invalid indicator is refused whole; re-posting an id updates it`,
       security: [{ bearer: [] }],
-      body: { oneOf: [{ type: 'array' }, { type: 'object', required: ['indicators'], properties: { indicators: { type: 'array' } } }] },
+      body: { oneOf: [batchSchema, { type: 'object', additionalProperties: false, required: ['indicators'], properties: { indicators: batchSchema } }] },
       response: {
         200: {
           type: 'object',
@@ -73,6 +117,7 @@ export function threatIntelRoutes(app: FastifyInstance, db: Database, options: {
         const listed = checked.problems.slice(0, 20).map((p) => (p.row < 0 ? p.problems.join('; ') : `row ${p.row}: ${p.problems.join('; ')}`));
         throw new UserError('invalid_threat_indicators', `${checked.problems.length} bad indicator(s), nothing stored: ${listed.join(' | ')}${checked.problems.length > 20 ? ' | …' : ''}`, 400, { rows: checked.problems });
       }
+      if (request.validationError) throw request.validationError;
       const { reach, ...outcome } = await upsertIndicators(db, checked.indicators, actorOf(request));
       // The keys whose threat component new or changed indicators move evaluate now, not at their next scheduled evaluation.
       await reevaluateKeysReachedBy({ db, client: options.temporal }, reach, {
@@ -95,9 +140,9 @@ export function threatIntelRoutes(app: FastifyInstance, db: Database, options: {
         properties: {
           include: { type: 'string', enum: ['expired'] },
           scope: { type: 'string', enum: THREAT_SCOPES },
-          target: { type: 'string', maxLength: 200 },
-          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          offset: { type: 'integer', minimum: 0, default: 0 },
+          target: textFilterSchema(INDICATOR_TEXT_MAX_LENGTH, 'only indicators with this target (a key name or an application)'),
+          limit: limitSchema(1000, 100),
+          offset: offsetSchema,
         },
       },
       response: {
@@ -129,7 +174,7 @@ export function threatIntelRoutes(app: FastifyInstance, db: Database, options: {
       tags: ['threat-intel'],
       summary: 'Withdraw a threat indicator (audited); it stops counting at once',
       security: [{ bearer: [] }],
-      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: INDICATOR_ID_PATTERN.source } } },
+      params: { type: 'object', required: ['id'], properties: { id: indicatorIdSchema } },
       response: { 204: { type: 'null' }, 404: problemRef, ...authErrors },
     },
     handler: async (request, reply) => {

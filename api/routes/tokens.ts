@@ -3,6 +3,7 @@ import { ROLES, createToken, listTokens, revokeToken, type Role } from '../../ad
 import type { Database } from '../../adapters/postgres/database';
 import { NotFoundError } from '../../domain/errors';
 import { ADMINS, actorOf } from '../auth';
+import { idParams } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
 
 const tokenInfoSchema = {
@@ -29,7 +30,10 @@ export function tokenRoutes(app: FastifyInstance, db: Database): void {
         type: 'object',
         additionalProperties: false,
         required: ['name', 'role'],
-        properties: { name: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[\\w .@-]+$' }, role: { type: 'string', enum: ROLES } },
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[\\w .@-]+$', description: 'what the token is for: letters, digits, _ . @ - and spaces' },
+          role: { type: 'string', enum: ROLES },
+        },
       },
       response: { 201: { type: 'object', required: ['token', 'info'], properties: { token: { type: 'string' }, info: tokenInfoSchema } }, ...authErrors },
     },
@@ -56,7 +60,7 @@ export function tokenRoutes(app: FastifyInstance, db: Database): void {
       tags: ['tokens'],
       summary: 'Revoke an API token',
       security: [{ bearer: [] }],
-      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      params: idParams,
       response: { 200: tokenInfoSchema, 404: problemRef, ...authErrors },
     },
     handler: async (request) => {

@@ -17,8 +17,14 @@ export const problemSchema = {
   },
 } as const;
 
-const problem = { $ref: 'Problem#' } as const;
+/** The media type of every error reply. */
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+
+/** An error reply in a route's response schema: documented, and serialized, as application/problem+json. */
+const problem = { description: 'a problem (RFC 9457)', content: { [PROBLEM_MEDIA_TYPE]: { schema: { $ref: 'Problem#' } } } } as const;
 
 /** Error replies every authenticated route can give, for its response schema. */
 export const authErrors = { 400: problem, 401: problem, 403: problem, 500: problem, 503: problem } as const;
+/** Error replies of routes anyone may call. */
+export const publicErrors = { 400: problem, 500: problem, 503: problem } as const;
 export const problemRef = problem;

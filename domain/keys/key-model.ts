@@ -1,9 +1,15 @@
 import { UserError } from '../errors';
 
-export const KEY_NAME_PATTERN = /^[a-z0-9._-]{1,64}$/;
+/**
+ * A key name: 1–64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit. Names travel as URL path segments
+ * (/keys/:name), so none may be one that clients rewrite: '.' and '..' are normalised away, and a name that starts with
+ * a letter or digit can be neither.
+ */
+export const KEY_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const KEY_NAME_RULE = "1–64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit";
 
 export function validateKeyName(name: string): string {
-  if (!KEY_NAME_PATTERN.test(name)) throw new UserError('invalid_key_name', `key name '${name}' must be 1–64 characters of a-z, 0-9, '.', '_' and '-'`);
+  if (!KEY_NAME_PATTERN.test(name)) throw new UserError('invalid_key_name', `key name '${name.length > 64 ? `${name.slice(0, 64)}…` : name}' must be ${KEY_NAME_RULE}`);
   return name;
 }
 

@@ -1,5 +1,5 @@
 import { UserError } from '../errors';
-import { KEY_NAME_PATTERN } from './key-model';
+import { KEY_NAME_PATTERN, KEY_NAME_RULE } from './key-model';
 
 /** Keys one request may name in a comma-separated list (GET /risk-trends?keys=). */
 export const MAX_LISTED_KEYS = 100;
@@ -19,7 +19,7 @@ export function parseKeyNameList(text: string, field = 'keys'): string[] {
   const twice = new Set<string>();
   names.forEach((name, index) => {
     if (name === '') problems.push(`entry ${index + 1} is empty`);
-    else if (!KEY_NAME_PATTERN.test(name)) problems.push(`'${name.length > 64 ? `${name.slice(0, 64)}…` : name}' is not a key name (1–64 characters of a-z, 0-9, '.', '_' and '-')`);
+    else if (!KEY_NAME_PATTERN.test(name)) problems.push(`'${name.length > 64 ? `${name.slice(0, 64)}…` : name}' is not a key name (${KEY_NAME_RULE})`);
     else if (seen.has(name)) twice.add(name);
     seen.add(name);
   });

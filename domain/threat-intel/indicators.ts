@@ -1,3 +1,4 @@
+import { isCleanText, parseTimestamp } from '../input-bounds';
 import { KEY_NAME_PATTERN } from '../keys/key-model';
 import type { RowProblem } from '../usage/events';
 
@@ -29,8 +30,8 @@ export interface ValidIndicator {
 
 // Ids appear in URLs (DELETE /threat-intel/:id): no slashes, spaces or query characters.
 export const INDICATOR_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$/;
-// A time without its zone would be read in the server's zone: the zone is required.
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+/** The longest application name (scope app) and source. */
+export const INDICATOR_TEXT_MAX_LENGTH = 200;
 const FIELDS = ['id', 'severity', 'scope', 'target', 'expiresAt', 'source'];
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -38,15 +39,6 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 /** The indicators of a body or a feed document: an array, or `{"indicators": [...]}`. */
 export function indicatorsOf(document: unknown): unknown {
   return isObject(document) && Array.isArray(document.indicators) ? document.indicators : document;
-}
-
-/** Milliseconds of an ISO 8601 time with its zone; NaN for anything else, including days a month does not have. */
-function parseZonedTime(text: string): number {
-  if (!ISO_WITH_ZONE.test(text)) return Number.NaN;
-  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
-  // Date.parse rolls 2026-02-30 over into March; a time that names a day that does not exist is refused instead.
-  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) return Number.NaN;
-  return Date.parse(text);
 }
 
 function severityOf(value: unknown): { severity: number; severityLevel: SeverityLevel | null } | undefined {
@@ -89,11 +81,12 @@ export function validateIndicatorBatch(raw: unknown): { indicators: ValidIndicat
     if (!(THREAT_SCOPES as readonly unknown[]).includes(scope)) rowProblems.push(`scope must be one of ${THREAT_SCOPES.join(', ')}`);
     else if (scope === 'all' && target !== undefined && target !== null) rowProblems.push('scope all applies to every key: give no target');
     else if (scope === 'key' && (typeof target !== 'string' || !KEY_NAME_PATTERN.test(target))) rowProblems.push('scope key needs a target that is a key name');
-    else if (scope === 'app' && (typeof target !== 'string' || target.length === 0 || target.length > 200)) rowProblems.push('scope app needs a target that is an application (1–200 characters)');
-    const expiresAt = typeof entry.expiresAt === 'string' ? parseZonedTime(entry.expiresAt) : Number.NaN;
+    else if (scope === 'app' && !isCleanText(target, INDICATOR_TEXT_MAX_LENGTH)) rowProblems.push('scope app needs a target that is an application (1–200 characters)');
+    // A time without its zone would be read in the server's zone: the zone is required.
+    const expiresAt = parseTimestamp(entry.expiresAt);
     if (Number.isNaN(expiresAt)) rowProblems.push('expiresAt must be an ISO 8601 time with its zone (for example 2026-07-01T00:00:00Z)');
     const source = entry.source;
-    if (typeof source !== 'string' || source.length === 0 || source.length > 200) rowProblems.push('source must be a non-empty string (up to 200 characters)');
+    if (!isCleanText(source, INDICATOR_TEXT_MAX_LENGTH)) rowProblems.push('source must be a non-empty string (up to 200 characters)');
     if (rowProblems.length > 0) {
       problems.push({ row, problems: rowProblems });
       return;

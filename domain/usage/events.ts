@@ -1,11 +1,16 @@
 import { SENSITIVITY_CLASSES, type SensitivityClass } from '../keys/policy';
 import { KEY_NAME_PATTERN } from '../keys/key-model';
+import { isCleanText, isStorableTime } from '../input-bounds';
 
 export const USAGE_OPERATIONS = ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'] as const;
 export type UsageOperation = (typeof USAGE_OPERATIONS)[number];
 /** Operations with the private key: what a version's capacity counts and what the forecasts model. */
 export const PRIVATE_KEY_OPERATIONS: readonly UsageOperation[] = ['sign', 'decrypt', 'unwrap'];
 export const MAX_BATCH = 10_000;
+/** Versions are stored as PostgreSQL integers. */
+export const MAX_VERSION = 2_147_483_647;
+/** Bounds of an event's fields, shown in the API's schema and checked here (the feed of `keyrotor ingest` comes through the API). */
+export const USAGE_FIELD_BOUNDS = { kid: 200, app: 200, node: 64, eventId: 200, ts: 64, maxCount: 1_000_000_000 } as const;
 
 /** One usage event after validation: the version resolved, the time normalised. */
 export interface UsageEvent {
@@ -47,28 +52,29 @@ export function validateUsageBatch(raw: unknown, nowMs: number, dataClasses: rea
       return;
     }
     for (const key of Object.keys(entry)) if (!FIELDS.includes(key)) rowProblems.push(`unknown field '${key}'`);
-    const ts = typeof entry.ts === 'string' ? Date.parse(entry.ts) : Number.NaN;
+    const ts = typeof entry.ts === 'string' && entry.ts.length <= USAGE_FIELD_BOUNDS.ts ? Date.parse(entry.ts) : Number.NaN;
     if (Number.isNaN(ts)) rowProblems.push('ts must be an ISO 8601 time');
+    else if (!isStorableTime(ts)) rowProblems.push('ts must be in the years 0001 to 9999');
     else if (ts > nowMs + 3_600_000) rowProblems.push('ts is more than an hour in the future');
     const key = typeof entry.key === 'string' ? entry.key : '';
     if (!KEY_NAME_PATTERN.test(key)) rowProblems.push('key must be a key name');
     const version = entry.version;
     const kid = entry.kid;
     if (version === undefined && kid === undefined) rowProblems.push('give kid or version');
-    if (version !== undefined && !(Number.isInteger(version) && (version as number) > 0)) rowProblems.push('version must be a positive whole number');
-    if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0 || kid.length > 200)) rowProblems.push('kid must be a string');
+    if (version !== undefined && !(Number.isInteger(version) && (version as number) > 0 && (version as number) <= MAX_VERSION)) rowProblems.push('version must be a positive whole number');
+    if (kid !== undefined && !isCleanText(kid, USAGE_FIELD_BOUNDS.kid)) rowProblems.push('kid must be a string (1–200 characters of text without control characters)');
     const op = entry.op;
     if (!(USAGE_OPERATIONS as readonly unknown[]).includes(op)) rowProblems.push(`op must be one of ${USAGE_OPERATIONS.join(', ')}`);
     const app = entry.app;
-    if (typeof app !== 'string' || app.length === 0 || app.length > 200) rowProblems.push('app must be a non-empty string');
+    if (!isCleanText(app, USAGE_FIELD_BOUNDS.app)) rowProblems.push('app must be a non-empty string (up to 200 characters of text without control characters)');
     const node = entry.node;
-    if (node !== undefined && (typeof node !== 'string' || node.length > 64)) rowProblems.push('node must be a node id');
+    if (node !== undefined && node !== '' && !isCleanText(node, USAGE_FIELD_BOUNDS.node)) rowProblems.push('node must be a node id (up to 64 characters of text without control characters)');
     const count = entry.count ?? 1;
-    if (!(Number.isInteger(count) && (count as number) > 0 && (count as number) <= 1_000_000_000)) rowProblems.push('count must be a whole number from 1 to 1,000,000,000');
+    if (!(Number.isInteger(count) && (count as number) > 0 && (count as number) <= USAGE_FIELD_BOUNDS.maxCount)) rowProblems.push('count must be a whole number from 1 to 1,000,000,000');
     const sensitivity = entry.sensitivity;
     if (sensitivity !== undefined && !(dataClasses as readonly unknown[]).includes(sensitivity)) rowProblems.push(`sensitivity must be one of ${dataClasses.join(', ')}`);
     const eventId = entry.eventId;
-    if (eventId !== undefined && (typeof eventId !== 'string' || eventId.length === 0 || eventId.length > 200)) rowProblems.push('eventId must be a non-empty string');
+    if (eventId !== undefined && !isCleanText(eventId, USAGE_FIELD_BOUNDS.eventId)) rowProblems.push('eventId must be a non-empty string (up to 200 characters of text without control characters)');
     if (typeof eventId === 'string') {
       if (seenIds.has(eventId)) rowProblems.push(`eventId '${eventId}' appears twice in the batch`);
       seenIds.add(eventId);

@@ -32,7 +32,7 @@ describe('a comma-separated list of key names', () => {
 
   it('names each bad entry, all at once', () => {
     expect(refusal('good,Bad,,also good,good').message).toBe(
-      "keys: 'Bad' is not a key name (1–64 characters of a-z, 0-9, '.', '_' and '-'); entry 3 is empty; 'also good' is not a key name (1–64 characters of a-z, 0-9, '.', '_' and '-'); 'good' is named more than once",
+      "keys: 'Bad' is not a key name (1–64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit); entry 3 is empty; 'also good' is not a key name (1–64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit); 'good' is named more than once",
     );
     expect(refusal('').message).toBe('keys: entry 1 is empty');
     expect(refusal('a,').message).toBe('keys: entry 2 is empty');
@@ -44,7 +44,7 @@ describe('a comma-separated list of key names', () => {
 
   it('shortens an overlong bad name in the message', () => {
     const message = refusal(`${'x'.repeat(65)},a`).message;
-    expect(message).toBe(`keys: '${'x'.repeat(64)}…' is not a key name (1–64 characters of a-z, 0-9, '.', '_' and '-')`);
+    expect(message).toBe(`keys: '${'x'.repeat(64)}…' is not a key name (1–64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit)`);
   });
 
   it('lists ten problems and counts the rest', () => {

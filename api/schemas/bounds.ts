@@ -1,0 +1,45 @@
+import { NODE_ID } from '../../domain/config';
+import { CLEAN_TEXT_PATTERN } from '../../domain/input-bounds';
+import { KEY_NAME_PATTERN, KEY_NAME_RULE } from '../../domain/keys/key-model';
+
+/**
+ * Schemas of the parameters many routes share, so that each bound is written once. Every string a client sends is
+ * bounded in length and characters, every number in range: what the schema admits PostgreSQL accepts.
+ */
+
+export const keyNameSchema = (description = `a key name: ${KEY_NAME_RULE}`) =>
+  ({ type: 'string', minLength: 1, maxLength: 64, pattern: KEY_NAME_PATTERN.source, description }) as const;
+
+/** Path parameters of the routes under /keys/{name}. */
+export const keyNameParams = { type: 'object', required: ['name'], properties: { name: keyNameSchema() } } as const;
+
+/**
+ * The start of key names (GET /keys?prefix=): characters of key names. One that no name starts with (".") finds no
+ * key rather than refusing the request: it is what someone typed into a search box.
+ */
+export const keyNamePrefixSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[a-z0-9._-]+$',
+  description: 'only keys whose name starts with this',
+} as const;
+
+export const nodeIdSchema = (description: string) => ({ type: 'string', minLength: 1, maxLength: 31, pattern: NODE_ID.source, description }) as const;
+
+/** A UUID in its canonical form only: ajv's uuid format also admits a urn:uuid: prefix, which PostgreSQL does not read. */
+const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export const uuidSchema = { type: 'string', format: 'uuid', minLength: 36, maxLength: 36, pattern: UUID_PATTERN } as const;
+export const idParams = { type: 'object', required: ['id'], properties: { id: uuidSchema } } as const;
+
+/** A page offset past any list keyrotor keeps: larger ones are refused, never sent to PostgreSQL. */
+export const MAX_OFFSET = 1_000_000_000;
+export const offsetSchema = { type: 'integer', minimum: 0, maximum: MAX_OFFSET, default: 0, description: `entries to skip (at most ${MAX_OFFSET})` } as const;
+export const limitSchema = (maximum: number, defaultLimit: number) => ({ type: 'integer', minimum: 1, maximum, default: defaultLimit }) as const;
+
+/** A sequence number (audit seq): a safe integer. */
+export const sequenceSchema = (description: string) => ({ type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }) as const;
+
+/** A short free-text filter: clean text of at most `maxLength` characters. */
+export const textFilterSchema = (maxLength: number, description: string) =>
+  ({ type: 'string', maxLength, pattern: CLEAN_TEXT_PATTERN, description }) as const;
