@@ -90,7 +90,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   riskTrendsRoutes(app, deps.db);
   modelRoutes(app, deps.db, deps.temporal, deps.config.temporal.controlTaskQueue);
   jwksRoutes(app, deps.db);
-  subscriptionRoutes(app, deps.db);
+  subscriptionRoutes(app, deps.db, { allowedTargets: deps.config.webhooks.allowedTargets });
   entropyRoutes(app, deps.db);
   usageRoutes(app, deps.db, Object.keys(deps.config.prediction.sensitivityWeights));
   threatIntelRoutes(app, deps.db, { feedConfigured: deps.config.threatIntel.feedUrl !== undefined, temporal: deps.temporal });

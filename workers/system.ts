@@ -167,7 +167,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       }),
     );
 
-    const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, log);
+    const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, { allowedTargets: config.webhooks.allowedTargets }, log);
     dispatcher.start();
     stops.push({ name: 'alert dispatcher', stop: () => dispatcher.stop() });
 

@@ -86,7 +86,7 @@ export function registerServices(program: Command): void {
       const db = Database.connect(databaseUrl);
       const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
       const app = await buildApp({ config, db, temporal: new Client({ connection, namespace: config.temporal.namespace }) });
-      const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, say);
+      const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, { allowedTargets: config.webhooks.allowedTargets }, say);
       dispatcher.start();
       const closeAll = async (): Promise<void> => {
         await app.close();
