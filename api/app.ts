@@ -7,6 +7,7 @@ import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
 import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
+import { requestLogSerializer } from './request-log';
 import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
 import { dashboardRoutes } from './routes/dashboard';
@@ -37,11 +38,15 @@ export interface ApiDependencies {
   temporal: Client;
 }
 
-/** Request log lines carry method, path and status; the Authorization header never reaches a log. */
-export const loggerOptions: FastifyServerOptions['logger'] = {
+/**
+ * Request log lines carry method, path (the query's values redacted) and status; headers, Authorization among them,
+ * never reach a log, and neither do fields named like secrets in anything logged beside them.
+ */
+export const loggerOptions = {
   level: process.env.KEYROTOR_LOG_LEVEL ?? 'info',
-  redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.pin'], censor: '[redacted]' },
-};
+  serializers: { req: requestLogSerializer },
+  redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.pin', '*.secret', '*.password', '*.authorization'], censor: '[redacted]' },
+} satisfies FastifyServerOptions['logger'];
 
 /** Builds the API as a plugin-style app; tests call `inject` on it without opening a port. */
 export async function buildApp(deps: ApiDependencies, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
