@@ -1,3 +1,4 @@
+import { ConfigError } from '../../domain/errors';
 import { Database, migrate } from './database';
 
 /** The roles the embedded PostgreSQL gets; with DATABASE_URL the operator names them (README, "PostgreSQL roles"). */
@@ -94,9 +95,13 @@ export async function openApplicationDatabase(urls: { url: string; ownerUrl?: st
     }
     const owner = Database.connect(urls.ownerUrl, { max: 1, applicationName: 'keyrotor-migrations' });
     try {
+      const roleOf = async (database: Database): Promise<string> => (await database.query<{ role: string }>('SELECT current_user AS role')).rows[0]?.role ?? '';
+      const [applicationRole, ownerRole] = [await roleOf(db), await roleOf(owner)];
+      if (applicationRole === ownerRole) {
+        throw new ConfigError([`DATABASE_URL and KEYROTOR_DATABASE_OWNER_URL connect as the same role (${applicationRole}); give the application a role of its own that owns nothing (README, "PostgreSQL roles")`]);
+      }
       const applied = await migrate(owner, log);
-      const { rows } = await db.query<{ role: string }>('SELECT current_user AS role');
-      await grantApplicationRole(owner, (rows[0] as { role: string }).role);
+      await grantApplicationRole(owner, applicationRole);
       const problems = await applicationRoleProblems(db);
       if (problems.length > 0) log(`warning: the application's PostgreSQL role has more than it needs: ${problems.join('; ')} (README, "PostgreSQL roles")`);
       return { db, applied };

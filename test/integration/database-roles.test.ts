@@ -183,6 +183,20 @@ describe('least privilege in PostgreSQL', () => {
     }
   });
 
+  it('refuses to start when the two URLs name the same role, before it changes anything', async () => {
+    const { ownerUrl } = await createTestDatabase();
+    await expect(openApplicationDatabase({ url: ownerUrl, ownerUrl }, () => undefined)).rejects.toMatchObject({
+      code: 'invalid_configuration',
+      problems: [expect.stringMatching(/^DATABASE_URL and KEYROTOR_DATABASE_OWNER_URL connect as the same role \(t_\w+_owner\)/)],
+    });
+    const owner = Database.connect(ownerUrl);
+    try {
+      expect((await owner.query("SELECT to_regclass('schema_migrations') AS migrations")).rows).toEqual([{ migrations: null }]);
+    } finally {
+      await owner.close();
+    }
+  });
+
   it('keeps working with DATABASE_URL alone, saying once why that role can rewrite the audit log and what to set', async () => {
     const { ownerUrl } = await createTestDatabase();
     const log: string[] = [];
