@@ -8,7 +8,7 @@ import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvent, storeArchiveBlob } 
 import { listSubscriptions, subscriptionWithSecret } from '../adapters/postgres/subscription-repository';
 import { requestKeymapSync } from '../adapters/temporal/schedules';
 import { postSignedJson } from '../adapters/webhooks/signed-post';
-import type { HostResolver } from '../adapters/webhooks/target-guard';
+import { webhookUrlForMessages, type HostResolver } from '../adapters/webhooks/target-guard';
 import type { KeyrotorConfig } from '../domain/config';
 import type { KeyLifecycleState } from '../domain/keys/lifecycle-state';
 import { withTypedFailures } from './failures';
@@ -79,7 +79,7 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
           severity: 'warning',
           source: 'webhooks',
           subject: `subscription/${subscription.id}`,
-          message: `the delivery of ${input.event} to subscription ${subscription.id} (${subscription.url}) was refused: ${result.refused}`,
+          message: `the delivery of ${input.event} to subscription ${subscription.id} (${webhookUrlForMessages(subscription.url)}) was refused: ${result.refused}`,
         }, config.alerts.webhooks.map((hook) => hook.id));
         throw ApplicationFailure.retryable(`delivery to subscription ${input.subscriptionId} refused: ${result.refused}`, 'webhook_target_refused');
       }

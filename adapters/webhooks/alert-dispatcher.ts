@@ -3,7 +3,7 @@ import { claimDueDeliveries, raiseAlert, recordDelivery } from '../postgres/aler
 import type { Database } from '../postgres/database';
 import { readSecret } from '../secrets';
 import { postSignedJson } from './signed-post';
-import type { WebhookGuard } from './target-guard';
+import { webhookUrlForMessages, type WebhookGuard } from './target-guard';
 
 const MAX_ATTEMPTS = 12;
 
@@ -90,7 +90,7 @@ export class AlertDispatcher {
         severity: 'critical',
         source: 'webhooks',
         subject: `alert-sink/${sinkId}`,
-        message: `alert webhook ${sinkId} (${url}) was refused at delivery: ${reason}; alerts do not reach it until it resolves to an allowed address`,
+        message: `alert webhook ${sinkId} (${webhookUrlForMessages(url)}) was refused at delivery: ${reason}; alerts do not reach it until it resolves to an allowed address`,
       }, [...this.secrets.keys()]);
     } catch (error) {
       this.log(`could not raise the alert for the refused alert webhook ${sinkId} (${(error as Error).message})`);

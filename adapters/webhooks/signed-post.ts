@@ -28,7 +28,7 @@ export type SignedPostResult =
  */
 export async function postSignedJson(url: string, secret: string, event: string, payload: unknown, guard: WebhookGuard, timeoutMs = 5000): Promise<SignedPostResult> {
   const resolved = await resolveWebhookTarget(url, guard);
-  if (!resolved.ok) return resolved;
+  if (!resolved.ok) return { ok: false, error: resolved.error, ...(resolved.refused !== undefined ? { refused: resolved.refused } : {}) };
   const { target, address } = resolved;
   const body = JSON.stringify(payload);
   const timestamp = String(Math.floor(Date.now() / 1000));

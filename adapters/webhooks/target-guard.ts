@@ -35,6 +35,19 @@ export async function resolveWebhookTarget(url: string, guard: WebhookGuard): Pr
   return { ok: true, target, address: formatIpAddress(address.address) };
 }
 
+/**
+ * A webhook URL as alerts and logs may name it: scheme, host and path. A receiver's URL may carry a token of its own in
+ * its query, and an alert travels further than the subscription list does.
+ */
+export function webhookUrlForMessages(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
 /** Lookup failures that mean the name does not exist, as opposed to DNS not answering now. */
 const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NONAME', 'EAI_NODATA']);
 

@@ -124,7 +124,7 @@ describe('webhooks that cannot reach inside', () => {
 
   it('raises an alert when a subscription is refused at delivery, and sends nothing', async () => {
     // Subscribed while its name resolved to a public address; now the name resolves inside.
-    const { subscription } = await createSubscription(system.db, { url: `http://rebound.test:${sink.port}/hook`, actor: 'test' });
+    const { subscription } = await createSubscription(system.db, { url: `http://rebound.test:${sink.port}/hook?token=the-receivers-own-token`, actor: 'test' });
     const before = sink.received.length;
     const activities = createKeyControlActivities({ db: system.db, config: system.config, resolveHost: resolverAnswering(['169.254.169.254']) });
     const failure = await activities.deliverWebhook({ subscriptionId: subscription.id, event: 'key.rotated', payload: { key: 'k' } }).catch((error: unknown) => error);
@@ -135,6 +135,9 @@ describe('webhooks that cannot reach inside', () => {
     expect(alerts.json()).toMatchObject({
       alerts: [{ severity: 'warning', subject: `subscription/${subscription.id}`, message: expect.stringMatching(/rebound\.test resolves to 169\.254\.169\.254 is the cloud metadata address/) }],
     });
+    // The alert names the receiver without its query, where a receiver may keep a token of its own.
+    expect(alerts.body).toContain(`http://rebound.test:${sink.port}/hook`);
+    expect(alerts.body).not.toContain('the-receivers-own-token');
   });
 
   it('raises a critical alert when an alert sink is refused at delivery, and sends nothing', async () => {
