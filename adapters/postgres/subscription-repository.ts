@@ -12,7 +12,8 @@ export interface Subscription {
 interface Row {
   id: string;
   url: string;
-  secret: string;
+  /** Null once the subscription is deleted. */
+  secret: string | null;
   created_at: Date;
   created_by: string;
 }
@@ -37,13 +38,14 @@ export async function listSubscriptions(db: Database): Promise<Subscription[]> {
 }
 
 export async function subscriptionWithSecret(db: Database, id: string): Promise<(Subscription & { secret: string }) | undefined> {
-  const { rows } = await db.query<Row>('SELECT * FROM webhook_subscriptions WHERE id = $1 AND deleted_at IS NULL', [id]);
-  return rows[0] ? { ...toSubscription(rows[0]), secret: rows[0].secret } : undefined;
+  const { rows } = await db.query<Row>('SELECT * FROM webhook_subscriptions WHERE id = $1 AND deleted_at IS NULL AND secret IS NOT NULL', [id]);
+  return rows[0]?.secret ? { ...toSubscription(rows[0]), secret: rows[0].secret } : undefined;
 }
 
+/** Deletes a subscription: the row stays for the record, its signing secret is erased (a constraint keeps it so). */
 export async function deleteSubscription(db: Database, id: string, actor: string): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const result = await tx.query('UPDATE webhook_subscriptions SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL', [id]);
+    const result = await tx.query('UPDATE webhook_subscriptions SET deleted_at = now(), secret = NULL WHERE id = $1 AND deleted_at IS NULL', [id]);
     if (result.rowCount === 0) return false;
     await appendAudit(tx, { actor, action: 'subscription.deleted', subject: `subscription/${id}` });
     return true;

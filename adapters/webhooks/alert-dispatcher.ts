@@ -1,8 +1,9 @@
 import type { AlertWebhookConfig } from '../../domain/config';
-import { claimDueDeliveries, recordDelivery } from '../postgres/alert-repository';
+import { claimDueDeliveries, raiseAlert, recordDelivery } from '../postgres/alert-repository';
 import type { Database } from '../postgres/database';
 import { readSecret } from '../secrets';
 import { postSignedJson } from './signed-post';
+import { webhookUrlForMessages, type WebhookGuard } from './target-guard';
 
 const MAX_ATTEMPTS = 12;
 
@@ -23,6 +24,7 @@ export class AlertDispatcher {
   constructor(
     private readonly db: Database,
     sinks: readonly AlertWebhookConfig[],
+    private readonly guard: WebhookGuard,
     private readonly log: (message: string) => void,
     private readonly intervalMs = 1000,
   ) {
@@ -65,12 +67,33 @@ export class AlertDispatcher {
           await recordDelivery(this.db, delivery, { ok: false, error: 'sink no longer configured', retryInSeconds: 0, giveUp: true });
           return;
         }
-        const result = await postSignedJson(sink.url, sink.secret, delivery.event, { event: delivery.event, alert: delivery.alert });
+        const result = await postSignedJson(sink.url, sink.secret, delivery.event, { event: delivery.event, alert: delivery.alert }, this.guard);
         const giveUp = !result.ok && delivery.attempts >= MAX_ATTEMPTS;
-        if (!result.ok) this.log(`alert delivery to ${delivery.sinkId} failed (attempt ${delivery.attempts}: ${result.error ?? 'unknown'})${giveUp ? '; giving up' : ''}`);
-        await recordDelivery(this.db, delivery, { ok: result.ok, ...(result.error ? { error: result.error } : {}), retryInSeconds: retryDelaySeconds(delivery.attempts), giveUp });
+        if (!result.ok) {
+          this.log(`alert delivery to ${delivery.sinkId} failed (attempt ${delivery.attempts}: ${result.error})${giveUp ? '; giving up' : ''}`);
+          if (result.refused !== undefined) await this.raiseRefused(delivery.sinkId, sink.url, result.refused);
+        }
+        await recordDelivery(this.db, delivery, { ok: result.ok, ...(result.ok ? {} : { error: result.error }), retryInSeconds: retryDelaySeconds(delivery.attempts), giveUp });
       }),
     );
     return due.length;
+  }
+
+  /**
+   * A sink that passed the configuration check but resolves to an internal address now: its host's DNS changed, or
+   * someone is trying DNS rebinding. Deliveries to it stop until it resolves to an allowed address again.
+   */
+  private async raiseRefused(sinkId: string, url: string, reason: string): Promise<void> {
+    try {
+      await raiseAlert(this.db, {
+        dedupKey: `webhook-refused:alert-sink:${sinkId}`,
+        severity: 'critical',
+        source: 'webhooks',
+        subject: `alert-sink/${sinkId}`,
+        message: `alert webhook ${sinkId} (${webhookUrlForMessages(url)}) was refused at delivery: ${reason}; alerts do not reach it until it resolves to an allowed address`,
+      }, [...this.secrets.keys()]);
+    } catch (error) {
+      this.log(`could not raise the alert for the refused alert webhook ${sinkId} (${(error as Error).message})`);
+    }
   }
 }

@@ -1,4 +1,7 @@
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { resolveWebhookTarget, type WebhookGuard } from './target-guard';
 
 export const SIGNATURE_HEADER = 'x-keyrotor-signature';
 export const TIMESTAMP_HEADER = 'x-keyrotor-timestamp';
@@ -12,32 +15,50 @@ export function webhookSignature(secret: string, timestamp: string, body: string
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-export interface SignedPostResult {
-  ok: boolean;
-  status?: number;
-  error?: string;
-}
+export type SignedPostResult =
+  | { ok: true; status: number }
+  /** `refused`: the target is not allowed (nothing was sent); the reason names why. */
+  | { ok: false; status?: number; error: string; refused?: string };
 
-/** POSTs a JSON body signed with the sink's secret. Never throws: the caller records the outcome and retries. */
-export async function postSignedJson(url: string, secret: string, event: string, payload: unknown, timeoutMs = 5000): Promise<SignedPostResult> {
+/**
+ * POSTs a JSON body signed with the sink's secret to a target that passes the webhook rules at this moment: the host is
+ * resolved here, every address it resolves to is checked, and the connection goes to the address checked, never to a
+ * second lookup of the name (which DNS rebinding would answer differently). TLS still verifies the certificate against
+ * the host name. Redirects are not followed. Never throws: the caller records the outcome and retries.
+ */
+export async function postSignedJson(url: string, secret: string, event: string, payload: unknown, guard: WebhookGuard, timeoutMs = 5000): Promise<SignedPostResult> {
+  const resolved = await resolveWebhookTarget(url, guard);
+  if (!resolved.ok) return { ok: false, error: resolved.error, ...(resolved.refused !== undefined ? { refused: resolved.refused } : {}) };
+  const { target, address } = resolved;
   const body = JSON.stringify(payload);
   const timestamp = String(Math.floor(Date.now() / 1000));
-  try {
-    const response = await fetch(url, {
+  const parsed = new URL(target.url);
+  const headers = {
+    host: parsed.host,
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    [EVENT_HEADER]: event,
+    [TIMESTAMP_HEADER]: timestamp,
+    [SIGNATURE_HEADER]: webhookSignature(secret, timestamp, body),
+  };
+  return new Promise((resolve) => {
+    const options: https.RequestOptions = {
+      host: address,
+      port: target.port,
+      path: `${parsed.pathname}${parsed.search}`,
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [EVENT_HEADER]: event,
-        [TIMESTAMP_HEADER]: timestamp,
-        [SIGNATURE_HEADER]: webhookSignature(secret, timestamp, body),
-      },
-      body,
+      headers,
+      agent: false,
       signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'manual',
+      // SNI and the certificate check name the host, not the address connected to.
+      ...(target.address ? {} : { servername: target.host }),
+    };
+    const request = (target.protocol === 'https:' ? https : http).request(options, (response) => {
+      response.resume();
+      const status = response.statusCode ?? 0;
+      resolve(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}` });
     });
-    await response.body?.cancel();
-    return response.ok ? { ok: true, status: response.status } : { ok: false, status: response.status, error: `HTTP ${response.status}` };
-  } catch (error) {
-    return { ok: false, error: error instanceof Error ? error.message : String(error) };
-  }
+    request.on('error', (error) => resolve({ ok: false, error: error.message }));
+    request.end(body);
+  });
 }

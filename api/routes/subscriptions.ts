@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../adapters/postgres/database';
 import { createSubscription, deleteSubscription, listSubscriptions } from '../../adapters/postgres/subscription-repository';
+import { assertWebhookTarget, type WebhookGuard } from '../../adapters/webhooks/target-guard';
 import { NotFoundError } from '../../domain/errors';
 import { OPERATORS, READERS, actorOf } from '../auth';
 import { idParams } from '../schemas/bounds';
@@ -12,17 +13,20 @@ const subscriptionSchema = {
   properties: { id: { type: 'string', format: 'uuid' }, url: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, createdBy: { type: 'string' } },
 } as const;
 
-export function subscriptionRoutes(app: FastifyInstance, db: Database): void {
+export function subscriptionRoutes(app: FastifyInstance, db: Database, guard: WebhookGuard): void {
   app.post<{ Body: { url: string } }>('/subscriptions', {
     config: { roles: OPERATORS },
     schema: {
       tags: ['subscriptions'],
-      summary: 'Subscribe an application to key rotations: signed POSTs (X-Keyrotor-Signature) with the new public key\'s kid; the secret is shown only in this reply',
+      summary: 'Subscribe an application to key rotations: signed POSTs (X-Keyrotor-Signature) with the new public key\'s kid; the secret is shown only in this reply. Internal addresses (loopback, private, link-local, metadata…) are refused (400 webhook_target_refused) unless allowlisted',
       security: [{ bearer: [] }],
       body: { type: 'object', additionalProperties: false, required: ['url'], properties: { url: { type: 'string', pattern: '^https?://[^\\s\\u0000-\\u001f\\u007f-\\u009f]+$', maxLength: 2000 } } },
       response: { 201: { type: 'object', required: ['subscription', 'secret'], properties: { subscription: subscriptionSchema, secret: { type: 'string' } } }, ...authErrors },
     },
-    handler: async (request, reply) => reply.status(201).send(await createSubscription(db, { url: request.body.url, actor: actorOf(request) })),
+    handler: async (request, reply) => {
+      await assertWebhookTarget(request.body.url, guard);
+      return reply.status(201).send(await createSubscription(db, { url: request.body.url, actor: actorOf(request) }));
+    },
   });
 
   app.get('/subscriptions', {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../adapters/config-loader';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { serveNodeProvisioning } from '../../adapters/pkcs11/provision-node';
-import { Database, migrate } from '../../adapters/postgres/database';
+import { Database } from '../../adapters/postgres/database';
+import { openApplicationDatabase } from '../../adapters/postgres/roles';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
 import { ensureEntropySchedules, ensureKeymapSyncSchedule, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
@@ -37,9 +38,8 @@ export function registerServices(program: Command): void {
       say(`checking ${config.hsm.nodes.length} HSM node(s)`);
       const report = await provisionCluster(config, say);
       say(`wrapping keys: ${Object.entries(report.wrappingKeys).map(([label, key]) => `${label} ${key.state} (check value ${key.checkValue})`).join(', ')}`);
-      const db = Database.connect(databaseUrl);
+      const { db, applied } = await openApplicationDatabase({ url: databaseUrl, ...(config.database.ownerUrl ? { ownerUrl: config.database.ownerUrl } : {}) }, say);
       try {
-        const applied = await migrate(db, say);
         say(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date');
         const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
         try {
@@ -86,7 +86,7 @@ export function registerServices(program: Command): void {
       const db = Database.connect(databaseUrl);
       const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
       const app = await buildApp({ config, db, temporal: new Client({ connection, namespace: config.temporal.namespace }) });
-      const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, say);
+      const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, { allowedTargets: config.webhooks.allowedTargets }, say);
       dispatcher.start();
       const closeAll = async (): Promise<void> => {
         await app.close();

@@ -7,7 +7,7 @@ import { AUDIT_ANCHOR_LABEL } from '../../domain/identifiers';
 import type { KeymapSyncResult } from '../../domain/keymap/sync';
 import type { RunningSystem } from '../../workers/system';
 import { deleteObject, listTokenObjects, readDataObject, readPublicKeyDer, writeDataObject, type TokenAccess } from '../support/pkcs11-listing';
-import { startTestSystem, testConfig, tokenFor } from '../support/system';
+import { startTestSystem, superuserDatabase, testConfig, tokenFor } from '../support/system';
 
 interface AnchorsReply {
   ok: boolean;
@@ -127,12 +127,18 @@ describe('the audit anchor in the HSMs on the real stack: three SoftHSM tokens, 
   it('finds the newest audit entries removed by someone with database access, raises a critical alert, and keeps the anchors that show it', async () => {
     const anchored = await dbHead();
     for (let index = 0; index < 3; index += 1) expect(anchorOn(index)).toEqual({ ...anchored, verifies: true });
-    // The intruder: the PostgreSQL superuser switches the append-only trigger off, removes the newest entries, switches it on.
-    await system.db.transaction(async (tx) => {
-      await tx.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
-      await tx.query('DELETE FROM audit_log WHERE seq > $1', [anchored.seq - 3]);
-      await tx.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
-    });
+    // The intruder: the PostgreSQL superuser (keyrotor's own role may not) switches the append-only trigger off, removes
+    // the newest entries, switches it on.
+    const superuser = superuserDatabase(config);
+    try {
+      await superuser.transaction(async (tx) => {
+        await tx.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
+        await tx.query('DELETE FROM audit_log WHERE seq > $1', [anchored.seq - 3]);
+        await tx.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
+      });
+    } finally {
+      await superuser.close();
+    }
     // The chain alone cannot tell: what is left is a shorter valid chain.
     expect(await verifyLog()).toMatchObject({ ok: true, lastSeq: anchored.seq - 3 });
 

@@ -1,6 +1,7 @@
 import { appendAudit } from '../../adapters/postgres/audit-repository';
 import type { RunningSystem } from '../../workers/system';
-import { startTestSystem, tokenFor } from '../support/system';
+import type { Database } from '../../adapters/postgres/database';
+import { startTestSystem, superuserDatabase, tokenFor } from '../support/system';
 
 interface Verification {
   ok: boolean;
@@ -10,10 +11,12 @@ interface Verification {
 
 describe('audit log on PostgreSQL', () => {
   let system: RunningSystem;
+  let superuser: Database;
   let auditor: string;
 
   beforeAll(async () => {
     system = await startTestSystem();
+    superuser = superuserDatabase(system.config);
     auditor = await tokenFor(system, 'auditor');
     for (let i = 0; i < 5; i += 1) {
       await system.db.transaction((tx) => appendAudit(tx, { actor: 'test', action: 'key.rotated', subject: `key/k${i}`, details: { version: i + 1 } }));
@@ -21,6 +24,7 @@ describe('audit log on PostgreSQL', () => {
   });
 
   afterAll(async () => {
+    await superuser?.close();
     await system?.stop();
   });
 
@@ -32,16 +36,20 @@ describe('audit log on PostgreSQL', () => {
 
   /** What an intruder with database superuser rights can do: switch the append-only trigger off and edit. */
   const tamper = async (sql: string, values: unknown[]): Promise<void> => {
-    await system.db.transaction(async (tx) => {
+    await superuser.transaction(async (tx) => {
       await tx.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
       await tx.query(sql, values);
       await tx.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
     });
   };
 
-  it('refuses ordinary updates and deletes', async () => {
-    await expect(system.db.query("UPDATE audit_log SET actor = 'x'")).rejects.toThrow(/SQLSTATE 42501/);
-    await expect(system.db.query('DELETE FROM audit_log')).rejects.toThrow(/SQLSTATE 42501/);
+  it('refuses ordinary updates and deletes: the application role has no right to, and the trigger stops even a superuser', async () => {
+    // Both are SQLSTATE 42501; PostgreSQL's own message (the cause) says which guard stopped the statement.
+    const refusedBy = (message: RegExp) => ({ code: 'db_42501', cause: expect.objectContaining({ message: expect.stringMatching(message) }) });
+    await expect(system.db.query("UPDATE audit_log SET actor = 'x'")).rejects.toMatchObject(refusedBy(/permission denied for table audit_log/));
+    await expect(system.db.query('DELETE FROM audit_log')).rejects.toMatchObject(refusedBy(/permission denied for table audit_log/));
+    await expect(superuser.query("UPDATE audit_log SET actor = 'x'")).rejects.toMatchObject(refusedBy(/audit_log is append-only/));
+    await expect(superuser.query('DELETE FROM audit_log')).rejects.toMatchObject(refusedBy(/audit_log is append-only/));
   });
 
   it('lists entries a page at a time for auditors, and not for operators', async () => {

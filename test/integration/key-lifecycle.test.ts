@@ -30,7 +30,8 @@ describe('key lifecycle on the real stack: three SoftHSM tokens, Temporal, Postg
   let auditor: string;
 
   beforeAll(async () => {
-    system = await startTestSystem(await testConfig());
+    // The subscribers of the webhook test run on this machine: admitted on purpose, as internal receivers would be.
+    system = await startTestSystem(await testConfig({ env: { KEYROTOR_WEBHOOK_ALLOW: '127.0.0.1' } }));
     operator = await tokenFor(system, 'operator');
     auditor = await tokenFor(system, 'auditor');
   });

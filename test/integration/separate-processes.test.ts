@@ -27,6 +27,7 @@ describe('keyrotor as separate processes', () => {
       KEYROTOR_CONFIG: configFile,
       KEYROTOR_DATA_DIR: config.dataDir,
       DATABASE_URL: config.database.url,
+      KEYROTOR_DATABASE_OWNER_URL: config.database.ownerUrl,
       TEMPORAL_ADDRESS: config.temporal.address,
       KEYROTOR_API_PORT: String(apiPort),
       KEYROTOR_WORKER_METRICS_PORT: '0',

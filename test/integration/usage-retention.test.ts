@@ -5,7 +5,7 @@ import { USAGE_RETENTION_SCHEDULE_ID, keyWorkflowId } from '../../domain/identif
 import type { UsageRetentionResult } from '../../workflows/usage-retention';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
-import { startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
+import { startTestSystem, superuserDatabase, testConfig, tokenFor, uniqueName } from '../support/system';
 
 const HOUR = 3_600_000;
 
@@ -145,7 +145,13 @@ describe('raw usage event and risk evaluation retention', () => {
         [real?.evaluation_id, days],
       );
     }
-    await system.db.query("UPDATE risk_evaluations SET evaluated_at = evaluated_at - interval '30 days' WHERE key = $1", [rotatedKey]);
+    // Ageing rows is no operation of keyrotor's: its role may delete evaluations, never rewrite them.
+    const superuser = superuserDatabase(system.config);
+    try {
+      await superuser.query("UPDATE risk_evaluations SET evaluated_at = evaluated_at - interval '30 days' WHERE key = $1", [rotatedKey]);
+    } finally {
+      await superuser.close();
+    }
     const keptBefore = await evaluationsOf('kept-key');
     const rotatedBefore = await evaluationsOf(rotatedKey);
     const evidence = await evidenceOf(rotatedKey);

@@ -41,7 +41,8 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(join(softhsm, 'tokens'), { recursive: true });
   writeFileSync(join(softhsm, 'softhsm2.conf'), `directories.tokendir = ${join(softhsm, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
   process.env.KEYROTOR_TEST_RUN_DIR = runDir;
-  process.env.KEYROTOR_TEST_DATABASE_URL = postgres.url;
+  // The superuser: test files make their own databases and roles with it.
+  process.env.KEYROTOR_TEST_DATABASE_URL = postgres.superuserUrl;
   process.env.KEYROTOR_TEST_TEMPORAL_ADDRESS = temporal.address;
   process.env.KEYROTOR_TEST_TEMPORAL_UI_URL = temporal.uiUrl;
   process.env.SOFTHSM2_CONF = join(softhsm, 'softhsm2.conf');

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import pg from 'pg';
+import { Database } from '../../adapters/postgres/database';
 import { createToken, type Role } from '../../adapters/postgres/token-repository';
 import { parseConfig, type KeyrotorConfig } from '../../domain/config';
 import { findSoftHsmModule, projectRoot } from '../../scripts/tool-paths';
@@ -19,20 +20,41 @@ export function uniqueName(prefix: string): string {
   return `${prefix}${randomBytes(3).toString('hex')}`;
 }
 
-/** A fresh database on the shared test PostgreSQL server. */
-export async function createTestDatabase(): Promise<string> {
+/**
+ * A fresh database on the shared test PostgreSQL server, with two roles of its own as a deployment has them: one that
+ * owns it and runs the migrations, and the application's, which owns nothing (README, "PostgreSQL roles").
+ */
+export async function createTestDatabase(): Promise<{ url: string; ownerUrl: string }> {
   const serverUrl = requireEnv('KEYROTOR_TEST_DATABASE_URL');
   const name = uniqueName('t_');
+  const passwords = { owner: randomBytes(12).toString('hex'), app: randomBytes(12).toString('hex') };
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.query(`CREATE ROLE ${name}_owner LOGIN PASSWORD '${passwords.owner}'`);
+    await admin.query(`CREATE ROLE ${name}_app LOGIN PASSWORD '${passwords.app}'`);
+    await admin.query(`CREATE DATABASE ${name} OWNER ${name}_owner`);
   } finally {
     await admin.end();
   }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
+  const urlOf = (role: string, password: string): string => {
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    url.username = role;
+    url.password = password;
+    return url.toString();
+  };
+  return { url: urlOf(`${name}_app`, passwords.app), ownerUrl: urlOf(`${name}_owner`, passwords.owner) };
+}
+
+/**
+ * The test database of `config` as the server's superuser, for what only an intruder could do (switching the audit
+ * log's trigger off, ageing rows): the system itself connects as a role that may not.
+ */
+export function superuserDatabase(config: KeyrotorConfig): Database {
+  const url = new URL(requireEnv('KEYROTOR_TEST_DATABASE_URL'));
+  url.pathname = new URL(config.database.url as string).pathname;
+  return Database.connect(url.toString(), { max: 2, applicationName: 'keyrotor-test-superuser' });
 }
 
 let bundle: Promise<WorkflowBundle> | undefined;
@@ -57,10 +79,12 @@ export async function testConfig(overrides: { env?: Record<string, string>; hsm?
   const prefix = uniqueName('');
   const dataDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), `system-${prefix}`);
   mkdirSync(dataDir, { recursive: true });
+  const database = await createTestDatabase();
   return parseConfig({
     env: {
       KEYROTOR_DATA_DIR: dataDir,
-      DATABASE_URL: await createTestDatabase(),
+      DATABASE_URL: database.url,
+      KEYROTOR_DATABASE_OWNER_URL: database.ownerUrl,
       TEMPORAL_ADDRESS: requireEnv('KEYROTOR_TEST_TEMPORAL_ADDRESS'),
       KEYROTOR_API_PORT: '0',
       KEYROTOR_HSM_PING_TIMEOUT_MS: '2000',

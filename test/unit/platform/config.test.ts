@@ -135,6 +135,39 @@ describe('parseConfig', () => {
     expect(problems).toEqual([expect.stringContaining('url must be an http:// or https:// URL')]);
   });
 
+  it('refuses alert webhooks to internal addresses unless the webhook allowlist admits them', () => {
+    const sink = (url: string) => ({ alerts: { webhooks: [{ id: 'ops', url, secret: { env: 'OPS' } }] } });
+    expect(problemsOf({ file: sink('http://127.0.0.1:9000/hook') })).toEqual([
+      expect.stringMatching(/^alerts\.webhooks\[0\]: url http:\/\/127\.0\.0\.1:9000\/hook is refused as a webhook target: 127\.0\.0\.1 is a loopback address .*KEYROTOR_WEBHOOK_ALLOW/),
+    ]);
+    expect(problemsOf({ file: sink('http://169.254.169.254/latest') })).toEqual([expect.stringContaining('the cloud metadata address')]);
+    expect(problemsOf({ file: sink('http://localhost/hook') })).toEqual([expect.stringContaining('localhost is a loopback name')]);
+    expect(parseConfig({ ...base, file: sink('https://ops.example/hooks/keyrotor') }).alerts.webhooks).toHaveLength(1);
+    // Admitted on purpose, from the environment or the file.
+    expect(parseConfig({ ...base, env: { KEYROTOR_WEBHOOK_ALLOW: '127.0.0.1:9000, 10.0.0.0/8' }, file: sink('http://127.0.0.1:9000/hook') }).webhooks.allowedTargets.map((entry) => entry.text)).toEqual(['127.0.0.1:9000', '10.0.0.0/8']);
+    expect(parseConfig({ ...base, file: { ...sink('http://hooks.internal:8443/'), webhooks: { allowedTargets: ['hooks.internal'] } } }).alerts.webhooks).toHaveLength(1);
+    expect(parseConfig(base).webhooks).toEqual({ allowedTargets: [] });
+  });
+
+  it('names every bad entry of the webhook allowlist', () => {
+    expect(problemsOf({ env: { KEYROTOR_WEBHOOK_ALLOW: '10.0.0.1/8,ok.example,host:0' } })).toEqual([
+      expect.stringMatching(/^KEYROTOR_WEBHOOK_ALLOW: '10\.0\.0\.1\/8' has bits set past its \/8 prefix \(did you mean 10\.0\.0\.0\/8\?\)/),
+      expect.stringMatching(/^KEYROTOR_WEBHOOK_ALLOW: 'host:0' has a port that is not 1–65535/),
+    ]);
+    expect(problemsOf({ file: { webhooks: { allowedTargets: '10.0.0.0/8' } } })).toEqual([expect.stringContaining('webhooks.allowedTargets: must be an array')]);
+    expect(problemsOf({ file: { webhooks: { allowedTargets: [42], allow: [] } } })).toEqual([
+      "keyrotor.config.json: unknown setting 'webhooks.allow' (known: allowedTargets)",
+      'webhooks.allowedTargets[0]: must be a string',
+    ]);
+  });
+
+  it('takes a second database URL for the owner role, only beside DATABASE_URL', () => {
+    const config = parseConfig({ ...base, env: { DATABASE_URL: 'postgres://keyrotor_app@db/k', KEYROTOR_DATABASE_OWNER_URL: 'postgres://keyrotor_owner@db/k' } });
+    expect(config.database).toEqual({ url: 'postgres://keyrotor_app@db/k', ownerUrl: 'postgres://keyrotor_owner@db/k', embeddedPort: 54329 });
+    expect(problemsOf({ env: { KEYROTOR_DATABASE_OWNER_URL: 'postgres://keyrotor_owner@db/k' } })).toEqual([expect.stringContaining('goes with DATABASE_URL')]);
+    expect(problemsOf({ env: { DATABASE_URL: 'postgres://a@db/k', KEYROTOR_DATABASE_OWNER_URL: 'mysql://o@db/k' } })).toEqual([expect.stringContaining('KEYROTOR_DATABASE_OWNER_URL / database.ownerUrl: must start with postgres://')]);
+  });
+
   it('takes risk weights and data classes for the prediction engine, defaulting to the built-in ones', () => {
     const defaults = parseConfig(base).prediction;
     expect(defaults.sensitivityWeights['payment-card']).toBe(0.9);
