@@ -70,6 +70,7 @@ describe('hostile input never breaks, sticks or burns a key', () => {
       const reply = await send(method, url, json);
       answers.push({ what, status: reply.status, code: reply.body.code, problem: reply.contentType.startsWith('application/problem+json') });
     }
+    if (process.env.KEYROTOR_SHOW_ANSWERS === '1') process.stdout.write(`${answers.map((a) => `${a.what}: ${a.status} ${String(a.code)}`).join('\n')}\n`);
     for (const answer of answers) expect({ ...answer, fourXX: answer.status >= 400 && answer.status < 500 }).toMatchObject({ what: answer.what, fourXX: true, problem: true });
 
     // The same from outside the API, as an operator could send them from the Web UI or the CLI.
@@ -118,5 +119,22 @@ describe('hostile input never breaks, sticks or burns a key', () => {
     await active(name, 1);
     expect((await send('POST', `/keys/${name}/rotate`, JSON.stringify({ reason: 'works', emergency: true }))).status).toBe(200);
     await expectHealthyWorkflow(name);
+  });
+
+  it('ten grace extensions at once: each answer says what the workflow did, and the audit log agrees', async () => {
+    const name = uniqueName('extend-');
+    expect((await send('POST', '/keys', JSON.stringify({ name, type: 'ec-p256', policy }))).status).toBe(202);
+    await active(name, 1);
+    expect((await send('POST', `/keys/${name}/rotate`, JSON.stringify({ reason: 'into a grace period' }))).status).toBe(200);
+    // gracePeriod 1h, maxGracePeriod 2h: three extensions of 20m fit, the other seven do not.
+    const replies = await Promise.all(Array.from({ length: 10 }, (_unused, i) => send('POST', `/keys/${name}/grace`, JSON.stringify({ extendBy: '20m', reason: `extension ${i}` }))));
+    const applied = replies.filter((reply) => reply.status === 202);
+    const refused = replies.filter((reply) => reply.status === 409);
+    expect(applied).toHaveLength(3);
+    expect(refused).toHaveLength(7);
+    for (const reply of refused) expect(reply.body.code).toBe('grace_cap_exceeded');
+    const { rows } = await system.db.query<{ details: { deadline: string } }>("SELECT details FROM audit_log WHERE action = 'key.grace.extended' AND subject = $1 ORDER BY seq", [`key/${name}`]);
+    expect(rows.map((row) => row.details.deadline).sort()).toEqual(applied.map((reply) => reply.body.expectedDeadline as string).sort());
+    expect((await detail(name) as unknown as { deadlines: { graceDeadline: string } }).deadlines.graceDeadline).toBe(rows.at(-1)?.details.deadline);
   });
 });

@@ -22,223 +22,236 @@ const policy = resolvePolicy({ gracePeriod: '1d', maxGracePeriod: '3d', retentio
 
 jest.setTimeout(60_000);
 
-describe('key lifecycle workflow (time-skipping, stub activities)', () => {
-  let env: TestWorkflowEnvironment;
-  let cluster: FakeCluster;
-  let workers: Worker[] = [];
-  let running: Array<Promise<void>> = [];
-  let seq = 0;
+type Handle = WorkflowHandle<typeof keyLifecycleWorkflow>;
+let seq = 0;
 
-  // A fresh server and cluster per test: the test server's time-skipping lock is global and some of its bookkeeping
-  // (an Update refused by its validator, a child that outlives its parent) can leave it locked for later tests.
-  beforeEach(async () => {
-    env = await createTimeSkippingEnvironment();
-    cluster = new FakeCluster();
-    // Evaluations answer "next one far away": only a request, a new version or a trigger starts one.
-    cluster.now = () => Date.parse('2200-01-01T00:00:00Z');
-    const bundle = await testWorkflowBundle();
-    workers = [await Worker.create({ connection: env.nativeConnection, taskQueue: QUEUE, workflowBundle: bundle, activities: cluster.activities(null), maxCachedWorkflows: 0 })];
-    for (const node of cluster.nodeIds) workers.push(await Worker.create({ connection: env.nativeConnection, taskQueue: hsmTaskQueue(node), activities: cluster.activities(node) }));
-    running = workers.map((worker) => worker.run());
-  });
+/**
+ * A test server, the in-memory cluster and its workers, for one test. Each test gets its own: the server's
+ * time-skipping lock is global and some of its bookkeeping (an Update refused by its validator, a child that outlives
+ * its parent) can leave it locked for whatever runs next; apart, tests can also run side by side.
+ */
+async function openWorld() {
+  const env: TestWorkflowEnvironment = await createTimeSkippingEnvironment();
+  const cluster = new FakeCluster();
+  // Evaluations answer "next one far away": only a request, a new version or a trigger starts one.
+  cluster.now = () => Date.parse('2200-01-01T00:00:00Z');
+  const bundle = await testWorkflowBundle();
+  const workers = [await Worker.create({ connection: env.nativeConnection, taskQueue: QUEUE, workflowBundle: bundle, activities: cluster.activities(null) })];
+  for (const node of cluster.nodeIds) workers.push(await Worker.create({ connection: env.nativeConnection, taskQueue: hsmTaskQueue(node), activities: cluster.activities(node) }));
+  const running = workers.map((worker) => worker.run());
 
-  afterEach(async () => {
-    for (const worker of workers) worker.shutdown();
-    await Promise.allSettled(running);
-    await env?.teardown();
-  });
-
-  type Handle = WorkflowHandle<typeof keyLifecycleWorkflow>;
   // The test server answers queries late (or not at all) while a workflow task is outstanding, so the tests watch the
   // cluster instead: the state each key records with every event, the alerts, and when the last activity ran.
   const nameOf = (handle: Handle): string => handle.workflowId.slice('key/'.length);
   const recorded = (handle: Handle) => cluster.recorded.get(nameOf(handle));
-  const states = (handle: Handle): string => (recorded(handle)?.versions ?? []).filter((v) => v.state !== 'purged').map((v) => `v${v.version}:${v.state}`).join(' ');
+  const versionsOf = (handle: Handle) => recorded(handle)?.versions ?? [];
+  const states = (handle: Handle): string => versionsOf(handle).filter((v) => v.state !== 'purged').map((v) => `v${v.version}:${v.state}`).join(' ');
   const quiet = (): boolean => Date.now() - cluster.lastCallAt > 300;
   const settled = async (handle: Handle, expected: string, what = expected): Promise<void> => {
-    await eventually(() => (states(handle) === expected && quiet() ? true : undefined), `${what} (now: ${states(handle)})`, 20_000, 50);
+    await eventually(() => (states(handle) === expected && quiet() ? true : undefined), `${what} (now: ${states(handle)})`, 30_000, 50);
   };
   const heldAlerts = (handle: Handle) => cluster.alerts.filter((a) => a.dedupKey === `key:${nameOf(handle)}:held`);
-  const heldAt = async (handle: Handle, before: number) => eventually(() => heldAlerts(handle)[before], 'the key to be held', 20_000, 50);
-
+  const heldAt = async (handle: Handle, index: number) => eventually(() => heldAlerts(handle)[index], 'the key to be held', 30_000, 50);
   async function startKey(overrides: Partial<KeyLifecycleState['policy']> = {}): Promise<Handle> {
     seq += 1;
     const name = `ts-${seq}`;
     const state = newKeyState({ name, keyType: 'ec-p256', policy: resolvePolicy(overrides, policy), actor: 'alice', now: new Date(await env.currentTimeMs()).toISOString() });
-    const handle = await env.client.workflow.start<typeof keyLifecycleWorkflow>('keyLifecycleWorkflow', { taskQueue: QUEUE, workflowId: `key/${name}`, args: [{ state, reason: 'time-skipping test' }] });
-    return handle;
+    return env.client.workflow.start<typeof keyLifecycleWorkflow>('keyLifecycleWorkflow', { taskQueue: QUEUE, workflowId: `key/${name}`, args: [{ state, reason: 'time-skipping test' }] });
   }
   async function activeKey(overrides: Partial<KeyLifecycleState['policy']> = {}): Promise<Handle> {
     const handle = await startKey(overrides);
     await settled(handle, 'v1:active');
     return handle;
   }
-  const rotate = (handle: Handle, emergency = false) => handle.executeUpdate(messages.rotateKeyUpdate, { args: [{ reason: 'test', emergency, actor: 'alice' }] });
-  const resume = (handle: Handle) => handle.executeUpdate(messages.resumeKeyUpdate, { args: [{ reason: 'fixed', actor: 'alice' }] });
-  const refusal = async (promise: Promise<unknown>): Promise<string | undefined> => {
+  return {
+    env, cluster, recorded, versionsOf, states, quiet, settled, heldAlerts, heldAt, startKey, activeKey,
+    rotate: (handle: Handle, emergency = false) => handle.executeUpdate(messages.rotateKeyUpdate, { args: [{ reason: 'test', emergency, actor: 'alice' }] }),
+    resume: (handle: Handle) => handle.executeUpdate(messages.resumeKeyUpdate, { args: [{ reason: 'fixed', actor: 'alice' }] }),
+    async close(): Promise<void> {
+      for (const worker of workers) worker.shutdown();
+      await Promise.allSettled(running);
+      await env.teardown();
+    },
+  };
+}
+type World = Awaited<ReturnType<typeof openWorld>>;
+
+async function refusal(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return error instanceof WorkflowUpdateFailedError ? (error.cause as { type?: string } | undefined)?.type : String(error);
+  }
+}
+
+/** No workflow task of this key ever failed. */
+async function expectNoFailedTask(handle: Handle): Promise<void> {
+  const { events } = await handle.fetchHistory();
+  expect((events ?? []).filter((event) => event.workflowTaskFailedEventAttributes)).toEqual([]);
+}
+
+/** A test in a world of its own; tests run side by side (jest's maxConcurrency). */
+function scenario(name: string, body: (w: World) => Promise<void>): void {
+  it.concurrent(name, async () => {
+    const w = await openWorld();
     try {
-      await promise;
-      return undefined;
-    } catch (error) {
-      return error instanceof WorkflowUpdateFailedError ? (error.cause as { type?: string } | undefined)?.type : String(error);
+      await body(w);
+    } finally {
+      await w.close();
     }
-  };
-  /** No workflow task of this key ever failed, and its workflow is still running (or ended as asked). */
-  const expectNoFailedTask = async (handle: Handle): Promise<void> => {
-    const { events } = await handle.fetchHistory();
-    expect((events ?? []).filter((event) => event.workflowTaskFailedEventAttributes)).toEqual([]);
-  };
+  });
+}
 
-  const versionsOf = (handle: Handle) => recorded(handle)?.versions ?? [];
-
-  it('creates v1 on every node; a manual rotation retires it, then the grace period ends, it is archived, verified and purged', async () => {
-    const handle = await activeKey();
-    const v1 = versionsOf(handle)[0]!.fingerprint;
-    for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).toContain(v1);
-    const rotated = await rotate(handle);
+describe('key lifecycle workflow (time-skipping, stub activities)', () => {
+  scenario('creates v1 on every node; a manual rotation retires it, then the grace period ends, it is archived, verified and purged', async (w) => {
+    const handle = await w.activeKey();
+    const v1 = w.versionsOf(handle)[0]!.fingerprint;
+    for (const node of w.cluster.nodeIds) expect(w.cluster.fingerprintsOn(node)).toContain(v1);
+    const rotated = await w.rotate(handle);
     expect(rotated).toMatchObject({ version: 2, previous: { version: 1, state: 'retiring' } });
-    await env.sleep(DAY + HOUR);
-    await settled(handle, 'v1:archived v2:active');
-    expect(versionsOf(handle)[0]!.verdict?.ok).toBe(true);
-    await env.sleep(7 * DAY + HOUR);
-    await settled(handle, 'v2:active');
-    for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).not.toContain(v1);
+    await w.env.sleep(DAY + HOUR);
+    await w.settled(handle, 'v1:archived v2:active');
+    expect(w.versionsOf(handle)[0]!.verdict?.ok).toBe(true);
+    await w.env.sleep(7 * DAY + HOUR);
+    await w.settled(handle, 'v2:active');
+    for (const node of w.cluster.nodeIds) expect(w.cluster.fingerprintsOn(node)).not.toContain(v1);
     await expectNoFailedTask(handle);
   });
 
-  it('emergency rotation from each phase: active, grace, creating and held', async () => {
-    const active = await activeKey();
-    expect(await rotate(active, true)).toMatchObject({ version: 2, signingDisabledOn: cluster.nodeIds });
-    await settled(active, 'v1:archived v2:active', 'compromised v1 archived at once');
+  scenario('emergency rotation from each phase: active, grace, creating and held', async (w) => {
+    const active = await w.activeKey();
+    expect(await w.rotate(active, true)).toMatchObject({ version: 2, signingDisabledOn: w.cluster.nodeIds });
+    await w.settled(active, 'v1:archived v2:active', 'compromised v1 archived at once');
 
-    const grace = await activeKey();
-    await rotate(grace);
-    expect(await rotate(grace, true)).toMatchObject({ version: 3 });
-    await settled(grace, 'v1:retiring v2:archived v3:active');
+    const grace = await w.activeKey();
+    await w.rotate(grace);
+    expect(await w.rotate(grace, true)).toMatchObject({ version: 3 });
+    await w.settled(grace, 'v1:retiring v2:archived v3:active');
 
-    const held = await activeKey();
-    cluster.failNext('wrapPrivateKey', 'CKR_DEVICE_ERROR');
-    expect(await refusal(rotate(held))).toBe('key_held');
-    expect((await heldAt(held, 0)).message).toMatch(/held at "wrap v2 under the cluster KEK".*CKR_DEVICE_ERROR/);
-    expect(await refusal(rotate(held))).toBe('key_held');
-    expect(await rotate(held, true)).toMatchObject({ version: 2, signingDisabledOn: cluster.nodeIds });
-    await settled(held, 'v1:archived v2:active');
+    const held = await w.activeKey();
+    w.cluster.failNext('wrapPrivateKey', 'CKR_DEVICE_ERROR');
+    expect(await refusal(w.rotate(held))).toBe('key_held');
+    expect((await w.heldAt(held, 0)).message).toMatch(/held at "wrap v2 under the cluster KEK".*CKR_DEVICE_ERROR/);
+    expect(await refusal(w.rotate(held))).toBe('key_held');
+    expect(await w.rotate(held, true)).toMatchObject({ version: 2, signingDisabledOn: w.cluster.nodeIds });
+    await w.settled(held, 'v1:archived v2:active');
 
-    const creating = await startKey();
-    expect(await rotate(creating, true)).toMatchObject({ version: 1 });
+    const creating = await w.startKey();
+    expect(await w.rotate(creating, true)).toMatchObject({ version: 1 });
     for (const handle of [active, grace, held, creating]) await expectNoFailedTask(handle);
   });
 
-  it('rotates by itself on maxAge (trigger "age"), and on risk and capacity triggers with their evidence', async () => {
-    const aged = await activeKey({ maxAge: '2d', gracePeriod: '1h', maxGracePeriod: '1h' });
-    await env.sleep(2 * DAY + 10 * 60_000);
-    await settled(aged, 'v1:retiring v2:active', 'an age rotation');
-    expect(versionsOf(aged)[1]!.lineage).toMatchObject({ trigger: 'age', reason: 'maxAge 2d reached' });
+  scenario('rotates by itself on maxAge (trigger "age"), and on risk and capacity triggers with their evidence', async (w) => {
+    const aged = await w.activeKey({ maxAge: '2d', gracePeriod: '1h', maxGracePeriod: '1h' });
+    await w.env.sleep(2 * DAY + 10 * 60_000);
+    await w.settled(aged, 'v1:retiring v2:active', 'an age rotation');
+    expect(w.versionsOf(aged)[1]!.lineage).toMatchObject({ trigger: 'age', reason: 'maxAge 2d reached' });
 
     for (const trigger of ['risk', 'capacity'] as const) {
-      const handle = await activeKey();
-      cluster.evaluation = { rotate: true, trigger, score: 0.97 };
+      const handle = await w.activeKey();
+      w.cluster.evaluation = { rotate: true, trigger, score: 0.97 };
       const prediction = await handle.executeUpdate(messages.evaluateKeyUpdate, { args: [{ actor: 'alice' }] });
       expect(prediction.score).toBe(0.97);
-      await settled(handle, 'v1:retiring v2:active', `a ${trigger} rotation`);
-      expect(versionsOf(handle)[1]!.lineage).toMatchObject({ trigger, evidence: { score: 0.97 } });
+      await w.settled(handle, 'v1:retiring v2:active', `a ${trigger} rotation`);
+      expect(w.versionsOf(handle)[1]!.lineage).toMatchObject({ trigger, evidence: { score: 0.97 } });
     }
   });
 
-  it('extends a grace period within its cap and answers the applied deadline; refuses past the cap; a signal past it is recorded as refused', async () => {
-    const handle = await activeKey();
-    await rotate(handle);
-    const deadline = versionsOf(handle)[0]!.graceDeadline as string;
+  scenario('extends a grace period within its cap and answers the applied deadline; refuses past the cap; a signal past it is recorded as refused', async (w) => {
+    const handle = await w.activeKey();
+    await w.rotate(handle);
+    const deadline = w.versionsOf(handle)[0]!.graceDeadline as string;
     const applied = await handle.executeUpdate(messages.extendGracePeriodUpdate, { args: [{ byMs: DAY, reason: 'slow client', actor: 'alice' }] });
     expect(applied.deadline).toBe(new Date(Date.parse(deadline) + DAY).toISOString());
     expect(await refusal(handle.executeUpdate(messages.extendGracePeriodUpdate, { args: [{ byMs: 5 * DAY, reason: 'too long', actor: 'alice' }] }))).toBe('grace_cap_exceeded');
     await handle.signal(messages.extendGracePeriodSignal, { byMs: 5 * DAY, reason: 'too long', actor: 'web-ui' });
-    await eventually(() => (cluster.events.some((e) => e.action === 'key.grace.extension_refused' && e.details.byMs === 5 * DAY) ? true : undefined), 'the refused extension recorded', 20_000, 50);
+    await eventually(() => (w.cluster.events.some((e) => e.action === 'key.grace.extension_refused' && e.details.byMs === 5 * DAY) ? true : undefined), 'the refused extension recorded', 20_000, 50);
     await handle.signal(messages.extendGracePeriodSignal, { byMs: 8.64e15, reason: 'x\u0000y', actor: 'web-ui' });
-    await eventually(() => (cluster.events.some((e) => e.action === 'key.signal.refused' && e.details.code === 'invalid_text') ? true : undefined), 'the bad signal recorded as refused', 20_000, 50);
-    expect(versionsOf(handle)[0]!.graceDeadline).toBe(applied.deadline);
+    await eventually(() => (w.cluster.events.some((e) => e.action === 'key.signal.refused' && e.details.code === 'invalid_text') ? true : undefined), 'the bad signal recorded as refused', 20_000, 50);
+    expect(w.versionsOf(handle)[0]!.graceDeadline).toBe(applied.deadline);
   });
 
-  it('at the end of a grace period, use still reported extends it once with an alert; at the cap it archives anyway', async () => {
-    const handle = await activeKey();
-    await rotate(handle);
-    cluster.signs.set(1, 12);
-    const alertsBefore = cluster.alerts.length;
-    await env.sleep(DAY + HOUR);
-    await eventually(() => (cluster.alerts.slice(alertsBefore).some((a) => a.severity === 'warning' && a.message.includes('billing-legacy')) ? true : undefined), 'the extension with its alert', 20_000, 50);
-    await settled(handle, 'v1:retiring v2:active');
-    expect(cluster.events.some((e) => e.action === 'key.grace.extended' && e.details.reason === 'still in use at the end of the grace period')).toBe(true);
-    await env.sleep(2 * DAY + HOUR);
-    await settled(handle, 'v1:archived v2:active', 'archived at the cap');
-    expect(cluster.alerts.slice(alertsBefore).some((a) => a.severity === 'critical' && a.message.includes('maximum grace period'))).toBe(true);
+  scenario('at the end of a grace period, use still reported extends it once with an alert; at the cap it archives anyway', async (w) => {
+    const handle = await w.activeKey();
+    await w.rotate(handle);
+    w.cluster.signs.set(1, 12);
+    const alertsBefore = w.cluster.alerts.length;
+    await w.env.sleep(DAY + HOUR);
+    await eventually(() => (w.cluster.alerts.slice(alertsBefore).some((a) => a.severity === 'warning' && a.message.includes('billing-legacy')) ? true : undefined), 'the extension with its alert', 20_000, 50);
+    await w.settled(handle, 'v1:retiring v2:active');
+    expect(w.cluster.events.some((e) => e.action === 'key.grace.extended' && e.details.reason === 'still in use at the end of the grace period')).toBe(true);
+    await w.env.sleep(2 * DAY + HOUR);
+    await w.settled(handle, 'v1:archived v2:active', 'archived at the cap');
+    expect(w.cluster.alerts.slice(alertsBefore).some((a) => a.severity === 'critical' && a.message.includes('maximum grace period'))).toBe(true);
   });
 
-  it('a failed verification holds the purge and is tried again until it passes; then retention purges the version', async () => {
-    const handle = await activeKey();
-    await rotate(handle);
-    cluster.signs.set(1, 3);
+  scenario('a failed verification holds the purge and is tried again until it passes; then retention purges the version', async (w) => {
+    const handle = await w.activeKey();
+    await w.rotate(handle);
+    w.cluster.signs.set(1, 3);
     const result = await handle.executeUpdate(messages.completeGraceUpdate, { args: [{ reason: 'done', actor: 'alice' }] });
     expect(result).toMatchObject({ version: 1, state: 'archived', verdictOk: false });
-    cluster.signs.set(1, 0);
-    await env.sleep(11 * 60_000);
-    await eventually(() => (versionsOf(handle)[0]?.verdict?.ok ? true : undefined), 'a clean verdict on the retry', 20_000, 50);
-    await env.sleep(7 * DAY + HOUR);
-    await settled(handle, 'v2:active');
+    w.cluster.signs.set(1, 0);
+    await w.env.sleep(11 * 60_000);
+    await eventually(() => (w.versionsOf(handle)[0]?.verdict?.ok ? true : undefined), 'a clean verdict on the retry', 20_000, 50);
+    await w.env.sleep(7 * DAY + HOUR);
+    await w.settled(handle, 'v2:active');
   });
 
-  it('decommissions from each phase: creating, active, grace and held; every version is destroyed on every node', async () => {
-    const handles: Handle[] = [await startKey(), await activeKey()];
-    const grace = await activeKey();
-    await rotate(grace);
+  scenario('decommissions from each phase: creating, active, grace and held; every version is destroyed on every node', async (w) => {
+    const handles: Handle[] = [await w.startKey(), await w.activeKey()];
+    const grace = await w.activeKey();
+    await w.rotate(grace);
     handles.push(grace);
-    const held = await activeKey();
-    cluster.failNext('importReplica');
-    expect(await refusal(rotate(held))).toBe('key_held');
+    const held = await w.activeKey();
+    w.cluster.failNext('importReplica');
+    expect(await refusal(w.rotate(held))).toBe('key_held');
     handles.push(held);
     for (const handle of handles) {
-      const made = cluster.events.filter((e) => e.action === 'key.version.generated').length;
+      const made = w.cluster.events.filter((e) => e.action === 'key.version.generated').length;
       const answer = await handle.executeUpdate(messages.decommissionKeyUpdate, { args: [{ reason: 'retired', actor: 'alice' }] });
       expect(await handle.result()).toMatchObject({ phase: 'decommissioned' });
-      const fingerprints = cluster.events.filter((e) => e.action === 'key.version.generated').map((e) => e.details.fingerprint as string);
+      const fingerprints = w.cluster.events.filter((e) => e.action === 'key.version.generated').map((e) => e.details.fingerprint as string);
       expect(answer.destroyedVersions.length).toBeLessThanOrEqual(made);
-      const alive = new Set(handles.filter((h) => recorded(h)?.phase !== 'decommissioned').flatMap((h) => versionsOf(h).map((v) => v.fingerprint)));
-      for (const node of cluster.nodeIds) for (const fingerprint of fingerprints.filter((f) => !alive.has(f))) expect(cluster.fingerprintsOn(node)).not.toContain(fingerprint);
+      const alive = new Set(handles.filter((h) => w.recorded(h)?.phase !== 'decommissioned').flatMap((h) => w.versionsOf(h).map((v) => v.fingerprint)));
+      for (const node of w.cluster.nodeIds) for (const fingerprint of fingerprints.filter((f) => !alive.has(f))) expect(w.cluster.fingerprintsOn(node)).not.toContain(fingerprint);
       await expectNoFailedTask(handle);
     }
   });
 
-  it('starts a fresh run after each rotation, carrying the state across it', async () => {
-    const handle = await activeKey();
+  scenario('starts a fresh run after each rotation, carrying the state across it', async (w) => {
+    const handle = await w.activeKey();
     const firstRun = (await handle.describe()).runId;
-    await rotate(handle);
-    await eventually(async () => ((await env.client.workflow.getHandle(handle.workflowId).describe()).runId !== firstRun ? true : undefined), 'a fresh run', 20_000, 50);
+    await w.rotate(handle);
+    await eventually(async () => ((await w.env.client.workflow.getHandle(handle.workflowId).describe()).runId !== firstRun ? true : undefined), 'a fresh run', 20_000, 50);
     // The fresh run goes on from the carried state: the grace period still ends and archives v1.
-    await env.sleep(DAY + HOUR);
-    await settled(handle, 'v1:archived v2:active');
+    await w.env.sleep(DAY + HOUR);
+    await w.settled(handle, 'v1:archived v2:active');
   });
 
   // Every activity that can fail for good, in the step where it first runs: the key is held there, says so, and resumes.
   const activities = ['getClusterNodes', 'generateKeyPair', 'wrapPrivateKey', 'importReplica', 'recordKeyEvent', 'listSubscriptionIds', 'setSigning',
     'storeArchiveBlob', 'destroyKeyObjects', 'describeKey', 'loadArchiveBlob', 'verifyArchivedBlob', 'countSignsAfter', 'deleteArchiveBlob'];
-  it.each(activities)('a non-retryable failure of %s holds the key; resume completes the procedure', async (activity) => {
-    const handle = await activeKey();
-    cluster.failNext(activity, 'injected_for_test');
+  for (const activity of activities) scenario(`a non-retryable failure of ${activity} holds the key; resume completes the procedure`, async (w) => {
+    const handle = await w.activeKey();
+    w.cluster.failNext(activity, 'injected_for_test');
     // One cycle runs every activity: an emergency rotation, its archive and verification, then the purge after retention.
-    await refusal(rotate(handle, true));
+    await refusal(w.rotate(handle, true));
     const purgeDue = async (): Promise<void> => {
-      await env.sleep(7 * DAY + HOUR);
+      await w.env.sleep(7 * DAY + HOUR);
     };
-    await eventually(() => (heldAlerts(handle).length > 0 || (states(handle) === 'v1:archived v2:active' && quiet()) ? true : undefined), 'the key held, or the archive done', 20_000, 50);
-    if (heldAlerts(handle).length === 0) await purgeDue();
-    const held = await heldAt(handle, 0);
+    await eventually(() => (w.heldAlerts(handle).length > 0 || (w.states(handle) === 'v1:archived v2:active' && w.quiet()) ? true : undefined), 'the key held, or the archive done', 20_000, 50);
+    if (w.heldAlerts(handle).length === 0) await purgeDue();
+    const held = await w.heldAt(handle, 0);
     expect(held.message).toContain('injected_for_test');
-    expect(await refusal(rotate(handle))).toBe('key_held');
-    expect(await resume(handle)).toEqual({ resumed: expect.any(String) });
+    expect(await refusal(w.rotate(handle))).toBe('key_held');
+    expect(await w.resume(handle)).toEqual({ resumed: expect.any(String) });
     if (activity !== 'deleteArchiveBlob') {
-      await settled(handle, 'v1:archived v2:active', `the archive after ${activity}`);
+      await w.settled(handle, 'v1:archived v2:active', `the archive after ${activity}`);
       await purgeDue();
     }
-    await settled(handle, 'v2:active', `the purge after ${activity}`);
+    await w.settled(handle, 'v2:active', `the purge after ${activity}`);
     await expectNoFailedTask(handle);
   });
 });
