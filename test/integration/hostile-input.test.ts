@@ -47,31 +47,28 @@ describe('hostile input never breaks, sticks or burns a key', () => {
     const auditBefore = (await system.db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log')).rows[0]?.n;
     const stateBefore = await detail(name);
 
-    const hostile: Array<[string, 'POST' | 'PATCH' | 'DELETE', string, string]> = [
-      ['NUL in a rotation reason', 'POST', `/keys/${name}/rotate`, '{"reason":"x\\u0000y"}'],
-      ['lone surrogate in a rotation reason', 'POST', `/keys/${name}/rotate`, '{"reason":"a\\ud800b"}'],
-      ['NUL in an emergency reason', 'POST', `/keys/${name}/rotate`, '{"reason":"x\\u0000y","emergency":true}'],
-      ['control character in a reason', 'POST', `/keys/${name}/rotate`, '{"reason":"bell\\u0007"}'],
-      ['overlong reason', 'POST', `/keys/${name}/rotate`, JSON.stringify({ reason: 'x'.repeat(5000) })],
-      ['NUL in a grace extension', 'POST', `/keys/${name}/grace`, '{"extendBy":"10m","reason":"x\\u0000y"}'],
-      ['absurd grace extension', 'POST', `/keys/${name}/grace`, '{"extendBy":"99999999d","reason":"more"}'],
-      ['absurd ISO grace extension', 'POST', `/keys/${name}/grace`, '{"extendBy":"P99999999D","reason":"more"}'],
-      ['grace extension past its cap', 'POST', `/keys/${name}/grace`, '{"extendBy":"30d","reason":"more"}'],
-      ['NUL in a grace completion', 'POST', `/keys/${name}/grace/complete`, '{"reason":"x\\u0000y"}'],
-      ['NUL in a decommission reason', 'DELETE', `/keys/${name}`, JSON.stringify({ confirm: name, reason: 'x\u0000y' })],
-      ['absurd evaluation interval', 'PATCH', `/keys/${name}/policy`, '{"evaluationInterval":"99999999d"}'],
-      ['absurd maxAge', 'PATCH', `/keys/${name}/policy`, '{"maxAge":"P99999999D"}'],
-      ['a risk threshold out of range', 'PATCH', `/keys/${name}/policy`, '{"riskThreshold":7}'],
-      ['resume a key that is not held', 'POST', `/keys/${name}/resume`, '{"reason":"nothing to resume"}'],
-      ['NUL in a resume reason', 'POST', `/keys/${name}/resume`, '{"reason":"x\\u0000y"}'],
+    const hostile: Array<[string, 'POST' | 'PATCH' | 'DELETE', string, string, number, string]> = [
+      ['NUL in a rotation reason', 'POST', `/keys/${name}/rotate`, '{"reason":"x\\u0000y"}', 400, 'invalid_request'],
+      ['lone surrogate in a rotation reason', 'POST', `/keys/${name}/rotate`, '{"reason":"a\\ud800b"}', 400, 'invalid_request'],
+      ['NUL in an emergency reason', 'POST', `/keys/${name}/rotate`, '{"reason":"x\\u0000y","emergency":true}', 400, 'invalid_request'],
+      ['control character in a reason', 'POST', `/keys/${name}/rotate`, '{"reason":"bell\\u0007"}', 400, 'invalid_request'],
+      ['overlong reason', 'POST', `/keys/${name}/rotate`, JSON.stringify({ reason: 'x'.repeat(5000) }), 400, 'invalid_request'],
+      ['NUL in a grace extension', 'POST', `/keys/${name}/grace`, '{"extendBy":"10m","reason":"x\\u0000y"}', 400, 'invalid_request'],
+      ['absurd grace extension', 'POST', `/keys/${name}/grace`, '{"extendBy":"99999999d","reason":"more"}', 400, 'invalid_duration'],
+      ['absurd ISO grace extension', 'POST', `/keys/${name}/grace`, '{"extendBy":"P99999999D","reason":"more"}', 400, 'invalid_duration'],
+      ['grace extension past its cap', 'POST', `/keys/${name}/grace`, '{"extendBy":"30d","reason":"more"}', 409, 'grace_cap_exceeded'],
+      ['NUL in a grace completion', 'POST', `/keys/${name}/grace/complete`, '{"reason":"x\\u0000y"}', 400, 'invalid_request'],
+      ['NUL in a decommission reason', 'DELETE', `/keys/${name}`, JSON.stringify({ confirm: name, reason: 'x\u0000y' }), 400, 'invalid_request'],
+      ['absurd evaluation interval', 'PATCH', `/keys/${name}/policy`, '{"evaluationInterval":"99999999d"}', 400, 'invalid_policy'],
+      ['absurd maxAge', 'PATCH', `/keys/${name}/policy`, '{"maxAge":"P99999999D"}', 400, 'invalid_policy'],
+      ['a risk threshold out of range', 'PATCH', `/keys/${name}/policy`, '{"riskThreshold":7}', 400, 'invalid_policy'],
+      ['resume a key that is not held', 'POST', `/keys/${name}/resume`, '{"reason":"nothing to resume"}', 409, 'not_held'],
+      ['NUL in a resume reason', 'POST', `/keys/${name}/resume`, '{"reason":"x\\u0000y"}', 400, 'invalid_request'],
     ];
-    const answers: Array<{ what: string; status: number; code: unknown; problem: boolean }> = [];
-    for (const [what, method, url, json] of hostile) {
+    for (const [what, method, url, json, status, code] of hostile) {
       const reply = await send(method, url, json);
-      answers.push({ what, status: reply.status, code: reply.body.code, problem: reply.contentType.startsWith('application/problem+json') });
+      expect({ what, status: reply.status, code: reply.body.code, problem: reply.contentType.startsWith('application/problem+json') }).toEqual({ what, status, code, problem: true });
     }
-    if (process.env.KEYROTOR_SHOW_ANSWERS === '1') process.stdout.write(`${answers.map((a) => `${a.what}: ${a.status} ${String(a.code)}`).join('\n')}\n`);
-    for (const answer of answers) expect({ ...answer, fourXX: answer.status >= 400 && answer.status < 500 }).toMatchObject({ what: answer.what, fourXX: true, problem: true });
 
     // The same from outside the API, as an operator could send them from the Web UI or the CLI.
     const handle = system.client.workflow.getHandle(`key/${name}`);
