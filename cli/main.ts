@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { KeyrotorError, UserError } from '../domain/errors';
+import { ApiRefusedError, ApiUnavailableError, EXIT_CODES, EXIT_CODES_HELP } from './api-client';
 import { registerCommands } from './commands';
 
 /** Builds the command tree; every subcommand lives in cli/commands/ and registers itself there. */
@@ -7,7 +8,8 @@ export function buildProgram(): Command {
   const program = new Command('keyrotor')
     .description('Predictive key rotation and measured entropy for HSM clusters')
     .showHelpAfterError('(run keyrotor --help for the commands)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', EXIT_CODES_HELP);
   registerCommands(program);
   return program;
 }
@@ -19,10 +21,13 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    // Commander has printed the help or the usage error already.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     if (error instanceof KeyrotorError) {
       process.stderr.write(`keyrotor: ${error.message}\n`);
-      return error instanceof UserError ? 2 : 1;
+      if (error instanceof ApiRefusedError) return EXIT_CODES.refused;
+      if (error instanceof ApiUnavailableError) return EXIT_CODES.unreachable;
+      return error instanceof UserError ? EXIT_CODES.usage : EXIT_CODES.failed;
     }
     process.stderr.write(`keyrotor: unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;

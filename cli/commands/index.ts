@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerApiCommands } from './api-commands';
 import { registerBacktest } from './backtest';
 import { registerBundle } from './bundle';
 import { registerEa } from './ea';
@@ -13,7 +14,7 @@ import { registerSts } from './sts';
 type Register = (program: Command) => void;
 
 /** Subcommands, in the order `keyrotor --help` lists them. */
-const commands: Register[] = [registerStart, registerServices, registerWorker, registerHealth, registerIngest, registerEa, registerKat, registerSts, registerBacktest, registerBundle];
+const commands: Register[] = [registerStart, registerServices, registerWorker, registerHealth, registerApiCommands, registerIngest, registerEa, registerKat, registerSts, registerBacktest, registerBundle];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

@@ -1,0 +1,110 @@
+import { loadConfig } from '../adapters/config-loader';
+import { ExternalError, UserError } from '../domain/errors';
+
+/**
+ * Exit codes of every command that talks to the API. Scripts branch on them: 3 means the API answered and refused (fix
+ * the input or the permission), 4 means it did not answer usefully (start it, or try again later).
+ */
+export const EXIT_CODES = { ok: 0, failed: 1, usage: 2, refused: 3, unreachable: 4 } as const;
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  failure: a check ran and failed (audit verify: the chain is broken), or the configuration is invalid
+  2  usage error (a missing argument or option, no KEYROTOR_TOKEN, an unconfirmed emergency rotation)
+  3  refused by the API (4xx): the problem's code and detail are printed
+  4  the API is unreachable or failed (5xx)
+
+Environment:
+  KEYROTOR_TOKEN  API token (keyrotor tokens create, or the admin token \`keyrotor start\` printed)
+  KEYROTOR_API    API address (default: http://127.0.0.1:<api.port> from the configuration)`;
+
+/** An RFC 9457 problem as the API sends it. */
+export interface Problem {
+  status: number;
+  code: string;
+  title?: string;
+  detail?: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+/** The API answered 4xx: the request was refused and changed nothing. */
+export class ApiRefusedError extends UserError {
+  constructor(readonly problem: Problem) {
+    const fields = (problem.errors ?? []).map((e) => `\n  ${e.path}: ${e.message}`).join('');
+    super(problem.code, `refused (${problem.status} ${problem.code}): ${problem.detail ?? problem.title ?? 'no detail'}${fields}`, problem.status);
+  }
+}
+
+/** The API could not be reached, or failed on its side (5xx). */
+export class ApiUnavailableError extends ExternalError {
+  constructor(message: string, readonly problem?: Problem, options?: { cause?: unknown }) {
+    super('api_unavailable', message, true, options);
+  }
+}
+
+export interface ApiRequest {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  /** Routes anyone may call (the JWKS) go without a token. */
+  anonymous?: boolean;
+}
+
+// A key map sync or an emergency rotation on a slow cluster answers in minutes, not seconds.
+const REQUEST_TIMEOUT_MS = 10 * 60_000;
+
+/** KEYROTOR_API, or the API of the local configuration (a wildcard listen address is reached on loopback). */
+export function apiBaseUrl(env: Record<string, string | undefined> = process.env): string {
+  if (env.KEYROTOR_API) return env.KEYROTOR_API.replace(/\/+$/, '');
+  const { host, port } = loadConfig(env).api;
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
+function urlOf(base: string, request: ApiRequest): string {
+  const url = new URL(`${base}${request.path}`);
+  for (const [name, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
+  return url.toString();
+}
+
+/** Sends one request and returns the reply's JSON; a refusal or an unreachable API is thrown as the errors above. */
+export async function callApi(request: ApiRequest, env: Record<string, string | undefined> = process.env): Promise<unknown> {
+  const token = env.KEYROTOR_TOKEN;
+  if (!token && !request.anonymous) throw new UserError('token_required', 'set KEYROTOR_TOKEN to an API token (keyrotor tokens create, or the admin token `keyrotor start` printed)');
+  const base = apiBaseUrl(env);
+  let response: Response;
+  try {
+    response = await fetch(urlOf(base, request), {
+      method: request.method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (error) {
+    const reason = error instanceof Error && error.cause instanceof Error ? error.cause.message : (error as Error).message;
+    throw new ApiUnavailableError(`cannot reach keyrotor at ${base} (${reason}); is it running? Set KEYROTOR_API to its address`, undefined, { cause: error });
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text === '' ? null : JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (response.ok) {
+    if (body === undefined) throw new ApiUnavailableError(`${base} answered ${response.status} with something that is not JSON; is KEYROTOR_API the keyrotor API?`);
+    return body;
+  }
+  const problem = isProblem(body) ? body : { status: response.status, code: `http_${response.status}`, detail: text.slice(0, 200) };
+  if (response.status >= 400 && response.status < 500) throw new ApiRefusedError(problem);
+  throw new ApiUnavailableError(`keyrotor at ${base} failed (${response.status} ${problem.code}): ${problem.detail ?? problem.title ?? ''}; try again, or see the API's log`, problem);
+}
+
+function isProblem(body: unknown): body is Problem {
+  return typeof body === 'object' && body !== null && typeof (body as Problem).code === 'string' && typeof (body as Problem).status === 'number';
+}
