@@ -241,17 +241,16 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
     },
 
     /**
-     * Records each node's acknowledgement, audit anchor written and the sync's result, then releases the lease.
-     * `audited`: auditKeymapSync recorded the sync in the audit log already.
+     * Records each node's acknowledgement, audit anchor written and the sync's result (auditKeymapSync recorded it in
+     * the audit log already), then releases the lease.
      */
-    async finishKeymapSync(input: { runId: string; result: KeymapSyncResult; audited?: boolean }): Promise<Record<string, never>> {
+    async finishKeymapSync(input: { runId: string; result: KeymapSyncResult }): Promise<Record<string, never>> {
       const { result } = input;
       for (const node of result.nodes) {
         if (node.acknowledged) await recordNodeAcknowledgement(db, { nodeId: node.nodeId, ...node.acknowledged });
         if (node.auditAnchor?.written) await recordAnchorWritten(db, node.nodeId, node.auditAnchor.written);
       }
       await finishSyncRun(db, input.runId, result);
-      if (!input.audited) await appendSyncAudit(result);
       await releaseSyncLease(db, input.runId);
       return {};
     },

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, TimeoutFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, TimeoutFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { HsmKeyActivities } from '../activities/hsm-key-activities';
 import type { HsmKeymapActivities, WrappedForReplication } from '../activities/hsm-keymap-activities';
 import type { KeymapControlActivities } from '../activities/keymap-control-activities';
@@ -91,8 +91,6 @@ export async function keymapSyncWorkflow(input: KeymapSyncInput): Promise<Keymap
 
 async function sync(runId: string, startedAt: string, input: KeymapSyncInput, begun: Awaited<ReturnType<KeymapControlActivities['beginKeymapSync']>>): Promise<KeymapSyncResult> {
   const problems: string[] = [];
-  // Syncs started before audit anchors existed replay without them.
-  const anchoring = patched('audit-anchor');
   /**
    * A node's inventory against the map's: the digest first; when it differs, the node's bucket digests say which
    * buckets to list, and only their objects travel.
@@ -288,11 +286,9 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
     unknownObjects: plan.unknown,
     problems,
   };
-  if (anchoring) {
-    await anchorAuditLog(runId, result, observations, signingKey);
-    result.finishedAt = new Date(Date.now()).toISOString();
-  }
-  await control.finishKeymapSync(anchoring ? { runId, result, audited: true } : { runId, result });
+  await anchorAuditLog(runId, result, observations, signingKey);
+  result.finishedAt = new Date(Date.now()).toISOString();
+  await control.finishKeymapSync({ runId, result });
   return result;
 }
 

@@ -1,4 +1,4 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { PurgeResult, UsageActivities } from '../activities/usage-activities';
 
 const { purgeRawUsageEvents } = proxyActivities<UsageActivities>({
@@ -17,14 +17,12 @@ const { purgeRiskEvaluations } = proxyActivities<UsageActivities>({
 });
 
 export interface UsageRetentionResult extends PurgeResult {
-  /** Risk evaluations deleted; absent in runs recorded before evaluations were pruned. */
-  evaluations?: PurgeResult;
+  /** Risk evaluations deleted. */
+  evaluations: PurgeResult;
 }
 
 /** One pass of the usage and risk evaluation retention, started hourly by the `usage-retention` schedule. */
 export async function usageRetentionWorkflow(input: { batchSize?: number }): Promise<UsageRetentionResult> {
   const raw = await purgeRawUsageEvents(input);
-  // A second activity after the first: runs recorded before it replay without it.
-  if (!patched('evaluation-retention')) return raw;
   return { ...raw, evaluations: await purgeRiskEvaluations(input) };
 }
