@@ -3,6 +3,7 @@ import { EntropyHoldError, type NodeEntropyHarvester, type PoolSnapshot } from '
 import * as keys from '../adapters/pkcs11/keys';
 import type { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { withTypedFailures } from './failures';
+import { withHeartbeats } from './heartbeat';
 
 type Input<F extends (pool: TokenSessionPool, input: never) => unknown> = Parameters<F>[1];
 
@@ -15,10 +16,11 @@ export type GenerateVersionResult = (keys.GenerateKeyPairResult & { entropyProve
 
 /**
  * The key operations of one node, as activities on its task queue. Each is idempotent (objects are found by CKA_ID or
- * label before anything is made), so Temporal may retry any of them after a crash.
+ * label before anything is made), so Temporal may retry any of them after a crash; each heartbeats, so that the retry
+ * comes within the workflow's heartbeat timeout of the crash.
  */
 export function createHsmKeyActivities(pool: TokenSessionPool, harvester: NodeEntropyHarvester) {
-  return withTypedFailures({
+  return withHeartbeats(withTypedFailures({
     /**
      * Seeds the HSM from the node's measured pool (C_SeedRandom), then generates; the provenance says which it was. A
      * pool below its minimum under a `hold` policy is an answer, not a failure: the key shows what it waits for and asks
@@ -51,7 +53,7 @@ export function createHsmKeyActivities(pool: TokenSessionPool, harvester: NodeEn
     setSigning: (input: Input<typeof keys.setSigning>) => keys.setSigning(pool, input),
     destroyKeyObjects: (input: Input<typeof keys.destroyKeyObjects>) => keys.destroyKeyObjects(pool, input),
     verifyArchivedBlob: (input: Input<typeof keys.verifyArchivedBlob>) => keys.verifyArchivedBlob(pool, input),
-  });
+  }));
 }
 
 export type HsmKeyActivities = ReturnType<typeof createHsmKeyActivities>;

@@ -23,6 +23,7 @@ import {
 import { lifecycleBusyReasons } from '../adapters/temporal/lifecycle-probe';
 import { anchorNeedsWrite, anchorOf, anchorSignedText, compareAnchor, type AnchorCheck, type AnchorReading } from '../domain/audit-anchor';
 import type { KeyrotorConfig } from '../domain/config';
+import { harvestFreshness } from '../domain/entropy/freshness';
 import { MAP_SIGNING_KEY_LABEL } from '../domain/identifiers';
 import { buildKeyMap, expectationOf, keymapDigest, parsePkcs11Label, recordedBusyReason } from '../domain/keymap/build';
 import { summariseDrift } from '../domain/keymap/drift-summary';
@@ -44,6 +45,8 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
   const { db, config } = deps;
   const nodeIds = (): string[] => config.hsm.nodes.map((node) => node.id);
   const sinks = (): string[] => config.alerts.webhooks.map((hook) => hook.id);
+  /** A node that never reported a harvest is stale two intervals after this worker started watching. */
+  const watchedSinceMs = Date.now();
   const holdLease = async (runId: string): Promise<void> => {
     if (!(await renewSyncLease(db, runId, LEASE_TTL_MS))) {
       throw ApplicationFailure.nonRetryable(`sync ${runId} lost the key map lease (it expired and another sync took it)`, 'keymap_lease_lost');
@@ -184,6 +187,14 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
           subject: `node/${stranger.nodeId}`,
           message: `${stranger.nodeId} holds a ${stranger.class} the key map does not know (label '${stranger.label}', CKA_ID ${stranger.id || '(none)'}): quarantined — reported, left in place, never deleted automatically`,
         }, sinks());
+      }
+      // A stalled or skipped harvest leaves nothing behind but the age of the newest report: the sync (every minute)
+      // is the watch that notices, since the harvest that would report it is the one not running.
+      for (const nodeId of nodeIds()) {
+        const freshness = harvestFreshness({ nodeId, lastHarvestAt: reports.get(nodeId)?.at ?? null, harvestIntervalSeconds: config.entropy.harvestIntervalSeconds, watchedSinceMs, nowMs: Date.now() });
+        if (freshness.status === 'stale') {
+          await raiseAlert(db, { dedupKey: `entropy:${nodeId}:stale`, severity: 'warning', source: 'entropy', subject: `node/${nodeId}`, message: freshness.reason as string }, sinks());
+        }
       }
       for (const problem of input.plan.unrepairable) {
         await raiseAlert(db, { dedupKey: `keymap:unrepairable:${problem.nodeId}:${problem.key ?? 'signing-key'}:${problem.version ?? 0}`, severity: 'warning', source: 'keymap', subject: `node/${problem.nodeId}`, message: `key map drift on ${problem.nodeId} that the sync cannot repair: ${problem.problem}` }, sinks());

@@ -18,6 +18,7 @@ import { createSeededRandom, ForestModel, trainForest } from '../domain/predicti
 import { HOURS_PER_WEEK } from '../domain/prediction/series';
 import type { EvaluationResult } from '../domain/keys/lifecycle-records';
 import { withTypedFailures } from './failures';
+import { withHeartbeat } from './heartbeat';
 
 export interface EvaluateKeyRiskInput {
   name: string;
@@ -51,9 +52,10 @@ export function createPredictionActivities(deps: { db: Database; config: Keyroto
   return withTypedFailures({
     /**
      * Forecasts the key's use, looks for anomalies, scores its risk and decides whether to rotate, from the usage
-     * reported so far; stores the evaluation with everything that went into it.
+     * reported so far; stores the evaluation with everything that went into it. It heartbeats: an evaluation whose
+     * worker died is retried within seconds, not after its 2 minutes, so the key's due steps do not wait behind it.
      */
-    async evaluateKeyRisk(input: EvaluateKeyRiskInput): Promise<EvaluateKeyRiskResult> {
+    evaluateKeyRisk: withHeartbeat(async (input: EvaluateKeyRiskInput): Promise<EvaluateKeyRiskResult> => {
       const nowMs = now();
       const durations = policyDurations(input.policy);
       const [usage, usedCount, facts, model] = await Promise.all([
@@ -116,7 +118,7 @@ export function createPredictionActivities(deps: { db: Database; config: Keyroto
           capacityExhaustedAt: decision.capacityExhaustedAt,
         },
       };
-    },
+    }),
 
     /**
      * Retrains the global forest on every key's recent hourly use (a bounded random sample of rows, see trainForest)

@@ -105,7 +105,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   installAuth(app, deps.db);
   installWellFormedCheck(app);
 
-  const health = new HealthService(deps.db, deps.temporal, deps.config.hsm.nodes.map((node) => node.id), deps.config.hsm.pingTimeoutMs, deps.config.temporal.controlTaskQueue);
+  const health = new HealthService(deps.db, deps.temporal, deps.config.hsm.nodes.map((node) => node.id), deps.config.hsm.pingTimeoutMs, deps.config.temporal.controlTaskQueue, deps.config.entropy.harvestIntervalSeconds);
   healthRoutes(app, health);
   metricsRoutes(app, registry);
   auditRoutes(app, deps.db);

@@ -19,6 +19,9 @@ export async function entropyHarvestWorkflow(input: { nodeId: string }): Promise
     scheduleToStartTimeout: '1m',
     // An SP 800-90B assessment of 1,000,000 samples per source takes a while on a small machine.
     startToCloseTimeout: '30m',
+    // It heartbeats while it runs: a harvest whose worker died is retried after this, not after 30 minutes. Wider than
+    // the key steps' 10 s because the SP 800-22 battery holds the event loop for a few seconds.
+    heartbeatTimeout: '20s',
     retry: { maximumAttempts: 2 },
     summary: `harvest, test and pool the entropy of ${input.nodeId}`,
   });

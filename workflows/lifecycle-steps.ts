@@ -8,9 +8,14 @@ import { webhookDeliveryWorkflow } from './webhook-delivery';
 
 type Activities = Record<string, (input: Record<string, unknown>) => Promise<unknown>>;
 const retry = { initialInterval: '1s', maximumInterval: '15s' };
+/**
+ * HSM and prediction activities heartbeat every 2 s (activities/heartbeat.ts): an attempt whose worker died is retried
+ * after this, not after its start-to-close timeout, which stays the bound of a live attempt.
+ */
+const heartbeatTimeout = '10s';
 /** Control and prediction activities name no task queue: they run on the queue this workflow runs on. */
 const control = proxyActivities({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
-const prediction = proxyActivities({ startToCloseTimeout: '2m', retry: { ...retry, maximumInterval: '10s', maximumAttempts: 4 } }) as Activities;
+const prediction = proxyActivities({ startToCloseTimeout: '2m', heartbeatTimeout, retry: { ...retry, maximumInterval: '10s', maximumAttempts: 4 } }) as Activities;
 
 /**
  * Where each call runs. HSM steps have no schedule-to-start timeout: a step that must happen on a node waits for that
@@ -21,7 +26,7 @@ function activitiesFor(queue: machine.Queue, summary: string): Activities {
   if (queue.kind === 'control') return control;
   if (queue.kind === 'prediction') return prediction;
   if (queue.kind === 'ping') return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), scheduleToStartTimeout: '5s', startToCloseTimeout: '10s', retry: { maximumAttempts: 1 }, summary });
-  return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), startToCloseTimeout: queue.long ? '5m' : '30s', retry, summary });
+  return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), startToCloseTimeout: queue.long ? '5m' : '30s', heartbeatTimeout, retry, summary });
 }
 
 function failureOf(error: unknown): machine.Outcome {

@@ -10,7 +10,7 @@ const component = {
 
 const healthSchema = {
   type: 'object',
-  required: ['status', 'checkedAt', 'components', 'nodes'],
+  required: ['status', 'checkedAt', 'components', 'nodes', 'entropy'],
   properties: {
     status: { type: 'string', enum: ['ok', 'degraded', 'down'] },
     checkedAt: { type: 'string', format: 'date-time' },
@@ -30,6 +30,21 @@ const healthSchema = {
           serialNumber: { type: 'string' },
           randomBytesDrawn: { type: 'integer' },
           hsmMs: { type: 'number' },
+        },
+      },
+    },
+    entropy: {
+      type: 'array',
+      description: "each node's entropy pool: stale (and the whole report degraded) once its newest harvest is older than two harvest intervals",
+      items: {
+        type: 'object',
+        required: ['nodeId', 'status', 'lastHarvestAt', 'ageSeconds', 'reason'],
+        properties: {
+          nodeId: { type: 'string' },
+          status: { type: 'string', enum: ['fresh', 'stale'] },
+          lastHarvestAt: { type: ['string', 'null'], format: 'date-time' },
+          ageSeconds: { type: 'integer' },
+          reason: { type: ['string', 'null'] },
         },
       },
     },

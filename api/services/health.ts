@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../../adapters/postgres/database';
+import { latestEntropyReports } from '../../adapters/postgres/entropy-repository';
+import { type HarvestFreshness, harvestFreshness } from '../../domain/entropy/freshness';
 import { healthCheckWorkflowId } from '../../domain/identifiers';
 import type { NodeHealth } from '../../workflows/health-check';
 
@@ -11,6 +13,8 @@ export interface HealthReport {
   checkedAt: string;
   components: { temporal: ComponentHealth; postgres: ComponentHealth };
   nodes: NodeHealth[];
+  /** Each node's entropy pool: stale once its newest harvest is older than two harvest intervals. */
+  entropy: HarvestFreshness[];
 }
 
 async function timed(check: () => Promise<unknown>, timeoutMs: number): Promise<ComponentHealth> {
@@ -31,11 +35,12 @@ async function timed(check: () => Promise<unknown>, timeoutMs: number): Promise<
   }
 }
 
-export function overallStatus(components: HealthReport['components'], nodes: readonly NodeHealth[]): HealthReport['status'] {
+export function overallStatus(components: HealthReport['components'], nodes: readonly NodeHealth[], entropy: readonly HarvestFreshness[] = []): HealthReport['status'] {
   if (components.temporal.status === 'down' || components.postgres.status === 'down') return 'down';
   const up = nodes.filter((node) => node.status === 'up').length;
   if (up === 0) return 'down';
-  return up === nodes.length ? 'ok' : 'degraded';
+  // A stale pool still generates (each key's entropy policy decides how), but nobody is harvesting: worth a page.
+  return up === nodes.length && entropy.every((pool) => pool.status === 'fresh') ? 'ok' : 'degraded';
 }
 
 /**
@@ -44,6 +49,8 @@ export function overallStatus(components: HealthReport['components'], nodes: rea
  */
 export class HealthService {
   private inFlight: Promise<HealthReport> | undefined;
+  /** A node that never reported a harvest counts from here: the first harvest may take minutes (its assessment). */
+  private readonly watchedSinceMs = Date.now();
 
   constructor(
     private readonly db: Database,
@@ -51,6 +58,7 @@ export class HealthService {
     private readonly nodeIds: readonly string[],
     private readonly pingTimeoutMs: number,
     private readonly controlTaskQueue: string,
+    private readonly harvestIntervalSeconds: number,
   ) {}
 
   check(): Promise<HealthReport> {
@@ -65,9 +73,18 @@ export class HealthService {
       timed(() => this.db.ping(), this.pingTimeoutMs),
       timed(() => this.temporal.connection.workflowService.getSystemInfo({}), this.pingTimeoutMs),
     ]);
-    const nodes = temporal.status === 'up' ? await this.pingNodes() : this.allDown('Temporal is unreachable, so the nodes cannot be asked');
+    const [nodes, entropy] = await Promise.all([
+      temporal.status === 'up' ? this.pingNodes() : this.allDown('Temporal is unreachable, so the nodes cannot be asked'),
+      postgres.status === 'up' ? this.entropyFreshness() : [],
+    ]);
     const components = { temporal, postgres };
-    return { status: overallStatus(components, nodes), checkedAt: new Date().toISOString(), components, nodes };
+    return { status: overallStatus(components, nodes, entropy), checkedAt: new Date().toISOString(), components, nodes, entropy };
+  }
+
+  private async entropyFreshness(): Promise<HarvestFreshness[]> {
+    const latest = new Map((await latestEntropyReports(this.db)).map((report) => [report.nodeId, report.at]));
+    const nowMs = Date.now();
+    return this.nodeIds.map((nodeId) => harvestFreshness({ nodeId, lastHarvestAt: latest.get(nodeId) ?? null, harvestIntervalSeconds: this.harvestIntervalSeconds, watchedSinceMs: this.watchedSinceMs, nowMs }));
   }
 
   private allDown(reason: string): NodeHealth[] {

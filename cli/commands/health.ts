@@ -30,6 +30,9 @@ export function registerHealth(program: Command): void {
           const detail = node.status === 'up' ? `${node.tokenLabel} (${node.model}, serial ${node.serialNumber}), HSM ${node.hsmMs} ms` : node.reason;
           process.stdout.write(`  ${node.id.padEnd(10)} ${node.status.padEnd(5)} ${detail}\n`);
         }
+        for (const pool of report.entropy) {
+          if (pool.status === 'stale') process.stdout.write(`  entropy of ${pool.nodeId}: stale, ${pool.reason ?? ''}\n`);
+        }
       }
       process.exitCode = report.status === 'ok' ? 0 : 1;
     });

@@ -13,6 +13,7 @@ interface SourceReport {
 }
 interface NodeReport {
   nodeId: string;
+  at: string;
   healthy: boolean;
   snapshot: { creditedBits: number; drbg: { instantiated: boolean; reseeds: number }; battery: { passed: number; failed: string[] } | null };
   sources: SourceReport[];
@@ -122,5 +123,48 @@ describe('entropy harvesting on the real stack', () => {
     const alerts = (await api('GET', '/alerts?source=entropy&state=open', undefined, reader)).body.alerts as Array<{ message: string }>;
     expect(alerts.some((alert) => alert.message.includes('below its minimum of 1000000000'))).toBe(true);
     await system.client.workflow.getHandle('key/cards').terminate('test over');
+  });
+
+  it('a harvest that stops makes /health degraded two intervals after the last report, and the key map sync raises an alert', async () => {
+    const base = await testConfig({ env: smallHarvests });
+    // No schedules: harvests run only when the test asks, which is what a stalled or skipped schedule looks like.
+    system = await startTestSystem({ ...base, entropy: { ...base.entropy, harvestIntervalSeconds: 10 } });
+    reader = await tokenFor(system, 'auditor');
+    operator = await tokenFor(system, 'operator');
+    const nodeIds = system.config.hsm.nodes.map((node) => node.id);
+    const [first] = nodeIds as [string];
+    type Health = { status: string; entropy: Array<{ nodeId: string; status: string; lastHarvestAt: string | null; ageSeconds: number; reason: string | null }> };
+    const health = async () => {
+      const reply = await system.app.inject({ method: 'GET', url: '/health' });
+      return { statusCode: reply.statusCode, body: reply.json<Health>() };
+    };
+
+    await Promise.all(nodeIds.map((nodeId) => harvestNow(nodeId)));
+    const fresh = await health();
+    expect(fresh.statusCode).toBe(200);
+    expect(fresh.body.entropy.map((pool) => [pool.nodeId, pool.status])).toEqual(nodeIds.map((id) => [id, 'fresh']));
+
+    const lastAt = Math.max(...(await reports()).map((report) => Date.parse(report.at)));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, lastAt + 21_000 - Date.now())));
+    const stale = await health();
+    expect(stale.statusCode).toBe(503);
+    expect(stale.body.status).toBe('degraded');
+    for (const pool of stale.body.entropy) {
+      expect(pool).toMatchObject({ status: 'stale', lastHarvestAt: expect.any(String) });
+      expect(pool.ageSeconds).toBeGreaterThan(20);
+      expect(pool.reason).toContain(`entropy-harvest/${pool.nodeId}`);
+    }
+
+    expect((await api('POST', '/keymap/sync')).status).toBe(200);
+    const alerts = (await api('GET', '/alerts?source=entropy&state=open', undefined, reader)).body.alerts as Array<{ subject: string; severity: string; message: string }>;
+    for (const nodeId of nodeIds) {
+      expect(alerts).toEqual(expect.arrayContaining([expect.objectContaining({ subject: `node/${nodeId}`, severity: 'warning', message: expect.stringContaining('its harvest is stalled or skipped') })]));
+    }
+
+    // One harvest brings that node back; the others stay stale.
+    await harvestNow(first);
+    const after = await health();
+    expect(after.body.entropy.find((pool) => pool.nodeId === first)?.status).toBe('fresh');
+    expect(after.body.entropy.filter((pool) => pool.nodeId !== first).every((pool) => pool.status === 'stale')).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { startTemporalDevServer, type DevServerHandle } from '../../adapters/temporal/dev-server';
 import { readSecret } from '../../adapters/secrets';
 import type { KeyrotorConfig } from '../../domain/config';
@@ -99,6 +100,73 @@ describe('the lifecycle survives crashes', () => {
         // Nothing but the key's two versions: no half-made or duplicate objects from the retried replication.
         expect({ nodeId, ids: [...objects.keys()].sort() }).toEqual({ nodeId, ids: [v1.fingerprint, v2.fingerprint].sort() });
       }
+    } finally {
+      await victimWorker?.stop('SIGTERM', 15_000);
+      await system.stop();
+    }
+  });
+
+  it('the generating node\'s HSM worker killed inside generateKeyPair: the retry comes after the heartbeat timeout, not the 5-minute start-to-close, and adopts or replaces what the dead attempt made', async () => {
+    const config = await testConfig();
+    // v1 is generated on the first node that answers its ping: the first node.
+    const victim = config.hsm.nodes[0]!;
+    const configFile = join(config.dataDir, 'keyrotor.config.json');
+    writeFileSync(configFile, JSON.stringify({ hsm: { nodes: config.hsm.nodes.map(({ id, modulePath, tokenLabel }) => ({ id, modulePath, tokenLabel })) } }));
+    const workerEnv = { ...process.env, KEYROTOR_CONFIG: configFile, KEYROTOR_DATA_DIR: config.dataDir, TEMPORAL_ADDRESS: config.temporal.address, KEYROTOR_WORKER_METRICS_PORT: '0' };
+    const startVictim = async (): Promise<LongRunning> => {
+      const worker = startLongRunning(process.execPath, ['bin/keyrotor.js', 'worker', 'hsm', '--node', victim.id], workerEnv);
+      await worker.waitFor(/running; SIGINT or SIGTERM stops it/, 60_000);
+      return worker;
+    };
+    const system = await startTestSystem(config);
+    let victimWorker: LongRunning | undefined;
+    try {
+      await system.stopHsmWorker(victim.id);
+      victimWorker = await startVictim();
+      const operator = await tokenFor(system, 'operator');
+      const { api, versions, census } = harness(() => system, () => operator);
+      const handle = system.client.workflow.getHandle('key/slow-generation');
+      // rsa-3072: the slowest generation SoftHSM offers, so that the attempt is caught while it runs.
+      expect((await api('POST', '/keys', { name: 'slow-generation', type: 'rsa-3072', policy })).status).toBe(202);
+
+      const generationRunning = async (): Promise<true | undefined> => {
+        const { pendingActivities } = await handle.describe().then((description) => description.raw);
+        const generating = (pendingActivities ?? []).find((activity) => activity.activityType?.name === 'generateKeyPair');
+        return generating?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && generating.attempt === 1 ? true : undefined;
+      };
+      await eventually(generationRunning, 'generateKeyPair to run on the victim', 90_000, 25);
+      // Freeze first (the attempt can report nothing from here on), check it is still the running attempt, then kill.
+      process.kill(victimWorker.child.pid as number, 'SIGSTOP');
+      expect(await generationRunning()).toBe(true);
+      process.kill(victimWorker.child.pid as number, 'SIGKILL');
+      await victimWorker.stop('SIGKILL', 5000);
+      const killedAt = Date.now();
+      expect((await api('GET', '/keys/slow-generation')).body.activeVersion ?? null).toBeNull();
+
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      victimWorker = await startVictim();
+      const restartedAt = Date.now();
+      await eventually(async () => ((await versions('slow-generation')).find((v) => v.version === 1)?.state === 'active' ? true : undefined), 'v1 of slow-generation active', 60_000, 100);
+      const activeAt = Date.now();
+      const recovery = { fromKillS: (activeAt - killedAt) / 1000, fromRestartS: (activeAt - restartedAt) / 1000 };
+      process.stderr.write(`[recovery] generateKeyPair killed: key active ${recovery.fromKillS.toFixed(1)} s after the kill, ${recovery.fromRestartS.toFixed(1)} s after the worker's restart\n`);
+      expect(recovery.fromRestartS).toBeLessThan(30);
+
+      // The retry was a second attempt of the same generation, on the victim.
+      const { events } = await handle.fetchHistory();
+      const attempts = (events ?? []).filter((event) => event.activityTaskStartedEventAttributes && (events ?? []).some((scheduled) => scheduled.eventId?.toString() === event.activityTaskStartedEventAttributes?.scheduledEventId?.toString() && scheduled.activityTaskScheduledEventAttributes?.activityType?.name === 'generateKeyPair'));
+      expect(attempts.map((event) => event.activityTaskStartedEventAttributes?.attempt)).toEqual([2]);
+      const detail = (await api('GET', '/keys/slow-generation')).body as { versions: Array<{ version: number; fingerprint: string; generatedOn: string }> };
+      const v1 = detail.versions.find((v) => v.version === 1)!;
+      expect(v1.generatedOn).toBe(victim.id);
+
+      // Exactly one pair of v1 on every token, and nothing else: the dead attempt's objects were adopted or replaced.
+      for (const [nodeId, objects] of census(config)) {
+        expect({ nodeId, ids: [...objects.entries()] }).toEqual({ nodeId, ids: [[v1.fingerprint, ['privkey', 'pubkey']]] });
+      }
+      // And no unnamed key object left on the victim by the dead attempt.
+      const labelled = listTokenObjects({ modulePath: victim.modulePath, tokenLabel: victim.tokenLabel, pin: readSecret(victim.pin, 'pin') }).filter((object) => (object.class === 'privkey' || object.class === 'pubkey') && (object.label === 'keyrotor:slow-generation:v1' || object.idHex === null));
+      expect(labelled.map((object) => object.class).sort()).toEqual(['privkey', 'pubkey']);
     } finally {
       await victimWorker?.stop('SIGTERM', 15_000);
       await system.stop();

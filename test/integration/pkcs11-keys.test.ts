@@ -279,6 +279,16 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
       expect(withLabel(0, label)).toEqual([['privkey', first.fingerprint], ['pubkey', first.fingerprint]]);
     });
 
+    it('a generation killed between naming its public and its private key is completed: the retry adopts the pair', async () => {
+      const label = 'keyrotor:half-named:v1';
+      const first = await keys.generateKeyPair(pool(0), { keyType: 'rsa-2048', label });
+      // The public key carries its CKA_ID, the private one not yet: the two C_SetAttributeValue calls straddled the crash.
+      await clearIds(label, [ObjectClass.privateKey]);
+      expect(withLabel(0, label)).toEqual([['privkey', null], ['pubkey', first.fingerprint]]);
+      expect(await keys.generateKeyPair(pool(0), { keyType: 'rsa-2048', label })).toEqual({ ...first, created: false });
+      expect(withLabel(0, label)).toEqual([['privkey', first.fingerprint], ['pubkey', first.fingerprint]]);
+    });
+
     it('an EC private key that lost its public key is kept and refused: its public point cannot be recovered', async () => {
       const label = 'keyrotor:lost-public-ec:v1';
       const first = await keys.generateKeyPair(pool(0), { keyType: 'ec-p256', label });
