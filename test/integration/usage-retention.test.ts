@@ -173,7 +173,7 @@ describe('raw usage event and risk evaluation retention', () => {
     }) as UsageRetentionResult;
     expect(result.evaluations).toEqual({ deleted: expectedDeleted, batches: Math.floor(expectedDeleted / 2) + 1, before: expect.any(String) });
     // The cut-off is two days before the pass ran (give or take the minutes this test took to get there).
-    expect(Math.abs(Date.parse(result.evaluations?.before as string) - retainedSince)).toBeLessThan(10 * 60_000);
+    expect(Math.abs(Date.parse(result.evaluations.before) - retainedSince)).toBeLessThan(10 * 60_000);
 
     // kept-key: the copies older than two days went; the one a day old and the real ones stay.
     expect(keptBefore.length - keptRecent.length).toBe(3);
