@@ -2,7 +2,10 @@ import { CLEAN_TEXT_PATTERN, DURATION_PATTERN, TIMESTAMP_PATTERN } from '../../d
 import { KEY_NAME_PATTERN } from '../../domain/keys/key-model';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
-import { startTestSystem, tokenFor } from '../support/system';
+import { startTestSystem, tokenFor, uniqueName } from '../support/system';
+
+// Workflow ids are namespace-wide and test files share one Temporal server: a key name of its own.
+const KEY = uniqueName('bounds-');
 
 interface Reply {
   status: number;
@@ -62,8 +65,8 @@ describe('API input bounds', () => {
     admin = await tokenFor(system, 'admin');
     operator = await tokenFor(system, 'operator');
     doc = (await system.app.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApiDocument>();
-    expect((await call('POST', '/keys', { name: 'usage-key', type: 'ec-p256' }, operator)).status).toBe(202);
-    await eventually(async () => ((await call('GET', '/keys/usage-key')).body.activeVersion === 1 ? true : undefined), 'usage-key v1 active', 90_000);
+    expect((await call('POST', '/keys', { name: KEY, type: 'ec-p256' }, operator)).status).toBe(202);
+    await eventually(async () => ((await call('GET', `/keys/${KEY}`)).body.activeVersion === 1 ? true : undefined), `${KEY} v1 active`, 90_000);
   });
 
   afterAll(async () => {
@@ -106,7 +109,7 @@ describe('API input bounds', () => {
   });
 
   it('refuses NUL and lone surrogates in the text fields of POST /usage and POST /threat-intel, naming the row', async () => {
-    const event = { ts: new Date().toISOString(), key: 'usage-key', version: 1, op: 'sign', app: 'checkout' };
+    const event = { ts: new Date().toISOString(), key: KEY, version: 1, op: 'sign', app: 'checkout' };
     for (const bad of [{ app: 'check\u0000out' }, { eventId: 'e\u0000' }, { kid: 'k\u0085' }, { node: 'n\u0000' }, { ts: '-271821-04-20T00:00:00Z' }]) {
       const reply = await call('POST', '/usage', [event, { ...event, ...bad }], operator);
       expect({ bad, status: reply.status, code: reply.body.code }).toEqual({ bad, status: 400, code: 'invalid_usage_batch' });
@@ -154,8 +157,8 @@ describe('API input bounds', () => {
       ['an unknown key type', call('POST', '/keys', { name: 'typed', type: 'DSA' }, operator), 'invalid_key_type'],
       ['ed25519, with the reason', call('POST', '/keys', { name: 'edwards', type: 'ed25519' }, operator), 'unsupported_key_type'],
       ['a duration in words', call('POST', '/keys', { name: 'worded', type: 'ec-p256', policy: { gracePeriod: 'ten days' } }, operator), 'invalid_policy'],
-      ['an unknown policy field', call('PATCH', '/keys/usage-key/policy', { colour: 'red' }, operator), 'invalid_policy'],
-      ['an extension in words', call('POST', '/keys/usage-key/grace', { extendBy: 'soon', reason: 'x' }, operator), 'invalid_duration'],
+      ['an unknown policy field', call('PATCH', `/keys/${KEY}/policy`, { colour: 'red' }, operator), 'invalid_policy'],
+      ['an extension in words', call('POST', `/keys/${KEY}/grace`, { extendBy: 'soon', reason: 'x' }, operator), 'invalid_duration'],
       ['two refusals of different kinds', call('POST', '/keys', { name: 'Bad Name', type: 'ec-p256', policy: { maxAge: 'forever' } }, operator), 'invalid_request'],
     ];
     for (const [what, pending, code] of cases) {
@@ -170,7 +173,7 @@ describe('API input bounds', () => {
     }
     // (A client would send /keys/%2e%2e as /keys/.. and then as /keys: inject, like the WHATWG URL parser, does that too.)
     for (const path of ['.hidden', '-dash', '_under', 'a%00b', 'UPPER']) expectRefused(await call('GET', `/keys/${path}`), 'params/name');
-    expect((await system.db.query('SELECT name FROM keys')).rows).toEqual([{ name: 'usage-key' }]);
+    expect((await system.db.query('SELECT name FROM keys')).rows).toEqual([{ name: KEY }]);
   });
 
   it('documents every error as application/problem+json, and the formats of names, durations, texts and timestamps', () => {
