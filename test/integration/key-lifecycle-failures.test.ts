@@ -41,18 +41,27 @@ function harness(getSystem: () => RunningSystem, getToken: () => string) {
   return { api, versions, waitForState, census };
 }
 
+/**
+ * A test configuration whose node `index` will run its HSM worker as a process of its own (as it would beside its
+ * HSM), so that the test can freeze and kill it: the node, and how to start its worker.
+ */
+async function withVictimNode(index: number): Promise<{ config: KeyrotorConfig; victim: KeyrotorConfig['hsm']['nodes'][number]; startVictim: () => Promise<LongRunning> }> {
+  const config = await testConfig();
+  const victim = config.hsm.nodes[index]!;
+  const configFile = join(config.dataDir, 'keyrotor.config.json');
+  writeFileSync(configFile, JSON.stringify({ hsm: { nodes: config.hsm.nodes.map(({ id, modulePath, tokenLabel }) => ({ id, modulePath, tokenLabel })) } }));
+  const workerEnv = { ...process.env, KEYROTOR_CONFIG: configFile, KEYROTOR_DATA_DIR: config.dataDir, TEMPORAL_ADDRESS: config.temporal.address, KEYROTOR_WORKER_METRICS_PORT: '0' };
+  const startVictim = async (): Promise<LongRunning> => {
+    const worker = startLongRunning(process.execPath, ['bin/keyrotor.js', 'worker', 'hsm', '--node', victim.id], workerEnv);
+    await worker.waitFor(/running; SIGINT or SIGTERM stops it/, 60_000);
+    return worker;
+  };
+  return { config, victim, startVictim };
+}
+
 describe('the lifecycle survives crashes', () => {
   it('a target node\'s HSM worker killed in the middle of replication: the rotation completes, one new version per node, no orphans', async () => {
-    const config = await testConfig();
-    const victim = config.hsm.nodes[2]!;
-    const configFile = join(config.dataDir, 'keyrotor.config.json');
-    writeFileSync(configFile, JSON.stringify({ hsm: { nodes: config.hsm.nodes.map(({ id, modulePath, tokenLabel }) => ({ id, modulePath, tokenLabel })) } }));
-    const workerEnv = { ...process.env, KEYROTOR_CONFIG: configFile, KEYROTOR_DATA_DIR: config.dataDir, TEMPORAL_ADDRESS: config.temporal.address, KEYROTOR_WORKER_METRICS_PORT: '0' };
-    const startVictim = async (): Promise<LongRunning> => {
-      const worker = startLongRunning(process.execPath, ['bin/keyrotor.js', 'worker', 'hsm', '--node', victim.id], workerEnv);
-      await worker.waitFor(/running; SIGINT or SIGTERM stops it/, 60_000);
-      return worker;
-    };
+    const { config, victim, startVictim } = await withVictimNode(2);
     const system = await startTestSystem(config);
     let victimWorker: LongRunning | undefined;
     try {
@@ -107,17 +116,8 @@ describe('the lifecycle survives crashes', () => {
   });
 
   it('the generating node\'s HSM worker killed inside generateKeyPair: the retry comes after the heartbeat timeout, not the 5-minute start-to-close, and adopts or replaces what the dead attempt made', async () => {
-    const config = await testConfig();
     // v1 is generated on the first node that answers its ping: the first node.
-    const victim = config.hsm.nodes[0]!;
-    const configFile = join(config.dataDir, 'keyrotor.config.json');
-    writeFileSync(configFile, JSON.stringify({ hsm: { nodes: config.hsm.nodes.map(({ id, modulePath, tokenLabel }) => ({ id, modulePath, tokenLabel })) } }));
-    const workerEnv = { ...process.env, KEYROTOR_CONFIG: configFile, KEYROTOR_DATA_DIR: config.dataDir, TEMPORAL_ADDRESS: config.temporal.address, KEYROTOR_WORKER_METRICS_PORT: '0' };
-    const startVictim = async (): Promise<LongRunning> => {
-      const worker = startLongRunning(process.execPath, ['bin/keyrotor.js', 'worker', 'hsm', '--node', victim.id], workerEnv);
-      await worker.waitFor(/running; SIGINT or SIGTERM stops it/, 60_000);
-      return worker;
-    };
+    const { config, victim, startVictim } = await withVictimNode(0);
     const system = await startTestSystem(config);
     let victimWorker: LongRunning | undefined;
     try {
