@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Database } from '../../adapters/postgres/database';
 import { getKey, reserveKey } from '../../adapters/postgres/key-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
-import { keyWorkflowId } from '../../domain/identifiers';
+import { WORKFLOW_TYPES, keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
 import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
 import { checkText } from '../../domain/input-bounds';
@@ -114,7 +114,7 @@ export class KeyService {
         throw new UserError('key_exists', `a key named ${name} exists (or existed: names are never reused)`, 409);
       }
       try {
-        await this.temporal.workflow.start('keyLifecycleWorkflow', {
+        await this.temporal.workflow.start(WORKFLOW_TYPES.keyLifecycle, {
           taskQueue: this.controlTaskQueue,
           workflowId,
           args: [{ state, reason: input.reason ?? 'key created' }],
