@@ -32,14 +32,14 @@ export interface Problem {
 export class ApiRefusedError extends UserError {
   constructor(readonly problem: Problem) {
     const fields = (problem.errors ?? []).map((e) => `\n  ${e.path}: ${e.message}`).join('');
-    super(problem.code, `refused (${problem.status} ${problem.code}): ${problem.detail ?? problem.title ?? 'no detail'}${fields}`, problem.status);
+    super('api_refused', `refused (${problem.status} ${problem.code}): ${problem.detail ?? problem.title ?? 'no detail'}${fields}`);
   }
 }
 
 /** The API could not be reached, or failed on its side (5xx). */
 export class ApiUnavailableError extends ExternalError {
   constructor(message: string, readonly problem?: Problem, options?: { cause?: unknown }) {
-    super('api_unavailable', message, true, options);
+    super('api_unavailable', message, options);
   }
 }
 

@@ -21,7 +21,7 @@ async function send(url: string, token: string, lines: string[], firstLine: numb
       body: `[${lines.join(',')}]`,
     });
   } catch (error) {
-    throw new ExternalError('api_unreachable', `cannot reach keyrotor at ${url} (${(error as Error).message}); is it running?`, true);
+    throw new ExternalError('api_unreachable', `cannot reach keyrotor at ${url} (${(error as Error).message}); is it running?`);
   }
   const body = (await response.json()) as { stored: number; duplicates: number; detail?: string; errors?: Array<{ path: string; message: string }> };
   if (!response.ok) {
