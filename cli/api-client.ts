@@ -1,4 +1,4 @@
-import { loadConfig } from '../adapters/config-loader';
+import { loadConfig, processSetting } from '../adapters/config-loader';
 import { ExternalError, UserError } from '../domain/errors';
 
 /**
@@ -56,8 +56,9 @@ export interface ApiRequest {
 const REQUEST_TIMEOUT_MS = 10 * 60_000;
 
 /** KEYROTOR_API, or the API of the local configuration (a wildcard listen address is reached on loopback). */
-export function apiBaseUrl(env: Record<string, string | undefined> = process.env): string {
-  if (env.KEYROTOR_API) return env.KEYROTOR_API.replace(/\/+$/, '');
+export function apiBaseUrl(env?: Record<string, string | undefined>): string {
+  const explicit = processSetting('apiUrl', env);
+  if (explicit) return explicit.replace(/\/+$/, '');
   const { host, port } = loadConfig(env).api;
   const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
@@ -70,8 +71,8 @@ function urlOf(base: string, request: ApiRequest): string {
 }
 
 /** Sends one request and returns the reply's JSON; a refusal or an unreachable API is thrown as the errors above. */
-export async function callApi(request: ApiRequest, env: Record<string, string | undefined> = process.env): Promise<unknown> {
-  const token = env.KEYROTOR_TOKEN;
+export async function callApi(request: ApiRequest, env?: Record<string, string | undefined>): Promise<unknown> {
+  const token = processSetting('apiToken', env);
   if (!token && !request.anonymous) throw new UserError('token_required', 'set KEYROTOR_TOKEN to an API token (keyrotor tokens create, or the admin token `keyrotor start` printed)');
   const base = apiBaseUrl(env);
   let response: Response;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processSetting } from '../../../adapters/config-loader';
 import { PROCESS_SETTINGS, SETTINGS, readmeWithSettingsTables, settingsTable } from '../../../domain/config-settings';
 
 const README = join(__dirname, '..', '..', '..', 'README.md');
@@ -27,5 +28,15 @@ describe("the README's settings tables", () => {
     const drifted = readme.replace('| `KEYROTOR_API_PORT` / `api.port` | `8080` |', '| `KEYROTOR_API_PORT` / `api.port` | `8000` |');
     expect(drifted).not.toBe(readme);
     expect(readmeWithSettingsTables(drifted)).toBe(readme);
+  });
+});
+
+describe('process settings', () => {
+  it('take the variable, else the default the table gives', () => {
+    expect(processSetting('logLevel', {})).toBe('info');
+    expect(processSetting('logLevel', { KEYROTOR_LOG_LEVEL: 'debug' })).toBe('debug');
+    expect(processSetting('workerLogLevel', {})).toBe('WARN');
+    expect(processSetting('adminToken', {})).toBeUndefined();
+    expect(processSetting('apiUrl', { KEYROTOR_API: 'http://api.internal:8080' })).toBe('http://api.internal:8080');
   });
 });
