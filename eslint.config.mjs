@@ -38,6 +38,15 @@ export default tseslint.config(
     },
   },
   {
+    // The configuration is read in one place (adapters/config-loader.ts, from the table in domain/config-settings.ts).
+    // Handing the environment on whole, to a child process or to the PKCS#11 module, is the exception.
+    files: ['**/*.ts'],
+    ignores: ['adapters/config-loader.ts', 'adapters/pkcs11/provision-node.ts', 'adapters/pkcs11/module-environment.ts', 'test/**', 'bench/**'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read settings through adapters/config-loader.ts (processSetting, loadConfig); declare new ones in domain/config-settings.ts' }],
+    },
+  },
+  {
     // Jest's asymmetric matchers (expect.any, expect.stringContaining) are typed `any`.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-argument': 'off' },

@@ -1,5 +1,14 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { isRetryable, type ErrorCode } from '../domain/error-codes';
 import { KeyrotorError } from '../domain/errors';
+
+/**
+ * A failure an activity raises itself: its type a code of the table, which says whether Temporal retries it (`retryable`
+ * answers for the codes whose cause decides).
+ */
+export function activityFailure(code: ErrorCode, message: string, options?: { retryable?: boolean }): ApplicationFailure {
+  return ApplicationFailure.create({ message, type: code, nonRetryable: !isRetryable(code, options?.retryable) });
+}
 
 /**
  * Turns a domain error into the failure Temporal records: the stable code becomes the failure type and a
@@ -10,7 +19,7 @@ export function toActivityFailure(error: unknown): ApplicationFailure {
   if (error instanceof KeyrotorError) {
     return ApplicationFailure.create({ message: error.message, type: error.code, nonRetryable: !error.retryable });
   }
-  return ApplicationFailure.create({ message: error instanceof Error ? error.message : String(error), type: 'internal_error' });
+  return activityFailure('internal_error', error instanceof Error ? error.message : String(error));
 }
 
 /** Wraps every activity of an object so that each failure reaches Temporal as a typed ApplicationFailure. */

@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { ApplicationFailure } from '@temporalio/activity';
 import type { TokenSessionPool } from '../adapters/pkcs11/session-pool';
-import { withTypedFailures } from './failures';
+import { activityFailure, withTypedFailures } from './failures';
 
 export interface PingHsmNodeInput {
   nodeId: string;
@@ -25,7 +24,7 @@ export function createHsmActivities(pool: TokenSessionPool) {
   return withTypedFailures({
     async pingHsmNode(input: PingHsmNodeInput): Promise<PingHsmNodeResult> {
       if (input.nodeId !== pool.nodeId) {
-        throw ApplicationFailure.nonRetryable(`ping for node ${input.nodeId} reached the worker of node ${pool.nodeId}`, 'wrong_node');
+        throw activityFailure('wrong_node', `ping for node ${input.nodeId} reached the worker of node ${pool.nodeId}`);
       }
       const count = Math.min(Math.max(1, Math.trunc(input.randomBytes)), 64);
       const started = performance.now();

@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { HarvestReport } from '../adapters/entropy/node-harvester';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
 import { storeEntropyReport } from '../adapters/postgres/entropy-repository';
@@ -11,7 +11,7 @@ import { postSignedJson } from '../adapters/webhooks/signed-post';
 import { webhookUrlForMessages, type HostResolver } from '../adapters/webhooks/target-guard';
 import type { KeyrotorConfig } from '../domain/config';
 import type { KeyLifecycleState } from '../domain/keys/lifecycle-state';
-import { withTypedFailures } from './failures';
+import { activityFailure, withTypedFailures } from './failures';
 
 export interface RecordKeyEventInput {
   state: KeyLifecycleState;
@@ -51,7 +51,7 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
 
     async loadArchiveBlob(input: { name: string; version: number }): Promise<{ wrapped: string; fingerprint: string }> {
       const blob = await loadArchiveBlob(db, input.name, input.version);
-      if (!blob) throw ApplicationFailure.nonRetryable(`no archive blob for ${input.name} v${input.version}`, 'archive_missing');
+      if (!blob) throw activityFailure('archive_missing', `no archive blob for ${input.name} v${input.version}`);
       return blob;
     },
 
@@ -81,9 +81,9 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
           subject: `subscription/${subscription.id}`,
           message: `the delivery of ${input.event} to subscription ${subscription.id} (${webhookUrlForMessages(subscription.url)}) was refused: ${result.refused}`,
         }, config.alerts.webhooks.map((hook) => hook.id));
-        throw ApplicationFailure.retryable(`delivery to subscription ${input.subscriptionId} refused: ${result.refused}`, 'webhook_target_refused');
+        throw activityFailure('webhook_target_refused', `delivery to subscription ${input.subscriptionId} refused: ${result.refused}`, { retryable: true });
       }
-      throw ApplicationFailure.retryable(`delivery to subscription ${input.subscriptionId} failed: ${result.error}`, 'webhook_failed');
+      throw activityFailure('webhook_failed', `delivery to subscription ${input.subscriptionId} failed: ${result.error}`);
     },
 
     /** Stores a harvest report and raises the alerts it calls for: a quarantined source, a pool below its minimum. */

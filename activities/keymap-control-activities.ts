@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { anchorEvidence, recordAnchorCheck, recordAnchorWritten } from '../adapters/postgres/audit-anchor-repository';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
 import { appendAudit, auditHead } from '../adapters/postgres/audit-repository';
@@ -33,7 +33,7 @@ import { planSync } from '../domain/keymap/plan';
 import { buildSnapshot, signedText, snapshotWrites } from '../domain/keymap/snapshot';
 import type { AuditSyncResult, BeginSyncResult, CheckAnchorsResult, CommitSyncInput, CommitSyncResult, KeymapSyncResult, PlanSyncResult } from '../domain/keymap/sync';
 import type { MapSigningKey, NodeObservation } from '../domain/keymap/types';
-import { withTypedFailures } from './failures';
+import { activityFailure, withTypedFailures } from './failures';
 
 /** Long enough for the slowest step of a sync over thousands of keys; every step renews it. */
 const LEASE_TTL_MS = 10 * 60_000;
@@ -49,7 +49,7 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
   const watchedSinceMs = Date.now();
   const holdLease = async (runId: string): Promise<void> => {
     if (!(await renewSyncLease(db, runId, LEASE_TTL_MS))) {
-      throw ApplicationFailure.nonRetryable(`sync ${runId} lost the key map lease (it expired and another sync took it)`, 'keymap_lease_lost');
+      throw activityFailure('keymap_lease_lost', `sync ${runId} lost the key map lease (it expired and another sync took it)`);
     }
   };
 
@@ -77,10 +77,10 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
     async beginKeymapSync(input: { runId: string; trigger: string; actor: string; startedAt: string; cluster: string[] }): Promise<BeginSyncResult> {
       const served = nodeIds();
       if (input.cluster.length !== served.length || input.cluster.some((id) => !served.includes(id))) {
-        throw ApplicationFailure.nonRetryable(`this sync is for the cluster of nodes ${input.cluster.join(', ')}, but this control worker serves ${served.join(', ')}; run keyrotor provision (or restart keyrotor) to bring the keymapSync schedule to the configured cluster`, 'keymap_cluster_mismatch');
+        throw activityFailure('keymap_cluster_mismatch', `this sync is for the cluster of nodes ${input.cluster.join(', ')}, but this control worker serves ${served.join(', ')}; run keyrotor provision (or restart keyrotor) to bring the keymapSync schedule to the configured cluster`);
       }
       const lease = await acquireSyncLease(db, input.runId, LEASE_TTL_MS);
-      if (!lease.acquired) throw ApplicationFailure.retryable(`another sync (${lease.holder}) holds the key map until ${lease.expiresAt}`, 'keymap_sync_busy');
+      if (!lease.acquired) throw activityFailure('keymap_sync_busy', `another sync (${lease.holder}) holds the key map until ${lease.expiresAt}`);
       await startSyncRun(db, { runId: input.runId, trigger: input.trigger, actor: input.actor, startedAt: input.startedAt });
       const source = await loadKeymapSource(db);
       const signingKey = await getMapSigningKey(db);

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, openSync, closeSync, writeSync, fsyncSync, rename
 import { dirname } from 'node:path';
 import type { SecretSource } from '../domain/config';
 import { UserError } from '../domain/errors';
+import { secretVariable } from './config-loader';
 
 /** Names where a secret comes from, for messages; never the secret. */
 export function describeSecretSource(source: SecretSource): string {
@@ -14,7 +15,7 @@ export function describeSecretSource(source: SecretSource): string {
  */
 export function readSecret(source: SecretSource, what: string): string {
   if ('env' in source) {
-    const value = process.env[source.env];
+    const value = secretVariable(source.env);
     if (value === undefined || value === '') throw new UserError('secret_missing', `${what}: environment variable ${source.env} is not set`);
     return value;
   }

@@ -33,6 +33,7 @@ import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
 import { KeymapService } from './services/keymap';
+import { processSetting } from '../adapters/config-loader';
 
 export interface ApiDependencies {
   config: KeyrotorConfig;
@@ -45,7 +46,7 @@ export interface ApiDependencies {
  * never reach a log, and neither do fields named like secrets in anything logged beside them.
  */
 export const loggerOptions = {
-  level: process.env.KEYROTOR_LOG_LEVEL ?? 'info',
+  level: processSetting('logLevel'),
   serializers: { req: requestLogSerializer },
   redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.pin', '*.secret', '*.password', '*.authorization'], censor: '[redacted]' },
 } satisfies FastifyServerOptions['logger'];

@@ -30,11 +30,11 @@ export function installAuth(app: FastifyInstance, db: Database): void {
     if (!roles) return;
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) throw new AuthError('unauthenticated', 'send an API token as "Authorization: Bearer <token>"', 401);
+    if (!match) throw new AuthError('unauthenticated', 'send an API token as "Authorization: Bearer <token>"');
     const principal = await findActiveToken(db, match[1] as string);
-    if (!principal) throw new AuthError('unauthenticated', 'the API token is unknown or revoked', 401);
+    if (!principal) throw new AuthError('unauthenticated', 'the API token is unknown or revoked');
     if (!roles.includes(principal.role)) {
-      throw new AuthError('forbidden', `this needs the role ${roles.join(' or ')}; the token has role ${principal.role}`, 403);
+      throw new AuthError('forbidden', `this needs the role ${roles.join(' or ')}; the token has role ${principal.role}`);
     }
     request.principal = principal;
   });

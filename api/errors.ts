@@ -1,8 +1,22 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isShownErrorCode, type ErrorCode } from '../domain/error-codes';
 import { ExternalError, KeyrotorError, UserError } from '../domain/errors';
 import { PROBLEM_MEDIA_TYPE } from './schemas/problem';
 
 export class AuthError extends UserError {}
+
+/**
+ * Turns a refused or failed Update into the error the client sees: a workflow refusal whose code the error-code table
+ * shows to clients becomes that refusal, with the table's status; anything else stays an internal error.
+ */
+export function fromUpdateFailure(error: unknown): never {
+  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && isShownErrorCode(error.cause.type)) {
+    throw new UserError(error.cause.type, error.cause.message);
+  }
+  throw error;
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -11,14 +25,14 @@ declare module 'fastify' {
      * the policy): the code the service would give for the same input, so that checking a bound at the edge does not
      * change what clients see. Used when every refusal of the request has the same code; otherwise `invalid_request`.
      */
-    problemCodes?: Readonly<Record<string, string>>;
+    problemCodes?: Readonly<Record<string, ErrorCode>>;
   }
 }
 
 /** The code a schema refusal gets: the route's code for where every refused field is, or `invalid_request`. */
-function validationCode(paths: string[], problemCodes: Readonly<Record<string, string>> | undefined): string {
+function validationCode(paths: string[], problemCodes: Readonly<Record<string, ErrorCode>> | undefined): ErrorCode {
   if (!problemCodes) return 'invalid_request';
-  const codeOf = (path: string): string | undefined => {
+  const codeOf = (path: string): ErrorCode | undefined => {
     const prefix = Object.keys(problemCodes)
       .filter((candidate) => path === candidate || path.startsWith(`${candidate}/`))
       .sort((a, b) => b.length - a.length)[0];
@@ -29,11 +43,14 @@ function validationCode(paths: string[], problemCodes: Readonly<Record<string, s
   return codes.size === 1 && only !== undefined ? only : 'invalid_request';
 }
 
+/** Fastify's own client errors (bad JSON, wrong content type, body too large) keep the framework's code. */
+type FrameworkCode = `fst_${string}`;
+
 interface Problem {
   type: string;
   title: string;
   status: number;
-  code: string;
+  code: ErrorCode | FrameworkCode;
   detail?: string;
   requestId: string;
   errors?: Array<{ path: string; message: string }>;
@@ -44,7 +61,7 @@ const TITLES: Record<number, string> = {
   415: 'Unsupported media type', 422: 'Unprocessable content', 429: 'Too many requests', 500: 'Internal error', 503: 'Service unavailable',
 };
 
-function problem(status: number, code: string, requestId: string, detail?: string, errors?: Problem['errors']): Problem {
+function problem(status: number, code: Problem['code'], requestId: string, detail?: string, errors?: Problem['errors']): Problem {
   return {
     type: `urn:keyrotor:problem:${code}`,
     title: TITLES[status] ?? 'Error',
@@ -86,11 +103,12 @@ export function installErrorHandler(app: FastifyInstance): void {
       body = problem(error.status, error.code, request.id, error.message, errors);
     } else if (error instanceof ExternalError) {
       request.log.error({ err: error }, 'dependency failure');
-      body = problem(503, error.code, request.id, `a dependency of keyrotor is unavailable; retry later, or give request id ${request.id} to an operator`);
+      body = problem(error.status, error.code, request.id, `a dependency of keyrotor is unavailable; retry later, or give request id ${request.id} to an operator`);
     } else if (typeof (error as FastifyError).statusCode === 'number' && (error as FastifyError).statusCode! < 500) {
       const status = (error as FastifyError).statusCode as number;
       // Fastify's own client errors (bad JSON, wrong content type, body too large) describe the request only.
-      body = problem(status, ((error as FastifyError).code ?? 'bad_request').toLowerCase(), request.id, error.message);
+      const frameworkCode = ((error as FastifyError).code ?? '').toLowerCase();
+      body = problem(status, frameworkCode.startsWith('fst_') ? (frameworkCode as FrameworkCode) : 'bad_request', request.id, error.message);
     } else {
       request.log.error({ err: error }, 'internal error');
       body = problem(500, 'internal_error', request.id, `keyrotor failed to handle this request; give request id ${request.id} to an operator`);

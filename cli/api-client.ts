@@ -1,4 +1,4 @@
-import { loadConfig } from '../adapters/config-loader';
+import { loadConfig, processSetting } from '../adapters/config-loader';
 import { ExternalError, UserError } from '../domain/errors';
 
 /**
@@ -32,14 +32,14 @@ export interface Problem {
 export class ApiRefusedError extends UserError {
   constructor(readonly problem: Problem) {
     const fields = (problem.errors ?? []).map((e) => `\n  ${e.path}: ${e.message}`).join('');
-    super(problem.code, `refused (${problem.status} ${problem.code}): ${problem.detail ?? problem.title ?? 'no detail'}${fields}`, problem.status);
+    super('api_refused', `refused (${problem.status} ${problem.code}): ${problem.detail ?? problem.title ?? 'no detail'}${fields}`);
   }
 }
 
 /** The API could not be reached, or failed on its side (5xx). */
 export class ApiUnavailableError extends ExternalError {
   constructor(message: string, readonly problem?: Problem, options?: { cause?: unknown }) {
-    super('api_unavailable', message, true, options);
+    super('api_unavailable', message, options);
   }
 }
 
@@ -56,8 +56,9 @@ export interface ApiRequest {
 const REQUEST_TIMEOUT_MS = 10 * 60_000;
 
 /** KEYROTOR_API, or the API of the local configuration (a wildcard listen address is reached on loopback). */
-export function apiBaseUrl(env: Record<string, string | undefined> = process.env): string {
-  if (env.KEYROTOR_API) return env.KEYROTOR_API.replace(/\/+$/, '');
+export function apiBaseUrl(env?: Record<string, string | undefined>): string {
+  const explicit = processSetting('apiUrl', env);
+  if (explicit) return explicit.replace(/\/+$/, '');
   const { host, port } = loadConfig(env).api;
   const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
@@ -70,8 +71,8 @@ function urlOf(base: string, request: ApiRequest): string {
 }
 
 /** Sends one request and returns the reply's JSON; a refusal or an unreachable API is thrown as the errors above. */
-export async function callApi(request: ApiRequest, env: Record<string, string | undefined> = process.env): Promise<unknown> {
-  const token = env.KEYROTOR_TOKEN;
+export async function callApi(request: ApiRequest, env?: Record<string, string | undefined>): Promise<unknown> {
+  const token = processSetting('apiToken', env);
   if (!token && !request.anonymous) throw new UserError('token_required', 'set KEYROTOR_TOKEN to an API token (keyrotor tokens create, or the admin token `keyrotor start` printed)');
   const base = apiBaseUrl(env);
   let response: Response;

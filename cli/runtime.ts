@@ -1,5 +1,6 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { KeyrotorConfig } from '../domain/config';
+import { processSetting } from '../adapters/config-loader';
 
 /**
  * Installs the Temporal runtime of this process before any worker or connection exists: worker logs at WARN (or
@@ -7,7 +8,7 @@ import type { KeyrotorConfig } from '../domain/config';
  */
 export function installRuntime(config: KeyrotorConfig): void {
   Runtime.install({
-    logger: new DefaultLogger((process.env.KEYROTOR_WORKER_LOG_LEVEL ?? 'WARN') as 'WARN'),
+    logger: new DefaultLogger(processSetting('workerLogLevel') as 'WARN'),
     // keyrotor orders its own shutdown on these signals.
     shutdownSignals: [],
     ...(config.workerMetricsPort > 0

@@ -1,5 +1,5 @@
+import { SETTINGS, settingLabel, type Setting, type SettingName } from './config-settings';
 import { ConfigError, UserError } from './errors';
-import { DEFAULT_CONTROL_TASK_QUEUE } from './identifiers';
 import { formatDuration, parseDuration } from './keys/durations';
 import { SENSITIVITY_CLASS_PATTERN } from './keys/policy';
 import { DEFAULT_CLASS_MISMATCH_PENALTY, DEFAULT_RISK_WEIGHTS, DEFAULT_SENSITIVITY_WEIGHTS, RISK_COMPONENTS, type RiskWeights } from './prediction/risk';
@@ -139,12 +139,7 @@ export interface ConfigInputs {
 
 /** An HSM node id: it names task queues (hsm.<id>) and appears in URLs. */
 export const NODE_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
-const TASK_QUEUE_NAME = /^[A-Za-z0-9._/-]{1,200}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const TOP_LEVEL_KEYS = ['dataDir', 'api', 'database', 'temporal', 'workerMetricsPort', 'hsm', 'alerts', 'webhooks', 'entropy', 'prediction', 'threatIntel', 'usage', 'shutdownGraceMs'];
-const WEBHOOKS_KEYS = ['allowedTargets'];
-const THREAT_INTEL_KEYS = ['feedUrl', 'feedInterval', 'feedToken'];
-const USAGE_KEYS = ['rawRetention'];
 
 type Json = Record<string, unknown>;
 
@@ -152,195 +147,192 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+type Settings = typeof SETTINGS;
+/** The value a setting of the table parses to. */
+type ValueOf<N extends SettingName> = Settings[N] extends { type: 'integer' | 'duration' } ? number
+  : Settings[N] extends { type: 'text'; default: string } ? string
+  : Settings[N] extends { type: 'text' } ? string | undefined
+  : never;
+type ScalarName = { [N in SettingName]: Settings[N] extends { type: 'structured' } ? never : N }[SettingName];
+type Values = { [N in ScalarName]: ValueOf<N> };
+type ScalarSetting = Exclude<Setting, { type: 'structured' }>;
+
+const settingsOf = (): Array<[SettingName, Setting]> => Object.entries(SETTINGS) as Array<[SettingName, Setting]>;
+
+/** The names the file may use at its top level, or inside one section of it, in the table's order. */
+function knownFileKeys(section?: string): string[] {
+  const keys = settingsOf().flatMap(([, setting]) => {
+    if (setting.file === undefined) return [];
+    const path = setting.file.split('.');
+    if (section === undefined) return [path[0] as string];
+    return path[0] === section && path.length > 1 ? [path[1] as string] : [];
+  });
+  return [...new Set(keys)];
+}
+
+/** Reads one scalar setting: the variable wins over the file, an empty variable means the default. */
+function readSetting(setting: ScalarSetting, env: ConfigInputs['env'], fileValue: unknown, problems: string[]): number | string | undefined {
+  const label = settingLabel(setting);
+  const raw = (setting.env === undefined ? undefined : env[setting.env]) ?? fileValue;
+  const unset = raw === undefined || raw === '';
+  switch (setting.type) {
+    case 'integer': {
+      if (unset) return setting.default;
+      const value = typeof raw === 'number' ? raw : Number(raw);
+      if (!Number.isInteger(value) || value < setting.min || value > setting.max) {
+        problems.push(`${label}: ${JSON.stringify(raw)} is not a whole number from ${setting.min} to ${setting.max}`);
+        return setting.default;
+      }
+      return value;
+    }
+    case 'duration': {
+      if (unset) return setting.default;
+      if (typeof raw !== 'string') {
+        problems.push(`${label}: ${JSON.stringify(raw)} is not a duration such as "15m" or "30d"`);
+        return setting.default;
+      }
+      let ms: number;
+      try {
+        ms = parseDuration(raw, label);
+      } catch (error) {
+        problems.push(error instanceof UserError ? error.message : String(error));
+        return setting.default;
+      }
+      if (ms < setting.min || ms > setting.max) {
+        problems.push(`${label}: '${raw}' must be from ${formatDuration(setting.min)} to ${formatDuration(setting.max)}`);
+        return setting.default;
+      }
+      return ms;
+    }
+    case 'text': {
+      let value: string | undefined;
+      if (unset) value = undefined;
+      else if (typeof raw !== 'string') problems.push(`${label}: must be a string`);
+      else value = raw;
+      value ??= setting.default;
+      if (value !== undefined && setting.check && !setting.check.test(value)) problems.push(`${label}: ${setting.check.problem(value)}`);
+      return value;
+    }
+  }
+}
+
 /**
- * Builds the validated configuration from environment variables (which win) and the optional file. Every problem is
- * collected, so one failed start lists all of them.
+ * Builds the validated configuration from environment variables (which win) and the optional file, as the table in
+ * domain/config-settings.ts describes it. Every problem is collected, so one failed start lists all of them: texts and
+ * structured settings first, then numbers and durations.
  */
 export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
   const problems: string[] = [];
   const where = inputs.fileName ?? 'keyrotor.config.json';
   const file: Json = inputs.file === undefined ? {} : isObject(inputs.file) ? inputs.file : {};
   if (inputs.file !== undefined && !isObject(inputs.file)) problems.push(`${where}: must hold a JSON object`);
+  const topLevel = knownFileKeys();
   for (const key of Object.keys(file)) {
-    if (!TOP_LEVEL_KEYS.includes(key)) problems.push(`${where}: unknown setting '${key}' (known: ${TOP_LEVEL_KEYS.join(', ')})`);
+    if (!topLevel.includes(key)) problems.push(`${where}: unknown setting '${key}' (known: ${topLevel.join(', ')})`);
   }
-  const env = inputs.env;
-  const section = (name: string): Json => {
+  const sections: Record<string, Json> = {};
+  for (const name of ['api', 'database', 'temporal', 'hsm', 'alerts', 'entropy', 'threatIntel', 'prediction', 'usage', 'webhooks']) {
     const value = file[name];
-    if (value === undefined) return {};
-    if (!isObject(value)) {
-      problems.push(`${where}: '${name}' must be an object`);
-      return {};
-    }
-    return value;
-  };
-
-  const integer = (label: string, envValue: string | undefined, fileValue: unknown, fallback: number, min: number, max: number): number => {
-    const raw = envValue ?? fileValue;
-    if (raw === undefined || raw === '') return fallback;
-    const value = typeof raw === 'number' ? raw : Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${label}: ${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
-  const text = (label: string, envValue: string | undefined, fileValue: unknown): string | undefined => {
-    const raw = envValue ?? fileValue;
-    if (raw === undefined || raw === '') return undefined;
-    if (typeof raw !== 'string') {
-      problems.push(`${label}: must be a string`);
-      return undefined;
-    }
-    return raw;
-  };
-  const duration = (label: string, envValue: string | undefined, fileValue: unknown, fallback: number, minMs: number, maxMs: number): number => {
-    const raw = envValue ?? fileValue;
-    if (raw === undefined || raw === '') return fallback;
-    if (typeof raw !== 'string') {
-      problems.push(`${label}: ${JSON.stringify(raw)} is not a duration such as "15m" or "30d"`);
-      return fallback;
-    }
-    let ms: number;
-    try {
-      ms = parseDuration(raw, label);
-    } catch (error) {
-      problems.push(error instanceof UserError ? error.message : String(error));
-      return fallback;
-    }
-    if (ms < minMs || ms > maxMs) {
-      problems.push(`${label}: '${raw}' must be from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`);
-      return fallback;
-    }
-    return ms;
-  };
-  const knownKeys = (name: string, value: Json, known: string[]): void => {
-    for (const key of Object.keys(value)) {
+    if (value !== undefined && !isObject(value)) problems.push(`${where}: '${name}' must be an object`);
+    sections[name] = isObject(value) ? value : {};
+  }
+  // Only these sections are checked for names the table does not know; the prediction section names its own.
+  for (const name of ['threatIntel', 'usage', 'webhooks']) {
+    const known = knownFileKeys(name);
+    for (const key of Object.keys(sections[name] as Json)) {
       if (!known.includes(key)) problems.push(`${where}: unknown setting '${name}.${key}' (known: ${known.join(', ')})`);
     }
+  }
+  const fileValue = (path: string): unknown => {
+    const [section, ...rest] = path.split('.');
+    let value: unknown = rest.length === 0 ? file[section as string] : sections[section as string];
+    for (const part of rest) value = isObject(value) ? value[part] : undefined;
+    return value;
   };
 
-  const dataDir = resolvePath(inputs.projectRoot, text('KEYROTOR_DATA_DIR / dataDir', env.KEYROTOR_DATA_DIR, file.dataDir) ?? '.keyrotor');
-
-  const api = section('api');
-  const database = section('database');
-  const temporal = section('temporal');
-  const hsm = section('hsm');
-  const alerts = section('alerts');
-  const entropy = section('entropy');
-  const threatIntel = section('threatIntel');
-  const prediction = section('prediction');
-  knownKeys('threatIntel', threatIntel, THREAT_INTEL_KEYS);
-  const usage = section('usage');
-  knownKeys('usage', usage, USAGE_KEYS);
-  const webhooksSection = section('webhooks');
-  knownKeys('webhooks', webhooksSection, WEBHOOKS_KEYS);
-  const allowedTargets = parseAllowedTargets(env.KEYROTOR_WEBHOOK_ALLOW, webhooksSection.allowedTargets, problems);
-  const feedUrl = text('KEYROTOR_THREAT_FEED_URL / threatIntel.feedUrl', env.KEYROTOR_THREAT_FEED_URL, threatIntel.feedUrl);
-  if (feedUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(feedUrl)) problems.push('KEYROTOR_THREAT_FEED_URL / threatIntel.feedUrl: must be an http:// or https:// URL');
+  const values: Partial<Record<ScalarName, number | string | undefined>> = {};
+  const scalars = settingsOf().filter((entry): entry is [ScalarName, ScalarSetting] => entry[1].type !== 'structured');
+  for (const [name, setting] of scalars) {
+    if (setting.type === 'text') values[name] = readSetting(setting, inputs.env, setting.file === undefined ? undefined : fileValue(setting.file), problems);
+  }
+  // Only the texts are read yet.
+  const text = values as Values;
+  const dataDir = resolvePath(inputs.projectRoot, text.dataDir);
+  const allowedTargets = parseAllowedTargets(inputs.env[SETTINGS.allowedTargets.env], sections.webhooks?.allowedTargets, problems);
+  const threatIntel = sections.threatIntel as Json;
   const feedToken = threatIntel.feedToken === undefined ? undefined : parseSecretSource(threatIntel.feedToken, 'threatIntel.feedToken', dataDir, problems);
-  if (feedToken !== undefined && feedUrl === undefined) problems.push('threatIntel.feedToken: is sent to the feed, but no threatIntel.feedUrl is set');
-  const devicePath = text('KEYROTOR_ENTROPY_DEVICE / entropy.devicePath', env.KEYROTOR_ENTROPY_DEVICE, entropy.devicePath);
-  if (devicePath !== undefined && !devicePath.startsWith('/')) problems.push(`KEYROTOR_ENTROPY_DEVICE / entropy.devicePath: '${devicePath}' must be an absolute path`);
-
-  const databaseUrl = text('DATABASE_URL / database.url', env.DATABASE_URL, database.url);
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    problems.push('DATABASE_URL / database.url: must start with postgres:// or postgresql://');
+  if (feedToken !== undefined && text.feedUrl === undefined) problems.push('threatIntel.feedToken: is sent to the feed, but no threatIntel.feedUrl is set');
+  if (text.databaseOwnerUrl !== undefined && text.databaseUrl === undefined) {
+    problems.push(`${settingLabel(SETTINGS.databaseOwnerUrl)}: goes with DATABASE_URL (the application role); the embedded PostgreSQL makes both roles itself`);
   }
-  const databaseOwnerUrl = text('KEYROTOR_DATABASE_OWNER_URL / database.ownerUrl', env.KEYROTOR_DATABASE_OWNER_URL, database.ownerUrl);
-  if (databaseOwnerUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseOwnerUrl)) {
-    problems.push('KEYROTOR_DATABASE_OWNER_URL / database.ownerUrl: must start with postgres:// or postgresql://');
-  }
-  if (databaseOwnerUrl !== undefined && databaseUrl === undefined) {
-    problems.push('KEYROTOR_DATABASE_OWNER_URL / database.ownerUrl: goes with DATABASE_URL (the application role); the embedded PostgreSQL makes both roles itself');
-  }
-  const temporalAddress = text('TEMPORAL_ADDRESS / temporal.address', env.TEMPORAL_ADDRESS, temporal.address);
-  if (temporalAddress !== undefined && !/^[^\s:/]+:\d+$/.test(temporalAddress)) {
-    problems.push(`TEMPORAL_ADDRESS / temporal.address: '${temporalAddress}' must look like host:port`);
-  }
-
-  const webUiUrl = text('KEYROTOR_TEMPORAL_UI_URL / temporal.webUiUrl', env.KEYROTOR_TEMPORAL_UI_URL, temporal.webUiUrl);
-  if (webUiUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(webUiUrl)) problems.push('KEYROTOR_TEMPORAL_UI_URL / temporal.webUiUrl: must be an http:// or https:// URL');
-
-  const controlTaskQueue = text('KEYROTOR_CONTROL_TASK_QUEUE / temporal.controlTaskQueue', env.KEYROTOR_CONTROL_TASK_QUEUE, temporal.controlTaskQueue) ?? DEFAULT_CONTROL_TASK_QUEUE;
-  if (!TASK_QUEUE_NAME.test(controlTaskQueue) || controlTaskQueue.startsWith('hsm.')) {
-    problems.push(`KEYROTOR_CONTROL_TASK_QUEUE / temporal.controlTaskQueue: '${controlTaskQueue}' must be 1–200 of letters, digits, '.', '_', '-' and '/', and must not start with 'hsm.' (the HSM nodes' queues)`);
-  }
-  const tlsSection = isObject(temporal.tls) ? temporal.tls : {};
-  const clientCertFile = text('TEMPORAL_TLS_CERT / temporal.tls.clientCertFile', env.TEMPORAL_TLS_CERT, tlsSection.clientCertFile);
-  const clientKeyFile = text('TEMPORAL_TLS_KEY / temporal.tls.clientKeyFile', env.TEMPORAL_TLS_KEY, tlsSection.clientKeyFile);
-  const serverCaFile = text('TEMPORAL_TLS_CA / temporal.tls.serverCaFile', env.TEMPORAL_TLS_CA, tlsSection.serverCaFile);
-  const serverName = text('TEMPORAL_TLS_SERVER_NAME / temporal.tls.serverName', env.TEMPORAL_TLS_SERVER_NAME, tlsSection.serverName);
+  const { tlsClientCertFile: clientCertFile, tlsClientKeyFile: clientKeyFile, tlsServerCaFile: serverCaFile, tlsServerName: serverName } = text;
   if ((clientCertFile === undefined) !== (clientKeyFile === undefined)) {
-    problems.push('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both for mTLS, or neither');
+    problems.push(`${SETTINGS.tlsClientCertFile.env} and ${SETTINGS.tlsClientKeyFile.env} go together: set both for mTLS, or neither`);
   }
-  const nodes = parseNodes(hsm.nodes, where, dataDir, inputs.softHsmModule, problems);
-  const webhooks = parseWebhooks(alerts.webhooks, where, dataDir, allowedTargets, problems);
+  const nodes = parseNodes(sections.hsm?.nodes, where, dataDir, inputs.softHsmModule, problems);
+  const webhooks = parseWebhooks(sections.alerts?.webhooks, where, dataDir, allowedTargets, problems);
+  const weights = parsePredictionWeights(sections.prediction as Json, problems);
+
+  for (const [name, setting] of scalars) {
+    if (setting.type !== 'text') values[name] = readSetting(setting, inputs.env, setting.file === undefined ? undefined : fileValue(setting.file), problems);
+  }
+  const value = values as Values;
+  const { databaseUrl, databaseOwnerUrl, temporalAddress, webUiUrl, feedUrl, devicePath } = value;
 
   const config: KeyrotorConfig = {
     dataDir,
-    api: {
-      host: text('KEYROTOR_API_HOST / api.host', env.KEYROTOR_API_HOST, api.host) ?? '127.0.0.1',
-      port: integer('KEYROTOR_API_PORT / api.port', env.KEYROTOR_API_PORT, api.port, 8080, 0, 65535),
-    },
+    api: { host: value.apiHost, port: value.apiPort },
     database: {
       ...(databaseUrl !== undefined ? { url: databaseUrl } : {}),
       ...(databaseOwnerUrl !== undefined && databaseUrl !== undefined ? { ownerUrl: databaseOwnerUrl } : {}),
-      embeddedPort: integer('KEYROTOR_PG_PORT / database.embeddedPort', env.KEYROTOR_PG_PORT, database.embeddedPort, 54329, 1, 65535),
+      embeddedPort: value.embeddedPort,
     },
     temporal: {
       ...(temporalAddress !== undefined ? { address: temporalAddress } : {}),
-      namespace: text('TEMPORAL_NAMESPACE / temporal.namespace', env.TEMPORAL_NAMESPACE, temporal.namespace) ?? 'default',
-      controlTaskQueue,
-      devServerPort: integer('KEYROTOR_TEMPORAL_PORT / temporal.devServerPort', env.KEYROTOR_TEMPORAL_PORT, temporal.devServerPort, 7233, 1, 65535),
-      uiPort: integer('KEYROTOR_TEMPORAL_UI_PORT / temporal.uiPort', env.KEYROTOR_TEMPORAL_UI_PORT, temporal.uiPort, 8233, 1, 65535),
+      namespace: value.temporalNamespace,
+      controlTaskQueue: value.controlTaskQueue,
+      devServerPort: value.devServerPort,
+      uiPort: value.uiPort,
       ...(webUiUrl !== undefined ? { webUiUrl: webUiUrl.replace(/\/+$/, '') } : {}),
       ...(clientCertFile && clientKeyFile
         ? { tls: { clientCertFile, clientKeyFile, ...(serverCaFile ? { serverCaFile } : {}), ...(serverName ? { serverName } : {}) } }
         : {}),
     },
-    workerMetricsPort: integer('KEYROTOR_WORKER_METRICS_PORT / workerMetricsPort', env.KEYROTOR_WORKER_METRICS_PORT, file.workerMetricsPort, 9464, 0, 65535),
-    hsm: {
-      nodes,
-      pingTimeoutMs: integer('KEYROTOR_HSM_PING_TIMEOUT_MS / hsm.pingTimeoutMs', env.KEYROTOR_HSM_PING_TIMEOUT_MS, hsm.pingTimeoutMs, 3000, 100, 60000),
-    },
+    workerMetricsPort: value.workerMetricsPort,
+    hsm: { nodes, pingTimeoutMs: value.pingTimeoutMs },
     alerts: { webhooks },
     webhooks: { allowedTargets },
     entropy: {
-      harvestIntervalSeconds: integer('KEYROTOR_ENTROPY_INTERVAL_SECONDS / entropy.harvestIntervalSeconds', env.KEYROTOR_ENTROPY_INTERVAL_SECONDS, entropy.harvestIntervalSeconds, 300, 10, 86_400),
-      samplesPerSource: integer('KEYROTOR_ENTROPY_SAMPLES / entropy.samplesPerSource', env.KEYROTOR_ENTROPY_SAMPLES, entropy.samplesPerSource, 65_536, 1024, 10_000_000),
-      assessmentSamples: integer('KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES / entropy.assessmentSamples', env.KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES, entropy.assessmentSamples, 1_000_000, 10_000, 10_000_000),
-      assessmentIntervalHours: integer('KEYROTOR_ENTROPY_ASSESSMENT_HOURS / entropy.assessmentIntervalHours', env.KEYROTOR_ENTROPY_ASSESSMENT_HOURS, entropy.assessmentIntervalHours, 24, 1, 24 * 30),
-      minimumCreditedBits: integer('KEYROTOR_ENTROPY_MINIMUM_BITS / entropy.minimumCreditedBits', env.KEYROTOR_ENTROPY_MINIMUM_BITS, entropy.minimumCreditedBits, 1024, 256, 1_000_000_000),
-      batteryBits: integer('KEYROTOR_ENTROPY_BATTERY_BITS / entropy.batteryBits', env.KEYROTOR_ENTROPY_BATTERY_BITS, entropy.batteryBits, 1_000_000, 100_000, 10_000_000),
+      harvestIntervalSeconds: value.harvestIntervalSeconds,
+      samplesPerSource: value.samplesPerSource,
+      assessmentSamples: value.assessmentSamples,
+      assessmentIntervalHours: value.assessmentIntervalHours,
+      minimumCreditedBits: value.minimumCreditedBits,
+      batteryBits: value.batteryBits,
       ...(devicePath !== undefined ? { devicePath } : {}),
     },
     prediction: {
-      ...parsePrediction(prediction, integer, problems),
-      evaluationRetentionMs: duration('KEYROTOR_EVALUATION_RETENTION / prediction.evaluationRetention', env.KEYROTOR_EVALUATION_RETENTION, prediction.evaluationRetention, 90 * 86_400_000, 3_600_000, 3650 * 86_400_000),
+      ...weights,
+      retrainIntervalHours: value.retrainIntervalHours,
+      anomalyWindowHours: value.anomalyWindowHours,
+      evaluationRetentionMs: value.evaluationRetention,
     },
     threatIntel: {
       ...(feedUrl !== undefined ? { feedUrl } : {}),
-      feedIntervalMs: duration('KEYROTOR_THREAT_FEED_INTERVAL / threatIntel.feedInterval', env.KEYROTOR_THREAT_FEED_INTERVAL, threatIntel.feedInterval, 15 * 60_000, 60_000, 7 * 86_400_000),
+      feedIntervalMs: value.feedInterval,
       ...(feedToken !== undefined ? { feedToken } : {}),
     },
-    usage: {
-      rawRetentionMs: duration('KEYROTOR_USAGE_RAW_RETENTION / usage.rawRetention', env.KEYROTOR_USAGE_RAW_RETENTION, usage.rawRetention, 30 * 86_400_000, 3_600_000, 3650 * 86_400_000),
-    },
-    shutdownGraceMs: integer('KEYROTOR_SHUTDOWN_GRACE_MS / shutdownGraceMs', env.KEYROTOR_SHUTDOWN_GRACE_MS, file.shutdownGraceMs, 10000, 0, 600000),
+    usage: { rawRetentionMs: value.rawRetention },
+    shutdownGraceMs: value.shutdownGraceMs,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 
-const PREDICTION_KEYS = ['riskWeights', 'sensitivityWeights', 'classMismatchPenalty', 'retrainIntervalHours', 'anomalyWindowHours', 'evaluationRetention'];
-
-function parsePrediction(
-  raw: Record<string, unknown>,
-  integer: (label: string, envValue: string | undefined, fileValue: unknown, fallback: number, min: number, max: number) => number,
-  problems: string[],
-): Omit<PredictionConfig, 'evaluationRetentionMs'> {
-  for (const key of Object.keys(raw)) if (!PREDICTION_KEYS.includes(key)) problems.push(`prediction.${key}: unknown setting (known: ${PREDICTION_KEYS.join(', ')})`);
+/** The prediction section's tables, which the setting table lists as structured; it names unknown settings itself. */
+function parsePredictionWeights(raw: Json, problems: string[]): Pick<PredictionConfig, 'riskWeights' | 'sensitivityWeights' | 'classMismatchPenalty'> {
+  const known = knownFileKeys('prediction');
+  for (const key of Object.keys(raw)) if (!known.includes(key)) problems.push(`prediction.${key}: unknown setting (known: ${known.join(', ')})`);
   const weightTable = (label: string, value: unknown, allowed: readonly string[] | null): Record<string, number> => {
     if (value === undefined) return {};
     if (!isObject(value)) {
@@ -363,8 +355,6 @@ function parsePrediction(
     // A configured table replaces the default one: classes a deployment does not use should not be accepted.
     sensitivityWeights: raw.sensitivityWeights === undefined ? { ...DEFAULT_SENSITIVITY_WEIGHTS } : weightTable('prediction.sensitivityWeights', raw.sensitivityWeights, null),
     classMismatchPenalty: typeof penalty === 'number' ? penalty : DEFAULT_CLASS_MISMATCH_PENALTY,
-    retrainIntervalHours: integer('prediction.retrainIntervalHours', undefined, raw.retrainIntervalHours, 24, 1, 24 * 30),
-    anomalyWindowHours: integer('prediction.anomalyWindowHours', undefined, raw.anomalyWindowHours, 24, 1, 24 * 7),
   };
 }
 
@@ -502,7 +492,7 @@ function parseNodes(raw: unknown, where: string, dataDir: string, softHsmModule:
 
 /** The webhook allowlist: `KEYROTOR_WEBHOOK_ALLOW` (entries separated by commas or spaces) or `webhooks.allowedTargets`. */
 function parseAllowedTargets(envValue: string | undefined, fileValue: unknown, problems: string[]): AllowedTarget[] {
-  const label = envValue !== undefined && envValue !== '' ? 'KEYROTOR_WEBHOOK_ALLOW' : 'webhooks.allowedTargets';
+  const label = envValue !== undefined && envValue !== '' ? SETTINGS.allowedTargets.env : SETTINGS.allowedTargets.file;
   let entries: unknown[];
   if (envValue !== undefined && envValue !== '') entries = envValue.split(/[\s,]+/).filter((entry) => entry !== '');
   else if (fileValue === undefined) return [];

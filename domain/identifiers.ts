@@ -6,6 +6,22 @@
  */
 export const DEFAULT_CONTROL_TASK_QUEUE = 'keyrotor.control';
 
+/**
+ * The workflow types the control worker serves, as clients and schedules start them: each is the name of the function
+ * workflows/index.ts exports (a unit test holds the two together).
+ */
+export const WORKFLOW_TYPES = {
+  healthCheck: 'healthCheckWorkflow',
+  keyLifecycle: 'keyLifecycleWorkflow',
+  webhookDelivery: 'webhookDeliveryWorkflow',
+  entropyHarvest: 'entropyHarvestWorkflow',
+  retrainForecastModel: 'retrainForecastModelWorkflow',
+  threatIntelFeed: 'threatIntelFeedWorkflow',
+  usageRetention: 'usageRetentionWorkflow',
+  keymapSync: 'keymapSyncWorkflow',
+} as const;
+export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES];
+
 export function hsmTaskQueue(nodeId: string): string {
   return `hsm.${nodeId}`;
 }

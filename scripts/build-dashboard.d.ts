@@ -1,2 +1,1 @@
-export const distDir: string;
 export function buildDashboard(options?: { force?: boolean }): Promise<{ built: boolean; ms: number }>;

@@ -6,10 +6,9 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { projectRoot } = require('./tool-paths');
+const { dashboardDistDir: distDir, projectRoot } = require('./tool-paths');
 
 const sourceDir = path.join(projectRoot, 'dashboard');
-const distDir = path.join(sourceDir, 'dist');
 const stampFile = path.join(distDir, '.build-stamp');
 
 function filesUnder(dir) {
@@ -54,7 +53,7 @@ async function buildDashboard(options = {}) {
   return { built: true, ms: Number(process.hrtime.bigint() - started) / 1e6 };
 }
 
-module.exports = { buildDashboard, distDir };
+module.exports = { buildDashboard };
 
 if (require.main === module) {
   buildDashboard({ force: process.argv.includes('--force') }).then(

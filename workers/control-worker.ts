@@ -8,6 +8,7 @@ import { createKeymapControlActivities } from '../activities/keymap-control-acti
 import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
 import type { RunningWorker } from './hsm-worker';
+import { processSetting } from '../adapters/config-loader';
 
 export interface ControlWorkerOptions {
   connection: NativeConnection;
@@ -23,6 +24,7 @@ export const workflowsPath = require.resolve('../workflows');
 
 /** The worker that runs every workflow and the activities that need no HSM. */
 export async function startControlWorker(options: ControlWorkerOptions): Promise<RunningWorker> {
+  const bundle = processSetting('workflowBundle');
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -30,8 +32,8 @@ export async function startControlWorker(options: ControlWorkerOptions): Promise
     identity: `keyrotor-control@${hostname()}`,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
-      : process.env.KEYROTOR_WORKFLOW_BUNDLE
-        ? { workflowBundle: { codePath: process.env.KEYROTOR_WORKFLOW_BUNDLE } }
+      : bundle
+        ? { workflowBundle: { codePath: bundle } }
         : { workflowsPath }),
     activities: {
       ...createKeyControlActivities({ db: options.db, config: options.config }),

@@ -20,6 +20,7 @@ import { startControlWorker } from './control-worker';
 import { startHsmWorker, type RunningWorker } from './hsm-worker';
 import { temporalConnectionOptions } from '../adapters/temporal/connection';
 import { assertApiPortFree, listenApi } from '../adapters/listen';
+import { processSetting } from '../adapters/config-loader';
 
 export interface SystemOptions {
   log: (message: string) => void;
@@ -160,7 +161,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       log('key map sync scheduled every minute and after each lifecycle step (first run now)');
     }
 
-    const { created: createdAdminToken } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);
+    const { created: createdAdminToken } = await ensureAdminToken(db, processSetting('adminToken'));
     await db.transaction((tx) =>
       appendAudit(tx, {
         actor: 'system',

@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, ParentClosePolicy, isCancellation, proxyActivities, startChild } from '@temporalio/workflow';
+import { isErrorCode } from '../domain/error-codes';
 import { hsmTaskQueue } from '../domain/identifiers';
 import type * as machine from '../domain/keys/lifecycle-machine';
 import { webhookDeliveryWorkflow } from './webhook-delivery';
@@ -31,7 +32,8 @@ function activitiesFor(queue: machine.Queue, summary: string): Activities {
 
 function failureOf(error: unknown): machine.Outcome {
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-  return { ok: false, code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'failure', message: cause instanceof Error ? cause.message : String(cause) };
+  // An activity's failure type is a code of the table (activities/failures.ts); Temporal's own failures are not.
+  return { ok: false, code: cause instanceof ApplicationFailure && isErrorCode(cause.type) ? cause.type : 'step_failed', message: cause instanceof Error ? cause.message : String(cause) };
 }
 
 async function invoke(call: machine.Call): Promise<machine.Outcome> {

@@ -247,6 +247,6 @@ export class EntropyHoldError extends ExternalError {
     readonly nodeId: string,
     readonly snapshot: PoolSnapshot,
   ) {
-    super('entropy_hold', `node ${nodeId}: the entropy pool holds ${snapshot.creditedBits} credited bits (minimum ${snapshot.minimumCreditedBits})${snapshot.drbg.instantiated ? '' : ' and its DRBG is not seeded yet'}; key generation is held by the key's entropy policy until the pool is healthy`, true);
+    super('entropy_hold', `node ${nodeId}: the entropy pool holds ${snapshot.creditedBits} credited bits (minimum ${snapshot.minimumCreditedBits})${snapshot.drbg.instantiated ? '' : ' and its DRBG is not seeded yet'}; key generation is held by the key's entropy policy until the pool is healthy`);
   }
 }

@@ -35,7 +35,7 @@ export class HsmError extends ExternalError {
     retryable: boolean,
     options?: { cause?: unknown },
   ) {
-    super(ckr ? `hsm_${ckr.slice(4).toLowerCase()}` : 'hsm_error', `node ${nodeId}: ${message}`, retryable, options);
+    super(ckr ? `hsm_${ckr.slice(4).toLowerCase()}` : 'hsm_error', `node ${nodeId}: ${message}`, { ...options, retryable });
   }
 }
 

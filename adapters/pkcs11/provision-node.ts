@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HsmNodeConfig } from '../../domain/config';
+import type { ShownErrorCode } from '../../domain/error-codes';
 import { ConfigError, UserError } from '../../domain/errors';
 import { CLUSTER_WRAPPING_KEY_LABELS, type ClusterWrappingKeyLabel } from '../../domain/identifiers';
 import { projectRoot } from '../../scripts/tool-paths';
@@ -30,7 +31,7 @@ type Request =
 type Failure =
   | { kind: 'config'; problems: string[] }
   | { kind: 'hsm'; nodeId: string; ckr?: string; message: string; retryable: boolean }
-  | { kind: 'user'; code: string; message: string }
+  | { kind: 'user'; code: ShownErrorCode; message: string }
   | { kind: 'other'; message: string };
 
 type Reply = { ok: true; result?: unknown } | { ok: false; failure: Failure };

@@ -126,7 +126,7 @@ export async function recordEpochDigest(db: Database, epoch: number, digest: str
   await db.query('INSERT INTO keymap_epochs (epoch, digest) VALUES ($1, $2) ON CONFLICT (epoch) DO NOTHING', [epoch, digest]);
   const { rows } = await db.query<{ digest: string }>('SELECT digest FROM keymap_epochs WHERE epoch = $1', [epoch]);
   if (rows[0]?.digest !== digest) {
-    throw new ExternalError('keymap_digest_conflict', `epoch ${epoch} was recorded with digest ${rows[0]?.digest ?? '(none)'} but the map read now gives ${digest}`, false);
+    throw new ExternalError('keymap_digest_conflict', `epoch ${epoch} was recorded with digest ${rows[0]?.digest ?? '(none)'} but the map read now gives ${digest}`);
   }
 }
 
@@ -178,7 +178,7 @@ export async function recordMapSigningKey(
     [input.fingerprint, input.spki, input.keyType, input.label, input.generatedOn, input.entropyProvenance ? JSON.stringify(input.entropyProvenance) : null],
   );
   const key = await getMapSigningKey(db);
-  if (!key) throw new ExternalError('keymap_signing_key_missing', 'the map-signing key was recorded but cannot be read back', true);
+  if (!key) throw new ExternalError('keymap_signing_key_missing', 'the map-signing key was recorded but cannot be read back');
   return { key: { fingerprint: key.fingerprint, spki: key.spki, keyType: key.keyType, label: key.label }, created: inserted.rowCount === 1 };
 }
 

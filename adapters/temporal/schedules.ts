@@ -1,13 +1,13 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { ThreatIntelConfig } from '../../domain/config';
-import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, entropyHarvestScheduleId } from '../../domain/identifiers';
+import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, WORKFLOW_TYPES, entropyHarvestScheduleId, type WorkflowType } from '../../domain/identifiers';
 import type { KeymapSyncInput } from '../../domain/keymap/sync';
 
 interface ScheduledWorkflow {
   scheduleId: string;
   /** The interval, as Temporal takes it ('300s', '24h', or milliseconds). */
   every: string | number;
-  workflowType: string;
+  workflowType: WorkflowType;
   args: unknown[];
   /** The configured control queue (temporal.controlTaskQueue). */
   taskQueue: string;
@@ -38,7 +38,7 @@ async function upsertSchedule(client: Client, schedule: ScheduledWorkflow): Prom
 export async function ensureEntropySchedules(client: Client, taskQueue: string, nodeIds: readonly string[], intervalSeconds: number): Promise<void> {
   for (const nodeId of nodeIds) {
     await upsertSchedule(client, {
-      scheduleId: entropyHarvestScheduleId(nodeId), every: `${intervalSeconds}s`, workflowType: 'entropyHarvestWorkflow', args: [{ nodeId }], taskQueue,
+      scheduleId: entropyHarvestScheduleId(nodeId), every: `${intervalSeconds}s`, workflowType: WORKFLOW_TYPES.entropyHarvest, args: [{ nodeId }], taskQueue,
       purpose: `harvest and test the entropy of ${nodeId}`, triggerNow: true,
     });
   }
@@ -50,7 +50,7 @@ export async function ensureEntropySchedules(client: Client, taskQueue: string, 
  */
 export async function ensurePredictionSchedules(client: Client, taskQueue: string, retrainIntervalHours: number): Promise<void> {
   await upsertSchedule(client, {
-    scheduleId: FORECAST_MODEL_RETRAIN_SCHEDULE_ID, every: `${retrainIntervalHours}h`, workflowType: 'retrainForecastModelWorkflow', args: [], taskQueue,
+    scheduleId: FORECAST_MODEL_RETRAIN_SCHEDULE_ID, every: `${retrainIntervalHours}h`, workflowType: WORKFLOW_TYPES.retrainForecastModel, args: [], taskQueue,
     purpose: 'retrain the global forecast model on every key\'s recent use', triggerNow: false,
   });
 }
@@ -70,7 +70,7 @@ export async function ensureThreatFeedSchedule(client: Client, taskQueue: string
     }
   }
   await upsertSchedule(client, {
-    scheduleId: THREAT_FEED_SCHEDULE_ID, every: threatIntel.feedIntervalMs, workflowType: 'threatIntelFeedWorkflow', args: [{}], taskQueue,
+    scheduleId: THREAT_FEED_SCHEDULE_ID, every: threatIntel.feedIntervalMs, workflowType: WORKFLOW_TYPES.threatIntelFeed, args: [{}], taskQueue,
     purpose: 'pull the threat-intelligence feed into the indicators', triggerNow: true,
   });
   return 'scheduled';
@@ -82,7 +82,7 @@ export async function ensureThreatFeedSchedule(client: Client, taskQueue: string
  */
 export async function ensureUsageRetentionSchedule(client: Client, taskQueue: string): Promise<void> {
   await upsertSchedule(client, {
-    scheduleId: USAGE_RETENTION_SCHEDULE_ID, every: '1h', workflowType: 'usageRetentionWorkflow', args: [{}], taskQueue,
+    scheduleId: USAGE_RETENTION_SCHEDULE_ID, every: '1h', workflowType: WORKFLOW_TYPES.usageRetention, args: [{}], taskQueue,
     purpose: 'delete raw usage events and risk evaluations past their retention; the hourly aggregates and each key\'s newest evaluation stay', triggerNow: false,
   });
 }
@@ -93,7 +93,7 @@ export const KEYMAP_SYNC_INTERVAL_SECONDS = 60;
 /** The `keymapSync` schedule, every minute, triggered at once so that a fresh start has a map on every node. */
 export async function ensureKeymapSyncSchedule(client: Client, taskQueue: string, nodeIds: readonly string[]): Promise<void> {
   await upsertSchedule(client, {
-    scheduleId: KEYMAP_SYNC_SCHEDULE_ID, every: `${KEYMAP_SYNC_INTERVAL_SECONDS}s`, workflowType: 'keymapSyncWorkflow',
+    scheduleId: KEYMAP_SYNC_SCHEDULE_ID, every: `${KEYMAP_SYNC_INTERVAL_SECONDS}s`, workflowType: WORKFLOW_TYPES.keymapSync,
     args: [{ trigger: 'schedule', actor: 'system', cluster: [...nodeIds] } satisfies KeymapSyncInput], taskQueue,
     purpose: 'compare every HSM node with the key map, repair drift, write the signed snapshot', triggerNow: true,
   });

@@ -28,7 +28,7 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
   // Leaving the loop early (by the throw) cancels the rest of the body.
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength;
-    if (size > maxBytes) throw new ExternalError('threat_feed_too_large', `it sent more than ${maxBytes} bytes`, false);
+    if (size > maxBytes) throw new ExternalError('threat_feed_too_large', `it sent more than ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -49,20 +49,20 @@ export async function fetchFeedDocument(request: FeedRequest): Promise<unknown> 
     });
   } catch (error) {
     const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
-    throw new ExternalError('threat_feed_unreachable', `it cannot be reached (${reason})`, true, { cause: error });
+    throw new ExternalError('threat_feed_unreachable', `it cannot be reached (${reason})`, { cause: error });
   }
   if (response.status >= 300 && response.status < 400) {
     await response.body?.cancel();
-    throw new ExternalError('threat_feed_redirected', `it answered ${response.status} (a redirect); configure the URL it points to`, false);
+    throw new ExternalError('threat_feed_redirected', `it answered ${response.status} (a redirect); configure the URL it points to`);
   }
   if (!response.ok) {
     await response.body?.cancel();
-    throw new ExternalError('threat_feed_failed', `it answered HTTP ${response.status}`, response.status >= 500);
+    throw new ExternalError('threat_feed_failed', `it answered HTTP ${response.status}`, { retryable: response.status >= 500 });
   }
   const text = await readCapped(response, maxBytes);
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new ExternalError('threat_feed_not_json', 'it did not send JSON', false);
+    throw new ExternalError('threat_feed_not_json', 'it did not send JSON');
   }
 }

@@ -62,5 +62,5 @@ export async function assertWebhookTarget(url: string, guard: WebhookGuard): Pro
   if (resolved.lookupCode !== undefined && NO_SUCH_NAME.has(resolved.lookupCode)) {
     throw new UserError('webhook_target_refused', `${url} is refused as a webhook target: its host does not resolve (${resolved.lookupCode})`);
   }
-  throw new ExternalError('dns_unavailable', `could not check webhook target ${url}: ${resolved.error}`, true);
+  throw new ExternalError('dns_unavailable', `could not check webhook target ${url}: ${resolved.error}`);
 }

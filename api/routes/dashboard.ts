@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { distDir } from '../../scripts/build-dashboard';
+import { dashboardDistDir } from '../../scripts/tool-paths';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -63,7 +63,7 @@ async function sendBundleFile(reply: FastifyReply, file: string, root: string): 
 }
 
 /** The dashboard: static files built by scripts/build-dashboard.js, served from the API's own origin under /ui/. */
-export function dashboardRoutes(app: FastifyInstance, root: string = distDir): void {
+export function dashboardRoutes(app: FastifyInstance, root: string = dashboardDistDir): void {
   const hidden = { schema: { hide: true } };
   app.get('/', hidden, (_request, reply) => reply.redirect('/ui/'));
   app.get('/ui', hidden, (_request, reply) => reply.redirect('/ui/'));

@@ -3,7 +3,7 @@ import type { Database } from '../../adapters/postgres/database';
 import { listKeys } from '../../adapters/postgres/key-repository';
 import { latestEvaluations, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
 import { durationSchema, textSchema } from '../../domain/input-bounds';
-import { KEY_TYPES, VERSION_STATES } from '../../domain/keys/key-model';
+import { KEY_NAME_RULE, KEY_TYPES, VERSION_STATES } from '../../domain/keys/key-model';
 import { SENSITIVITY_CLASS_PATTERN, type KeyPolicy } from '../../domain/keys/policy';
 import { OPERATORS, READERS, actorOf } from '../auth';
 import { keyNameParams, keyNamePrefixSchema, keyNameSchema, limitSchema, offsetSchema } from '../schemas/bounds';
@@ -191,7 +191,7 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
         additionalProperties: false,
         required: ['name', 'type'],
         properties: {
-          name: keyNameSchema('the new key\'s name, never reused: 1–64 of a-z, 0-9, \'.\', \'_\' and \'-\', starting with a letter or digit'),
+          name: keyNameSchema(`the new key's name, never reused: ${KEY_NAME_RULE}`),
           // Not an enum: ed25519 must reach the service, which says why it is refused.
           type: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[a-z0-9-]+$', description: `one of ${KEY_TYPES.join(', ')} (ed25519 is refused: SoftHSM cannot wrap it)` },
           policy: policySchema,

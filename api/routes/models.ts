@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../adapters/postgres/database';
 import { listModels } from '../../adapters/postgres/prediction-repository';
-import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID } from '../../domain/identifiers';
+import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID, WORKFLOW_TYPES } from '../../domain/identifiers';
 import type { retrainForecastModelWorkflow } from '../../workflows/forecast-model';
 import { OPERATORS, READERS } from '../auth';
 import { limitSchema } from '../schemas/bounds';
@@ -50,7 +50,7 @@ export function modelRoutes(app: FastifyInstance, db: Database, temporal: Client
       },
     },
     handler: async () =>
-      temporal.workflow.execute<typeof retrainForecastModelWorkflow>('retrainForecastModelWorkflow', {
+      temporal.workflow.execute<typeof retrainForecastModelWorkflow>(WORKFLOW_TYPES.retrainForecastModel, {
         taskQueue: controlTaskQueue,
         workflowId: `${FORECAST_MODEL_RETRAIN_SCHEDULE_ID}/manual-${crypto.randomUUID()}`,
         args: [],

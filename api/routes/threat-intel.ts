@@ -115,7 +115,7 @@ export function threatIntelRoutes(app: FastifyInstance, db: Database, options: {
       const checked = validateIndicatorBatch(indicatorsOf(request.body));
       if (checked.problems.length > 0) {
         const listed = checked.problems.slice(0, 20).map((p) => (p.row < 0 ? p.problems.join('; ') : `row ${p.row}: ${p.problems.join('; ')}`));
-        throw new UserError('invalid_threat_indicators', `${checked.problems.length} bad indicator(s), nothing stored: ${listed.join(' | ')}${checked.problems.length > 20 ? ' | …' : ''}`, 400, { rows: checked.problems });
+        throw new UserError('invalid_threat_indicators', `${checked.problems.length} bad indicator(s), nothing stored: ${listed.join(' | ')}${checked.problems.length > 20 ? ' | …' : ''}`, { rows: checked.problems });
       }
       if (request.validationError) throw request.validationError;
       const { reach, ...outcome } = await upsertIndicators(db, checked.indicators, actorOf(request));

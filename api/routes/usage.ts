@@ -55,7 +55,7 @@ export function usageRoutes(app: FastifyInstance, db: Database, dataClasses: rea
       const outcome = checked.problems.length > 0 ? { kind: 'refused' as const, problems: checked.problems } : await storeUsageBatch(db, checked.events);
       if (outcome.kind === 'refused') {
         const listed = outcome.problems.slice(0, 20).map((p) => (p.row < 0 ? p.problems.join('; ') : `row ${p.row}: ${p.problems.join('; ')}`));
-        throw new UserError('invalid_usage_batch', `${outcome.problems.length} bad event(s), nothing stored: ${listed.join(' | ')}${outcome.problems.length > 20 ? ' | …' : ''}`, 400, { rows: outcome.problems });
+        throw new UserError('invalid_usage_batch', `${outcome.problems.length} bad event(s), nothing stored: ${listed.join(' | ')}${outcome.problems.length > 20 ? ' | …' : ''}`, { rows: outcome.problems });
       }
       return { stored: outcome.stored, duplicates: outcome.duplicates };
     },

@@ -1,6 +1,6 @@
 import { NODE_ID } from '../../domain/config';
 import { CLEAN_TEXT_PATTERN } from '../../domain/input-bounds';
-import { KEY_NAME_PATTERN, KEY_NAME_RULE } from '../../domain/keys/key-model';
+import { KEY_NAME_CHARACTERS, KEY_NAME_PATTERN, KEY_NAME_RULE } from '../../domain/keys/key-model';
 
 /**
  * Schemas of the parameters many routes share, so that each bound is written once. Every string a client sends is
@@ -21,7 +21,7 @@ export const keyNamePrefixSchema = {
   type: 'string',
   minLength: 1,
   maxLength: 64,
-  pattern: '^[a-z0-9._-]+$',
+  pattern: `^${KEY_NAME_CHARACTERS}+$`,
   description: 'only keys whose name starts with this',
 } as const;
 

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Database } from '../../adapters/postgres/database';
 import { latestEntropyReports } from '../../adapters/postgres/entropy-repository';
 import { type HarvestFreshness, harvestFreshness } from '../../domain/entropy/freshness';
-import { healthCheckWorkflowId } from '../../domain/identifiers';
+import { WORKFLOW_TYPES, healthCheckWorkflowId } from '../../domain/identifiers';
 import type { NodeHealth } from '../../workflows/health-check';
 
 export type ComponentHealth = { status: 'up'; latencyMs: number } | { status: 'down'; latencyMs: number; reason: string };
@@ -95,7 +95,7 @@ export class HealthService {
     // The workflow itself needs the control worker; past this deadline the control worker is the one that is down.
     const deadlineMs = this.pingTimeoutMs * 2 + 2000;
     try {
-      const handle = await this.temporal.workflow.start('healthCheckWorkflow', {
+      const handle = await this.temporal.workflow.start(WORKFLOW_TYPES.healthCheck, {
         taskQueue: this.controlTaskQueue,
         workflowId: healthCheckWorkflowId(randomUUID()),
         args: [{ nodeIds: [...this.nodeIds], timeoutMs: this.pingTimeoutMs }],

@@ -4,7 +4,7 @@ import { listAnchorRecords } from '../../adapters/postgres/audit-anchor-reposito
 import type { Database } from '../../adapters/postgres/database';
 import { latestSyncRun, listKeymapNodes, loadKeymapSource } from '../../adapters/postgres/keymap-repository';
 import type { KeyrotorConfig } from '../../domain/config';
-import { keymapSyncWorkflowId } from '../../domain/identifiers';
+import { WORKFLOW_TYPES, keymapSyncWorkflowId } from '../../domain/identifiers';
 import type { VersionState } from '../../domain/keys/key-model';
 import { buildKeyMap, keymapDigest } from '../../domain/keymap/build';
 import type { KeymapSyncResult } from '../../domain/keymap/sync';
@@ -91,7 +91,7 @@ export class KeymapService {
 
   /** Runs a sync now and waits for its result; a sync already running finishes first (they share one lease). */
   async sync(actor: string): Promise<KeymapSyncResult> {
-    const handle = await this.temporal.workflow.start<typeof keymapSyncWorkflow>('keymapSyncWorkflow', {
+    const handle = await this.temporal.workflow.start<typeof keymapSyncWorkflow>(WORKFLOW_TYPES.keymapSync, {
       taskQueue: this.config.temporal.controlTaskQueue,
       workflowId: keymapSyncWorkflowId(randomUUID()),
       args: [{ trigger: 'manual', actor, cluster: this.config.hsm.nodes.map((node) => node.id) }],

@@ -1,9 +1,8 @@
-import { WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Database } from '../../adapters/postgres/database';
 import { getKey, reserveKey } from '../../adapters/postgres/key-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
-import { keyWorkflowId } from '../../domain/identifiers';
+import { WORKFLOW_TYPES, keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
 import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
 import { checkText } from '../../domain/input-bounds';
@@ -25,35 +24,7 @@ import {
   type RotateKeyResult,
 } from '../../workflows/key-messages';
 import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
-
-/** HTTP status of each refusal the lifecycle workflow can give. */
-const WORKFLOW_REFUSALS: Record<string, number> = {
-  reason_required: 400,
-  invalid_request: 400,
-  invalid_text: 400,
-  invalid_extension: 400,
-  invalid_policy: 400,
-  grace_cap_exceeded: 409,
-  key_held: 409,
-  not_held: 409,
-  key_decommissioned: 409,
-  key_not_ready: 409,
-  key_busy: 409,
-  rotation_in_progress: 409,
-  grace_period_running: 409,
-  no_grace_period: 409,
-  grace_completing: 409,
-  evaluation_running: 409,
-  rotation_failed: 502,
-};
-
-/** Turns a refused or failed Update into the error the client sees; anything unexpected stays an internal error. */
-function fromUpdateFailure(error: unknown): never {
-  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type && error.cause.type in WORKFLOW_REFUSALS) {
-    throw new UserError(error.cause.type, error.cause.message, WORKFLOW_REFUSALS[error.cause.type]);
-  }
-  throw error;
-}
+import { fromUpdateFailure } from '../errors';
 
 /** What the key routes do: thin glue between the request, PostgreSQL (what was recorded) and the key's workflow. */
 export class KeyService {
@@ -74,14 +45,14 @@ export class KeyService {
   private checkGraceAgainstRetention(policy: KeyPolicy): void {
     const maxGraceMs = policyDurations(policy).maxGracePeriodMs;
     if (maxGraceMs > this.rawRetentionMs) {
-      throw new UserError('grace_outlasts_usage_retention', `policy.maxGracePeriod (${policy.maxGracePeriod}) must not exceed usage.rawRetention (${formatDuration(this.rawRetentionMs)}): the end-of-grace check counts raw signing events, and older ones are deleted; shorten maxGracePeriod or raise KEYROTOR_USAGE_RAW_RETENTION`, 400);
+      throw new UserError('grace_outlasts_usage_retention', `policy.maxGracePeriod (${policy.maxGracePeriod}) must not exceed usage.rawRetention (${formatDuration(this.rawRetentionMs)}): the end-of-grace check counts raw signing events, and older ones are deleted; shorten maxGracePeriod or raise KEYROTOR_USAGE_RAW_RETENTION`);
     }
   }
 
   private checkDataClass(policy: Partial<KeyPolicy> | undefined): void {
     const sensitivity = policy?.sensitivity;
     if (sensitivity !== undefined && !this.dataClasses.includes(sensitivity)) {
-      throw new UserError('unknown_sensitivity_class', `policy.sensitivity: '${sensitivity}' is not a configured data class (known: ${this.dataClasses.join(', ')})`, 400);
+      throw new UserError('unknown_sensitivity_class', `policy.sensitivity: '${sensitivity}' is not a configured data class (known: ${this.dataClasses.join(', ')})`);
     }
   }
 
@@ -95,7 +66,7 @@ export class KeyService {
     const found = await getKey(this.db, name);
     if (!found) throw new NotFoundError('key', name);
     if (forChange && (found.key.phase === 'decommissioned' || found.key.phase === 'decommissioning')) {
-      throw new UserError('key_decommissioned', `key ${name} is decommissioned; create a key with another name`, 409);
+      throw new UserError('key_decommissioned', `key ${name} is decommissioned; create a key with another name`);
     }
     return found;
   }
@@ -111,10 +82,10 @@ export class KeyService {
     const workflowId = keyWorkflowId(name);
     await this.db.transaction(async (tx) => {
       if (!(await reserveKey(tx, { name, keyType, policy, actor: input.actor }))) {
-        throw new UserError('key_exists', `a key named ${name} exists (or existed: names are never reused)`, 409);
+        throw new UserError('key_exists', `a key named ${name} exists (or existed: names are never reused)`);
       }
       try {
-        await this.temporal.workflow.start('keyLifecycleWorkflow', {
+        await this.temporal.workflow.start(WORKFLOW_TYPES.keyLifecycle, {
           taskQueue: this.controlTaskQueue,
           workflowId,
           args: [{ state, reason: input.reason ?? 'key created' }],
@@ -126,7 +97,7 @@ export class KeyService {
           staticDetails: `lifecycle of ${name}: generate, replicate, distribute, grace, archive, verify, purge`,
         });
       } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError('key_exists', `a workflow for key ${name} exists already`, 409);
+        if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError('key_exists', `a workflow for key ${name} exists already`);
         throw error;
       }
     });
@@ -208,7 +179,7 @@ export class KeyService {
 
   async decommission(name: string, input: { confirm: string; reason: string; actor: string }): Promise<{ destroyedVersions: number[] }> {
     await this.requireKey(name, true);
-    if (input.confirm !== name) throw new UserError('confirmation_mismatch', `to decommission, send {"confirm": "${name}"}: every version is destroyed on every node`, 400);
+    if (input.confirm !== name) throw new UserError('confirmation_mismatch', `to decommission, send {"confirm": "${name}"}: every version is destroyed on every node`);
     try {
       return await this.handle(name).executeUpdate(decommissionKeyUpdate, { args: [{ reason: input.reason, actor: input.actor }] });
     } catch (error) {

@@ -16,7 +16,7 @@ export function registerHealth(program: Command): void {
       try {
         response = await fetch(`${base}/health`, { signal: AbortSignal.timeout(30_000) });
       } catch (error) {
-        throw new ExternalError('api_unreachable', `cannot reach keyrotor at ${base} (${(error as Error).message}); is \`npm start\` running?`, true);
+        throw new ExternalError('api_unreachable', `cannot reach keyrotor at ${base} (${(error as Error).message}); is \`npm start\` running?`);
       }
       const report = (await response.json()) as HealthReport;
       if (options.json) {

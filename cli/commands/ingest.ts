@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { loadConfig } from '../../adapters/config-loader';
+import { loadConfig, processSetting } from '../../adapters/config-loader';
 import { ExternalError, UserError } from '../../domain/errors';
 import { MAX_BATCH } from '../../domain/usage/events';
 
@@ -21,7 +21,7 @@ async function send(url: string, token: string, lines: string[], firstLine: numb
       body: `[${lines.join(',')}]`,
     });
   } catch (error) {
-    throw new ExternalError('api_unreachable', `cannot reach keyrotor at ${url} (${(error as Error).message}); is it running?`, true);
+    throw new ExternalError('api_unreachable', `cannot reach keyrotor at ${url} (${(error as Error).message}); is it running?`);
   }
   const body = (await response.json()) as { stored: number; duplicates: number; detail?: string; errors?: Array<{ path: string; message: string }> };
   if (!response.ok) {
@@ -44,7 +44,7 @@ export function registerIngest(program: Command): void {
     .option('--url <url>', 'API base URL (default: from the configuration)')
     .option('--batch <n>', `events per request (at most ${MAX_BATCH})`, String(MAX_BATCH))
     .action(async (file: string, options: Options) => {
-      const token = process.env.KEYROTOR_TOKEN;
+      const token = processSetting('apiToken');
       if (!token) throw new UserError('token_required', 'set KEYROTOR_TOKEN to an operator API token');
       const batchSize = Number(options.batch);
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) throw new UserError('invalid_batch', `--batch must be 1 to ${MAX_BATCH}`);

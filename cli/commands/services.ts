@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
-import { loadConfig } from '../../adapters/config-loader';
+import { loadConfig, processSetting } from '../../adapters/config-loader';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { serveNodeProvisioning } from '../../adapters/pkcs11/provision-node';
 import { Database } from '../../adapters/postgres/database';
@@ -59,7 +59,7 @@ export function registerServices(program: Command): void {
         } finally {
           await connection.close();
         }
-        const { created } = await ensureAdminToken(db, process.env.KEYROTOR_ADMIN_TOKEN);
+        const { created } = await ensureAdminToken(db, processSetting('adminToken'));
         if (created) say(`first admin API token (shown once, stored only as a hash): ${created}`);
       } finally {
         await db.close();

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { KeyrotorError, UserError } from '../errors';
+import { InternalError, UserError } from '../errors';
 
 /** SP 800-90A Rev. 1 section 10.1 table 2, HMAC_DRBG with SHA-256. */
 export const HMAC_DRBG_SHA256 = {
@@ -153,10 +153,10 @@ function checkLength(what: string, input: Uint8Array): void {
 }
 
 /** A known-answer test that did not give the published answer: the DRBG must not be used. */
-export class DrbgSelfTestError extends KeyrotorError {
-  readonly code = 'drbg_self_test_failed';
-  readonly retryable = false;
-  readonly status = 500;
+export class DrbgSelfTestError extends InternalError {
+  constructor(message: string) {
+    super('drbg_self_test_failed', message);
+  }
 }
 
 interface KnownAnswer {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../canonical-json';
-import { pkcs11Label, type VersionState } from '../keys/key-model';
+import { KEY_NAME_CHARACTERS, pkcs11Label, type VersionState } from '../keys/key-model';
 import { predictionOf } from './prediction';
 import type { Holding, InventoryEntry, KeyMap, KeyMapKey, KeyMapSource, KeyMapVersion, SourceKey } from './types';
 
@@ -150,8 +150,10 @@ export function recordedBusyReason(key: SourceKey, nowMs: number): string | null
   return null;
 }
 
+const PKCS11_LABEL = new RegExp(`^keyrotor:(${KEY_NAME_CHARACTERS}{1,64}):v([1-9]\\d{0,8})$`);
+
 /** `keyrotor:<name>:v<n>` back into its parts: lets a sync recognise a version whose generation is not recorded yet. */
 export function parsePkcs11Label(label: string): { name: string; version: number } | null {
-  const match = /^keyrotor:([a-z0-9._-]{1,64}):v([1-9]\d{0,8})$/.exec(label);
+  const match = PKCS11_LABEL.exec(label);
   return match ? { name: match[1] as string, version: Number(match[2]) } : null;
 }

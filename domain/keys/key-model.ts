@@ -1,11 +1,14 @@
 import { UserError } from '../errors';
 
+/** One character of a key name, for the patterns of prefixes and of labels that embed a name. */
+export const KEY_NAME_CHARACTERS = '[a-z0-9._-]';
+
 /**
  * A key name: 1–64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit. Names travel as URL path segments
  * (/keys/:name), so none may be one that clients rewrite: '.' and '..' are normalised away, and a name that starts with
  * a letter or digit can be neither.
  */
-export const KEY_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const KEY_NAME_PATTERN = new RegExp(`^[a-z0-9]${KEY_NAME_CHARACTERS}{0,63}$`);
 export const KEY_NAME_RULE = "1–64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit";
 
 export function validateKeyName(name: string): string {

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../error-codes';
 import { KeyrotorError } from '../errors';
 import { ARCHIVE_KEK_LABEL, CLUSTER_KEK_LABEL, webhookDeliveryWorkflowId } from '../identifiers';
 import { pkcs11Label, type KeyVersion, type RotationEvidence, type RotationTrigger } from './key-model';
@@ -43,7 +44,7 @@ export type Step =
   | { kind: 'finish' };
 
 /** What running a step gave: `calls` answers one outcome per call, in order. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; code: string; message: string };
+export type Outcome = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
 
 export interface Held {
   /** The step the key stopped at, in words. */
@@ -66,7 +67,7 @@ interface Queued {
 
 export interface Answer {
   id: number;
-  outcome: { ok: true; value: unknown } | { ok: false; code: string; message: string };
+  outcome: Outcome;
 }
 
 interface PendingEvent {
@@ -247,7 +248,7 @@ function answer(m: LifecycleMachine, ids: number[], outcome: Answer['outcome']):
   };
 }
 
-const refused = (code: string, message: string): Answer['outcome'] => ({ ok: false, code, message });
+const refused = (code: ErrorCode, message: string): Answer['outcome'] => ({ ok: false, code, message });
 
 function event(m: LifecycleMachine, action: string, actor: string, details: Record<string, unknown>, forgetPurged = false): LifecycleMachine {
   return { ...m, events: [...m.events, { action, actor, details, ...(forgetPurged ? { forgetPurged } : {}) }] };

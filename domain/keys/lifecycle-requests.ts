@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../error-codes';
 import { KeyrotorError } from '../errors';
 import { MAX_DURATION_MS, MIN_DURATION_MS, textProblem } from '../input-bounds';
 import { formatDuration } from './durations';
@@ -18,7 +19,7 @@ export type KeyRequest =
   | { kind: 'evaluate'; actor: string };
 
 export interface Refusal {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 

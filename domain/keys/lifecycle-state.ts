@@ -1,4 +1,4 @@
-import { UserError } from '../errors';
+import { InternalError, UserError } from '../errors';
 import { formatDuration } from './durations';
 import { canTransition, kidFor, type KeyType, type KeyVersion, type Lineage, type TransitionVerdict, type VersionState } from './key-model';
 import { policyDurations, type KeyPolicy } from './policy';
@@ -90,7 +90,7 @@ function replaceVersion(state: KeyLifecycleState, version: number, change: (curr
 
 function moveVersion(state: KeyLifecycleState, version: number, to: VersionState, now: string, extra: Partial<KeyVersion> = {}): KeyLifecycleState {
   return replaceVersion(state, version, (current) => {
-    if (!canTransition(current.state, to)) throw new Error(`version ${version} of ${state.name} cannot go from ${current.state} to ${to}`);
+    if (!canTransition(current.state, to)) throw new InternalError('invalid_version_transition', `version ${version} of ${state.name} cannot go from ${current.state} to ${to}`);
     const stamp: Partial<KeyVersion> = {
       active: { activatedAt: now },
       retiring: { retiringAt: now },
@@ -167,7 +167,6 @@ export function extendedGraceDeadline(input: { version: number; deadline: string
     throw new UserError(
       'grace_cap_exceeded',
       `extending by ${formatDuration(input.byMs)} would end the grace period of v${input.version} at ${iso(wanted)}, past its cap ${input.cap} (maxGracePeriod ${input.maxGracePeriod})`,
-      409,
     );
   }
   return iso(wanted);
@@ -176,7 +175,7 @@ export function extendedGraceDeadline(input: { version: number; deadline: string
 /** Moves the retiring version's grace deadline by `byMs`, never past retiringAt + maxGracePeriod. */
 export function extendGrace(state: KeyLifecycleState, byMs: number): { state: KeyLifecycleState; deadline: string } {
   const retiring = retiringVersion(state);
-  if (!retiring?.graceDeadline || !retiring.retiringAt) throw new UserError('no_grace_period', `key ${state.name} has no grace period running`, 409);
+  if (!retiring?.graceDeadline || !retiring.retiringAt) throw new UserError('no_grace_period', `key ${state.name} has no grace period running`);
   const cap = iso(Date.parse(retiring.retiringAt) + policyDurations(state.policy).maxGracePeriodMs);
   const deadline = extendedGraceDeadline({ version: retiring.version, deadline: retiring.graceDeadline, cap, byMs, maxGracePeriod: state.policy.maxGracePeriod });
   return { state: replaceVersion(state, retiring.version, (current) => ({ ...current, graceDeadline: deadline })), deadline };

@@ -127,6 +127,6 @@ export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy =
   if (typeof merged.sensitivity !== 'string' || !SENSITIVITY_CLASS_PATTERN.test(merged.sensitivity)) {
     problems.push('policy.sensitivity: must be the name of a data class (such as internal or payment-card)');
   }
-  if (problems.length > 0) throw new UserError('invalid_policy', problems.join('; '), 400, { problems });
+  if (problems.length > 0) throw new UserError('invalid_policy', problems.join('; '), { problems });
   return Object.fromEntries(POLICY_FIELDS.map((field) => [field, merged[field as keyof KeyPolicy]])) as unknown as KeyPolicy;
 }

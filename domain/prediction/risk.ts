@@ -259,7 +259,7 @@ function checkPolicy(policy: RotationPolicy): void {
   }
   if (policy.capacitySafetyMarginMs !== undefined && !(policy.capacitySafetyMarginMs >= 0)) problems.push('capacitySafetyMarginMs must be at least 0');
   if (policy.capacityLimit !== null && !(policy.capacityLimit > 0)) problems.push('capacityLimit must be positive, or null for no limit');
-  if (problems.length > 0) throw new UserError('invalid_policy', problems.join('; '), 400, { problems });
+  if (problems.length > 0) throw new UserError('invalid_policy', problems.join('; '), { problems });
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EvaluationResult } from '../../domain/keys/lifecycle-records';
 import * as machine from '../../domain/keys/lifecycle-machine';
 import type { KeyLifecycleState } from '../../domain/keys/lifecycle-state';
+import { isErrorCode } from '../../domain/error-codes';
 
 /**
  * A cluster of HSM nodes and a database, in memory, answering the lifecycle's activities as the real ones do: objects
@@ -164,7 +165,8 @@ export class FakeCluster {
       try {
         return { ok: true, value: this.call(call.activity, call.input, 'node' in call.queue ? call.queue.node : null) };
       } catch (error) {
-        if (error instanceof InjectedFailure) return { ok: false, code: error.code, message: error.message };
+        // As workflows/lifecycle-steps.ts reads a failure: a code the table does not list is a failed step.
+        if (error instanceof InjectedFailure) return { ok: false, code: isErrorCode(error.code) ? error.code : 'step_failed', message: error.message };
         throw error;
       }
     };
