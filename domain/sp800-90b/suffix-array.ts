@@ -1,3 +1,5 @@
+import { packBits, window32 } from './packed-bits';
+
 /**
  * Suffix array by induced sorting (SA-IS, Nong, Zhang and Chan 2009): linear time, so the t-Tuple and LRS
  * estimators stay fast on the 8,000,000-bit bitstring of a million 8-bit samples.
@@ -130,7 +132,7 @@ export function binarySuffixArray(bits: Uint8Array): { sa: Int32Array; lcp: Int3
   const n = bits.length;
   try {
     if (n < 2) throw new TooRepetitive();
-    const words = packBits(bits);
+    const words = packBits(bits, KEY_BITS);
     const sa = radixSortSuffixes(words, n);
     sortSharedKeys(words, n, sa);
     return { sa, lcp: packedCommonPrefixes(words, n, sa) };
@@ -139,20 +141,6 @@ export function binarySuffixArray(bits: Uint8Array): { sa: Int32Array; lcp: Int3
     const sa = suffixArray(bits, 1);
     return { sa, lcp: longestCommonPrefixes(bits, sa) };
   }
-}
-
-/** Most significant bit first, with zero words after the end so that any window read past it sees zeros. */
-function packBits(bits: Uint8Array): Int32Array {
-  const words = new Int32Array((bits.length >> 5) + 4 + (KEY_BITS >> 5));
-  for (let i = 0; i < bits.length; i++) words[i >> 5]! |= (bits[i]! & 1) << (31 - (i & 31));
-  return words;
-}
-
-/** The 32 bits from bit `p` on, as a signed word. */
-function window32(words: Int32Array, p: number): number {
-  const k = p >> 5;
-  const offset = p & 31;
-  return offset === 0 ? words[k]! : (words[k]! << offset) | (words[k + 1]! >>> (32 - offset));
 }
 
 /**

@@ -223,6 +223,17 @@ describe('prediction estimators', () => {
     expect(binary.correct! / binary.predictions!).toBeGreaterThan(0.5);
   });
 
+  // The binary Lag code skips, block by block, the lags too far behind to win: inputs where many or few are close.
+  it.each([
+    ['uniform random bits', randomSymbols(50_007, 2, 'lag uniform')],
+    ['bits shorter than the lags', randomSymbols(100, 2, 'lag short')],
+    ['a period of 100 with noise', Uint8Array.from(randomSymbols(30_000, 2, 'lag period'), (s, i) => (i % 7 === 0 ? s : (i % 100) % 3 === 0 ? 1 : 0))],
+  ])('Lag: the binary code predicts as the general code does on %s', (_name, input) => {
+    const binary = estimate(lagEstimate(input, 2)).detail;
+    const general = estimate(lagEstimate(input.map((b) => b * 2), 3)).detail;
+    expect([binary.correct, binary.predictions, binary.r]).toEqual([general.correct, general.predictions, general.r]);
+  });
+
   it.each([
     ['Lag', lagEstimate],
     ['MultiMMC', multiMmcEstimate],
