@@ -211,6 +211,7 @@ describe('prediction estimators', () => {
   const bits = randomSymbols(40_000, 5, 'pred').map((s) => (s < 2 ? 1 : 0));
   const relabelled = bits.map((b) => b * 2);
   it.each([
+    ['MultiMCW', multiMcwEstimate],
     ['Lag', lagEstimate],
     ['MultiMMC', multiMmcEstimate],
     ['LZ78Y', lz78yEstimate],
