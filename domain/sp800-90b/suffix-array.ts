@@ -122,7 +122,7 @@ class TooRepetitive extends Error {}
 
 /**
  * The suffix array and LCP array of a bitstring (symbols 0 and 1), the same as suffixArray and
- * longestCommonPrefixes give. The bits are packed 32 to a word, so the whole text fits in a core's cache: the
+ * longestCommonPrefixes give. The bits are packed 32 to a word (8 million bits in 1 MB, which stays in cache): the
  * suffixes are radix-sorted on their first 40 bits, the few that share them are sorted by comparing words, and each
  * LCP is found by comparing words too. In a bitstring with long repeats (a run, a short period) these comparisons
  * would grow without bound; past a budget proportional to the length, the general linear-time algorithms run
@@ -130,17 +130,18 @@ class TooRepetitive extends Error {}
  */
 export function binarySuffixArray(bits: Uint8Array): { sa: Int32Array; lcp: Int32Array } {
   const n = bits.length;
-  try {
-    if (n < 2) throw new TooRepetitive();
-    const words = packBits(bits, KEY_BITS);
-    const sa = radixSortSuffixes(words, n);
-    sortSharedKeys(words, n, sa);
-    return { sa, lcp: packedCommonPrefixes(words, n, sa) };
-  } catch (error) {
-    if (!(error instanceof TooRepetitive)) throw error;
-    const sa = suffixArray(bits, 1);
-    return { sa, lcp: longestCommonPrefixes(bits, sa) };
+  if (n >= 2) {
+    try {
+      const words = packBits(bits, KEY_BITS);
+      const sa = radixSortSuffixes(words, n);
+      sortSharedKeys(words, n, sa);
+      return { sa, lcp: packedCommonPrefixes(words, n, sa) };
+    } catch (error) {
+      if (!(error instanceof TooRepetitive)) throw error;
+    }
   }
+  const sa = suffixArray(bits, 1);
+  return { sa, lcp: longestCommonPrefixes(bits, sa) };
 }
 
 /**
