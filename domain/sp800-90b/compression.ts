@@ -68,8 +68,16 @@ function expectedStatistic(p: number, numBlocks: number, log2Table: Float64Array
 }
 
 /**
+ * Below this the factor (1 - z)^i makes every further term of G smaller than 1e-280, far beneath the last digit of
+ * the sums (which are at least 1e-3): the reference tool's loop goes on until the terms underflow to zero, but in
+ * round-to-nearest the factor sticks at the smallest subnormal instead, and the remaining million subnormal
+ * products change nothing but the time they take.
+ */
+const NEGLIGIBLE_FACTOR = 1e-300;
+
+/**
  * G(z) of step 7, computed as in the reference tool: the inner sums share their terms (A_i accumulates, the sum of
- * sums is a weighted tail), and the loop stops once the terms underflow.
+ * sums is a weighted tail), and the loop stops once the terms are negligible.
  */
 function gTerm(z: number, numBlocks: number, log2Table: Float64Array): number {
   const d = DICTIONARY_BLOCKS;
@@ -96,7 +104,7 @@ function gTerm(z: number, numBlocks: number, log2Table: Float64Array): number {
     aCarry = t - a - y;
     a = t;
     const scaled = (numBlocks - i) * term;
-    if (!(scaled > 0)) {
+    if (!(scaled > 0) || b < NEGLIGIBLE_FACTOR) {
       underflow = true;
       break;
     }

@@ -1,17 +1,8 @@
+import { packBits, popcount } from './packed-bits';
 import type { EstimatorOutcome } from './estimate';
 import { predictionEstimate, type PredictorScore } from './prediction';
 
 const LAGS = 128;
-
-/**
- * Index of the lowest set bit of each 16-bit value. A table rather than Math.clz32, which some embeddings (Jest's
- * module sandbox among them) do not inline, making the hot loop a hundred times slower.
- */
-const LOWEST_BIT = (() => {
-  const table = new Uint8Array(1 << 16);
-  for (let v = 1; v < table.length; v++) table[v] = v & 1 ? 0 : table[v >> 1]! + 1;
-  return table;
-})();
 
 /**
  * Section 6.3.8: 128 lag predictors ("the symbol d+1 back comes again"); the best so far predicts. Among lags that
@@ -53,20 +44,22 @@ function lagScore(symbols: Uint8Array): PredictorScore {
 }
 
 /**
- * The same predictors on bits, 32 lags at a time: word w holds the bits d = 32w..32w+31 back, so the lags that
- * agree with the new bit are the set bits of the word or of its complement, visited in increasing d.
+ * The same predictors on bits, 32 steps at a time. Only a lag that could reach the high score within the block can
+ * become the winner or raise the high score, and while a lag's score is more than 32 behind, the block leaves no
+ * trace of it but its count of agreements, which one popcount gives. The others (few, unless the bits repeat) are
+ * updated step by step in the same order as the definition's loop.
  */
 function binaryLagScore(bits: Uint8Array): PredictorScore {
   const length = bits.length;
-  const scoreboard = new Float64Array(LAGS);
-  const history = new Int32Array(LAGS / 32);
+  const scoreboard = new Int32Array(LAGS);
   let winner = 0;
   let highScore = 0;
   let correct = 0;
   let run = 0;
   let longestRun = 0;
-  history[0] = bits[0]!;
-  for (let i = 1; i < length; i++) {
+  // Until there are LAGS bits of history, step by step.
+  const head = length < LAGS ? length : LAGS;
+  for (let i = 1; i < head; i++) {
     const bit = bits[i]!;
     if (bit === bits[i - winner - 1]) {
       correct++;
@@ -74,15 +67,51 @@ function binaryLagScore(bits: Uint8Array): PredictorScore {
     } else {
       run = 0;
     }
-    for (let w = 0; w < history.length; w++) {
-      let agree = bit === 1 ? history[w]! : ~history[w]!;
-      const valid = i - 32 * w;
-      if (valid <= 0) break;
-      if (valid < 32) agree &= (1 << valid) - 1;
-      while (agree !== 0) {
-        const low = agree & 0xffff;
-        const d = 32 * w + (low !== 0 ? LOWEST_BIT[low]! : 16 + LOWEST_BIT[(agree >>> 16) & 0xffff]!);
-        agree &= agree - 1;
+    for (let d = 0; d < i; d++) {
+      if (bits[i - d - 1] !== bit) continue;
+      const value = ++scoreboard[d]!;
+      if (value >= highScore) {
+        winner = d;
+        highScore = value;
+      }
+    }
+  }
+
+  const words = packBits(bits, 32);
+  const agree = new Int32Array(LAGS);
+  const candidates = new Int32Array(LAGS);
+  // head is LAGS, a multiple of 32, so each block starts on a word and lag d reads the pair of words d + 1 back.
+  for (let start = head; start < length; start += 32) {
+    const steps = length - start < 32 ? length - start : 32;
+    const inBlock = steps === 32 ? -1 : ~(-1 >>> steps);
+    const k = start >> 5;
+    const current = words[k]!;
+    let candidateCount = 0;
+    for (let w = 0; w < LAGS / 32; w++) {
+      const before = words[k - w - 1]!;
+      const after = words[k - w]!;
+      for (let e = 0; e < 32; e++) {
+        const d = 32 * w + e;
+        const offset = 31 - e;
+        const past = offset === 0 ? before : (before << offset) | (after >>> (32 - offset));
+        // Bit 31 - j is set when step start + j agrees with the bit d + 1 before it.
+        const agreement = ~(current ^ past) & inBlock;
+        agree[d] = agreement;
+        if (scoreboard[d]! + steps >= highScore) candidates[candidateCount++] = d;
+        else scoreboard[d]! += popcount(agreement);
+      }
+    }
+    for (let j = 0; j < steps; j++) {
+      const shift = 31 - j;
+      if ((agree[winner]! >>> shift) & 1) {
+        correct++;
+        if (++run > longestRun) longestRun = run;
+      } else {
+        run = 0;
+      }
+      for (let c = 0; c < candidateCount; c++) {
+        const d = candidates[c]!;
+        if (((agree[d]! >>> shift) & 1) === 0) continue;
         const value = ++scoreboard[d]!;
         if (value >= highScore) {
           winner = d;
@@ -90,8 +119,6 @@ function binaryLagScore(bits: Uint8Array): PredictorScore {
         }
       }
     }
-    for (let w = history.length - 1; w > 0; w--) history[w] = (history[w]! << 1) | (history[w - 1]! >>> 31);
-    history[0] = (history[0] << 1) | bit;
   }
   return { correct, predictions: length - 1, longestRun };
 }

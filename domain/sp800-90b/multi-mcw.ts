@@ -1,5 +1,5 @@
 import type { EstimatorOutcome } from './estimate';
-import { predictionEstimate } from './prediction';
+import { predictionEstimate, type PredictorScore } from './prediction';
 
 const WINDOWS = [63, 255, 1023, 4095] as const;
 const LARGEST_WINDOW = 4095;
@@ -11,6 +11,7 @@ const LARGEST_WINDOW = 4095;
 export function multiMcwEstimate(symbols: Uint8Array, alphabetSize: number): EstimatorOutcome {
   const length = symbols.length;
   if (length < LARGEST_WINDOW + 1) return { notApplicable: `needs at least ${LARGEST_WINDOW + 1} symbols` };
+  if (alphabetSize === 2) return predictionEstimate(binaryScore(symbols), 2);
   const k = alphabetSize;
   const counts = new Int32Array(WINDOWS.length * k);
   const lastPosition = new Int32Array(WINDOWS.length * k);
@@ -74,4 +75,42 @@ export function multiMcwEstimate(symbols: Uint8Array, alphabetSize: number): Est
     }
   }
   return predictionEstimate({ correct, predictions: length - WINDOWS[0], longestRun }, alphabetSize);
+}
+
+/**
+ * The binary case. Every window is full from its first prediction on and holds an odd number of bits, so its most
+ * common value is its majority, with no tie to break: a running count of ones per window replaces the counts.
+ */
+function binaryScore(bits: Uint8Array): PredictorScore {
+  const length = bits.length;
+  const ones = new Int32Array(WINDOWS.length);
+  for (let i = 0, seen = 0; i < LARGEST_WINDOW; i++) {
+    seen += bits[i]!;
+    for (let j = 0; j < WINDOWS.length; j++) if (i === WINDOWS[j]! - 1) ones[j] = seen;
+  }
+  const scoreboard = new Int32Array(WINDOWS.length);
+  let winner = 0;
+  let correct = 0;
+  let run = 0;
+  let longestRun = 0;
+  for (let i = WINDOWS[0]; i < length; i++) {
+    const bit = bits[i]!;
+    if ((2 * ones[winner]! > WINDOWS[winner]! ? 1 : 0) === bit) {
+      correct++;
+      if (++run > longestRun) longestRun = run;
+    } else {
+      run = 0;
+    }
+    for (let j = 0; j < WINDOWS.length; j++) {
+      const w = WINDOWS[j]!;
+      if (i < w) break;
+      if ((2 * ones[j]! > w ? 1 : 0) === bit && ++scoreboard[j]! >= scoreboard[winner]!) winner = j;
+    }
+    for (let j = 0; j < WINDOWS.length; j++) {
+      const w = WINDOWS[j]!;
+      if (i < w) break;
+      ones[j]! += bit - bits[i - w]!;
+    }
+  }
+  return { correct, predictions: length - WINDOWS[0], longestRun };
 }

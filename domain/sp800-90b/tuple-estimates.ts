@@ -1,6 +1,6 @@
 import type { EstimatorOutcome } from './estimate';
 import { proportionUpperBound } from './statistics';
-import { longestCommonPrefixes, suffixArray } from './suffix-array';
+import { binarySuffixArray, longestCommonPrefixes, suffixArray } from './suffix-array';
 
 /** A tuple must occur this often to count towards the t-Tuple estimate (section 6.3.5); longer ones go to LRS. */
 export const TUPLE_OCCURRENCE_THRESHOLD = 35;
@@ -20,8 +20,12 @@ export function tupleEstimates(symbols: Uint8Array, alphabetSize: number): Tuple
   const n = symbols.length;
   const none = (why: string): TupleEstimates => ({ tTuple: { notApplicable: why }, longestRepeatedSubstring: { notApplicable: why } });
   if (n < 2) return none('fewer than two symbols');
-  const sa = suffixArray(symbols, Math.max(alphabetSize - 1, 1));
-  const lcp = longestCommonPrefixes(symbols, sa);
+  let lcp: Int32Array;
+  if (alphabetSize === 2) {
+    lcp = binarySuffixArray(symbols).lcp;
+  } else {
+    lcp = longestCommonPrefixes(symbols, suffixArray(symbols, Math.max(alphabetSize - 1, 1)));
+  }
 
   let v = 0;
   for (let i = 1; i < n; i++) if (lcp[i]! > v) v = lcp[i]!;

@@ -8,7 +8,7 @@ import { mostCommonValueEstimate } from '../../../domain/sp800-90b/most-common-v
 import { multiMcwEstimate } from '../../../domain/sp800-90b/multi-mcw';
 import { multiMmcEstimate } from '../../../domain/sp800-90b/multi-mmc';
 import { Z_ALPHA } from '../../../domain/sp800-90b/statistics';
-import { longestCommonPrefixes, suffixArray } from '../../../domain/sp800-90b/suffix-array';
+import { binarySuffixArray, longestCommonPrefixes, suffixArray } from '../../../domain/sp800-90b/suffix-array';
 import { tupleEstimates } from '../../../domain/sp800-90b/tuple-estimates';
 import { randomSymbols } from './random-bytes';
 
@@ -75,7 +75,27 @@ describe('suffix array and LCP', () => {
     const lcp = longestCommonPrefixes(text, sa);
     for (let i = 1; i < text.length; i++) expect(lcp[i]).toBe(commonPrefix(text, sa[i - 1]!, sa[i]!));
   });
+  // The packed sort's paths: no shared keys, runs of suffixes sharing their first 40 bits (and ones shorter than
+  // that), and texts so repetitive that it hands over to the general algorithms.
+  it.each([
+    ['random bits', randomSymbols(20_000, 2, 'packed')],
+    ['biased bits', randomSymbols(20_000, 9, 'packed biased').map((s) => (s === 0 ? 1 : 0))],
+    ['random bits with a repeated block of 300', withRepeatedBlock(randomSymbols(20_000, 2, 'repeat'), 3_000, 10_000, 300)],
+    ['a long run', new Uint8Array(5000)],
+    ['a period-37 string', Uint8Array.from({ length: 5000 }, (_, i) => ((i % 37) * 7) % 5 === 0 ? 1 : 0)],
+    ...[1, 2, 3, 31, 32, 33, 39, 40, 41, 63, 64, 65, 100].map((n): [string, Uint8Array] => [`${n} random bits`, randomSymbols(n, 2, `short ${n}`)]),
+  ])('packs and sorts the suffixes of %s as the general algorithms do', (_name, bits) => {
+    const sa = suffixArray(bits, 1);
+    const packed = binarySuffixArray(bits);
+    expect(Array.from(packed.sa)).toEqual(Array.from(sa));
+    expect(Array.from(packed.lcp)).toEqual(Array.from(longestCommonPrefixes(bits, sa)));
+  });
 });
+
+function withRepeatedBlock(bits: Uint8Array, from: number, to: number, length: number): Uint8Array {
+  bits.copyWithin(to, from, from + length);
+  return bits;
+}
 
 function compareSuffixes(text: Uint8Array, a: number, b: number): number {
   while (a < text.length && b < text.length) {
@@ -191,6 +211,7 @@ describe('prediction estimators', () => {
   const bits = randomSymbols(40_000, 5, 'pred').map((s) => (s < 2 ? 1 : 0));
   const relabelled = bits.map((b) => b * 2);
   it.each([
+    ['MultiMCW', multiMcwEstimate],
     ['Lag', lagEstimate],
     ['MultiMMC', multiMmcEstimate],
     ['LZ78Y', lz78yEstimate],
@@ -201,6 +222,17 @@ describe('prediction estimators', () => {
     expect(binary.predictions).toBe(general.predictions);
     expect(binary.r).toBe(general.r);
     expect(binary.correct! / binary.predictions!).toBeGreaterThan(0.5);
+  });
+
+  // The binary Lag code skips, block by block, the lags too far behind to win: inputs where many or few are close.
+  it.each([
+    ['uniform random bits', randomSymbols(50_007, 2, 'lag uniform')],
+    ['bits shorter than the lags', randomSymbols(100, 2, 'lag short')],
+    ['a period of 100 with noise', Uint8Array.from(randomSymbols(30_000, 2, 'lag period'), (s, i) => (i % 7 === 0 ? s : (i % 100) % 3 === 0 ? 1 : 0))],
+  ])('Lag: the binary code predicts as the general code does on %s', (_name, input) => {
+    const binary = estimate(lagEstimate(input, 2)).detail;
+    const general = estimate(lagEstimate(input.map((b) => b * 2), 3)).detail;
+    expect([binary.correct, binary.predictions, binary.r]).toEqual([general.correct, general.predictions, general.r]);
   });
 
   it.each([
