@@ -21,7 +21,7 @@ import {
   updateKeymapNodes,
 } from '../adapters/postgres/keymap-repository';
 import { lifecycleBusyReasons } from '../adapters/temporal/lifecycle-probe';
-import { anchorNeedsWrite, anchorOf, anchorSignedText, compareAnchor, type AnchorCheck, type AnchorReading } from '../domain/audit-anchor';
+import { anchorNeedsWrite, anchorOf, anchorSignedText, compareAnchor, type AnchorCheck, type AnchorReading } from '../domain/audit/anchor';
 import type { KeyrotorConfig } from '../domain/config';
 import { harvestFreshness } from '../domain/entropy/freshness';
 import { MAP_SIGNING_KEY_LABEL } from '../domain/identifiers';

@@ -6,7 +6,7 @@ import { MAP_SIGNING_KEY_LABEL, hsmTaskQueue } from '../domain/identifiers';
 import type { ExpectedInventory } from '../domain/keymap/build';
 import { summariseDrift } from '../domain/keymap/drift-summary';
 import type { SyncPlan } from '../domain/keymap/plan';
-import type { SnapshotSignature } from '../domain/keymap/snapshot';
+import type { ObjectSignature } from '../domain/signed-object';
 import type { KeymapSyncInput, KeymapSyncResult, NodeAnchorResult, NodeRepairSummary, NodeSyncResult } from '../domain/keymap/sync';
 import type { MapSigningKey, NodeInspection, NodeObservation } from '../domain/keymap/types';
 
@@ -201,7 +201,7 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
     if (!key || !signer) {
       problems.push(key ? 'no reachable node holds the map-signing key: the snapshot was not written' : 'there is no map-signing key yet: the snapshot was not written');
     } else {
-      let signature: SnapshotSignature | undefined;
+      let signature: ObjectSignature | undefined;
       try {
         const signed = await node(signer.nodeId, `sign the map snapshot of epoch ${committed.epoch} on ${signer.nodeId}`).signDigest({ fingerprint: key.fingerprint, data: committed.headToSign });
         signature = { alg: 'ES256', keyFingerprint: key.fingerprint, value: signed.signature };
@@ -315,7 +315,7 @@ async function anchorAuditLog(runId: string, result: KeymapSyncResult, observati
     if (!key || !signer) {
       result.problems.push(key ? 'no reachable node holds the map-signing key: the audit anchor was not written' : 'there is no map-signing key yet: the audit anchor was not written');
     } else {
-      let signature: SnapshotSignature | undefined;
+      let signature: ObjectSignature | undefined;
       try {
         const signed = await node(signer.nodeId, `sign the audit anchor of entry ${anchor.seq} on ${signer.nodeId}`).signDigest({ fingerprint: key.fingerprint, data: anchorToSign });
         signature = { alg: 'ES256', keyFingerprint: key.fingerprint, value: signed.signature };

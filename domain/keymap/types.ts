@@ -1,4 +1,4 @@
-import type { AnchorReading } from '../audit-anchor';
+import type { AnchorReading } from '../audit/anchor';
 import type { KeyType, VersionState } from '../keys/key-model';
 
 /**
