@@ -125,7 +125,7 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
         const generated = generation;
         const recorded = await control.recordMapSigningKey({
           runId, fingerprint: generated.fingerprint, spki: generated.spki, generatedOn: generator.nodeId,
-          entropyProvenance: generated.entropyProvenance as unknown as Record<string, unknown>,
+          entropyProvenance: generated.entropyProvenance,
         });
         signingKey = recorded.key;
         signingKeyCreated = recorded.created;

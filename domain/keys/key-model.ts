@@ -1,3 +1,4 @@
+import type { EntropyProvenance } from '../entropy/node-entropy';
 import { UserError } from '../errors';
 
 /**
@@ -104,7 +105,7 @@ export interface KeyVersion {
   purgeAfter: string | null;
   verdict: TransitionVerdict | null;
   /** The pool snapshot of the generating node (credited entropy, source states, DRBG, battery): its entropy provenance. */
-  entropyProvenance: Record<string, unknown> | null;
+  entropyProvenance: EntropyProvenance | null;
 }
 
 export function kidFor(name: string, version: number, fingerprint: string): string {
