@@ -60,24 +60,28 @@ function describeFailure(error: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
+/** What signing with the map-signing key needs: the nodes as observed, the key, and where problems go. */
+interface SigningContext {
+  observations: readonly NodeObservation[];
+  signingKey: MapSigningKey | null;
+  problems: string[];
+}
+
 /**
  * Signs `data` once inside an HSM that holds the map-signing key, then writes the signed object to every node of
  * `writeTo` (each write reports its own failure). Serves the snapshot and the audit anchor; `what` names the object in
  * the problems it reports.
  */
-async function signAndWrite(input: {
+async function signAndWrite(context: SigningContext, input: {
   what: string;
   signSummary: (signer: string) => string;
   data: string;
-  observations: readonly NodeObservation[];
-  signingKey: MapSigningKey | null;
   writeTo: readonly string[];
-  problems: string[];
   write: (nodeId: string, signature: ObjectSignature, key: MapSigningKey) => Promise<void>;
 }): Promise<void> {
-  const chosen = mapSigner(input.observations, input.signingKey, input.what);
+  const chosen = mapSigner(context.observations, context.signingKey, input.what);
   if ('problem' in chosen) {
-    input.problems.push(chosen.problem);
+    context.problems.push(chosen.problem);
     return;
   }
   const { signer, key } = chosen;
@@ -86,7 +90,7 @@ async function signAndWrite(input: {
     const signed = await node(signer, input.signSummary(signer)).signDigest({ fingerprint: key.fingerprint, data: input.data });
     signature = { alg: 'ES256', keyFingerprint: key.fingerprint, value: signed.signature };
   } catch (error) {
-    input.problems.push(`${input.what} could not be signed on ${signer}: ${describeFailure(error)}`);
+    context.problems.push(`${input.what} could not be signed on ${signer}: ${describeFailure(error)}`);
     return;
   }
   await Promise.all(input.writeTo.map((nodeId) => input.write(nodeId, signature, key)));
@@ -203,14 +207,11 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
   const { head, headToSign } = committed;
   const writeTo = Object.keys(committed.writes);
   if (writeTo.length > 0 && head && headToSign) {
-    await signAndWrite({
+    await signAndWrite({ observations, signingKey, problems }, {
       what: 'the snapshot',
       signSummary: (signer) => `sign the map snapshot of epoch ${committed.epoch} on ${signer}`,
       data: headToSign,
-      observations,
-      signingKey,
       writeTo,
-      problems,
       write: async (nodeId, signature, key) => {
         const needed = committed.writes[nodeId] as { head: boolean; shards: number[] };
         try {
@@ -242,7 +243,7 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
     unknownObjects: plan.unknown,
     problems,
   };
-  const anchors = await anchorAuditLog(runId, result, observations, signingKey);
+  const anchors = await anchorAuditLog(runId, result, { observations, signingKey, problems });
   const finished: KeymapSyncResult = { ...result, nodes: withAnchorResults(result.nodes, anchors), finishedAt: new Date(Date.now()).toISOString() };
   await control.finishKeymapSync({ runId, result: finished });
   return finished;
@@ -254,28 +255,25 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
  * map-signing key, is written onto every node whose anchor is missing, tampered or behind. Returns each checked
  * node's anchor outcome; problems go to the result's.
  */
-async function anchorAuditLog(runId: string, result: KeymapSyncResult, observations: NodeObservation[], signingKey: MapSigningKey | null): Promise<Map<string, NodeAnchorResult>> {
-  const readings = observations.flatMap((observation) => (observation.reachable && observation.auditAnchor ? [{ nodeId: observation.nodeId, reading: observation.auditAnchor }] : []));
+async function anchorAuditLog(runId: string, result: KeymapSyncResult, signing: SigningContext): Promise<Map<string, NodeAnchorResult>> {
+  const readings = signing.observations.flatMap((observation) => (observation.reachable && observation.auditAnchor ? [{ nodeId: observation.nodeId, reading: observation.auditAnchor }] : []));
   const { checks } = await control.checkAuditAnchors({ runId, readings });
   const audited = await control.auditKeymapSync({ runId, result, checks });
   const { anchor, anchorToSign } = audited;
   const writeTo = anchor && anchorToSign ? audited.writeTo : [];
   const entries = anchorResults(checks, writeTo);
   if (writeTo.length > 0 && anchor && anchorToSign) {
-    await signAndWrite({
+    await signAndWrite(signing, {
       what: 'the audit anchor',
       signSummary: (signer) => `sign the audit anchor of entry ${anchor.seq} on ${signer}`,
       data: anchorToSign,
-      observations,
-      signingKey,
       writeTo,
-      problems: result.problems,
       write: async (nodeId, signature, key) => {
         try {
           const written = await node(nodeId, `write the audit anchor of entry ${anchor.seq} on ${nodeId}`).writeAuditAnchor({ anchor, signature, signingKey: { fingerprint: key.fingerprint, spki: key.spki } });
           entries.set(nodeId, anchorWritten(entries.get(nodeId) as NodeAnchorResult, anchor, written.bytesWritten));
         } catch (error) {
-          result.problems.push(`the audit anchor could not be written on ${nodeId}: ${describeFailure(error)}`);
+          signing.problems.push(`the audit anchor could not be written on ${nodeId}: ${describeFailure(error)}`);
         }
       },
     });
