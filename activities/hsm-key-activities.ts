@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { EntropyHoldError, type NodeEntropyHarvester, type PoolSnapshot } from '../adapters/entropy/node-harvester';
+import { EntropyHoldError, type EntropyProvenance, type NodeEntropy } from '../domain/entropy/node-entropy';
 import * as keys from '../adapters/pkcs11/keys';
 import type { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { withTypedFailures } from './failures';
@@ -12,14 +12,14 @@ export interface GenerateVersionInput extends keys.GenerateKeyPairInput {
 }
 
 /** The generated pair with its entropy provenance, or why the key's entropy policy holds generation back for now. */
-export type GenerateVersionResult = (keys.GenerateKeyPairResult & { entropyProvenance: PoolSnapshot & { mode: 'pool' | 'hsm-only' } }) | { entropyHeld: string };
+export type GenerateVersionResult = (keys.GenerateKeyPairResult & { entropyProvenance: EntropyProvenance }) | { entropyHeld: string };
 
 /**
  * The key operations of one node, as activities on its task queue. Each is idempotent (objects are found by CKA_ID or
  * label before anything is made), so Temporal may retry any of them after a crash; each heartbeats, so that the retry
  * comes within the workflow's heartbeat timeout of the crash.
  */
-export function createHsmKeyActivities(pool: TokenSessionPool, harvester: NodeEntropyHarvester) {
+export function createHsmKeyActivities(pool: TokenSessionPool, harvester: NodeEntropy) {
   return withHeartbeats(withTypedFailures({
     /**
      * Seeds the HSM from the node's measured pool (C_SeedRandom), then generates; the provenance says which it was. A
@@ -27,7 +27,7 @@ export function createHsmKeyActivities(pool: TokenSessionPool, harvester: NodeEn
      * again, without a retry storm in the worker's log.
      */
     async generateKeyPair(input: GenerateVersionInput): Promise<GenerateVersionResult> {
-      let seeding: ReturnType<NodeEntropyHarvester['seedForKeyGeneration']>;
+      let seeding: ReturnType<NodeEntropy['seedForKeyGeneration']>;
       try {
         seeding = harvester.seedForKeyGeneration(input.entropyPolicy);
       } catch (error) {

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { HarvestReport } from '../adapters/entropy/node-harvester';
+import type { HarvestReport } from '../domain/entropy/node-entropy';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
 import { storeEntropyReport } from '../adapters/postgres/entropy-repository';
 import { signsAfter } from '../adapters/postgres/usage-repository';

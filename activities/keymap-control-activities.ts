@@ -21,7 +21,7 @@ import {
   updateKeymapNodes,
 } from '../adapters/postgres/keymap-repository';
 import { lifecycleBusyReasons } from '../adapters/temporal/lifecycle-probe';
-import { anchorNeedsWrite, anchorOf, anchorSignedText, compareAnchor, type AnchorCheck, type AnchorReading } from '../domain/audit-anchor';
+import { anchorNeedsWrite, anchorOf, anchorSignedText, compareAnchor, type AnchorCheck, type AnchorReading } from '../domain/audit/anchor';
 import type { KeyrotorConfig } from '../domain/config';
 import { harvestFreshness } from '../domain/entropy/freshness';
 import { MAP_SIGNING_KEY_LABEL } from '../domain/identifiers';
@@ -34,6 +34,7 @@ import { buildSnapshot, signedText, snapshotWrites } from '../domain/keymap/snap
 import type { AuditSyncResult, BeginSyncResult, CheckAnchorsResult, CommitSyncInput, CommitSyncResult, KeymapSyncResult, PlanSyncResult } from '../domain/keymap/sync';
 import type { MapSigningKey, NodeObservation } from '../domain/keymap/types';
 import { activityFailure, withTypedFailures } from './failures';
+import type { EntropyProvenance } from '../domain/entropy/node-entropy';
 
 /** Long enough for the slowest step of a sync over thousands of keys; every step renews it. */
 const LEASE_TTL_MS = 10 * 60_000;
@@ -92,7 +93,7 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
       };
     },
 
-    async recordMapSigningKey(input: { runId: string; fingerprint: string; spki: string; generatedOn: string; entropyProvenance: Record<string, unknown> | null }): Promise<{ key: MapSigningKey; created: boolean }> {
+    async recordMapSigningKey(input: { runId: string; fingerprint: string; spki: string; generatedOn: string; entropyProvenance: EntropyProvenance | null }): Promise<{ key: MapSigningKey; created: boolean }> {
       await holdLease(input.runId);
       const recorded = await recordMapSigningKey(db, { ...input, keyType: 'ec-p256', label: MAP_SIGNING_KEY_LABEL });
       if (recorded.created) {

@@ -3,7 +3,7 @@ import { raiseAlert } from '../adapters/postgres/alert-repository';
 import type { Database } from '../adapters/postgres/database';
 import { recordFeedPull, upsertIndicators } from '../adapters/postgres/threat-intel-repository';
 import { readSecret } from '../adapters/secrets';
-import { reevaluateKeysReachedBy, type ReevaluationOutcome } from '../adapters/temporal/key-reevaluation';
+import { reevaluateKeysReachedBy, type ReevaluationOutcome } from '../api/services/key-reevaluation';
 import { describeFeed, fetchFeedDocument } from '../adapters/threat-intel/feed';
 import type { KeyrotorConfig } from '../domain/config';
 import { KeyrotorError, UserError } from '../domain/errors';

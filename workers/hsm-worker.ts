@@ -5,7 +5,7 @@ import { readSecret } from '../adapters/secrets';
 import { createHsmActivities } from '../activities/hsm-activities';
 import { createHsmKeyActivities } from '../activities/hsm-key-activities';
 import { createHsmKeymapActivities } from '../activities/hsm-keymap-activities';
-import { NodeEntropyHarvester } from '../adapters/entropy/node-harvester';
+import { nodeEntropyHarvester } from '../adapters/entropy/node-harvester';
 import { cpuJitterSource, deviceSource, hsmRngSource, hsmTimingSource, osRngSource } from '../adapters/entropy/sources';
 import type { EntropyConfig, HsmNodeConfig } from '../domain/config';
 import { hmacDrbgSelfTest } from '../domain/drbg/hmac-drbg';
@@ -39,7 +39,7 @@ export async function startHsmWorker(options: HsmWorkerOptions): Promise<Running
     pin: readSecret(node.pin, `node ${node.id}: PIN`),
     size: node.sessionPoolSize,
   });
-  const harvester = new NodeEntropyHarvester(node.id, [
+  const harvester = nodeEntropyHarvester(node.id, [
     hsmRngSource(pool),
     hsmTimingSource(pool),
     cpuJitterSource(),

@@ -4,11 +4,27 @@ import type { HsmKeymapActivities, WrappedForReplication } from '../activities/h
 import type { KeymapControlActivities } from '../activities/keymap-control-activities';
 import { MAP_SIGNING_KEY_LABEL, hsmTaskQueue } from '../domain/identifiers';
 import type { ExpectedInventory } from '../domain/keymap/build';
-import { summariseDrift } from '../domain/keymap/drift-summary';
-import type { SyncPlan } from '../domain/keymap/plan';
-import type { SnapshotSignature } from '../domain/keymap/snapshot';
-import type { KeymapSyncInput, KeymapSyncResult, NodeAnchorResult, NodeRepairSummary, NodeSyncResult } from '../domain/keymap/sync';
-import type { MapSigningKey, NodeInspection, NodeObservation } from '../domain/keymap/types';
+import type { KeymapSyncInput, KeymapSyncResult, NodeAnchorResult, NodeRepairSummary } from '../domain/keymap/sync';
+import {
+  addRepairs,
+  anchorResults,
+  anchorWritten,
+  batchTargets,
+  bucketsToList,
+  emptyPlan,
+  mapSigner,
+  needsPlan,
+  nodeSyncResults,
+  noRepairs,
+  repairedNodes,
+  replicaImports,
+  signingKeyGenerator,
+  withAnchorResults,
+  withSigningKeyOn,
+  type SnapshotAck,
+} from '../domain/keymap/sync-outcome';
+import type { MapSigningKey, NodeObservation } from '../domain/keymap/types';
+import type { ObjectSignature } from '../domain/signed-object';
 
 /** Waits for the lease while another sync holds it (the schedule, a lifecycle step and the API may all ask at once). */
 const lease = proxyActivities<KeymapControlActivities>({
@@ -44,37 +60,48 @@ function describeFailure(error: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-const noRepairs = (): NodeRepairSummary => ({ replicated: 0, publicKeysRestored: 0, destroyed: 0, signingDisabled: 0, bytesWritten: 0, failures: [] });
-
-function addRepairs(into: NodeRepairSummary, more: NodeRepairSummary): void {
-  into.replicated += more.replicated;
-  into.publicKeysRestored += more.publicKeysRestored;
-  into.destroyed += more.destroyed;
-  into.signingDisabled += more.signingDisabled;
-  into.bytesWritten += more.bytesWritten;
-  into.failures.push(...more.failures);
+/** What signing with the map-signing key needs: the nodes as observed, the key, and where problems go. */
+interface SigningContext {
+  observations: readonly NodeObservation[];
+  signingKey: MapSigningKey | null;
+  problems: string[];
 }
 
-function emptyPlan(observations: readonly NodeObservation[]): SyncPlan {
-  return {
-    replicate: [],
-    repairs: {},
-    drift: observations.map((observation) => ({ nodeId: observation.nodeId, inventory: !observation.reachable ? 'unreachable' : observation.inventory === null ? 'matched' : 'listed', items: [] })),
-    skipped: [],
-    unknown: [],
-    unrepairable: [],
-  };
+/**
+ * Signs `data` once inside an HSM that holds the map-signing key, then writes the signed object to every node of
+ * `writeTo` (each write reports its own failure). Serves the snapshot and the audit anchor; `what` names the object in
+ * the problems it reports.
+ */
+async function signAndWrite(context: SigningContext, input: {
+  what: string;
+  signSummary: (signer: string) => string;
+  data: string;
+  writeTo: readonly string[];
+  write: (nodeId: string, signature: ObjectSignature, key: MapSigningKey) => Promise<void>;
+}): Promise<void> {
+  const chosen = mapSigner(context.observations, context.signingKey, input.what);
+  if ('problem' in chosen) {
+    context.problems.push(chosen.problem);
+    return;
+  }
+  const { signer, key } = chosen;
+  let signature: ObjectSignature;
+  try {
+    const signed = await node(signer, input.signSummary(signer)).signDigest({ fingerprint: key.fingerprint, data: input.data });
+    signature = { alg: 'ES256', keyFingerprint: key.fingerprint, value: signed.signature };
+  } catch (error) {
+    context.problems.push(`${input.what} could not be signed on ${signer}: ${describeFailure(error)}`);
+    return;
+  }
+  await Promise.all(input.writeTo.map((nodeId) => input.write(nodeId, signature, key)));
 }
-
-const hasSigningKey = (observation: NodeObservation, fingerprint: string): boolean =>
-  observation.reachable && observation.signingKeys.some((key) => key.id === fingerprint && key.privateKey && key.publicKey);
 
 /**
  * One sync of the key map (`keymapSync` schedule every minute, after each lifecycle step, and POST /keymap/sync):
  * inspect every node on its own queue, repair drift (replicate what is missing by wrap/unwrap, destroy what must be
  * gone, report strangers and leave them), record holdings and the new epoch, and write the signed snapshot onto every
  * node that does not hold it yet; then check every node's audit anchor against the log and anchor the log's head
- * where it moved. Orchestration only; every decision is made in the control activities.
+ * where it moved. Orchestration only: the control activities and domain/keymap/sync-outcome make every decision.
  */
 export async function keymapSyncWorkflow(input: KeymapSyncInput): Promise<KeymapSyncResult> {
   const info = workflowInfo();
@@ -100,9 +127,7 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
     try {
       const inspection = await activities.inspectKeymapNode({ expected: { digest: expected.digest, epoch: expected.epoch }, current, signingKey: signingKey && { fingerprint: signingKey.fingerprint, spki: signingKey.spki } });
       if (inspection.bucketDigests === null) return inspection;
-      const differing = inspection.bucketDigests.map((digest, bucket) => (digest === expected.buckets[bucket] ? -1 : bucket)).filter((bucket) => bucket >= 0);
-      // Equal buckets under a different whole digest would take a 64-bit collision: then everything is listed.
-      const buckets = differing.length > 0 ? differing : null;
+      const buckets = bucketsToList(inspection.bucketDigests, expected.buckets);
       const listed = await node(nodeId, `list ${buckets === null ? 'every' : buckets.length} inventory bucket(s) of ${nodeId}`).listKeymapInventory({ buckets, signingKey: signingKey && { fingerprint: signingKey.fingerprint } });
       return { ...inspection, inventory: listed.entries, listedBuckets: buckets };
     } catch (error) {
@@ -115,59 +140,44 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
 
   // The cluster map-signing key is made lazily, on the first reachable node, then replicated like a managed key.
   let signingKeyCreated = false;
-  if (!signingKey) {
-    const generator = observations.find((observation) => observation.reachable);
-    if (generator) {
-      try {
-        const generation = await node(generator.nodeId, `generate the cluster map-signing key on ${generator.nodeId}`).generateKeyPair({ keyType: 'ec-p256', label: MAP_SIGNING_KEY_LABEL, entropyPolicy: 'hsm-only' });
-        // An hsm-only generation is never held back for entropy.
-        if ('entropyHeld' in generation) throw new Error(generation.entropyHeld);
-        const generated = generation;
-        const recorded = await control.recordMapSigningKey({
-          runId, fingerprint: generated.fingerprint, spki: generated.spki, generatedOn: generator.nodeId,
-          entropyProvenance: generated.entropyProvenance as unknown as Record<string, unknown>,
-        });
-        signingKey = recorded.key;
-        signingKeyCreated = recorded.created;
-        observations = observations.map((observation) => (observation.nodeId === generator.nodeId && observation.reachable && recorded.key.fingerprint === generated.fingerprint
-          ? { ...observation, signingKeys: [...observation.signingKeys.filter((key) => key.id !== generated.fingerprint), { id: generated.fingerprint, privateKey: true, publicKey: true }] }
-          : observation));
-      } catch (error) {
-        problems.push(`the map-signing key could not be made on ${generator.nodeId}: ${describeFailure(error)}`);
-      }
+  const generator = signingKey ? null : signingKeyGenerator(observations);
+  if (generator) {
+    try {
+      const generation = await node(generator, `generate the cluster map-signing key on ${generator}`).generateKeyPair({ keyType: 'ec-p256', label: MAP_SIGNING_KEY_LABEL, entropyPolicy: 'hsm-only' });
+      // An hsm-only generation is never held back for entropy.
+      if ('entropyHeld' in generation) throw new Error(generation.entropyHeld);
+      const recorded = await control.recordMapSigningKey({ runId, fingerprint: generation.fingerprint, spki: generation.spki, generatedOn: generator, entropyProvenance: generation.entropyProvenance });
+      signingKey = recorded.key;
+      signingKeyCreated = recorded.created;
+      if (recorded.key.fingerprint === generation.fingerprint) observations = withSigningKeyOn(observations, generator, generation.fingerprint);
+    } catch (error) {
+      problems.push(`the map-signing key could not be made on ${generator}: ${describeFailure(error)}`);
     }
   }
 
-  const reachable = observations.filter((observation): observation is NodeInspection => observation.reachable);
-  const allMatched = reachable.every((observation) => observation.inventory === null && (!signingKey || hasSigningKey(observation, signingKey.fingerprint)));
-  const planned = allMatched ? null : await control.planKeymapSync({ runId, observations, signingKey });
+  const planned = needsPlan(observations, signingKey) ? await control.planKeymapSync({ runId, observations, signingKey }) : null;
   const plan = planned?.plan ?? emptyPlan(observations);
 
   // Repairs: replication batches (wrap on the source, unwrap on each target) and each node's own repairs, all at once.
   const repairs: Record<string, NodeRepairSummary> = Object.fromEntries(begun.nodeIds.map((id) => [id, noRepairs()]));
-  const failed = (nodeId: string, what: string, error: unknown): void => {
-    (repairs[nodeId] as NodeRepairSummary).failures.push({ what, error: describeFailure(error) });
+  const record = (nodeId: string, more: NodeRepairSummary): void => {
+    repairs[nodeId] = addRepairs(repairs[nodeId] ?? noRepairs(), more);
   };
+  const failed = (nodeId: string, what: string, error: unknown): void => record(nodeId, { ...noRepairs(), failures: [{ what, error: describeFailure(error) }] });
   await Promise.all([
     ...plan.replicate.map(async (batch) => {
       let wrapped: WrappedForReplication[];
       try {
         const result = await node(batch.source, `wrap ${batch.items.length} key(s) on ${batch.source} for replication`).wrapForReplication({ fingerprints: batch.items.map((item) => item.fingerprint) });
-        (repairs[batch.source] as NodeRepairSummary).failures.push(...result.failures);
+        record(batch.source, { ...noRepairs(), failures: result.failures });
         wrapped = result.wrapped;
       } catch (error) {
-        for (const target of new Set(batch.items.flatMap((item) => item.targets))) failed(target, `replicate ${batch.items.length} key(s) from ${batch.source}`, error);
+        for (const target of batchTargets(batch)) failed(target, `replicate ${batch.items.length} key(s) from ${batch.source}`, error);
         return;
       }
-      const byFingerprint = new Map(wrapped.map((entry) => [entry.fingerprint, entry]));
-      const targets = [...new Set(batch.items.flatMap((item) => item.targets))];
-      await Promise.all(targets.map(async (target) => {
-        const items = batch.items
-          .filter((item) => item.targets.includes(target) && byFingerprint.has(item.fingerprint))
-          .map((item) => ({ ...(byFingerprint.get(item.fingerprint) as WrappedForReplication), label: item.label }));
-        if (items.length === 0) return;
+      await Promise.all(replicaImports(batch, wrapped).map(async ({ target, items }) => {
         try {
-          addRepairs(repairs[target] as NodeRepairSummary, await node(target, `replicate ${items.length} key(s) from ${batch.source} to ${target}`).importReplicas({ items }));
+          record(target, await node(target, `replicate ${items.length} key(s) from ${batch.source} to ${target}`).importReplicas({ items }));
         } catch (error) {
           failed(target, `replicate ${items.length} key(s) from ${batch.source}`, error);
         }
@@ -176,7 +186,7 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
     ...Object.entries(plan.repairs).map(async ([nodeId, work]) => {
       if (work.destroy.length + work.restorePublic.length + work.disableSigning.length === 0) return;
       try {
-        addRepairs(repairs[nodeId] as NodeRepairSummary, await node(nodeId, `repair ${nodeId}: destroy ${work.destroy.length}, restore ${work.restorePublic.length} public key(s), switch off ${work.disableSigning.length}`).repairKeyObjects(work));
+        record(nodeId, await node(nodeId, `repair ${nodeId}: destroy ${work.destroy.length}, restore ${work.restorePublic.length} public key(s), switch off ${work.disableSigning.length}`).repairKeyObjects(work));
       } catch (error) {
         failed(nodeId, 'repair key objects', error);
       }
@@ -184,7 +194,7 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
   ]);
 
   // What the repaired nodes hold now, so that the holdings record what is, not what was meant.
-  const repaired = new Set(Object.entries(repairs).filter(([, summary]) => summary.replicated + summary.publicKeysRestored + summary.destroyed + summary.signingDisabled > 0).map(([id]) => id));
+  const repaired = repairedNodes(repairs);
   if (repaired.size > 0 && planned) {
     observations = await Promise.all(observations.map((observation) => (repaired.has(observation.nodeId) ? inspect(observation.nodeId, planned.expected, null, signingKey) : Promise.resolve(observation))));
   }
@@ -192,85 +202,32 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
   const committed = await control.commitKeymapSync({ runId, observations, plan, repairs });
 
   // The snapshot: signed once inside an HSM that holds the map-signing key, written to every node that needs it.
-  const acks = new Map<string, { epoch: number; digest: string; bytesWritten: number; headWritten: boolean; shardsWritten: number }>();
+  const acks = new Map<string, SnapshotAck>();
   const writeFailures = new Map<string, string>();
+  const { head, headToSign } = committed;
   const writeTo = Object.keys(committed.writes);
-  if (writeTo.length > 0 && committed.head && committed.headToSign) {
-    const key = signingKey;
-    const signer = key ? observations.find((observation) => hasSigningKey(observation, key.fingerprint)) : undefined;
-    if (!key || !signer) {
-      problems.push(key ? 'no reachable node holds the map-signing key: the snapshot was not written' : 'there is no map-signing key yet: the snapshot was not written');
-    } else {
-      let signature: SnapshotSignature | undefined;
-      try {
-        const signed = await node(signer.nodeId, `sign the map snapshot of epoch ${committed.epoch} on ${signer.nodeId}`).signDigest({ fingerprint: key.fingerprint, data: committed.headToSign });
-        signature = { alg: 'ES256', keyFingerprint: key.fingerprint, value: signed.signature };
-      } catch (error) {
-        problems.push(`the snapshot could not be signed on ${signer.nodeId}: ${describeFailure(error)}`);
-      }
-      if (signature) {
-        const head = committed.head;
-        const headSignature = signature;
-        await Promise.all(writeTo.map(async (nodeId) => {
-          const needed = committed.writes[nodeId] as { head: boolean; shards: number[] };
-          try {
-            const written = await node(nodeId, `write the map snapshot of epoch ${committed.epoch} (${needed.shards.length} shard(s)) on ${nodeId}`).writeKeymapSnapshot({
-              head: needed.head ? { head, signature: headSignature } : null,
-              shards: needed.shards.map((shard) => ({ shard, value: committed.shards[String(shard)] as string })),
-              signingKey: { fingerprint: key.fingerprint, spki: key.spki },
-              expect: { epoch: committed.epoch, digest: committed.digest },
-            });
-            acks.set(nodeId, { epoch: committed.epoch, digest: committed.digest, bytesWritten: written.bytesWritten, headWritten: written.headWritten, shardsWritten: written.shardsWritten });
-          } catch (error) {
-            writeFailures.set(nodeId, describeFailure(error));
-          }
-        }));
-      }
-    }
-  }
-
-  const nodes: NodeSyncResult[] = observations.map((observation) => {
-    const nodeRepairs = repairs[observation.nodeId] ?? noRepairs();
-    const drift = plan.drift.find((entry) => entry.nodeId === observation.nodeId);
-    const ack = acks.get(observation.nodeId);
-    if (!observation.reachable) {
-      return {
-        nodeId: observation.nodeId, status: 'stale', reason: observation.reason, inventory: 'unreachable', objects: null,
-        drift: summariseDrift({ nodeId: observation.nodeId, inventory: 'unreachable', items: [] }), repairs: nodeRepairs,
-        snapshot: { found: null, problem: null, action: 'not-written', headWritten: false, shardsWritten: 0, bytesWritten: 0, bytesRead: 0 },
-        bytesWritten: 0, acknowledged: null,
-      };
-    }
-    const found = observation.snapshot;
-    const needed = committed.writes[observation.nodeId];
-    const action = !needed ? 'unchanged' : ack ? (found.status === 'tampered' ? 'rewritten' : 'written') : 'not-written';
-    const items = drift?.items ?? [];
-    const unresolved = items.some((item) => item.kind === 'unknown' || item.kind === 'duplicate' || item.kind === 'forged-public-key' || item.kind === 'label-mismatch' || item.kind === 'signing-off')
-      || nodeRepairs.failures.length > 0 || writeFailures.has(observation.nodeId) || found.status === 'tampered' && !ack;
-    const didRepair = nodeRepairs.replicated + nodeRepairs.publicKeysRestored + nodeRepairs.destroyed + nodeRepairs.signingDisabled > 0;
-    const snapshotBytes = ack?.bytesWritten ?? 0;
-    return {
-      nodeId: observation.nodeId,
-      status: unresolved ? 'drift' : didRepair || found.status === 'tampered' ? 'repaired' : 'in-sync',
-      reason: writeFailures.get(observation.nodeId) ?? null,
-      // What the sync found before repairing: the plan's view, not the check after the repairs.
-      inventory: drift?.inventory ?? (observation.inventory === null ? 'matched' : 'listed'),
-      objects: observation.objectCount,
-      drift: summariseDrift(drift ?? { nodeId: observation.nodeId, inventory: 'matched', items: [] }),
-      repairs: nodeRepairs,
-      snapshot: {
-        found: found.status,
-        problem: 'problem' in found ? found.problem : null,
-        action,
-        headWritten: ack?.headWritten ?? false,
-        shardsWritten: ack?.shardsWritten ?? 0,
-        bytesWritten: snapshotBytes,
-        bytesRead: found.bytesRead,
+  if (writeTo.length > 0 && head && headToSign) {
+    await signAndWrite({ observations, signingKey, problems }, {
+      what: 'the snapshot',
+      signSummary: (signer) => `sign the map snapshot of epoch ${committed.epoch} on ${signer}`,
+      data: headToSign,
+      writeTo,
+      write: async (nodeId, signature, key) => {
+        const needed = committed.writes[nodeId] as { head: boolean; shards: number[] };
+        try {
+          const written = await node(nodeId, `write the map snapshot of epoch ${committed.epoch} (${needed.shards.length} shard(s)) on ${nodeId}`).writeKeymapSnapshot({
+            head: needed.head ? { head, signature } : null,
+            shards: needed.shards.map((shard) => ({ shard, value: committed.shards[String(shard)] as string })),
+            signingKey: { fingerprint: key.fingerprint, spki: key.spki },
+            expect: { epoch: committed.epoch, digest: committed.digest },
+          });
+          acks.set(nodeId, { epoch: committed.epoch, digest: committed.digest, bytesWritten: written.bytesWritten, headWritten: written.headWritten, shardsWritten: written.shardsWritten });
+        } catch (error) {
+          writeFailures.set(nodeId, describeFailure(error));
+        }
       },
-      bytesWritten: nodeRepairs.bytesWritten + snapshotBytes,
-      acknowledged: ack ? { epoch: ack.epoch, digest: ack.digest } : found.status === 'valid' && !needed ? { epoch: found.epoch, digest: found.digest } : null,
-    };
-  });
+    });
+  }
 
   const result: KeymapSyncResult = {
     runId,
@@ -281,67 +238,45 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
     epoch: committed.epoch,
     digest: committed.digest,
     signingKey: signingKey ? { fingerprint: signingKey.fingerprint, created: signingKeyCreated } : null,
-    nodes,
+    nodes: nodeSyncResults({ observations, plan, repairs, writes: committed.writes, acks, writeFailures }),
     skippedKeys: plan.skipped,
     unknownObjects: plan.unknown,
     problems,
   };
-  await anchorAuditLog(runId, result, observations, signingKey);
-  result.finishedAt = new Date(Date.now()).toISOString();
-  await control.finishKeymapSync({ runId, result });
-  return result;
+  const anchors = await anchorAuditLog(runId, result, { observations, signingKey, problems });
+  const finished: KeymapSyncResult = { ...result, nodes: withAnchorResults(result.nodes, anchors), finishedAt: new Date(Date.now()).toISOString() };
+  await control.finishKeymapSync({ runId, result: finished });
+  return finished;
 }
 
 /**
  * The audit anchor: every reached node's anchor is checked against the log (an anchor the log contradicts raises an
  * alert and is kept), the sync is recorded in the log, and the log's head, signed inside an HSM that holds the
- * map-signing key, is written onto every node whose anchor is missing, tampered or behind. Fills each node's
- * `auditAnchor` in the result.
+ * map-signing key, is written onto every node whose anchor is missing, tampered or behind. Returns each checked
+ * node's anchor outcome; problems go to the result's.
  */
-async function anchorAuditLog(runId: string, result: KeymapSyncResult, observations: NodeObservation[], signingKey: MapSigningKey | null): Promise<void> {
-  const readings = observations.flatMap((observation) => (observation.reachable && observation.auditAnchor ? [{ nodeId: observation.nodeId, reading: observation.auditAnchor }] : []));
+async function anchorAuditLog(runId: string, result: KeymapSyncResult, signing: SigningContext): Promise<Map<string, NodeAnchorResult>> {
+  const readings = signing.observations.flatMap((observation) => (observation.reachable && observation.auditAnchor ? [{ nodeId: observation.nodeId, reading: observation.auditAnchor }] : []));
   const { checks } = await control.checkAuditAnchors({ runId, readings });
-  const entries = new Map<string, NodeAnchorResult>();
-  for (const [nodeId, check] of Object.entries(checks)) {
-    const kept = check.status === 'ahead-of-database' || check.status === 'mismatch';
-    entries.set(nodeId, { status: check.status, problem: check.problem, found: check.anchored, action: kept ? 'kept' : 'unchanged', written: null, bytesWritten: 0 });
-  }
   const audited = await control.auditKeymapSync({ runId, result, checks });
   const { anchor, anchorToSign } = audited;
-  if (audited.writeTo.length > 0 && anchor && anchorToSign) {
-    for (const nodeId of audited.writeTo) (entries.get(nodeId) as NodeAnchorResult).action = 'not-written';
-    const key = signingKey;
-    const signer = key ? observations.find((observation) => hasSigningKey(observation, key.fingerprint)) : undefined;
-    if (!key || !signer) {
-      result.problems.push(key ? 'no reachable node holds the map-signing key: the audit anchor was not written' : 'there is no map-signing key yet: the audit anchor was not written');
-    } else {
-      let signature: SnapshotSignature | undefined;
-      try {
-        const signed = await node(signer.nodeId, `sign the audit anchor of entry ${anchor.seq} on ${signer.nodeId}`).signDigest({ fingerprint: key.fingerprint, data: anchorToSign });
-        signature = { alg: 'ES256', keyFingerprint: key.fingerprint, value: signed.signature };
-      } catch (error) {
-        result.problems.push(`the audit anchor could not be signed on ${signer.nodeId}: ${describeFailure(error)}`);
-      }
-      const anchorSignature = signature;
-      if (anchorSignature) {
-        await Promise.all(audited.writeTo.map(async (nodeId) => {
-          const entry = entries.get(nodeId) as NodeAnchorResult;
-          try {
-            const written = await node(nodeId, `write the audit anchor of entry ${anchor.seq} on ${nodeId}`).writeAuditAnchor({ anchor, signature: anchorSignature, signingKey: { fingerprint: key.fingerprint, spki: key.spki } });
-            entry.action = entry.status === 'tampered' ? 'rewritten' : 'written';
-            entry.written = { seq: anchor.seq, hash: anchor.hash };
-            entry.bytesWritten = written.bytesWritten;
-          } catch (error) {
-            result.problems.push(`the audit anchor could not be written on ${nodeId}: ${describeFailure(error)}`);
-          }
-        }));
-      }
-    }
+  const writeTo = anchor && anchorToSign ? audited.writeTo : [];
+  const entries = anchorResults(checks, writeTo);
+  if (writeTo.length > 0 && anchor && anchorToSign) {
+    await signAndWrite(signing, {
+      what: 'the audit anchor',
+      signSummary: (signer) => `sign the audit anchor of entry ${anchor.seq} on ${signer}`,
+      data: anchorToSign,
+      writeTo,
+      write: async (nodeId, signature, key) => {
+        try {
+          const written = await node(nodeId, `write the audit anchor of entry ${anchor.seq} on ${nodeId}`).writeAuditAnchor({ anchor, signature, signingKey: { fingerprint: key.fingerprint, spki: key.spki } });
+          entries.set(nodeId, anchorWritten(entries.get(nodeId) as NodeAnchorResult, anchor, written.bytesWritten));
+        } catch (error) {
+          signing.problems.push(`the audit anchor could not be written on ${nodeId}: ${describeFailure(error)}`);
+        }
+      },
+    });
   }
-  for (const nodeResult of result.nodes) {
-    const entry = entries.get(nodeResult.nodeId);
-    if (!entry) continue;
-    nodeResult.auditAnchor = entry;
-    nodeResult.bytesWritten += entry.bytesWritten;
-  }
+  return entries;
 }

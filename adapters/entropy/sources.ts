@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import type { NoiseSource } from '../../domain/entropy/node-entropy';
 import type { TokenSessionPool } from '../pkcs11/session-pool';
-
-/** A noise source: raw samples of `bitsPerSample` bits, one sample per byte. */
-export interface NoiseSource {
-  name: string;
-  bitsPerSample: number;
-  /** `assessed`: credited with its SP 800-90B estimate; `none`: mixed in, credited with nothing. */
-  credit: 'assessed' | 'none';
-  collect(count: number): Promise<Uint8Array>;
-}
 
 /** Lets the event loop breathe between chunks, so that a long collection never starves the worker's heartbeats. */
 const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -1,6 +1,6 @@
 import * as pkcs11js from 'pkcs11js';
 import { UserError } from '../../domain/errors';
-import { anchorObjectValue, readAnchor, type AnchorReading, type AuditAnchor } from '../../domain/audit-anchor';
+import { anchorObjectValue, readAnchor, type AnchorReading, type AuditAnchor } from '../../domain/audit/anchor';
 import {
   AUDIT_ANCHOR_LABEL,
   CLUSTER_WRAPPING_KEY_LABELS,
@@ -10,7 +10,8 @@ import {
   keymapSnapshotShardLabel,
 } from '../../domain/identifiers';
 import { inventoryBucketDigests, inventoryBucketOf, inventoryDigest } from '../../domain/keymap/build';
-import { SNAPSHOT_SHARDS, checkSnapshot, headObjectValue, type SnapshotHead, type SnapshotObjectsRead, type SnapshotSignature } from '../../domain/keymap/snapshot';
+import { SNAPSHOT_SHARDS, checkSnapshot, headObjectValue, type SnapshotHead, type SnapshotObjectsRead } from '../../domain/keymap/snapshot';
+import type { ObjectSignature } from '../../domain/signed-object';
 import type { InventoryEntry, NodeInspection, SnapshotReading } from '../../domain/keymap/types';
 import { KeyKind, ObjectClass, readAttributeValues, template } from './attributes';
 import { HsmError } from './errors';
@@ -34,7 +35,7 @@ export interface InspectNodeInput {
 
 export interface WriteSnapshotInput {
   /** The signed head, or null to leave the head as it is. */
-  head: { head: SnapshotHead; signature: SnapshotSignature } | null;
+  head: { head: SnapshotHead; signature: ObjectSignature } | null;
   shards: Array<{ shard: number; value: string }>;
   signingKey: { fingerprint: string; spki: string };
   expect: { epoch: number; digest: string };
@@ -42,7 +43,7 @@ export interface WriteSnapshotInput {
 
 export interface WriteAuditAnchorInput {
   anchor: AuditAnchor;
-  signature: SnapshotSignature;
+  signature: ObjectSignature;
   signingKey: { fingerprint: string; spki: string };
 }
 
@@ -89,7 +90,7 @@ function readSnapshotObjects(session: PooledSession, found: Array<{ label: strin
   return read;
 }
 
-function snapshotVerifier(spki: string | undefined): (text: string, signature: SnapshotSignature) => boolean {
+function snapshotVerifier(spki: string | undefined): (text: string, signature: ObjectSignature) => boolean {
   return (text, signature) => {
     if (!spki) return false;
     try {

@@ -1,5 +1,5 @@
-import type { AnchorCheck, AnchorStatus } from '../../domain/audit-anchor';
-import type { AuditEntry } from '../../domain/audit-chain';
+import type { AnchorCheck, AnchorStatus } from '../../domain/audit/anchor';
+import type { AuditEntry } from '../../domain/audit/chain';
 import { auditEntryAt, auditHead } from './audit-repository';
 import type { Database, Queryable } from './database';
 

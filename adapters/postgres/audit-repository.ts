@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { AuditChainVerifier, chainAuditEntry, type AuditEntry, type AuditVerification } from '../../domain/audit-chain';
+import { AuditChainVerifier, chainAuditEntry, type AuditEntry, type AuditVerification } from '../../domain/audit/chain';
 import type { Database, Queryable } from './database';
 
 export interface AuditInput {

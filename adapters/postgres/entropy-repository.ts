@@ -1,4 +1,4 @@
-import type { HarvestReport } from '../entropy/node-harvester';
+import type { HarvestReport } from '../../domain/entropy/node-entropy';
 import type { Database } from './database';
 
 export interface EntropyReportRow {

@@ -3,6 +3,7 @@ import type { HoldingChanges } from '../../domain/keymap/holdings';
 import type { KeyMapSource, MapSigningKey, NodeEntropyHealth, SourceKey, SourceVersion } from '../../domain/keymap/types';
 import { ExternalError } from '../../domain/errors';
 import type { Database, Queryable } from './database';
+import type { EntropyProvenance } from '../../domain/entropy/node-entropy';
 
 /**
  * The key map's tables: holdings, nodes, the epoch, the map-signing key, the sync lease and the record of each sync.
@@ -19,7 +20,7 @@ interface RawKey {
 interface RawVersion {
   name: string; version: number; kid: string; fingerprint: string; state: string; spki: string; generated_on: string; created_at: Date;
   activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
-  grace_deadline: Date | null; purge_after: Date | null; lineage: Record<string, unknown>; entropy_provenance: Record<string, unknown> | null;
+  grace_deadline: Date | null; purge_after: Date | null; lineage: Record<string, unknown>; entropy_provenance: EntropyProvenance | null;
 }
 
 interface RawHolding { name: string; version: number; node_id: string; private_key: boolean; public_key: boolean; can_sign: boolean | null }
@@ -170,7 +171,7 @@ export async function getMapSigningKey(db: Queryable): Promise<(MapSigningKey & 
 /** Records the key a sync generated; when one is recorded already, that one stays and is returned. */
 export async function recordMapSigningKey(
   db: Database,
-  input: MapSigningKey & { generatedOn: string; entropyProvenance: Record<string, unknown> | null },
+  input: MapSigningKey & { generatedOn: string; entropyProvenance: EntropyProvenance | null },
 ): Promise<{ key: MapSigningKey; created: boolean }> {
   const inserted = await db.query(
     `INSERT INTO keymap_signing_key (fingerprint, spki, key_type, label, generated_on, entropy_provenance) VALUES ($1, $2, $3, $4, $5, $6)

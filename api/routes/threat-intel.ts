@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../adapters/postgres/database';
 import { deleteIndicator, lastFeedPull, listIndicators, upsertIndicators } from '../../adapters/postgres/threat-intel-repository';
-import { reevaluateKeysReachedBy } from '../../adapters/temporal/key-reevaluation';
+import { reevaluateKeysReachedBy } from '../services/key-reevaluation';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { CLEAN_TEXT_PATTERN, TIMESTAMP_MAX_LENGTH, TIMESTAMP_PATTERN } from '../../domain/input-bounds';
 import {

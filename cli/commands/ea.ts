@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../domain/errors';
 import {
+  assessmentRows,
   assessNonIid,
   ESTIMATORS,
   isEstimate,
@@ -14,13 +15,6 @@ interface EaOptions {
   bitsPerSample: string;
   json?: boolean;
   truncateBitstring?: boolean;
-}
-
-/** One line of `--json`: estimator is one of ESTIMATORS or Overall; Overall also has the `assessed` track. */
-interface EaRow {
-  estimator: string;
-  track: 'original' | 'bitstring' | 'assessed';
-  minEntropy: number;
 }
 
 export function registerEa(program: Command): void {
@@ -40,7 +34,7 @@ export function registerEa(program: Command): void {
         if (showProgress) process.stderr.write(`\r\x1b[K  ${estimator} on the ${track}…`);
       });
       if (showProgress) process.stderr.write('\r\x1b[K');
-      process.stdout.write(options.json ? `${JSON.stringify(rows(assessment), null, 2)}\n` : report(file, assessment));
+      process.stdout.write(options.json ? `${JSON.stringify(assessmentRows(assessment), null, 2)}\n` : report(file, assessment));
     });
 }
 
@@ -53,21 +47,6 @@ function readSamples(file: string): Uint8Array {
   }
   if (data.length === 0) throw new UserError('no_samples', `${file} is empty: it should hold one sample per byte`);
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
-}
-
-function rows(assessment: NonIidAssessment): EaRow[] {
-  const out: EaRow[] = [];
-  for (const estimator of ESTIMATORS) {
-    for (const result of assessment.results) {
-      if (result.estimator === estimator && isEstimate(result.outcome)) {
-        out.push({ estimator, track: result.track, minEntropy: result.outcome.minEntropy });
-      }
-    }
-  }
-  out.push({ estimator: 'Overall', track: 'original', minEntropy: assessment.hOriginal });
-  if (assessment.hBitstring !== undefined) out.push({ estimator: 'Overall', track: 'bitstring', minEntropy: assessment.hBitstring });
-  out.push({ estimator: 'Overall', track: 'assessed', minEntropy: assessment.assessed });
-  return out;
 }
 
 function report(file: string, assessment: NonIidAssessment): string {

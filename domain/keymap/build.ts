@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { canonicalJson } from '../canonical-json';
+import { sha256Hex } from '../signed-object';
 import { KEY_NAME_CHARACTERS, pkcs11Label, type VersionState } from '../keys/key-model';
 import { predictionOf } from './prediction';
 import type { Holding, InventoryEntry, KeyMap, KeyMapKey, KeyMapSource, KeyMapVersion, SourceKey } from './types';
-
-export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);

@@ -1,5 +1,5 @@
 import { canonicalJson } from '../canonical-json';
-import { sha256Hex } from './build';
+import { isObjectSignature, openSignedObject, sha256Hex, signedObjectValue, type ObjectSignature, type SignatureCheck } from '../signed-object';
 import type { KeyMap, KeyMapNode, SnapshotReading } from './types';
 
 /**
@@ -46,14 +46,6 @@ export interface SnapshotHead {
   shards: string[];
 }
 
-export interface SnapshotSignature {
-  alg: 'ES256';
-  /** The map-signing key's fingerprint (SHA-256 of its SPKI). */
-  keyFingerprint: string;
-  /** Raw r||s, base64. */
-  value: string;
-}
-
 /** What is written: the head to sign, and each shard's object value (canonical JSON). */
 export interface Snapshot {
   head: SnapshotHead;
@@ -98,29 +90,23 @@ export function signedText(head: SnapshotHead): string {
   return canonicalJson(head);
 }
 
-export function headObjectValue(head: SnapshotHead, signature: SnapshotSignature): string {
-  return canonicalJson({ head, signature });
+export function headObjectValue(head: SnapshotHead, signature: ObjectSignature): string {
+  return signedObjectValue('head', head, signature);
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function parseHead(value: string): { head: SnapshotHead; signature: SnapshotSignature } | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return 'the head object is not JSON';
-  }
-  // Anything but the exact canonical form was not written by keyrotor, even where the meaning is the same.
-  if (canonicalJson(parsed) !== value) return 'the head object is not in canonical form';
-  const { head, signature } = (parsed ?? {}) as { head?: Partial<SnapshotHead>; signature?: Partial<SnapshotSignature> };
+function parseHead(value: string): { head: SnapshotHead; signature: ObjectSignature } | string {
+  const opened = openSignedObject(value, 'head', 'head');
+  if (typeof opened === 'string') return opened;
+  const head = opened.body as Partial<SnapshotHead> | undefined;
   if (!head || head.format !== SNAPSHOT_FORMAT) return `the head object is not a ${SNAPSHOT_FORMAT} head`;
   if (!Number.isSafeInteger(head.epoch) || typeof head.digest !== 'string' || !HEX64.test(head.digest)) return 'the head object has no valid epoch and digest';
   if (!Array.isArray(head.shards) || head.shards.length !== SNAPSHOT_SHARDS || !head.shards.every((shard) => typeof shard === 'string' && HEX64.test(shard))) {
     return `the head object does not list ${SNAPSHOT_SHARDS} shard digests`;
   }
-  if (!signature || signature.alg !== 'ES256' || typeof signature.keyFingerprint !== 'string' || typeof signature.value !== 'string') return 'the head object carries no signature';
-  return { head: head as SnapshotHead, signature: signature as SnapshotSignature };
+  if (!isObjectSignature(opened.signature)) return 'the head object carries no signature';
+  return { head: head as SnapshotHead, signature: opened.signature };
 }
 
 export interface SnapshotObjectsRead {
@@ -138,7 +124,7 @@ export interface SnapshotObjectsRead {
 export function checkSnapshot(input: {
   read: SnapshotObjectsRead;
   signingKeyFingerprint: string | null;
-  verify: (text: string, signature: SnapshotSignature) => boolean;
+  verify: SignatureCheck;
   current: { epoch: number; digest: string } | null;
 }): SnapshotReading {
   const { read } = input;

@@ -1,4 +1,4 @@
-import type { AnchorCheck, AnchorStatus, AuditAnchor } from '../audit-anchor';
+import type { AnchorCheck, AnchorStatus, AuditAnchor } from '../audit/anchor';
 import type { ExpectedInventory } from './build';
 import type { DriftSummary } from './drift-summary';
 import type { SyncPlan, UnknownObject } from './plan';

@@ -1,4 +1,5 @@
-import type { AnchorReading } from '../audit-anchor';
+import type { EntropyProvenance } from '../entropy/node-entropy';
+import type { AnchorReading } from '../audit/anchor';
 import type { KeyType, VersionState } from '../keys/key-model';
 
 /**
@@ -48,7 +49,7 @@ export interface KeyMapVersion {
   purgeAfter: string | null;
   lineage: { parentVersion: number | null; trigger: string; reason: string; actor: string };
   /** The generating node's pool snapshot (credited bits, DRBG, every source's state and estimate, battery), or null. */
-  entropyProvenance: Record<string, unknown> | null;
+  entropyProvenance: EntropyProvenance | null;
   /** Only the nodes that hold an object of it, as the last sync found them. */
   nodes: Record<string, Holding>;
 }

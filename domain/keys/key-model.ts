@@ -1,3 +1,4 @@
+import type { EntropyProvenance } from '../entropy/node-entropy';
 import { UserError } from '../errors';
 
 /** One character of a key name, for the patterns of prefixes and of labels that embed a name. */
@@ -107,7 +108,7 @@ export interface KeyVersion {
   purgeAfter: string | null;
   verdict: TransitionVerdict | null;
   /** The pool snapshot of the generating node (credited entropy, source states, DRBG, battery): its entropy provenance. */
-  entropyProvenance: Record<string, unknown> | null;
+  entropyProvenance: EntropyProvenance | null;
 }
 
 export function kidFor(name: string, version: number, fingerprint: string): string {

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../error-codes';
+import type { EntropyProvenance } from '../entropy/node-entropy';
 import { KeyrotorError } from '../errors';
 import { ARCHIVE_KEK_LABEL, CLUSTER_KEK_LABEL, webhookDeliveryWorkflowId } from '../identifiers';
 import { pkcs11Label, type KeyVersion, type RotationEvidence, type RotationTrigger } from './key-model';
@@ -683,7 +684,7 @@ function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, valu
     return { ...m, waiting: m.waiting?.for === NO_NODE_ANSWERED ? null : m.waiting, work: { ...work, primary: up[(version - 1) % up.length] as string } };
   }
   if (work.version === null) {
-    const generated = value as { fingerprint: string; spki: string; entropyProvenance: Record<string, unknown> & { mode: string; creditedBits: number } } | { entropyHeld: string };
+    const generated = value as { fingerprint: string; spki: string; entropyProvenance: EntropyProvenance } | { entropyHeld: string };
     if ('entropyHeld' in generated) {
       const waiting = { for: generated.entropyHeld, since: m.waiting?.since ?? iso(nowMs) };
       // Another node's pool may be healthy: ask the nodes again after the pause.

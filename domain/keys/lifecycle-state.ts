@@ -1,3 +1,4 @@
+import type { EntropyProvenance } from '../entropy/node-entropy';
 import { InternalError, UserError } from '../errors';
 import { formatDuration } from './durations';
 import { canTransition, kidFor, type KeyType, type KeyVersion, type Lineage, type TransitionVerdict, type VersionState } from './key-model';
@@ -114,7 +115,7 @@ export function forgetPurged(state: KeyLifecycleState): KeyLifecycleState {
 
 export function addPendingVersion(
   state: KeyLifecycleState,
-  input: { version: number; fingerprint: string; spki: string; generatedOn: string; lineage: Lineage; now: string; entropyProvenance?: Record<string, unknown> | null },
+  input: { version: number; fingerprint: string; spki: string; generatedOn: string; lineage: Lineage; now: string; entropyProvenance?: EntropyProvenance | null },
 ): KeyLifecycleState {
   const version: KeyVersion = {
     version: input.version,

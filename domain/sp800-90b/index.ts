@@ -4,3 +4,5 @@ export { prepareSamples, TRUNCATED_BITSTRING_LENGTH } from './samples';
 export type { SampleOptions, SampleSet } from './samples';
 export { isEstimate } from './estimate';
 export type { Estimate, EstimatorOutcome, NotApplicable } from './estimate';
+export { assessmentRows, overallMinEntropy } from './rows';
+export type { EstimatorRow } from './rows';

@@ -25,7 +25,10 @@ export function version(name: string, n: number, state: VersionState, extra: Par
     graceDeadline: null,
     purgeAfter: null,
     lineage: { previousVersion: n > 1 ? n - 1 : null, trigger: n > 1 ? 'manual' : 'create', reason: 'test', actor: 'tester' },
-    entropyProvenance: { mode: 'pool', creditedBits: 4096, healthy: true },
+    entropyProvenance: {
+      mode: 'pool', nodeId: 'hsm-1', at: '2025-01-01T00:00:00.000Z', creditedBits: 4096, minimumCreditedBits: 512, healthy: true,
+      drbg: { instantiated: true, reseeds: 1, lastReseedAt: '2025-01-01T00:00:00.000Z' }, sources: [], battery: null,
+    },
     ...extra,
   };
 }

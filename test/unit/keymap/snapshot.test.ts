@@ -10,11 +10,11 @@ import {
   snapshotWrites,
   type Snapshot,
   type SnapshotObjectsRead,
-  type SnapshotSignature,
 } from '../../../domain/keymap/snapshot';
+import type { ObjectSignature } from '../../../domain/signed-object';
 import { key, source, version } from './fixtures';
 
-function signer(): { fingerprint: string; sign: (text: string) => SnapshotSignature; verify: (text: string, signature: SnapshotSignature) => boolean } {
+function signer(): { fingerprint: string; sign: (text: string) => ObjectSignature; verify: (text: string, signature: ObjectSignature) => boolean } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const fingerprint = createHash('sha256').update(spki).digest('hex');
@@ -34,7 +34,7 @@ function snapshotOf(keyList = keys, epoch = 7): Snapshot {
 }
 
 /** What a node holds after a clean write of this snapshot. */
-function objectsOf(snapshot: Snapshot, signature: SnapshotSignature): SnapshotObjectsRead {
+function objectsOf(snapshot: Snapshot, signature: ObjectSignature): SnapshotObjectsRead {
   const heads = [headObjectValue(snapshot.head, signature)];
   return { heads, shards: snapshot.shards.map((value) => [value]), bytesRead: [...heads, ...snapshot.shards].reduce((sum, value) => sum + value.length, 0) };
 }

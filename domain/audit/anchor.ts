@@ -1,6 +1,6 @@
-import { auditEntryHash, type AuditEntry } from './audit-chain';
-import { canonicalJson } from './canonical-json';
-import type { SnapshotSignature } from './keymap/snapshot';
+import { canonicalJson } from '../canonical-json';
+import { isObjectSignature, openSignedObject, signedObjectValue, type ObjectSignature, type SignatureCheck } from '../signed-object';
+import { auditEntryHash, type AuditEntry } from './chain';
 
 /**
  * The audit anchor: the head of the audit hash chain (seq, hash, and the time of that entry) signed by the cluster
@@ -50,8 +50,8 @@ export function anchorSignedText(anchor: AuditAnchor): string {
   return canonicalJson(anchor);
 }
 
-export function anchorObjectValue(anchor: AuditAnchor, signature: SnapshotSignature): string {
-  return canonicalJson({ anchor, signature });
+export function anchorObjectValue(anchor: AuditAnchor, signature: ObjectSignature): string {
+  return signedObjectValue('anchor', anchor, signature);
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -64,29 +64,24 @@ export function readAnchor(input: {
   values: string[];
   bytesRead: number;
   signingKeyFingerprint: string | null;
-  verify: (text: string, signature: SnapshotSignature) => boolean;
+  verify: SignatureCheck;
 }): AnchorReading {
   const { values, bytesRead } = input;
   if (values.length === 0) return { status: 'missing', bytesRead: 0 };
   if (values.length > 1) return { status: 'tampered', problem: `${values.length} anchor objects where there must be one`, bytesRead };
-  const value = values[0] as string;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return { status: 'tampered', problem: 'the anchor object is not JSON', bytesRead };
-  }
-  if (canonicalJson(parsed) !== value) return { status: 'tampered', problem: 'the anchor object is not in canonical form', bytesRead };
-  const { anchor, signature } = (parsed ?? {}) as { anchor?: Partial<AuditAnchor>; signature?: Partial<SnapshotSignature> };
+  const opened = openSignedObject(values[0] as string, 'anchor', 'anchor');
+  if (typeof opened === 'string') return { status: 'tampered', problem: opened, bytesRead };
+  const anchor = opened.body as Partial<AuditAnchor> | undefined;
+  const { signature } = opened;
   if (!anchor || anchor.format !== AUDIT_ANCHOR_FORMAT) return { status: 'tampered', problem: `the anchor object is not a ${AUDIT_ANCHOR_FORMAT} anchor`, bytesRead };
   if (!Number.isSafeInteger(anchor.seq) || (anchor.seq as number) < 1 || typeof anchor.hash !== 'string' || !HEX64.test(anchor.hash) || typeof anchor.at !== 'string') {
     return { status: 'tampered', problem: 'the anchor object has no valid seq, hash and time', bytesRead };
   }
-  if (!signature || signature.alg !== 'ES256' || typeof signature.keyFingerprint !== 'string' || typeof signature.value !== 'string') return { status: 'tampered', problem: 'the anchor object carries no signature', bytesRead };
+  if (!isObjectSignature(signature)) return { status: 'tampered', problem: 'the anchor object carries no signature', bytesRead };
   const checked = { format: anchor.format, seq: anchor.seq as number, hash: anchor.hash, at: anchor.at };
   if (!input.signingKeyFingerprint) return { status: 'unverifiable', problem: 'no map-signing key is recorded yet', bytesRead };
   if (signature.keyFingerprint !== input.signingKeyFingerprint) return { status: 'tampered', problem: `the anchor is signed by key ${signature.keyFingerprint}, not by the cluster map-signing key`, bytesRead };
-  if (!input.verify(anchorSignedText(checked), signature as SnapshotSignature)) return { status: 'tampered', problem: 'the signature of the anchor does not verify', bytesRead };
+  if (!input.verify(anchorSignedText(checked), signature)) return { status: 'tampered', problem: 'the signature of the anchor does not verify', bytesRead };
   return { status: 'valid', anchor: checked, bytesRead };
 }
 

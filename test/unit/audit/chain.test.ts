@@ -1,4 +1,4 @@
-import { GENESIS_HASH, auditEntryHash, chainAuditEntry, verifyAuditChain, type AuditEntry } from '../../../domain/audit-chain';
+import { GENESIS_HASH, auditEntryHash, chainAuditEntry, verifyAuditChain, type AuditEntry } from '../../../domain/audit/chain';
 import { canonicalJson } from '../../../domain/canonical-json';
 
 function chain(length: number): AuditEntry[] {

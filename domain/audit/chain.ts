@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson } from '../canonical-json';
+import { sha256Hex } from '../signed-object';
 
 /** The hash that the first entry of the chain points back to. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -22,7 +22,7 @@ export interface AuditEntry extends AuditEntryContent {
 /** SHA-256 over the canonical form of the entry's content and the previous entry's hash. */
 export function auditEntryHash(content: AuditEntryContent, prevHash: string): string {
   const { seq, at, actor, action, subject, details } = content;
-  return createHash('sha256').update(canonicalJson({ seq, at, actor, action, subject, details, prevHash })).digest('hex');
+  return sha256Hex(canonicalJson({ seq, at, actor, action, subject, details, prevHash }));
 }
 
 export function chainAuditEntry(content: AuditEntryContent, previous: Pick<AuditEntry, 'seq' | 'hash'> | undefined): AuditEntry {

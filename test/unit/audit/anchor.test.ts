@@ -8,11 +8,11 @@ import {
   compareAnchor,
   readAnchor,
   type AnchorReading,
-} from '../../../domain/audit-anchor';
-import { chainAuditEntry, type AuditEntry } from '../../../domain/audit-chain';
-import type { SnapshotSignature } from '../../../domain/keymap/snapshot';
+} from '../../../domain/audit/anchor';
+import { chainAuditEntry, type AuditEntry } from '../../../domain/audit/chain';
+import type { ObjectSignature } from '../../../domain/signed-object';
 
-function signer(): { fingerprint: string; sign: (text: string) => SnapshotSignature; verify: (text: string, signature: SnapshotSignature) => boolean } {
+function signer(): { fingerprint: string; sign: (text: string) => ObjectSignature; verify: (text: string, signature: ObjectSignature) => boolean } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const fingerprint = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
   return {

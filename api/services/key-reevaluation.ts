@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Database } from '../postgres/database';
-import { keysReachedBy } from '../postgres/prediction-repository';
+import type { Database } from '../../adapters/postgres/database';
+import { keysReachedBy } from '../../adapters/postgres/prediction-repository';
 import { keyWorkflowId } from '../../domain/identifiers';
 import type { IndicatorReach } from '../../domain/threat-intel/reach';
 import { reevaluateKeySignal } from '../../workflows/key-messages';
