@@ -24,7 +24,7 @@ export interface InvariantTarget {
 }
 
 export interface InvariantCounts {
-  /** Every key's workflow running, every acknowledged rotation finished. */
+  /** Every key's workflow running and none held, every acknowledged rotation finished. */
   completed: boolean;
   /** Versions with two objects of one class on one token + keys with two active versions. */
   duplicates: number;
@@ -128,6 +128,11 @@ export async function checkInvariants(target: InvariantTarget, ledger: Ledger, o
     if (status !== expected) {
       completed = false;
       witnesses.push(`completed: the workflow of ${key.name} (${key.phase}) is ${status ?? 'unknown'}, not ${expected}`);
+    }
+    if (key.held) {
+      // A held key has stopped at a step: whatever it was doing has not finished.
+      completed = false;
+      witnesses.push(`completed: ${key.name} is held at "${key.held.step}" since ${key.held.since}: ${key.held.reason}`);
     }
   }
   let lost = 0;

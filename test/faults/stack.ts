@@ -36,6 +36,12 @@ export interface FaultStack {
   freeze(process: StackProcess): void;
   /** Starts the process (again) and waits for its ready line. */
   start(process: StackProcess): Promise<void>;
+  /**
+   * Starts a fresh copy of the (frozen) process, then SIGKILLs the old one: a worker is back the moment the old one
+   * dies, so what follows measures the system's retry, not the machine's start-up time. Resolves with the moment the
+   * fresh copy was ready and the old one gone.
+   */
+  replace(process: StackProcess): Promise<number>;
   /** Stops the Temporal dev server, waits `downMs`, starts it again on the same SQLite file and port. */
   restartTemporal(options?: { downMs?: number }): Promise<void>;
   /** Stops PostgreSQL, waits `downMs`, starts it again on the same data folder and port. */
@@ -173,6 +179,21 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       log(`${name} killed`);
     };
 
+    const replace = async (name: StackProcess): Promise<number> => {
+      const old = running.get(name);
+      if (!old) throw new Error(`${name} is not running`);
+      const fresh = startLongRunning(process.execPath, ['bin/keyrotor.js', ...argsOf(name)], env);
+      const ready = fresh.waitFor(readyOf(name), START_TIMEOUT_MS);
+      ready.catch(() => undefined);
+      // The frozen process may hold a lock the fresh one needs to start (a token file): it goes after a while anyway.
+      await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+      await old.stop('SIGKILL', 5000);
+      running.set(name, fresh);
+      await ready;
+      log(`${name} replaced (pid ${old.child.pid ?? '?'} killed, pid ${fresh.child.pid ?? '?'} running)`);
+      return Date.now();
+    };
+
     await Promise.all(['api', 'control', ...nodeIds.map((id) => `hsm:${id}`)].map((name) => start(name as StackProcess)));
     connection = await Connection.connect({ address: temporalServer.address });
     const client = new Client({ connection, namespace: 'default' });
@@ -199,6 +220,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
         log(`${name} frozen`);
       },
       start,
+      replace,
       async restartTemporal(restart = {}) {
         await temporalServer?.stop();
         temporalServer = undefined;
