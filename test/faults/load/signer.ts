@@ -36,6 +36,9 @@ const ALG: Record<string, { alg: string; mechanism: number; hashFirst: boolean }
   'rsa-3072': { alg: 'RS256', mechanism: pkcs11js.CKM_SHA256_RSA_PKCS, hashFirst: false },
 };
 
+/** A token label as C_GetTokenInfo gives it: padded with blanks or, by some modules, with NULs. */
+const labelOf = (raw: string): string => raw.replace(/[\s\0]+$/, '');
+
 class Tokens {
   private readonly pkcs11 = new pkcs11js.PKCS11();
   private readonly sessions = new Map<string, pkcs11js.Handle>();
@@ -50,8 +53,11 @@ class Tokens {
     this.pkcs11.C_Initialize();
     const slots = this.pkcs11.C_GetSlotList(true);
     for (const node of init.nodes) {
-      const slot = slots.find((candidate) => this.pkcs11.C_GetTokenInfo(candidate).label.trim() === node.tokenLabel);
-      if (slot === undefined) throw new Error(`token '${node.tokenLabel}' of ${node.id} is not in the module's slot list`);
+      const slot = slots.find((candidate) => labelOf(this.pkcs11.C_GetTokenInfo(candidate).label) === node.tokenLabel);
+      if (slot === undefined) {
+        const labels = slots.map((candidate) => labelOf(this.pkcs11.C_GetTokenInfo(candidate).label));
+        throw new Error(`token '${node.tokenLabel}' of ${node.id} is not in the module's slot list (${labels.join(', ') || 'no token'}; SOFTHSM2_CONF ${process.env.SOFTHSM2_CONF ?? 'unset'})`);
+      }
       const session = this.pkcs11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
       try {
         this.pkcs11.C_Login(session, pkcs11js.CKU_USER, node.pin);
