@@ -13,8 +13,11 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 
-/** The lifecycle policy of the fault scenarios: grace and retention of seconds, so archive and purge come soon. */
-export const SHORT_POLICY = { gracePeriod: '6s', maxGracePeriod: '1m', retention: '2s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1m' };
+/**
+ * The lifecycle policy of the fault scenarios: grace and retention of seconds, so archive and purge come soon; no
+ * publication lead (scenario jwt-load measures it), so a rotation activates as soon as it is replicated.
+ */
+export const SHORT_POLICY = { gracePeriod: '6s', maxGracePeriod: '1m', retention: '2s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1m', publicationLead: '0s' };
 
 /** The worker identity a process polls with (workers/*-worker.ts). */
 export function identityPrefix(process: StackProcess): string {

@@ -16,9 +16,9 @@ export interface SignerInit {
   keymapRefreshMs: number;
   /** Tokens per second across all keys. */
   ratePerSecond: number;
-  /** The share of keys whose application keeps signing with the version it read after it starts retiring. */
+  /** The share of keys (every n-th by name) whose application keeps signing with the version it read after it starts retiring. */
   stickyShare: number;
-  /** How long such an application keeps the retiring version at most (it switches once the version is archived). */
+  /** How long such an application keeps the retiring version (half to all of it; it switches once the version is archived). */
   stickyMs: number;
 }
 

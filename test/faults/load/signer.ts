@@ -109,7 +109,10 @@ async function run(init: SignerInit): Promise<void> {
   let failures = 0;
   /** For a sticky key: the version the application keeps, since when it saw it retiring, and for how long it keeps it. */
   const kept = new Map<string, { version: number; retiringSeen: number | null; keepFor: number }>();
-  const sticky = new Set(map.filter(() => Math.random() < init.stickyShare).map((key) => key.name));
+  const every = Math.max(1, Math.round(1 / init.stickyShare));
+  const sticky = new Set(map.map((key) => key.name).sort().filter((_name, index) => index % every === 0));
+  /** How long a sticky application keeps a retiring version: between half and all of stickyMs. */
+  const keepFor = (): number => init.stickyMs / 2 + randomInt(Math.max(1, Math.floor(init.stickyMs / 2)));
   let stopping = false;
   process.on('message', (command: SignerCommand) => {
     if (command.kind === 'stop') stopping = true;
@@ -142,9 +145,9 @@ async function run(init: SignerInit): Promise<void> {
           // A slow application: it keeps the version it read for a while after the map shows it retiring.
           keep.retiringSeen ??= started;
           if (started < keep.retiringSeen + keep.keepFor) version = keptVersion;
-          else kept.set(key.name, { version: active.version, retiringSeen: null, keepFor: randomInt(init.stickyMs) });
+          else kept.set(key.name, { version: active.version, retiringSeen: null, keepFor: keepFor() });
         } else if (!keep || keep.version !== active.version) {
-          kept.set(key.name, { version: active.version, retiringSeen: null, keepFor: randomInt(init.stickyMs) });
+          kept.set(key.name, { version: active.version, retiringSeen: null, keepFor: keepFor() });
         }
       }
       const node = init.nodes[randomInt(init.nodes.length)]?.id as string;

@@ -15,8 +15,8 @@ const POLICY = { gracePeriod: '30s', maxGracePeriod: '2m', retention: '20s', max
 
 export function loadParams(quick: boolean): JwtLoadParams {
   return quick
-    ? { keys: 8, rsaEvery: 4, verifiers: 2, durationMs: 150_000, manualRotations: 4, emergencyRotations: 1, ratePerSecond: 15, policy: { ...POLICY, gracePeriod: '20s', maxAge: '75s', retention: '15s' } }
-    : { keys: 50, rsaEvery: 5, verifiers: 3, durationMs: 6 * 60_000, manualRotations: 20, emergencyRotations: 3, ratePerSecond: 30, policy: POLICY };
+    ? { keys: 8, rsaEvery: 4, verifiers: 2, durationMs: 130_000, manualRotations: 4, emergencyRotations: 1, ratePerSecond: 15, policy: { ...POLICY, gracePeriod: '20s', maxAge: '40s', retention: '15s' } }
+    : { keys: 50, rsaEvery: 5, verifiers: 3, durationMs: 4 * 60_000, manualRotations: 20, emergencyRotations: 3, ratePerSecond: 30, policy: POLICY };
 }
 
 export function notesOf(load: JwtLoadResult): string[] {
