@@ -38,15 +38,16 @@ export async function recordKeyEvent(db: Database, state: KeyLifecycleState, eve
 async function upsertVersion(tx: pg.PoolClient, name: string, v: KeyVersion): Promise<void> {
   await tx.query(
     `INSERT INTO key_versions (name, version, kid, fingerprint, state, spki, generated_on, created_at, activated_at, retiring_at,
-       archived_at, purged_at, compromised_at, grace_deadline, purge_after, lineage, verdict, entropy_provenance)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+       archived_at, purged_at, compromised_at, grace_deadline, purge_after, lineage, verdict, entropy_provenance, published_at, activates_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
      ON CONFLICT (name, version) DO UPDATE SET state = EXCLUDED.state, activated_at = EXCLUDED.activated_at,
+       published_at = COALESCE(EXCLUDED.published_at, key_versions.published_at), activates_at = EXCLUDED.activates_at,
        retiring_at = EXCLUDED.retiring_at, archived_at = EXCLUDED.archived_at, purged_at = EXCLUDED.purged_at,
        compromised_at = EXCLUDED.compromised_at, grace_deadline = EXCLUDED.grace_deadline, purge_after = EXCLUDED.purge_after,
        verdict = EXCLUDED.verdict`,
     [name, v.version, v.kid, v.fingerprint, v.state, v.spki, v.generatedOn, v.createdAt, v.activatedAt, v.retiringAt, v.archivedAt,
       v.purgedAt, v.compromisedAt, v.graceDeadline, v.purgeAfter, JSON.stringify(v.lineage), v.verdict ? JSON.stringify(v.verdict) : null,
-      v.entropyProvenance ? JSON.stringify(v.entropyProvenance) : null],
+      v.entropyProvenance ? JSON.stringify(v.entropyProvenance) : null, v.publishedAt ?? null, v.activatesAt ?? null],
   );
 }
 
@@ -70,6 +71,8 @@ export interface VersionRow {
   spki: string;
   generatedOn: string;
   createdAt: string;
+  publishedAt: string | null;
+  activatesAt: string | null;
   activatedAt: string | null;
   retiringAt: string | null;
   archivedAt: string | null;
@@ -103,7 +106,7 @@ const toKey = (row: RawKey): KeyRow => ({
 
 interface RawVersion {
   name: string; version: number; kid: string; fingerprint: string; state: string; spki: string; generated_on: string; created_at: Date;
-  activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
+  published_at: Date | null; activates_at: Date | null; activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
   grace_deadline: Date | null; purge_after: Date | null; lineage: Record<string, unknown>; verdict: Record<string, unknown> | null;
   entropy_provenance: Record<string, unknown> | null;
 }
@@ -116,6 +119,8 @@ const toVersion = (row: RawVersion): VersionRow => ({
   spki: row.spki,
   generatedOn: row.generated_on,
   createdAt: row.created_at.toISOString(),
+  publishedAt: isoOrNull(row.published_at),
+  activatesAt: isoOrNull(row.activates_at),
   activatedAt: isoOrNull(row.activated_at),
   retiringAt: isoOrNull(row.retiring_at),
   archivedAt: isoOrNull(row.archived_at),
@@ -175,11 +180,15 @@ export async function listKeys(db: Queryable, query: KeyListQuery): Promise<{ ke
   return { keys, total: Number(count.rows[0]?.total ?? 0) };
 }
 
-/** Every active and retiring version: what the JWKS publishes. */
+/**
+ * What the JWKS publishes: every active and retiring version, and a pending one a rotation published ahead of its
+ * activation (policy publicationLead). Compromised and archived versions are not published.
+ */
 export async function publishedVersions(db: Queryable, name?: string): Promise<Array<VersionRow & { name: string; keyType: string }>> {
   const { rows } = await db.query<RawVersion & { key_type: string }>(
     `SELECT v.*, k.key_type FROM key_versions v JOIN keys k USING (name)
-      WHERE v.state IN ('active', 'retiring') AND ($1::text IS NULL OR v.name = $1) ORDER BY v.name, v.version`,
+      WHERE (v.state IN ('active', 'retiring') OR (v.state = 'pending' AND v.published_at IS NOT NULL)) AND ($1::text IS NULL OR v.name = $1)
+      ORDER BY v.name, v.version`,
     [name ?? null],
   );
   return rows.map((row) => ({ ...toVersion(row), name: row.name, keyType: row.key_type }));

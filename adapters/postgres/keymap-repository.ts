@@ -19,7 +19,7 @@ interface RawKey {
 
 interface RawVersion {
   name: string; version: number; kid: string; fingerprint: string; state: string; spki: string; generated_on: string; created_at: Date;
-  activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
+  published_at: Date | null; activates_at: Date | null; activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
   grace_deadline: Date | null; purge_after: Date | null; lineage: Record<string, unknown>; entropy_provenance: EntropyProvenance | null;
 }
 
@@ -33,7 +33,7 @@ export async function readKeymapSource(client: Queryable): Promise<KeyMapSource>
        FROM keys k LEFT JOIN keymap_key_changes c USING (name) ORDER BY k.name`,
   );
   const versions = await client.query<RawVersion>(
-    `SELECT name, version, kid, fingerprint, state, spki, generated_on, created_at, activated_at, retiring_at, archived_at, purged_at,
+    `SELECT name, version, kid, fingerprint, state, spki, generated_on, created_at, published_at, activates_at, activated_at, retiring_at, archived_at, purged_at,
             compromised_at, grace_deadline, purge_after, lineage, entropy_provenance
        FROM key_versions ORDER BY name, version`,
   );
@@ -51,6 +51,8 @@ export async function readKeymapSource(client: Queryable): Promise<KeyMapSource>
       spki: row.spki,
       generatedOn: row.generated_on,
       createdAt: row.created_at.toISOString(),
+      publishedAt: iso(row.published_at),
+      activatesAt: iso(row.activates_at),
       activatedAt: iso(row.activated_at),
       retiringAt: iso(row.retiring_at),
       archivedAt: iso(row.archived_at),

@@ -34,6 +34,8 @@ const mapVersionSchema = {
     state: { type: 'string', enum: VERSION_STATES },
     generatedOn: { type: 'string' },
     createdAt: { type: 'string' },
+    publishedAt: { type: ['string', 'null'], description: 'when the version entered the JWKS' },
+    activatesAt: { type: ['string', 'null'], description: 'when a published pending version becomes the active one: applications switch to it then' },
     activatedAt: nullableString,
     retiringAt: nullableString,
     archivedAt: nullableString,

@@ -33,6 +33,7 @@ const policySchema = {
     capacityMargin: durationSchema('rotate at least this long (plus one evaluation interval) before forecast use exhausts capacityLimit (0 to 100 years)'),
     sensitivity: { type: 'string', minLength: 1, maxLength: 64, pattern: SENSITIVITY_CLASS_PATTERN.source, description: 'a data class of prediction.sensitivityWeights' },
     entropyPolicy: { type: ['string', 'null'], enum: ['hold', 'hsm-only', null] },
+    publicationLead: durationSchema('how long a new version is in the JWKS before it signs (0s to 1h; longer than the cooldown of the verifiers\' cached key sets, 30 s for jose); an emergency rotation does not wait'),
   },
 } as const;
 
@@ -107,6 +108,8 @@ const versionSchema = {
     state: { type: 'string', enum: VERSION_STATES },
     generatedOn: { type: 'string' },
     createdAt: { type: 'string' },
+    publishedAt: { type: ['string', 'null'], description: 'when the version entered the JWKS' },
+    activatesAt: { type: ['string', 'null'], description: 'when a published pending version becomes the active one (publishedAt + the policy\'s publicationLead)' },
     activatedAt: { type: ['string', 'null'] },
     retiringAt: { type: ['string', 'null'] },
     archivedAt: { type: ['string', 'null'] },

@@ -40,6 +40,10 @@ export interface KeyMapVersion {
   state: VersionState;
   generatedOn: string;
   createdAt: string;
+  /** When it entered the JWKS; a rotation publishes its version `publicationLead` before `activatesAt`. */
+  publishedAt: string | null;
+  /** When a published pending version becomes the active one; null once active (or for an unpublished version). */
+  activatesAt: string | null;
   activatedAt: string | null;
   retiringAt: string | null;
   archivedAt: string | null;

@@ -96,6 +96,12 @@ export interface KeyVersion {
   state: VersionState;
   generatedOn: string;
   createdAt: string;
+  /**
+   * When the version entered the JWKS, and when it becomes the active one: a rotation publishes the new version
+   * `publicationLead` before it activates it. Absent in states recorded before publication had a lead time.
+   */
+  publishedAt?: string | null;
+  activatesAt?: string | null;
   activatedAt: string | null;
   retiringAt: string | null;
   archivedAt: string | null;

@@ -6,7 +6,7 @@ import { pkcs11Label, type KeyVersion, type RotationEvidence, type RotationTrigg
 import { checkRequest, refusalOf, type KeyRequest, type Refusal } from './lifecycle-requests';
 import { evaluationFailed, evaluationSummary, transitionVerdict, type EvaluationResult, type SignsAfter } from './lifecycle-records';
 import * as lifecycle from './lifecycle-state';
-import { effectiveEntropyPolicy, resolvePolicy } from './policy';
+import { effectiveEntropyPolicy, policyDurations, resolvePolicy } from './policy';
 
 /**
  * The lifecycle of one key as a pure state machine. The workflow asks `decide` for the next step, runs it (an activity,
@@ -548,6 +548,19 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
       };
     }
     return { machine: event({ ...m, work: { ...work, replicated: true } }, 'key.version.replicated', work.actor, { version: work.version, nodes: work.nodeIds }) };
+  }
+  if (!work.activated && !work.emergency && work.trigger !== 'create' && policyDurations(key.policy).publicationLeadMs > 0) {
+    // Verifiers learn the new public key before any application signs with it. An emergency does not wait (the active
+    // version is presumed compromised), nor does a key's first version (no application signs with the key yet).
+    if (!created.publishedAt) {
+      const published = { ...m, key: lifecycle.publish(key, work.version, nowMs) };
+      const activatesAt = (versionOf(published, work.version) as KeyVersion).activatesAt as string;
+      return { machine: event(published, 'key.version.published', work.actor, { version: work.version, kid: created.kid, published: 'jwks', activatesAt }) };
+    }
+    const activatesAt = Date.parse(created.activatesAt ?? created.publishedAt);
+    if (activatesAt > nowMs) {
+      return { machine: m, step: { kind: 'wait', until: activatesAt, what: `v${work.version} is in the JWKS; it becomes the active version at ${created.activatesAt ?? '?'} (publicationLead ${key.policy.publicationLead})` } };
+    }
   }
   if (!work.activated) {
     const previous = lifecycle.activeVersion(key) ?? [...key.versions].reverse().find((v) => v.state === 'compromised');

@@ -140,6 +140,18 @@ export function addPendingVersion(
 }
 
 /**
+ * Puts a pending version in the JWKS `publicationLead` before it activates: verifiers holding a cached key set learn it
+ * (a refetch on an unknown kid happens at most once per cooldown) before any application signs with it.
+ */
+export function publish(state: KeyLifecycleState, version: number, nowMs: number): KeyLifecycleState {
+  const leadMs = policyDurations(state.policy).publicationLeadMs;
+  return replaceVersion(state, version, (current) => {
+    if (current.state !== 'pending') throw new Error(`version ${version} of ${state.name} is ${current.state}; only a pending version is published ahead of its activation`);
+    return { ...current, publishedAt: iso(nowMs), activatesAt: iso(nowMs + leadMs) };
+  });
+}
+
+/**
  * Makes `version` the active one. The version it replaces becomes retiring with a grace deadline, or (emergency) was
  * already marked compromised and goes straight to archiving.
  */
@@ -149,7 +161,8 @@ export function activate(state: KeyLifecycleState, version: number, nowMs: numbe
   let next = state;
   const previous = activeVersion(state);
   if (previous) next = moveVersion(next, previous.version, 'retiring', now, { graceDeadline: iso(nowMs + durations.gracePeriodMs) });
-  next = moveVersion(next, version, 'active', now);
+  const published = next.versions.find((v) => v.version === version)?.publishedAt;
+  next = moveVersion(next, version, 'active', now, { publishedAt: published ?? now, activatesAt: null });
   return { ...next, phase: retiringVersion(next) ? 'grace' : 'active', lastRotationAt: now, nextRotationAt: iso(nowMs + durations.maxAgeMs) };
 }
 

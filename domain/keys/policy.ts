@@ -29,6 +29,13 @@ export interface KeyPolicy {
    * lets the HSM's own RNG generate alone. null: `hold` for the highest sensitivity classes, `hsm-only` otherwise.
    */
   entropyPolicy: 'hold' | 'hsm-only' | null;
+  /**
+   * How long a new version is in the JWKS before it becomes the active (signing) one. It must outlast the cooldown of
+   * the verifiers' cached key sets (jose's createRemoteJWKSet refetches on an unknown kid at most once per 30 s), or a
+   * verifier that fetched the JWKS just before the switch rejects the first tokens of the new version. An emergency
+   * rotation does not wait for it. `0s`: activate as soon as replicated.
+   */
+  publicationLead: string;
 }
 
 const HOLD_BY_DEFAULT: readonly string[] = ['personal-health', 'payment-card', 'high-value-transaction'];
@@ -49,7 +56,11 @@ export const DEFAULT_POLICY: KeyPolicy = {
   capacityMargin: '1d',
   sensitivity: 'internal',
   entropyPolicy: null,
+  publicationLead: '1m',
 };
+
+/** The longest publication lead a policy may ask for: a rotation waits this long, and its version stays pending meanwhile. */
+export const MAX_PUBLICATION_LEAD_MS = 3_600_000;
 
 /** The policy in milliseconds, for the workflow's timers. */
 export interface PolicyDurations {
@@ -60,9 +71,12 @@ export interface PolicyDurations {
   minRotationIntervalMs: number;
   evaluationIntervalMs: number;
   capacityMarginMs: number;
+  publicationLeadMs: number;
 }
 
-const DURATION_FIELDS = ['gracePeriod', 'maxGracePeriod', 'retention', 'maxAge', 'minRotationInterval', 'evaluationInterval', 'capacityMargin'] as const;
+const DURATION_FIELDS = ['gracePeriod', 'maxGracePeriod', 'retention', 'maxAge', 'minRotationInterval', 'evaluationInterval', 'capacityMargin', 'publicationLead'] as const;
+/** The durations that may be zero. */
+const MAY_BE_ZERO: readonly string[] = ['capacityMargin', 'publicationLead'];
 const POLICY_FIELDS = [...DURATION_FIELDS, 'riskThreshold', 'capacityLimit', 'sensitivity', 'entropyPolicy'];
 
 export function policyDurations(policy: KeyPolicy): PolicyDurations {
@@ -75,6 +89,9 @@ export function policyDurations(policy: KeyPolicy): PolicyDurations {
     evaluationIntervalMs: parseDuration(policy.evaluationInterval, 'evaluationInterval'),
     // Policies recorded before the field existed carry no capacityMargin.
     capacityMarginMs: parseDuration(policy.capacityMargin ?? DEFAULT_POLICY.capacityMargin, 'capacityMargin'),
+    // Policies recorded before the field existed activated a version as soon as it was replicated: they keep doing so,
+    // and their workflows' histories replay unchanged.
+    publicationLeadMs: policy.publicationLead === undefined ? 0 : parseDuration(policy.publicationLead, 'publicationLead'),
   };
 }
 
@@ -91,6 +108,7 @@ export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy =
   // Policies recorded before these fields existed carry neither.
   merged.capacityMargin ??= DEFAULT_POLICY.capacityMargin;
   merged.entropyPolicy ??= null;
+  merged.publicationLead ??= DEFAULT_POLICY.publicationLead;
   const ms: Partial<Record<(typeof DURATION_FIELDS)[number], number>> = {};
   for (const field of DURATION_FIELDS) {
     const value = merged[field] as unknown;
@@ -100,13 +118,16 @@ export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy =
     }
     try {
       const parsed = parseDuration(value, `policy.${field}`);
-      if (parsed <= 0 && field !== 'capacityMargin') problems.push(`policy.${field}: must be longer than zero`);
+      if (parsed <= 0 && !MAY_BE_ZERO.includes(field)) problems.push(`policy.${field}: must be longer than zero`);
       else ms[field] = parsed;
     } catch (error) {
       problems.push((error as Error).message);
     }
   }
-  const { gracePeriod, maxGracePeriod, maxAge, minRotationInterval, evaluationInterval, retention } = ms;
+  const { gracePeriod, maxGracePeriod, maxAge, minRotationInterval, evaluationInterval, retention, publicationLead } = ms;
+  if (publicationLead !== undefined && publicationLead > MAX_PUBLICATION_LEAD_MS) {
+    problems.push(`policy.publicationLead (${formatDuration(publicationLead)}) must not exceed ${formatDuration(MAX_PUBLICATION_LEAD_MS)}: a rotation waits that long before its version signs`);
+  }
   if (gracePeriod !== undefined && maxGracePeriod !== undefined && gracePeriod > maxGracePeriod) {
     problems.push(`policy.gracePeriod (${formatDuration(gracePeriod)}) must not exceed policy.maxGracePeriod (${formatDuration(maxGracePeriod)})`);
   }

@@ -13,7 +13,7 @@ import { requireEnv, startTestSystem, testConfig, tokenFor } from '../support/sy
 
 const SCREENSHOTS = join(projectRoot, 'docs', 'screenshots');
 /** Long enough that no grace period ends during the run; extensions stay under the cap. */
-const policy = { gracePeriod: '2h', maxGracePeriod: '1d', retention: '1h', maxAge: '30d', minRotationInterval: '1s' };
+const policy = { gracePeriod: '2h', maxGracePeriod: '1d', retention: '1h', maxAge: '30d', minRotationInterval: '1s', publicationLead: '0s' };
 /** Quick harvests (small assessments, a short battery) every 20 s, so the entropy charts have several points. */
 const entropyEnv = {
   KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES: '20000',

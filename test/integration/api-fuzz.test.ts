@@ -140,7 +140,7 @@ describe('the API under a fuzzer', () => {
       return { status: reply.statusCode, body: reply.json() };
     };
     for (const name of Object.values(KEYS)) {
-      expect((await api('POST', '/keys', { name, type: 'ec-p256', policy: { gracePeriod: '1h', maxGracePeriod: '2h' } })).status).toBe(202);
+      expect((await api('POST', '/keys', { name, type: 'ec-p256', policy: { gracePeriod: '1h', maxGracePeriod: '2h', publicationLead: '0s' } })).status).toBe(202);
     }
     await eventually(async () => {
       const { body } = await api('GET', '/keys?prefix=fuzz-');

@@ -47,7 +47,7 @@ describe('keyrotor key commands over the API', () => {
   };
 
   it('creates, lists and shows keys, and refuses a bad name with the API\'s problem', async () => {
-    const created = await cli(['keys', 'create', 'cli-key', '--type', 'ec-p256', '--policy', 'gracePeriod=1h', 'maxGracePeriod=6h', 'retention=1h', '--reason', 'cli test']);
+    const created = await cli(['keys', 'create', 'cli-key', '--type', 'ec-p256', '--policy', 'gracePeriod=1h', 'maxGracePeriod=6h', 'retention=1h', 'publicationLead=0s', '--reason', 'cli test']);
     expect(created).toMatchObject({ code: 0, stdout: expect.stringContaining('creating cli-key (workflow key/cli-key)') as string });
     expect(created.stdout).toMatch(/gracePeriod:\s+1h/);
     const createdJson = json(await cli(['keys', 'create', 'cli-json', '--type', 'ec-p256', '--json']));

@@ -112,7 +112,7 @@ describe('least privilege in PostgreSQL', () => {
       await raiseAlert(system.db, { dedupKey: 'test:least-privilege', severity: 'info', source: 'test', subject: 'test', message: 'again' }, []);
       expect((await api('POST', `/alerts/${alert.id}/ack`)).body).toMatchObject({ count: 2, acknowledgedBy: expect.any(String) });
       // A key's whole lifecycle records (keys, versions, events, the key map's epoch triggers), a rotation, usage.
-      expect((await api('POST', '/keys', { name: 'least-privileged', type: 'ec-p256', policy: { gracePeriod: '1s', maxGracePeriod: '1m', retention: '1s' } })).status).toBe(202);
+      expect((await api('POST', '/keys', { name: 'least-privileged', type: 'ec-p256', policy: { gracePeriod: '1s', maxGracePeriod: '1m', retention: '1s', publicationLead: '0s' } })).status).toBe(202);
       const kid = await eventually(async () => {
         const key = (await api('GET', '/keys/least-privileged')).body as { versions?: Array<{ state: string; kid: string }> };
         return key.versions?.find((version) => version.state === 'active')?.kid;

@@ -4,7 +4,7 @@ import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
 import { startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
 
-const policy = { gracePeriod: '1h', maxGracePeriod: '2h', retention: '1h', maxAge: '30d', minRotationInterval: '1s', evaluationInterval: '1h' };
+const policy = { gracePeriod: '1h', maxGracePeriod: '2h', retention: '1h', maxAge: '30d', minRotationInterval: '1s', evaluationInterval: '1h', publicationLead: '0s' };
 
 /**
  * Every input that once broke a key's workflow for good, sent by a client and from outside the API (as the Temporal Web

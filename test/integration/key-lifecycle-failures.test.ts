@@ -11,7 +11,7 @@ import { listTokenObjects } from '../support/pkcs11-listing';
 import { freePort } from '../support/ports';
 import { startTestSystem, testConfig, tokenFor } from '../support/system';
 
-const policy = { gracePeriod: '12s', maxGracePeriod: '1m', retention: '2s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1m' };
+const policy = { gracePeriod: '12s', maxGracePeriod: '1m', retention: '2s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1m', publicationLead: '0s' };
 
 
 interface Version {

@@ -19,7 +19,7 @@ interface KeyDetail {
   deadlines: { graceDeadline: string | null; graceCap: string | null };
 }
 
-const policy = { gracePeriod: '15s', maxGracePeriod: '40s', retention: '3s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1m' };
+const policy = { gracePeriod: '15s', maxGracePeriod: '40s', retention: '3s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1m', publicationLead: '0s' };
 
 
 const base64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');

@@ -45,7 +45,7 @@ interface NodesReply {
 }
 
 // Rotated keys stay in their grace period for the whole test, so that the map holds still once the lifecycle is done.
-const resting = { gracePeriod: '1h', maxGracePeriod: '2h', retention: '1h', maxAge: '30d', minRotationInterval: '1s' };
+const resting = { gracePeriod: '1h', maxGracePeriod: '2h', retention: '1h', maxAge: '30d', minRotationInterval: '1s', publicationLead: '0s' };
 
 describe('the cluster key map and its sync on the real stack: three SoftHSM tokens, Temporal, PostgreSQL', () => {
   let system: RunningSystem;

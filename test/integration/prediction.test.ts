@@ -48,7 +48,7 @@ describe('predictive rotation', () => {
   const target = (name: string, v: Version): TargetVersion => ({ key: name, kid: v.kid, fingerprint: v.fingerprint });
 
   async function createKey(name: string, policy: Record<string, unknown>): Promise<Version> {
-    expect((await api('POST', '/keys', { name, type: 'ec-p256', policy })).status).toBe(202);
+    expect((await api('POST', '/keys', { name, type: 'ec-p256', policy: { publicationLead: '0s', ...policy } })).status).toBe(202);
     return eventually(async () => (await versions(name)).find((v) => v.state === 'active'), `${name} v1 active`);
   }
 

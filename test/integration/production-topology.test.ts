@@ -302,7 +302,7 @@ describe('the production topology as separate processes', () => {
     };
     expect((await call(api2, 'GET', '/health')).json).toMatchObject({ status: 'ok', nodes: [{ id: 'hsm-1', status: 'up' }, { id: 'hsm-2', status: 'up' }, { id: 'hsm-3', status: 'up' }] });
 
-    expect((await call(api1, 'POST', '/keys', { name: 'topology', type: 'rsa-2048' })).status).toBe(202);
+    expect((await call(api1, 'POST', '/keys', { name: 'topology', type: 'rsa-2048', policy: { publicationLead: '0s' } })).status).toBe(202);
     await eventually(async () => ((await call(api2, 'GET', '/keys/topology')).json.activeVersion === 1 ? true : undefined), 'v1 through the other API', 120_000);
 
     // Stop one control worker while the rotation is under way: the other takes over its workflow and activities.

@@ -25,7 +25,7 @@ describe('workflow histories replay against the current workflow code', () => {
     const name = uniqueName('replay-');
     const call = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
       (await system.app.inject({ method, url, headers: { authorization: `Bearer ${operator}` }, ...(payload ? { payload } : {}) })).json<Record<string, unknown>>();
-    await call('POST', '/keys', { name, type: 'ec-p256', policy: { gracePeriod: '3s', maxGracePeriod: '20s', retention: '1s' } });
+    await call('POST', '/keys', { name, type: 'ec-p256', policy: { gracePeriod: '3s', maxGracePeriod: '20s', retention: '1s', publicationLead: '0s' } });
     await eventually(async () => ((await call('GET', `/keys/${name}`)).activeVersion === 1 ? true : undefined), 'v1');
     const v1 = ((await call('GET', `/keys/${name}`)).versions as Array<{ kid: string }>)[0];
     await call('POST', `/keys/${name}/rotate`, { reason: 'replay test' });

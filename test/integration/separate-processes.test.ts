@@ -69,7 +69,7 @@ describe('keyrotor as separate processes', () => {
       });
       return { status: response.status, json: (await response.json()) as Record<string, unknown> };
     };
-    expect((await call('POST', '/keys', { name: 'apart', type: 'ec-p256' })).status).toBe(202);
+    expect((await call('POST', '/keys', { name: 'apart', type: 'ec-p256', policy: { publicationLead: '0s' } })).status).toBe(202);
     await eventually(async () => ((await call('GET', '/keys/apart')).json.activeVersion === 1 ? true : undefined), 'v1 of apart');
     const rotated = await call('POST', '/keys/apart/rotate', { reason: 'through separate processes' });
     expect(rotated).toMatchObject({ status: 200, json: { version: 2 } });

@@ -36,7 +36,7 @@ describe('usage events', () => {
   const count = async (): Promise<number> => Number((await system.db.query<{ n: string }>('SELECT count(*) AS n FROM usage_events')).rows[0]?.n);
 
   it('refuses a malformed batch whole, naming each bad row, and stores a repeated event id once', async () => {
-    await api('POST', '/keys', { name: 'usage-key', type: 'ec-p256', policy: { gracePeriod: '4s', maxGracePeriod: '1m', retention: '1h' } });
+    await api('POST', '/keys', { name: 'usage-key', type: 'ec-p256', policy: { gracePeriod: '4s', maxGracePeriod: '1m', retention: '1h', publicationLead: '0s' } });
     const [v1] = await eventually(async () => {
       const found = await versions('usage-key');
       return found[0]?.state === 'active' ? found : undefined;
@@ -84,7 +84,7 @@ describe('usage events', () => {
 
   it('archives at the maximum grace period a version still signed with, holds its purge and names the application', async () => {
     // gracePeriod = maxGracePeriod: the end-of-grace check finds the use but may not extend.
-    await api('POST', '/keys', { name: 'capped-key', type: 'ec-p256', policy: { gracePeriod: '4s', maxGracePeriod: '4s', retention: '1h' } });
+    await api('POST', '/keys', { name: 'capped-key', type: 'ec-p256', policy: { gracePeriod: '4s', maxGracePeriod: '4s', retention: '1h', publicationLead: '0s' } });
     const [v1] = await eventually(async () => {
       const found = await versions('capped-key');
       return found[0]?.state === 'active' ? found : undefined;

@@ -17,6 +17,8 @@ export function version(name: string, n: number, state: VersionState, extra: Par
     spki: Buffer.from(`spki of ${name} v${n}`).toString('base64'),
     generatedOn: 'hsm-1',
     createdAt: '2025-01-01T00:00:00.000Z',
+    publishedAt: null,
+    activatesAt: null,
     activatedAt: null,
     retiringAt: null,
     archivedAt: null,

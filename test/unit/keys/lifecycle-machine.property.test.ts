@@ -7,7 +7,8 @@ import { FakeCluster, drive } from '../../support/lifecycle-world';
 
 const T0 = Date.parse('2026-12-01T00:00:00Z');
 const HOUR = 3_600_000;
-const policy = resolvePolicy({ gracePeriod: '1h', maxGracePeriod: '4h', retention: '2h', maxAge: '1d', minRotationInterval: '1h', evaluationInterval: '2h' }, DEFAULT_POLICY);
+const LEAD_MS = 10 * 60_000;
+const policy = resolvePolicy({ gracePeriod: '1h', maxGracePeriod: '4h', retention: '2h', maxAge: '1d', minRotationInterval: '1h', evaluationInterval: '2h', publicationLead: '10m' }, DEFAULT_POLICY);
 const ACTIVITIES = ['recordKeyEvent', 'generateKeyPair', 'wrapPrivateKey', 'importReplica', 'setSigning', 'destroyKeyObjects', 'describeKey', 'storeArchiveBlob', 'loadArchiveBlob', 'verifyArchivedBlob', 'countSignsAfter', 'deleteArchiveBlob', 'listSubscriptionIds', 'getClusterNodes'];
 
 type Action =
@@ -38,7 +39,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 );
 
 /** The invariants that must hold after every step, whatever came before. */
-function checkInvariants(m: machine.LifecycleMachine, everSeen: Map<number, string>, purged: Set<number>, cluster: FakeCluster): void {
+function checkInvariants(m: machine.LifecycleMachine, everSeen: Map<number, string>, purged: Set<number>, cluster: FakeCluster, compromised: Set<number>): void {
   const active = m.key.versions.filter((v) => v.state === 'active');
   expect(active.length).toBeLessThanOrEqual(1);
   expect(m.key.versions.filter((v) => v.state === 'retiring').length).toBeLessThanOrEqual(1);
@@ -52,6 +53,13 @@ function checkInvariants(m: machine.LifecycleMachine, everSeen: Map<number, stri
   const decommissioning = m.key.phase === 'decommissioning' || m.key.phase === 'decommissioned';
   for (const version of m.key.versions.filter((v) => !decommissioning && (v.state === 'active' || v.state === 'retiring'))) {
     for (const node of cluster.nodeIds) expect({ version: version.version, node, there: cluster.fingerprintsOn(node).includes(version.fingerprint) }).toEqual({ version: version.version, node, there: true });
+  }
+  // A version that replaced another signs only after it was in the JWKS for the publication lead, unless an emergency
+  // rotation replaced a compromised one.
+  for (const version of m.key.versions) if (version.compromisedAt) compromised.add(version.version);
+  for (const version of m.key.versions.filter((v) => v.activatedAt && v.lineage.previousVersion !== null && !compromised.has(v.lineage.previousVersion))) {
+    const lead = Date.parse(version.activatedAt as string) - Date.parse(version.publishedAt ?? '');
+    expect({ version: version.version, leadAtLeast: lead >= LEAD_MS }).toEqual({ version: version.version, leadAtLeast: true });
   }
   expect(m.key.versionCounter).toBeGreaterThanOrEqual(Math.max(0, ...m.key.versions.map((v) => v.version)));
 }
@@ -67,6 +75,7 @@ describe('the key lifecycle state machine, over random sequences of requests, fa
         const answered = new Set<number>();
         const everSeen = new Map<number, string>();
         const purged = new Set<number>();
+        const compromised = new Set<number>();
         let finished = false;
         const settle = (): void => {
           const run = drive(m, cluster, now);
@@ -77,7 +86,7 @@ describe('the key lifecycle state machine, over random sequences of requests, fa
             answered.add(answer.id);
           }
           for (const event of cluster.events) if (event.action === 'key.version.purged') purged.add(event.details.version as number);
-          checkInvariants(m, everSeen, purged, cluster);
+          checkInvariants(m, everSeen, purged, cluster, compromised);
         };
         for (const next of actions) {
           if (finished) break;
@@ -96,10 +105,11 @@ describe('the key lifecycle state machine, over random sequences of requests, fa
           else settle();
         }
         if (!finished) settle();
-        // Whatever happened, an operator can bring the key back: resume a held step, and every caller hears an answer.
+        // Whatever happened, an operator can bring the key back: resume a held step, and every caller hears an answer
+        // (a rotation once its version has been published for the lead time).
         for (let round = 0; round < 5 && !finished; round += 1) {
           if (m.held) m = machine.submit(m, { kind: 'resume', reason: 'fixed', actor: 'alice' }, false).machine;
-          now += 1000;
+          now += LEAD_MS;
           settle();
         }
         expect(m.held).toBeNull();

@@ -1,11 +1,12 @@
 import * as machine from '../../../domain/keys/lifecycle-machine';
 import type { KeyRequest } from '../../../domain/keys/lifecycle-requests';
 import { newKeyState } from '../../../domain/keys/lifecycle-state';
-import { DEFAULT_POLICY, resolvePolicy } from '../../../domain/keys/policy';
+import { DEFAULT_POLICY, policyDurations, resolvePolicy } from '../../../domain/keys/policy';
 import { FakeCluster, drive } from '../../support/lifecycle-world';
 
 const T0 = Date.parse('2026-12-01T00:00:00Z');
-const policy = resolvePolicy({ gracePeriod: '1h', maxGracePeriod: '3h', retention: '1d', maxAge: '30d', minRotationInterval: '1h', evaluationInterval: '1h' }, DEFAULT_POLICY);
+// No publication lead here: the tests of the lead time below set one.
+const policy = resolvePolicy({ gracePeriod: '1h', maxGracePeriod: '3h', retention: '1d', maxAge: '30d', minRotationInterval: '1h', evaluationInterval: '1h', publicationLead: '0s' }, DEFAULT_POLICY);
 
 function fresh() {
   const cluster = new FakeCluster();
@@ -244,5 +245,79 @@ describe('the key lifecycle state machine', () => {
     const run = drive({ ...asked.machine, freshRunDue: true }, cluster, T0);
     expect(run.answers).toHaveLength(1);
     expect(run.freshRuns).toBe(1);
+  });
+});
+
+describe('the publication lead: a new version is in the JWKS before it signs', () => {
+  const LEAD_MS = 60_000;
+  const withLead = resolvePolicy({ publicationLead: '1m' }, policy);
+  /** The versions the JWKS lists, as the recorded state says (what the repository's query selects). */
+  const jwks = (state: { versions: Array<{ version: number; state: string; publishedAt?: string | null }> } | undefined) =>
+    (state?.versions ?? []).filter((v) => v.state === 'active' || v.state === 'retiring' || (v.state === 'pending' && v.publishedAt)).map((v) => `v${v.version}:${v.state}`);
+
+  function createdWithLead() {
+    const cluster = new FakeCluster();
+    const m = machine.newMachine(newKeyState({ name: 'k', keyType: 'ec-p256', policy: withLead, actor: 'alice', now: new Date(T0).toISOString() }), 'created for a test');
+    return { cluster, m: drive(m, cluster, T0).machine };
+  }
+
+  it('activates a key\'s first version at once: no application signs with the key yet', () => {
+    const { cluster, m } = createdWithLead();
+    expect(states(m)).toEqual(['v1:active']);
+    expect(cluster.events.map((e) => e.action)).toEqual(['key.version.generated', 'key.version.replicated', 'key.version.activated']);
+    expect(m.key.versions[0]).toMatchObject({ publishedAt: new Date(T0).toISOString(), activatedAt: new Date(T0).toISOString(), activatesAt: null });
+  });
+
+  it('publishes a rotation\'s version, waits the lead with the old version still active, then activates it and answers', () => {
+    const { cluster, m: start } = createdWithLead();
+    const asked = accepted(ask(start, rotate()));
+    const published = drive(asked.machine, cluster, T0 + 1000);
+    expect(published.answers).toEqual([]);
+    expect(states(published.machine)).toEqual(['v1:active', 'v2:pending']);
+    expect(published.machine.key.versions[1]).toMatchObject({ publishedAt: new Date(T0 + 1000).toISOString(), activatesAt: new Date(T0 + 1000 + LEAD_MS).toISOString() });
+    expect(cluster.events.at(-1)).toMatchObject({ action: 'key.version.published', details: { version: 2, activatesAt: new Date(T0 + 1000 + LEAD_MS).toISOString() } });
+    // What the database now holds: both in the JWKS, v1 still the one that signs.
+    expect(jwks(cluster.recorded.get('k'))).toEqual(['v1:active', 'v2:pending']);
+    const waiting = machine.decide(published.machine, T0 + 2000);
+    expect(waiting.step).toMatchObject({ kind: 'wait', until: T0 + 1000 + LEAD_MS, what: expect.stringContaining('publicationLead 1m') });
+    expect(machine.viewOfMachine(published.machine, T0 + 2000).working).toBe('rotation (manual) to v2');
+    expect(ask(published.machine, rotate())).toEqual({ refused: expect.objectContaining({ code: 'rotation_in_progress' }) });
+
+    expect(states(drive(published.machine, cluster, T0 + 1000 + LEAD_MS - 1).machine)).toEqual(['v1:active', 'v2:pending']);
+    const activated = drive(published.machine, cluster, T0 + 1000 + LEAD_MS);
+    expect(activated.answers).toEqual([{ id: asked.id, outcome: { ok: true, value: expect.objectContaining({ version: 2, previous: { version: 1, state: 'retiring' } }) } }]);
+    expect(states(activated.machine)).toEqual(['v1:retiring', 'v2:active']);
+    expect(activated.machine.key.versions[1]).toMatchObject({ publishedAt: new Date(T0 + 1000).toISOString(), activatedAt: new Date(T0 + 1000 + LEAD_MS).toISOString(), activatesAt: null });
+    // The grace period of v1 counts from the moment v2 took over signing.
+    expect(activated.machine.key.versions[0]!.graceDeadline).toBe(new Date(T0 + 1000 + LEAD_MS + 3_600_000).toISOString());
+  });
+
+  it('an emergency rotation during the lead activates the published version at once, after switching the old one off', () => {
+    const { cluster, m: start } = createdWithLead();
+    const published = drive(accepted(ask(start, rotate())).machine, cluster, T0 + 1000).machine;
+    const emergency = accepted(ask(published, rotate('v1 leaked', true)));
+    const run = drive(emergency.machine, cluster, T0 + 2000);
+    expect(run.answers.map((a) => a.outcome.ok)).toEqual([true, true]);
+    expect(states(run.machine)).toEqual(['v1:archived', 'v2:active']);
+    expect(run.machine.key.versions[1]!.activatedAt).toBe(new Date(T0 + 2000).toISOString());
+    expect(cluster.calls.filter((c) => c.startsWith('setSigning'))).toHaveLength(3);
+  });
+
+  it('an emergency rotation does not wait the lead: the compromised version leaves the JWKS as the new one enters it', () => {
+    const { cluster, m: start } = createdWithLead();
+    const run = drive(accepted(ask(start, rotate('stolen', true))).machine, cluster, T0 + 1000);
+    expect(states(run.machine)).toEqual(['v1:archived', 'v2:active']);
+    expect(run.machine.key.versions[1]).toMatchObject({ publishedAt: new Date(T0 + 1000).toISOString(), activatedAt: new Date(T0 + 1000).toISOString() });
+    expect(cluster.events.map((e) => e.action)).not.toContain('key.version.published');
+  });
+
+  it('a policy has a lead of 1m by default, 0s to 1h, and a policy recorded before the field existed has none', () => {
+    expect(DEFAULT_POLICY.publicationLead).toBe('1m');
+    expect(resolvePolicy({}).publicationLead).toBe('1m');
+    expect(resolvePolicy({ publicationLead: '0s' }).publicationLead).toBe('0s');
+    expect(() => resolvePolicy({ publicationLead: '2h' })).toThrow(/publicationLead \(2h\) must not exceed 1h/);
+    expect(() => resolvePolicy({ publicationLead: 'soon' })).toThrow(/publicationLead/);
+    const { publicationLead: _lead, ...recordedBefore } = withLead;
+    expect(policyDurations(recordedBefore as typeof withLead).publicationLeadMs).toBe(0);
   });
 });

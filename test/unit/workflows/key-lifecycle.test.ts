@@ -18,7 +18,8 @@ import { createTimeSkippingEnvironment } from '../../support/time-skipping';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const QUEUE = 'lifecycle-time-skipping';
-const policy = resolvePolicy({ gracePeriod: '1d', maxGracePeriod: '3d', retention: '7d', maxAge: '30d', minRotationInterval: '1h', evaluationInterval: '1d' }, DEFAULT_POLICY);
+// No publication lead for most tests (its own test sets one): an Update does not let the test server skip time.
+const policy = resolvePolicy({ gracePeriod: '1d', maxGracePeriod: '3d', retention: '7d', maxAge: '30d', minRotationInterval: '1h', evaluationInterval: '1d', publicationLead: '0s' }, DEFAULT_POLICY);
 
 jest.setTimeout(60_000);
 
@@ -104,6 +105,22 @@ function scenario(name: string, body: (w: World) => Promise<void>): void {
 }
 
 describe('key lifecycle workflow (time-skipping, stub activities)', () => {
+  scenario('a rotation publishes its version, keeps the old one signing for the publication lead on a timer, then activates and answers', async (w) => {
+    const handle = await w.activeKey({ publicationLead: '1m' });
+    const rotation = w.rotate(handle);
+    await w.settled(handle, 'v1:active v2:pending', 'v2 published ahead of its activation');
+    const pending = w.versionsOf(handle)[1]!;
+    expect(Date.parse(pending.activatesAt as string) - Date.parse(pending.publishedAt as string)).toBe(60_000);
+    await w.env.sleep(60_000 + 1000);
+    await expect(rotation).resolves.toMatchObject({ version: 2, previous: { version: 1, state: 'retiring' } });
+    await w.settled(handle, 'v1:retiring v2:active');
+    const v2 = w.versionsOf(handle)[1]!;
+    expect(Date.parse(v2.activatedAt as string) - Date.parse(v2.publishedAt as string)).toBeGreaterThanOrEqual(60_000);
+    const { events } = await handle.fetchHistory();
+    expect((events ?? []).filter((event) => event.timerStartedEventAttributes).length).toBeGreaterThan(0);
+    await expectNoFailedTask(handle);
+  });
+
   scenario('creates v1 on every node; a manual rotation retires it, then the grace period ends, it is archived, verified and purged', async (w) => {
     const handle = await w.activeKey();
     const v1 = w.versionsOf(handle)[0]!.fingerprint;
