@@ -4,6 +4,7 @@ import { listKeys } from '../../adapters/postgres/key-repository';
 import { latestEvaluations, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
 import { durationSchema, textSchema } from '../../domain/input-bounds';
 import { KEY_TYPES, VERSION_STATES } from '../../domain/keys/key-model';
+import { predictionOf } from '../../domain/keys/prediction';
 import { SENSITIVITY_CLASS_PATTERN, type KeyPolicy } from '../../domain/keys/policy';
 import { OPERATORS, READERS, actorOf } from '../auth';
 import { keyNameParams, keyNamePrefixSchema, keyNameSchema, limitSchema, offsetSchema } from '../schemas/bounds';
@@ -74,27 +75,9 @@ const predictionSchema = {
 } as const;
 
 /** The prediction block of a key: its latest evaluation, or what the policy alone says. */
-function predictionOf(key: { policy: Record<string, unknown>; nextRotationAt: string | null }, latest: RiskHistoryItem | undefined) {
-  if (!latest) {
-    return {
-      riskScore: null,
-      riskThreshold: key.policy.riskThreshold as number,
-      predictedRotationAt: key.nextRotationAt,
-      predictedTrigger: key.nextRotationAt ? ('age' as const) : null,
-      nextEvaluationAt: null,
-      evaluatedAt: null,
-      reason: null,
-    };
-  }
-  return {
-    riskScore: latest.score,
-    riskThreshold: latest.threshold,
-    predictedRotationAt: latest.predictedRotationAt,
-    predictedTrigger: latest.predictedTrigger,
-    nextEvaluationAt: latest.nextEvaluationAt,
-    evaluatedAt: latest.evaluatedAt,
-    reason: latest.reason,
-  };
+function keyPrediction(key: { policy: Record<string, unknown>; nextRotationAt: string | null }, latest: RiskHistoryItem | undefined) {
+  const evaluated = latest && { riskScore: latest.score, predictedRotationAt: latest.predictedRotationAt, predictedTrigger: latest.predictedTrigger, nextEvaluationAt: latest.nextEvaluationAt, evaluatedAt: latest.evaluatedAt, reason: latest.reason };
+  return { ...predictionOf(key, evaluated ?? null), riskThreshold: latest?.threshold ?? (key.policy.riskThreshold as number) };
 }
 
 const versionSchema = {
@@ -227,7 +210,7 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
     handler: async (request) => {
       const page = await listKeys(db, { ...request.query, limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 });
       const latest = await latestEvaluations(db, page.keys.map((key) => key.name));
-      return { ...page, keys: page.keys.map((key) => ({ ...key, prediction: predictionOf(key, latest.get(key.name)) })) };
+      return { ...page, keys: page.keys.map((key) => ({ ...key, prediction: keyPrediction(key, latest.get(key.name)) })) };
     },
   });
 
@@ -245,7 +228,7 @@ export function keyRoutes(app: FastifyInstance, db: Database, keys: KeyService):
       const latest = await latestEvaluations(db, [recorded.key.name]);
       return {
         ...recorded.key,
-        prediction: predictionOf(recorded.key, latest.get(recorded.key.name)),
+        prediction: keyPrediction(recorded.key, latest.get(recorded.key.name)),
         workflowId: `key/${recorded.key.name}`,
         versions: recorded.versions,
         deadlines: {
