@@ -112,7 +112,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   alertRoutes(app, deps.db, deps.config.alerts.webhooks.map((hook) => hook.id));
   tokenRoutes(app, deps.db);
   const keys = new KeyService(deps.db, deps.temporal, Object.keys(deps.config.prediction.sensitivityWeights), deps.config.temporal.controlTaskQueue, deps.config.usage.rawRetentionMs);
-  keyRoutes(app, deps.db, keys);
+  keyRoutes(app, keys);
   keyUsageRoutes(app, deps.db);
   keyRiskRoutes(app, deps.db, keys);
   riskTrendsRoutes(app, deps.db);

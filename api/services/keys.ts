@@ -1,7 +1,8 @@
 import { WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Database } from '../../adapters/postgres/database';
-import { getKey, reserveKey } from '../../adapters/postgres/key-repository';
+import { getKey, listKeys, reserveKey } from '../../adapters/postgres/key-repository';
+import { latestEvaluations, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
@@ -9,6 +10,7 @@ import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
 import { checkText } from '../../domain/input-bounds';
 import type { MachineView } from '../../domain/keys/lifecycle-machine';
 import { newKeyState, type KeyLifecycleState, type PredictionSummary } from '../../domain/keys/lifecycle-state';
+import { predictionOf } from '../../domain/keys/prediction';
 import { DEFAULT_POLICY, policyDurations, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
 import {
   completeGraceUpdate,
@@ -25,6 +27,7 @@ import {
   type RotateKeyResult,
 } from '../../workflows/key-messages';
 import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
+import type { KeyDetail, KeyList, KeyListQuery, KeyPredictionReply } from '../schemas/keys';
 
 /** HTTP status of each refusal the lifecycle workflow can give. */
 const WORKFLOW_REFUSALS: Record<string, number> = {
@@ -53,6 +56,19 @@ function fromUpdateFailure(error: unknown): never {
     throw new UserError(error.cause.type, error.cause.message, WORKFLOW_REFUSALS[error.cause.type]);
   }
   throw error;
+}
+
+/** The prediction block of a key: its latest evaluation's, or what the policy alone says (see predictionOf). */
+function keyPrediction(key: { policy: Record<string, unknown>; nextRotationAt: string | null }, latest: RiskHistoryItem | undefined): KeyPredictionReply {
+  const evaluated = latest && {
+    riskScore: latest.score,
+    predictedRotationAt: latest.predictedRotationAt,
+    predictedTrigger: latest.predictedTrigger,
+    nextEvaluationAt: latest.nextEvaluationAt,
+    evaluatedAt: latest.evaluatedAt,
+    reason: latest.reason,
+  };
+  return { ...predictionOf(key, evaluated ?? null), riskThreshold: latest?.threshold ?? (key.policy.riskThreshold as number) };
 }
 
 /** What the key routes do: thin glue between the request, PostgreSQL (what was recorded) and the key's workflow. */
@@ -133,15 +149,45 @@ export class KeyService {
     return { name, workflowId, policy };
   }
 
-  /** The recorded key with its versions, plus the live deadlines the workflow knows (grace cap, next evaluation). */
-  async get(name: string): Promise<{ recorded: NonNullable<Awaited<ReturnType<typeof getKey>>>; live: MachineView | null }> {
+  /** A page of keys as recorded, each with its prediction. */
+  async list(query: KeyListQuery): Promise<KeyList> {
+    const page = await listKeys(this.db, { ...query, limit: query.limit ?? 50, offset: query.offset ?? 0 });
+    const latest = await latestEvaluations(this.db, page.keys.map((key) => key.name));
+    return { ...page, keys: page.keys.map((key) => ({ ...key, prediction: keyPrediction(key, latest.get(key.name)) })) };
+  }
+
+  /**
+   * The recorded key with its versions and prediction, and what only its workflow knows: the grace cap, the next
+   * evaluation, a hold. Where the workflow cannot say (decommissioned, or not answering now), the record speaks.
+   */
+  async describe(name: string): Promise<KeyDetail> {
     const recorded = await this.requireKey(name, false);
-    if (recorded.key.phase === 'decommissioned') return { recorded, live: null };
+    const [live, latest] = await Promise.all([this.liveView(name, recorded.key.phase), latestEvaluations(this.db, [name])]);
+    return {
+      ...recorded.key,
+      prediction: keyPrediction(recorded.key, latest.get(name)),
+      workflowId: keyWorkflowId(name),
+      versions: recorded.versions,
+      deadlines: {
+        graceDeadline: live?.graceDeadline ?? recorded.versions.find((v) => v.state === 'retiring')?.graceDeadline ?? null,
+        graceCap: live?.graceCap ?? null,
+        nextRotationAt: live?.nextRotationAt ?? recorded.key.nextRotationAt,
+        nextEvaluationAt: live?.nextEvaluationAt ?? null,
+        nextEvaluation: live?.nextEvaluation ?? null,
+      },
+      held: live?.held ?? null,
+      waiting: live?.waiting ?? null,
+      working: live?.working ?? null,
+    };
+  }
+
+  private async liveView(name: string, phase: string): Promise<MachineView | null> {
+    if (phase === 'decommissioned') return null;
     try {
-      return { recorded, live: await this.handle(name).query(keyStateQuery) };
+      return await this.handle(name).query(keyStateQuery);
     } catch {
       // The record stays useful when the workflow cannot be asked right now.
-      return { recorded, live: null };
+      return null;
     }
   }
 
