@@ -33,6 +33,7 @@ import { problemSchema } from './schemas/problem';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
 import { KeymapService } from './services/keymap';
+import { ThreatIntelService } from './services/threat-intel';
 
 export interface ApiDependencies {
   config: KeyrotorConfig;
@@ -121,7 +122,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   subscriptionRoutes(app, deps.db, { allowedTargets: deps.config.webhooks.allowedTargets });
   entropyRoutes(app, deps.db);
   usageRoutes(app, deps.db, Object.keys(deps.config.prediction.sensitivityWeights));
-  threatIntelRoutes(app, deps.db, { feedConfigured: deps.config.threatIntel.feedUrl !== undefined, temporal: deps.temporal });
+  threatIntelRoutes(app, new ThreatIntelService(deps.db, deps.temporal, deps.config.threatIntel.feedUrl !== undefined));
   keymapRoutes(app, new KeymapService(deps.db, deps.temporal, deps.config));
   whoamiRoutes(app);
   infoRoutes(app, deps.config);
