@@ -4,22 +4,10 @@ import { entropyHistory, latestEntropyReports } from '../../adapters/postgres/en
 import { READERS } from '../auth';
 import { timestampSchema } from '../../domain/input-bounds';
 import { limitSchema, nodeIdSchema } from '../schemas/bounds';
+import { EntropyReportSchema, type EntropyReport } from '../schemas/entropy';
 import { authErrors } from '../schemas/problem';
 
-const reportSchema = {
-  type: 'object',
-  required: ['nodeId', 'at', 'healthy', 'snapshot', 'sources'],
-  properties: {
-    nodeId: { type: 'string' },
-    at: { type: 'string', format: 'date-time' },
-    healthy: { type: 'boolean' },
-    snapshot: { type: 'object', additionalProperties: true, description: 'credited bits, minimum, DRBG reseeds, source states, SP 800-22 battery summary' },
-    sources: {
-      type: 'array',
-      items: { type: 'object', additionalProperties: true, description: 'per source: state, SP 800-90B assessment (every estimator), last health-test verdict, bits credited' },
-    },
-  },
-} as const;
+const reportSchema = EntropyReportSchema;
 
 export function entropyRoutes(app: FastifyInstance, db: Database): void {
   app.get('/entropy', {
@@ -30,7 +18,7 @@ export function entropyRoutes(app: FastifyInstance, db: Database): void {
       security: [{ bearer: [] }],
       response: { 200: { type: 'object', required: ['nodes'], properties: { nodes: { type: 'array', items: reportSchema } } }, ...authErrors },
     },
-    handler: async () => ({ nodes: await latestEntropyReports(db) }),
+    handler: async (): Promise<{ nodes: EntropyReport[] }> => ({ nodes: await latestEntropyReports(db) }),
   });
 
   app.get<{ Querystring: { node?: string; limit?: number; before?: string } }>('/entropy/history', {
@@ -50,7 +38,7 @@ export function entropyRoutes(app: FastifyInstance, db: Database): void {
       },
       response: { 200: { type: 'object', required: ['reports'], properties: { reports: { type: 'array', items: reportSchema } } }, ...authErrors },
     },
-    handler: async (request) => ({
+    handler: async (request): Promise<{ reports: EntropyReport[] }> => ({
       reports: await entropyHistory(db, {
         limit: request.query.limit ?? 50,
         ...(request.query.node ? { nodeId: request.query.node } : {}),

@@ -9,9 +9,8 @@ import type { KeyForecast } from '../../domain/prediction/forecaster';
 import { HOUR_MS } from '../../domain/prediction/series';
 import { READERS } from '../auth';
 import { keyNameParams, limitSchema } from '../schemas/bounds';
+import { KeyUsageSchema, type KeyUsage } from '../schemas/key-usage';
 import { authErrors, problemRef } from '../schemas/problem';
-
-const numbers = { type: 'array', items: { type: 'number' } } as const;
 
 export function keyUsageRoutes(app: FastifyInstance, db: Database): void {
   app.get<{ Params: { name: string }; Querystring: { hours?: number } }>('/keys/:name/usage', {
@@ -24,51 +23,12 @@ export function keyUsageRoutes(app: FastifyInstance, db: Database): void {
       params: keyNameParams,
       querystring: { type: 'object', additionalProperties: false, properties: { hours: { ...limitSchema(840, 168), description: 'hours of use, the newest (at most five weeks)' } } },
       response: {
-        200: {
-          type: 'object',
-          required: ['key', 'actual', 'forecast', 'anomalies', 'evaluatedAt'],
-          properties: {
-            key: { type: 'string' },
-            actual: { type: 'array', items: { type: 'object', required: ['at', 'count'], properties: { at: { type: 'string' }, count: { type: 'number' } } } },
-            evaluatedAt: { type: ['string', 'null'], description: 'when the forecast and anomaly report were made (null: never evaluated)' },
-            forecast: {
-              type: ['object', 'null'],
-              properties: {
-                startAt: { type: 'string' },
-                horizon: { type: 'integer' },
-                method: { type: 'string' },
-                reason: { type: ['string', 'null'] },
-                modelVersion: { type: ['string', 'null'] },
-                mean: numbers,
-                lower: numbers,
-                upper: numbers,
-                intervalLevel: { type: 'number' },
-                cumulative: { type: 'number' },
-                cumulativeUpper: { type: 'number' },
-              },
-            },
-            anomalies: {
-              type: ['object', 'null'],
-              properties: {
-                score: { type: 'number' },
-                noiseModel: { type: ['string', 'null'] },
-                note: { type: ['string', 'null'] },
-                flagged: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: { at: { type: 'string' }, actual: { type: 'number' }, expected: { type: 'number' }, direction: { type: 'string', enum: ['spike', 'drop'] }, pValue: { type: 'number' } },
-                  },
-                },
-              },
-            },
-          },
-        },
+        200: KeyUsageSchema,
         ...authErrors,
         404: problemRef,
       },
     },
-    handler: async (request) => {
+    handler: async (request): Promise<KeyUsage> => {
       const name = validateKeyName(request.params.name);
       const found = await getKey(db, name);
       if (!found) throw new NotFoundError('key', name);

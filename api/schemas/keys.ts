@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { durationSchema, textSchema } from '../../domain/input-bounds';
 import { AUTOMATIC_TRIGGERS, KEY_TYPES, VERSION_STATES, type RotationEvidence, type TransitionVerdict } from '../../domain/keys/key-model';
 import { SENSITIVITY_CLASS_PATTERN } from '../../domain/keys/policy';
+import { EntropyProvenanceSchema } from './entropy';
 import { keyNamePrefixSchema, keyNameSchema, limitSchema, offsetSchema } from './bounds';
 import { Json, Nullable, NullableOpenObject, NullableStringEnum, OpenObject, StringEnum } from './typebox';
 
@@ -91,7 +92,7 @@ export const KeyVersionSchema = Type.Object({
   purgeAfter: Type.Optional(NullableString()),
   lineage: LineageSchema,
   verdict: Type.Optional(NullableOpenObject<TransitionVerdict>()),
-  entropyProvenance: Type.Optional(NullableOpenObject<Record<string, unknown>>({ description: 'pool snapshot of the generating node' })),
+  entropyProvenance: Type.Optional(Nullable(EntropyProvenanceSchema)),
 });
 export type KeyVersionReply = Static<typeof KeyVersionSchema>;
 
