@@ -5,6 +5,7 @@
 // the API's schemas define. Regenerates and rebuilds only when a source, the bundler or the chart library changed, so it
 // runs before every `npm start`, `npm test` and the image build at no cost when nothing did. Plain Node: the bootstrap
 // calls it.
+const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -50,8 +51,9 @@ async function ensureApiTypes(options) {
   const wanted = apiSourceFingerprint();
   const have = fs.existsSync(apiTypesStampFile) ? fs.readFileSync(apiTypesStampFile, 'utf8').trim() : '';
   if (have === wanted && !options.force) return;
-  const { writeApiTypes } = require('tsx/cjs/api').require('./generate-api-types.ts', __filename);
-  await writeApiTypes();
+  // A process of its own: the generator loads the API's TypeScript through tsx, whatever loader the caller runs under.
+  const generated = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, 'generate-api-types.ts')], { encoding: 'utf8' });
+  if (generated.status !== 0) throw new Error(`the dashboard's API types could not be generated: ${(generated.stderr || generated.stdout || String(generated.error)).trim()}`);
   fs.writeFileSync(apiTypesStampFile, `${wanted}\n`);
 }
 
