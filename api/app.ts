@@ -114,8 +114,8 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   tokenRoutes(app, deps.db);
   const keys = new KeyService(deps.db, deps.temporal, Object.keys(deps.config.prediction.sensitivityWeights), deps.config.temporal.controlTaskQueue, deps.config.usage.rawRetentionMs);
   keyRoutes(app, keys);
-  keyUsageRoutes(app, deps.db);
-  keyRiskRoutes(app, deps.db, keys);
+  keyUsageRoutes(app, keys);
+  keyRiskRoutes(app, keys);
   riskTrendsRoutes(app, deps.db);
   modelRoutes(app, deps.db, deps.temporal, deps.config.temporal.controlTaskQueue);
   jwksRoutes(app, deps.db);

@@ -2,7 +2,7 @@ import { WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError, type C
 import { ApplicationFailure } from '@temporalio/common';
 import type { Database } from '../../adapters/postgres/database';
 import { getKey, listKeys, reserveKey } from '../../adapters/postgres/key-repository';
-import { latestEvaluations, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
+import { keyUsageSeries, latestEvaluations, latestForecast, riskHistory, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
@@ -11,6 +11,9 @@ import { checkText } from '../../domain/input-bounds';
 import type { MachineView } from '../../domain/keys/lifecycle-machine';
 import { newKeyState, type KeyLifecycleState, type PredictionSummary } from '../../domain/keys/lifecycle-state';
 import { predictionOf } from '../../domain/keys/prediction';
+import type { AnomalyReport } from '../../domain/prediction/anomaly';
+import type { KeyForecast } from '../../domain/prediction/forecaster';
+import { HOUR_MS } from '../../domain/prediction/series';
 import { DEFAULT_POLICY, policyDurations, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
 import {
   completeGraceUpdate,
@@ -27,6 +30,7 @@ import {
   type RotateKeyResult,
 } from '../../workflows/key-messages';
 import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
+import type { KeyUsage } from '../schemas/key-usage';
 import type { KeyDetail, KeyList, KeyListQuery, KeyPredictionReply } from '../schemas/keys';
 
 /** HTTP status of each refusal the lifecycle workflow can give. */
@@ -178,6 +182,37 @@ export class KeyService {
       held: live?.held ?? null,
       waiting: live?.waiting ?? null,
       working: live?.working ?? null,
+    };
+  }
+
+  /** A key's risk evaluations, newest first. */
+  async riskHistory(name: string, query: { limit: number; before?: Date }): Promise<{ key: string; items: RiskHistoryItem[] }> {
+    await this.requireKey(name, false);
+    return { key: name, items: await riskHistory(this.db, name, query) };
+  }
+
+  /** A key's hourly use, the newest `hours` of it, and the forecast and anomaly report of its latest risk evaluation. */
+  async usage(name: string, hours: number): Promise<KeyUsage> {
+    const { key } = await this.requireKey(name, false);
+    const nowMs = Date.now();
+    const series = await keyUsageSeries(this.db, { key: name, createdAt: key.createdAt, nowMs });
+    const from = Math.max(0, series.counts.length - hours);
+    const actual = series.counts.slice(from).map((count, i) => ({ at: new Date(series.startMs + (from + i) * HOUR_MS).toISOString(), count }));
+    const latest = await latestForecast(this.db, name);
+    if (!latest) return { key: name, actual, evaluatedAt: null, forecast: null, anomalies: null };
+    const forecast = latest.forecast as KeyForecast;
+    const anomaly = latest.anomaly as { report: AnomalyReport | null; note: string | null };
+    return {
+      key: name,
+      actual,
+      evaluatedAt: latest.evaluatedAt,
+      forecast,
+      anomalies: {
+        score: anomaly.report?.score ?? 0,
+        noiseModel: anomaly.report?.noiseModel ?? null,
+        note: anomaly.note,
+        flagged: (anomaly.report?.flagged ?? []).map((f) => ({ at: f.at, actual: f.observed, expected: f.expected, direction: f.direction, pValue: f.pValue })),
+      },
     };
   }
 
