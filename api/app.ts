@@ -30,10 +30,13 @@ import { usageRoutes } from './routes/usage';
 import { whoamiRoutes } from './routes/whoami';
 import { installWellFormedCheck } from './well-formed';
 import { problemSchema } from './schemas/problem';
+import { AlertService } from './services/alerts';
 import { HealthService } from './services/health';
 import { KeyService } from './services/keys';
 import { KeymapService } from './services/keymap';
+import { SubscriptionService } from './services/subscriptions';
 import { ThreatIntelService } from './services/threat-intel';
+import { TokenService } from './services/tokens';
 
 export interface ApiDependencies {
   config: KeyrotorConfig;
@@ -110,8 +113,8 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   healthRoutes(app, health);
   metricsRoutes(app, registry);
   auditRoutes(app, deps.db);
-  alertRoutes(app, deps.db, deps.config.alerts.webhooks.map((hook) => hook.id));
-  tokenRoutes(app, deps.db);
+  alertRoutes(app, new AlertService(deps.db, deps.config.alerts.webhooks.map((hook) => hook.id)));
+  tokenRoutes(app, new TokenService(deps.db));
   const keys = new KeyService(deps.db, deps.temporal, Object.keys(deps.config.prediction.sensitivityWeights), deps.config.temporal.controlTaskQueue, deps.config.usage.rawRetentionMs);
   keyRoutes(app, keys);
   keyUsageRoutes(app, keys);
@@ -119,7 +122,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   riskTrendsRoutes(app, deps.db);
   modelRoutes(app, deps.db, deps.temporal, deps.config.temporal.controlTaskQueue);
   jwksRoutes(app, deps.db);
-  subscriptionRoutes(app, deps.db, { allowedTargets: deps.config.webhooks.allowedTargets });
+  subscriptionRoutes(app, new SubscriptionService(deps.db, { allowedTargets: deps.config.webhooks.allowedTargets }));
   entropyRoutes(app, deps.db);
   usageRoutes(app, deps.db, Object.keys(deps.config.prediction.sensitivityWeights));
   threatIntelRoutes(app, new ThreatIntelService(deps.db, deps.temporal, deps.config.threatIntel.feedUrl !== undefined));
