@@ -1,15 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../../adapters/postgres/database';
-import { entropyHistory, latestEntropyReports } from '../../adapters/postgres/entropy-repository';
 import { READERS } from '../auth';
 import { timestampSchema } from '../../domain/input-bounds';
 import { limitSchema, nodeIdSchema } from '../schemas/bounds';
-import { EntropyReportSchema, type EntropyReport } from '../schemas/entropy';
+import { EntropyReportSchema } from '../schemas/entropy';
 import { authErrors } from '../schemas/problem';
+import type { EntropyService } from '../services/entropy';
 
 const reportSchema = EntropyReportSchema;
 
-export function entropyRoutes(app: FastifyInstance, db: Database): void {
+export function entropyRoutes(app: FastifyInstance, entropy: EntropyService): void {
   app.get('/entropy', {
     config: { roles: READERS },
     schema: {
@@ -18,7 +17,7 @@ export function entropyRoutes(app: FastifyInstance, db: Database): void {
       security: [{ bearer: [] }],
       response: { 200: { type: 'object', required: ['nodes'], properties: { nodes: { type: 'array', items: reportSchema } } }, ...authErrors },
     },
-    handler: async (): Promise<{ nodes: EntropyReport[] }> => ({ nodes: await latestEntropyReports(db) }),
+    handler: async () => ({ nodes: await entropy.latest() }),
   });
 
   app.get<{ Querystring: { node?: string; limit?: number; before?: string } }>('/entropy/history', {
@@ -38,8 +37,8 @@ export function entropyRoutes(app: FastifyInstance, db: Database): void {
       },
       response: { 200: { type: 'object', required: ['reports'], properties: { reports: { type: 'array', items: reportSchema } } }, ...authErrors },
     },
-    handler: async (request): Promise<{ reports: EntropyReport[] }> => ({
-      reports: await entropyHistory(db, {
+    handler: async (request) => ({
+      reports: await entropy.history({
         limit: request.query.limit ?? 50,
         ...(request.query.node ? { nodeId: request.query.node } : {}),
         ...(request.query.before ? { before: request.query.before } : {}),

@@ -2,7 +2,7 @@ import { WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError, type C
 import { ApplicationFailure } from '@temporalio/common';
 import type { Database } from '../../adapters/postgres/database';
 import { getKey, listKeys, reserveKey } from '../../adapters/postgres/key-repository';
-import { keyUsageSeries, latestEvaluations, latestForecast, riskHistory, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
+import { keyUsageSeries, latestEvaluations, latestForecast, riskHistory, riskTrends, type RiskHistoryItem, type RiskTrendPoint } from '../../adapters/postgres/prediction-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
@@ -213,6 +213,18 @@ export class KeyService {
         note: anomaly.note,
         flagged: (anomaly.report?.flagged ?? []).map((f) => ({ at: f.at, actual: f.observed, expected: f.expected, direction: f.direction, pValue: f.pValue })),
       },
+    };
+  }
+
+  /** Each named key's newest risk scores, oldest first, in the order asked; names that are no key are listed apart. */
+  async riskTrends(names: readonly string[], points: number): Promise<{ trends: Array<{ key: string; points: RiskTrendPoint[] }>; unknown: string[] }> {
+    const found = await riskTrends(this.db, names, points);
+    return {
+      trends: names.flatMap((name) => {
+        const trend = found.get(name);
+        return trend ? [{ key: name, points: trend }] : [];
+      }),
+      unknown: names.filter((name) => !found.has(name)),
     };
   }
 
