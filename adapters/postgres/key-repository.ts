@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { KeyVersion } from '../../domain/keys/key-model';
+import type { KeyVersion, Lineage, TransitionVerdict, VersionState } from '../../domain/keys/key-model';
 import type { KeyLifecycleState } from '../../domain/keys/lifecycle-state';
+import type { EntropyProvenance } from '../../domain/entropy/node-entropy';
 import type { Database, Queryable } from './database';
 import { appendAudit } from './audit-repository';
 
@@ -63,28 +64,6 @@ export interface KeyRow {
   updatedAt: string;
 }
 
-export interface VersionRow {
-  version: number;
-  kid: string;
-  fingerprint: string;
-  state: string;
-  spki: string;
-  generatedOn: string;
-  createdAt: string;
-  publishedAt: string | null;
-  activatesAt: string | null;
-  activatedAt: string | null;
-  retiringAt: string | null;
-  archivedAt: string | null;
-  purgedAt: string | null;
-  compromisedAt: string | null;
-  graceDeadline: string | null;
-  purgeAfter: string | null;
-  lineage: Record<string, unknown>;
-  verdict: Record<string, unknown> | null;
-  entropyProvenance: Record<string, unknown> | null;
-}
-
 const isoOrNull = (value: Date | null): string | null => value?.toISOString() ?? null;
 
 interface RawKey {
@@ -104,14 +83,16 @@ const toKey = (row: RawKey): KeyRow => ({
   updatedAt: row.updated_at.toISOString(),
 });
 
-interface RawVersion {
-  name: string; version: number; kid: string; fingerprint: string; state: string; spki: string; generated_on: string; created_at: Date;
+/** A key_versions row. The JSON columns hold what the domain wrote (upsertVersion), and the state column its strings. */
+export interface RawVersion {
+  name: string; version: number; kid: string; fingerprint: string; state: VersionState; spki: string; generated_on: string; created_at: Date;
   published_at: Date | null; activates_at: Date | null; activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
-  grace_deadline: Date | null; purge_after: Date | null; lineage: Record<string, unknown>; verdict: Record<string, unknown> | null;
-  entropy_provenance: Record<string, unknown> | null;
+  grace_deadline: Date | null; purge_after: Date | null; lineage: Lineage; verdict: TransitionVerdict | null;
+  entropy_provenance: EntropyProvenance | null;
 }
 
-const toVersion = (row: RawVersion): VersionRow => ({
+/** The version a row records, without its verdict (which the key map does not read). */
+export const toSourceVersion = (row: Omit<RawVersion, 'verdict'>): Omit<KeyVersion, 'verdict' | 'usageCheckedAt'> => ({
   version: row.version,
   kid: row.kid,
   fingerprint: row.fingerprint,
@@ -129,9 +110,10 @@ const toVersion = (row: RawVersion): VersionRow => ({
   graceDeadline: isoOrNull(row.grace_deadline),
   purgeAfter: isoOrNull(row.purge_after),
   lineage: row.lineage,
-  verdict: row.verdict,
   entropyProvenance: row.entropy_provenance,
 });
+
+const toVersion = (row: RawVersion): KeyVersion => ({ ...toSourceVersion(row), verdict: row.verdict });
 
 /** Reserves a key name before its workflow starts: a name is used once, even after decommissioning. */
 export async function reserveKey(tx: Queryable, input: { name: string; keyType: string; policy: unknown; actor: string }): Promise<boolean> {
@@ -143,7 +125,7 @@ export async function reserveKey(tx: Queryable, input: { name: string; keyType: 
   return result.rowCount === 1;
 }
 
-export async function getKey(db: Queryable, name: string): Promise<{ key: KeyRow; versions: VersionRow[] } | undefined> {
+export async function getKey(db: Queryable, name: string): Promise<{ key: KeyRow; versions: KeyVersion[] } | undefined> {
   const keys = await db.query<RawKey>('SELECT * FROM keys WHERE name = $1', [name]);
   if (!keys.rows[0]) return undefined;
   const versions = await db.query<RawVersion>('SELECT * FROM key_versions WHERE name = $1 ORDER BY version', [name]);
@@ -184,7 +166,7 @@ export async function listKeys(db: Queryable, query: KeyListQuery): Promise<{ ke
  * What the JWKS publishes: every active and retiring version, and a pending one a rotation published ahead of its
  * activation (policy publicationLead). Compromised and archived versions are not published.
  */
-export async function publishedVersions(db: Queryable, name?: string): Promise<Array<VersionRow & { name: string; keyType: string }>> {
+export async function publishedVersions(db: Queryable, name?: string): Promise<Array<KeyVersion & { name: string; keyType: string }>> {
   const { rows } = await db.query<RawVersion & { key_type: string }>(
     `SELECT v.*, k.key_type FROM key_versions v JOIN keys k USING (name)
       WHERE (v.state IN ('active', 'retiring') OR (v.state = 'pending' AND v.published_at IS NOT NULL)) AND ($1::text IS NULL OR v.name = $1)

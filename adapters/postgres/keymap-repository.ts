@@ -1,9 +1,10 @@
-import type { KeyType, VersionState } from '../../domain/keys/key-model';
+import type { KeyType } from '../../domain/keys/key-model';
 import type { HoldingChanges } from '../../domain/keymap/holdings';
 import type { KeyMapSource, MapSigningKey, NodeEntropyHealth, SourceKey, SourceVersion } from '../../domain/keymap/types';
 import { ExternalError } from '../../domain/errors';
 import type { Database, Queryable } from './database';
 import type { EntropyProvenance } from '../../domain/entropy/node-entropy';
+import { toSourceVersion, type RawVersion } from './key-repository';
 
 /**
  * The key map's tables: holdings, nodes, the epoch, the map-signing key, the sync lease and the record of each sync.
@@ -17,12 +18,6 @@ interface RawKey {
   next_rotation_at: Date | null; prediction: SourceKey['prediction']; changed_epoch: string;
 }
 
-interface RawVersion {
-  name: string; version: number; kid: string; fingerprint: string; state: string; spki: string; generated_on: string; created_at: Date;
-  published_at: Date | null; activates_at: Date | null; activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
-  grace_deadline: Date | null; purge_after: Date | null; lineage: Record<string, unknown>; entropy_provenance: EntropyProvenance | null;
-}
-
 interface RawHolding { name: string; version: number; node_id: string; private_key: boolean; public_key: boolean; can_sign: boolean | null }
 
 /** Reads the map's sources inside the caller's transaction. */
@@ -32,7 +27,7 @@ export async function readKeymapSource(client: Queryable): Promise<KeyMapSource>
     `SELECT k.name, k.key_type, k.phase, k.policy, k.active_version, k.next_rotation_at, k.prediction, COALESCE(c.epoch, 0) AS changed_epoch
        FROM keys k LEFT JOIN keymap_key_changes c USING (name) ORDER BY k.name`,
   );
-  const versions = await client.query<RawVersion>(
+  const versions = await client.query<Omit<RawVersion, 'verdict'>>(
     `SELECT name, version, kid, fingerprint, state, spki, generated_on, created_at, published_at, activates_at, activated_at, retiring_at, archived_at, purged_at,
             compromised_at, grace_deadline, purge_after, lineage, entropy_provenance
        FROM key_versions ORDER BY name, version`,
@@ -43,26 +38,7 @@ export async function readKeymapSource(client: Queryable): Promise<KeyMapSource>
   const byKey = new Map<string, SourceVersion[]>();
   for (const row of versions.rows) {
     const list = byKey.get(row.name) ?? [];
-    list.push({
-      version: row.version,
-      kid: row.kid,
-      fingerprint: row.fingerprint,
-      state: row.state as VersionState,
-      spki: row.spki,
-      generatedOn: row.generated_on,
-      createdAt: row.created_at.toISOString(),
-      publishedAt: iso(row.published_at),
-      activatesAt: iso(row.activates_at),
-      activatedAt: iso(row.activated_at),
-      retiringAt: iso(row.retiring_at),
-      archivedAt: iso(row.archived_at),
-      purgedAt: iso(row.purged_at),
-      compromisedAt: iso(row.compromised_at),
-      graceDeadline: iso(row.grace_deadline),
-      purgeAfter: iso(row.purge_after),
-      lineage: row.lineage,
-      entropyProvenance: row.entropy_provenance,
-    });
+    list.push(toSourceVersion(row));
     byKey.set(row.name, list);
   }
   return {

@@ -1,3 +1,5 @@
+import type { AutomaticTrigger } from '../../domain/keys/key-model';
+import type { StoredPrediction } from '../../domain/keymap/types';
 import type { KeyEvaluation } from '../../domain/prediction/evaluate';
 import type { ForestModelJson } from '../../domain/prediction/forest-model';
 import type { RiskWeights } from '../../domain/prediction/risk';
@@ -151,7 +153,7 @@ const toMinute = (iso: string): string => `${iso.slice(0, 16)}:00.000Z`;
  * What the key map keeps of an evaluation: the score to two decimals and the times to the minute, so that the map (and
  * the bytes a sync writes to every node) changes when an operator would see a difference, not at every evaluation.
  */
-export function mapPrediction(e: KeyEvaluation): { predictedRotationAt: string; predictedTrigger: string; nextEvaluationAt: string; lastRiskScore: number } {
+export function mapPrediction(e: KeyEvaluation): StoredPrediction {
   return {
     predictedRotationAt: toMinute(e.decision.predictedRotationAt),
     predictedTrigger: e.decision.predictedTrigger,
@@ -167,9 +169,9 @@ export interface RiskHistoryItem {
   score: number;
   threshold: number;
   rotate: boolean;
-  trigger: string | null;
-  heldTrigger: string | null;
-  predictedTrigger: string | null;
+  trigger: AutomaticTrigger | null;
+  heldTrigger: AutomaticTrigger | null;
+  predictedTrigger: AutomaticTrigger | null;
   reason: string;
   predictedRotationAt: string;
   nextEvaluationAt: string;
@@ -191,9 +193,9 @@ interface HistoryRow {
   score: number;
   threshold: number;
   rotate: boolean;
-  trigger: string | null;
-  held_trigger: string | null;
-  predicted_trigger: string | null;
+  trigger: AutomaticTrigger | null;
+  held_trigger: AutomaticTrigger | null;
+  predicted_trigger: AutomaticTrigger | null;
   reason: string;
   predicted_rotation_at: Date;
   next_evaluation_at: Date;

@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { SEVERITIES, acknowledgeAlert, listAlerts } from '../../adapters/postgres/alert-repository';
-import type { Database } from '../../adapters/postgres/database';
-import { NotFoundError } from '../../domain/errors';
+import { SEVERITIES } from '../../adapters/postgres/alert-repository';
 import { OPERATORS, READERS, actorOf } from '../auth';
 import { idParams, limitSchema, offsetSchema, textFilterSchema } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
+import type { AlertService } from '../services/alerts';
 
 export const alertSchema = {
   type: 'object',
@@ -32,7 +31,7 @@ interface AlertsQuery {
   offset?: number;
 }
 
-export function alertRoutes(app: FastifyInstance, db: Database, sinkIds: readonly string[]): void {
+export function alertRoutes(app: FastifyInstance, alerts: AlertService): void {
   app.get<{ Querystring: AlertsQuery }>('/alerts', {
     config: { roles: READERS },
     schema: {
@@ -52,7 +51,7 @@ export function alertRoutes(app: FastifyInstance, db: Database, sinkIds: readonl
       },
       response: { 200: { type: 'object', required: ['alerts', 'total'], properties: { alerts: { type: 'array', items: alertSchema }, total: { type: 'integer' } } }, ...authErrors },
     },
-    handler: async (request) => listAlerts(db, { ...request.query, limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 }),
+    handler: async (request) => alerts.list({ ...request.query, limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 }),
   });
 
   app.post<{ Params: { id: string } }>('/alerts/:id/ack', {
@@ -64,10 +63,6 @@ export function alertRoutes(app: FastifyInstance, db: Database, sinkIds: readonl
       params: idParams,
       response: { 200: alertSchema, 404: problemRef, ...authErrors },
     },
-    handler: async (request) => {
-      const outcome = await acknowledgeAlert(db, request.params.id, actorOf(request), sinkIds);
-      if (outcome.kind === 'missing') throw new NotFoundError('alert', request.params.id);
-      return outcome.alert;
-    },
+    handler: async (request) => alerts.acknowledge(request.params.id, actorOf(request)),
   });
 }

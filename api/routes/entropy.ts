@@ -1,27 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../../adapters/postgres/database';
-import { entropyHistory, latestEntropyReports } from '../../adapters/postgres/entropy-repository';
 import { READERS } from '../auth';
 import { timestampSchema } from '../../domain/input-bounds';
 import { limitSchema, nodeIdSchema } from '../schemas/bounds';
+import { EntropyReportSchema } from '../schemas/entropy';
 import { authErrors } from '../schemas/problem';
+import type { EntropyService } from '../services/entropy';
 
-const reportSchema = {
-  type: 'object',
-  required: ['nodeId', 'at', 'healthy', 'snapshot', 'sources'],
-  properties: {
-    nodeId: { type: 'string' },
-    at: { type: 'string', format: 'date-time' },
-    healthy: { type: 'boolean' },
-    snapshot: { type: 'object', additionalProperties: true, description: 'credited bits, minimum, DRBG reseeds, source states, SP 800-22 battery summary' },
-    sources: {
-      type: 'array',
-      items: { type: 'object', additionalProperties: true, description: 'per source: state, SP 800-90B assessment (every estimator), last health-test verdict, bits credited' },
-    },
-  },
-} as const;
+const reportSchema = EntropyReportSchema;
 
-export function entropyRoutes(app: FastifyInstance, db: Database): void {
+export function entropyRoutes(app: FastifyInstance, entropy: EntropyService): void {
   app.get('/entropy', {
     config: { roles: READERS },
     schema: {
@@ -30,7 +17,7 @@ export function entropyRoutes(app: FastifyInstance, db: Database): void {
       security: [{ bearer: [] }],
       response: { 200: { type: 'object', required: ['nodes'], properties: { nodes: { type: 'array', items: reportSchema } } }, ...authErrors },
     },
-    handler: async () => ({ nodes: await latestEntropyReports(db) }),
+    handler: async () => ({ nodes: await entropy.latest() }),
   });
 
   app.get<{ Querystring: { node?: string; limit?: number; before?: string } }>('/entropy/history', {
@@ -51,7 +38,7 @@ export function entropyRoutes(app: FastifyInstance, db: Database): void {
       response: { 200: { type: 'object', required: ['reports'], properties: { reports: { type: 'array', items: reportSchema } } }, ...authErrors },
     },
     handler: async (request) => ({
-      reports: await entropyHistory(db, {
+      reports: await entropy.history({
         limit: request.query.limit ?? 50,
         ...(request.query.node ? { nodeId: request.query.node } : {}),
         ...(request.query.before ? { before: request.query.before } : {}),

@@ -1,15 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../../adapters/postgres/database';
-import { getKey } from '../../adapters/postgres/key-repository';
-import { riskHistory } from '../../adapters/postgres/prediction-repository';
-import { NotFoundError } from '../../domain/errors';
 import { timestampSchema } from '../../domain/input-bounds';
-import { validateKeyName } from '../../domain/keys/key-model';
+import { AUTOMATIC_TRIGGERS } from '../../domain/keys/key-model';
 import { OPERATORS, READERS, actorOf } from '../auth';
 import { keyNameParams, limitSchema } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
 import type { KeyService } from '../services/keys';
-const trigger = { type: ['string', 'null'], enum: ['risk', 'capacity', 'age', null] } as const;
+
+const trigger = { type: ['string', 'null'], enum: [...AUTOMATIC_TRIGGERS, null] } as const;
 
 const evaluationSchema = {
   type: 'object',
@@ -43,7 +40,7 @@ const evaluationSchema = {
   },
 } as const;
 
-export function keyRiskRoutes(app: FastifyInstance, db: Database, keys: KeyService): void {
+export function keyRiskRoutes(app: FastifyInstance, keys: KeyService): void {
   app.get<{ Params: { name: string }; Querystring: { limit?: number; before?: string } }>('/keys/:name/risk', {
     config: { roles: READERS },
     schema: {
@@ -59,12 +56,8 @@ export function keyRiskRoutes(app: FastifyInstance, db: Database, keys: KeyServi
       },
       response: { 200: { type: 'object', required: ['key', 'items'], properties: { key: { type: 'string' }, items: { type: 'array', items: evaluationSchema } } }, ...authErrors, 404: problemRef },
     },
-    handler: async (request) => {
-      const name = validateKeyName(request.params.name);
-      if (!(await getKey(db, name))) throw new NotFoundError('key', name);
-      const items = await riskHistory(db, name, { limit: request.query.limit ?? 50, ...(request.query.before ? { before: new Date(request.query.before) } : {}) });
-      return { key: name, items };
-    },
+    handler: async (request) =>
+      keys.riskHistory(request.params.name, { limit: request.query.limit ?? 50, ...(request.query.before ? { before: new Date(request.query.before) } : {}) }),
   });
 
   app.post<{ Params: { name: string } }>('/keys/:name/evaluate', {

@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../../adapters/postgres/database';
-import { riskTrends } from '../../adapters/postgres/prediction-repository';
 import { CLEAN_TEXT_PATTERN } from '../../domain/input-bounds';
 import { MAX_KEY_LIST_LENGTH, MAX_LISTED_KEYS, parseKeyNameList } from '../../domain/keys/key-name-list';
 import { READERS } from '../auth';
 import { authErrors } from '../schemas/problem';
+import type { KeyService } from '../services/keys';
 
 /** A week of hourly evaluations, the default evaluation interval. */
 const MAX_POINTS = 168;
@@ -12,7 +11,7 @@ const MAX_POINTS = 168;
 /**
  * Not under /keys: `risk-trends` is a valid key name, and GET /keys/risk-trends would hide that key's GET /keys/:name.
  */
-export function riskTrendsRoutes(app: FastifyInstance, db: Database): void {
+export function riskTrendsRoutes(app: FastifyInstance, keys: KeyService): void {
   app.get<{ Querystring: { keys: string; points?: number } }>('/risk-trends', {
     config: { roles: READERS },
     schema: {
@@ -59,16 +58,6 @@ export function riskTrendsRoutes(app: FastifyInstance, db: Database): void {
         ...authErrors,
       },
     },
-    handler: async (request) => {
-      const names = parseKeyNameList(request.query.keys);
-      const found = await riskTrends(db, names, request.query.points ?? 24);
-      return {
-        trends: names.flatMap((name) => {
-          const points = found.get(name);
-          return points ? [{ key: name, points }] : [];
-        }),
-        unknown: names.filter((name) => !found.has(name)),
-      };
-    },
+    handler: async (request) => keys.riskTrends(parseKeyNameList(request.query.keys), request.query.points ?? 24),
   });
 }

@@ -1,11 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../../adapters/postgres/database';
-import { createSubscription, deleteSubscription, listSubscriptions } from '../../adapters/postgres/subscription-repository';
-import { assertWebhookTarget, type WebhookGuard } from '../../adapters/webhooks/target-guard';
-import { NotFoundError } from '../../domain/errors';
 import { OPERATORS, READERS, actorOf } from '../auth';
 import { idParams } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
+import type { SubscriptionService } from '../services/subscriptions';
 
 const subscriptionSchema = {
   type: 'object',
@@ -13,7 +10,7 @@ const subscriptionSchema = {
   properties: { id: { type: 'string', format: 'uuid' }, url: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, createdBy: { type: 'string' } },
 } as const;
 
-export function subscriptionRoutes(app: FastifyInstance, db: Database, guard: WebhookGuard): void {
+export function subscriptionRoutes(app: FastifyInstance, subscriptions: SubscriptionService): void {
   app.post<{ Body: { url: string } }>('/subscriptions', {
     config: { roles: OPERATORS },
     schema: {
@@ -24,8 +21,7 @@ export function subscriptionRoutes(app: FastifyInstance, db: Database, guard: We
       response: { 201: { type: 'object', required: ['subscription', 'secret'], properties: { subscription: subscriptionSchema, secret: { type: 'string' } } }, ...authErrors },
     },
     handler: async (request, reply) => {
-      await assertWebhookTarget(request.body.url, guard);
-      return reply.status(201).send(await createSubscription(db, { url: request.body.url, actor: actorOf(request) }));
+      return reply.status(201).send(await subscriptions.subscribe({ url: request.body.url, actor: actorOf(request) }));
     },
   });
 
@@ -37,7 +33,7 @@ export function subscriptionRoutes(app: FastifyInstance, db: Database, guard: We
       security: [{ bearer: [] }],
       response: { 200: { type: 'object', required: ['subscriptions'], properties: { subscriptions: { type: 'array', items: subscriptionSchema } } }, ...authErrors },
     },
-    handler: async () => ({ subscriptions: await listSubscriptions(db) }),
+    handler: async () => ({ subscriptions: await subscriptions.list() }),
   });
 
   app.delete<{ Params: { id: string } }>('/subscriptions/:id', {
@@ -50,7 +46,7 @@ export function subscriptionRoutes(app: FastifyInstance, db: Database, guard: We
       response: { 204: { type: 'null' }, 404: problemRef, ...authErrors },
     },
     handler: async (request, reply) => {
-      if (!(await deleteSubscription(db, request.params.id, actorOf(request)))) throw new NotFoundError('subscription', request.params.id);
+      await subscriptions.remove(request.params.id, actorOf(request));
       return reply.status(204).send();
     },
   });

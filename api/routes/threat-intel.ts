@@ -1,9 +1,4 @@
-import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../../adapters/postgres/database';
-import { deleteIndicator, lastFeedPull, listIndicators, upsertIndicators } from '../../adapters/postgres/threat-intel-repository';
-import { reevaluateKeysReachedBy } from '../services/key-reevaluation';
-import { NotFoundError, UserError } from '../../domain/errors';
 import { CLEAN_TEXT_PATTERN, TIMESTAMP_MAX_LENGTH, TIMESTAMP_PATTERN } from '../../domain/input-bounds';
 import {
   INDICATOR_ID_PATTERN,
@@ -11,13 +6,12 @@ import {
   MAX_INDICATORS,
   SEVERITY_LEVELS,
   THREAT_SCOPES,
-  indicatorsOf,
-  validateIndicatorBatch,
   type ThreatScope,
 } from '../../domain/threat-intel/indicators';
 import { AUDITORS, OPERATORS, actorOf } from '../auth';
 import { keyNameSchema, limitSchema, offsetSchema, textFilterSchema } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
+import type { ThreatIntelService } from '../services/threat-intel';
 
 const indicatorIdSchema = { type: 'string', minLength: 1, maxLength: 200, pattern: INDICATOR_ID_PATTERN.source } as const;
 const indicatorText = (description: string) => ({ type: 'string', minLength: 1, maxLength: INDICATOR_TEXT_MAX_LENGTH, pattern: CLEAN_TEXT_PATTERN, description }) as const;
@@ -90,7 +84,7 @@ interface ListQuery {
   offset?: number;
 }
 
-export function threatIntelRoutes(app: FastifyInstance, db: Database, options: { feedConfigured: boolean; temporal: Client }): void {
+export function threatIntelRoutes(app: FastifyInstance, threatIntel: ThreatIntelService): void {
   app.post<{ Body: unknown }>('/threat-intel', {
     config: { roles: OPERATORS },
     bodyLimit: 16 * 1024 * 1024,
@@ -111,21 +105,13 @@ export function threatIntelRoutes(app: FastifyInstance, db: Database, options: {
         ...authErrors,
       },
     },
-    handler: async (request) => {
-      const checked = validateIndicatorBatch(indicatorsOf(request.body));
-      if (checked.problems.length > 0) {
-        const listed = checked.problems.slice(0, 20).map((p) => (p.row < 0 ? p.problems.join('; ') : `row ${p.row}: ${p.problems.join('; ')}`));
-        throw new UserError('invalid_threat_indicators', `${checked.problems.length} bad indicator(s), nothing stored: ${listed.join(' | ')}${checked.problems.length > 20 ? ' | …' : ''}`, { rows: checked.problems });
-      }
-      if (request.validationError) throw request.validationError;
-      const { reach, ...outcome } = await upsertIndicators(db, checked.indicators, actorOf(request));
-      // The keys whose threat component new or changed indicators move evaluate now, not at their next scheduled evaluation.
-      await reevaluateKeysReachedBy({ db, client: options.temporal }, reach, {
-        why: 'new threat intelligence',
-        onFailure: (key, error) => request.log.warn({ key, err: error }, 'could not ask a key to evaluate itself after new threat intelligence'),
-      });
-      return outcome;
-    },
+    handler: async (request) =>
+      threatIntel.report({
+        body: request.body,
+        shapeError: request.validationError,
+        actor: actorOf(request),
+        onReevaluationFailure: (key, error) => request.log.warn({ key, err: error }, 'could not ask a key to evaluate itself after new threat intelligence'),
+      }),
   });
 
   app.get<{ Querystring: ListQuery }>('/threat-intel', {
@@ -160,11 +146,7 @@ export function threatIntelRoutes(app: FastifyInstance, db: Database, options: {
     },
     handler: async (request) => {
       const { include, scope, target, limit, offset } = request.query;
-      const [page, lastPull] = await Promise.all([
-        listIndicators(db, { includeExpired: include === 'expired', ...(scope ? { scope } : {}), ...(target !== undefined ? { target } : {}), limit: limit ?? 100, offset: offset ?? 0 }),
-        lastFeedPull(db),
-      ]);
-      return { ...page, feed: { configured: options.feedConfigured, lastPull } };
+      return threatIntel.list({ includeExpired: include === 'expired', ...(scope ? { scope } : {}), ...(target !== undefined ? { target } : {}), limit: limit ?? 100, offset: offset ?? 0 });
     },
   });
 
@@ -178,7 +160,7 @@ export function threatIntelRoutes(app: FastifyInstance, db: Database, options: {
       response: { 204: { type: 'null' }, 404: problemRef, ...authErrors },
     },
     handler: async (request, reply) => {
-      if (!(await deleteIndicator(db, request.params.id, actorOf(request)))) throw new NotFoundError('threat indicator', request.params.id);
+      await threatIntel.withdraw(request.params.id, actorOf(request));
       return reply.status(204).send();
     },
   });

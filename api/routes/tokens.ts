@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { ROLES, createToken, listTokens, revokeToken, type Role } from '../../adapters/postgres/token-repository';
-import type { Database } from '../../adapters/postgres/database';
-import { NotFoundError } from '../../domain/errors';
+import { ROLES, type Role } from '../../adapters/postgres/token-repository';
 import { ADMINS, actorOf } from '../auth';
 import { idParams } from '../schemas/bounds';
 import { authErrors, problemRef } from '../schemas/problem';
+import type { TokenService } from '../services/tokens';
 
 const tokenInfoSchema = {
   type: 'object',
@@ -19,7 +18,7 @@ const tokenInfoSchema = {
   },
 } as const;
 
-export function tokenRoutes(app: FastifyInstance, db: Database): void {
+export function tokenRoutes(app: FastifyInstance, tokens: TokenService): void {
   app.post<{ Body: { name: string; role: Role } }>('/tokens', {
     config: { roles: ADMINS },
     schema: {
@@ -38,8 +37,7 @@ export function tokenRoutes(app: FastifyInstance, db: Database): void {
       response: { 201: { type: 'object', required: ['token', 'info'], properties: { token: { type: 'string' }, info: tokenInfoSchema } }, ...authErrors },
     },
     handler: async (request, reply) => {
-      const created = await createToken(db, { ...request.body, actor: actorOf(request) });
-      return reply.status(201).send(created);
+      return reply.status(201).send(await tokens.issue({ ...request.body, actor: actorOf(request) }));
     },
   });
 
@@ -51,7 +49,7 @@ export function tokenRoutes(app: FastifyInstance, db: Database): void {
       security: [{ bearer: [] }],
       response: { 200: { type: 'object', required: ['tokens'], properties: { tokens: { type: 'array', items: tokenInfoSchema } } }, ...authErrors },
     },
-    handler: async () => ({ tokens: await listTokens(db) }),
+    handler: async () => ({ tokens: await tokens.list() }),
   });
 
   app.delete<{ Params: { id: string } }>('/tokens/:id', {
@@ -63,10 +61,6 @@ export function tokenRoutes(app: FastifyInstance, db: Database): void {
       params: idParams,
       response: { 200: tokenInfoSchema, 404: problemRef, ...authErrors },
     },
-    handler: async (request) => {
-      const revoked = await revokeToken(db, request.params.id, actorOf(request));
-      if (!revoked) throw new NotFoundError('active token', request.params.id);
-      return revoked;
-    },
+    handler: async (request) => tokens.revoke(request.params.id, actorOf(request)),
   });
 }

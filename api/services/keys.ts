@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Database } from '../../adapters/postgres/database';
-import { getKey, reserveKey } from '../../adapters/postgres/key-repository';
+import { getKey, listKeys, reserveKey } from '../../adapters/postgres/key-repository';
+import { keyUsageSeries, latestEvaluations, latestForecast, riskHistory, riskTrends, type RiskHistoryItem, type RiskTrendPoint } from '../../adapters/postgres/prediction-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { WORKFLOW_TYPES, keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
@@ -8,6 +9,10 @@ import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
 import { checkText } from '../../domain/input-bounds';
 import type { MachineView } from '../../domain/keys/lifecycle-machine';
 import { newKeyState, type KeyLifecycleState, type PredictionSummary } from '../../domain/keys/lifecycle-state';
+import { predictionOf } from '../../domain/keys/prediction';
+import type { AnomalyReport } from '../../domain/prediction/anomaly';
+import type { KeyForecast } from '../../domain/prediction/forecaster';
+import { HOUR_MS } from '../../domain/prediction/series';
 import { DEFAULT_POLICY, policyDurations, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
 import {
   completeGraceUpdate,
@@ -25,6 +30,21 @@ import {
 } from '../../workflows/key-messages';
 import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
 import { fromUpdateFailure } from '../errors';
+import type { KeyUsage } from '../schemas/key-usage';
+import type { KeyDetail, KeyList, KeyListQuery, KeyPredictionReply } from '../schemas/keys';
+
+/** The prediction block of a key: its latest evaluation's, or what the policy alone says (see predictionOf). */
+function keyPrediction(key: { policy: Record<string, unknown>; nextRotationAt: string | null }, latest: RiskHistoryItem | undefined): KeyPredictionReply {
+  const evaluated = latest && {
+    riskScore: latest.score,
+    predictedRotationAt: latest.predictedRotationAt,
+    predictedTrigger: latest.predictedTrigger,
+    nextEvaluationAt: latest.nextEvaluationAt,
+    evaluatedAt: latest.evaluatedAt,
+    reason: latest.reason,
+  };
+  return { ...predictionOf(key, evaluated ?? null), riskThreshold: latest?.threshold ?? (key.policy.riskThreshold as number) };
+}
 
 /** What the key routes do: thin glue between the request, PostgreSQL (what was recorded) and the key's workflow. */
 export class KeyService {
@@ -104,15 +124,88 @@ export class KeyService {
     return { name, workflowId, policy };
   }
 
-  /** The recorded key with its versions, plus the live deadlines the workflow knows (grace cap, next evaluation). */
-  async get(name: string): Promise<{ recorded: NonNullable<Awaited<ReturnType<typeof getKey>>>; live: MachineView | null }> {
+  /** A page of keys as recorded, each with its prediction. */
+  async list(query: KeyListQuery): Promise<KeyList> {
+    const page = await listKeys(this.db, { ...query, limit: query.limit ?? 50, offset: query.offset ?? 0 });
+    const latest = await latestEvaluations(this.db, page.keys.map((key) => key.name));
+    return { ...page, keys: page.keys.map((key) => ({ ...key, prediction: keyPrediction(key, latest.get(key.name)) })) };
+  }
+
+  /**
+   * The recorded key with its versions and prediction, and what only its workflow knows: the grace cap, the next
+   * evaluation, a hold. Where the workflow cannot say (decommissioned, or not answering now), the record speaks.
+   */
+  async describe(name: string): Promise<KeyDetail> {
     const recorded = await this.requireKey(name, false);
-    if (recorded.key.phase === 'decommissioned') return { recorded, live: null };
+    const [live, latest] = await Promise.all([this.liveView(name, recorded.key.phase), latestEvaluations(this.db, [name])]);
+    return {
+      ...recorded.key,
+      prediction: keyPrediction(recorded.key, latest.get(name)),
+      workflowId: keyWorkflowId(name),
+      versions: recorded.versions,
+      deadlines: {
+        graceDeadline: live?.graceDeadline ?? recorded.versions.find((v) => v.state === 'retiring')?.graceDeadline ?? null,
+        graceCap: live?.graceCap ?? null,
+        nextRotationAt: live?.nextRotationAt ?? recorded.key.nextRotationAt,
+        nextEvaluationAt: live?.nextEvaluationAt ?? null,
+        nextEvaluation: live?.nextEvaluation ?? null,
+      },
+      held: live?.held ?? null,
+      waiting: live?.waiting ?? null,
+      working: live?.working ?? null,
+    };
+  }
+
+  /** A key's risk evaluations, newest first. */
+  async riskHistory(name: string, query: { limit: number; before?: Date }): Promise<{ key: string; items: RiskHistoryItem[] }> {
+    await this.requireKey(name, false);
+    return { key: name, items: await riskHistory(this.db, name, query) };
+  }
+
+  /** A key's hourly use, the newest `hours` of it, and the forecast and anomaly report of its latest risk evaluation. */
+  async usage(name: string, hours: number): Promise<KeyUsage> {
+    const { key } = await this.requireKey(name, false);
+    const nowMs = Date.now();
+    const series = await keyUsageSeries(this.db, { key: name, createdAt: key.createdAt, nowMs });
+    const from = Math.max(0, series.counts.length - hours);
+    const actual = series.counts.slice(from).map((count, i) => ({ at: new Date(series.startMs + (from + i) * HOUR_MS).toISOString(), count }));
+    const latest = await latestForecast(this.db, name);
+    if (!latest) return { key: name, actual, evaluatedAt: null, forecast: null, anomalies: null };
+    const forecast = latest.forecast as KeyForecast;
+    const anomaly = latest.anomaly as { report: AnomalyReport | null; note: string | null };
+    return {
+      key: name,
+      actual,
+      evaluatedAt: latest.evaluatedAt,
+      forecast,
+      anomalies: {
+        score: anomaly.report?.score ?? 0,
+        noiseModel: anomaly.report?.noiseModel ?? null,
+        note: anomaly.note,
+        flagged: (anomaly.report?.flagged ?? []).map((f) => ({ at: f.at, actual: f.observed, expected: f.expected, direction: f.direction, pValue: f.pValue })),
+      },
+    };
+  }
+
+  /** Each named key's newest risk scores, oldest first, in the order asked; names that are no key are listed apart. */
+  async riskTrends(names: readonly string[], points: number): Promise<{ trends: Array<{ key: string; points: RiskTrendPoint[] }>; unknown: string[] }> {
+    const found = await riskTrends(this.db, names, points);
+    return {
+      trends: names.flatMap((name) => {
+        const trend = found.get(name);
+        return trend ? [{ key: name, points: trend }] : [];
+      }),
+      unknown: names.filter((name) => !found.has(name)),
+    };
+  }
+
+  private async liveView(name: string, phase: string): Promise<MachineView | null> {
+    if (phase === 'decommissioned') return null;
     try {
-      return { recorded, live: await this.handle(name).query(keyStateQuery) };
+      return await this.handle(name).query(keyStateQuery);
     } catch {
       // The record stays useful when the workflow cannot be asked right now.
-      return { recorded, live: null };
+      return null;
     }
   }
 

@@ -1,21 +1,13 @@
 import { canonicalJson } from '../canonical-json';
 import { sha256Hex } from '../signed-object';
-import { KEY_NAME_CHARACTERS, pkcs11Label, type VersionState } from '../keys/key-model';
-import { predictionOf } from './prediction';
-import type { Holding, InventoryEntry, KeyMap, KeyMapKey, KeyMapSource, KeyMapVersion, SourceKey } from './types';
+import { KEY_NAME_CHARACTERS, pkcs11Label, type Lineage, type VersionState } from '../keys/key-model';
+import { mapPredictionOf } from './prediction';
+import type { Holding, InventoryEntry, KeyMap, KeyMapKey, KeyMapSource, MapLineage, SourceKey } from './types';
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-function lineageOf(raw: Record<string, unknown>): KeyMapVersion['lineage'] {
-  const parent = raw.previousVersion ?? raw.parentVersion;
-  return {
-    parentVersion: typeof parent === 'number' ? parent : null,
-    trigger: typeof raw.trigger === 'string' ? raw.trigger : 'unknown',
-    reason: typeof raw.reason === 'string' ? raw.reason : '',
-    actor: typeof raw.actor === 'string' ? raw.actor : 'unknown',
-  };
-}
+const lineageOf = ({ previousVersion, trigger, reason, actor }: Lineage): MapLineage => ({ parentVersion: previousVersion, trigger, reason, actor });
 
 /**
  * The key map from what the database holds: keys by name, versions by number, holdings only for member nodes and
@@ -38,7 +30,7 @@ export function buildKeyMap(source: KeyMapSource): KeyMap {
     activeVersion: key.activeVersion,
     policy: key.policy,
     nextRotationAt: key.nextRotationAt,
-    prediction: predictionOf(key),
+    prediction: mapPredictionOf(key),
     versions: [...key.versions].sort((a, b) => a.version - b.version).map(({ spki: _spki, lineage, ...version }) => ({
       ...version,
       label: pkcs11Label(key.name, version.version),

@@ -1,6 +1,6 @@
-import type { EntropyProvenance } from '../entropy/node-entropy';
 import type { AnchorReading } from '../audit/anchor';
-import type { KeyType, VersionState } from '../keys/key-model';
+import type { KeyType, KeyVersion, Lineage } from '../keys/key-model';
+import type { KeyPrediction } from '../keys/prediction';
 
 /**
  * The cluster key map: what PostgreSQL says every key version is and which node holds which of its objects, plus each
@@ -23,37 +23,20 @@ export interface Holding {
   canSign: boolean | null;
 }
 
-export interface Prediction {
-  predictedRotationAt: string | null;
-  predictedTrigger: string | null;
-  nextEvaluationAt: string | null;
-  lastRiskScore: number | null;
-}
+/** A key's prediction as the map keeps it (see mapPredictionOf). */
+export type Prediction = Pick<KeyPrediction, 'predictedRotationAt' | 'predictedTrigger' | 'nextEvaluationAt'> & { lastRiskScore: number | null };
+
+/** A key version as the map is built from it (a key_versions row), SPKI included for repairs. */
+export type SourceVersion = Omit<KeyVersion, 'verdict' | 'usageCheckedAt'>;
+
+/** A version's lineage as the map shows it: the rotation evidence is left out (the audit log and the API have it). */
+export type MapLineage = Pick<Lineage, 'trigger' | 'reason' | 'actor'> & { parentVersion: number | null };
 
 /** One version as the map shows it. The SPKI is left out: the fingerprint names it. */
-export interface KeyMapVersion {
-  version: number;
-  kid: string;
-  fingerprint: string;
+export interface KeyMapVersion extends Omit<SourceVersion, 'spki' | 'lineage'> {
   /** CKA_LABEL of its objects on every node. */
   label: string;
-  state: VersionState;
-  generatedOn: string;
-  createdAt: string;
-  /** When it entered the JWKS; a rotation publishes its version `publicationLead` before `activatesAt`. */
-  publishedAt: string | null;
-  /** When a published pending version becomes the active one; null once active (or for an unpublished version). */
-  activatesAt: string | null;
-  activatedAt: string | null;
-  retiringAt: string | null;
-  archivedAt: string | null;
-  purgedAt: string | null;
-  compromisedAt: string | null;
-  graceDeadline: string | null;
-  purgeAfter: string | null;
-  lineage: { parentVersion: number | null; trigger: string; reason: string; actor: string };
-  /** The generating node's pool snapshot (credited bits, DRBG, every source's state and estimate, battery), or null. */
-  entropyProvenance: EntropyProvenance | null;
+  lineage: MapLineage;
   /** Only the nodes that hold an object of it, as the last sync found them. */
   nodes: Record<string, Holding>;
 }
@@ -81,11 +64,8 @@ export interface KeyMap {
   nodes: KeyMapNode[];
 }
 
-/** A key version as the map is built from it (a key_versions row), SPKI included for repairs. */
-export interface SourceVersion extends Omit<KeyMapVersion, 'label' | 'nodes' | 'lineage'> {
-  spki: string;
-  lineage: Record<string, unknown>;
-}
+/** The copy of a key's latest evaluation the map is built from: score and times rounded (see mapPrediction). */
+export type StoredPrediction = { [K in keyof Prediction]: NonNullable<Prediction[K]> };
 
 export interface SourceKey {
   name: string;
@@ -95,7 +75,7 @@ export interface SourceKey {
   policy: Record<string, unknown>;
   nextRotationAt: string | null;
   /** What the latest risk evaluation predicted (rounded, see mapPrediction); null before the first one. */
-  prediction: { predictedRotationAt: string; predictedTrigger: string; nextEvaluationAt: string; lastRiskScore: number } | null;
+  prediction: StoredPrediction | null;
   /** The epoch at which anything of this key (row, versions, holdings) last changed. */
   changedAtEpoch: number;
   versions: SourceVersion[];

@@ -53,8 +53,13 @@ export function canTransition(from: VersionState, to: VersionState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
+/** Why a version was made: its lineage's trigger. */
 export const TRIGGERS = ['create', 'age', 'manual', 'emergency', 'risk', 'capacity'] as const;
 export type RotationTrigger = (typeof TRIGGERS)[number];
+
+/** The triggers that rotate a key without being asked: what the rotation decision chooses between and predicts. */
+export const AUTOMATIC_TRIGGERS = ['risk', 'capacity', 'age'] as const satisfies readonly RotationTrigger[];
+export type AutomaticTrigger = (typeof AUTOMATIC_TRIGGERS)[number];
 
 export interface Lineage {
   previousVersion: number | null;

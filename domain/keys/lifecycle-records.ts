@@ -1,4 +1,4 @@
-import type { RotationEvidence, TransitionVerdict } from './key-model';
+import type { AutomaticTrigger, RotationEvidence, TransitionVerdict } from './key-model';
 import { isoTime, type PredictionSummary } from './lifecycle-state';
 import { policyDurations, type KeyPolicy } from './policy';
 
@@ -21,8 +21,8 @@ export interface EvaluationResult {
   score: number;
   threshold: number;
   rotate: boolean;
-  trigger: 'risk' | 'capacity' | 'age' | null;
-  predictedTrigger: 'risk' | 'capacity' | 'age';
+  trigger: AutomaticTrigger | null;
+  predictedTrigger: AutomaticTrigger;
   predictedRotationAt: string;
   nextEvaluationAt: string;
   reason: string;

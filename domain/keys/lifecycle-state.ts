@@ -1,7 +1,7 @@
 import type { EntropyProvenance } from '../entropy/node-entropy';
 import { InternalError, UserError } from '../errors';
 import { formatDuration } from './durations';
-import { canTransition, kidFor, type KeyType, type KeyVersion, type Lineage, type TransitionVerdict, type VersionState } from './key-model';
+import { canTransition, kidFor, type AutomaticTrigger, type KeyType, type KeyVersion, type Lineage, type TransitionVerdict, type VersionState } from './key-model';
 import { policyDurations, type KeyPolicy } from './policy';
 
 export type KeyPhase = 'creating' | 'active' | 'rotating' | 'grace' | 'decommissioning' | 'decommissioned';
@@ -40,7 +40,7 @@ export interface PredictionSummary {
   score: number | null;
   threshold: number;
   /** The trigger expected next, and when. */
-  predictedTrigger: 'risk' | 'capacity' | 'age' | null;
+  predictedTrigger: AutomaticTrigger | null;
   predictedRotationAt: string | null;
   nextEvaluationAt: string;
   reason: string;

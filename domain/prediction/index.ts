@@ -58,7 +58,6 @@ export type {
   RotationDecision,
   RotationDecisionInput,
   RotationPolicy,
-  RotationTrigger,
   ThreatIndicator,
 } from './risk';
 export {

@@ -1,4 +1,5 @@
 import { UserError } from '../errors';
+import type { AutomaticTrigger } from '../keys/key-model';
 import type { AnomalyReport } from './anomaly';
 import type { KeyForecast } from './forecaster';
 import { HOUR_MS } from './series';
@@ -219,8 +220,6 @@ export interface RotationPolicy {
   capacitySafetyMarginMs?: number;
 }
 
-export type RotationTrigger = 'risk' | 'capacity' | 'age';
-
 export interface RotationDecisionInput {
   nowMs: number;
   policy: RotationPolicy;
@@ -231,9 +230,9 @@ export interface RotationDecisionInput {
 
 export interface RotationDecision {
   rotate: boolean;
-  trigger: RotationTrigger | null;
+  trigger: AutomaticTrigger | null;
   /** A trigger that fired but is held back by minRotationInterval. */
-  heldTrigger: RotationTrigger | null;
+  heldTrigger: AutomaticTrigger | null;
   reason: string;
   /**
    * When risk, capacity or age is expected to trigger, never before minRotationInterval allows: at the latest the age
@@ -241,7 +240,7 @@ export interface RotationDecision {
    */
   predictedRotationAt: string;
   /** The trigger expected to fire at predictedRotationAt. */
-  predictedTrigger: RotationTrigger;
+  predictedTrigger: AutomaticTrigger;
   /** When to decide again: sooner as risk rises, never after a foreseen trigger. */
   nextEvaluationAt: string;
   /** When the forecast (upper bound) exhausts the capacity left; null without a limit or when use is forecast to stop. */
@@ -327,7 +326,7 @@ export function decideRotation(input: RotationDecisionInput): RotationDecision {
   }
   const riskAt = projectedRiskTime(input, ageMs);
 
-  const fired: { trigger: RotationTrigger; why: string }[] = [];
+  const fired: { trigger: AutomaticTrigger; why: string }[] = [];
   if (policy.capacityLimit !== null && exhaustion !== null && capacityTriggerAt !== null && capacityTriggerAt <= nowMs) {
     fired.push({
       trigger: 'capacity',
@@ -376,7 +375,7 @@ export function decideRotation(input: RotationDecisionInput): RotationDecision {
     { at: ageDeadline, what: 'age reaches maxAge', trigger: 'age' as const },
     { at: capacityTriggerAt, what: 'forecast use comes within the safety margin of the capacity', trigger: 'capacity' as const },
     { at: riskAt, what: 'risk, with age growing, reaches the threshold', trigger: 'risk' as const },
-  ].filter((u): u is { at: number; what: string; trigger: RotationTrigger } => u.at !== null);
+  ].filter((u): u is { at: number; what: string; trigger: AutomaticTrigger } => u.at !== null);
   upcoming.sort((a, b) => a.at - b.at);
   const soonest = upcoming[0];
   return {

@@ -28,7 +28,7 @@ export function usageSeries(usage: UsageReply): Aligned {
       point.upper = forecast.upper[i] ?? mean;
     });
   }
-  for (const flagged of usage.anomalies.flagged) at(seconds(flagged.at)).anomaly = flagged.actual;
+  for (const flagged of usage.anomalies?.flagged ?? []) at(seconds(flagged.at)).anomaly = flagged.actual;
   const xs = [...points.keys()].sort((a, b) => a - b);
   const pick = (name: 'actual' | 'mean' | 'lower' | 'upper' | 'anomaly') => xs.map((x) => points.get(x)?.[name] ?? null);
   return [xs, pick('actual'), pick('mean'), pick('lower'), pick('upper'), pick('anomaly')];

@@ -130,6 +130,8 @@ function usagePanel(usage: Optional<UsageReply>, ctx: ViewContext): HTMLElement 
   });
   ctx.onLeave(chart.destroy);
   const forecast = data.forecast;
+  // Before the key's first evaluation there is neither a forecast nor an anomaly report.
+  const anomalies = data.anomalies;
   return h(
     'div',
     null,
@@ -149,17 +151,21 @@ function usagePanel(usage: Optional<UsageReply>, ctx: ViewContext): HTMLElement 
             traced(forecast.reason, 'GET /keys/:name/usage forecast.reason'),
           ]
         : 'no forecast yet',
-      ' · anomaly score ',
-      traced(formatNumber(data.anomalies.score, 2), 'GET /keys/:name/usage anomalies.score'),
-      ', ',
-      traced(formatNumber(data.anomalies.flagged.length), 'GET /keys/:name/usage anomalies.flagged[]'),
-      ' hours flagged',
+      anomalies
+        ? [
+            ' · anomaly score ',
+            traced(formatNumber(anomalies.score, 2), 'GET /keys/:name/usage anomalies.score'),
+            ', ',
+            traced(formatNumber(anomalies.flagged.length), 'GET /keys/:name/usage anomalies.flagged[]'),
+            ' hours flagged',
+          ]
+        : ' · no anomaly report yet',
     ),
-    data.anomalies.flagged.length > 0
+    anomalies && anomalies.flagged.length > 0
       ? h(
           'ul',
           { class: 'anomalies' },
-          data.anomalies.flagged.map((a) => h('li', null, traced(a.direction, 'GET /keys/:name/usage anomalies.flagged[].direction', `badge ${a.direction === 'spike' ? 'critical' : 'warning'}`), ` ${formatTime(a.at)}: `, traced(formatNumber(a.actual), 'anomalies.flagged[].actual'), ' against ', traced(formatNumber(a.expected, 1), 'anomalies.flagged[].expected'), ' expected')),
+          anomalies.flagged.map((a) => h('li', null, traced(a.direction, 'GET /keys/:name/usage anomalies.flagged[].direction', `badge ${a.direction === 'spike' ? 'critical' : 'warning'}`), ` ${formatTime(a.at)}: `, traced(formatNumber(a.actual), 'anomalies.flagged[].actual'), ' against ', traced(formatNumber(a.expected, 1), 'anomalies.flagged[].expected'), ' expected')),
         )
       : null,
   );

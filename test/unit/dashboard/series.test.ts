@@ -8,9 +8,10 @@ describe('chart series from the API replies', () => {
   it('puts actual use, the forecast with its interval after it, and the flagged hours on one hourly axis', () => {
     const usage: UsageReply = {
       key: 'k',
+      evaluatedAt: '2026-03-01T01:30:00Z',
       actual: [{ at: '2026-03-01T00:00:00Z', count: 10 }, { at: '2026-03-01T01:00:00Z', count: 90 }],
       forecast: { startAt: '2026-03-01T02:00:00Z', horizon: 2, method: 'combined', reason: 'r', modelVersion: 'm1', mean: [12, 14], lower: [8, 9], upper: [16, 19], intervalLevel: 0.9 },
-      anomalies: { score: 3.2, flagged: [{ at: '2026-03-01T01:00:00Z', actual: 90, expected: 11, direction: 'spike' }] },
+      anomalies: { score: 3.2, noiseModel: null, note: null, flagged: [{ at: '2026-03-01T01:00:00Z', actual: 90, expected: 11, direction: 'spike', pValue: 0.001 }] },
     };
     expect(usageSeries(usage)).toEqual([
       [s('2026-03-01T00:00:00Z'), s('2026-03-01T01:00:00Z'), s('2026-03-01T02:00:00Z'), s('2026-03-01T03:00:00Z')],
@@ -23,7 +24,7 @@ describe('chart series from the API replies', () => {
   });
 
   it('orders risk evaluations oldest first (the API gives newest first)', () => {
-    const item = (evaluatedAt: string, score: number) => ({ evaluatedAt, version: 1, score, threshold: 0.7, trigger: null, reason: null, predictedRotationAt: null, components: [], modelVersion: 'm', forecastMethod: 'f' });
+    const item = (evaluatedAt: string, score: number) => ({ evaluationId: `e-${evaluatedAt}`, evaluatedAt, version: 1, rotate: false, score, threshold: 0.7, trigger: null, reason: 'r', predictedRotationAt: 'p', components: [], modelVersion: 'm', forecastMethod: 'f' });
     const risk: RiskReply = { key: 'k', items: [item('2026-03-02T00:00:00Z', 0.5), item('2026-03-01T00:00:00Z', 0.2)] };
     expect(riskSeries(risk)).toEqual([[s('2026-03-01T00:00:00Z'), s('2026-03-02T00:00:00Z')], [0.2, 0.5], [0.7, 0.7]]);
   });
@@ -38,7 +39,7 @@ describe('chart series from the API replies', () => {
     nodeId: 'n',
     at,
     healthy: true,
-    snapshot: { creditedBits: credited, minimumCreditedBits: 512, healthy: true, drbg: { instantiated: true, reseeds: 1, lastReseedAt: null }, battery },
+    snapshot: { nodeId: 'n', at, sources: [], creditedBits: credited, minimumCreditedBits: 512, healthy: true, drbg: { instantiated: true, reseeds: 1, lastReseedAt: null }, battery },
     sources: [
       { name: 'hsm-rng', state: 'healthy', assessment: minEntropy === null ? null : { minEntropy, samples: 1000, at }, lastHealth: null },
       { name: 'os-rng', state: 'healthy', assessment: null, lastHealth: null },

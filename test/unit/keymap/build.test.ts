@@ -14,7 +14,7 @@ import {
   recordedBusyReason,
 } from '../../../domain/keymap/build';
 import { entropyHealthOf } from '../../../domain/keymap/entropy-health';
-import { predictionOf } from '../../../domain/keymap/prediction';
+import { mapPredictionOf } from '../../../domain/keymap/prediction';
 import { key, objectsOf, source, version } from './fixtures';
 
 describe('the key map and its digest', () => {
@@ -136,9 +136,9 @@ describe('the key map and its digest', () => {
   });
 
   it('takes the prediction of the latest risk evaluation, and the maxAge date before the first one', () => {
-    expect(predictionOf({ nextRotationAt: '2030-05-01T00:00:00.000Z', prediction: null })).toEqual({ predictedRotationAt: '2030-05-01T00:00:00.000Z', predictedTrigger: 'age', nextEvaluationAt: null, lastRiskScore: null });
-    expect(predictionOf({ nextRotationAt: null, prediction: null }).predictedRotationAt).toBeNull();
-    const evaluated = { predictedRotationAt: '2030-02-01T10:00:00.000Z', predictedTrigger: 'capacity', nextEvaluationAt: '2030-01-01T01:00:00.000Z', lastRiskScore: 0.42 };
-    expect(predictionOf({ nextRotationAt: '2030-05-01T00:00:00.000Z', prediction: evaluated })).toEqual(evaluated);
+    expect(mapPredictionOf({ nextRotationAt: '2030-05-01T00:00:00.000Z', prediction: null })).toEqual({ predictedRotationAt: '2030-05-01T00:00:00.000Z', predictedTrigger: 'age', nextEvaluationAt: null, lastRiskScore: null });
+    expect(mapPredictionOf({ nextRotationAt: null, prediction: null }).predictedRotationAt).toBeNull();
+    const evaluated = { predictedRotationAt: '2030-02-01T10:00:00.000Z', predictedTrigger: 'capacity' as const, nextEvaluationAt: '2030-01-01T01:00:00.000Z', lastRiskScore: 0.42 };
+    expect(mapPredictionOf({ nextRotationAt: '2030-05-01T00:00:00.000Z', prediction: evaluated })).toEqual(evaluated);
   });
 });

@@ -1,0 +1,62 @@
+import type { Client } from '@temporalio/client';
+import type { Database } from '../../adapters/postgres/database';
+import {
+  deleteIndicator,
+  lastFeedPull,
+  listIndicators,
+  upsertIndicators,
+  type FeedPull,
+  type IndicatorQuery,
+  type StoredIndicator,
+  type UpsertOutcome,
+} from '../../adapters/postgres/threat-intel-repository';
+import { reevaluateKeysReachedBy } from './key-reevaluation';
+import { NotFoundError, UserError } from '../../domain/errors';
+import { indicatorsOf, validateIndicatorBatch } from '../../domain/threat-intel/indicators';
+
+/** Bad rows a refusal names at the most; the problem's `rows` lists them all. */
+const LISTED_PROBLEMS = 20;
+
+/** What the threat-intelligence routes do: check and store reported indicators, wake the keys they reach, list them. */
+export class ThreatIntelService {
+  constructor(
+    private readonly db: Database,
+    private readonly temporal: Client,
+    private readonly feedConfigured: boolean,
+  ) {}
+
+  /**
+   * Stores a reported batch whole or not at all. The batch's own check names each bad row with every reason, as for the
+   * feed; the schema's verdict (`shapeError`) comes second, for what the rows do not cover (the shape of the body around
+   * them). The keys whose threat component new or changed indicators move evaluate now, not at their next scheduled
+   * evaluation; a key that cannot be asked keeps its schedule (`onReevaluationFailure` hears of it).
+   */
+  async report(input: {
+    body: unknown;
+    shapeError: Error | undefined;
+    actor: string;
+    onReevaluationFailure: (key: string, error: unknown) => void;
+  }): Promise<UpsertOutcome> {
+    const checked = validateIndicatorBatch(indicatorsOf(input.body));
+    if (checked.problems.length > 0) {
+      const listed = checked.problems.slice(0, LISTED_PROBLEMS).map((p) => (p.row < 0 ? p.problems.join('; ') : `row ${p.row}: ${p.problems.join('; ')}`));
+      const more = checked.problems.length > LISTED_PROBLEMS ? ' | …' : '';
+      throw new UserError('invalid_threat_indicators', `${checked.problems.length} bad indicator(s), nothing stored: ${listed.join(' | ')}${more}`, { rows: checked.problems });
+    }
+    if (input.shapeError) throw input.shapeError;
+    const { reach, ...outcome } = await upsertIndicators(this.db, checked.indicators, input.actor);
+    await reevaluateKeysReachedBy({ db: this.db, client: this.temporal }, reach, { why: 'new threat intelligence', onFailure: input.onReevaluationFailure });
+    return outcome;
+  }
+
+  /** A page of indicators, and how the last pull of the feed went. */
+  async list(query: IndicatorQuery): Promise<{ indicators: StoredIndicator[]; total: number; feed: { configured: boolean; lastPull: FeedPull | null } }> {
+    const [page, lastPull] = await Promise.all([listIndicators(this.db, query), lastFeedPull(this.db)]);
+    return { ...page, feed: { configured: this.feedConfigured, lastPull } };
+  }
+
+  /** Withdraws an indicator (audited), or says there is none by that id. */
+  async withdraw(id: string, actor: string): Promise<void> {
+    if (!(await deleteIndicator(this.db, id, actor))) throw new NotFoundError('threat indicator', id);
+  }
+}
