@@ -7,6 +7,7 @@ import { startLongRunning, type LongRunning } from '../../support/cli';
 import { eventually } from '../../support/eventually';
 import type { TokenAccess } from '../../support/pkcs11-listing';
 import { freePort } from '../../support/ports';
+import { uniqueName } from '../../support/system';
 import { checkInvariants, type Ledger } from '../invariants';
 import type { FaultScenario, ScenarioResult } from '../report';
 
@@ -90,7 +91,7 @@ export async function runWholeSystemKills(options: WholeSystemOptions): Promise<
     const text = await response.text();
     return { status: response.status, body: text === '' ? null : (JSON.parse(text) as unknown) };
   };
-  const keyNames = Array.from({ length: options.keys }, (_unused, index) => `whole-${randomBytes(3).toString('hex')}-${index + 1}`);
+  const keyNames = Array.from({ length: options.keys }, (_unused, index) => uniqueName(`whole-${index + 1}-`));
   const readKey = async (name: string): Promise<KeyView> => {
     const reply = await api('GET', `/keys/${name}`);
     if (reply.status !== 200) throw new Error(`GET /keys/${name} answered ${reply.status}`);
