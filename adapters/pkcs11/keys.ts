@@ -229,13 +229,15 @@ async function oneAtATime<T>(pool: TokenSessionPool, key: string, work: () => Pr
  * SIGKILLs of `npm start`). keyrotor names every key object it creates in the creating call's template, and creations
  * on a token run one at a time in a process (createObjectsAlone), so such an object was never a key anyone holds and
  * no retry can find it by label: it goes before the next creation. Objects with a label or an ID are never touched
- * here (unknown ones are the key map's, which reports and quarantines them).
+ * here (unknown ones are the key map's, which reports and quarantines them); a temporary session object of this
+ * process is made and destroyed inside createObjectsAlone, so none exists while this runs.
  */
 function destroyUnfinishedObjects(session: PooledSession): number {
   const { pkcs11, session: handle } = session;
   let destroyed = 0;
   for (const keyClass of ['privateKey', 'publicKey'] as const) {
-    for (const object of findObjects(pkcs11, handle, template({ class: ObjectClass[keyClass], token: true }))) {
+    // Not filtered on CKA_TOKEN: an object cut off before its template was applied may not carry the token's value.
+    for (const object of findObjects(pkcs11, handle, template({ class: ObjectClass[keyClass] }))) {
       const { id, label } = readAttributeValues(pkcs11, handle, object, ['id', 'label']);
       if (id.length > 0 || label.length > 0) continue;
       pkcs11.C_DestroyObject(handle, object);
