@@ -121,18 +121,39 @@ class Parts {
     let writing = true;
     let firstAfterBack: number | undefined;
     let backAt: number | undefined = undefined;
+    const answers = new Map<string, number>();
+    const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
+      const response = await fetch(`${this.stack.apiUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.stack.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        // A write that hangs is a finding too: it is counted, not waited for.
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text === '' ? null : (JSON.parse(text) as unknown) };
+    };
+    const count = (outcome: string): void => {
+      answers.set(outcome, (answers.get(outcome) ?? 0) + 1);
+    };
     const writer = async (worker: number): Promise<void> => {
       for (let i = 0; writing; i += 1) {
         try {
-          const reply = await this.stack.api('POST', '/tokens', { name: `fault burst ${worker}-${i}`, role: 'reader' });
+          const reply = await call('POST', '/tokens', { name: `fault burst ${worker}-${i}`, role: 'auditor' });
+          count(`create ${reply.status}${reply.status >= 400 ? ` ${(reply.body as { code?: string } | null)?.code ?? ''}` : ''}`);
           if (reply.status === 201) {
             const id = (reply.body as { info: { id: string } }).info.id;
             created.push({ id });
             if (backAt !== undefined && firstAfterBack === undefined) firstAfterBack = Date.now();
-            if (i % 3 === 0 && (await this.stack.api('DELETE', `/tokens/${id}`)).status === 200) revoked.push(id);
+            if (i % 3 === 0) {
+              const revoke = await call('DELETE', `/tokens/${id}`);
+              count(`revoke ${revoke.status}`);
+              if (revoke.status === 200) revoked.push(id);
+            }
           }
-        } catch {
+        } catch (error) {
           // The API could not answer: nothing was acknowledged.
+          count(`no answer (${(error as Error).name})`);
         }
       }
     };
@@ -140,7 +161,11 @@ class Parts {
     await sleep(1500);
     await this.stack.restartPostgres({ downMs: DOWN_MS });
     backAt = Date.now();
-    await eventually(() => (firstAfterBack !== undefined ? true : undefined), 'an audited write succeeding after PostgreSQL is back', 60_000, 100);
+    await eventually(() => (firstAfterBack !== undefined ? true : undefined), 'an audited write succeeding after PostgreSQL is back', 60_000, 100).catch((error: unknown) => {
+      writing = false;
+      const apiTail = this.stack.output('api').split('\n').slice(-15).join('\n');
+      throw new Error(`${(error as Error).message}; answers: ${JSON.stringify(Object.fromEntries(answers))}; the API's last lines:\n${apiTail}`);
+    });
     await sleep(1500);
     writing = false;
     await Promise.all(writers);
@@ -168,7 +193,7 @@ class Parts {
     }
     const recoveryMs = (firstAfterBack ?? Date.now()) - backAt;
     this.log(`audit burst: ${created.length} tokens created, ${revoked.length} revoked; first write ${seconds(recoveryMs)} s after PostgreSQL was back`);
-    return { recoveryMs, lost: witnesses.length, witnesses, note: `${created.length} token creations and ${revoked.length} revocations acknowledged around the restart; first audited write ${seconds(recoveryMs)} s after PostgreSQL was back` };
+    return { recoveryMs, lost: witnesses.length, witnesses, note: `answers ${JSON.stringify(Object.fromEntries(answers))}; ${created.length} token creations and ${revoked.length} revocations acknowledged around the restart; first audited write ${seconds(recoveryMs)} s after PostgreSQL was back` };
   }
 }
 
@@ -188,21 +213,28 @@ export async function runServerRestarts(options: ServerRestartOptions): Promise<
       let lost = 0;
       let stranded = 0;
       for (let run = 1; run <= options.runs; run += 1) {
-        let outcome: PartOutcome;
-        if (part === 'temporal-grace') outcome = await parts.temporalDuringGrace();
-        else if (part === 'temporal-rotation') outcome = await parts.duringRotation('temporal');
-        else if (part === 'postgres-rotation') outcome = await parts.duringRotation('postgres');
-        else {
-          const audit = await parts.postgresDuringAuditWrites();
-          extraLost += audit.lost;
-          notes.push(...audit.witnesses);
-          outcome = audit;
+        try {
+          let outcome: PartOutcome;
+          if (part === 'temporal-grace') outcome = await parts.temporalDuringGrace();
+          else if (part === 'temporal-rotation') outcome = await parts.duringRotation('temporal');
+          else if (part === 'postgres-rotation') outcome = await parts.duringRotation('postgres');
+          else {
+            const audit = await parts.postgresDuringAuditWrites();
+            extraLost += audit.lost;
+            notes.push(...audit.witnesses);
+            outcome = audit;
+          }
+          recoveries.push(outcome.recoveryMs);
+          notes.push(`run ${run}: ${outcome.note}`);
+          log(`${part} run ${run}: ${outcome.note}`);
+        } catch (error) {
+          // The run did not complete; the invariants below still say what it left behind.
+          notes.push(`run ${run} failed: ${(error as Error).message}`);
+          log(`${part} run ${run} failed: ${(error as Error).message}`);
+          recoveries.push(Number.POSITIVE_INFINITY);
         }
-        recoveries.push(outcome.recoveryMs);
-        notes.push(`run ${run}: ${outcome.note}`);
-        log(`${part} run ${run}: ${outcome.note}`);
         const counts = await checkInvariants({ apiUrl: stack.apiUrl, token: stack.adminToken, temporalAddress: stack.temporalAddress, nodes: stack.nodes }, parts.ledger);
-        if (counts.completed && counts.auditVerified) completed += 1;
+        if (counts.completed && counts.auditVerified && Number.isFinite(recoveries[recoveries.length - 1] ?? 0)) completed += 1;
         else if (!counts.auditVerified) notes.push(`run ${run}: the audit chain does not verify`);
         duplicates += counts.duplicates;
         orphans += counts.orphans;
