@@ -1,6 +1,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { KeyrotorConfig } from '../domain/config';
 import { processSetting } from '../adapters/config-loader';
+import { meaningOfStopSignal, type StopRequest } from '../domain/stop-signals';
 
 /**
  * Installs the Temporal runtime of this process before any worker or connection exists: worker logs at WARN (or
@@ -17,16 +18,22 @@ export function installRuntime(config: KeyrotorConfig): void {
   });
 }
 
-/** Resolves with the first SIGINT or SIGTERM; a second one exits at once. */
+/**
+ * Resolves with the first SIGINT or SIGTERM; a second request exits at once. The copy of the first signal that npm
+ * forwards is not a second request (domain/stop-signals.ts).
+ */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    let received = false;
+    let first: StopRequest | undefined;
     const on = (signal: NodeJS.Signals): void => {
-      if (received) {
+      const now = Date.now();
+      const meaning = meaningOfStopSignal(first, signal, now);
+      if (meaning === 'same-request') return;
+      if (meaning === 'stop-now') {
         process.stdout.write(`${signal} again: exiting without waiting\n`);
         process.exit(130);
       }
-      received = true;
+      first = { signal, atMs: now };
       resolve(signal);
     };
     process.on('SIGINT', on);

@@ -22,7 +22,10 @@ export async function entropyHarvestWorkflow(input: { nodeId: string }): Promise
     // It heartbeats while it runs: a harvest whose worker died is retried after this, not after 30 minutes. Wider than
     // the key steps' 10 s because the SP 800-22 battery holds the event loop for a few seconds.
     heartbeatTimeout: '20s',
-    retry: { maximumAttempts: 2 },
+    // Each death of the node's worker costs an attempt. With two, a harvest whose worker was killed twice (npm start
+    // SIGKILLed twice in a row) failed without a report, and the schedule's start trigger had been skipped while it
+    // waited: no report until an interval and a whole harvest later.
+    retry: { maximumAttempts: 5 },
     summary: `harvest, test and pool the entropy of ${input.nodeId}`,
   });
   const report = await harvestEntropy({ nodeId: input.nodeId });

@@ -222,6 +222,31 @@ async function oneAtATime<T>(pool: TokenSessionPool, key: string, work: () => Pr
   }
 }
 
+/**
+ * Destroys the key objects that a creation killed inside the PKCS#11 library left on the token. SoftHSM writes a new
+ * object's file first and its template's attributes after it, so a process killed in C_GenerateKeyPair or
+ * C_UnwrapKey can leave a token key object with the library's defaults: no CKA_LABEL and no CKA_ID (seen after
+ * SIGKILLs of `npm start`). keyrotor names every key object it creates in the creating call's template, and creations
+ * on a token run one at a time in a process (createObjectsAlone), so such an object was never a key anyone holds and
+ * no retry can find it by label: it goes before the next creation. Objects with a label or an ID are never touched
+ * here (unknown ones are the key map's, which reports and quarantines them); a temporary session object of this
+ * process is made and destroyed inside createObjectsAlone, so none exists while this runs.
+ */
+function destroyUnfinishedObjects(session: PooledSession): number {
+  const { pkcs11, session: handle } = session;
+  let destroyed = 0;
+  for (const keyClass of ['privateKey', 'publicKey'] as const) {
+    // Not filtered on CKA_TOKEN: an object cut off before its template was applied may not carry the token's value.
+    for (const object of findObjects(pkcs11, handle, template({ class: ObjectClass[keyClass] }))) {
+      const { id, label } = readAttributeValues(pkcs11, handle, object, ['id', 'label']);
+      if (id.length > 0 || label.length > 0) continue;
+      pkcs11.C_DestroyObject(handle, object);
+      destroyed += 1;
+    }
+  }
+  return destroyed;
+}
+
 const fatal = (session: PooledSession, message: string, cause?: unknown): HsmError =>
   new HsmError(session.nodeId, undefined, message, false, cause === undefined ? undefined : { cause });
 
@@ -411,6 +436,7 @@ export async function generateKeyPair(pool: TokenSessionPool, input: GenerateKey
   const keyType = checkKeyType(input.keyType);
   const label = checkLabel(input.label, 'label');
   return createObjectsAlone(pool, () => onSession(pool, `generating ${keyType} key '${label}'`, async (session) => {
+    destroyUnfinishedObjects(session);
     const existing = await settleExistingPair(session, keyType, label);
     if (existing) return { fingerprint: existing.fingerprint, spki: existing.spki.toString('base64'), created: false };
 
@@ -503,6 +529,7 @@ export async function importReplica(pool: TokenSessionPool, input: ImportReplica
   if (described !== keyType) throw new UserError('key_type_mismatch', `the public key is a ${described} key, not ${keyType}`);
 
   return createObjectsAlone(pool, () => onSession(pool, `importing a replica of key ${fingerprint}`, async (session) => {
+    destroyUnfinishedObjects(session);
     let privateKey = findByFingerprint(session, 'privateKey', fingerprint);
     let publicKey = findByFingerprint(session, 'publicKey', fingerprint);
     if (privateKey && publicKey) return { created: false };

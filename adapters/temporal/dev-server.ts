@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { UserError } from '../../domain/errors';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../domain/identifiers';
-import { findTemporalCli } from '../../scripts/tool-paths';
+import { findOnPath, findTemporalCli } from '../../scripts/tool-paths';
 
 export interface DevServerOptions {
   dataDir: string;
@@ -42,6 +42,9 @@ function portAcceptsConnections(port: number): Promise<boolean> {
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServerHandle> {
   const { dataDir, port, uiPort, namespace, log } = options;
   mkdirSync(dataDir, { recursive: true });
+  const dbFile = join(dataDir, 'temporal.db');
+  const pidFile = join(dataDir, PID_FILE);
+  await stopLeftover(pidFile, dbFile, log);
   if (await portAcceptsConnections(port)) {
     throw new UserError('port_in_use', `port ${port} is already in use, so the Temporal dev server cannot start; stop what uses it, set KEYROTOR_TEMPORAL_PORT, or point TEMPORAL_ADDRESS at a running server`);
   }
@@ -49,7 +52,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   if (!cli) return startWithSdkDownload(options);
   const args = [
     'server', 'start-dev',
-    '--db-filename', join(dataDir, 'temporal.db'),
+    '--db-filename', dbFile,
     '--ip', '127.0.0.1',
     '--port', String(port),
     '--ui-port', String(uiPort),
@@ -59,12 +62,20 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     ...SEARCH_ATTRIBUTE_NAMES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
   ];
   const logFile = createWriteStream(join(dataDir, 'temporal-dev-server.log'), { flags: 'a' });
-  const child: ChildProcess = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The server runs in a process group of its own: a signal to keyrotor's group (Ctrl-C, `kill -TERM -<pgid>`) must
+  // not stop it before the workers have drained, which needs it. keyrotor stops it last. So that it still dies with
+  // keyrotor when keyrotor is killed, it is started under `setpriv --pdeathsig KILL` where util-linux has it; a server
+  // left over all the same is stopped by the next start (its pid file).
+  const setpriv = findOnPath('setpriv');
+  const [command, commandArgs] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', cli.path, ...args]] : [cli.path, args];
+  const child: ChildProcess = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  if (child.pid !== undefined) writeFileSync(pidFile, `${child.pid}\n`);
   child.stdout?.pipe(logFile);
   child.stderr?.pipe(logFile);
   let exited: number | null | undefined;
   child.once('exit', (code) => {
     exited = code;
+    rmSync(pidFile, { force: true });
   });
   const deadline = Date.now() + (options.startTimeoutSeconds ?? 60) * 1000;
   while (!(await portAcceptsConnections(port))) {
@@ -84,6 +95,43 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     pid: child.pid,
     stop: () => stopChild(child, () => exited !== undefined),
   };
+}
+
+const PID_FILE = 'temporal-dev-server.pid';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops a dev server that an earlier keyrotor left running on this data folder (keyrotor was killed where setpriv is
+ * missing, or its pid was reused): without this the next start would find its port taken. Only a process whose
+ * command line names this data folder's database file is touched.
+ */
+async function stopLeftover(pidFile: string, dbFile: string, log: (message: string) => void): Promise<void> {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  let commandLine = '';
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    // No such process (or no /proc): nothing is left over.
+  }
+  if (Number.isInteger(pid) && pid > 0 && commandLine.includes(dbFile)) {
+    log(`stopping a Temporal dev server (pid ${pid}) left running by an earlier keyrotor`);
+    process.kill(pid, 'SIGTERM');
+    for (let waited = 0; isAlive(pid); waited += 100) {
+      if (waited === 10_000) process.kill(pid, 'SIGKILL');
+      if (waited > 20_000) throw new Error(`the Temporal dev server pid ${pid} did not stop; stop it by hand (kill -9 ${pid}) and start again`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  rmSync(pidFile, { force: true });
 }
 
 async function stopChild(child: ChildProcess, hasExited: () => boolean): Promise<void> {

@@ -91,6 +91,23 @@ describe('npm start', () => {
     expect(await running.stop('SIGTERM', 30_000)).toBe(0);
   });
 
+  it('stops once and in order when its whole process group gets SIGTERM (npm forwards a copy), and exits 0', async () => {
+    running = startLongRunning('npm', ['start'], env, { group: true });
+    await running.waitFor(/Ctrl-C stops everything/, 180_000);
+    expect((await healthOf()).body.status).toBe('ok');
+
+    // As `kill -TERM -<pgid>` or Ctrl-C in a terminal: npm, keyrotor and whatever runs in their group get the signal,
+    // and npm forwards it to keyrotor once more.
+    expect(await running.stopGroup('SIGTERM', 60_000)).toBe(0);
+    const output = running.output();
+    expect(output.match(/\[keyrotor\] SIGTERM: stopping/g)).toHaveLength(1);
+    expect(output).not.toContain('again: exiting without waiting');
+    expect(output.match(/\[keyrotor\] stopped/g)).toHaveLength(1);
+    // Nothing is left running: the Temporal dev server and PostgreSQL were stopped (their pid files are gone).
+    expect(existsSync(join(dataDir, 'temporal-dev-server.pid'))).toBe(false);
+    expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+  });
+
   it('refuses an API port that is taken before it creates anything, and exits non-zero', async () => {
     const occupied: Server = createServer();
     await new Promise<void>((resolve) => occupied.listen({ host: '127.0.0.1', port: ports.api }, resolve));

@@ -289,6 +289,28 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
       expect(withLabel(0, label)).toEqual([['privkey', first.fingerprint], ['pubkey', first.fingerprint]]);
     });
 
+    it('a creation killed inside the library (a key object with neither label nor ID) is destroyed by the next creation on the token', async () => {
+      // A half-named object (a label, no ID) is a retry's to settle, not debris.
+      const halfNamed = await keys.generateKeyPair(pool(0), { keyType: 'ec-p256', label: 'keyrotor:half-named-kept:v1' });
+      await clearIds('keyrotor:half-named-kept:v1', [ObjectClass.privateKey]);
+      // What SoftHSM leaves when its process dies between writing a new object and applying the template: the
+      // library's defaults, no CKA_LABEL and no CKA_ID (seen after SIGKILLs of npm start).
+      const debris = await keys.generateKeyPair(pool(0), { keyType: 'rsa-2048', label: 'keyrotor:debris:v1' });
+      await keys.destroyKeyObjects(pool(0), { fingerprint: debris.fingerprint, privateKey: false, publicKey: true });
+      await pool(0).withSession('test: unnaming a private key', ({ pkcs11, session }) => {
+        for (const handle of findObjects(pkcs11, session, template({ class: ObjectClass.privateKey, label: 'keyrotor:debris:v1' }))) {
+          pkcs11.C_SetAttributeValue(session, handle, template({ id: Buffer.alloc(0), label: '' }));
+        }
+      });
+      const nameless = (): TokenObject[] => listTokenObjects(access(0)).filter((object) => object.class === 'privkey' && object.idHex === null && !object.label);
+      expect(nameless()).toHaveLength(1);
+
+      const next = await keys.generateKeyPair(pool(0), { keyType: 'ec-p256', label: 'keyrotor:after-debris:v1' });
+      expect(next.created).toBe(true);
+      expect(nameless()).toEqual([]);
+      expect(withLabel(0, 'keyrotor:half-named-kept:v1')).toEqual([['privkey', null], ['pubkey', halfNamed.fingerprint]]);
+    });
+
     it('an EC private key that lost its public key is kept and refused: its public point cannot be recovered', async () => {
       const label = 'keyrotor:lost-public-ec:v1';
       const first = await keys.generateKeyPair(pool(0), { keyType: 'ec-p256', label });

@@ -43,10 +43,22 @@ export interface LongRunning {
   waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
   /** Sends a signal and resolves with the exit code. */
   stop(signal: NodeJS.Signals, timeoutMs: number): Promise<number | null>;
+  /**
+   * With `group`: sends a signal to the whole process group, as a terminal's Ctrl-C or `kill -TERM -<pgid>` does, and
+   * resolves with the exit code; after timeoutMs the group is SIGKILLed.
+   */
+  stopGroup(signal: NodeJS.Signals, timeoutMs: number): Promise<number | null>;
+  /** Resolves with the exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
 }
 
-export function startLongRunning(command: string, args: string[], env: Record<string, string | undefined>): LongRunning {
-  const child = spawn(command, args, { cwd: projectRoot, env: env, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface LongRunningOptions {
+  /** Runs the command as the leader of a process group of its own (as a shell runs a job), for stopGroup. */
+  group?: boolean;
+}
+
+export function startLongRunning(command: string, args: string[], env: Record<string, string | undefined>, options: LongRunningOptions = {}): LongRunning {
+  const child = spawn(command, args, { cwd: projectRoot, env: env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.group === true });
   let output = '';
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
@@ -80,5 +92,22 @@ export function startLongRunning(command: string, args: string[], env: Record<st
       clearTimeout(timer);
       return code;
     },
+    async stopGroup(signal, timeoutMs) {
+      if (options.group !== true || child.pid === undefined) throw new Error('stopGroup needs a process started with { group: true }');
+      const signalGroup = (groupSignal: NodeJS.Signals): void => {
+        try {
+          process.kill(-(child.pid as number), groupSignal);
+        } catch {
+          // The group is gone already.
+        }
+      };
+      if (exitCode !== undefined) return exitCode;
+      signalGroup(signal);
+      const timer = setTimeout(() => signalGroup('SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    exited,
   };
 }
