@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { UserError } from '../../domain/errors';
 import { ApiRefusedError, ApiUnavailableError, EXIT_CODES, EXIT_CODES_HELP, callApi, type ApiRequest } from '../api-client';
@@ -59,6 +58,7 @@ async function confirmEmergency(input: Input): Promise<void> {
   if (!process.stdin.isTTY) {
     throw new UserError('confirmation_required', `an emergency rotation marks ${name}'s active version compromised and archives it without a grace period; not on a terminal, pass --yes to confirm`);
   }
+  const { createInterface } = await import('node:readline/promises');
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await prompt.question(`Emergency rotation: ${name}'s active version stops signing on every node now and is marked compromised.\nType the key's name to go on: `);
