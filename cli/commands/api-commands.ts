@@ -51,7 +51,7 @@ function command<Reply>(spec: ApiCommand<Reply>): ApiCommand<unknown> {
 const groups: Record<string, string> = {
   keys: 'Managed keys: list, show, create, rotate, extend or end a grace period, resume, change the policy, decommission',
   alerts: 'Alerts: list, acknowledge',
-  audit: 'The hash-chained audit log',
+  audit: 'The hash-chained audit log: list its entries, verify the chain',
   keymap: 'The cluster key map: show it, sync the nodes now',
   tokens: 'API tokens (admin)',
 };
@@ -128,6 +128,9 @@ const followKey = follow<KeyDetail>({
   outcome: (now) => (now.held ? 'held' : now.working === null && now.waiting === null ? 'done' : undefined),
 });
 
+/** A new key: as followKey, over once its first version is active (before its workflow's first step it looks idle). */
+const followNewKey = follow<KeyDetail>({ ...followKey, outcome: (now) => (now.activeVersion === null && !now.held ? undefined : followKey.outcome(now)) });
+
 interface NodesView { lastSync: { runId: string; trigger: string; startedAt: string; finishedAt: string | null } | null; nodes: Array<{ id: string; inSync: boolean; stale: boolean; staleReason?: string | null; lastSyncAt?: string | null; acknowledged: { epoch: number } | null }> }
 
 /** A sync as GET /keymap/nodes shows it: the run that started and ended, and each node as the sync reaches it. */
@@ -203,7 +206,8 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
       { flags: '--policy <field=value...>', description: 'policy fields (gracePeriod=7d maxAge=90d riskThreshold=0.8 ...)' },
       { flags: '--reason <text>', description: 'why the key is made (audit log)' },
     ],
-    example: 'keyrotor keys create payments --type ec-p256 --policy gracePeriod=7d maxAge=90d --reason "checkout signing"',
+    example: 'keyrotor keys create payments --type ec-p256 --policy gracePeriod=7d maxAge=90d --reason "checkout signing" --wait',
+    follow: followNewKey,
     request: (input) => ({
       method: 'POST',
       path: '/keys',
@@ -301,6 +305,26 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
     example: 'keyrotor alerts ack 0b6f1c9e-3a52-4c1e-9d2f-6f1f7c1b2a10',
     request: (input) => ({ method: 'POST', path: `/alerts/${encodeURIComponent(input.args[0]!)}/ack` }),
     show: (alert) => fields([['id', alert.id], ['subject', alert.subject], ['acknowledged by', alert.acknowledgedBy], ['acknowledged at', alert.acknowledgedAt]]),
+  }),
+  command<{ entries: Array<{ seq: number; at: string; actor: string; action: string; subject: string; details: Record<string, unknown> }>; nextAfterSeq?: number }>({
+    words: ['audit', 'list'],
+    summary: 'Audit entries in sequence order, a page at a time (GET /audit)',
+    options: [
+      { flags: '--subject <subject>', description: 'only entries about this subject (a key name, threat-intel, ...)' },
+      { flags: '--action <action>', description: 'only entries of this action (key.created, key.rotated, ...)' },
+      { flags: '--after-seq <seq>', description: 'only entries after this seq (the next page)' },
+      { flags: '--limit <n>', description: 'at most this many (default 100)' },
+    ],
+    example: 'keyrotor audit list --subject payments',
+    request: (input) => ({ method: 'GET', path: '/audit', query: { subject: text(input.options.subject), action: text(input.options.action), afterSeq: text(input.options.afterSeq), limit: text(input.options.limit) } }),
+    show: (reply) => `${table([
+      { header: 'seq', value: (e) => e.seq },
+      { header: 'at', value: (e) => e.at },
+      { header: 'actor', value: (e) => e.actor },
+      { header: 'action', value: (e) => e.action },
+      { header: 'subject', value: (e) => e.subject },
+      { header: 'reason', value: (e) => e.details.reason },
+    ], reply.entries)}${reply.nextAfterSeq === undefined ? '' : `\nmore: --after-seq ${reply.nextAfterSeq}`}`,
   }),
   command<{ ok: boolean; entries: number; firstSeq: number | null; lastSeq: number | null; headHash: string; anchored: boolean; problems: Array<{ seq: number; kind: string; message: string }>; anchors: Array<{ node: string; seq: number | null; status: string; matchesLog?: boolean }> }>({
     words: ['audit', 'verify'],
@@ -424,7 +448,15 @@ async function followWork(spec: Follow<unknown>, input: Input, request: Promise<
   for (;;) {
     // Only a poll that starts after the reply shows the work's state after it (before the work starts, it looks idle).
     const answered = replied;
-    const now = await callApi(spec.poll(input));
+    let now: unknown;
+    try {
+      now = await callApi(spec.poll(input));
+    } catch (error) {
+      // What the request creates (a key) is not there until the API has recorded it.
+      if (!(error instanceof ApiRefusedError && error.problem.status === 404 && !answered)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      continue;
+    }
     for (const line of spec.changes(state, now)) say(line);
     state = now;
     // A refusal (a hold answers the request with key_held) ends it: exit 3 with the problem, the steps printed above.

@@ -50,8 +50,10 @@ describe('keyrotor key commands over the API', () => {
     const created = await cli(['keys', 'create', 'cli-key', '--type', 'ec-p256', '--policy', 'gracePeriod=1h', 'maxGracePeriod=6h', 'retention=1h', '--reason', 'cli test']);
     expect(created).toMatchObject({ code: 0, stdout: expect.stringContaining('creating cli-key (workflow key/cli-key)') as string });
     expect(created.stdout).toMatch(/gracePeriod:\s+1h/);
-    const createdJson = json(await cli(['keys', 'create', 'cli-json', '--type', 'ec-p256', '--json']));
+    const createdJson = json(await cli(['keys', 'create', 'cli-json', '--type', 'ec-p256', '--json', '--wait']));
     expect(createdJson).toMatchObject({ name: 'cli-json', workflowId: 'key/cli-json' });
+    // --wait ends once v1 is active, not before: the key is active as soon as the command returns.
+    expect(await key('cli-json')).toMatchObject({ phase: 'active', activeVersion: 1 });
 
     const bad = await cli(['keys', 'create', 'Bad Name', '--type', 'ec-p256']);
     expectRefused(bad, 'invalid_key_name');
@@ -187,6 +189,17 @@ describe('keyrotor key commands over the API', () => {
     expect(table.stdout).toMatch(/chain:\s+intact\n/);
     expect(table.stdout).toContain(reply.headHash);
     expectRefused(await cli(['audit', 'verify']), 'forbidden');
+
+    const query = '/audit?subject=key%2Fcli-key&action=key.version.compromised';
+    const [listed, listedJson] = await Promise.all([
+      cli(['audit', 'list', '--subject', 'key/cli-key', '--action', 'key.version.compromised'], 'auditor'),
+      cli(['audit', 'list', '--subject', 'key/cli-key', '--action', 'key.version.compromised', '--json'], 'auditor'),
+    ]);
+    const entries = json(listedJson) as { entries: Array<{ seq: number }> };
+    expect(entries).toEqual(await api(query, 'auditor'));
+    expect(entries.entries).toHaveLength(2);
+    expect(listed.stdout).toMatch(/^SEQ\s+AT\s+ACTOR\s+ACTION\s+SUBJECT\s+REASON\n/);
+    expect(listed.stdout).toMatch(/\skey\.version\.compromised\s+key\/cli-key\s+second leak$/m);
   });
 
   it('shows and syncs the key map', async () => {
