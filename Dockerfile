@@ -5,8 +5,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# The workflow bundle is made once here, so control workers start without webpack; the dashboard the API serves at /ui/ too.
-RUN node bin/keyrotor.js bundle-workflows /app/workflow-bundle.js && node scripts/build-dashboard.js --force && npm prune --omit=dev
+# The workflow bundle is made once here, so control workers start without webpack; the dashboard the API serves at /ui/
+# and the precompiled keyrotor command (esbuild is a development dependency) too.
+RUN node bin/keyrotor.js bundle-workflows /app/workflow-bundle.js && node scripts/build-dashboard.js --force && node scripts/build-cli.js --force && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 # A named volume takes its owner from the image's folder it is mounted on: each SoftHSM node's token folder and PIN folder

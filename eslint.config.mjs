@@ -5,7 +5,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.keyrotor/', '.keyrotor-test/', '.keyrotor-faults/', '.tools/', 'coverage/', 'dashboard/dist/', '**/*.d.ts'] },
+  { ignores: ['node_modules/', '.keyrotor/', '.keyrotor-test/', '.keyrotor-faults/', '.tools/', 'coverage/', 'dashboard/dist/', 'cli/dist/', '**/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked.map((config) => ({ ...config, files: ['**/*.ts'] })),
   {

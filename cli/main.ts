@@ -16,6 +16,11 @@ export function buildProgram(): Command {
 
 /** Runs the command line and returns the exit code. Failures print what went wrong and what to do next. */
 export async function main(argv: string[]): Promise<number> {
+  // `keyrotor keys list | head` closes the pipe early: the reader's choice, not a failure to report with a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(EXIT_CODES.ok);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

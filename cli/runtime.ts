@@ -1,4 +1,5 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { portProblemOf } from '../adapters/listen';
 import type { KeyrotorConfig } from '../domain/config';
 import { processSetting } from '../adapters/config-loader';
 import { meaningOfStopSignal, type StopRequest } from '../domain/stop-signals';
@@ -8,14 +9,19 @@ import { meaningOfStopSignal, type StopRequest } from '../domain/stop-signals';
  * KEYROTOR_WORKER_LOG_LEVEL) and the workers' own Prometheus metrics on workerMetricsPort (0: none).
  */
 export function installRuntime(config: KeyrotorConfig): void {
-  Runtime.install({
-    logger: new DefaultLogger(processSetting('workerLogLevel') as 'WARN'),
-    // keyrotor orders its own shutdown on these signals.
-    shutdownSignals: [],
-    ...(config.workerMetricsPort > 0
-      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.workerMetricsPort}` } } } }
-      : {}),
-  });
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(processSetting('workerLogLevel') as 'WARN'),
+      // keyrotor orders its own shutdown on these signals.
+      shutdownSignals: [],
+      ...(config.workerMetricsPort > 0
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.workerMetricsPort}` } } } }
+        : {}),
+    });
+  } catch (error) {
+    // The runtime binds the metrics port at once and says only "Address already in use": name the port and the setting.
+    throw portProblemOf(error, '127.0.0.1', config.workerMetricsPort, { what: 'the workers\' metrics', setting: 'KEYROTOR_WORKER_METRICS_PORT (workerMetricsPort)', otherwise: 'to 0 for none' }) ?? error;
+  }
 }
 
 /**

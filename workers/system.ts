@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
@@ -19,7 +21,7 @@ import { formatDuration } from '../domain/keys/durations';
 import { startControlWorker } from './control-worker';
 import { startHsmWorker, type RunningWorker } from './hsm-worker';
 import { temporalConnectionOptions } from '../adapters/temporal/connection';
-import { assertApiPortFree, listenApi } from '../adapters/listen';
+import { assertApiPortFree, assertPortFree, listenApi } from '../adapters/listen';
 import { processSetting } from '../adapters/config-loader';
 
 export interface SystemOptions {
@@ -80,6 +82,15 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
   }
   // A port that is taken fails the start before any token, database or server exists.
   if (options.listen !== false) await assertApiPortFree(config.api.host, config.api.port);
+  // A PostgreSQL left running by a crashed start of this data folder holds its port: the embedded start stops it first.
+  if (!config.database.url && !existsSync(join(config.dataDir, 'postgres', 'postmaster.pid'))) {
+    await assertPortFree('127.0.0.1', config.database.embeddedPort, { what: 'embedded PostgreSQL', setting: 'KEYROTOR_PG_PORT (database.embeddedPort)', otherwise: 'set DATABASE_URL to a server' });
+  }
+  if (!config.temporal.address) {
+    const otherwise = 'set TEMPORAL_ADDRESS to a running Temporal';
+    await assertPortFree('127.0.0.1', config.temporal.devServerPort, { what: 'the Temporal dev server', setting: 'KEYROTOR_TEMPORAL_PORT (temporal.devServerPort)', otherwise });
+    await assertPortFree('127.0.0.1', config.temporal.uiPort, { what: 'the Temporal Web UI', setting: 'KEYROTOR_TEMPORAL_UI_PORT (temporal.uiPort)', otherwise });
+  }
   try {
     log(`checking ${config.hsm.nodes.length} HSM node(s)`);
     const provision = await provisionCluster(config, log);

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { UserError } from '../../domain/errors';
 import { ApiRefusedError, ApiUnavailableError, EXIT_CODES, EXIT_CODES_HELP, callApi, type ApiRequest } from '../api-client';
@@ -26,7 +25,23 @@ interface ApiCommand<Reply> {
   show: (reply: Reply) => string;
   /** The reply says the thing checked is not right: exit 1. */
   failed?: (reply: Reply) => boolean;
+  /** `--wait`: follow the work the request starts, from what the API shows of it, until it is over. */
+  follow?: Follow<unknown>;
 }
+
+/**
+ * What `--wait` polls while the request runs and after its reply, the lines each change prints, and when the work is
+ * over: undefined while it goes on, 'done', or 'held' (exit 1: the work stopped and needs an operator).
+ */
+interface Follow<State> {
+  poll(input: Input): ApiRequest;
+  changes(before: State | undefined, now: State): string[];
+  outcome(now: State): 'done' | 'held' | undefined;
+}
+
+/** Each declaration keeps its own state type; the commands hold them all. */
+const follow = <State>(spec: Follow<State>): Follow<unknown> => spec;
+const POLL_MS = 500;
 
 /** Each declaration keeps its own reply type; the registry holds them all. */
 function command<Reply>(spec: ApiCommand<Reply>): ApiCommand<unknown> {
@@ -36,7 +51,7 @@ function command<Reply>(spec: ApiCommand<Reply>): ApiCommand<unknown> {
 const groups: Record<string, string> = {
   keys: 'Managed keys: list, show, create, rotate, extend or end a grace period, resume, change the policy, decommission',
   alerts: 'Alerts: list, acknowledge',
-  audit: 'The hash-chained audit log',
+  audit: 'The hash-chained audit log: list its entries, verify the chain',
   keymap: 'The cluster key map: show it, sync the nodes now',
   tokens: 'API tokens (admin)',
 };
@@ -59,6 +74,7 @@ async function confirmEmergency(input: Input): Promise<void> {
   if (!process.stdin.isTTY) {
     throw new UserError('confirmation_required', `an emergency rotation marks ${name}'s active version compromised and archives it without a grace period; not on a terminal, pass --yes to confirm`);
   }
+  const { createInterface } = await import('node:readline/promises');
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await prompt.question(`Emergency rotation: ${name}'s active version stops signing on every node now and is marked compromised.\nType the key's name to go on: `);
@@ -94,6 +110,48 @@ interface MapVersion { version: number; kid: string; state: string; nodes: Recor
 interface SyncNode { nodeId: string; status: string; inventory?: string; reason?: string | null; drift?: { total?: number } }
 
 const risk = (key: KeyListItem): string => (key.prediction?.riskScore == null ? '-' : `${key.prediction.riskScore.toFixed(2)}/${key.prediction.riskThreshold}`);
+
+/** A key's work as GET /keys/:name shows it: the step running, what it waits for, a hold, each version's state. */
+const followKey = follow<KeyDetail>({
+  poll: (input) => ({ method: 'GET', path: `/keys/${encodeURIComponent(input.args[0]!)}` }),
+  changes: (before, now) => {
+    const lines: string[] = [];
+    if (now.working !== (before?.working ?? null)) lines.push(now.working ? `working: ${now.working}` : `done: ${before?.working ?? 'nothing'}`);
+    if (now.waiting?.for !== before?.waiting?.for) lines.push(now.waiting ? `waiting for ${now.waiting.for}` : 'no longer waiting');
+    if (now.held && now.held.step !== before?.held?.step) lines.push(`HELD at ${now.held.step}: ${now.held.reason} (fix it, then keyrotor keys resume ${now.name})`);
+    for (const version of now.versions) {
+      const was = before?.versions.find((v) => v.version === version.version)?.state;
+      if (was !== version.state) lines.push(`v${version.version} ${was ? `${was} → ` : ''}${version.state}`);
+    }
+    return lines;
+  },
+  outcome: (now) => (now.held ? 'held' : now.working === null && now.waiting === null ? 'done' : undefined),
+});
+
+/** A new key: as followKey, over once its first version is active (before its workflow's first step it looks idle). */
+const followNewKey = follow<KeyDetail>({ ...followKey, outcome: (now) => (now.activeVersion === null && !now.held ? undefined : followKey.outcome(now)) });
+
+interface NodesView { lastSync: { runId: string; trigger: string; startedAt: string; finishedAt: string | null } | null; nodes: Array<{ id: string; inSync: boolean; stale: boolean; staleReason?: string | null; lastSyncAt?: string | null; acknowledged: { epoch: number } | null }> }
+
+/** A sync as GET /keymap/nodes shows it: the run that started and ended, and each node as the sync reaches it. */
+const followSync = follow<NodesView>({
+  poll: () => ({ method: 'GET', path: '/keymap/nodes' }),
+  changes: (before, now) => {
+    const lines: string[] = [];
+    const run = now.lastSync;
+    if (run && run.runId !== before?.lastSync?.runId) lines.push(`sync ${run.runId} started (${run.trigger})`);
+    for (const node of now.nodes) {
+      const was = before?.nodes.find((n) => n.id === node.id);
+      if (before && node.lastSyncAt !== was?.lastSyncAt) {
+        lines.push(`${node.id}: ${node.stale ? `not reached (${node.staleReason ?? 'no reason given'})` : `${node.inSync ? 'in sync' : 'behind'} at epoch ${node.acknowledged?.epoch ?? '-'}`}`);
+      }
+    }
+    if (run?.finishedAt && (run.runId !== before?.lastSync?.runId || !before.lastSync.finishedAt)) lines.push(`sync ${run.runId} finished`);
+    return lines;
+  },
+  // The sync's reply comes when the run is over; the last poll after it shows every node it reached.
+  outcome: () => 'done',
+});
 
 export const apiCommands: Array<ApiCommand<unknown>> = [
   command<{ keys: KeyListItem[]; total: number }>({
@@ -148,7 +206,8 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
       { flags: '--policy <field=value...>', description: 'policy fields (gracePeriod=7d maxAge=90d riskThreshold=0.8 ...)' },
       { flags: '--reason <text>', description: 'why the key is made (audit log)' },
     ],
-    example: 'keyrotor keys create payments --type ec-p256 --policy gracePeriod=7d maxAge=90d --reason "checkout signing"',
+    example: 'keyrotor keys create payments --type ec-p256 --policy gracePeriod=7d maxAge=90d --reason "checkout signing" --wait',
+    follow: followNewKey,
     request: (input) => ({
       method: 'POST',
       path: '/keys',
@@ -161,8 +220,9 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
     summary: 'Rotate now; --emergency: the old version stops signing everywhere, is marked compromised and archived without grace (POST /keys/:name/rotate)',
     args: ['<name>'],
     options: [reason, { flags: '--emergency', description: 'the active version is compromised (asks for confirmation)' }, { flags: '--yes', description: 'confirm an emergency rotation without asking' }],
-    example: 'keyrotor keys rotate payments --reason "quarterly rotation"\n  $ keyrotor keys rotate payments --emergency --yes --reason "key leaked in incident 42"',
+    example: 'keyrotor keys rotate payments --reason "quarterly rotation" --wait\n  $ keyrotor keys rotate payments --emergency --yes --reason "key leaked in incident 42"',
     confirm: confirmEmergency,
+    follow: followKey,
     request: (input) => ({ method: 'POST', path: `/keys/${encodeURIComponent(input.args[0]!)}/rotate`, body: { reason: input.options.reason, emergency: input.options.emergency === true } }),
     show: (reply) => fields([
       ['version', reply.version],
@@ -246,6 +306,26 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
     request: (input) => ({ method: 'POST', path: `/alerts/${encodeURIComponent(input.args[0]!)}/ack` }),
     show: (alert) => fields([['id', alert.id], ['subject', alert.subject], ['acknowledged by', alert.acknowledgedBy], ['acknowledged at', alert.acknowledgedAt]]),
   }),
+  command<{ entries: Array<{ seq: number; at: string; actor: string; action: string; subject: string; details: Record<string, unknown> }>; nextAfterSeq?: number }>({
+    words: ['audit', 'list'],
+    summary: 'Audit entries in sequence order, a page at a time (GET /audit)',
+    options: [
+      { flags: '--subject <subject>', description: 'only entries about this subject (a key name, threat-intel, ...)' },
+      { flags: '--action <action>', description: 'only entries of this action (key.created, key.rotated, ...)' },
+      { flags: '--after-seq <seq>', description: 'only entries after this seq (the next page)' },
+      { flags: '--limit <n>', description: 'at most this many (default 100)' },
+    ],
+    example: 'keyrotor audit list --subject payments',
+    request: (input) => ({ method: 'GET', path: '/audit', query: { subject: text(input.options.subject), action: text(input.options.action), afterSeq: text(input.options.afterSeq), limit: text(input.options.limit) } }),
+    show: (reply) => `${table([
+      { header: 'seq', value: (e) => e.seq },
+      { header: 'at', value: (e) => e.at },
+      { header: 'actor', value: (e) => e.actor },
+      { header: 'action', value: (e) => e.action },
+      { header: 'subject', value: (e) => e.subject },
+      { header: 'reason', value: (e) => e.details.reason },
+    ], reply.entries)}${reply.nextAfterSeq === undefined ? '' : `\nmore: --after-seq ${reply.nextAfterSeq}`}`,
+  }),
   command<{ ok: boolean; entries: number; firstSeq: number | null; lastSeq: number | null; headHash: string; anchored: boolean; problems: Array<{ seq: number; kind: string; message: string }>; anchors: Array<{ node: string; seq: number | null; status: string; matchesLog?: boolean }> }>({
     words: ['audit', 'verify'],
     summary: 'Recompute the audit log\'s hash chain and check it against the nodes\' anchors (GET /audit/verify); exit 1 when the chain is broken',
@@ -280,8 +360,9 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
   command<{ runId: string; epoch: number; digest: string; nodes: SyncNode[]; problems: string[] }>({
     words: ['keymap', 'sync'],
     summary: 'Run a key map sync now and show what it found and repaired on each node (POST /keymap/sync)',
-    example: 'keyrotor keymap sync',
+    example: 'keyrotor keymap sync --wait',
     request: () => ({ method: 'POST', path: '/keymap/sync' }),
+    follow: followSync,
     show: (reply) => `${fields([['run', reply.runId], ['epoch', reply.epoch], ['digest', reply.digest], ['problems', reply.problems]])}\n\n${table([
       { header: 'node', value: (n) => n.nodeId },
       { header: 'status', value: (n) => n.status },
@@ -338,15 +419,52 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
 async function run(spec: ApiCommand<unknown>, input: Input, json: boolean): Promise<void> {
   await spec.confirm?.(input);
   let reply: unknown;
+  let outcome: 'done' | 'held' | undefined;
   try {
-    reply = await callApi(spec.request(input));
+    const request = callApi(spec.request(input));
+    if (spec.follow && input.options.wait === true) [reply, outcome] = await followWork(spec.follow, input, request, json);
+    else reply = await request;
   } catch (error) {
     // A script reading --json gets the problem as the API sent it; the exit code says refused or unreachable.
     if (json && (error instanceof ApiRefusedError || error instanceof ApiUnavailableError) && error.problem) process.stdout.write(`${JSON.stringify(error.problem, null, 2)}\n`);
     throw error;
   }
   process.stdout.write(`${json ? JSON.stringify(reply, null, 2) : spec.show(reply)}\n`);
-  if (spec.failed?.(reply)) process.exitCode = EXIT_CODES.failed;
+  if (spec.failed?.(reply) || outcome === 'held') process.exitCode = EXIT_CODES.failed;
+}
+
+/**
+ * `--wait`: polls what the API shows of the work while the request runs and after its reply, printing each change as
+ * it happens (on stderr with --json, so stdout stays the reply), until the work is over.
+ */
+async function followWork(spec: Follow<unknown>, input: Input, request: Promise<unknown>, json: boolean): Promise<[unknown, 'done' | 'held']> {
+  const say = (line: string): void => {
+    (json ? process.stderr : process.stdout).write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
+  };
+  let replied: { reply: unknown } | undefined;
+  let failure: { error: unknown } | undefined;
+  request.then((reply) => (replied = { reply }), (error: unknown) => (failure = { error }));
+  let state: unknown;
+  for (;;) {
+    // Only a poll that starts after the reply shows the work's state after it (before the work starts, it looks idle).
+    const answered = replied;
+    let now: unknown;
+    try {
+      now = await callApi(spec.poll(input));
+    } catch (error) {
+      // What the request creates (a key) is not there until the API has recorded it.
+      if (!(error instanceof ApiRefusedError && error.problem.status === 404 && !answered)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      continue;
+    }
+    for (const line of spec.changes(state, now)) say(line);
+    state = now;
+    // A refusal (a hold answers the request with key_held) ends it: exit 3 with the problem, the steps printed above.
+    if (failure) throw failure.error;
+    const outcome = spec.outcome(now);
+    if (answered && outcome) return [answered.reply, outcome];
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
 }
 
 export function registerApiCommands(program: Command): void {
@@ -365,6 +483,7 @@ export function registerApiCommands(program: Command): void {
       if (option.required) sub.requiredOption(option.flags, option.description);
       else sub.option(option.flags, option.description);
     }
+    if (spec.follow) sub.option('--wait', 'follow the work as it happens, step by step, until it is over; exit 1 if it ends held');
     sub.option('--json', 'print the API\'s reply as JSON')
       .addHelpText('after', `\nExample:\n  $ ${spec.example}\n${EXIT_CODES_HELP}`)
       .action(async (...params: unknown[]) => {

@@ -1,17 +1,15 @@
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Command } from 'commander';
-import { workflowsPath } from '../../workers/control-worker';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, so that the others start without it
+const actions = (): typeof import('../actions/bundle') => require('../actions/bundle') as typeof import('../actions/bundle');
 
 export function registerBundle(program: Command): void {
   program
     .command('bundle-workflows')
     .description('Bundle the workflow code once (at image build time); control workers load it from KEYROTOR_WORKFLOW_BUNDLE')
     .argument('<file>', 'where to write the bundle')
+    .addHelpText('after', '\nExample:\n  $ keyrotor bundle-workflows /app/workflow-bundle.js')
     .action(async (file: string) => {
-      const { code } = await bundleWorkflowCode({ workflowsPath });
-      writeFileSync(resolve(file), code);
-      process.stdout.write(`workflow bundle written to ${resolve(file)} (${(code.length / 1024).toFixed(0)} KiB)\n`);
+      await actions().runBundleWorkflows(file);
     });
 }

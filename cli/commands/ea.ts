@@ -1,21 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UserError } from '../../domain/errors';
-import {
-  assessmentRows,
-  assessNonIid,
-  ESTIMATORS,
-  isEstimate,
-  type NonIidAssessment,
-  prepareSamples,
-  TRUNCATED_BITSTRING_LENGTH,
-} from '../../domain/sp800-90b';
+import { TRUNCATED_BITSTRING_LENGTH } from '../../domain/sp800-90b/samples';
+import type { EaOptions } from '../actions/ea';
 
-interface EaOptions {
-  bitsPerSample: string;
-  json?: boolean;
-  truncateBitstring?: boolean;
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, so that the others start without it
+const actions = (): typeof import('../actions/ea') => require('../actions/ea') as typeof import('../actions/ea');
+
+// Not toLocaleString: its first call loads ICU's locale data, a third of the start-up time of `keyrotor --help`.
+const thousands = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 export function registerEa(program: Command): void {
   program
@@ -24,57 +15,9 @@ export function registerEa(program: Command): void {
     .argument('<file>', 'raw samples, one per byte')
     .requiredOption('--bits-per-sample <bits>', 'bits per sample, 1 to 8: each byte contributes its low bits')
     .option('--json', 'print an array of {estimator, track, minEntropy}')
-    .option('--truncate-bitstring', `assess only the first ${TRUNCATED_BITSTRING_LENGTH.toLocaleString('en')} bits of the bitstring (ea_non_iid -t)`)
+    .option('--truncate-bitstring', `assess only the first ${thousands(TRUNCATED_BITSTRING_LENGTH)} bits of the bitstring (ea_non_iid -t)`)
+    .addHelpText('after', '\nExample:\n  $ keyrotor ea samples.bin --bits-per-sample 8\n\nOn a terminal, the estimator running is shown on stderr; not with --json or when stderr is not a terminal.')
     .action((file: string, options: EaOptions) => {
-      const bitsPerSample = Number(options.bitsPerSample);
-      const data = readSamples(file);
-      const samples = prepareSamples(data, bitsPerSample, { truncateBitstring: options.truncateBitstring === true });
-      const showProgress = process.stderr.isTTY === true;
-      const assessment = assessNonIid(samples, ({ estimator, track }) => {
-        if (showProgress) process.stderr.write(`\r\x1b[K  ${estimator} on the ${track}…`);
-      });
-      if (showProgress) process.stderr.write('\r\x1b[K');
-      process.stdout.write(options.json ? `${JSON.stringify(assessmentRows(assessment), null, 2)}\n` : report(file, assessment));
+      actions().runEa(file, options);
     });
-}
-
-function readSamples(file: string): Uint8Array {
-  let data: Buffer;
-  try {
-    data = readFileSync(file);
-  } catch (error) {
-    throw new UserError('file_unreadable', `cannot read ${file}: ${(error as Error).message}`);
-  }
-  if (data.length === 0) throw new UserError('no_samples', `${file} is empty: it should hold one sample per byte`);
-  return new Uint8Array(data.buffer, data.byteOffset, data.length);
-}
-
-function report(file: string, assessment: NonIidAssessment): string {
-  const { bitsPerSample, sampleCount, alphabetSize, bitstringLength } = assessment;
-  const lines = [
-    `${file}: ${sampleCount.toLocaleString('en')} samples of ${bitsPerSample} bits, ${alphabetSize} distinct values` +
-      (bitstringLength === undefined ? '' : `, bitstring of ${bitstringLength.toLocaleString('en')} bits`),
-  ];
-  if (alphabetSize < 2) {
-    lines.push('every sample has the same value: no entropy is awarded');
-  } else {
-    const cell = (estimator: string, track: string): string => {
-      const result = assessment.results.find((r) => r.estimator === estimator && r.track === track);
-      if (!result) return '-';
-      return isEstimate(result.outcome) ? result.outcome.minEntropy.toFixed(6) : `n/a (${result.outcome.notApplicable})`;
-    };
-    const withBitstring = bitstringLength !== undefined;
-    lines.push('', `${'estimator'.padEnd(16)} ${'original'.padEnd(14)}${withBitstring ? 'bitstring (per bit)' : ''}`);
-    for (const estimator of ESTIMATORS) {
-      lines.push(`${estimator.padEnd(16)} ${cell(estimator, 'original').padEnd(14)}${withBitstring ? cell(estimator, 'bitstring') : ''}`.trimEnd());
-    }
-    lines.push('', `H_original:  ${assessment.hOriginal.toFixed(6)} bits per sample`);
-    if (assessment.hBitstring !== undefined) {
-      lines.push(`H_bitstring: ${assessment.hBitstring.toFixed(6)} bits per bit`);
-      lines.push(`min(H_original, ${bitsPerSample} × H_bitstring): ${assessment.assessed.toFixed(6)} bits per sample`);
-    } else {
-      lines.push(`assessed:    ${assessment.assessed.toFixed(6)} bits per sample`);
-    }
-  }
-  return `${lines.join('\n')}\n`;
 }

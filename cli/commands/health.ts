@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../adapters/config-loader';
-import type { HealthReport } from '../../api/services/health';
-import { ExternalError } from '../../domain/errors';
+import type { HealthOptions } from '../actions/health';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, so that the others start without it
+const actions = (): typeof import('../actions/health') => require('../actions/health') as typeof import('../actions/health');
 
 export function registerHealth(program: Command): void {
   program
@@ -9,31 +10,8 @@ export function registerHealth(program: Command): void {
     .description('Ask a running keyrotor for the health of Temporal, PostgreSQL and every HSM node')
     .option('--url <url>', 'API base URL (default: from the configuration)')
     .option('--json', 'print the raw JSON reply')
-    .action(async (options: { url?: string; json?: boolean }) => {
-      const api = options.url ? undefined : loadConfig().api;
-      const base = options.url ?? `http://${api?.host}:${api?.port}`;
-      let response: Response;
-      try {
-        response = await fetch(`${base}/health`, { signal: AbortSignal.timeout(30_000) });
-      } catch (error) {
-        throw new ExternalError('api_unreachable', `cannot reach keyrotor at ${base} (${(error as Error).message}); is \`npm start\` running?`);
-      }
-      const report = (await response.json()) as HealthReport;
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      } else {
-        process.stdout.write(`status: ${report.status}\n`);
-        for (const [name, component] of Object.entries(report.components)) {
-          process.stdout.write(`  ${name.padEnd(10)} ${component.status.padEnd(5)} ${component.latencyMs} ms${'reason' in component ? `  ${component.reason}` : ''}\n`);
-        }
-        for (const node of report.nodes) {
-          const detail = node.status === 'up' ? `${node.tokenLabel} (${node.model}, serial ${node.serialNumber}), HSM ${node.hsmMs} ms` : node.reason;
-          process.stdout.write(`  ${node.id.padEnd(10)} ${node.status.padEnd(5)} ${detail}\n`);
-        }
-        for (const pool of report.entropy) {
-          if (pool.status === 'stale') process.stdout.write(`  entropy of ${pool.nodeId}: stale, ${pool.reason ?? ''}\n`);
-        }
-      }
-      process.exitCode = report.status === 'ok' ? 0 : 1;
+    .addHelpText('after', '\nExample:\n  $ keyrotor health --url http://127.0.0.1:3000\n\nExit code 0 when everything is up, 1 otherwise.')
+    .action(async (options: HealthOptions) => {
+      await actions().runHealth(options);
     });
 }

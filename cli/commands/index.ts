@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerApiCommands } from './api-commands';
 import { registerBacktest } from './backtest';
 import { registerBundle } from './bundle';
+import { registerCompletion } from './completion';
 import { registerEa } from './ea';
 import { registerHealth } from './health';
 import { registerIngest } from './ingest';
@@ -14,7 +15,7 @@ import { registerSts } from './sts';
 type Register = (program: Command) => void;
 
 /** Subcommands, in the order `keyrotor --help` lists them. */
-const commands: Register[] = [registerStart, registerServices, registerWorker, registerHealth, registerApiCommands, registerIngest, registerEa, registerKat, registerSts, registerBacktest, registerBundle];
+const commands: Register[] = [registerStart, registerServices, registerWorker, registerHealth, registerApiCommands, registerIngest, registerEa, registerKat, registerSts, registerBacktest, registerBundle, registerCompletion];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

@@ -1,70 +1,15 @@
-import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
-import { loadConfig, processSetting } from '../../adapters/config-loader';
-import { provisionCluster } from '../../adapters/pkcs11/provision';
-import { serveNodeProvisioning } from '../../adapters/pkcs11/provision-node';
-import { Database } from '../../adapters/postgres/database';
-import { openApplicationDatabase } from '../../adapters/postgres/roles';
-import { ensureAdminToken } from '../../adapters/postgres/token-repository';
-import { ensureEntropySchedules, ensureKeymapSyncSchedule, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
-import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
-import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
-import { buildApp } from '../../api/app';
-import type { KeyrotorConfig } from '../../domain/config';
-import { UserError } from '../../domain/errors';
-import { formatDuration } from '../../domain/keys/durations';
-import { untilSignal } from '../runtime';
-import { temporalConnectionOptions } from '../../adapters/temporal/connection';
-import { listenApi } from '../../adapters/listen';
 
-const say = (message: string): void => {
-  process.stdout.write(`[keyrotor] ${message}\n`);
-};
-
-/** The separate services run against a PostgreSQL server and a Temporal cluster; only `start` embeds them. */
-function externalServices(config: KeyrotorConfig): { databaseUrl: string; temporalAddress: string } {
-  const missing = [!config.database.url && 'DATABASE_URL', !config.temporal.address && 'TEMPORAL_ADDRESS'].filter(Boolean);
-  if (missing.length > 0) throw new UserError('external_services_required', `this command runs beside a PostgreSQL server and a Temporal cluster: set ${missing.join(' and ')} (or use keyrotor start for the embedded ones)`);
-  return { databaseUrl: config.database.url as string, temporalAddress: config.temporal.address as string };
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, so that the others start without it
+const actions = (): typeof import('../actions/services') => require('../actions/services') as typeof import('../actions/services');
 
 export function registerServices(program: Command): void {
   program
     .command('provision')
     .description('One-shot set-up of a deployment: HSM tokens and wrapping keys, database migrations, Temporal search attributes, the first admin token')
+    .addHelpText('after', '\nExample:\n  $ DATABASE_URL=postgres://... TEMPORAL_ADDRESS=temporal:7233 keyrotor provision')
     .action(async () => {
-      const config = loadConfig();
-      const { databaseUrl, temporalAddress } = externalServices(config);
-      say(`checking ${config.hsm.nodes.length} HSM node(s)`);
-      const report = await provisionCluster(config, say);
-      say(`wrapping keys: ${Object.entries(report.wrappingKeys).map(([label, key]) => `${label} ${key.state} (check value ${key.checkValue})`).join(', ')}`);
-      const { db, applied } = await openApplicationDatabase({ url: databaseUrl, ...(config.database.ownerUrl ? { ownerUrl: config.database.ownerUrl } : {}) }, say);
-      try {
-        say(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date');
-        const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
-        try {
-          const added = await ensureSearchAttributes(connection, config.temporal.namespace);
-          say(added.length > 0 ? `registered search attributes ${added.join(', ')}` : 'search attributes are registered');
-          const client = new Client({ connection, namespace: config.temporal.namespace });
-          await ensureEntropySchedules(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
-          await ensurePredictionSchedules(client, config.temporal.controlTaskQueue, config.prediction.retrainIntervalHours);
-          say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node`);
-          await ensureUsageRetentionSchedule(client, config.temporal.controlTaskQueue);
-          say(`raw usage events kept ${formatDuration(config.usage.rawRetentionMs)}, risk evaluations ${formatDuration(config.prediction.evaluationRetentionMs)} (checked hourly)`);
-          const feed = await ensureThreatFeedSchedule(client, config.temporal.controlTaskQueue, config.threatIntel);
-          if (feed === 'scheduled') say(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)}`);
-          if (feed === 'removed') say('no threat-intelligence feed is configured: its schedule was removed');
-          await ensureKeymapSyncSchedule(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id));
-          say('key map sync scheduled every minute and after each lifecycle step');
-        } finally {
-          await connection.close();
-        }
-        const { created } = await ensureAdminToken(db, processSetting('adminToken'));
-        if (created) say(`first admin API token (shown once, stored only as a hash): ${created}`);
-      } finally {
-        await db.close();
-      }
-      say('provisioned');
+      await actions().runProvision();
     });
 
   // Started by `provision` (same binary) for a node whose module needs an environment of its own; it reads its
@@ -74,38 +19,14 @@ export function registerServices(program: Command): void {
     .description('One node of `keyrotor provision`, in a process of its own (started by keyrotor provision)')
     .requiredOption('--node <id>', 'the node id')
     .action(async (options: { node: string }) => {
-      await serveNodeProvisioning(options.node);
+      await actions().runProvisionNode(options.node);
     });
 
   program
     .command('api')
     .description('The API server alone (several can run side by side), against DATABASE_URL and TEMPORAL_ADDRESS')
+    .addHelpText('after', '\nExample:\n  $ DATABASE_URL=postgres://... TEMPORAL_ADDRESS=temporal:7233 keyrotor api')
     .action(async () => {
-      const config = loadConfig();
-      const { databaseUrl, temporalAddress } = externalServices(config);
-      const db = Database.connect(databaseUrl);
-      const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
-      const app = await buildApp({ config, db, temporal: new Client({ connection, namespace: config.temporal.namespace }) });
-      const dispatcher = new AlertDispatcher(db, config.alerts.webhooks, { allowedTargets: config.webhooks.allowedTargets }, say);
-      dispatcher.start();
-      const closeAll = async (): Promise<void> => {
-        await app.close();
-        await dispatcher.stop();
-        await connection.close();
-        await db.close();
-      };
-      let url: string;
-      try {
-        url = await listenApi(app, config.api.host, config.api.port);
-      } catch (error) {
-        // Left open, the pool and the dispatcher's timer would keep a failed process alive.
-        await closeAll();
-        throw error;
-      }
-      say(`API listening on ${url} (dashboard: ${url}/ui/)`);
-      const signal = await untilSignal();
-      say(`${signal}: stopping`);
-      await closeAll();
-      say('stopped');
+      await actions().runApi();
     });
 }

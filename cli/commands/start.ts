@@ -1,38 +1,14 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../adapters/config-loader';
-import { startSystem } from '../../workers/system';
-import { installRuntime, untilSignal } from '../runtime';
 
-const say = (message: string): void => {
-  process.stdout.write(`[keyrotor] ${message}\n`);
-};
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, so that the others start without it
+const actions = (): typeof import('../actions/start') => require('../actions/start') as typeof import('../actions/start');
 
 export function registerStart(program: Command): void {
   program
     .command('start')
     .description('Run the whole system: HSM nodes, PostgreSQL, Temporal, workers and the API (embedded defaults)')
+    .addHelpText('after', '\nExample:\n  $ npm start            (the same, after installing what a fresh clone is missing)\n  $ KEYROTOR_API_PORT=3100 keyrotor start')
     .action(async () => {
-      const config = loadConfig();
-      installRuntime(config);
-      const system = await startSystem(config, { log: say });
-      say('ready');
-      say(`  API                ${system.apiUrl}`);
-      say(`  dashboard          ${system.apiUrl}/ui/`);
-      say(`  API docs           ${system.apiUrl}/docs  (OpenAPI: ${system.apiUrl}/openapi.json)`);
-      say(`  health             ${system.apiUrl}/health`);
-      say(`  Temporal Web UI    ${system.temporalUiUrl ?? '(external Temporal: use its own Web UI)'}`);
-      say(`  Temporal frontend  ${system.temporalAddress}`);
-      say(`  worker metrics     http://127.0.0.1:${config.workerMetricsPort}/metrics`);
-      say(`  data folder        ${config.dataDir}`);
-      if (system.createdAdminToken) {
-        say('');
-        say(`first admin API token (shown once, stored only as a hash): ${system.createdAdminToken}`);
-        say('');
-      }
-      say('Ctrl-C stops everything');
-      const signal = await untilSignal();
-      say(`${signal}: stopping (waiting up to ${config.shutdownGraceMs} ms for running work)`);
-      await system.stop();
-      say('stopped');
+      await actions().runStart();
     });
 }

@@ -2,16 +2,13 @@ import { UserError } from '../errors';
 import { seasonalMeanForecast, seasonalNaiveForecast } from './baseline';
 import { forecastKeys, forestForecasts, MIN_FOREST_HISTORY } from './forecaster';
 import { createSeededRandom, type ForestModel, type ForestTrainingOptions, trainForest } from './forest-model';
+import { BACKTEST_ORIGINS, DEFAULT_BACKTEST_HORIZON, DEFAULT_RETRAIN_EVERY } from './backtest-settings';
 import { HOUR_MS, HOURS_PER_DAY, HOURS_PER_WEEK, type HourlySeries, truncateSeries } from './series';
 
 export const BACKTEST_METHODS = ['seasonal-naive-24', 'seasonal-naive-168', 'seasonal-mean-4w', 'forest', 'shipped'] as const;
 export type BacktestMethod = (typeof BACKTEST_METHODS)[number];
+export { BACKTEST_ORIGINS, DEFAULT_BACKTEST_HORIZON, DEFAULT_RETRAIN_EVERY };
 
-/** One origin a day over the last four weeks. */
-export const BACKTEST_ORIGINS = 28;
-export const DEFAULT_BACKTEST_HORIZON = 24;
-/** The forest is retrained every seven origins (weekly), each time on all the hours before that origin. */
-export const DEFAULT_RETRAIN_EVERY = 7;
 /** MASE divides by the in-sample mean absolute difference at this lag (one day). */
 export const MASE_SEASON = HOURS_PER_DAY;
 

@@ -36,7 +36,7 @@ describe('keyrotor key commands over the API', () => {
   };
   const api = async (url: string, role: keyof typeof tokens = 'admin'): Promise<Record<string, unknown>> =>
     (await system.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${tokens[role]}` } })).json();
-  const key = async (name: string) => (await api(`/keys/${name}`)) as { phase: string; activeVersion: number | null; policy: Record<string, unknown>; versions: Array<{ version: number; kid: string; state: string }>; deadlines: { graceDeadline: string | null } };
+  const key = async (name: string) => (await api(`/keys/${name}`)) as { phase: string; activeVersion: number | null; policy: Record<string, unknown>; versions: Array<{ version: number; kid: string; state: string }>; deadlines: { graceDeadline: string | null }; working: string | null; held: unknown };
   const activeKey = (name: string) => eventually(async () => {
     const found = await key(name);
     return found.phase === 'active' && found.activeVersion !== null ? found : undefined;
@@ -50,8 +50,10 @@ describe('keyrotor key commands over the API', () => {
     const created = await cli(['keys', 'create', 'cli-key', '--type', 'ec-p256', '--policy', 'gracePeriod=1h', 'maxGracePeriod=6h', 'retention=1h', 'publicationLead=0s', '--reason', 'cli test']);
     expect(created).toMatchObject({ code: 0, stdout: expect.stringContaining('creating cli-key (workflow key/cli-key)') as string });
     expect(created.stdout).toMatch(/gracePeriod:\s+1h/);
-    const createdJson = json(await cli(['keys', 'create', 'cli-json', '--type', 'ec-p256', '--json']));
+    const createdJson = json(await cli(['keys', 'create', 'cli-json', '--type', 'ec-p256', '--json', '--wait']));
     expect(createdJson).toMatchObject({ name: 'cli-json', workflowId: 'key/cli-json' });
+    // --wait ends once v1 is active, not before: the key is active as soon as the command returns.
+    expect(await key('cli-json')).toMatchObject({ phase: 'active', activeVersion: 1 });
 
     const bad = await cli(['keys', 'create', 'Bad Name', '--type', 'ec-p256']);
     expectRefused(bad, 'invalid_key_name');
@@ -117,6 +119,18 @@ describe('keyrotor key commands over the API', () => {
     const after = await key('cli-key');
     expect(after.activeVersion).toBe(3);
     expect(after.versions.find((v) => v.version === 2)?.state).toBe(emergency.previous.state);
+
+    // --wait follows the workflow's state (GET /keys/:name) until the work is over, then prints the reply.
+    const followed = await cli(['keys', 'rotate', 'cli-key', '--emergency', '--yes', '--reason', 'second leak', '--wait']);
+    expect(followed).toMatchObject({ code: 0, stderr: '' });
+    expect(followed.stdout).toMatch(/^\d\d:\d\d:\d\d {2}v4 (\S+ → )*active$/m);
+    expect(followed.stdout).toMatch(/^\d\d:\d\d:\d\d {2}v3 active → \S+$/m);
+    expect(followed.stdout).toMatch(/^version:\s+4\n/m);
+    const settled = await key('cli-key');
+    expect(settled).toMatchObject({ activeVersion: 4, working: null, held: null });
+    // Each step printed as it happened, the last one the version's state now (an emergency goes through compromised).
+    expect(followed.stdout).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d {2}v3 \\S+ → ${settled.versions.find((v) => v.version === 3)!.state}$`, 'm'));
+    expect(followed.stdout).toMatch(/^\d\d:\d\d:\d\d {2}working: emergency rotation/m);
     expectRefused(await cli(['keys', 'rotate', 'no-such-key', '--reason', 'x']), 'not_found');
   });
 
@@ -175,6 +189,17 @@ describe('keyrotor key commands over the API', () => {
     expect(table.stdout).toMatch(/chain:\s+intact\n/);
     expect(table.stdout).toContain(reply.headHash);
     expectRefused(await cli(['audit', 'verify']), 'forbidden');
+
+    const query = '/audit?subject=key%2Fcli-key&action=key.version.compromised';
+    const [listed, listedJson] = await Promise.all([
+      cli(['audit', 'list', '--subject', 'key/cli-key', '--action', 'key.version.compromised'], 'auditor'),
+      cli(['audit', 'list', '--subject', 'key/cli-key', '--action', 'key.version.compromised', '--json'], 'auditor'),
+    ]);
+    const entries = json(listedJson) as { entries: Array<{ seq: number }> };
+    expect(entries).toEqual(await api(query, 'auditor'));
+    expect(entries.entries).toHaveLength(2);
+    expect(listed.stdout).toMatch(/^SEQ\s+AT\s+ACTOR\s+ACTION\s+SUBJECT\s+REASON\n/);
+    expect(listed.stdout).toMatch(/\skey\.version\.compromised\s+key\/cli-key\s+second leak$/m);
   });
 
   it('shows and syncs the key map', async () => {
@@ -183,13 +208,21 @@ describe('keyrotor key commands over the API', () => {
     const table = await cli(['keymap', 'sync']);
     expect(table.code).toBe(0);
     for (const node of system.config.hsm.nodes) expect(table.stdout).toMatch(new RegExp(`^${node.id}\\s+in-sync\\s`, 'm'));
+    const followed = await cli(['keymap', 'sync', '--wait']);
+    expect(followed).toMatchObject({ code: 0, stderr: '' });
+    expect(followed.stdout).toMatch(/^\d\d:\d\d:\d\d {2}sync \S+ started \((manual|\w+)\)$/m);
+    for (const node of system.config.hsm.nodes) expect(followed.stdout).toMatch(new RegExp(`^${node.id}\\s+in-sync\\s`, 'm'));
+    // With --json the steps go to stderr and stdout stays the reply.
+    const followedJson = await cli(['keymap', 'sync', '--wait', '--json']);
+    expect((json(followedJson) as { nodes: unknown[] }).nodes).toHaveLength(system.config.hsm.nodes.length);
+    expect(followedJson.stderr).toMatch(/sync \S+ started/);
 
     const [shown, shownJson] = await Promise.all([cli(['keymap', 'show', '--key', 'cli-key']), cli(['keymap', 'show', '--key', 'cli-key', '--json'])]);
     const map = json(shownJson) as { epoch: number; digest: string; keys: Array<{ versions: Array<{ version: number; kid: string; state: string }> }> };
     expect(map).toEqual(await api('/keymap?key=cli-key'));
     expect(shown.stdout).toContain(`digest: ${map.digest}`);
-    const v3 = map.keys[0]!.versions.find((v) => v.version === 3)!;
-    expect(shown.stdout).toMatch(new RegExp(`^cli-key\\s+3\\s+active\\s+${v3.kid}\\s+\\S+`, 'm'));
+    const v4 = map.keys[0]!.versions.find((v) => v.version === 4)!;
+    expect(shown.stdout).toMatch(new RegExp(`^cli-key\\s+4\\s+active\\s+${v4.kid}\\s+\\S+`, 'm'));
     expectRefused(await cli(['keymap', 'show', '--state', 'lost']), 'invalid_request');
   });
 

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../support/cli';
+import { freePort } from '../support/ports';
 import { requireEnv, softHsmModule, uniqueName } from '../support/system';
 
 /** The tokens SoftHSM holds right now, read with softhsm2-util rather than keyrotor's own code. */
@@ -10,12 +11,23 @@ function tokenLabels(): string[] {
   return [...out.matchAll(/^\s+Label:\s+(\S.*?)\s*$/gm)].map((match) => match[1] as string).filter((label) => label.length > 0);
 }
 
-function startWith(file: unknown, extraEnv: Record<string, string> = {}): { result: CliResult; dataDir: string } {
+/**
+ * `keyrotor start` with this configuration file. Every port it would listen on is a free one, so that it fails on the
+ * configuration and not on a port a running copy holds (a start checks its ports first).
+ */
+async function startWith(file: unknown, extraEnv: Record<string, string> = {}): Promise<{ result: CliResult; dataDir: string }> {
   const dataDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('bad-config-'));
   mkdirSync(dataDir, { recursive: true });
   const configFile = join(dataDir, 'keyrotor.config.json');
   writeFileSync(configFile, JSON.stringify(file));
-  const env = { ...process.env, KEYROTOR_CONFIG: configFile, KEYROTOR_DATA_DIR: dataDir, DATABASE_URL: undefined, TEMPORAL_ADDRESS: undefined, ...extraEnv };
+  const ports = {
+    KEYROTOR_API_PORT: String(await freePort()),
+    KEYROTOR_PG_PORT: String(await freePort()),
+    KEYROTOR_TEMPORAL_PORT: String(await freePort()),
+    KEYROTOR_TEMPORAL_UI_PORT: String(await freePort()),
+    KEYROTOR_WORKER_METRICS_PORT: String(await freePort()),
+  };
+  const env = { ...process.env, ...ports, KEYROTOR_CONFIG: configFile, KEYROTOR_DATA_DIR: dataDir, DATABASE_URL: undefined, TEMPORAL_ADDRESS: undefined, ...extraEnv };
   return { result: runCli(['start'], env), dataDir };
 }
 
@@ -28,10 +40,10 @@ function expectNothingMade(dataDir: string, labelsBefore: string[]): void {
 describe('a bad configuration stops start-up with a message that names the node and the fix', () => {
   const module = softHsmModule();
 
-  it('unknown module path', () => {
+  it('unknown module path', async () => {
     const prefix = uniqueName('m');
     const before = tokenLabels();
-    const { result, dataDir } = startWith({
+    const { result, dataDir } = await startWith({
       hsm: { nodes: [{ id: `${prefix}-1`, tokenLabel: `${prefix}-1`, modulePath: module }, { id: `${prefix}-2`, tokenLabel: `${prefix}-2`, modulePath: '/opt/nowhere/libvendor-pkcs11.so' }] },
     });
     expect(result.code).toBe(1);
@@ -40,12 +52,12 @@ describe('a bad configuration stops start-up with a message that names the node 
     expectNothingMade(dataDir, before);
   });
 
-  it('wrong PIN', () => {
+  it('wrong PIN', async () => {
     const label = uniqueName('pin-');
     const made = spawnSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', 'so-pin-4711', '--pin', 'right-pin-4711'], { encoding: 'utf8' });
     expect(made.status).toBe(0);
     const before = tokenLabels();
-    const { result, dataDir } = startWith(
+    const { result, dataDir } = await startWith(
       { hsm: { nodes: [{ id: 'vault-a', tokenLabel: label, modulePath: module, provision: 'none', pin: { env: 'VAULT_A_PIN' } }] } },
       { VAULT_A_PIN: 'wrong-pin-9321' },
     );
@@ -55,26 +67,26 @@ describe('a bad configuration stops start-up with a message that names the node 
     expectNothingMade(dataDir, before);
   });
 
-  it('missing token', () => {
+  it('missing token', async () => {
     const before = tokenLabels();
-    const { result, dataDir } = startWith({ hsm: { nodes: [{ id: 'vault-b', tokenLabel: 'no-such-token', modulePath: module, provision: 'none', pin: { env: 'VAULT_B_PIN' } }] } }, { VAULT_B_PIN: 'x' });
+    const { result, dataDir } = await startWith({ hsm: { nodes: [{ id: 'vault-b', tokenLabel: 'no-such-token', modulePath: module, provision: 'none', pin: { env: 'VAULT_B_PIN' } }] } }, { VAULT_B_PIN: 'x' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`node vault-b: no token labelled 'no-such-token' on ${module}; create it with the HSM's tools or fix the node's tokenLabel`);
     expectNothingMade(dataDir, before);
   });
 
-  it('duplicate node id', () => {
+  it('duplicate node id', async () => {
     const before = tokenLabels();
-    const { result, dataDir } = startWith({ hsm: { nodes: [{ id: 'hsm-a', tokenLabel: 'dup-a' }, { id: 'hsm-a', tokenLabel: 'dup-b' }] } });
+    const { result, dataDir } = await startWith({ hsm: { nodes: [{ id: 'hsm-a', tokenLabel: 'dup-a' }, { id: 'hsm-a', tokenLabel: 'dup-b' }] } });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("hsm.nodes[1] (node 'hsm-a'): duplicate node id 'hsm-a' (also hsm.nodes[0]); give every node its own id");
     expectNothingMade(dataDir, before);
     expect(existsSync(join(dataDir, 'secrets'))).toBe(false);
   });
 
-  it('nodes whose modules need different environments, which one process cannot drive', () => {
+  it('nodes whose modules need different environments, which one process cannot drive', async () => {
     const before = tokenLabels();
-    const { result, dataDir } = startWith({
+    const { result, dataDir } = await startWith({
       hsm: { nodes: [1, 2].map((n) => ({ id: `own-${n}`, tokenLabel: `own-${n}`, modulePath: module, moduleEnv: { SOFTHSM2_CONF: `/etc/keyrotor/softhsm/own-${n}.conf` } })) },
     });
     expect(result.code).toBe(1);

@@ -124,4 +124,25 @@ describe('npm start', () => {
       await new Promise((resolve) => occupied.close(resolve));
     }
   });
+
+  it.each([
+    ['embedded PostgreSQL', 'pg', 'KEYROTOR_PG_PORT'],
+    ['the Temporal dev server', 'temporal', 'KEYROTOR_TEMPORAL_PORT'],
+    ['the Temporal Web UI', 'ui', 'KEYROTOR_TEMPORAL_UI_PORT'],
+    ["the workers' metrics", 'metrics', 'KEYROTOR_WORKER_METRICS_PORT'],
+  ])('refuses a taken port of %s, naming the port and %s\'s setting, before it creates anything', async (what, port, setting) => {
+    const occupied: Server = createServer();
+    await new Promise<void>((resolve) => occupied.listen({ host: '127.0.0.1', port: ports[port] }, resolve));
+    const freshDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('npm-start-taken-'));
+    try {
+      const result = await runCliAsync(['start'], { ...env, KEYROTOR_DATA_DIR: freshDir });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`${what} cannot listen on 127.0.0.1:${ports[port]}: something else already uses that port`);
+      expect(result.stderr).toContain(setting);
+      expect(result.stderr).not.toContain('unexpected failure');
+      expect(existsSync(freshDir) ? readdirSync(freshDir) : []).toEqual([]);
+    } finally {
+      await new Promise((resolve) => occupied.close(resolve));
+    }
+  });
 });

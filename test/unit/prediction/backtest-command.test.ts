@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { parseSeriesCsv, registerBacktest } from '../../../cli/commands/backtest';
+import { parseSeriesCsv } from '../../../cli/actions/backtest';
+import { registerBacktest } from '../../../cli/commands/backtest';
 import { createSeededRandom, HOUR_MS, HOURS_PER_WEEK, syntheticUsageSeries } from '../../../domain/prediction';
 
 interface BacktestJson {

@@ -1,0 +1,54 @@
+import { NativeConnection } from '@temporalio/worker';
+import { useModuleEnvironment } from '../../adapters/pkcs11/module-environment';
+import { loadConfig } from '../../adapters/config-loader';
+import { Database } from '../../adapters/postgres/database';
+import { UserError } from '../../domain/errors';
+import { startControlWorker } from '../../workers/control-worker';
+import { startHsmWorker, type RunningWorker } from '../../workers/hsm-worker';
+import { installRuntime, untilSignal } from '../runtime';
+import { temporalConnectionOptions } from '../../adapters/temporal/connection';
+
+const say = (message: string): void => {
+  process.stdout.write(`[keyrotor worker] ${message}\n`);
+};
+
+function requireTemporalAddress(address: string | undefined): string {
+  if (!address) throw new UserError('temporal_address_required', 'a separate worker needs a running Temporal: set TEMPORAL_ADDRESS (host:port)');
+  return address;
+}
+
+async function runUntilSignal(worker: RunningWorker, cleanup: () => Promise<void>): Promise<void> {
+  say(`${worker.name} running; SIGINT or SIGTERM stops it after its running activities`);
+  const stopped = await Promise.race([untilSignal().then((signal) => `${signal}`), worker.done.then(() => 'worker stopped')]);
+  say(`${stopped}: stopping`);
+  await worker.shutdown();
+  await cleanup();
+  say('stopped');
+}
+
+/** `keyrotor worker hsm --node ID`: the HSM worker of one node until SIGINT or SIGTERM. */
+export async function runHsmWorker(nodeId: string): Promise<void> {
+  const config = loadConfig();
+  const node = config.hsm.nodes.find((candidate) => candidate.id === nodeId);
+  if (!node) throw new UserError('unknown_node', `no HSM node '${nodeId}' is configured (known: ${config.hsm.nodes.map((n) => n.id).join(', ')})`);
+  installRuntime(config);
+  // The node's own module environment (its SoftHSM token folder, say), before the module is loaded.
+  useModuleEnvironment(config.dataDir, [node]);
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config, requireTemporalAddress(config.temporal.address)));
+  const running = await startHsmWorker({ node, connection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs, entropy: config.entropy });
+  await runUntilSignal(running, () => connection.close());
+}
+
+/** `keyrotor worker control`: a control worker until SIGINT or SIGTERM. */
+export async function runControlWorker(): Promise<void> {
+  const config = loadConfig();
+  if (!config.database.url) throw new UserError('database_url_required', 'a separate control worker needs a PostgreSQL server: set DATABASE_URL');
+  installRuntime(config);
+  const db = Database.connect(config.database.url);
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config, requireTemporalAddress(config.temporal.address)));
+  const running = await startControlWorker({ connection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs, db, config });
+  await runUntilSignal(running, async () => {
+    await connection.close();
+    await db.close();
+  });
+}
