@@ -1,4 +1,4 @@
-import type { EntropyProvenance } from '../entropy/node-entropy';
+import type { EntropyProvenance } from '../entropy/provenance';
 import { UserError } from '../errors';
 
 /** One character of a key name, for the patterns of prefixes and of labels that embed a name. */
