@@ -27,9 +27,9 @@ async function createActive(stack: FaultStack, ledger: Ledger, key: string): Pro
   await eventually(async () => ((await keyView(stack, key)).working === null ? true : undefined), `${key} to be idle`, 120_000);
 }
 
-export async function runNodeAway(options: { quick: boolean; log: (line: string) => void }): Promise<ScenarioResult[]> {
+export async function runNodeAway(options: { quick: boolean; log: (line: string) => void; stack?: FaultStack }): Promise<ScenarioResult[]> {
   const { log } = options;
-  const stack = await startFaultStack({ nodes: 3, log });
+  const stack = options.stack ?? (await startFaultStack({ nodes: 3, log }));
   const ledger: Ledger = { acknowledged: [] };
   const notes: string[] = [];
   try {
@@ -106,7 +106,7 @@ export async function runNodeAway(options: { quick: boolean; log: (line: string)
       notes: [...notes, ...(converged ? [] : ['one sync did not bring every node in sync']), ...after.witnesses],
     }];
   } finally {
-    await stack.stop();
+    if (!options.stack) await stack.stop();
   }
 }
 
