@@ -10,6 +10,9 @@ import { startFaultStack, type FaultStack } from '../faults/stack';
  * comes to its purge. After each, nothing is lost, duplicated, orphaned or stranded, and the key moves again within
  * 30 s of its worker's return.
  */
+// Seven kills, each waiting for a worker to start again: minutes on an idle machine, more on a loaded one.
+jest.setTimeout(900_000);
+
 describe('faults: workers killed at each step, a node away', () => {
   let stack: FaultStack;
   const log = (line: string): void => {
