@@ -39,9 +39,9 @@ describe('faults: workers killed at each step, a node away', () => {
 
   it('a worker killed at each step: every step is retried and completes; no dead attempt waits out its start-to-close timeout', async () => {
     const results = await runWorkerKills({ quick: true, log, stack });
-    expect(results.map((result) => result.name)).toEqual([
-      'worker-kills/generate', 'worker-kills/publish (control)', 'worker-kills/control: risk evaluation',
-      'worker-kills/replicate', 'worker-kills/archive', 'worker-kills/verify', 'worker-kills/purge',
+    expect(results.map((result) => result.name).sort()).toEqual([
+      'worker-kills/archive', 'worker-kills/control: risk evaluation', 'worker-kills/generate', 'worker-kills/publish (control)',
+      'worker-kills/purge', 'worker-kills/replicate', 'worker-kills/verify',
     ]);
     expectSound(results);
     // Each victim held the step's attempt when it died, and the retry came from a heartbeat timeout.
