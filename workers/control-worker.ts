@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { withHeartbeats } from '../activities/heartbeat';
 import { createKeyControlActivities } from '../activities/key-control-activities';
 import { createPredictionActivities } from '../activities/prediction-activities';
 import { createThreatIntelActivities } from '../activities/threat-intel-activities';
@@ -36,7 +37,8 @@ export async function startControlWorker(options: ControlWorkerOptions): Promise
         ? { workflowBundle: { codePath: bundle } }
         : { workflowsPath }),
     activities: {
-      ...createKeyControlActivities({ db: options.db, config: options.config }),
+      // The lifecycle gives its control steps a heartbeat timeout (workflows/lifecycle-steps.ts): they heartbeat.
+      ...withHeartbeats(createKeyControlActivities({ db: options.db, config: options.config })),
       ...createThreatIntelActivities({ db: options.db, config: options.config }),
       ...createUsageActivities({ db: options.db, config: options.config }),
       ...createPredictionActivities({ db: options.db, config: options.config }),

@@ -10,12 +10,13 @@ import { webhookDeliveryWorkflow } from './webhook-delivery';
 type Activities = Record<string, (input: Record<string, unknown>) => Promise<unknown>>;
 const retry = { initialInterval: '1s', maximumInterval: '15s' };
 /**
- * HSM and prediction activities heartbeat every 2 s (activities/heartbeat.ts): an attempt whose worker died is retried
- * after this, not after its start-to-close timeout, which stays the bound of a live attempt.
+ * HSM, control and prediction activities heartbeat every 2 s (activities/heartbeat.ts): an attempt whose worker died is
+ * retried after this, not after its start-to-close timeout, which stays the bound of a live attempt. A control step
+ * (a recording, an archive's storage) whose control worker was killed waited out its 30 s start-to-close before.
  */
 const heartbeatTimeout = '10s';
 /** Control and prediction activities name no task queue: they run on the queue this workflow runs on. */
-const control = proxyActivities({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
+const control = proxyActivities({ startToCloseTimeout: '30s', heartbeatTimeout, retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
 const prediction = proxyActivities({ startToCloseTimeout: '2m', heartbeatTimeout, retry: { ...retry, maximumInterval: '10s', maximumAttempts: 4 } }) as Activities;
 
 /**

@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isClean, printTable, type FaultScenario, type ScenarioResult } from './report';
+import { stopEveryStack } from './stack';
 
 /**
  * `npm run faults [-- --json] [--only NAME] [--quick]`: runs every scenario in test/faults/scenarios/ one after the
@@ -65,6 +66,13 @@ async function main(): Promise<number> {
   }
   process.stdout.write(options.json ? `${JSON.stringify({ scenarios: results }, null, 2)}\n` : printTable(results));
   return results.every(isClean) ? 0 : 1;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`${signal}: stopping the stacks\n`);
+    void stopEveryStack().finally(() => process.exit(130));
+  });
 }
 
 main().then(

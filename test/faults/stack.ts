@@ -72,6 +72,13 @@ const READY: Record<'api' | 'control' | 'hsm', RegExp> = {
 };
 const START_TIMEOUT_MS = 120_000;
 
+/** The stop of every stack this process started and has not stopped yet: `npm run faults` stops them on Ctrl-C. */
+const liveStacks = new Set<() => Promise<void>>();
+
+export async function stopEveryStack(): Promise<void> {
+  await Promise.allSettled([...liveStacks].map((stop) => stop()));
+}
+
 function stackDataDir(): string {
   const stamp = `stack-${process.pid}-${randomBytes(3).toString('hex')}`;
   const runDir = process.env.KEYROTOR_TEST_RUN_DIR;
@@ -111,6 +118,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
   let connection: Connection | undefined;
 
   const stopServers = async (): Promise<void> => {
+    liveStacks.delete(stopServers);
     await Promise.all([...running.values()].map((child) => child.stop('SIGKILL', 5000)));
     running.clear();
     await connection?.close().catch(() => undefined);
@@ -120,6 +128,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
     postgres = undefined;
   };
 
+  liveStacks.add(stopServers);
   try {
     temporalServer = await startTemporalDevServer(temporalOptions);
     const apiPort = await freePort();

@@ -104,8 +104,18 @@ export interface KillPlan {
 export interface KillOutcome {
   /** Whether the victim held an attempt of the step when it died. */
   caught: boolean;
-  /** From the victim's return (a worker for its queue running, the dead attempt's process gone) to the step's completion. */
+  /**
+   * From the victim's return (a worker for its queue running, the dead attempt's process gone) to the key moving again:
+   * a new attempt of the step started on a live worker, or the step done.
+   */
   recoveryS: number;
+  /**
+   * From the start of the attempt that died to the step's completion: what the step's timeouts make of a crash (a
+   * heartbeat timeout, or a start-to-close one for a step that does not heartbeat), whatever the machine's start-up time.
+   */
+  fromAttemptS: number;
+  /** How Temporal ended the dead attempt (HEARTBEAT, START_TO_CLOSE, …), as the step's retry reports it. */
+  deadAttemptTimeout: string | null;
   note: string;
 }
 
@@ -143,12 +153,38 @@ export async function killDuringStep(stack: FaultStack, plan: KillPlan, log: (li
   }
   if (!caught) {
     log(`${victim} did not hold ${activity} of ${key} when it died`);
-    return { caught, recoveryS: 0, note: `${activity}: ${victim} held no attempt when killed` };
+    return { caught, recoveryS: 0, fromAttemptS: 0, deadAttemptTimeout: null, note: `${activity}: ${victim} held no attempt when killed` };
   }
-  await eventually(async () => ((await pendingActivities(stack, key)).some((pending) => pending.activityId === activityId) ? undefined : true), `${activity} of ${key} to complete after ${victim} came back`, 180_000, 100);
-  const recoveryS = (Date.now() - back) / 1000;
-  log(`${activity} of ${key} killed on ${victim} (attempt ${attempt?.attempt ?? '?'}): done ${recoveryS.toFixed(1)} s after ${victim} came back`);
-  return { caught, recoveryS, note: `${activity} on ${victim}: ${recoveryS.toFixed(1)} s` };
+  const startedAt = millis(attempt?.lastStartedTime) ?? back;
+  // The key moves again when an attempt starts on a live worker (after `back`, the dead process is gone) or the step is done.
+  let resumedAt: number | undefined;
+  const seen: { timeout: string | null } = { timeout: null };
+  await eventually(async () => {
+    const pending = (await pendingActivities(stack, key)).find((candidate) => candidate.activityId === activityId);
+    const now = Date.now();
+    const timeout = pending?.lastFailure?.timeoutFailureInfo?.timeoutType;
+    if (seen.timeout === null && timeout !== undefined && timeout !== null) seen.timeout = temporal.api.enums.v1.TimeoutType[timeout].replace('TIMEOUT_TYPE_', '');
+    if (!pending) {
+      resumedAt ??= now;
+      return true;
+    }
+    const retried = millis(pending.lastStartedTime);
+    if (resumedAt === undefined && pending.state === STARTED && retried !== undefined && retried >= back) resumedAt = retried;
+    return undefined;
+  }, `${activity} of ${key} to complete after ${victim} came back`, 180_000, 100);
+  const done = Date.now();
+  const recoveryS = ((resumedAt ?? done) - back) / 1000;
+  const doneS = (done - back) / 1000;
+  const fromAttemptS = (done - startedAt) / 1000;
+  const deadAttemptTimeout = seen.timeout;
+  const ended = deadAttemptTimeout === null ? '' : `, dead attempt ended by its ${deadAttemptTimeout} timeout`;
+  log(`${activity} of ${key} killed on ${victim} (attempt ${attempt?.attempt ?? '?'}): moving again ${recoveryS.toFixed(1)} s and done ${doneS.toFixed(1)} s after ${victim} came back, ${fromAttemptS.toFixed(1)} s after the dead attempt started${ended}`);
+  return { caught, recoveryS, fromAttemptS, deadAttemptTimeout, note: `${activity} on ${victim}: moving again ${recoveryS.toFixed(1)} s after its return (done ${doneS.toFixed(1)} s), done ${fromAttemptS.toFixed(1)} s after the dead attempt started${ended}` };
+}
+
+function millis(timestamp: { seconds?: unknown; nanos?: number | null } | null | undefined): number | undefined {
+  if (!timestamp) return undefined;
+  return Number(timestamp.seconds ?? 0) * 1000 + Math.round((timestamp.nanos ?? 0) / 1e6);
 }
 
 export interface VersionView {

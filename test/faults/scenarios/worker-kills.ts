@@ -16,38 +16,42 @@ import { SHORT_POLICY, identityPrefix, keyView, killDuringStep, pendingActivitie
 
 type Trigger = 'create' | 'rotate' | 'after-rotate';
 
-interface KillRun {
-  /** The row of the table this run counts in. */
+interface KillSpec {
+  /** The row of the table this kill counts in. */
   step: string;
-  /** What the run does when the step comes: the plan needs the key and the stack (a node that holds a version). */
-  plan: (key: string, stack: FaultStack) => Promise<Omit<KillPlan, 'key'>>;
-  /** When the kill is armed: once the key is created (no rotation then), before its rotation, or once the rotation is answered. */
+  /** The kill, once the key exists: the plan may need to look (the node generating, the node holding a version). */
+  plan: (key: string) => Promise<Omit<KillPlan, 'key'>>;
+  /** When the kill is armed: once the key is created, before its rotation, or once the rotation is answered. */
   armAt: Trigger;
-  keyType?: string;
+}
+
+/** One key's cycle (create, then rotate and run to v1's purge when a kill needs it) and the kills it suffers. */
+interface Cycle {
+  keyType: string;
+  kills: KillSpec[];
 }
 
 const hsm = (node: string): StackProcess => `hsm:${node}`;
 
-function runs(stack: FaultStack, quick: boolean): KillRun[] {
+function kills(stack: FaultStack, quick: boolean): KillSpec[] {
   const [first, second, third] = stack.nodes.map((node) => node.id) as [string, string, string];
-  const hsmRuns: KillRun[] = [
-    // The generation runs on whichever node its ping chose: found while it runs.
-    { step: 'generate', armAt: 'create', keyType: 'rsa-3072', plan: async (key) => ({ activity: 'generateKeyPair', victim: await generatingNode(stack, key), arm: { kind: 'running' } }) },
-    // v2 is generated on the second of the nodes that answer (one per version, round robin): the others are its
-    // targets, frozen the moment the primary is asked to wrap it for them.
-    ...(quick ? [third] : [first, third]).map((target): KillRun => ({
-      step: 'replicate',
-      armAt: 'rotate',
-      plan: () => Promise.resolve({ activity: 'importReplica', victim: hsm(target), arm: { kind: 'event', match: scheduled('wrapPrivateKey', (input) => input.wrappingKeyLabel === CLUSTER_KEK_LABEL) } }),
-    })),
-    { step: 'archive', armAt: 'after-rotate', plan: async (key) => ({ activity: 'wrapPrivateKey', victim: hsm(await holderOf(stack, key, 1)), arm: { kind: 'now' } }) },
-    { step: 'verify', armAt: 'rotate', plan: () => Promise.resolve({ activity: 'describeKey', victim: hsm(first), arm: { kind: 'event', match: recording('key.version.archived', 1) } }) },
-    { step: 'purge', armAt: 'rotate', plan: () => Promise.resolve({ activity: 'destroyKeyObjects', victim: hsm(second), arm: { kind: 'event', match: recording('key.version.verified', 1) } }) },
-  ];
-  const control = (step: string, activity: string, armAt: Trigger, match: KillPlan['arm']): KillRun => ({ step, armAt, plan: () => Promise.resolve({ activity, victim: 'control', arm: match }) });
-  const controlRuns: KillRun[] = [
+  const plan = (value: Omit<KillPlan, 'key'>) => () => Promise.resolve(value);
+  const control = (step: string, activity: string, armAt: Trigger, arm: KillPlan['arm']): KillSpec => ({ step, armAt, plan: plan({ activity, victim: 'control', arm }) });
+  return [
+    // The generation runs on whichever node its ping chose: found while it runs (rsa-3072 takes a while).
+    { step: 'generate', armAt: 'create', plan: async (key) => ({ activity: 'generateKeyPair', victim: await generatingNode(stack, key), arm: { kind: 'running' } }) },
     control('publish (control)', 'recordKeyEvent', 'create', { kind: 'event', match: recording('key.version.activated', 1) }),
     control('control: risk evaluation', 'evaluateKeyRisk', 'create', { kind: 'event', match: scheduled('evaluateKeyRisk') }),
+    // v2 is generated on the second of the nodes that answer (one per version, round robin): the others are its
+    // targets, each frozen the moment the primary is asked to wrap v2 for them.
+    ...(quick ? [third] : [first, third]).map((target): KillSpec => ({
+      step: 'replicate',
+      armAt: 'rotate',
+      plan: plan({ activity: 'importReplica', victim: hsm(target), arm: { kind: 'event', match: scheduled('wrapPrivateKey', (input) => input.wrappingKeyLabel === CLUSTER_KEK_LABEL) } }),
+    })),
+    { step: 'archive', armAt: 'after-rotate', plan: async (key) => ({ activity: 'wrapPrivateKey', victim: hsm(await holderOf(stack, key, 1)), arm: { kind: 'now' } }) },
+    { step: 'verify', armAt: 'rotate', plan: plan({ activity: 'describeKey', victim: hsm(first), arm: { kind: 'event', match: recording('key.version.archived', 1) } }) },
+    { step: 'purge', armAt: 'rotate', plan: plan({ activity: 'destroyKeyObjects', victim: hsm(second), arm: { kind: 'event', match: recording('key.version.verified', 1) } }) },
     ...(quick ? [] : [
       control('control: which nodes', 'getClusterNodes', 'rotate', { kind: 'event', match: scheduled('getClusterNodes') }),
       control('control: record generated', 'recordKeyEvent', 'create', { kind: 'event', match: recording('key.version.generated', 1) }),
@@ -57,7 +61,16 @@ function runs(stack: FaultStack, quick: boolean): KillRun[] {
       control('control: delete archive', 'deleteArchiveBlob', 'rotate', { kind: 'event', match: scheduled('deleteArchiveBlob') }),
     ]),
   ];
-  return [...hsmRuns, ...controlRuns];
+}
+
+/**
+ * Full: a key per kill, so that each row's invariants speak of its kill alone. Quick: one key suffers every kill, one
+ * after the other as its cycle reaches each step (a kill is armed before its step and fires when the step comes).
+ */
+function cycles(stack: FaultStack, quick: boolean, only: string[] | undefined): Cycle[] {
+  const chosen = kills(stack, quick).filter((kill) => !only || only.some((step) => kill.step.startsWith(step)));
+  const keyType = (specs: KillSpec[]): string => (specs.some((kill) => kill.step === 'generate') ? 'rsa-3072' : 'ec-p256');
+  return quick ? [{ keyType: keyType(chosen), kills: chosen }] : chosen.map((kill) => ({ keyType: keyType([kill]), kills: [kill] }));
 }
 
 /** The node whose worker runs the key's generation now. */
@@ -82,42 +95,43 @@ interface RunRecord {
   counts: Awaited<ReturnType<typeof checkInvariants>>;
 }
 
-async function runOne(stack: FaultStack, ledger: Ledger, run: KillRun, log: (line: string) => void): Promise<RunRecord> {
+async function runCycle(stack: FaultStack, ledger: Ledger, cycle: Cycle, log: (line: string) => void): Promise<RunRecord[]> {
   const key = uniqueName('kill-');
-  let kill: Promise<KillOutcome> | undefined;
-  const arm = async (): Promise<void> => {
-    const plan = { key, ...(await run.plan(key, stack)) };
-    kill = killDuringStep(stack, plan, log);
-    // Nobody waits for it yet: a failure must not go unhandled in the meantime.
-    kill.catch(() => undefined);
+  const launched: Array<{ step: string; outcome: Promise<KillOutcome> }> = [];
+  const arm = async (at: Trigger): Promise<void> => {
+    for (const kill of cycle.kills.filter((candidate) => candidate.armAt === at)) {
+      log(`${key}: kill during ${kill.step} armed`);
+      const outcome = killDuringStep(stack, { key, ...(await kill.plan(key)) }, log);
+      // Nobody waits for it yet: a failure must not go unhandled in the meantime.
+      outcome.catch(() => undefined);
+      launched.push({ step: kill.step, outcome });
+    }
   };
-  const create = async (): Promise<void> => {
-    const created = await stack.api('POST', '/keys', { name: key, type: run.keyType ?? 'ec-p256', policy: SHORT_POLICY, reason: `fault scenario: ${run.step}` });
-    if (created.status !== 202) throw new Error(`creating ${key} answered ${created.status}: ${JSON.stringify(created.body)}`);
-    ledger.acknowledged.push({ key, version: 1 });
-  };
+  const idle = () => eventually(async () => ((await keyView(stack, key)).working === null ? true : undefined), `${key} to be idle`, 180_000);
 
-  await create();
+  const created = await stack.api('POST', '/keys', { name: key, type: cycle.keyType, policy: SHORT_POLICY, reason: `fault scenario: ${cycle.kills.map((kill) => kill.step).join(', ')}` });
+  if (created.status !== 202) throw new Error(`creating ${key} answered ${created.status}: ${JSON.stringify(created.body)}`);
+  ledger.acknowledged.push({ key, version: 1 });
   // Arming reads the key's workflow, so it follows the create; an event arm counts only events written after it.
-  if (run.armAt === 'create') await arm();
-  await versionState(stack, key, 1, 'active');
-  const rotates = run.armAt !== 'create';
+  await arm('create');
+  await versionState(stack, key, 1, 'active', 240_000);
+  const rotates = cycle.kills.some((kill) => kill.armAt !== 'create');
   if (rotates) {
-    // Wait for the first evaluation to be over, so that the rotation is the key's only work.
-    await eventually(async () => ((await keyView(stack, key)).working === null ? true : undefined), `${key} to be idle`, 120_000);
-    if (run.armAt === 'rotate') await arm();
-    const rotated = await stack.api('POST', `/keys/${key}/rotate`, { reason: `fault scenario: ${run.step}` });
+    // The first evaluation over, the rotation is the key's only work.
+    await idle();
+    await arm('rotate');
+    const rotated = await stack.api('POST', `/keys/${key}/rotate`, { reason: 'fault scenario' });
     if (rotated.status !== 200) throw new Error(`rotating ${key} answered ${rotated.status}: ${JSON.stringify(rotated.body)}`);
     ledger.acknowledged.push({ key, version: (rotated.body as { version: number }).version });
-    if (run.armAt === 'after-rotate') await arm();
+    await arm('after-rotate');
   }
-  const outcome = await (kill as Promise<KillOutcome>);
-  // The key's cycle runs on to its end: v1 purged when it rotated, otherwise idle with v1 active.
+  const outcomes = await Promise.all(launched.map(async ({ step, outcome }) => ({ step, outcome: await outcome })));
+  // The cycle runs on to its end: v1 purged when the key rotated, otherwise idle with v1 active.
   if (rotates) await versionState(stack, key, 1, 'purged', 240_000);
-  else await eventually(async () => ((await keyView(stack, key)).working === null ? true : undefined), `${key} to be idle`, 120_000);
+  else await idle();
   const counts = await checkInvariants({ apiUrl: stack.apiUrl, token: stack.adminToken, temporalAddress: stack.temporalAddress, nodes: stack.nodes }, ledger);
   for (const witness of counts.witnesses) log(`  ${witness}`);
-  return { step: run.step, outcome, counts };
+  return outcomes.map(({ step, outcome }) => ({ step, outcome, counts }));
 }
 
 /** One row per step type: its kills, what the invariants found after them, and the slowest recovery. */
@@ -144,22 +158,20 @@ export function summarise(prefix: string, records: RunRecord[]): ScenarioResult[
   });
 }
 
-export async function runWorkerKills(options: { quick: boolean; log: (line: string) => void; only?: string[] }): Promise<ScenarioResult[]> {
-  const stack = await startFaultStack({ nodes: 3, log: options.log });
+export async function runWorkerKills(options: { quick: boolean; log: (line: string) => void; only?: string[]; stack?: FaultStack }): Promise<ScenarioResult[]> {
+  const stack = options.stack ?? (await startFaultStack({ nodes: 3, log: options.log }));
   const ledger: Ledger = { acknowledged: [] };
   const records: RunRecord[] = [];
   try {
-    for (const run of runs(stack, options.quick).filter((candidate) => !options.only || options.only.some((step) => candidate.step.startsWith(step)))) {
-      options.log(`kill during ${run.step}`);
-      records.push(await runOne(stack, ledger, run, options.log));
-    }
+    for (const cycle of cycles(stack, options.quick, options.only)) records.push(...(await runCycle(stack, ledger, cycle, options.log)));
   } finally {
-    await stack.stop();
+    if (!options.stack) await stack.stop();
   }
   return summarise('worker-kills', records);
 }
 
 export const scenario: FaultScenario = {
   name: 'worker-kills',
-  run: (options) => runWorkerKills(options),
+  // KEYROTOR_FAULTS_STEPS=publish,control runs only the kills whose step starts with one of these words.
+  run: (options) => runWorkerKills({ ...options, ...(process.env.KEYROTOR_FAULTS_STEPS ? { only: process.env.KEYROTOR_FAULTS_STEPS.split(',') } : {}) }),
 };
