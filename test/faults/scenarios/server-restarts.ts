@@ -23,7 +23,7 @@ export type PartName = 'temporal-grace' | 'temporal-rotation' | 'postgres-rotati
 const ALL_PARTS: PartName[] = ['temporal-grace', 'temporal-rotation', 'postgres-rotation', 'postgres-audit'];
 
 const GRACE_SECONDS = 10;
-const POLICY = { gracePeriod: `${GRACE_SECONDS}s`, maxGracePeriod: '1m', retention: '3s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1h' };
+const POLICY = { gracePeriod: `${GRACE_SECONDS}s`, maxGracePeriod: '1m', retention: '3s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1h', publicationLead: '0s' };
 /** Temporal stays down past the grace deadline, so the timer is due the moment it is back. */
 const TEMPORAL_DOWN_DURING_GRACE_MS = (GRACE_SECONDS + 5) * 1000;
 const DOWN_MS = 3000;

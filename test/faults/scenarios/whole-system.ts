@@ -26,7 +26,7 @@ export interface WholeSystemOptions {
 }
 
 /** Short enough that every key keeps rotating: a grace period of seconds, the archive purged soon after. */
-const POLICY = { gracePeriod: '4s', maxGracePeriod: '1m', retention: '3s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1h' };
+const POLICY = { gracePeriod: '4s', maxGracePeriod: '1m', retention: '3s', maxAge: '1h', minRotationInterval: '1s', evaluationInterval: '1h', publicationLead: '0s' };
 const KEY_TYPES = ['ec-p256', 'rsa-2048', 'ec-p384'] as const;
 const ENTROPY_INTERVAL_SECONDS = 120;
 const READY_TIMEOUT_MS = 300_000;
