@@ -1,20 +1,18 @@
 import { isClean, printTable, type ScenarioResult } from '../faults/report';
-import { runNodeAway } from '../faults/scenarios/node-away';
 import { runWorkerKills } from '../faults/scenarios/worker-kills';
 import { startFaultStack, type FaultStack } from '../faults/stack';
 
 /**
- * The bounded part of fault scenarios 1 and 4 (`npm run faults` runs them in full): one key suffers a kill at each step
- * type — generate, replicate, publish, the risk evaluation on the control worker, archive, verify, purge — each worker
- * killed while it holds the step's attempt; then one node is away while two keys rotate and one key's old version
- * comes to its purge. After each, nothing is lost, duplicated, orphaned or stranded, and the key moves again within
- * 30 s of its worker's return. (While the node is away, GET /keys/:name does not yet say what a key waits for: only
- * `working` and the key map's stale node tell; the scenario's notes show it.)
+ * The bounded part of fault scenario 1 (`npm run faults` runs it in full): one key suffers a kill at each step type —
+ * generate, replicate, publish, the risk evaluation on the control worker, archive, verify, purge — each worker killed
+ * while it holds the step's attempt. After each, nothing is lost, duplicated, orphaned or stranded, and the key moves
+ * again within 30 s of its worker's return. Scenario 4 (a node away) runs only in `npm run faults`: its rotate calls
+ * stay open until the node is back, and on a loaded machine that outlasted the HTTP client's 300 s headers timeout.
  */
 // Seven kills, each waiting for a worker to start again: minutes on an idle machine, more on a loaded one.
 jest.setTimeout(900_000);
 
-describe('faults: workers killed at each step, a node away', () => {
+describe('faults: workers killed at each step', () => {
   let stack: FaultStack;
   const log = (line: string): void => {
     process.stderr.write(`[faults] ${line}\n`);
@@ -46,11 +44,5 @@ describe('faults: workers killed at each step, a node away', () => {
     expectSound(results);
     // Each victim held the step's attempt when it died, and the retry came from a heartbeat timeout.
     for (const result of results) expect({ name: result.name, notes: result.notes?.filter((note) => /held no attempt|START_TO_CLOSE/.test(note)) }).toEqual({ name: result.name, notes: [] });
-  });
-
-  it('a node away for rotations and a purge: the key map marks it stale, and one sync after its return finds every node in sync', async () => {
-    const results = await runNodeAway({ quick: true, log, stack });
-    expectSound(results);
-    expect(results[0]?.notes?.filter((note) => note.includes('never marked stale'))).toEqual([]);
   });
 });
