@@ -389,18 +389,26 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
     expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     const scheduledRuns = async (): Promise<Array<{ started_at: Date }>> =>
       (await system.db.query<{ started_at: Date }>("SELECT started_at FROM keymap_sync_runs WHERE trigger = 'schedule' AND finished_at IS NOT NULL ORDER BY started_at")).rows;
+    // Waits for the schedule to start its (n+1)th workflow, then for that workflow to end: events, not wall time, since
+    // a sync of three nodes on a loaded 2-core machine can take longer than any fixed wait.
+    const scheduledRunEnds = async (count: number): Promise<void> => {
+      const action = await eventually(async () => (await schedule.describe()).info.recentActions[count], `the schedule's start number ${count + 1}`, 300_000);
+      const started = action.action;
+      await system.client.workflow.getHandle(started.workflow.workflowId, started.workflow.firstExecutionRunId).result();
+    };
     // Created and run once at once.
-    await eventually(async () => ((await scheduledRuns()).length >= 1 ? true : undefined), 'the first scheduled sync', 60_000);
+    await scheduledRunEnds(0);
+    expect((await scheduledRuns()).length).toBeGreaterThanOrEqual(1);
 
     // Paused, the schedule starts nothing by itself: a run now can only come from the lifecycle step asking for one.
     await schedule.pause('test: only triggered runs');
     const before = (await scheduledRuns()).length;
+    const actionsBefore = (await schedule.describe()).info.recentActions.length;
     const rotatedAt = Date.now();
     expect((await api('POST', '/keys/delta/rotate', { reason: 'a lifecycle step' })).status).toBe(200);
-    const runs = await eventually(async () => {
-      const all = await scheduledRuns();
-      return all.length > before ? all : undefined;
-    }, 'a sync asked for by the rotation', 60_000);
+    await scheduledRunEnds(actionsBefore);
+    const runs = await scheduledRuns();
+    expect(runs.length).toBeGreaterThan(before);
     expect((runs.at(-1) as { started_at: Date }).started_at.getTime()).toBeGreaterThanOrEqual(rotatedAt - 1000);
     await schedule.delete();
 
