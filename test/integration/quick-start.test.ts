@@ -13,8 +13,9 @@ const TOKEN_PLACEHOLDER = 'kr_…';
  * The README's quick start, run as a reader runs it: `npm start` on a fresh data folder (its own Temporal, PostgreSQL
  * and SoftHSM tokens, so the README's key name cannot meet another test's), then every `export`/`source` line and
  * every `$ ` command of the section, as written, in one bash, and each command's output compared with the output the
- * README recorded under it, by shape (test/support/quick-start.ts). Only the addresses differ from a reader's: the
- * ports are free ones, passed as KEYROTOR_API and the port settings through the environment.
+ * README recorded under it, by shape (test/support/quick-start.ts). Only the addresses and the data folder differ from
+ * a reader's (who has the defaults): free ports and a fresh folder, passed through the environment (KEYROTOR_API, the
+ * port settings, KEYROTOR_DATA_DIR).
  */
 describe('the README quick start', () => {
   let running: LongRunning | undefined;
@@ -46,16 +47,17 @@ describe('the README quick start', () => {
     await running.waitFor(READY, 30_000);
 
     // One bash, as one terminal: the export and source lines hold for every command, and JWT=$(…) for the next one.
-    // Each command is framed by marks that carry its exit code, to cut the output into the commands' outputs.
-    const setup = quickStart.setup.map((line, index) => (index === tokenLine ? line.replace(TOKEN_PLACEHOLDER, adminToken!) : line));
-    const script = [
-      ...setup,
-      ...quickStart.steps.flatMap((step, index) => [
-        `printf '${MARK} start ${index}\\n'; printf '${MARK} start ${index}\\n' >&2`,
-        step.command,
-        `printf '${MARK} exit ${index} %s\\n' "$?"`,
-      ]),
-    ].join('\n');
+    // Each line is framed by marks that carry its exit code, to cut the output into the commands' outputs; the setup
+    // lines print nothing. The token goes only into what runs: what the test shows is the README's line.
+    const lines = [...quickStart.setup.map((command) => ({ command, recorded: [] })), ...quickStart.steps].map((step, index) => ({
+      ...step,
+      typed: index === tokenLine ? step.command.replace(TOKEN_PLACEHOLDER, adminToken!) : step.command,
+    }));
+    const script = lines.flatMap((line, index) => [
+      `printf '${MARK} start ${index}\\n'; printf '${MARK} start ${index}\\n' >&2`,
+      line.typed,
+      `printf '${MARK} exit ${index} %s\\n' "$?"`,
+    ]).join('\n');
     // The rotation alone waits its publication lead (1 minute): generous for a loaded machine, still bounded.
     const run = await runAsync('bash', ['-c', script], { ...env, KEYROTOR_API: `http://127.0.0.1:${ports.api}` }, 900_000);
 
@@ -76,7 +78,7 @@ describe('the README quick start', () => {
       }
     }
     const stderrOf = (index: number): string => run.stderr.split(`${MARK} start ${index}\n`)[1]?.split(`${MARK} start`)[0] ?? '';
-    const compared = quickStart.steps.map((step, index) => {
+    const compared = lines.map((step, index) => {
       const output = outputs.get(index);
       const expected = { command: step.command, exit: 0, output: outputShape(step.recorded) };
       const actual = { command: step.command, exit: output?.exit ?? `never ended (bash: ${run.code ?? 'killed'})`, output: outputShape(output?.lines ?? []) };
