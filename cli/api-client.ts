@@ -10,7 +10,7 @@ export const EXIT_CODES = { ok: 0, failed: 1, usage: 2, refused: 3, unreachable:
 export const EXIT_CODES_HELP = `
 Exit codes:
   0  success
-  1  failure: a check ran and failed (audit verify: the chain is broken), or the configuration is invalid
+  1  failure: a check ran and failed (audit verify: the chain is broken), --wait saw the work end held, or the configuration is invalid
   2  usage error (a missing argument or option, no KEYROTOR_TOKEN, an unconfirmed emergency rotation)
   3  refused by the API (4xx): the problem's code and detail are printed
   4  the API is unreachable or failed (5xx)

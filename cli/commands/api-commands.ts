@@ -446,8 +446,10 @@ async function followWork(spec: Follow<unknown>, input: Input, request: Promise<
   request.then((reply) => (replied = { reply }), (error: unknown) => (failure = { error }));
   let state: unknown;
   for (;;) {
-    // Only a poll that starts after the reply shows the work's state after it (before the work starts, it looks idle).
+    // Only a poll that starts after the reply shows the work's state after it (before the work starts, it looks idle);
+    // after a refusal too: a hold that answers the request shows only in a poll that starts after that answer.
     const answered = replied;
+    const refused = failure;
     let now: unknown;
     try {
       now = await callApi(spec.poll(input));
@@ -460,7 +462,7 @@ async function followWork(spec: Follow<unknown>, input: Input, request: Promise<
     for (const line of spec.changes(state, now)) say(line);
     state = now;
     // A refusal (a hold answers the request with key_held) ends it: exit 3 with the problem, the steps printed above.
-    if (failure) throw failure.error;
+    if (refused) throw refused.error;
     const outcome = spec.outcome(now);
     if (answered && outcome) return [answered.reply, outcome];
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));

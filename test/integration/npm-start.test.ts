@@ -1,40 +1,20 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { runCliAsync, startLongRunning, type LongRunning } from '../support/cli';
-import { freePort } from '../support/ports';
+import { FIRST_ADMIN_TOKEN, READY, npmStartEnvironment, type NpmStartPorts } from '../support/npm-start';
 import { requireEnv, uniqueName } from '../support/system';
 
-/**
- * `npm start` exactly as a newcomer runs it, on embedded defaults: its own SoftHSM tokens, embedded PostgreSQL and the
- * Temporal dev server, all in a fresh data folder. Only the ports are moved so that it cannot clash with a running copy.
- */
+/** `npm start` exactly as a newcomer runs it, on embedded defaults, in a fresh data folder (npmStartEnvironment). */
 describe('npm start', () => {
-  const dataDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('npm-start-'));
+  let dataDir: string;
   let env: Record<string, string | undefined>;
-  let ports: Record<string, number>;
+  let ports: NpmStartPorts;
   let running: LongRunning | undefined;
 
   beforeAll(async () => {
-    mkdirSync(dataDir, { recursive: true });
-    ports = { api: await freePort(), pg: await freePort(), temporal: await freePort(), ui: await freePort(), metrics: await freePort() };
-    env = {
-      ...process.env,
-      // The embedded defaults: no external database, Temporal or SoftHSM configuration.
-      DATABASE_URL: undefined,
-      TEMPORAL_ADDRESS: undefined,
-      SOFTHSM2_CONF: undefined,
-      KEYROTOR_ADMIN_TOKEN: undefined,
-      KEYROTOR_DATA_DIR: dataDir,
-      KEYROTOR_API_PORT: String(ports.api),
-      KEYROTOR_PG_PORT: String(ports.pg),
-      KEYROTOR_TEMPORAL_PORT: String(ports.temporal),
-      KEYROTOR_TEMPORAL_UI_PORT: String(ports.ui),
-      KEYROTOR_WORKER_METRICS_PORT: String(ports.metrics),
-      // The first harvest assesses every source; 1,000,000 samples each would only slow this test down.
-      KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES: '20000',
-    };
+    ({ dataDir, env, ports } = await npmStartEnvironment('npm-start-'));
   });
 
   afterEach(async () => {
@@ -49,8 +29,8 @@ describe('npm start', () => {
 
   it('brings the whole system up, stops cleanly on SIGTERM, and finds the same data on the next start', async () => {
     running = startLongRunning('npm', ['start'], env);
-    const [, adminToken] = await running.waitFor(/first admin API token \(shown once, stored only as a hash\): (kr_\S+)/, 180_000);
-    await running.waitFor(/Ctrl-C stops everything/, 10_000);
+    const [, adminToken] = await running.waitFor(FIRST_ADMIN_TOKEN, 180_000);
+    await running.waitFor(READY, 10_000);
     expect(running.output()).toContain(`API                http://127.0.0.1:${ports.api}`);
     expect(running.output()).toContain(`Temporal Web UI    http://127.0.0.1:${ports.ui}`);
 
@@ -67,7 +47,7 @@ describe('npm start', () => {
     expect(running.output()).toContain('[keyrotor] stopped');
 
     running = startLongRunning('npm', ['start'], env);
-    await running.waitFor(/Ctrl-C stops everything/, 180_000);
+    await running.waitFor(READY, 180_000);
     expect(running.output()).not.toContain('first admin API token');
     expect((await healthOf()).body.status).toBe('ok');
 
@@ -93,7 +73,7 @@ describe('npm start', () => {
 
   it('stops once and in order when its whole process group gets SIGTERM (npm forwards a copy), and exits 0', async () => {
     running = startLongRunning('npm', ['start'], env, { group: true });
-    await running.waitFor(/Ctrl-C stops everything/, 180_000);
+    await running.waitFor(READY, 180_000);
     expect((await healthOf()).body.status).toBe('ok');
 
     // As `kill -TERM -<pgid>` or Ctrl-C in a terminal: npm, keyrotor and whatever runs in their group get the signal,
@@ -132,15 +112,29 @@ describe('npm start', () => {
     ["the workers' metrics", 'metrics', 'KEYROTOR_WORKER_METRICS_PORT'],
   ])('refuses a taken port of %s, naming the port and %s\'s setting, before it creates anything', async (what, port, setting) => {
     const occupied: Server = createServer();
-    await new Promise<void>((resolve) => occupied.listen({ host: '127.0.0.1', port: ports[port] }, resolve));
+    await new Promise<void>((resolve) => occupied.listen({ host: '127.0.0.1', port: ports[port as keyof NpmStartPorts] }, resolve));
     const freshDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('npm-start-taken-'));
     try {
       const result = await runCliAsync(['start'], { ...env, KEYROTOR_DATA_DIR: freshDir });
       expect(result.code).toBe(2);
-      expect(result.stderr).toContain(`${what} cannot listen on 127.0.0.1:${ports[port]}: something else already uses that port`);
+      expect(result.stderr).toContain(`${what} cannot listen on 127.0.0.1:${ports[port as keyof NpmStartPorts]}: something else already uses that port`);
       expect(result.stderr).toContain(setting);
       expect(result.stderr).not.toContain('unexpected failure');
       expect(existsSync(freshDir) ? readdirSync(freshDir) : []).toEqual([]);
+    } finally {
+      await new Promise((resolve) => occupied.close(resolve));
+    }
+  });
+
+  it('a worker started on its own refuses a taken metrics port the same way, naming the port and the setting', async () => {
+    const occupied: Server = createServer();
+    await new Promise<void>((resolve) => occupied.listen({ host: '127.0.0.1', port: ports.metrics }, resolve));
+    try {
+      const result = await runCliAsync(['worker', 'hsm', '--node', 'hsm-1'], env);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`the workers' metrics cannot listen on 127.0.0.1:${ports.metrics}: something else already uses that port`);
+      expect(result.stderr).toContain('KEYROTOR_WORKER_METRICS_PORT');
+      expect(result.stderr).not.toContain('unexpected failure');
     } finally {
       await new Promise((resolve) => occupied.close(resolve));
     }

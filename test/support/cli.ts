@@ -18,8 +18,13 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
  * (spawnSync would stop the server from answering).
  */
 export function runCliAsync(args: string[], env: Record<string, string | undefined>, timeoutMs = 120_000): Promise<CliResult> {
+  return runAsync(process.execPath, ['bin/keyrotor.js', ...args], env, timeoutMs);
+}
+
+/** Runs any command in the project's folder, in its own process, and waits for it to end (SIGKILLed after timeoutMs). */
+export function runAsync(command: string, args: string[], env: Record<string, string | undefined>, timeoutMs: number): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/keyrotor.js', ...args], { cwd: projectRoot, env: env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: projectRoot, env: env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {

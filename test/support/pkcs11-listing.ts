@@ -119,7 +119,7 @@ export function readDataObject(access: TokenAccess, label: string): Buffer {
 }
 
 /** Deletes an object by hand, as an operator (or an intruder) with the PIN would. */
-export function deleteObject(access: TokenAccess, type: 'privkey' | 'pubkey' | 'data', by: { idHex: string } | { label: string }): void {
+export function deleteObject(access: TokenAccess, type: 'privkey' | 'pubkey' | 'secrkey' | 'data', by: { idHex: string } | { label: string }): void {
   pkcs11Tool(access, ['--delete-object', '--type', type, ...('idHex' in by ? ['--id', by.idHex] : ['--label', by.label])]);
 }
 
