@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../../adapters/postgres/database';
+import { keysReachedBy } from '../../adapters/postgres/prediction-repository';
 import {
   deleteIndicator,
   lastFeedPull,
@@ -10,7 +11,7 @@ import {
   type StoredIndicator,
   type UpsertOutcome,
 } from '../../adapters/postgres/threat-intel-repository';
-import { reevaluateKeysReachedBy } from './key-reevaluation';
+import { signalKeyReevaluation } from '../../adapters/temporal/key-reevaluation';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { indicatorsOf, validateIndicatorBatch } from '../../domain/threat-intel/indicators';
 
@@ -45,7 +46,7 @@ export class ThreatIntelService {
     }
     if (input.shapeError) throw input.shapeError;
     const { reach, ...outcome } = await upsertIndicators(this.db, checked.indicators, input.actor);
-    await reevaluateKeysReachedBy({ db: this.db, client: this.temporal }, reach, { why: 'new threat intelligence', onFailure: input.onReevaluationFailure });
+    await signalKeyReevaluation(this.temporal, await keysReachedBy(this.db, reach, new Date()), { why: 'new threat intelligence', onFailure: input.onReevaluationFailure });
     return outcome;
   }
 
