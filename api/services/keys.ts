@@ -30,6 +30,7 @@ import {
 } from '../../workflows/key-messages';
 import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
 import { fromUpdateFailure } from '../errors';
+import type { Defaulted } from '../schemas/bounds';
 import type { KeyUsage } from '../schemas/key-usage';
 import type { KeyDetail, KeyList, KeyListQuery, KeyPredictionReply } from '../schemas/keys';
 
@@ -125,8 +126,8 @@ export class KeyService {
   }
 
   /** A page of keys as recorded, each with its prediction. */
-  async list(query: KeyListQuery): Promise<KeyList> {
-    const page = await listKeys(this.db, { ...query, limit: query.limit ?? 50, offset: query.offset ?? 0 });
+  async list(query: Defaulted<KeyListQuery, 'limit' | 'offset'>): Promise<KeyList> {
+    const page = await listKeys(this.db, query);
     const latest = await latestEvaluations(this.db, page.keys.map((key) => key.name));
     return { ...page, keys: page.keys.map((key) => ({ ...key, prediction: keyPrediction(key, latest.get(key.name)) })) };
   }
