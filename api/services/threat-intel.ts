@@ -6,14 +6,13 @@ import {
   lastFeedPull,
   listIndicators,
   upsertIndicators,
-  type FeedPull,
   type IndicatorQuery,
-  type StoredIndicator,
   type UpsertOutcome,
 } from '../../adapters/postgres/threat-intel-repository';
 import { signalKeyReevaluation } from '../../adapters/temporal/key-reevaluation';
 import { NotFoundError } from '../../domain/errors';
 import { indicatorsOf, validateIndicatorBatch } from '../../domain/threat-intel/indicators';
+import type { IndicatorList } from '../schemas/threat-intel';
 import { batchRefusal } from './batch-refusal';
 
 /** What the threat-intelligence routes do: check and store reported indicators, wake the keys they reach, list them. */
@@ -45,7 +44,7 @@ export class ThreatIntelService {
   }
 
   /** A page of indicators, and how the last pull of the feed went. */
-  async list(query: IndicatorQuery): Promise<{ indicators: StoredIndicator[]; total: number; feed: { configured: boolean; lastPull: FeedPull | null } }> {
+  async list(query: IndicatorQuery): Promise<IndicatorList> {
     const [page, lastPull] = await Promise.all([listIndicators(this.db, query), lastFeedPull(this.db)]);
     return { ...page, feed: { configured: this.feedConfigured, lastPull } };
   }
