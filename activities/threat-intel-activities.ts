@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
 import type { Database } from '../adapters/postgres/database';
 import { keysReachedBy } from '../adapters/postgres/prediction-repository';
-import { recordFeedPull, upsertIndicators } from '../adapters/postgres/threat-intel-repository';
+import { recordFeedPull, upsertIndicators, type FeedPull } from '../adapters/postgres/threat-intel-repository';
 import { readSecret } from '../adapters/secrets';
 import { NO_REEVALUATION, signalKeyReevaluation, type ReevaluationOutcome } from '../adapters/temporal/key-reevaluation';
 import { describeFeed, fetchFeedDocument } from '../adapters/threat-intel/feed';
@@ -13,15 +13,10 @@ import { withTypedFailures } from './failures';
 
 export const THREAT_FEED_ACTOR = 'system:threat-intel-feed';
 
-export interface FeedPullResult {
+/** A pull as recorded (adapters/postgres/threat-intel-repository.ts FeedPull), and what it woke. */
+export interface FeedPullResult extends Omit<FeedPull, 'at'> {
   /** false when no feed is configured (a schedule left from an earlier configuration). */
   configured: boolean;
-  ok: boolean;
-  received: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  error: string | null;
   /** The keys the created and updated indicators reach, asked to evaluate themselves now; none for unchanged ones. */
   reevaluation: ReevaluationOutcome;
 }

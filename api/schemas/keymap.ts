@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { VERSION_STATES } from '../../domain/keys/key-model';
 import { AnchorStatusSchema } from './audit';
 import { Limit, Offset, keyNameSchema, nodeIdSchema } from './bounds';
+import { versionDates } from './keys';
 import { Dictionary, Json, Nullable, NullableOpenObject, NullableString, OpenObject, StringEnum } from './typebox';
 
 /** The cluster key map, each node against it, and the result of a key map sync. */
@@ -23,14 +24,8 @@ export const MapVersionSchema = Type.Object({
   state: StringEnum(VERSION_STATES),
   generatedOn: Type.Optional(Type.String()),
   createdAt: Type.Optional(Type.String()),
-  publishedAt: Type.Optional(NullableString({ description: 'when the version entered the JWKS' })),
+  ...versionDates,
   activatesAt: Type.Optional(NullableString({ description: 'when a published pending version becomes the active one: applications switch to it then' })),
-  activatedAt: Type.Optional(NullableString()),
-  retiringAt: Type.Optional(NullableString()),
-  archivedAt: Type.Optional(NullableString()),
-  purgedAt: Type.Optional(NullableString()),
-  compromisedAt: Type.Optional(NullableString()),
-  graceDeadline: Type.Optional(NullableString()),
   purgeAfter: Type.Optional(NullableString({ description: 'the retention deadline' })),
   lineage: Partial({ parentVersion: Nullable(Type.Integer()), trigger: Type.String(), reason: Type.String(), actor: Type.String() }),
   entropyProvenance: Type.Optional(
