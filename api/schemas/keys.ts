@@ -3,7 +3,7 @@ import { durationSchema, textSchema } from '../../domain/input-bounds';
 import { AUTOMATIC_TRIGGERS, KEY_NAME_RULE, KEY_TYPES, VERSION_STATES, type RotationEvidence, type TransitionVerdict } from '../../domain/keys/key-model';
 import { SENSITIVITY_CLASS_PATTERN } from '../../domain/keys/policy';
 import { EntropyProvenanceSchema } from './entropy';
-import { keyNamePrefixSchema, keyNameSchema, limitSchema, offsetSchema } from './bounds';
+import { Limit, Offset, keyNamePrefixSchema, keyNameSchema } from './bounds';
 import { Json, Nullable, NullableOpenObject, NullableString, NullableStringEnum, OpenObject, StringEnum } from './typebox';
 
 /**
@@ -184,8 +184,8 @@ export const KeyListQuerySchema = Type.Object(
       Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z][a-z-]*$', description: 'only keys in this phase (creating, active, rotating, grace, decommissioning, decommissioned)' }),
     ),
     prefix: Type.Optional(Json<string>(keyNamePrefixSchema)),
-    limit: Type.Optional(Json<number>(limitSchema(500, 50))),
-    offset: Type.Optional(Json<number>(offsetSchema)),
+    limit: Limit(500, 50),
+    offset: Offset,
   },
   { additionalProperties: false },
 );
