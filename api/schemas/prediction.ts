@@ -34,6 +34,7 @@ export const RiskEvaluationSchema = Type.Object({
 });
 
 export const RiskHistorySchema = Type.Object({ key: Type.String(), items: Type.Array(RiskEvaluationSchema) });
+export type RiskHistory = Static<typeof RiskHistorySchema>;
 
 export const RiskHistoryQuerySchema = Type.Object(
   { limit: Limit(500, 50), before: Type.Optional(Json<string>(timestampSchema('only evaluations before this time (the oldest evaluatedAt of a page, for the next one)'))) },
