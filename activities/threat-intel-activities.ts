@@ -1,9 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
 import type { Database } from '../adapters/postgres/database';
-import { recordFeedPull, upsertIndicators } from '../adapters/postgres/threat-intel-repository';
+import { keysReachedBy } from '../adapters/postgres/prediction-repository';
+import { recordFeedPull, upsertIndicators, type FeedPull } from '../adapters/postgres/threat-intel-repository';
 import { readSecret } from '../adapters/secrets';
-import { reevaluateKeysReachedBy, type ReevaluationOutcome } from '../api/services/key-reevaluation';
+import { NO_REEVALUATION, signalKeyReevaluation, type ReevaluationOutcome } from '../adapters/temporal/key-reevaluation';
 import { describeFeed, fetchFeedDocument } from '../adapters/threat-intel/feed';
 import type { KeyrotorConfig } from '../domain/config';
 import { KeyrotorError, UserError } from '../domain/errors';
@@ -12,20 +13,13 @@ import { withTypedFailures } from './failures';
 
 export const THREAT_FEED_ACTOR = 'system:threat-intel-feed';
 
-export interface FeedPullResult {
+/** A pull as recorded (adapters/postgres/threat-intel-repository.ts FeedPull), and what it woke. */
+export interface FeedPullResult extends Omit<FeedPull, 'at'> {
   /** false when no feed is configured (a schedule left from an earlier configuration). */
   configured: boolean;
-  ok: boolean;
-  received: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  error: string | null;
   /** The keys the created and updated indicators reach, asked to evaluate themselves now; none for unchanged ones. */
   reevaluation: ReevaluationOutcome;
 }
-
-const NO_REEVALUATION: ReevaluationOutcome = { reached: 0, signalled: 0, notRunning: 0, failed: 0 };
 
 /** Fetches, parses and validates the whole feed; any problem is a KeyrotorError whose message names it. */
 async function readFeed(config: KeyrotorConfig['threatIntel'] & { feedUrl: string }): Promise<{ received: number; indicators: ValidIndicator[] }> {
@@ -74,7 +68,7 @@ export function createThreatIntelActivities(deps: { db: Database; config: Keyrot
       // activity whatever the number of keys reached. A crash between the upsert and this point loses the wake-up (the
       // retry finds the indicators unchanged); those keys see them at their next scheduled evaluation.
       const { log } = Context.current();
-      const reevaluation = await reevaluateKeysReachedBy({ db, client: Context.current().client }, reach, {
+      const reevaluation = await signalKeyReevaluation(Context.current().client, await keysReachedBy(db, reach, new Date()), {
         why: 'threat-intelligence feed: new or changed indicators',
         onFailure: (key, error) => {
           log.warn('could not ask a key to evaluate itself after a feed pull', { key, error: error instanceof Error ? error.message : String(error) });

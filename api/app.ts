@@ -31,14 +31,19 @@ import { whoamiRoutes } from './routes/whoami';
 import { installWellFormedCheck } from './well-formed';
 import { problemSchema } from './schemas/problem';
 import { AlertService } from './services/alerts';
+import { AuditService } from './services/audit';
 import { EntropyService } from './services/entropy';
 import { HealthService } from './services/health';
+import { InfoService } from './services/info';
 import { KeyService } from './services/keys';
 import { KeymapService } from './services/keymap';
+import { ForecastModelService } from './services/models';
+import { PublicKeyService } from './services/public-keys';
 import { processSetting } from '../adapters/config-loader';
 import { SubscriptionService } from './services/subscriptions';
 import { ThreatIntelService } from './services/threat-intel';
 import { TokenService } from './services/tokens';
+import { UsageService } from './services/usage';
 
 export interface ApiDependencies {
   config: KeyrotorConfig;
@@ -111,26 +116,28 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   installAuth(app, deps.db);
   installWellFormedCheck(app);
 
+  /** The data classes of prediction.sensitivityWeights: a key's policy and a usage event name one. */
+  const dataClasses = Object.keys(deps.config.prediction.sensitivityWeights);
   const health = new HealthService(deps.db, deps.temporal, deps.config.hsm.nodes.map((node) => node.id), deps.config.hsm.pingTimeoutMs, deps.config.temporal.controlTaskQueue, deps.config.entropy.harvestIntervalSeconds);
   healthRoutes(app, health);
   metricsRoutes(app, registry);
-  auditRoutes(app, deps.db);
+  auditRoutes(app, new AuditService(deps.db));
   alertRoutes(app, new AlertService(deps.db, deps.config.alerts.webhooks.map((hook) => hook.id)));
   tokenRoutes(app, new TokenService(deps.db));
-  const keys = new KeyService(deps.db, deps.temporal, Object.keys(deps.config.prediction.sensitivityWeights), deps.config.temporal.controlTaskQueue, deps.config.usage.rawRetentionMs);
+  const keys = new KeyService(deps.db, deps.temporal, dataClasses, deps.config.temporal.controlTaskQueue, deps.config.usage.rawRetentionMs);
   keyRoutes(app, keys);
   keyUsageRoutes(app, keys);
   keyRiskRoutes(app, keys);
   riskTrendsRoutes(app, keys);
-  modelRoutes(app, deps.db, deps.temporal, deps.config.temporal.controlTaskQueue);
-  jwksRoutes(app, deps.db);
+  modelRoutes(app, new ForecastModelService(deps.db, deps.temporal, deps.config.temporal.controlTaskQueue));
+  jwksRoutes(app, new PublicKeyService(deps.db));
   subscriptionRoutes(app, new SubscriptionService(deps.db, { allowedTargets: deps.config.webhooks.allowedTargets }));
   entropyRoutes(app, new EntropyService(deps.db));
-  usageRoutes(app, deps.db, Object.keys(deps.config.prediction.sensitivityWeights));
+  usageRoutes(app, new UsageService(deps.db, dataClasses));
   threatIntelRoutes(app, new ThreatIntelService(deps.db, deps.temporal, deps.config.threatIntel.feedUrl !== undefined));
   keymapRoutes(app, new KeymapService(deps.db, deps.temporal, deps.config));
   whoamiRoutes(app);
-  infoRoutes(app, deps.config);
+  infoRoutes(app, new InfoService(deps.config));
   dashboardRoutes(app);
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());

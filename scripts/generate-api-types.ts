@@ -27,14 +27,21 @@ const REPLIES: Array<{ name: string; get: string } | { name: string; component: 
   { name: 'Problem', component: 'Problem' },
 ];
 
+/**
+ * Objects that stand in more than one place of those replies, written out once under their name (found by the path
+ * to one place they stand, array items passed through) and named wherever the same schema stands again.
+ */
+const SHARED: Array<{ name: string; get: string; path: string[] }> = [
+  { name: 'ComponentHealth', get: '/health', path: ['components', 'temporal'] },
+  { name: 'KeyPolicy', get: '/keys', path: ['keys', 'policy'] },
+  { name: 'Prediction', get: '/keys', path: ['keys', 'prediction'] },
+];
+
 /** Parts of those replies the dashboard names on their own. */
 const PARTS: Record<string, string> = {
   Role: "Whoami['role']",
-  ComponentHealth: "Health['components']['temporal']",
   NodeHealth: "Health['nodes'][number]",
   KeyListItem: "KeyList['keys'][number]",
-  KeyPolicy: "NonNullable<KeyListItem['policy']>",
-  Prediction: "NonNullable<KeyListItem['prediction']>",
   KeyVersion: "KeyDetail['versions'][number]",
   EntropyProvenance: "NonNullable<KeyVersion['entropyProvenance']>",
   RiskEvaluation: "RiskReply['items'][number]",
@@ -65,17 +72,22 @@ interface JsonSchema {
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const comment = (text: string, indent: string): string => `${indent}/** ${text.replace(/\*\//g, '*\\/').replace(/\s*\n\s*/g, ' ')} */\n`;
 
+/** Names of shared schemas, by their JSON: a schema that is one of them is written as its name. */
+type SharedNames = ReadonlyMap<string, string>;
+
 /** The TypeScript type of a JSON Schema, as the API's schemas use it (OpenAPI 3.0: nullable, enums, open objects). */
-export function typeOf(schema: JsonSchema, indent = ''): string {
+export function typeOf(schema: JsonSchema, indent = '', shared: SharedNames = new Map()): string {
+  const name = shared.get(JSON.stringify(schema));
+  if (name !== undefined) return name;
   const base = ((): string => {
     if (schema.$ref) return schema.$ref.replace(/^#\/components\/schemas\//, '').replace(/#$/, '');
     if (schema.enum) return schema.enum.map((value) => JSON.stringify(value)).join(' | ');
     if (schema.const !== undefined) return JSON.stringify(schema.const);
     const union = schema.anyOf ?? schema.oneOf;
-    if (union) return union.map((member) => parenthesised(typeOf(member, indent))).join(' | ');
-    if (schema.allOf) return schema.allOf.map((member) => parenthesised(typeOf(member, indent))).join(' & ');
+    if (union) return union.map((member) => parenthesised(typeOf(member, indent, shared))).join(' | ');
+    if (schema.allOf) return schema.allOf.map((member) => parenthesised(typeOf(member, indent, shared))).join(' & ');
     const types = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
-    if (types.length > 1) return types.map((type) => typeOf({ ...schema, type, nullable: false }, indent)).join(' | ');
+    if (types.length > 1) return types.map((type) => typeOf({ ...schema, type, nullable: false }, indent, shared)).join(' | ');
     switch (types[0]) {
       case 'string':
         return 'string';
@@ -87,10 +99,10 @@ export function typeOf(schema: JsonSchema, indent = ''): string {
       case 'null':
         return 'null';
       case 'array':
-        return `Array<${schema.items ? typeOf(schema.items, indent) : 'unknown'}>`;
+        return `Array<${schema.items ? typeOf(schema.items, indent, shared) : 'unknown'}>`;
       case 'object':
       case undefined:
-        return schema.properties || schema.additionalProperties !== undefined ? objectType(schema, indent) : 'unknown';
+        return schema.properties || schema.additionalProperties !== undefined ? objectType(schema, indent, shared) : 'unknown';
       default:
         return 'unknown';
     }
@@ -100,16 +112,16 @@ export function typeOf(schema: JsonSchema, indent = ''): string {
 
 const parenthesised = (type: string): string => (type.includes(' | ') || type.includes(' & ') ? `(${type})` : type);
 
-function objectType(schema: JsonSchema, indent: string): string {
+function objectType(schema: JsonSchema, indent: string, shared: SharedNames): string {
   const inner = `${indent}  `;
   const required = new Set(schema.required ?? []);
   const lines = Object.entries(schema.properties ?? {}).map(([name, property]) => {
     const key = IDENTIFIER.test(name) ? name : JSON.stringify(name);
-    return `${property.description ? comment(property.description, inner) : ''}${inner}${key}${required.has(name) ? '' : '?'}: ${typeOf(property, inner)};\n`;
+    return `${property.description ? comment(property.description, inner) : ''}${inner}${key}${required.has(name) ? '' : '?'}: ${typeOf(property, inner, shared)};\n`;
   });
   const extra = schema.additionalProperties;
   if (extra === true) lines.push(`${inner}[field: string]: unknown;\n`);
-  else if (extra && typeof extra === 'object') lines.push(`${inner}[field: string]: ${typeOf(extra, inner)};\n`);
+  else if (extra && typeof extra === 'object') lines.push(`${inner}[field: string]: ${typeOf(extra, inner, shared)};\n`);
   return lines.length === 0 ? 'Record<string, never>' : `{\n${lines.join('')}${indent}}`;
 }
 
@@ -120,19 +132,35 @@ function replySchema(doc: OpenApiDocument, path: string): JsonSchema {
   return schema;
 }
 
+/** The schema at `path` below `schema`: through object properties, and through array items on the way. */
+function schemaAt(schema: JsonSchema, path: readonly string[], where: string): JsonSchema {
+  let found = schema;
+  for (const step of path) {
+    while (found.items) found = found.items;
+    const next = found.properties?.[step];
+    if (!next) throw new Error(`the OpenAPI document has no ${path.join('.')} in ${where}`);
+    found = next;
+  }
+  return found;
+}
+
 /** The source of dashboard/src/model/api-types.ts for this document. */
 export function apiTypesSource(doc: OpenApiDocument): string {
+  const shared = SHARED.map(({ name, get, path }) => ({ name, where: `GET ${get} ${path.join('.')}`, schema: schemaAt(replySchema(doc, get), path, `GET ${get}`) }));
+  const names: SharedNames = new Map(shared.map(({ name, schema }) => [JSON.stringify(schema), name]));
+  const others = (name: string): SharedNames => new Map([...names].filter(([, other]) => other !== name));
+  const sharedTypes = shared.map(({ name, where, schema }) => `/** ${where}, and wherever the same schema stands again */\nexport type ${name} = ${typeOf(schema, '', others(name))};\n`);
   const replies = REPLIES.map((reply) => {
     const schema = 'get' in reply ? replySchema(doc, reply.get) : (doc.components?.schemas?.[reply.component] as JsonSchema | undefined);
     if (!schema) throw new Error(`the OpenAPI document has no schema ${reply.name}`);
     const where = 'get' in reply ? `GET ${reply.get}` : `components/schemas/${reply.component}`;
-    return `/** ${where} */\nexport type ${reply.name} = ${typeOf(schema)};\n`;
+    return `/** ${where} */\nexport type ${reply.name} = ${typeOf(schema, '', names)};\n`;
   });
   const parts = Object.entries(PARTS).map(([name, type]) => `export type ${name} = ${type};\n`);
   return [
     '// Generated by scripts/generate-api-types.ts from the OpenAPI document (GET /openapi.json): do not edit.\n',
     '// The shapes of the API replies the dashboard reads, as the routes\' schemas (api/schemas/) define them.\n\n',
-    replies.join('\n'),
+    [...sharedTypes, ...replies].join('\n'),
     '\n',
     parts.join(''),
   ].join('');

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { OPERATORS, READERS, actorOf } from '../auth';
-import { keyNameParams } from '../schemas/bounds';
+import { KeyNameParamsSchema, type Defaulted, type KeyNameParams } from '../schemas/bounds';
 import {
   CreatedKeySchema,
   CreateKeyBodySchema,
@@ -26,123 +26,96 @@ import {
   type ReasonBody,
   type RotateBody,
 } from '../schemas/keys';
-import { authErrors, problemRef } from '../schemas/problem';
+import { problems } from '../schemas/problem';
 import type { KeyService } from '../services/keys';
+import { routesOf } from './route-options';
 
-const refusals = { ...authErrors, 404: problemRef, 409: problemRef, 502: problemRef } as const;
+const route = routesOf('keys');
+/** What an operation on a key may be refused with: no such key, a state that does not allow it, a node that failed it. */
+const refusals = problems(404, 409, 502);
 
 export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
   app.post<{ Body: CreateKeyBody }>('/keys', {
-    config: { roles: OPERATORS, problemCodes: { 'body/name': 'invalid_key_name', 'body/type': 'invalid_key_type', 'body/policy': 'invalid_policy' } },
-    schema: {
-      tags: ['keys'],
-      summary: 'Create a managed key: starts its lifecycle workflow, which generates v1 on a healthy node and replicates it to every node',
-      security: [{ bearer: [] }],
-      body: CreateKeyBodySchema,
-      response: { 202: CreatedKeySchema, ...refusals },
-    },
+    ...route(
+      OPERATORS,
+      'Create a managed key: starts its lifecycle workflow, which generates v1 on a healthy node and replicates it to every node',
+      { body: CreateKeyBodySchema, response: { 202: CreatedKeySchema, ...refusals } },
+      { 'body/name': 'invalid_key_name', 'body/type': 'invalid_key_type', 'body/policy': 'invalid_policy' },
+    ),
     handler: async (request, reply) => reply.status(202).send(await keys.create({ ...request.body, actor: actorOf(request) })),
   });
 
-  app.get<{ Querystring: KeyListQuery }>('/keys', {
-    config: { roles: READERS },
-    schema: {
-      tags: ['keys'],
-      summary: 'Managed keys, by name, a page at a time; filtered by phase and name prefix',
-      security: [{ bearer: [] }],
-      querystring: KeyListQuerySchema,
-      response: { 200: KeyListSchema, ...authErrors },
-    },
+  app.get<{ Querystring: Defaulted<KeyListQuery, 'limit' | 'offset'> }>('/keys', {
+    ...route(
+      READERS,
+      'Managed keys, by name, a page at a time; filtered by phase and name prefix',
+      { querystring: KeyListQuerySchema, response: { 200: KeyListSchema } },
+    ),
     handler: async (request) => keys.list(request.query),
   });
 
-  app.get<{ Params: { name: string } }>('/keys/:name', {
-    config: { roles: READERS },
-    schema: {
-      tags: ['keys'],
-      summary: 'A key with its versions, lineage and deadlines',
-      security: [{ bearer: [] }],
-      params: keyNameParams,
-      response: { 200: KeyDetailSchema, ...refusals },
-    },
+  app.get<{ Params: KeyNameParams }>('/keys/:name', {
+    ...route(
+      READERS,
+      'A key with its versions, lineage and deadlines',
+      { params: KeyNameParamsSchema, response: { 200: KeyDetailSchema, ...refusals } },
+    ),
     handler: async (request) => keys.describe(request.params.name),
   });
 
-  app.patch<{ Params: { name: string }; Body: KeyPolicyFields }>('/keys/:name/policy', {
-    config: { roles: OPERATORS, problemCodes: { body: 'invalid_policy' } },
-    schema: {
-      tags: ['keys'],
-      summary: 'Change some fields of a key\'s policy; the whole result is validated before it applies',
-      security: [{ bearer: [] }],
-      params: keyNameParams,
-      body: PolicyChangeSchema,
-      response: { 200: KeyPolicySchema, ...refusals },
-    },
+  app.patch<{ Params: KeyNameParams; Body: KeyPolicyFields }>('/keys/:name/policy', {
+    ...route(
+      OPERATORS,
+      'Change some fields of a key\'s policy; the whole result is validated before it applies',
+      { params: KeyNameParamsSchema, body: PolicyChangeSchema, response: { 200: KeyPolicySchema, ...refusals } },
+      { body: 'invalid_policy' },
+    ),
     handler: async (request) => keys.updatePolicy(request.params.name, { change: request.body, actor: actorOf(request) }),
   });
 
-  app.delete<{ Params: { name: string }; Body: DecommissionBody }>('/keys/:name', {
-    config: { roles: OPERATORS },
-    schema: {
-      tags: ['keys'],
-      summary: 'Decommission a key: destroys every version on every node; send the key\'s name as confirm',
-      security: [{ bearer: [] }],
-      params: keyNameParams,
-      body: DecommissionBodySchema,
-      response: { 200: DecommissionedSchema, ...refusals },
-    },
+  app.delete<{ Params: KeyNameParams; Body: DecommissionBody }>('/keys/:name', {
+    ...route(
+      OPERATORS,
+      'Decommission a key: destroys every version on every node; send the key\'s name as confirm',
+      { params: KeyNameParamsSchema, body: DecommissionBodySchema, response: { 200: DecommissionedSchema, ...refusals } },
+    ),
     handler: async (request) => keys.decommission(request.params.name, { ...request.body, actor: actorOf(request) }),
   });
 
-  app.post<{ Params: { name: string }; Body: RotateBody }>('/keys/:name/rotate', {
-    config: { roles: OPERATORS },
-    schema: {
-      tags: ['keys'],
-      summary: 'Rotate now and answer with the new version. emergency: the old version stops signing on every node before the answer, is marked compromised and archived without a grace period',
-      security: [{ bearer: [] }],
-      params: keyNameParams,
-      body: RotateBodySchema,
-      response: { 200: RotatedSchema, ...refusals },
-    },
+  app.post<{ Params: KeyNameParams; Body: RotateBody }>('/keys/:name/rotate', {
+    ...route(
+      OPERATORS,
+      'Rotate now and answer with the new version. emergency: the old version stops signing on every node before the answer, is marked compromised and archived without a grace period',
+      { params: KeyNameParamsSchema, body: RotateBodySchema, response: { 200: RotatedSchema, ...refusals } },
+    ),
     handler: async (request) => keys.rotate(request.params.name, { reason: request.body.reason, emergency: request.body.emergency ?? false, actor: actorOf(request) }),
   });
 
-  app.post<{ Params: { name: string }; Body: ExtendGraceBody }>('/keys/:name/grace', {
-    config: { roles: OPERATORS, problemCodes: { 'body/extendBy': 'invalid_duration' } },
-    schema: {
-      tags: ['keys'],
-      summary: 'Extend the running grace period (Update extendGrace): answers with the deadline the workflow applied; refused past maxGracePeriod',
-      security: [{ bearer: [] }],
-      params: keyNameParams,
-      body: ExtendGraceBodySchema,
-      response: { 202: GraceExtendedSchema, ...refusals },
-    },
+  app.post<{ Params: KeyNameParams; Body: ExtendGraceBody }>('/keys/:name/grace', {
+    ...route(
+      OPERATORS,
+      'Extend the running grace period (Update extendGrace): answers with the deadline the workflow applied; refused past maxGracePeriod',
+      { params: KeyNameParamsSchema, body: ExtendGraceBodySchema, response: { 202: GraceExtendedSchema, ...refusals } },
+      { 'body/extendBy': 'invalid_duration' },
+    ),
     handler: async (request, reply) => reply.status(202).send(await keys.extendGrace(request.params.name, { ...request.body, actor: actorOf(request) })),
   });
 
-  app.post<{ Params: { name: string }; Body: ReasonBody }>('/keys/:name/grace/complete', {
-    config: { roles: OPERATORS },
-    schema: {
-      tags: ['keys'],
-      summary: 'End the grace period now (Update completeGrace): the retiring version is archived and verified before the answer',
-      security: [{ bearer: [] }],
-      params: keyNameParams,
-      body: ReasonBodySchema('why the grace period ends now (audit log)'),
-      response: { 200: GraceCompletedSchema, ...refusals },
-    },
+  app.post<{ Params: KeyNameParams; Body: ReasonBody }>('/keys/:name/grace/complete', {
+    ...route(
+      OPERATORS,
+      'End the grace period now (Update completeGrace): the retiring version is archived and verified before the answer',
+      { params: KeyNameParamsSchema, body: ReasonBodySchema('why the grace period ends now (audit log)'), response: { 200: GraceCompletedSchema, ...refusals } },
+    ),
     handler: async (request) => keys.completeGrace(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),
   });
 
-  app.post<{ Params: { name: string }; Body: ReasonBody }>('/keys/:name/resume', {
-    config: { roles: OPERATORS },
-    schema: {
-      tags: ['keys'],
-      summary: 'Resume a held key (Update resumeKey): the step it stopped at runs again; fix the cause (see held.reason) first',
-      security: [{ bearer: [] }],
-      params: keyNameParams,
-      body: ReasonBodySchema('why the key may go on: what was fixed'),
-      response: { 200: ResumedSchema, ...refusals },
-    },
+  app.post<{ Params: KeyNameParams; Body: ReasonBody }>('/keys/:name/resume', {
+    ...route(
+      OPERATORS,
+      'Resume a held key (Update resumeKey): the step it stopped at runs again; fix the cause (see held.reason) first',
+      { params: KeyNameParamsSchema, body: ReasonBodySchema('why the key may go on: what was fixed'), response: { 200: ResumedSchema, ...refusals } },
+    ),
     handler: async (request) => keys.resume(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),
   });
 }

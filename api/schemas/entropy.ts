@@ -1,5 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Nullable, StringEnum } from './typebox';
+import { timestampSchema } from '../../domain/input-bounds';
+import { Limit, nodeIdSchema } from './bounds';
+import { Json, Nullable, StringEnum } from './typebox';
 
 /**
  * A node's entropy as the API shows it: the pool snapshot of a harvest (also the entropy provenance of every key version)
@@ -57,3 +59,16 @@ export const EntropyReportSchema = Type.Object({
   sources: Type.Array(SourceStatusSchema),
 });
 export type EntropyReport = Static<typeof EntropyReportSchema>;
+
+export const EntropyLatestSchema = Type.Object({ nodes: Type.Array(EntropyReportSchema) });
+export const EntropyHistorySchema = Type.Object({ reports: Type.Array(EntropyReportSchema) });
+
+export const EntropyHistoryQuerySchema = Type.Object(
+  {
+    node: Type.Optional(Json<string>(nodeIdSchema('only this node\'s reports'))),
+    limit: Limit(500, 50),
+    before: Type.Optional(Json<string>(timestampSchema('only reports before this time (the oldest at of a page, for the next one)'))),
+  },
+  { additionalProperties: false },
+);
+export type EntropyHistoryQuery = Static<typeof EntropyHistoryQuerySchema>;

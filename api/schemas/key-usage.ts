@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Nullable, StringEnum } from './typebox';
+import { limitSchema } from './bounds';
+import { Json, Nullable, StringEnum } from './typebox';
 
 /** GET /keys/{name}/usage: a key's hourly use, and the forecast and anomaly report of its latest risk evaluation. */
 
@@ -37,3 +38,9 @@ export const KeyUsageSchema = Type.Object({
   anomalies: Nullable(AnomalySummarySchema),
 });
 export type KeyUsage = Static<typeof KeyUsageSchema>;
+
+export const KeyUsageQuerySchema = Type.Object(
+  { hours: Type.Optional(Json<number>({ ...limitSchema(840, 168), description: 'hours of use, the newest (at most five weeks)' })) },
+  { additionalProperties: false },
+);
+export type KeyUsageQuery = Static<typeof KeyUsageQuerySchema>;

@@ -3,8 +3,8 @@ import { durationSchema, textSchema } from '../../domain/input-bounds';
 import { AUTOMATIC_TRIGGERS, KEY_NAME_RULE, KEY_TYPES, VERSION_STATES, type RotationEvidence, type TransitionVerdict } from '../../domain/keys/key-model';
 import { SENSITIVITY_CLASS_PATTERN } from '../../domain/keys/policy';
 import { EntropyProvenanceSchema } from './entropy';
-import { keyNamePrefixSchema, keyNameSchema, limitSchema, offsetSchema } from './bounds';
-import { Json, Nullable, NullableOpenObject, NullableStringEnum, OpenObject, StringEnum } from './typebox';
+import { Limit, Offset, keyNamePrefixSchema, keyNameSchema } from './bounds';
+import { Json, Nullable, NullableOpenObject, NullableString, NullableStringEnum, OpenObject, StringEnum } from './typebox';
 
 /**
  * The key objects of the API, each defined once: the routes validate and serialize with these schemas, the OpenAPI
@@ -13,7 +13,6 @@ import { Json, Nullable, NullableOpenObject, NullableStringEnum, OpenObject, Str
 
 const Duration = (description: string) => Json<string>(durationSchema(description));
 const Reason = (description: string) => Json<string>(textSchema(description, 1));
-const NullableString = (options: { description?: string } = {}) => Nullable(Type.String(options));
 
 /** A key's policy as clients send and read it; every field may be left out (the defaults and the current policy fill in). */
 export const KeyPolicySchema = Type.Object(
@@ -77,13 +76,8 @@ export const KeyPredictionSchema = Type.Object(
 );
 export type KeyPredictionReply = Static<typeof KeyPredictionSchema>;
 
-export const KeyVersionSchema = Type.Object({
-  version: Type.Integer(),
-  kid: Type.String(),
-  fingerprint: Type.String(),
-  state: StringEnum(VERSION_STATES),
-  generatedOn: Type.String(),
-  createdAt: Type.String(),
+/** When a version entered each of its states, and its deadlines; the key map's versions show the same dates. */
+export const versionDates = {
   publishedAt: Type.Optional(NullableString({ description: 'when the version entered the JWKS' })),
   activatesAt: Type.Optional(NullableString({ description: 'when a published pending version becomes the active one (publishedAt + the policy\'s publicationLead)' })),
   activatedAt: Type.Optional(NullableString()),
@@ -93,6 +87,16 @@ export const KeyVersionSchema = Type.Object({
   compromisedAt: Type.Optional(NullableString()),
   graceDeadline: Type.Optional(NullableString()),
   purgeAfter: Type.Optional(NullableString()),
+};
+
+export const KeyVersionSchema = Type.Object({
+  version: Type.Integer(),
+  kid: Type.String(),
+  fingerprint: Type.String(),
+  state: StringEnum(VERSION_STATES),
+  generatedOn: Type.String(),
+  createdAt: Type.String(),
+  ...versionDates,
   lineage: LineageSchema,
   verdict: Type.Optional(NullableOpenObject<TransitionVerdict>()),
   entropyProvenance: Type.Optional(Nullable(EntropyProvenanceSchema)),
@@ -180,8 +184,8 @@ export const KeyListQuerySchema = Type.Object(
       Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z][a-z-]*$', description: 'only keys in this phase (creating, active, rotating, grace, decommissioning, decommissioned)' }),
     ),
     prefix: Type.Optional(Json<string>(keyNamePrefixSchema)),
-    limit: Type.Optional(Json<number>(limitSchema(500, 50))),
-    offset: Type.Optional(Json<number>(offsetSchema)),
+    limit: Limit(500, 50),
+    offset: Offset,
   },
   { additionalProperties: false },
 );

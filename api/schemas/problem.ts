@@ -28,3 +28,6 @@ export const authErrors = { 400: problem, 401: problem, 403: problem, 500: probl
 /** Error replies of routes anyone may call. */
 export const publicErrors = { 400: problem, 500: problem, 503: problem } as const;
 export const problemRef = problem;
+
+/** The error replies of the given statuses, beyond the ones every route of its kind can give. */
+export const problems = (...statuses: readonly number[]): Record<number, typeof problem> => Object.fromEntries(statuses.map((status) => [status, problem]));

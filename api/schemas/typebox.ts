@@ -28,3 +28,19 @@ export function NullableStringEnum<const V extends readonly string[]>(values: V,
 export const OpenObject = <T extends object>(options: { description?: string } = {}): TUnsafe<T> => Type.Unsafe<T>({ type: 'object', additionalProperties: true, ...options });
 export const NullableOpenObject = <T extends object>(options: { description?: string } = {}): TUnsafe<T | null> =>
   Type.Unsafe<T | null>({ type: ['object', 'null'], additionalProperties: true, ...options });
+
+/** An object of any keys whose values are `value` (a map keyed by node id, kind, ...). */
+export const Dictionary = <T extends TSchema>(value: T, options: { description?: string } = {}): TUnsafe<Record<string, Static<T>>> =>
+  Type.Unsafe<Record<string, Static<T>>>({ type: 'object', additionalProperties: value, ...options });
+
+/** A time as the API writes it: ISO 8601 in UTC. */
+export const DateTime = (options: { description?: string } = {}) => Type.String({ format: 'date-time', ...options });
+export const NullableDateTime = (options: { description?: string } = {}) => Nullable(DateTime(options));
+export const NullableString = (options: { description?: string } = {}) => Nullable(Type.String(options));
+
+/** The reply of a DELETE that removed what it names (204). */
+export const NoContent = Type.Null();
+
+/** Exactly one of `schemas` (a JSON Schema oneOf, as the document shows it; TypeBox's Union writes an anyOf). */
+export const OneOf = <T extends TSchema[]>(schemas: [...T], options: { description?: string } = {}): TUnsafe<Static<T[number]>> =>
+  Type.Unsafe<Static<T[number]>>({ oneOf: schemas, ...options });

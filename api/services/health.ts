@@ -5,17 +5,12 @@ import { latestEntropyReports } from '../../adapters/postgres/entropy-repository
 import { type HarvestFreshness, harvestFreshness } from '../../domain/entropy/freshness';
 import { WORKFLOW_TYPES, healthCheckWorkflowId } from '../../domain/identifiers';
 import type { NodeHealth } from '../../workflows/health-check';
+import type { Health } from '../schemas/system';
 
 export type ComponentHealth = { status: 'up'; latencyMs: number } | { status: 'down'; latencyMs: number; reason: string };
 
-export interface HealthReport {
-  status: 'ok' | 'degraded' | 'down';
-  checkedAt: string;
-  components: { temporal: ComponentHealth; postgres: ComponentHealth };
-  nodes: NodeHealth[];
-  /** Each node's entropy pool: stale once its newest harvest is older than two harvest intervals. */
-  entropy: HarvestFreshness[];
-}
+/** The reply of GET /health, as its schema defines it. */
+export type HealthReport = Health;
 
 async function timed(check: () => Promise<unknown>, timeoutMs: number): Promise<ComponentHealth> {
   const started = performance.now();

@@ -5,19 +5,14 @@ import type { Database } from '../../adapters/postgres/database';
 import { latestSyncRun, listKeymapNodes, loadKeymapSource } from '../../adapters/postgres/keymap-repository';
 import type { KeyrotorConfig } from '../../domain/config';
 import { WORKFLOW_TYPES, keymapSyncWorkflowId } from '../../domain/identifiers';
-import type { VersionState } from '../../domain/keys/key-model';
 import { buildKeyMap, keymapDigest } from '../../domain/keymap/build';
 import type { KeymapSyncResult } from '../../domain/keymap/sync';
 import type { KeyMap, KeyMapKey } from '../../domain/keymap/types';
 import type { keymapSyncWorkflow } from '../../workflows/keymap-sync';
+import type { Defaulted } from '../schemas/bounds';
+import type { KeymapNodes, KeymapQuery as KeymapQueryFields, KeymapReply } from '../schemas/keymap';
 
-export interface KeymapQuery {
-  key?: string;
-  state?: VersionState;
-  node?: string;
-  limit: number;
-  offset: number;
-}
+type KeymapQuery = Defaulted<KeymapQueryFields, 'limit' | 'offset'>;
 
 /** Keeps what the filters ask for: a key, the versions in a state, the versions a node holds (and only its holdings). */
 function filterKeys(keys: KeyMapKey[], query: KeymapQuery): KeyMapKey[] {
@@ -50,13 +45,13 @@ export class KeymapService {
     return { epoch: source.epoch, digest: keymapDigest(map), map };
   }
 
-  async keymap(query: KeymapQuery): Promise<{ epoch: number; digest: string; total: number; keys: KeyMapKey[]; nodes: KeyMap['nodes'] }> {
+  async keymap(query: KeymapQuery): Promise<KeymapReply> {
     const { epoch, digest, map } = await this.current();
     const keys = filterKeys(map.keys, query);
     return { epoch, digest, total: keys.length, keys: keys.slice(query.offset, query.offset + query.limit), nodes: map.nodes };
   }
 
-  async nodes(): Promise<Record<string, unknown>> {
+  async nodes(): Promise<KeymapNodes> {
     const [{ epoch, digest }, rows, lastSync, anchors] = await Promise.all([this.current(), listKeymapNodes(this.db), latestSyncRun(this.db), listAnchorRecords(this.db)]);
     const byId = new Map(rows.map((row) => [row.nodeId, row]));
     const anchorOf = new Map(anchors.map(({ node, ...anchor }) => [node, anchor]));

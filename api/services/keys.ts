@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Database } from '../../adapters/postgres/database';
 import { getKey, listKeys, reserveKey } from '../../adapters/postgres/key-repository';
-import { keyUsageSeries, latestEvaluations, latestForecast, riskHistory, riskTrends, type RiskHistoryItem, type RiskTrendPoint } from '../../adapters/postgres/prediction-repository';
+import { keyUsageSeries, latestEvaluations, latestForecast, riskHistory, riskTrends, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { WORKFLOW_TYPES, keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
@@ -30,8 +30,10 @@ import {
 } from '../../workflows/key-messages';
 import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
 import { fromUpdateFailure } from '../errors';
+import type { Defaulted } from '../schemas/bounds';
 import type { KeyUsage } from '../schemas/key-usage';
 import type { KeyDetail, KeyList, KeyListQuery, KeyPredictionReply } from '../schemas/keys';
+import type { RiskHistory, RiskTrends } from '../schemas/prediction';
 
 /** The prediction block of a key: its latest evaluation's, or what the policy alone says (see predictionOf). */
 function keyPrediction(key: { policy: Record<string, unknown>; nextRotationAt: string | null }, latest: RiskHistoryItem | undefined): KeyPredictionReply {
@@ -125,8 +127,8 @@ export class KeyService {
   }
 
   /** A page of keys as recorded, each with its prediction. */
-  async list(query: KeyListQuery): Promise<KeyList> {
-    const page = await listKeys(this.db, { ...query, limit: query.limit ?? 50, offset: query.offset ?? 0 });
+  async list(query: Defaulted<KeyListQuery, 'limit' | 'offset'>): Promise<KeyList> {
+    const page = await listKeys(this.db, query);
     const latest = await latestEvaluations(this.db, page.keys.map((key) => key.name));
     return { ...page, keys: page.keys.map((key) => ({ ...key, prediction: keyPrediction(key, latest.get(key.name)) })) };
   }
@@ -157,7 +159,7 @@ export class KeyService {
   }
 
   /** A key's risk evaluations, newest first. */
-  async riskHistory(name: string, query: { limit: number; before?: Date }): Promise<{ key: string; items: RiskHistoryItem[] }> {
+  async riskHistory(name: string, query: { limit: number; before?: Date }): Promise<RiskHistory> {
     await this.requireKey(name, false);
     return { key: name, items: await riskHistory(this.db, name, query) };
   }
@@ -188,7 +190,7 @@ export class KeyService {
   }
 
   /** Each named key's newest risk scores, oldest first, in the order asked; names that are no key are listed apart. */
-  async riskTrends(names: readonly string[], points: number): Promise<{ trends: Array<{ key: string; points: RiskTrendPoint[] }>; unknown: string[] }> {
+  async riskTrends(names: readonly string[], points: number): Promise<RiskTrends> {
     const found = await riskTrends(this.db, names, points);
     return {
       trends: names.flatMap((name) => {

@@ -1,21 +1,19 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../../adapters/postgres/database';
+import { keysReachedBy } from '../../adapters/postgres/prediction-repository';
 import {
   deleteIndicator,
   lastFeedPull,
   listIndicators,
   upsertIndicators,
-  type FeedPull,
   type IndicatorQuery,
-  type StoredIndicator,
   type UpsertOutcome,
 } from '../../adapters/postgres/threat-intel-repository';
-import { reevaluateKeysReachedBy } from './key-reevaluation';
-import { NotFoundError, UserError } from '../../domain/errors';
+import { signalKeyReevaluation } from '../../adapters/temporal/key-reevaluation';
+import { NotFoundError } from '../../domain/errors';
 import { indicatorsOf, validateIndicatorBatch } from '../../domain/threat-intel/indicators';
-
-/** Bad rows a refusal names at the most; the problem's `rows` lists them all. */
-const LISTED_PROBLEMS = 20;
+import type { IndicatorList } from '../schemas/threat-intel';
+import { batchRefusal } from './batch-refusal';
 
 /** What the threat-intelligence routes do: check and store reported indicators, wake the keys they reach, list them. */
 export class ThreatIntelService {
@@ -38,19 +36,15 @@ export class ThreatIntelService {
     onReevaluationFailure: (key: string, error: unknown) => void;
   }): Promise<UpsertOutcome> {
     const checked = validateIndicatorBatch(indicatorsOf(input.body));
-    if (checked.problems.length > 0) {
-      const listed = checked.problems.slice(0, LISTED_PROBLEMS).map((p) => (p.row < 0 ? p.problems.join('; ') : `row ${p.row}: ${p.problems.join('; ')}`));
-      const more = checked.problems.length > LISTED_PROBLEMS ? ' | …' : '';
-      throw new UserError('invalid_threat_indicators', `${checked.problems.length} bad indicator(s), nothing stored: ${listed.join(' | ')}${more}`, { rows: checked.problems });
-    }
+    if (checked.problems.length > 0) throw batchRefusal('invalid_threat_indicators', 'indicator', checked.problems);
     if (input.shapeError) throw input.shapeError;
     const { reach, ...outcome } = await upsertIndicators(this.db, checked.indicators, input.actor);
-    await reevaluateKeysReachedBy({ db: this.db, client: this.temporal }, reach, { why: 'new threat intelligence', onFailure: input.onReevaluationFailure });
+    await signalKeyReevaluation(this.temporal, await keysReachedBy(this.db, reach, new Date()), { why: 'new threat intelligence', onFailure: input.onReevaluationFailure });
     return outcome;
   }
 
   /** A page of indicators, and how the last pull of the feed went. */
-  async list(query: IndicatorQuery): Promise<{ indicators: StoredIndicator[]; total: number; feed: { configured: boolean; lastPull: FeedPull | null } }> {
+  async list(query: IndicatorQuery): Promise<IndicatorList> {
     const [page, lastPull] = await Promise.all([listIndicators(this.db, query), lastFeedPull(this.db)]);
     return { ...page, feed: { configured: this.feedConfigured, lastPull } };
   }

@@ -6,6 +6,27 @@ import { projectRoot } from '../../../scripts/tool-paths';
 const SOURCE_FOLDERS = ['bin', 'cli', 'workers', 'api', 'workflows', 'activities', 'adapters', 'domain', 'scripts'];
 /** What the domain may not import: it is pure logic below every other layer. */
 const ABOVE_DOMAIN = ['adapters', 'api', 'workflows', 'activities', 'workers', 'cli', 'bin', 'scripts'];
+/** The layers, top first: each imports only the ones below it. */
+const LAYERS = ['bin', 'cli', 'workers', 'api', 'workflows', 'activities', 'adapters', 'domain'];
+/**
+ * The one import up the layers: a workflow's messages (signals, queries, updates) are the names by which a Temporal
+ * client talks to it, and the Temporal adapters that signal or query a workflow take them from where it defines them.
+ */
+const WORKFLOW_MESSAGES = /^workflows\/[a-z-]+-messages\.ts$/;
+
+function upwardImports(graph: Map<string, string[]>): string[] {
+  const layerOf = (file: string): number => LAYERS.indexOf(file.split('/')[0] as string);
+  return [...graph].flatMap(([file, targets]) => {
+    const layer = layerOf(file);
+    if (layer < 0) return [];
+    return targets
+      .filter((target) => {
+        const targetLayer = layerOf(target);
+        return targetLayer >= 0 && targetLayer < layer && !(file.startsWith('adapters/temporal/') && WORKFLOW_MESSAGES.test(target));
+      })
+      .map((target) => `${file} -> ${target}`);
+  });
+}
 
 function sourceFiles(folder: string): string[] {
   return readdirSync(folder).flatMap((name) => {
@@ -91,5 +112,10 @@ describe('the import graph', () => {
       ? targets.filter((target) => ABOVE_DOMAIN.some((layer) => target.startsWith(`${layer}/`))).map((target) => `${file} -> ${target}`)
       : []));
     expect(upward).toEqual([]);
+  });
+
+  it('keeps every layer below the ones above it (bin, cli, workers, api, workflows, activities, adapters, domain): activities and adapters import no service of the API', () => {
+    expect(upwardImports(new Map([['activities/a.ts', ['api/services/s.ts', 'adapters/b.ts']]]))).toEqual(['activities/a.ts -> api/services/s.ts']);
+    expect(upwardImports(graph)).toEqual([]);
   });
 });

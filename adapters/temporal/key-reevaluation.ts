@@ -1,13 +1,10 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Database } from '../../adapters/postgres/database';
-import { keysReachedBy } from '../../adapters/postgres/prediction-repository';
 import { keyWorkflowId } from '../../domain/identifiers';
-import type { IndicatorReach } from '../../domain/threat-intel/reach';
 import { reevaluateKeySignal } from '../../workflows/key-messages';
 
 /** What waking the keys reached by changed threat intelligence did; counts only, so that it fits any history. */
 export interface ReevaluationOutcome {
-  /** Live keys (active or in a grace period) the indicators reach. */
+  /** Live keys (active or in a grace period) the indicators reach: the keys asked. */
   reached: number;
   signalled: number;
   /** Keys without a running lifecycle workflow (terminated by hand, for instance): nothing to wake. */
@@ -20,23 +17,25 @@ export interface ReevaluationOutcome {
 // Temporal frontend the lifecycle workflows themselves depend on.
 const SIGNAL_CONCURRENCY = 8;
 
+export const NO_REEVALUATION: ReevaluationOutcome = { reached: 0, signalled: 0, notRunning: 0, failed: 0 };
+
 /**
- * Asks every live key that threat indicators reach to evaluate itself now rather than at its next scheduled evaluation
- * (the `reevaluateKey` signal). Used by POST /threat-intel and by the feed pull, with the reach of the indicators that
- * were created or changed only. Never throws for a key: a key that cannot be signalled keeps its schedule.
+ * Asks each named key's lifecycle workflow to evaluate itself now rather than at its next scheduled evaluation (the
+ * `reevaluateKey` signal). POST /threat-intel and the feed pull name the live keys that created or changed indicators
+ * reach (keysReachedBy in adapters/postgres/prediction-repository.ts). Never throws for a key: a key that cannot be
+ * signalled keeps its schedule.
  */
-export async function reevaluateKeysReachedBy(
-  deps: { db: Database; client: Client },
-  reach: readonly IndicatorReach[],
-  input: { why: string; now?: Date; onFailure?: (key: string, error: unknown) => void },
+export async function signalKeyReevaluation(
+  client: Client,
+  names: readonly string[],
+  input: { why: string; onFailure?: (key: string, error: unknown) => void },
 ): Promise<ReevaluationOutcome> {
-  const names = await keysReachedBy(deps.db, reach, input.now ?? new Date());
   const outcome: ReevaluationOutcome = { reached: names.length, signalled: 0, notRunning: 0, failed: 0 };
   const queue = [...names];
   const signalNext = async (): Promise<void> => {
     for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
       try {
-        await deps.client.workflow.getHandle(keyWorkflowId(name)).signal(reevaluateKeySignal, { why: input.why });
+        await client.workflow.getHandle(keyWorkflowId(name)).signal(reevaluateKeySignal, { why: input.why });
         outcome.signalled += 1;
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) {
