@@ -3,6 +3,7 @@ import { ActivityFailure, ApplicationFailure, ParentClosePolicy, isCancellation,
 import { isErrorCode } from '../domain/error-codes';
 import { hsmTaskQueue } from '../domain/identifiers';
 import type * as machine from '../domain/keys/lifecycle-machine';
+import { STEP_HEARTBEAT_TIMEOUT_MS } from '../domain/step-timeouts';
 import { webhookDeliveryWorkflow } from './webhook-delivery';
 
 // How the key lifecycle's steps run on Temporal: which queue, which timeouts, and how a failure becomes an outcome.
@@ -14,7 +15,7 @@ const retry = { initialInterval: '1s', maximumInterval: '15s' };
  * retried after this, not after its start-to-close timeout, which stays the bound of a live attempt. A control step
  * (a recording, an archive's storage) whose control worker was killed waited out its 30 s start-to-close before.
  */
-const heartbeatTimeout = '10s';
+const heartbeatTimeout = STEP_HEARTBEAT_TIMEOUT_MS;
 /** Control and prediction activities name no task queue: they run on the queue this workflow runs on. */
 const control = proxyActivities({ startToCloseTimeout: '30s', heartbeatTimeout, retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
 const prediction = proxyActivities({ startToCloseTimeout: '2m', heartbeatTimeout, retry: { ...retry, maximumInterval: '10s', maximumAttempts: 4 } }) as Activities;
