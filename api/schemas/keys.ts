@@ -149,8 +149,14 @@ export const KeyDetailSchema = Type.Object({
   waiting: Type.Optional(
     Nullable(
       Type.Object(
-        { for: Type.String(), since: Type.String() },
-        { description: 'what the key waits for that it expects to come (an HSM node, a healthy entropy pool), and since when' },
+        {
+          for: Type.String({ description: '`nodes` when a step waits for HSM nodes whose workers are away; else what it waits for, in words' }),
+          since: Type.String(),
+          nodes: Type.Optional(Type.Array(Type.String(), { description: 'the nodes whose workers did not take the step' })),
+          step: Type.Optional(Type.String({ description: 'the step that waits for them' })),
+          alertedAt: Type.Optional(NullableString({ description: 'when the wait was reported by an alert (once it outlasted twice the heartbeat timeout)' })),
+        },
+        { description: 'what the key waits for that it expects to come (an HSM node\'s worker, a healthy entropy pool), and since when' },
       ),
     ),
   ),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../domain/errors';
+import { describeWaiting, type Waiting } from '../../domain/keys/node-wait';
 import { ApiRefusedError, ApiUnavailableError, EXIT_CODES, EXIT_CODES_HELP, callApi, type ApiRequest } from '../api-client';
 import { fields, table } from '../table';
 
@@ -101,7 +102,7 @@ interface KeyDetail extends KeyListItem {
   versions: KeyVersion[];
   deadlines: { graceDeadline: string | null; graceCap: string | null; nextRotationAt: string | null };
   held: { step: string; reason: string; since: string } | null;
-  waiting: { for: string; since: string } | null;
+  waiting: Waiting | null;
   working: string | null;
 }
 interface Alert { id: string; severity: string; source: string; subject: string; message: string; count: number; lastSeen: string; acknowledgedBy: string | null; acknowledgedAt: string | null }
@@ -117,7 +118,8 @@ const followKey = follow<KeyDetail>({
   changes: (before, now) => {
     const lines: string[] = [];
     if (now.working !== (before?.working ?? null)) lines.push(now.working ? `working: ${now.working}` : `done: ${before?.working ?? 'nothing'}`);
-    if (now.waiting?.for !== before?.waiting?.for) lines.push(now.waiting ? `waiting for ${now.waiting.for}` : 'no longer waiting');
+    const waiting = (view: KeyDetail | undefined): string | null => (view?.waiting ? describeWaiting(view.waiting) : null);
+    if (waiting(now) !== waiting(before)) lines.push(now.waiting ? `waiting for ${waiting(now) as string}` : 'no longer waiting');
     if (now.held && now.held.step !== before?.held?.step) lines.push(`HELD at ${now.held.step}: ${now.held.reason} (fix it, then keyrotor keys resume ${now.name})`);
     for (const version of now.versions) {
       const was = before?.versions.find((v) => v.version === version.version)?.state;
@@ -186,7 +188,7 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
       ['grace deadline', key.deadlines.graceDeadline],
       ['grace cap', key.deadlines.graceCap],
       ['held', key.held ? `at ${key.held.step} since ${key.held.since}: ${key.held.reason} (fix it, then keyrotor keys resume ${key.name})` : null],
-      ['waiting', key.waiting ? `for ${key.waiting.for} since ${key.waiting.since}` : null],
+      ['waiting', key.waiting ? `for ${describeWaiting(key.waiting)} since ${key.waiting.since}${key.waiting.alertedAt ? ` (alerted ${key.waiting.alertedAt})` : ''}` : null],
       ['working', key.working],
     ])}\n\n${table([
       { header: 'version', value: (v) => v.version },
