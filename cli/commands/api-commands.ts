@@ -28,6 +28,12 @@ interface ApiCommand<Reply> {
   failed?: (reply: Reply) => boolean;
   /** `--wait`: follow the work the request starts, from what the API shows of it, until it is over. */
   follow?: Follow<unknown>;
+  /**
+   * With `--wait`, ask for the early answer (`Prefer: respond-async`) rather than hold a request open while the work
+   * runs, follow the work to its end, then print what the synchronous answer would have said: `settle` makes it from
+   * the early answer and the state the follow ended on.
+   */
+  early?: { settle: (accepted: unknown, state: unknown) => Reply };
 }
 
 /**
@@ -105,6 +111,8 @@ interface KeyDetail extends KeyListItem {
   waiting: Waiting | null;
   working: string | null;
 }
+/** The early answer of a rotation (`Prefer: respond-async`). */
+interface RotationAccepted { version: number; kid: string; fingerprint: string; previous: { version: number; state: string } | null; signingDisabledOn: string[] }
 interface Alert { id: string; severity: string; source: string; subject: string; message: string; count: number; lastSeen: string; acknowledgedBy: string | null; acknowledgedAt: string | null }
 interface TokenInfo { id: string; name: string; role: string; createdAt: string; createdBy: string; revokedAt: string | null }
 interface MapVersion { version: number; kid: string; state: string; nodes: Record<string, { privateKey: boolean; publicKey: boolean }> }
@@ -225,6 +233,15 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
     example: 'keyrotor keys rotate payments --reason "quarterly rotation" --wait\n  $ keyrotor keys rotate payments --emergency --yes --reason "key leaked in incident 42"',
     confirm: confirmEmergency,
     follow: followKey,
+    early: {
+      settle: (accepted, state) => {
+        const early = accepted as RotationAccepted;
+        const replaced = early.previous ? (state as KeyDetail).versions.find((v) => v.version === early.previous?.version) : undefined;
+        // As the synchronous answer says it: the replaced version as the new one took over (retiring, or compromised by an emergency).
+        const previous = early.previous ? { version: early.previous.version, state: early.previous.state === 'compromised' ? 'compromised' : replaced?.state ?? early.previous.state } : null;
+        return { version: early.version, kid: early.kid, fingerprint: early.fingerprint, previous, signingDisabledOn: early.signingDisabledOn };
+      },
+    },
     request: (input) => ({ method: 'POST', path: `/keys/${encodeURIComponent(input.args[0]!)}/rotate`, body: { reason: input.options.reason, emergency: input.options.emergency === true } }),
     show: (reply) => fields([
       ['version', reply.version],
@@ -422,10 +439,17 @@ async function run(spec: ApiCommand<unknown>, input: Input, json: boolean): Prom
   await spec.confirm?.(input);
   let reply: unknown;
   let outcome: 'done' | 'held' | undefined;
+  const waits = spec.follow !== undefined && input.options.wait === true;
+  const early = waits ? spec.early : undefined;
   try {
-    const request = callApi(spec.request(input));
-    if (spec.follow && input.options.wait === true) [reply, outcome] = await followWork(spec.follow, input, request, json);
-    else reply = await request;
+    const request = callApi({ ...spec.request(input), ...(early ? { prefer: 'respond-async' } : {}) });
+    if (spec.follow && waits) {
+      let state: unknown;
+      [reply, outcome, state] = await followWork(spec.follow, input, request, json);
+      if (early) reply = early.settle(reply, state);
+    } else {
+      reply = await request;
+    }
   } catch (error) {
     // A script reading --json gets the problem as the API sent it; the exit code says refused or unreachable.
     if (json && (error instanceof ApiRefusedError || error instanceof ApiUnavailableError) && error.problem) process.stdout.write(`${JSON.stringify(error.problem, null, 2)}\n`);
@@ -439,7 +463,7 @@ async function run(spec: ApiCommand<unknown>, input: Input, json: boolean): Prom
  * `--wait`: polls what the API shows of the work while the request runs and after its reply, printing each change as
  * it happens (on stderr with --json, so stdout stays the reply), until the work is over.
  */
-async function followWork(spec: Follow<unknown>, input: Input, request: Promise<unknown>, json: boolean): Promise<[unknown, 'done' | 'held']> {
+async function followWork(spec: Follow<unknown>, input: Input, request: Promise<unknown>, json: boolean): Promise<[unknown, 'done' | 'held', unknown]> {
   const say = (line: string): void => {
     (json ? process.stderr : process.stdout).write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
   };
@@ -464,7 +488,7 @@ async function followWork(spec: Follow<unknown>, input: Input, request: Promise<
     // A refusal (a hold answers the request with key_held) ends it: exit 3 with the problem, the steps printed above.
     if (failure) throw failure.error;
     const outcome = spec.outcome(now);
-    if (answered && outcome) return [answered.reply, outcome];
+    if (answered && outcome) return [answered.reply, outcome, now];
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }

@@ -906,7 +906,10 @@ export interface MachineView extends lifecycle.KeyStateView {
 }
 
 export function viewOfMachine(m: LifecycleMachine, nowMs: number): MachineView {
-  return { ...lifecycle.viewOf(m.key, nowMs), held: m.held, waiting: m.waiting, working: m.work ? workName(m.work) : null };
+  // A procedure that just ended is still recording its last events: the key is not idle until they are in the log (a
+  // follower such as `keyrotor ... --wait` must not take that moment for the end of the work).
+  const recording = m.events[0] ? `record ${m.events[0].action}` : null;
+  return { ...lifecycle.viewOf(m.key, nowMs), held: m.held, waiting: m.waiting, working: m.work ? workName(m.work) : recording };
 }
 
 function workName(work: Work): string {
