@@ -253,6 +253,24 @@ describe('the key lifecycle state machine', () => {
     expect(held.waiting).toBeNull();
   });
 
+  it('a procedure that ended is still working while its last events are recorded; idle once they are', () => {
+    const { cluster, m: start } = created();
+    const asked = accepted(ask(start, rotate('test', true)));
+    // One decision at a time, as the workflow makes them: look at the view whenever the work is gone.
+    let m = asked.machine;
+    const seen: Array<string | null> = [];
+    for (let i = 0; i < 200; i += 1) {
+      const { machine: next, step } = machine.decide(m, T0 + 1000);
+      if (step.kind === 'wait' || step.kind === 'continue-as-new' || step.kind === 'finish') break;
+      if (next.work === null) seen.push(machine.viewOfMachine(next, T0 + 1000).working);
+      m = machine.apply(next, step, cluster.outcomeOf(step), T0 + 1000);
+    }
+    expect(seen).toContain('record key.version.verified');
+    const idle = machine.decide(m, T0 + 1000);
+    expect(idle.step.kind).toBe('wait');
+    expect(machine.viewOfMachine(idle.machine, T0 + 1000).working).toBeNull();
+  });
+
   it('rotates on a risk trigger with the evaluation as evidence, ending a running grace period first', () => {
     const { cluster, m: start } = created();
     const grace = drive(accepted(ask(start, rotate())).machine, cluster, T0).machine;
