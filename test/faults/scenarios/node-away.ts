@@ -100,6 +100,12 @@ export async function runNodeAway(options: { quick: boolean; log: (line: string)
     }, `every key to stop waiting after ${away}'s return`, 240_000, 500).catch(() => false);
     notes.push(cleared ? `every wait cleared ${((Date.now() - back) / 1000).toFixed(1)} s after the return` : 'some key still waits after the return');
     await versionState(stack, purged, 1, 'purged', 240_000);
+    // The rotated keys' old versions end their short grace periods now: the witnesses look once those archives are
+    // over (an archive destroys the private keys before it records the version archived).
+    await eventually(async () => {
+      const views = await Promise.all(rotating.map((key) => keyView(stack, key)));
+      return views.every((view) => view.working === null && !view.versions.some((v) => v.state === 'retiring')) ? true : undefined;
+    }, 'the rotated keys to end their grace periods', 240_000, 500);
     const lifecycleDone = Date.now();
     // One sync after the lifecycle caught up: every node in sync, nothing left to repair.
     const { status, body } = await stack.api('POST', '/keymap/sync');
