@@ -137,6 +137,17 @@ describe('key lifecycle workflow (time-skipping, stub activities)', () => {
     await expectNoFailedTask(handle);
   });
 
+  scenario('startRotation answers once the version is published, before its lead; the rotation goes on and activates it', async (w) => {
+    const handle = await w.activeKey({ publicationLead: '1m' });
+    const accepted = await handle.executeUpdate(messages.startRotationUpdate, { args: [{ reason: 'test', emergency: false, actor: 'alice' }] });
+    expect(accepted).toMatchObject({ version: 2, state: 'pending', waiting: null, previous: { version: 1, state: 'active' } });
+    expect(Date.parse(accepted.activatesAt as string) - Date.parse(accepted.publishedAt as string)).toBe(60_000);
+    expect(await refusal(w.rotate(handle))).toBe('rotation_in_progress');
+    await w.env.sleep(60_000 + 1000);
+    await w.settled(handle, 'v1:retiring v2:active');
+    await expectNoFailedTask(handle);
+  });
+
   scenario('creates v1 on every node; a manual rotation retires it, then the grace period ends, it is archived, verified and purged', async (w) => {
     const handle = await w.activeKey();
     const v1 = w.versionsOf(handle)[0]!.fingerprint;
