@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 
 /**
  * How often a running activity tells Temporal it is alive. The workflows set a heartbeat timeout of a few of these
- * (`HEARTBEAT_TIMEOUT` in workflows/), so that an attempt whose worker died is retried within seconds instead of after
+ * (`STEP_HEARTBEAT_TIMEOUT_MS`, domain/step-timeouts.ts), so that an attempt whose worker died is retried within seconds instead of after
  * its whole start-to-close timeout, which stays the outer bound of a live attempt.
  */
 export const HEARTBEAT_EVERY_MS = 2_000;

@@ -18,6 +18,7 @@ import type { KeyType } from '../domain/keys/key-model';
 import type { NodeRepairs } from '../domain/keymap/plan';
 import type { InventoryEntry, NodeInspection } from '../domain/keymap/types';
 import { withTypedFailures } from './failures';
+import { withHeartbeats } from './heartbeat';
 
 export interface WrappedForReplication {
   fingerprint: string;
@@ -56,7 +57,7 @@ async function item<T>(what: string, failures: ItemFailure[], work: () => Promis
 
 /** The key map sync's work on one node, in batches: one activity per batch rather than one per key. */
 export function createHsmKeymapActivities(pool: TokenSessionPool) {
-  return withTypedFailures({
+  return withHeartbeats(withTypedFailures({
     inspectKeymapNode: (input: InspectNodeInput): Promise<NodeInspection> => inspectNode(pool, input),
 
     listKeymapInventory: (input: { buckets: number[] | null; signingKey: { fingerprint: string } | null }): Promise<{ entries: InventoryEntry[] }> => listInventory(pool, input),
@@ -111,7 +112,7 @@ export function createHsmKeymapActivities(pool: TokenSessionPool) {
     writeKeymapSnapshot: (input: WriteSnapshotInput): Promise<WriteSnapshotResult> => writeSnapshot(pool, input),
 
     writeAuditAnchor: (input: WriteAuditAnchorInput): Promise<WriteAuditAnchorResult> => writeAuditAnchor(pool, input),
-  });
+  }));
 }
 
 export type HsmKeymapActivities = ReturnType<typeof createHsmKeymapActivities>;

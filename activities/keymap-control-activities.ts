@@ -34,6 +34,7 @@ import { buildSnapshot, signedText, snapshotWrites } from '../domain/keymap/snap
 import type { AuditSyncResult, BeginSyncResult, CheckAnchorsResult, CommitSyncInput, CommitSyncResult, KeymapSyncResult, PlanSyncResult } from '../domain/keymap/sync';
 import type { MapSigningKey, NodeObservation } from '../domain/keymap/types';
 import { activityFailure, withTypedFailures } from './failures';
+import { withHeartbeats } from './heartbeat';
 import type { EntropyProvenance } from '../domain/entropy/node-entropy';
 
 /** Long enough for the slowest step of a sync over thousands of keys; every step renews it. */
@@ -73,7 +74,7 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
     }));
   };
 
-  return withTypedFailures({
+  return withHeartbeats(withTypedFailures({
     /** Takes the sync lease (waiting, through the retry policy, while another sync holds it) and reads the map. */
     async beginKeymapSync(input: { runId: string; trigger: string; actor: string; startedAt: string; cluster: string[] }): Promise<BeginSyncResult> {
       const served = nodeIds();
@@ -271,7 +272,7 @@ export function createKeymapControlActivities(deps: { db: Database; config: Keyr
       await releaseSyncLease(db, input.runId);
       return {};
     },
-  });
+  }));
 }
 
 export type KeymapControlActivities = ReturnType<typeof createKeymapControlActivities>;

@@ -50,6 +50,8 @@ export interface ApiRequest {
   body?: unknown;
   /** Routes anyone may call (the JWKS) go without a token. */
   anonymous?: boolean;
+  /** RFC 7240 preferences (`respond-async`: an early 202 where the route offers one). */
+  prefer?: string;
 }
 
 // A key map sync or an emergency rotation on a slow cluster answers in minutes, not seconds.
@@ -82,6 +84,7 @@ export async function callApi(request: ApiRequest, env?: Record<string, string |
       headers: {
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(request.prefer ? { prefer: request.prefer } : {}),
       },
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),

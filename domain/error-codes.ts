@@ -121,6 +121,8 @@ export const ERROR_CODES = {
   // Something outside keyrotor failed; operators read the message, clients do not.
   dns_unavailable: dependency(true),
   entropy_hold: dependency(true),
+  /** No worker of an HSM node took a lifecycle step in time: the key waits for the node (domain/keys/node-wait.ts). */
+  node_away: dependency(true),
   keymap_digest_conflict: dependency(false),
   keymap_signing_key_missing: dependency(true),
   threat_feed_too_large: dependency(false),

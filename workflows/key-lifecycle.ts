@@ -5,6 +5,7 @@ import type { UpdateDefinition } from '@temporalio/common';
 import * as machine from '../domain/keys/lifecycle-machine';
 import { checkRequest, type KeyRequest } from '../domain/keys/lifecycle-requests';
 import { activeVersion, type KeyLifecycleState } from '../domain/keys/lifecycle-state';
+import { describeWaiting } from '../domain/keys/node-wait';
 import * as messages from './key-messages';
 import { runStep } from './lifecycle-steps';
 
@@ -53,6 +54,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
 
   setHandler(messages.keyStateQuery, () => machine.viewOfMachine(m, Date.now()));
   update(messages.rotateKeyUpdate, rotate);
+  update(messages.startRotationUpdate, (f) => ({ ...rotate(f), answer: 'recorded' }) as KeyRequest);
   update(messages.extendGracePeriodUpdate, extend);
   update(messages.completeGraceUpdate, (f) => ({ kind: 'complete-grace', reason: f.reason, actor: f.actor }) as KeyRequest);
   update(messages.updatePolicyUpdate, (f) => ({ kind: 'policy', change: f.change, actor: f.actor }) as KeyRequest);
@@ -127,7 +129,9 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       m = machine.holdOnDefect(m, error, Date.now());
     }
     if (!outcome.ok && step.kind === 'call' && step.call.activity === 'raiseKeyAlert') log.warn('an alert could not be raised', { key: m.key.name, why: outcome.message });
-    if (before.waiting?.for !== m.waiting?.for) log.info(m.waiting ? `key ${m.key.name} waits for ${m.waiting.for}` : `key ${m.key.name} no longer waits (since ${before.waiting?.since ?? '?'} for ${before.waiting?.for ?? '?'})`);
+    const waitingWas = before.waiting ? describeWaiting(before.waiting) : null;
+    const waitingNow = m.waiting ? describeWaiting(m.waiting) : null;
+    if (waitingWas !== waitingNow) log.info(waitingNow ? `key ${m.key.name} waits for ${waitingNow}` : `key ${m.key.name} no longer waits (since ${before.waiting?.since ?? '?'} for ${waitingWas ?? '?'})`);
     if (!before.held && m.held) log.warn(`key ${m.key.name} is held at "${m.held.step}": ${m.held.reason}`);
   }
 }

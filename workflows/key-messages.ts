@@ -2,7 +2,7 @@
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { KeyPolicy } from '../domain/keys/policy';
-import type { MachineView } from '../domain/keys/lifecycle-machine';
+import type { MachineView, RotationAccepted } from '../domain/keys/lifecycle-machine';
 import type { PredictionSummary } from '../domain/keys/lifecycle-state';
 
 export const keyNameSearchAttribute = defineSearchAttributeKey('KeyName', SearchAttributeType.KEYWORD);
@@ -69,6 +69,11 @@ export interface ExtendGraceResult {
 
 export const keyStateQuery = defineQuery<MachineView>('keyState');
 export const rotateKeyUpdate = defineUpdate<RotateKeyResult, [RotateKeyRequest]>('rotateKey');
+/**
+ * The same rotation, the same refusals, answered early (`Prefer: respond-async`): once the new version is recorded and
+ * published, active, or waiting for nodes. A name of its own, so histories of `rotateKey` replay unchanged.
+ */
+export const startRotationUpdate = defineUpdate<RotationAccepted, [RotateKeyRequest]>('startRotation');
 /** For the Web UI and CLI: a refused extension is recorded in the audit log. The API uses the Update, which answers. */
 export const extendGracePeriodSignal = defineSignal<[ExtendGraceRequest]>('extendGracePeriod');
 export const extendGracePeriodUpdate = defineUpdate<ExtendGraceResult, [ExtendGraceRequest]>('extendGrace');

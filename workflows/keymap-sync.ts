@@ -3,6 +3,7 @@ import type { HsmKeyActivities } from '../activities/hsm-key-activities';
 import type { HsmKeymapActivities, WrappedForReplication } from '../activities/hsm-keymap-activities';
 import type { KeymapControlActivities } from '../activities/keymap-control-activities';
 import { MAP_SIGNING_KEY_LABEL, hsmTaskQueue } from '../domain/identifiers';
+import { STEP_HEARTBEAT_TIMEOUT_MS } from '../domain/step-timeouts';
 import type { ExpectedInventory } from '../domain/keymap/build';
 import type { KeymapSyncInput, KeymapSyncResult, NodeAnchorResult, NodeRepairSummary } from '../domain/keymap/sync';
 import {
@@ -30,24 +31,30 @@ import type { ObjectSignature } from '../domain/signed-object';
 const lease = proxyActivities<KeymapControlActivities>({
   startToCloseTimeout: '1m',
   scheduleToCloseTimeout: '15m',
+  heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT_MS,
   retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '5s' },
   summary: 'take the key map lease and read the map',
 });
 
+/** They heartbeat (activities/heartbeat.ts): an attempt whose control worker was killed is retried within seconds. */
 const control = proxyActivities<KeymapControlActivities>({
   startToCloseTimeout: '5m',
+  heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT_MS,
   retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 5 },
 });
 
 /**
  * A node's work for the sync. A schedule-to-start timeout, unlike the lifecycle's steps: a node whose worker is down is
- * marked stale and repaired on a later round, so the sync never waits for it (and never holds up a rotation).
+ * marked stale and repaired on a later round, so the sync never waits for it (and never holds up a rotation). They
+ * heartbeat: an attempt whose node worker was killed is retried within seconds, not after its 10-minute start-to-close
+ * (the retry waits for the worker's return up to the schedule-to-start timeout, then the node is stale for this round).
  */
 function node(nodeId: string, summary: string): HsmKeymapActivities & Pick<HsmKeyActivities, 'generateKeyPair' | 'signDigest'> {
   return proxyActivities<HsmKeymapActivities & HsmKeyActivities>({
     taskQueue: hsmTaskQueue(nodeId),
     scheduleToStartTimeout: '15s',
     startToCloseTimeout: '10m',
+    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT_MS,
     retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
     summary,
   });

@@ -1,8 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, ParentClosePolicy, isCancellation, proxyActivities, startChild } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ParentClosePolicy, TimeoutFailure, isCancellation, patched, proxyActivities, startChild } from '@temporalio/workflow';
 import { isErrorCode } from '../domain/error-codes';
 import { hsmTaskQueue } from '../domain/identifiers';
-import type * as machine from '../domain/keys/lifecycle-machine';
+import * as machine from '../domain/keys/lifecycle-machine';
+import { STEP_HEARTBEAT_TIMEOUT_MS } from '../domain/step-timeouts';
 import { webhookDeliveryWorkflow } from './webhook-delivery';
 
 // How the key lifecycle's steps run on Temporal: which queue, which timeouts, and how a failure becomes an outcome.
@@ -14,25 +15,37 @@ const retry = { initialInterval: '1s', maximumInterval: '15s' };
  * retried after this, not after its start-to-close timeout, which stays the bound of a live attempt. A control step
  * (a recording, an archive's storage) whose control worker was killed waited out its 30 s start-to-close before.
  */
-const heartbeatTimeout = '10s';
+const heartbeatTimeout = STEP_HEARTBEAT_TIMEOUT_MS;
 /** Control and prediction activities name no task queue: they run on the queue this workflow runs on. */
 const control = proxyActivities({ startToCloseTimeout: '30s', heartbeatTimeout, retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
 const prediction = proxyActivities({ startToCloseTimeout: '2m', heartbeatTimeout, retry: { ...retry, maximumInterval: '10s', maximumAttempts: 4 } }) as Activities;
 
 /**
- * Where each call runs. HSM steps have no schedule-to-start timeout: a step that must happen on a node waits for that
- * node's worker (the Web UI shows the pending activity) rather than leaving the cluster inconsistent. A ping has one
- * short attempt: a node that does not answer is not chosen to generate.
+ * Runs before this patch scheduled HSM steps without a schedule-to-start timeout (they waited for an away node out of
+ * sight); their histories replay without it.
+ */
+const NODE_TRIES_PATCH = 'hsm-step-tries-wait-visibly';
+
+/**
+ * Where each call runs. A step that must happen on a node waits for that node's worker rather than leaving the cluster
+ * inconsistent, visibly: each try has the schedule-to-start timeout the machine chose (a try that no worker took is the
+ * `node_away` outcome, and the machine tries again), see domain/keys/node-wait.ts. A ping has one short attempt: a node
+ * that does not answer is not chosen to generate.
  */
 function activitiesFor(queue: machine.Queue, summary: string): Activities {
   if (queue.kind === 'control') return control;
   if (queue.kind === 'prediction') return prediction;
   if (queue.kind === 'ping') return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), scheduleToStartTimeout: '5s', startToCloseTimeout: '10s', retry: { maximumAttempts: 1 }, summary });
-  return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), startToCloseTimeout: queue.long ? '5m' : '30s', heartbeatTimeout, retry, summary });
+  const tries = queue.tryTimeoutMs !== undefined && patched(NODE_TRIES_PATCH) ? { scheduleToStartTimeout: queue.tryTimeoutMs } : {};
+  return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), ...tries, startToCloseTimeout: queue.long ? '5m' : '30s', heartbeatTimeout, retry, summary });
 }
 
-function failureOf(error: unknown): machine.Outcome {
+function failureOf(error: unknown, queue?: machine.Queue): machine.Outcome {
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  // Temporal does not retry a schedule-to-start timeout: no worker of the node took this try.
+  if (queue?.kind === 'hsm' && cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START') {
+    return { ok: false, code: 'node_away', message: `no worker of ${queue.node} took the step within ${queue.tryTimeoutMs ?? 0} ms`, away: [queue.node] };
+  }
   // An activity's failure type is a code of the table (activities/failures.ts); Temporal's own failures are not.
   return { ok: false, code: cause instanceof ApplicationFailure && isErrorCode(cause.type) ? cause.type : 'step_failed', message: cause instanceof Error ? cause.message : String(cause) };
 }
@@ -42,7 +55,7 @@ async function invoke(call: machine.Call): Promise<machine.Outcome> {
     return { ok: true, value: await (activitiesFor(call.queue, call.summary)[call.activity] as Activities[string])(call.input) };
   } catch (error) {
     if (isCancellation(error)) throw error;
-    return failureOf(error);
+    return failureOf(error, call.queue);
   }
 }
 
@@ -52,8 +65,7 @@ export async function runStep(step: machine.Step, waitUntil: (until: number | nu
     case 'call':
       return invoke(step.call);
     case 'calls': {
-      const outcomes = await Promise.all(step.calls.map(invoke));
-      return outcomes.find((outcome, index) => !outcome.ok && !step.calls[index]?.tolerate) ?? { ok: true, value: outcomes };
+      return machine.outcomeOfCalls(step.calls, await Promise.all(step.calls.map(invoke)));
     }
     case 'notify':
       // Each subscriber gets its own child workflow: a failing subscriber never holds the rotation.

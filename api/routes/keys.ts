@@ -17,7 +17,9 @@ import {
   ReasonBodySchema,
   ResumedSchema,
   RotateBodySchema,
+  RotateHeadersSchema,
   RotatedSchema,
+  RotationAcceptedSchema,
   type CreateKeyBody,
   type DecommissionBody,
   type ExtendGraceBody,
@@ -25,6 +27,7 @@ import {
   type KeyPolicyFields,
   type ReasonBody,
   type RotateBody,
+  type RotateHeaders,
 } from '../schemas/keys';
 import { problems } from '../schemas/problem';
 import type { KeyService } from '../services/keys';
@@ -33,6 +36,11 @@ import { routesOf } from './route-options';
 const route = routesOf('keys');
 /** What an operation on a key may be refused with: no such key, a state that does not allow it, a node that failed it. */
 const refusals = problems(404, 409, 502);
+
+/** RFC 7240: whether a Prefer header asks for `respond-async` (preferences are comma-separated, names case-insensitive). */
+function prefersRespondAsync(header: string | undefined): boolean {
+  return (header ?? '').split(',').some((preference) => (preference.split(/[;=]/)[0] ?? '').trim().toLowerCase() === 'respond-async');
+}
 
 export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
   app.post<{ Body: CreateKeyBody }>('/keys', {
@@ -82,13 +90,20 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
     handler: async (request) => keys.decommission(request.params.name, { ...request.body, actor: actorOf(request) }),
   });
 
-  app.post<{ Params: KeyNameParams; Body: RotateBody }>('/keys/:name/rotate', {
+  app.post<{ Params: KeyNameParams; Body: RotateBody; Headers: RotateHeaders }>('/keys/:name/rotate', {
     ...route(
       OPERATORS,
-      'Rotate now and answer with the new version. emergency: the old version stops signing on every node before the answer, is marked compromised and archived without a grace period',
-      { params: KeyNameParamsSchema, body: RotateBodySchema, response: { 200: RotatedSchema, ...refusals } },
+      'Rotate now and answer with the new version once it is active (200). emergency: the old version stops signing on every node before the answer, is marked compromised and archived without a grace period. '
+        + 'With `Prefer: respond-async` (RFC 7240): 202 once the new version is recorded and published, active, or waiting for a node, with Preference-Applied and Location: /keys/{name}',
+      { params: KeyNameParamsSchema, headers: RotateHeadersSchema, body: RotateBodySchema, response: { 200: RotatedSchema, 202: RotationAcceptedSchema, ...refusals } },
     ),
-    handler: async (request) => keys.rotate(request.params.name, { reason: request.body.reason, emergency: request.body.emergency ?? false, actor: actorOf(request) }),
+    handler: async (request, reply) => {
+      const input = { reason: request.body.reason, emergency: request.body.emergency ?? false, actor: actorOf(request) };
+      void reply.header('Vary', 'Prefer');
+      if (!prefersRespondAsync(request.headers.prefer)) return keys.rotate(request.params.name, input);
+      const accepted = await keys.startRotation(request.params.name, input);
+      return reply.status(202).header('Preference-Applied', 'respond-async').header('Location', `/keys/${encodeURIComponent(request.params.name)}`).send(accepted);
+    },
   });
 
   app.post<{ Params: KeyNameParams; Body: ExtendGraceBody }>('/keys/:name/grace', {

@@ -5,6 +5,7 @@ import { authErrors } from '../schemas/problem';
 interface RouteSchemas {
   params?: object;
   querystring?: object;
+  headers?: object;
   body?: object;
   response: Record<number, unknown>;
 }

@@ -129,6 +129,20 @@ export const KeyListSchema = Type.Object({
 });
 export type KeyList = Static<typeof KeyListSchema>;
 
+/** What a key waits for (domain/keys/node-wait.ts `Waiting`): GET /keys/:name and the early answer of a rotation. */
+const WaitingSchema = Nullable(
+  Type.Object(
+    {
+      for: Type.String({ description: '`nodes` when a step waits for HSM nodes whose workers are away; else what it waits for, in words' }),
+      since: Type.String(),
+      nodes: Type.Optional(Type.Array(Type.String(), { description: 'the nodes whose workers did not take the step' })),
+      step: Type.Optional(Type.String({ description: 'the step that waits for them' })),
+      alertedAt: Type.Optional(NullableString({ description: 'when the wait was reported by an alert (once it outlasted twice the heartbeat timeout)' })),
+    },
+    { description: 'what the key waits for that it expects to come (an HSM node\'s worker, a healthy entropy pool), and since when' },
+  ),
+);
+
 export const KeyDetailSchema = Type.Object({
   ...keySummaryFields,
   activeVersion: Type.Optional(keySummaryFields.activeVersion),
@@ -150,14 +164,7 @@ export const KeyDetailSchema = Type.Object({
       ),
     ),
   ),
-  waiting: Type.Optional(
-    Nullable(
-      Type.Object(
-        { for: Type.String(), since: Type.String() },
-        { description: 'what the key waits for that it expects to come (an HSM node, a healthy entropy pool), and since when' },
-      ),
-    ),
-  ),
+  waiting: Type.Optional(WaitingSchema),
   working: Type.Optional(Nullable(Type.String({ description: 'the procedure under way (a rotation, an archive, a purge, ...)' }))),
 });
 export type KeyDetail = Static<typeof KeyDetailSchema>;
@@ -205,6 +212,23 @@ export const RotateBodySchema = Type.Object(
   { additionalProperties: false },
 );
 export type RotateBody = Static<typeof RotateBodySchema>;
+/** RFC 7240: `Prefer: respond-async` asks for the early answer (202) of a rotation. */
+export const RotateHeadersSchema = Type.Object({
+  prefer: Type.Optional(Type.String({ maxLength: 256, description: '`respond-async`: answer 202 once the new version is recorded and published (or active, or waiting for a node), not once it is active' })),
+});
+export type RotateHeaders = Static<typeof RotateHeadersSchema>;
+/** The early answer of a rotation (Update startRotation); the key's state (Location) shows the rest. */
+export const RotationAcceptedSchema = Type.Object({
+  version: Type.Integer(),
+  kid: Type.String(),
+  fingerprint: Type.String(),
+  state: Type.String({ description: '`pending` until it activates (at once for an emergency rotation)' }),
+  publishedAt: NullableString({ description: 'when the new version entered the JWKS' }),
+  activatesAt: NullableString({ description: 'when it becomes the active version (null while its replicas wait for a node, before it is published)' }),
+  waiting: WaitingSchema,
+  previous: Nullable(Type.Object({ version: Type.Integer(), state: Type.String() })),
+  signingDisabledOn: Type.Array(Type.String()),
+});
 export const RotatedSchema = Type.Object({
   version: Type.Integer(),
   kid: Type.String(),

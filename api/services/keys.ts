@@ -7,7 +7,7 @@ import { WORKFLOW_TYPES, keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
 import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
 import { checkText } from '../../domain/input-bounds';
-import type { MachineView } from '../../domain/keys/lifecycle-machine';
+import type { MachineView, RotationAccepted } from '../../domain/keys/lifecycle-machine';
 import { newKeyState, type KeyLifecycleState, type PredictionSummary } from '../../domain/keys/lifecycle-state';
 import { predictionOf } from '../../domain/keys/prediction';
 import type { AnomalyReport } from '../../domain/prediction/anomaly';
@@ -24,6 +24,7 @@ import {
   keyStateQuery,
   resumeKeyUpdate,
   rotateKeyUpdate,
+  startRotationUpdate,
   updatePolicyUpdate,
   type CompleteGraceResult,
   type RotateKeyResult,
@@ -215,6 +216,16 @@ export class KeyService {
     await this.requireKey(name, true);
     try {
       return await this.handle(name).executeUpdate(rotateKeyUpdate, { args: [input] });
+    } catch (error) {
+      return fromUpdateFailure(error);
+    }
+  }
+
+  /** The same rotation, answered once its version is recorded (Update startRotation; `Prefer: respond-async`). */
+  async startRotation(name: string, input: { reason: string; emergency: boolean; actor: string }): Promise<RotationAccepted> {
+    await this.requireKey(name, true);
+    try {
+      return await this.handle(name).executeUpdate(startRotationUpdate, { args: [input] });
     } catch (error) {
       return fromUpdateFailure(error);
     }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../domain/errors';
+import { describeWaiting, type Waiting } from '../../domain/keys/node-wait';
 import { ApiRefusedError, ApiUnavailableError, EXIT_CODES, EXIT_CODES_HELP, callApi, type ApiRequest } from '../api-client';
 import { fields, table } from '../table';
 
@@ -27,6 +28,12 @@ interface ApiCommand<Reply> {
   failed?: (reply: Reply) => boolean;
   /** `--wait`: follow the work the request starts, from what the API shows of it, until it is over. */
   follow?: Follow<unknown>;
+  /**
+   * With `--wait`, ask for the early answer (`Prefer: respond-async`) rather than hold a request open while the work
+   * runs, follow the work to its end, then print what the synchronous answer would have said: `settle` makes it from
+   * the early answer and the state the follow ended on.
+   */
+  early?: { settle: (accepted: unknown, state: unknown) => Reply };
 }
 
 /**
@@ -101,9 +108,11 @@ interface KeyDetail extends KeyListItem {
   versions: KeyVersion[];
   deadlines: { graceDeadline: string | null; graceCap: string | null; nextRotationAt: string | null };
   held: { step: string; reason: string; since: string } | null;
-  waiting: { for: string; since: string } | null;
+  waiting: Waiting | null;
   working: string | null;
 }
+/** The early answer of a rotation (`Prefer: respond-async`). */
+interface RotationAccepted { version: number; kid: string; fingerprint: string; previous: { version: number; state: string } | null; signingDisabledOn: string[] }
 interface Alert { id: string; severity: string; source: string; subject: string; message: string; count: number; lastSeen: string; acknowledgedBy: string | null; acknowledgedAt: string | null }
 interface TokenInfo { id: string; name: string; role: string; createdAt: string; createdBy: string; revokedAt: string | null }
 interface MapVersion { version: number; kid: string; state: string; nodes: Record<string, { privateKey: boolean; publicKey: boolean }> }
@@ -117,7 +126,8 @@ const followKey = follow<KeyDetail>({
   changes: (before, now) => {
     const lines: string[] = [];
     if (now.working !== (before?.working ?? null)) lines.push(now.working ? `working: ${now.working}` : `done: ${before?.working ?? 'nothing'}`);
-    if (now.waiting?.for !== before?.waiting?.for) lines.push(now.waiting ? `waiting for ${now.waiting.for}` : 'no longer waiting');
+    const waiting = (view: KeyDetail | undefined): string | null => (view?.waiting ? describeWaiting(view.waiting) : null);
+    if (waiting(now) !== waiting(before)) lines.push(now.waiting ? `waiting for ${waiting(now) as string}` : 'no longer waiting');
     if (now.held && now.held.step !== before?.held?.step) lines.push(`HELD at ${now.held.step}: ${now.held.reason} (fix it, then keyrotor keys resume ${now.name})`);
     for (const version of now.versions) {
       const was = before?.versions.find((v) => v.version === version.version)?.state;
@@ -186,7 +196,7 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
       ['grace deadline', key.deadlines.graceDeadline],
       ['grace cap', key.deadlines.graceCap],
       ['held', key.held ? `at ${key.held.step} since ${key.held.since}: ${key.held.reason} (fix it, then keyrotor keys resume ${key.name})` : null],
-      ['waiting', key.waiting ? `for ${key.waiting.for} since ${key.waiting.since}` : null],
+      ['waiting', key.waiting ? `for ${describeWaiting(key.waiting)} since ${key.waiting.since}${key.waiting.alertedAt ? ` (alerted ${key.waiting.alertedAt})` : ''}` : null],
       ['working', key.working],
     ])}\n\n${table([
       { header: 'version', value: (v) => v.version },
@@ -223,6 +233,15 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
     example: 'keyrotor keys rotate payments --reason "quarterly rotation" --wait\n  $ keyrotor keys rotate payments --emergency --yes --reason "key leaked in incident 42"',
     confirm: confirmEmergency,
     follow: followKey,
+    early: {
+      settle: (accepted, state) => {
+        const early = accepted as RotationAccepted;
+        const replaced = early.previous ? (state as KeyDetail).versions.find((v) => v.version === early.previous?.version) : undefined;
+        // As the synchronous answer says it: the replaced version as the new one took over (retiring, or compromised by an emergency).
+        const previous = early.previous ? { version: early.previous.version, state: early.previous.state === 'compromised' ? 'compromised' : replaced?.state ?? early.previous.state } : null;
+        return { version: early.version, kid: early.kid, fingerprint: early.fingerprint, previous, signingDisabledOn: early.signingDisabledOn };
+      },
+    },
     request: (input) => ({ method: 'POST', path: `/keys/${encodeURIComponent(input.args[0]!)}/rotate`, body: { reason: input.options.reason, emergency: input.options.emergency === true } }),
     show: (reply) => fields([
       ['version', reply.version],
@@ -420,10 +439,17 @@ async function run(spec: ApiCommand<unknown>, input: Input, json: boolean): Prom
   await spec.confirm?.(input);
   let reply: unknown;
   let outcome: 'done' | 'held' | undefined;
+  const waits = spec.follow !== undefined && input.options.wait === true;
+  const early = waits ? spec.early : undefined;
   try {
-    const request = callApi(spec.request(input));
-    if (spec.follow && input.options.wait === true) [reply, outcome] = await followWork(spec.follow, input, request, json);
-    else reply = await request;
+    const request = callApi({ ...spec.request(input), ...(early ? { prefer: 'respond-async' } : {}) });
+    if (spec.follow && waits) {
+      let state: unknown;
+      [reply, outcome, state] = await followWork(spec.follow, input, request, json);
+      if (early) reply = early.settle(reply, state);
+    } else {
+      reply = await request;
+    }
   } catch (error) {
     // A script reading --json gets the problem as the API sent it; the exit code says refused or unreachable.
     if (json && (error instanceof ApiRefusedError || error instanceof ApiUnavailableError) && error.problem) process.stdout.write(`${JSON.stringify(error.problem, null, 2)}\n`);
@@ -437,7 +463,7 @@ async function run(spec: ApiCommand<unknown>, input: Input, json: boolean): Prom
  * `--wait`: polls what the API shows of the work while the request runs and after its reply, printing each change as
  * it happens (on stderr with --json, so stdout stays the reply), until the work is over.
  */
-async function followWork(spec: Follow<unknown>, input: Input, request: Promise<unknown>, json: boolean): Promise<[unknown, 'done' | 'held']> {
+async function followWork(spec: Follow<unknown>, input: Input, request: Promise<unknown>, json: boolean): Promise<[unknown, 'done' | 'held', unknown]> {
   const say = (line: string): void => {
     (json ? process.stderr : process.stdout).write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
   };
@@ -464,7 +490,7 @@ async function followWork(spec: Follow<unknown>, input: Input, request: Promise<
     // A refusal (a hold answers the request with key_held) ends it: exit 3 with the problem, the steps printed above.
     if (refused) throw refused.error;
     const outcome = spec.outcome(now);
-    if (answered && outcome) return [answered.reply, outcome];
+    if (answered && outcome) return [answered.reply, outcome, now];
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }

@@ -6,6 +6,7 @@ import { pkcs11Label, type KeyVersion, type RotationEvidence, type RotationTrigg
 import { checkRequest, refusalOf, type KeyRequest, type Refusal } from './lifecycle-requests';
 import { evaluationFailed, evaluationSummary, transitionVerdict, type EvaluationResult, type SignsAfter } from './lifecycle-records';
 import * as lifecycle from './lifecycle-state';
+import { describeWaiting, nodeTryTimeoutMs, waitForNodes, WAITING_FOR_NODES, type Waiting } from './node-wait';
 import { effectiveEntropyPolicy, policyDurations, resolvePolicy } from './policy';
 
 /**
@@ -19,8 +20,11 @@ import { effectiveEntropyPolicy, policyDurations, resolvePolicy } from './policy
  * - every request that waits for an answer gets one.
  */
 
-/** Where an activity runs: the control queue, the prediction activities (also on the control queue), or one HSM node. */
-export type Queue = { kind: 'control' } | { kind: 'prediction' } | { kind: 'hsm'; node: string; long?: boolean } | { kind: 'ping'; node: string };
+/**
+ * Where an activity runs: the control queue, the prediction activities (also on the control queue), or one HSM node.
+ * `tryTimeoutMs` (set by `decide`) is how long a try on a node waits for its worker to take it (domain/keys/node-wait.ts).
+ */
+export type Queue = { kind: 'control' } | { kind: 'prediction' } | { kind: 'hsm'; node: string; long?: boolean; tryTimeoutMs?: number } | { kind: 'ping'; node: string };
 
 export interface Call {
   queue: Queue;
@@ -44,8 +48,11 @@ export type Step =
   | { kind: 'continue-as-new' }
   | { kind: 'finish' };
 
-/** What running a step gave: `calls` answers one outcome per call, in order. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
+/**
+ * What running a step gave: `calls` answers one outcome per call, in order. A try on a node that no worker took in
+ * time fails with `node_away` and names the nodes in `away`.
+ */
+export type Outcome = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string; away?: string[] };
 
 export interface Held {
   /** The step the key stopped at, in words. */
@@ -54,10 +61,7 @@ export interface Held {
   since: string;
 }
 
-export interface Waiting {
-  for: string;
-  since: string;
-}
+export type { Waiting } from './node-wait';
 
 interface Queued {
   id: number;
@@ -351,6 +355,32 @@ export interface Decision {
  * time give the same step.
  */
 export function decide(m0: LifecycleMachine, nowMs: number, continueAsNewSuggested = false): Decision {
+  const decision = decideStep(m0, nowMs, continueAsNewSuggested);
+  return { machine: decision.machine, step: withNodeTries(decision.step, nodeTryTimeoutMs(decision.machine.waiting, nowMs)) };
+}
+
+/** Gives every call on an HSM node the time its try waits for the node's worker. */
+function withNodeTries(step: Step, tryTimeoutMs: number): Step {
+  const timed = (call: Call): Call => (call.queue.kind === 'hsm' ? { ...call, queue: { ...call.queue, tryTimeoutMs } } : call);
+  if (step.kind === 'call') return { ...step, call: timed(step.call) };
+  if (step.kind === 'calls') return { ...step, calls: step.calls.map(timed) };
+  return step;
+}
+
+/**
+ * The outcome of a `calls` step from each call's: the first failure that is not tolerated holds the key; else tries
+ * that found their node away make the step wait for those nodes; else every outcome, in order.
+ */
+export function outcomeOfCalls(calls: readonly Call[], outcomes: readonly Outcome[]): Outcome {
+  const counted = outcomes.map((outcome, index) => ({ outcome, call: calls[index] as Call })).filter(({ outcome, call }) => !outcome.ok && !call.tolerate);
+  const failed = counted.find(({ outcome }) => !outcome.ok && outcome.code !== 'node_away');
+  if (failed) return failed.outcome;
+  const away = counted.flatMap(({ outcome, call }) => (outcome.ok ? [] : (outcome.away ?? ('node' in call.queue ? [call.queue.node] : []))));
+  if (away.length > 0) return { ok: false, code: 'node_away', message: `no worker of ${away.join(', ')} took the step`, away };
+  return { ok: true, value: outcomes };
+}
+
+function decideStep(m0: LifecycleMachine, nowMs: number, continueAsNewSuggested: boolean): Decision {
   let m = absorb(m0, nowMs);
   for (let guard = 0; guard < 64; guard += 1) {
     if (m.events.length > 0) return { machine: m, step: recordStep(m) };
@@ -531,6 +561,8 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
     };
   }
   const created = versionOf(m, work.version) as KeyVersion;
+  const early = recordedAnswerDue(m, work, created);
+  if (early.length > 0) return { machine: answer(m, early, { ok: true, value: rotationAccepted(m, work, created) }) };
   const targets = work.nodeIds.filter((node) => node !== work.primary);
   if (!work.replicated) {
     if (targets.length > 0 && work.wrapped === null) {
@@ -577,6 +609,40 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
   const replaced = work.previous !== null ? versionOf(m, work.previous) : undefined;
   const result = { version: work.version, kid: created.kid, fingerprint: created.fingerprint, previous: replaced ? { version: replaced.version, state: replaced.state } : null, signingDisabledOn: work.signingDisabledOn };
   return { machine: answer({ ...m, work: null, freshRunDue: true }, work.requests, { ok: true, value: result }) };
+}
+
+/** What a rotation answers before it is over (`answer: 'recorded'`): the new version as recorded, and what it waits for. */
+export interface RotationAccepted {
+  version: number;
+  kid: string;
+  fingerprint: string;
+  /** `pending` until it activates (at once for an emergency rotation or a key's first version). */
+  state: string;
+  publishedAt: string | null;
+  /** When it becomes the active version: null while it is not yet published (its replicas wait for a node). */
+  activatesAt: string | null;
+  waiting: Waiting | null;
+  previous: { version: number; state: string } | null;
+  signingDisabledOn: string[];
+}
+
+/**
+ * The requests of this rotation that asked to be answered once the version is recorded, when that answer is due: the
+ * version's generation is recorded (`decide` records events before it looks at the work), and it is published, active,
+ * or its next step waits for nodes. So the answer never waits for a publication lead or for an away node.
+ */
+function recordedAnswerDue(m: LifecycleMachine, work: RotationWork, created: KeyVersion): number[] {
+  if (!created.publishedAt && !work.activated && m.waiting === null) return [];
+  return m.inbox.filter((q) => work.requests.includes(q.id) && q.request.kind === 'rotate' && q.request.answer === 'recorded').map((q) => q.id);
+}
+
+function rotationAccepted(m: LifecycleMachine, work: RotationWork, created: KeyVersion): RotationAccepted {
+  const replaced = work.previous !== null ? versionOf(m, work.previous) : undefined;
+  return {
+    version: created.version, kid: created.kid, fingerprint: created.fingerprint, state: created.state,
+    publishedAt: created.publishedAt ?? null, activatesAt: created.activatesAt ?? created.activatedAt ?? null, waiting: m.waiting,
+    previous: replaced ? { version: replaced.version, state: replaced.state } : null, signingDisabledOn: work.signingDisabledOn,
+  };
 }
 
 function archiveStep(m: LifecycleMachine, work: ArchiveWork, nowMs: number): Progress {
@@ -645,7 +711,8 @@ function decommissionStep(m: LifecycleMachine, work: DecommissionWork, nowMs: nu
 // ---------------------------------------------------------------- outcomes
 
 /** Applies the outcome of the step `decide` named. A failed step holds the key there; nothing is undone or lost. */
-export function apply(m: LifecycleMachine, step: Step, outcome: Outcome, nowMs: number): LifecycleMachine {
+export function apply(given: LifecycleMachine, step: Step, outcome: Outcome, nowMs: number): LifecycleMachine {
+  let m = given;
   if (step.kind === 'wait') return m.work?.kind === 'rotation' && m.work.notBefore !== null && m.work.notBefore <= nowMs ? { ...m, work: { ...m.work, notBefore: null } } : m;
   if (step.kind === 'continue-as-new' || step.kind === 'finish') return m;
   if (step.kind === 'call' && step.call.activity === 'recordKeyEvent' && m.events.length > 0) {
@@ -659,6 +726,9 @@ export function apply(m: LifecycleMachine, step: Step, outcome: Outcome, nowMs: 
     return { ...m, alerts: m.alerts.slice(1) };
   }
   const tolerated = step.kind === 'call' && step.call.tolerate === true;
+  if (!outcome.ok && !tolerated && outcome.code === 'node_away') return nodesAway(m, step, outcome, nowMs);
+  // Any other answer means the step's nodes took it: a wait for nodes is over.
+  if (m.waiting?.for === WAITING_FOR_NODES) m = { ...m, waiting: null };
   if (!outcome.ok && !tolerated) return hold(m, describe(step), outcome, nowMs);
   const work = m.work;
   if (work === null) return m;
@@ -781,6 +851,21 @@ function applyEvaluation(m: LifecycleMachine, work: EvaluateWork, outcome: Outco
   return next;
 }
 
+/**
+ * A try of `step` that no worker of some node took in time: the key shows that it waits for those nodes (since the
+ * first untaken try), and once the wait outlasts its bound an alert says so. Nothing is undone; `decide` names the same
+ * step again, and its next try waits longer for the nodes.
+ */
+function nodesAway(m: LifecycleMachine, step: Step, outcome: Extract<Outcome, { ok: false }>, nowMs: number): LifecycleMachine {
+  const calls = step.kind === 'call' ? [step.call] : step.kind === 'calls' ? step.calls : [];
+  const nodes = outcome.away ?? calls.flatMap((call) => ('node' in call.queue ? [call.queue.node] : []));
+  const triedMs = Math.max(0, ...calls.map((call) => (call.queue.kind === 'hsm' ? call.queue.tryTimeoutMs ?? 0 : 0)));
+  const { waiting, alertDue } = waitForNodes(m.waiting, { nodes, step: describe(step), triedMs, nowMs });
+  const next = { ...m, waiting };
+  if (!alertDue) return next;
+  return alert(next, 'warning', 'waiting', `key ${m.key.name} has waited since ${waiting.since} for ${describeWaiting(waiting)}: no worker of ${nodes.join(', ')} takes the step. Start that node's HSM worker (or fix its connection to Temporal); the step runs as soon as it is back, and nothing goes on without it`);
+}
+
 /** Holds the key at a failed step: visible, alerted, and resumable; the callers waiting on it hear why at once. */
 function hold(m: LifecycleMachine, step: string, outcome: Extract<Outcome, { ok: false }>, nowMs: number): LifecycleMachine {
   const held: Held = { step, reason: `${outcome.code}: ${outcome.message}`, since: iso(nowMs) };
@@ -821,7 +906,10 @@ export interface MachineView extends lifecycle.KeyStateView {
 }
 
 export function viewOfMachine(m: LifecycleMachine, nowMs: number): MachineView {
-  return { ...lifecycle.viewOf(m.key, nowMs), held: m.held, waiting: m.waiting, working: m.work ? workName(m.work) : null };
+  // A procedure that just ended is still recording its last events: the key is not idle until they are in the log (a
+  // follower such as `keyrotor ... --wait` must not take that moment for the end of the work).
+  const recording = m.events[0] ? `record ${m.events[0].action}` : null;
+  return { ...lifecycle.viewOf(m.key, nowMs), held: m.held, waiting: m.waiting, working: m.work ? workName(m.work) : recording };
 }
 
 function workName(work: Work): string {
@@ -855,7 +943,7 @@ export function describeForWebUi(m: LifecycleMachine): string {
     ? `risk ${p.score === null ? 'not evaluated (failed)' : p.score.toFixed(3)} of ${p.threshold} at ${p.evaluatedAt}; predicted rotation: ${p.predictedTrigger ?? '—'} at ${p.predictedRotationAt ?? '—'}; next evaluation ${p.nextEvaluationAt}\n\n${p.reason}`
     : 'not evaluated yet';
   const held = m.held ? `\n\n**HELD** at ${m.held.step} since ${m.held.since}: ${m.held.reason}. Resume with the \`resumeKey\` Update (POST /keys/${state.name}/resume) once the cause is fixed.` : '';
-  const waiting = m.waiting ? `\n\nwaiting since ${m.waiting.since} for ${m.waiting.for}` : '';
+  const waiting = m.waiting ? `\n\nwaiting since ${m.waiting.since} for ${describeWaiting(m.waiting)}` : '';
   const working = m.work ? `\n\nnow: ${workName(m.work)}` : '';
   return `**${state.name}** (${state.keyType}) — ${state.phase}${held}${waiting}${working}\n\n${lines.join('\n')}\n\nnext maxAge rotation: ${state.nextRotationAt ?? '—'}\n\n${prediction}`;
 }

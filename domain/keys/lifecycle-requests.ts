@@ -10,7 +10,11 @@ import { resolvePolicy, type KeyPolicy } from './policy';
  * from the Temporal Web UI or CLI, so every field is checked here again, whatever the API already checked.
  */
 export type KeyRequest =
-  | { kind: 'rotate'; reason: string; emergency: boolean; actor: string }
+  /**
+   * `answer: 'recorded'` (the `startRotation` Update, `Prefer: respond-async`): answered once the new version is recorded
+   * and published, active, or waiting for nodes, rather than once it is active (domain/keys/lifecycle-machine.ts).
+   */
+  | { kind: 'rotate'; reason: string; emergency: boolean; actor: string; answer?: 'recorded' }
   | { kind: 'extend-grace'; byMs: number; reason: string; actor: string }
   | { kind: 'complete-grace'; reason: string; actor: string }
   | { kind: 'policy'; change: Partial<KeyPolicy>; actor: string }
@@ -65,6 +69,7 @@ export function checkRequest(request: KeyRequest, policy: KeyPolicy): Refusal | 
     }
   }
   if (request.kind === 'rotate' && typeof raw.emergency !== 'boolean') return invalid('emergency: must be true or false');
+  if (request.kind === 'rotate' && raw.answer !== undefined && raw.answer !== 'recorded') return invalid('answer: must be "recorded" when given');
   if (request.kind === 'extend-grace') {
     const byMs = raw.byMs;
     if (typeof byMs !== 'number' || !Number.isSafeInteger(byMs) || byMs < MIN_DURATION_MS || byMs > MAX_DURATION_MS) {

@@ -59,7 +59,7 @@ interface KeyView {
   phase: string;
   versions: VersionView[];
   held: { step: string; reason: string; since: string } | null;
-  waiting: { for: string; since: string } | null;
+  waiting: { for: string; since: string; nodes?: string[]; step?: string } | null;
   working: string | null;
 }
 
@@ -222,7 +222,7 @@ export async function checkInvariants(target: InvariantTarget, ledger: Ledger, o
       stranded += 1;
       witnesses.push(`stranded: v${version.version} of ${key.name} has been pending since ${version.createdAt} (${key.working ?? 'no work under way'})`);
     }
-    const stuck = key.held ? `held at "${key.held.step}" since ${key.held.since}` : key.waiting ? `waiting since ${key.waiting.since} for ${key.waiting.for}` : null;
+    const stuck = key.held ? `held at "${key.held.step}" since ${key.held.since}` : key.waiting ? `waiting since ${key.waiting.since} for ${key.waiting.nodes ? `${key.waiting.nodes.join(', ')} (${key.waiting.step ?? '?'})` : key.waiting.for}` : null;
     if (stuck === null) continue;
     const told = openAlerts.alerts.some((alert) => alert.subject === `key/${key.name}`);
     if (told) continue;

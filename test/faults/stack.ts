@@ -29,7 +29,7 @@ export interface FaultStack {
   nodes: Array<{ id: string } & TokenAccess>;
   /** One API call as the admin; `body` is the parsed JSON reply (null when there is none). */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the shared interface: scenarios read replies of every route
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   /** SIGSTOP (with freezeFirst, so it can report nothing more), then SIGKILL; resolves once the process is gone. */
   kill(process: StackProcess, options?: { freezeFirst?: boolean }): Promise<void>;
   /** SIGSTOP: the process stops where it is; its outstanding poll may still take a task, which then goes nowhere. */
@@ -214,10 +214,10 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       temporalAddress: temporalServer.address,
       dataDir,
       nodes: nodeIds.map((id) => ({ id, modulePath: softHsmModule, tokenLabel: `keyrotor-${id}`, pin: readSecret({ file: join(dataDir, 'secrets', `${id}.pin`) }, `node ${id}: PIN`), env: moduleEnv })),
-      async api(method, path, body) {
+      async api(method, path, body, headers = {}) {
         const response = await fetch(`${apiUrl}${path}`, {
           method,
-          headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: { ...headers, authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         });
         const text = await response.text();

@@ -1,4 +1,5 @@
 import { isClean, printTable, type ScenarioResult } from '../faults/report';
+import { runNodeAway } from '../faults/scenarios/node-away';
 import { runWorkerKills } from '../faults/scenarios/worker-kills';
 import { startFaultStack, type FaultStack } from '../faults/stack';
 
@@ -6,8 +7,10 @@ import { startFaultStack, type FaultStack } from '../faults/stack';
  * The bounded part of fault scenario 1 (`npm run faults` runs it in full): one key suffers a kill at each step type —
  * generate, replicate, publish, the risk evaluation on the control worker, archive, verify, purge — each worker killed
  * while it holds the step's attempt. After each, nothing is lost, duplicated, orphaned or stranded, and the key moves
- * again within 30 s of its worker's return. Scenario 4 (a node away) runs only in `npm run faults`: its rotate calls
- * stay open until the node is back, and on a loaded machine that outlasted the HTTP client's 300 s headers timeout.
+ * again within 30 s of its worker's return. Scenario 4 (a node away), quick: its rotations ask for the early answer
+ * (`Prefer: respond-async`), so no request stays open while the node is away (a synchronous one outlasted the HTTP
+ * client's 300 s headers timeout on a loaded machine); each waiting key names the node, an alert says so, and every
+ * wait clears after the node's return.
  */
 // Seven kills, each waiting for a worker to start again: minutes on an idle machine, more on a loaded one.
 jest.setTimeout(900_000);
@@ -44,5 +47,14 @@ describe('faults: workers killed at each step', () => {
     expectSound(results);
     // Each victim held the step's attempt when it died, and the retry came from a heartbeat timeout.
     for (const result of results) expect({ name: result.name, notes: result.notes?.filter((note) => /held no attempt|START_TO_CLOSE/.test(note)) }).toEqual({ name: result.name, notes: [] });
+  });
+
+  it('a node away: its keys wait for it visibly (named on the key, alerted), their rotations are acknowledged early, and all converge after its return', async () => {
+    const results = await runNodeAway({ quick: true, log, stack });
+    expect(results.map((result) => result.name)).toEqual(['node-away']);
+    expectSound(results);
+    const notes = results[0]?.notes ?? [];
+    expect(notes.filter((note) => / waits for hsm-3 \(replicate v\d+ .*\) since .*, alerted$/.test(note))).toHaveLength(2);
+    expect(notes).toContainEqual(expect.stringMatching(/^every wait cleared /));
   });
 });

@@ -9,7 +9,7 @@ import { keyStateQuery } from '../../workflows/key-messages';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
 import { listTokenObjects, type TokenObject } from '../support/pkcs11-listing';
-import { startTestSystem, testConfig, tokenFor } from '../support/system';
+import { startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
 
 interface KeyDetail {
   name: string;
@@ -229,6 +229,30 @@ describe('key lifecycle on the real stack: three SoftHSM tokens, Temporal, Postg
     } finally {
       server.close();
     }
+  });
+
+  it('Prefer: respond-async answers 202 once the new version is published, while the old one still signs for the lead; the key then activates it', async () => {
+    const name = uniqueName('async-rotate-');
+    // A lead long enough that the synchronous answer would be 30 s away; the 202 must come before it.
+    expect((await api('POST', '/keys', { name, type: 'ec-p256', policy: { ...policy, publicationLead: '30s' } })).status).toBe(202);
+    await waitForVersion(name, 1, 'active');
+    const rotate = (prefer: string) => system.app.inject({ method: 'POST', url: `/keys/${name}/rotate`, headers: { authorization: `Bearer ${operator}`, prefer }, payload: { reason: 'async rotation' } });
+    const reply = await rotate('wait=5, RESPOND-ASYNC');
+    expect(reply.statusCode).toBe(202);
+    expect(reply.headers).toMatchObject({ 'preference-applied': 'respond-async', location: `/keys/${name}`, vary: 'Prefer' });
+    const accepted = reply.json<Record<string, unknown>>();
+    expect(accepted).toMatchObject({ version: 2, state: 'pending', waiting: null, previous: { version: 1, state: 'active' }, signingDisabledOn: [] });
+    expect(Date.parse(accepted.activatesAt as string) - Date.parse(accepted.publishedAt as string)).toBe(30_000);
+    const now = await detail(name);
+    expect(now.versions.map((v) => `v${v.version}:${v.state}`)).toEqual(['v1:active', 'v2:pending']);
+    expect(now.versions[1]!.kid).toBe(accepted.kid);
+    expect(await jwksKids()).toEqual(expect.arrayContaining([now.versions[0]!.kid, accepted.kid]));
+    // The rotation under way refuses another, early or not, and nothing changes.
+    const again = await rotate('respond-async');
+    expect({ status: again.statusCode, code: again.json<{ code: string }>().code }).toEqual({ status: 409, code: 'rotation_in_progress' });
+    expect((await detail(name)).versions).toHaveLength(2);
+    const active = await waitForVersion(name, 2, 'active');
+    expect(active.versions.find((v) => v.version === 1)?.state).toBe('retiring');
   });
 
   it('rotates by itself when the key reaches maxAge, with trigger "age" in the lineage', async () => {

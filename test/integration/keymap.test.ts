@@ -313,6 +313,14 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
       return started?.activityTaskStartedEventAttributes?.attempt ?? 0;
     }));
     expect(Math.max(...waited)).toBeGreaterThan(1);
+    // Every activity of a sync heartbeats under a 10 s heartbeat timeout: a killed worker's attempt is retried within
+    // seconds, not after its start-to-close timeout (10 minutes on a node).
+    const { events: syncEvents } = await system.client.workflow.getHandle(a.runId.split('/').slice(0, -1).join('/')).fetchHistory();
+    const scheduled = (syncEvents ?? []).flatMap((event) => (event.activityTaskScheduledEventAttributes ? [event.activityTaskScheduledEventAttributes] : []));
+    expect(scheduled.map((attributes) => attributes.activityType?.name)).toEqual(expect.arrayContaining(['beginKeymapSync', 'inspectKeymapNode', 'commitKeymapSync']));
+    for (const attributes of scheduled) {
+      expect({ activity: attributes.activityType?.name, heartbeatTimeoutS: Number(String(attributes.heartbeatTimeout?.seconds ?? 0)) }).toEqual({ activity: attributes.activityType?.name, heartbeatTimeoutS: 10 });
+    }
 
     const runsBefore = (await system.db.query('SELECT 1 FROM keymap_sync_runs')).rowCount;
     const stranger = await system.client.workflow.start('keymapSyncWorkflow', { taskQueue: system.config.temporal.controlTaskQueue, workflowId: 'keymap-sync/manual/other-cluster', args: [{ trigger: 'manual', actor: 'test', cluster: ['some-other-node'] }] });

@@ -32,6 +32,11 @@ export class FakeCluster {
   subscriptions: string[] = [];
   /** Nodes that do not answer pings. */
   readonly down = new Set<string>();
+  /**
+   * Nodes whose HSM worker is away (pure driving): a try of a step on one answers `node_away`, as the workflow's runner
+   * reads a schedule-to-start timeout, and its pings fail. The time-skipping tests stop the node's worker instead.
+   */
+  readonly away = new Set<string>();
   /** The next `times` calls of an activity fail with this code (non-retryable, as the workflow sees them after retries). */
   private readonly failures = new Map<string, { code: string; message: string; times: number }>();
   entropyHeldTimes = 0;
@@ -162,6 +167,8 @@ export class FakeCluster {
   /** The outcome of one step of the machine, as the workflow's runner would give it. */
   outcomeOf(step: machine.Step): machine.Outcome {
     const one = (call: machine.Call): machine.Outcome => {
+      if (call.queue.kind === 'hsm' && this.away.has(call.queue.node)) return { ok: false, code: 'node_away', message: `no worker of ${call.queue.node} took the step`, away: [call.queue.node] };
+      if (call.queue.kind === 'ping' && this.away.has(call.queue.node)) return { ok: false, code: 'step_failed', message: `${call.queue.node} did not answer` };
       try {
         return { ok: true, value: this.call(call.activity, call.input, 'node' in call.queue ? call.queue.node : null) };
       } catch (error) {
@@ -171,10 +178,7 @@ export class FakeCluster {
       }
     };
     if (step.kind === 'call') return one(step.call);
-    if (step.kind === 'calls') {
-      const outcomes = step.calls.map(one);
-      return outcomes.find((outcome, index) => !outcome.ok && !step.calls[index]?.tolerate) ?? { ok: true, value: outcomes };
-    }
+    if (step.kind === 'calls') return machine.outcomeOfCalls(step.calls, step.calls.map(one));
     return { ok: true, value: null };
   }
 
@@ -208,14 +212,16 @@ export class InjectedFailure extends Error {
 }
 
 /**
- * Runs the machine against the cluster until it waits for a message or for a moment after `now`, finishes, or starts a
- * fresh run (which the driver continues in place, as continueAsNew would). Answers are collected as handlers would.
+ * Runs the machine against the cluster until it waits for a message or for a moment after `now`, finishes, starts a
+ * fresh run (which the driver continues in place, as continueAsNew would), or a try found a node away (a try takes its
+ * time; the caller drives again later). Answers are collected as handlers would.
  */
 export function drive(start: machine.LifecycleMachine, cluster: FakeCluster, now: number, limit = 500): { machine: machine.LifecycleMachine; answers: machine.Answer[]; finished: boolean; freshRuns: number } {
   let m = start;
   cluster.now = () => now;
   const answers: machine.Answer[] = [];
   let freshRuns = 0;
+  let triedAway = false;
   for (let i = 0; i < limit; i += 1) {
     for (const a of m.answers) answers.push(a);
     m = { ...m, answers: [] };
@@ -236,7 +242,11 @@ export function drive(start: machine.LifecycleMachine, cluster: FakeCluster, now
       m = machine.apply(m, step, { ok: true, value: null }, now);
       continue;
     }
-    m = machine.apply(m, step, cluster.outcomeOf(step), now);
+    const onNodes = step.kind === 'call' ? [step.call] : step.kind === 'calls' ? step.calls : [];
+    if (triedAway && onNodes.some((call) => call.queue.kind === 'hsm')) return { machine: m, answers, finished: false, freshRuns };
+    const outcome = cluster.outcomeOf(step);
+    m = machine.apply(m, step, outcome, now);
+    triedAway ||= !outcome.ok && outcome.code === 'node_away';
   }
   throw new Error(`the machine did not settle in ${limit} steps (work: ${m.work?.kind ?? 'none'}, held: ${m.held?.step ?? 'no'})`);
 }

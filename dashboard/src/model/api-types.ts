@@ -219,11 +219,18 @@ export type KeyDetail = {
     reason: string;
     since: string;
   } | null;
-  /** what the key waits for that it expects to come (an HSM node, a healthy entropy pool), and since when */
-  waiting?: {
+  /** what the key waits for that it expects to come (an HSM node's worker, a healthy entropy pool), and since when */
+  waiting?: ({
+    /** `nodes` when a step waits for HSM nodes whose workers are away; else what it waits for, in words */
     for: string;
     since: string;
-  } | null;
+    /** the nodes whose workers did not take the step */
+    nodes?: Array<string>;
+    /** the step that waits for them */
+    step?: string;
+    /** when the wait was reported by an alert (once it outlasted twice the heartbeat timeout) */
+    alertedAt?: string | null;
+  }) | null;
   /** the procedure under way (a rotation, an archive, a purge, ...) */
   working?: string | null;
 };

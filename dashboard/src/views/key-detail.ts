@@ -346,7 +346,11 @@ function summary(key: KeyDetail, ctx: ViewContext): HTMLElement {
     key.held
       ? item('held', traced(`at ${key.held.step}: ${key.held.reason}`, 'GET /keys/:name held', 'badge phase-held'), `since ${formatTime(key.held.since)}; resume once the cause is fixed`)
       : [],
-    key.waiting ? item('waiting for', traced(key.waiting.for, 'GET /keys/:name waiting.for'), `since ${formatTime(key.waiting.since)}`) : [],
+    key.waiting
+      ? key.waiting.nodes
+        ? item('waiting for', traced(`${key.waiting.nodes.join(', ')}: ${key.waiting.step ?? ''}`, 'GET /keys/:name waiting.nodes, waiting.step'), `since ${formatTime(key.waiting.since)}${key.waiting.alertedAt ? `; alerted ${formatTime(key.waiting.alertedAt)}` : ''}; the step runs once the node's HSM worker is back`)
+        : item('waiting for', traced(key.waiting.for, 'GET /keys/:name waiting.for'), `since ${formatTime(key.waiting.since)}`)
+      : [],
     key.working ? item('now', traced(key.working, 'GET /keys/:name working')) : [],
     item('type', traced(key.keyType, 'GET /keys/:name keyType')),
     item('active version', traced(key.activeVersion === null ? '—' : `v${key.activeVersion}`, 'GET /keys/:name activeVersion')),

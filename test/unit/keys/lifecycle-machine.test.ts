@@ -1,6 +1,7 @@
 import * as machine from '../../../domain/keys/lifecycle-machine';
 import type { KeyRequest } from '../../../domain/keys/lifecycle-requests';
 import { newKeyState } from '../../../domain/keys/lifecycle-state';
+import { NODE_AWAY_AFTER_MS, NODE_WAIT_ALERT_AFTER_MS, NODE_WAIT_RETRY_MS } from '../../../domain/keys/node-wait';
 import { DEFAULT_POLICY, policyDurations, resolvePolicy } from '../../../domain/keys/policy';
 import { FakeCluster, drive } from '../../support/lifecycle-world';
 
@@ -28,6 +29,8 @@ function accepted(result: ReturnType<typeof ask>): { machine: machine.LifecycleM
 
 const states = (m: machine.LifecycleMachine) => m.key.versions.map((v) => `v${v.version}:${v.state}`);
 const rotate = (reason = 'test', emergency = false): KeyRequest => ({ kind: 'rotate', reason, emergency, actor: 'alice' });
+/** A rotation as the startRotation Update asks for it: answered once its version is recorded. */
+const rotateRecorded = (reason = 'test', emergency = false): KeyRequest => ({ kind: 'rotate', reason, emergency, actor: 'alice', answer: 'recorded' });
 
 function created() {
   const { cluster, m } = fresh();
@@ -193,6 +196,81 @@ describe('the key lifecycle state machine', () => {
     expect(states(drive(stuck.machine, nodesDown.cluster, T0 + machine.NODE_RETRY_MS).machine)).toEqual(['v1:active']);
   });
 
+  it('a step on an away node waits for it visibly, is reported once past the bound, never holds the key, and goes on when the node is back', () => {
+    const { cluster, m: start } = created();
+    cluster.away.add('hsm-3');
+    const asked = accepted(ask(start, rotate()));
+    const t1 = T0 + 1000;
+    const first = drive(asked.machine, cluster, t1);
+    // hsm-3 answered no ping, so v2 was generated elsewhere; its replica on hsm-3 waits.
+    expect(first.machine.waiting).toEqual({ for: 'nodes', nodes: ['hsm-3'], step: 'replicate v2 to hsm-1, hsm-3', since: new Date(t1 - NODE_AWAY_AFTER_MS).toISOString(), alertedAt: null });
+    expect(machine.viewOfMachine(first.machine, t1)).toMatchObject({ waiting: { nodes: ['hsm-3'] }, working: 'rotation (manual) to v2', held: null });
+    expect(first.answers).toEqual([]);
+    const retry = machine.decide(first.machine, t1);
+    expect(retry.step.kind === 'calls' && retry.step.calls.map((call) => call.queue)).toEqual([
+      { kind: 'hsm', node: 'hsm-1', tryTimeoutMs: NODE_WAIT_ALERT_AFTER_MS - NODE_AWAY_AFTER_MS },
+      { kind: 'hsm', node: 'hsm-3', tryTimeoutMs: NODE_WAIT_ALERT_AFTER_MS - NODE_AWAY_AFTER_MS },
+    ]);
+    expect(cluster.alerts).toEqual([]);
+
+    const t2 = t1 + NODE_WAIT_ALERT_AFTER_MS - NODE_AWAY_AFTER_MS;
+    const second = drive(first.machine, cluster, t2);
+    expect(cluster.alerts).toEqual([expect.objectContaining({ dedupKey: 'key:k:waiting', severity: 'warning', message: expect.stringMatching(/waited since .* for hsm-3 \(replicate v2 to hsm-1, hsm-3\).*Start that node's HSM worker/) })]);
+    expect(second.machine.waiting?.alertedAt).toBe(new Date(t2).toISOString());
+    const third = drive(second.machine, cluster, t2 + NODE_WAIT_RETRY_MS);
+    expect(cluster.alerts).toHaveLength(1);
+    expect(third.machine.held).toBeNull();
+
+    cluster.away.clear();
+    const back = drive(third.machine, cluster, t2 + 2 * NODE_WAIT_RETRY_MS);
+    expect(back.machine.waiting).toBeNull();
+    expect(back.answers).toEqual([{ id: asked.id, outcome: { ok: true, value: expect.objectContaining({ version: 2 }) } }]);
+    for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).toContain(back.machine.key.versions[1]!.fingerprint);
+  });
+
+  it('an archive and a purge wait for an away node\'s share the same way, and a held step clears the wait', () => {
+    const { cluster, m: start } = created();
+    const rotated = drive(accepted(ask(start, rotate())).machine, cluster, T0 + 1000).machine;
+    cluster.away.add('hsm-2');
+    const graceEnd = T0 + 3_600_000 + 2000;
+    const archive = drive(rotated, cluster, graceEnd).machine;
+    expect(archive.waiting).toMatchObject({ for: 'nodes', nodes: ['hsm-2'], step: 'destroy the private key of v1' });
+    expect(states(archive)).toEqual(['v1:retiring', 'v2:active']);
+    cluster.away.clear();
+    const archived = drive(archive, cluster, graceEnd + 60_000).machine;
+    expect(states(archived)).toEqual(['v1:archived', 'v2:active']);
+    expect(archived.waiting).toBeNull();
+
+    cluster.away.add('hsm-1');
+    const purgeDue = graceEnd + 60_000 + 86_400_000 + 1000;
+    const purge = drive(archived, cluster, purgeDue).machine;
+    expect(purge.waiting).toMatchObject({ nodes: ['hsm-1'], step: 'purge v1' });
+    // The node comes back with a broken token: the step fails for good, the key is held there, and the wait is over.
+    cluster.away.clear();
+    cluster.failNext('destroyKeyObjects', 'hsm_CKR_DEVICE_ERROR');
+    const held = drive(purge, cluster, purgeDue + 60_000).machine;
+    expect(held.held?.step).toBe('purge v1');
+    expect(held.waiting).toBeNull();
+  });
+
+  it('a procedure that ended is still working while its last events are recorded; idle once they are', () => {
+    const { cluster, m: start } = created();
+    const asked = accepted(ask(start, rotate('test', true)));
+    // One decision at a time, as the workflow makes them: look at the view whenever the work is gone.
+    let m = asked.machine;
+    const seen: Array<string | null> = [];
+    for (let i = 0; i < 200; i += 1) {
+      const { machine: next, step } = machine.decide(m, T0 + 1000);
+      if (step.kind === 'wait' || step.kind === 'continue-as-new' || step.kind === 'finish') break;
+      if (next.work === null) seen.push(machine.viewOfMachine(next, T0 + 1000).working);
+      m = machine.apply(next, step, cluster.outcomeOf(step), T0 + 1000);
+    }
+    expect(seen).toContain('record key.version.verified');
+    const idle = machine.decide(m, T0 + 1000);
+    expect(idle.step.kind).toBe('wait');
+    expect(machine.viewOfMachine(idle.machine, T0 + 1000).working).toBeNull();
+  });
+
   it('rotates on a risk trigger with the evaluation as evidence, ending a running grace period first', () => {
     const { cluster, m: start } = created();
     const grace = drive(accepted(ask(start, rotate())).machine, cluster, T0).machine;
@@ -290,6 +368,41 @@ describe('the publication lead: a new version is in the JWKS before it signs', (
     expect(activated.machine.key.versions[1]).toMatchObject({ publishedAt: new Date(T0 + 1000).toISOString(), activatedAt: new Date(T0 + 1000 + LEAD_MS).toISOString(), activatesAt: null });
     // The grace period of v1 counts from the moment v2 took over signing.
     expect(activated.machine.key.versions[0]!.graceDeadline).toBe(new Date(T0 + 1000 + LEAD_MS + 3_600_000).toISOString());
+  });
+
+  it('a rotation asked to answer once recorded answers when its version is published, with activatesAt; a synchronous one still answers at activation', () => {
+    const { cluster, m: start } = createdWithLead();
+    const early = accepted(ask(start, rotateRecorded()));
+    const published = drive(early.machine, cluster, T0 + 1000);
+    expect(published.answers).toEqual([{ id: early.id, outcome: { ok: true, value: {
+      version: 2, kid: published.machine.key.versions[1]!.kid, fingerprint: published.machine.key.versions[1]!.fingerprint, state: 'pending',
+      publishedAt: new Date(T0 + 1000).toISOString(), activatesAt: new Date(T0 + 1000 + LEAD_MS).toISOString(), waiting: null,
+      previous: { version: 1, state: 'active' }, signingDisabledOn: [],
+    } } }]);
+    // Answered once: the rotation goes on, and its activation answers nobody twice.
+    expect(cluster.events.map((e) => e.action).filter((a) => a === 'key.version.published')).toHaveLength(1);
+    const activated = drive(published.machine, cluster, T0 + 1000 + LEAD_MS);
+    expect(activated.answers).toEqual([]);
+    expect(states(activated.machine)).toEqual(['v1:retiring', 'v2:active']);
+    expect(ask(start, { ...rotate(), answer: 'later' } as unknown as KeyRequest)).toEqual({ refused: expect.objectContaining({ code: 'invalid_request' }) });
+  });
+
+  it('answers an early rotation while its replica waits for an away node, and an emergency one once active', () => {
+    const { cluster, m: start } = createdWithLead();
+    cluster.away.add('hsm-3');
+    const early = accepted(ask(start, rotateRecorded()));
+    const waiting = drive(early.machine, cluster, T0 + 1000);
+    expect(waiting.answers).toEqual([{ id: early.id, outcome: { ok: true, value: expect.objectContaining({ version: 2, state: 'pending', publishedAt: null, activatesAt: null, waiting: expect.objectContaining({ for: 'nodes', nodes: ['hsm-3'] }) }) } }]);
+    cluster.away.clear();
+    // Back: the replica is made, then the version is published and waits out its lead from then.
+    const back = drive(waiting.machine, cluster, T0 + 60_000);
+    expect(back.machine.key.versions[1]).toMatchObject({ state: 'pending', activatesAt: new Date(T0 + 60_000 + LEAD_MS).toISOString() });
+    expect(states(drive(back.machine, cluster, T0 + 60_000 + LEAD_MS).machine)).toEqual(['v1:retiring', 'v2:active']);
+
+    const other = createdWithLead();
+    const emergency = accepted(ask(other.m, rotateRecorded('leaked', true)));
+    const answered = drive(emergency.machine, other.cluster, T0 + 1000);
+    expect(answered.answers).toEqual([{ id: emergency.id, outcome: { ok: true, value: expect.objectContaining({ version: 2, state: 'active', previous: { version: 1, state: 'compromised' }, signingDisabledOn: other.cluster.nodeIds }) } }]);
   });
 
   it('an emergency rotation during the lead activates the published version at once, after switching the old one off', () => {

@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { hsmTaskQueue } from '../../../domain/identifiers';
@@ -38,8 +38,21 @@ async function openWorld() {
   cluster.now = () => Date.parse('2200-01-01T00:00:00Z');
   const bundle = await testWorkflowBundle();
   const workers = [await Worker.create({ connection: env.nativeConnection, taskQueue: QUEUE, workflowBundle: bundle, activities: cluster.activities(null) })];
-  for (const node of cluster.nodeIds) workers.push(await Worker.create({ connection: env.nativeConnection, taskQueue: hsmTaskQueue(node), activities: cluster.activities(node) }));
-  const running = workers.map((worker) => worker.run());
+  const running = [(workers[0] as Worker).run()];
+  /** Each node's HSM worker and its run, while it runs. */
+  const nodeWorkers = new Map<string, { worker: Worker; run: Promise<void> }>();
+  async function startNode(node: string): Promise<void> {
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: hsmTaskQueue(node), activities: cluster.activities(node) });
+    nodeWorkers.set(node, { worker, run: worker.run() });
+  }
+  async function stopNode(node: string): Promise<void> {
+    const started = nodeWorkers.get(node);
+    if (!started) return;
+    nodeWorkers.delete(node);
+    started.worker.shutdown();
+    await started.run;
+  }
+  for (const node of cluster.nodeIds) await startNode(node);
 
   // The test server answers queries late (or not at all) while a workflow task is outstanding, so the tests watch the
   // cluster instead: the state each key records with every event, the alerts, and when the last activity ran.
@@ -68,7 +81,10 @@ async function openWorld() {
     env, cluster, recorded, versionsOf, states, quiet, settled, heldAlerts, heldAt, startKey, activeKey,
     rotate: (handle: Handle, emergency = false) => handle.executeUpdate(messages.rotateKeyUpdate, { args: [{ reason: 'test', emergency, actor: 'alice' }] }),
     resume: (handle: Handle) => handle.executeUpdate(messages.resumeKeyUpdate, { args: [{ reason: 'fixed', actor: 'alice' }] }),
+    startNode,
+    stopNode,
     async close(): Promise<void> {
+      for (const node of [...nodeWorkers.keys()]) await stopNode(node);
       for (const worker of workers) worker.shutdown();
       await Promise.allSettled(running);
       await env.teardown();
@@ -93,7 +109,7 @@ async function expectNoFailedTask(handle: Handle): Promise<void> {
 }
 
 /** A test in a world of its own; tests run side by side (jest's maxConcurrency). */
-function scenario(name: string, body: (w: World) => Promise<void>): void {
+function scenario(name: string, body: (w: World) => Promise<void>, timeoutMs?: number): void {
   it.concurrent(name, async () => {
     const w = await openWorld();
     try {
@@ -101,7 +117,7 @@ function scenario(name: string, body: (w: World) => Promise<void>): void {
     } finally {
       await w.close();
     }
-  });
+  }, timeoutMs);
 }
 
 describe('key lifecycle workflow (time-skipping, stub activities)', () => {
@@ -118,6 +134,17 @@ describe('key lifecycle workflow (time-skipping, stub activities)', () => {
     expect(Date.parse(v2.activatedAt as string) - Date.parse(v2.publishedAt as string)).toBeGreaterThanOrEqual(60_000);
     const { events } = await handle.fetchHistory();
     expect((events ?? []).filter((event) => event.timerStartedEventAttributes).length).toBeGreaterThan(0);
+    await expectNoFailedTask(handle);
+  });
+
+  scenario('startRotation answers once the version is published, before its lead; the rotation goes on and activates it', async (w) => {
+    const handle = await w.activeKey({ publicationLead: '1m' });
+    const accepted = await handle.executeUpdate(messages.startRotationUpdate, { args: [{ reason: 'test', emergency: false, actor: 'alice' }] });
+    expect(accepted).toMatchObject({ version: 2, state: 'pending', waiting: null, previous: { version: 1, state: 'active' } });
+    expect(Date.parse(accepted.activatesAt as string) - Date.parse(accepted.publishedAt as string)).toBe(60_000);
+    expect(await refusal(w.rotate(handle))).toBe('rotation_in_progress');
+    await w.env.sleep(60_000 + 1000);
+    await w.settled(handle, 'v1:retiring v2:active');
     await expectNoFailedTask(handle);
   });
 
@@ -244,6 +271,32 @@ describe('key lifecycle workflow (time-skipping, stub activities)', () => {
       await expectNoFailedTask(handle);
     }
   });
+
+  scenario('a node whose HSM worker is away: the rotation waits for it on the key, alerts past the bound, never fails, and completes once it is back', async (w) => {
+    const handle = await w.activeKey();
+    const name = handle.workflowId.slice('key/'.length);
+    await w.stopNode('hsm-3');
+    // Accepted, not awaited: a client waiting on an Update keeps the test server from skipping time.
+    const rotation = await handle.startUpdate(messages.rotateKeyUpdate, { args: [{ reason: 'test', emergency: false, actor: 'alice' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    // hsm-3 answered no ping, so v2 was generated on hsm-2 (v2 takes the second node that answered); its replica on hsm-3 waits.
+    const waiting = await eventually(async () => {
+      const view = await handle.query(messages.keyStateQuery);
+      return view.waiting?.for === 'nodes' ? view : undefined;
+    }, 'the key to say it waits for hsm-3', 60_000, 200);
+    expect(waiting).toMatchObject({ held: null, working: 'rotation (manual) to v2', waiting: { nodes: ['hsm-3'], step: 'replicate v2 to hsm-1, hsm-3', since: expect.any(String) } });
+    const reported = await eventually(() => w.cluster.alerts.find((a) => a.dedupKey === `key:${name}:waiting`), 'the wait reported by an alert', 60_000, 200);
+    expect(reported).toMatchObject({ severity: 'warning', message: expect.stringContaining('hsm-3 (replicate v2 to hsm-1, hsm-3)') });
+    expect(w.states(handle)).toBe('v1:active v2:pending');
+
+    await w.startNode('hsm-3');
+    await expect(rotation.result()).resolves.toMatchObject({ version: 2, previous: { version: 1, state: 'retiring' } });
+    await w.settled(handle, 'v1:retiring v2:active');
+    const fingerprint = w.versionsOf(handle)[1]!.fingerprint;
+    for (const node of w.cluster.nodeIds) expect(w.cluster.fingerprintsOn(node)).toContain(fingerprint);
+    await eventually(async () => ((await handle.query(messages.keyStateQuery)).waiting === null ? true : undefined), 'the wait to clear', 30_000, 200);
+    expect(w.cluster.alerts.filter((a) => a.dedupKey === `key:${name}:waiting`)).toHaveLength(1);
+    await expectNoFailedTask(handle);
+  }, 180_000);
 
   scenario('starts a fresh run after each rotation, carrying the state across it', async (w) => {
     const handle = await w.activeKey();
