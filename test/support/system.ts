@@ -120,3 +120,15 @@ export async function tokenFor(system: RunningSystem, role: Role): Promise<strin
   const { token } = await createToken(system.db, { name: `test ${role}`, role, actor: 'test' });
   return token;
 }
+
+/** One API call as `token`, injected into the system's app (no port): the reply's status and JSON body. */
+export async function callApiAs<T = Record<string, unknown>>(
+  system: RunningSystem,
+  token: string,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  payload?: unknown,
+): Promise<{ status: number; body: T }> {
+  const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
+  return { status: reply.statusCode, body: reply.json<T>() };
+}
