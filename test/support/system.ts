@@ -121,14 +121,18 @@ export async function tokenFor(system: RunningSystem, role: Role): Promise<strin
   return token;
 }
 
-/** One API call as `token`, injected into the system's app (no port): the reply's status and JSON body. */
+/**
+ * One API call as `token`, injected into the system's app (no port): the reply's status, its JSON body ({} when it has
+ * none) and its content type.
+ */
 export async function callApiAs<T = Record<string, unknown>>(
   system: RunningSystem,
   token: string,
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   url: string,
   payload?: unknown,
-): Promise<{ status: number; body: T }> {
+): Promise<{ status: number; body: T; contentType: string | undefined }> {
   const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
-  return { status: reply.statusCode, body: reply.json<T>() };
+  const contentType = reply.headers['content-type'];
+  return { status: reply.statusCode, body: reply.body === '' ? ({} as T) : reply.json<T>(), contentType: typeof contentType === 'string' ? contentType : undefined };
 }
