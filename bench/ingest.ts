@@ -16,11 +16,10 @@ import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createToken } from '../adapters/postgres/token-repository';
 import { MAX_BATCH } from '../domain/usage/events';
 import { projectRoot } from '../scripts/tool-paths';
 import { startSystem, type RunningSystem } from '../workers/system';
-import { benchSystemConfig } from './system-support';
+import { benchSystemConfig, createActiveKeys, operatorApi } from './system-support';
 
 const KEYS = 4;
 const APPS = ['checkout', 'billing', 'gateway', 'reports', 'mobile'];
@@ -119,27 +118,10 @@ async function main(): Promise<void> {
   process.stderr.write(`starting the system in ${dataDir} ...\n`);
   const system = await startSystem(config, { log: () => undefined, apiLogger: false, schedules: false });
   try {
-    const { token } = await createToken(system.db, { name: 'bench', role: 'operator', actor: 'bench' });
-    const call = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) => {
-      const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
-      if (reply.statusCode >= 300) throw new Error(`${method} ${url}: ${reply.statusCode} ${reply.body}`);
-      return reply.json<Record<string, unknown>>();
-    };
+    const { token, call } = await operatorApi(system);
     const names = Array.from({ length: KEYS }, (_, i) => `ingest-${i}`);
     process.stderr.write(`creating ${KEYS} keys ...\n`);
-    await Promise.all(names.map((name) => call('POST', '/keys', { name, type: 'ec-p256' })));
-    const keys: Array<{ name: string; kid: string }> = [];
-    for (const name of names) {
-      for (;;) {
-        const key = await call('GET', `/keys/${name}`);
-        const kid = (key.versions as Array<{ kid: string; state: string }>).find((v) => v.state === 'active')?.kid;
-        if (kid) {
-          keys.push({ name, kid });
-          break;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    const keys = await createActiveKeys(call, names, { type: 'ec-p256' });
 
     const events = makeEvents(n, keys, Date.now());
     const file = join(dataDir, 'events.ndjson');

@@ -7,14 +7,13 @@
  */
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { createToken } from '../adapters/postgres/token-repository';
 import * as keys from '../adapters/pkcs11/keys';
 import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { readSecret } from '../adapters/secrets';
 import { CLUSTER_KEK_LABEL } from '../domain/identifiers';
 import { validateKeyType } from '../domain/keys/key-model';
 import { startSystem } from '../workers/system';
-import { benchSystemConfig } from './system-support';
+import { benchSystemConfig, createActiveKeys, operatorApi } from './system-support';
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 20);
@@ -23,21 +22,10 @@ async function main(): Promise<void> {
   process.stderr.write(`starting the system in ${dataDir} ...\n`);
   const system = await startSystem(config, { log: () => undefined, listen: false, apiLogger: false });
   try {
-    const { token } = await createToken(system.db, { name: 'bench', role: 'operator', actor: 'bench' });
-    const call = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) => {
-      const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
-      if (reply.statusCode >= 300) throw new Error(`${method} ${url}: ${reply.statusCode} ${reply.body}`);
-      return reply.json<Record<string, unknown>>();
-    };
+    const { call } = await operatorApi(system);
     const names = Array.from({ length: n }, (_, i) => `bench-${i}`);
     process.stderr.write(`creating ${n} ${keyType} keys ...\n`);
-    await Promise.all(names.map((name) => call('POST', '/keys', { name, type: keyType, policy: { gracePeriod: '1h', maxGracePeriod: '2h' } })));
-    for (const name of names) {
-      for (;;) {
-        if ((await call('GET', `/keys/${name}`)).activeVersion === 1) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    await createActiveKeys(call, names, { type: keyType, policy: { gracePeriod: '1h', maxGracePeriod: '2h' } });
 
     process.stderr.write(`rotating ${n} keys at once ...\n`);
     const e2eStarted = performance.now();

@@ -2,8 +2,10 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createToken } from '../adapters/postgres/token-repository';
 import { parseConfig, type KeyrotorConfig } from '../domain/config';
 import { findSoftHsmModule, projectRoot } from '../scripts/tool-paths';
+import type { RunningSystem } from '../workers/system';
 import { freePort } from '../test/support/ports';
 
 /**
@@ -29,4 +31,35 @@ export async function benchSystemConfig(options: { api?: 'listen' | 'inject' } =
     softHsmModule: findSoftHsmModule() ?? '',
   });
   return { dataDir, config };
+}
+
+export type ApiCall = (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+/** A new operator token, and calls to the system's API with it (injected, no port); a reply of 300 or more throws with its body. */
+export async function operatorApi(system: RunningSystem): Promise<{ token: string; call: ApiCall }> {
+  const { token } = await createToken(system.db, { name: 'bench', role: 'operator', actor: 'bench' });
+  const call: ApiCall = async (method, url, payload) => {
+    const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+    if (reply.statusCode >= 300) throw new Error(`${method} ${url}: ${reply.statusCode} ${reply.body}`);
+    return reply.json<Record<string, unknown>>();
+  };
+  return { token, call };
+}
+
+/** Creates the keys (`request` is the rest of each POST /keys body) and waits until each has an active version: its kid. */
+export async function createActiveKeys(call: ApiCall, names: string[], request: Record<string, unknown>): Promise<Array<{ name: string; kid: string }>> {
+  await Promise.all(names.map((name) => call('POST', '/keys', { name, ...request })));
+  const keys: Array<{ name: string; kid: string }> = [];
+  for (const name of names) {
+    for (;;) {
+      const key = await call('GET', `/keys/${name}`);
+      const kid = (key.versions as Array<{ kid: string; state: string }>).find((v) => v.state === 'active')?.kid;
+      if (kid) {
+        keys.push({ name, kid });
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return keys;
 }

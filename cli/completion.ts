@@ -37,34 +37,50 @@ export function completionTree(program: Command): Node[] {
   return nodes;
 }
 
-const shellWords = (words: string[]): string => words.join(' ');
+/** How a shell writes a list of words, and a list whose words come with a summary. */
+interface ShellLists {
+  words(words: string[]): string;
+  described(items: Array<{ word: string; summary: string }>): string;
+}
 
-/** For `source <(keyrotor completion bash)`, or a file in /etc/bash_completion.d/. */
-export function bashCompletion(program: Command): string {
-  const nodes = completionTree(program);
+/**
+ * The tree as two shell functions: `_keyrotor_node PATH` sets the subcommands, argument values, options and options
+ * that take a value of the command at PATH; `_keyrotor_values 'PATH FLAG'` sets the values an option accepts.
+ */
+function treeFunctions(nodes: Node[], lists: ShellLists): string {
   const cases = nodes.map((node) => [
     `    '${node.path}')`,
-    `      subcommands='${shellWords(node.subcommands.map((s) => s.name))}'`,
-    `      arguments='${shellWords(node.argumentChoices)}'`,
-    `      options='${shellWords(node.options.map((o) => o.flag))}'`,
-    `      valued='${shellWords(node.options.filter((o) => o.takesValue).map((o) => o.flag))}' ;;`,
+    `      subcommands=${lists.described(node.subcommands.map((s) => ({ word: s.name, summary: s.summary })))}`,
+    `      arguments=${lists.words(node.argumentChoices)}`,
+    `      options=${lists.described(node.options.map((o) => ({ word: o.flag, summary: o.summary })))}`,
+    `      valued=${lists.words(node.options.filter((o) => o.takesValue).map((o) => o.flag))} ;;`,
   ].join('\n'));
-  const valueCases = nodes.flatMap((node) => node.options.filter((o) => o.choices.length > 0).map((o) => `    '${node.path} ${o.flag}') values='${shellWords(o.choices)}' ;;`));
-  return `# keyrotor completion for bash: source <(keyrotor completion bash), or save it in /etc/bash_completion.d/keyrotor
-_keyrotor_node() {
+  const valueCases = nodes.flatMap((node) => node.options.filter((o) => o.choices.length > 0).map((o) => `    '${node.path} ${o.flag}') values=${lists.words(o.choices)} ;;`));
+  const none = lists.words([]);
+  return `_keyrotor_node() {
   case "$1" in
 ${cases.join('\n')}
-    *) subcommands='' arguments='' options='' valued='' ;;
+    *) subcommands=${none} arguments=${none} options=${none} valued=${none} ;;
   esac
 }
 
 _keyrotor_values() {
   case "$1" in
 ${valueCases.join('\n')}
-    *) values='' ;;
+    *) values=${none} ;;
   esac
 }
+`;
+}
 
+const bashWords = (words: string[]): string => `'${words.join(' ')}'`;
+/** bash offers words without their summaries. */
+const bashLists: ShellLists = { words: bashWords, described: (items) => bashWords(items.map((item) => item.word)) };
+
+/** For `source <(keyrotor completion bash)`, or a file in /etc/bash_completion.d/. */
+export function bashCompletion(program: Command): string {
+  return `# keyrotor completion for bash: source <(keyrotor completion bash), or save it in /etc/bash_completion.d/keyrotor
+${treeFunctions(completionTree(program), bashLists)}
 _keyrotor() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" path='' word i subcommands arguments options valued values
   # The command path so far: the words that name subcommands, skipping options and the values they take.
@@ -97,34 +113,16 @@ complete -o default -F _keyrotor keyrotor
 
 /** zsh describes each choice: `name:summary`, colons in the summary escaped. */
 const described = (name: string, summary: string): string => `'${`${name}:${summary.replace(/:/g, '\\:')}`.replace(/'/g, `'\\''`)}'`;
+const zshLists: ShellLists = {
+  words: (words) => `(${words.join(' ')})`,
+  described: (items) => `(${items.map((item) => described(item.word, item.summary)).join(' ')})`,
+};
 
 /** For a file named _keyrotor on $fpath, or `source <(keyrotor completion zsh)` after compinit. */
 export function zshCompletion(program: Command): string {
-  const nodes = completionTree(program);
-  const cases = nodes.map((node) => [
-    `    '${node.path}')`,
-    `      subcommands=(${node.subcommands.map((s) => described(s.name, s.summary)).join(' ')})`,
-    `      arguments=(${node.argumentChoices.join(' ')})`,
-    `      options=(${node.options.map((o) => described(o.flag, o.summary)).join(' ')})`,
-    `      valued=(${node.options.filter((o) => o.takesValue).map((o) => o.flag).join(' ')}) ;;`,
-  ].join('\n'));
-  const valueCases = nodes.flatMap((node) => node.options.filter((o) => o.choices.length > 0).map((o) => `    '${node.path} ${o.flag}') values=(${o.choices.join(' ')}) ;;`));
   return `#compdef keyrotor
 # keyrotor completion for zsh: save it as _keyrotor in a folder of $fpath, or source <(keyrotor completion zsh) after compinit
-_keyrotor_node() {
-  case "$1" in
-${cases.join('\n')}
-    *) subcommands=() arguments=() options=() valued=() ;;
-  esac
-}
-
-_keyrotor_values() {
-  case "$1" in
-${valueCases.join('\n')}
-    *) values=() ;;
-  esac
-}
-
+${treeFunctions(completionTree(program), zshLists)}
 _keyrotor() {
   local cmdpath='' word i
   local -a subcommands arguments options valued values

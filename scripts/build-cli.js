@@ -135,29 +135,14 @@ async function buildCli() {
   const esbuild = require('esbuild');
   fs.rmSync(distDir, { recursive: true, force: true });
   fs.mkdirSync(distDir, { recursive: true });
-  const result = await esbuild.build({
-    entryPoints: [path.join(projectRoot, 'cli', 'main.ts')],
-    outfile: bundleFile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    metafile: true,
-    absWorkingDir: projectRoot,
-    logLevel: 'warning',
-    plugins: [lazyActions],
-  });
+  // Both builds: CommonJS for this Node, with the list of inputs the stamp records.
+  const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', metafile: true, absWorkingDir: projectRoot, logLevel: 'warning' };
+  const result = await esbuild.build({ ...common, entryPoints: [path.join(projectRoot, 'cli', 'main.ts')], outfile: bundleFile, plugins: [lazyActions] });
   const actions = await esbuild.build({
+    ...common,
     entryPoints: Object.fromEntries(precompiledActions.map((name) => [name, path.join(actionsDir, `${name}.ts`)])),
     outdir: precompiledActionsDir,
-    bundle: true,
     packages: 'external',
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    metafile: true,
-    absWorkingDir: projectRoot,
-    logLevel: 'warning',
     plugins: [sharedOutside],
   });
   const inputs = {};

@@ -37,7 +37,5 @@ export function registerBacktest(program: Command): void {
         '  $ keyrotor backtest --series usage.csv --horizon 48',
       ].join('\n'),
     )
-    .action(async (options: BacktestCommandOptions) => {
-      await actions().runBacktestCommand(options);
-    });
+    .action((options: BacktestCommandOptions) => actions().runBacktestCommand(options));
 }

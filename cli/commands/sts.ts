@@ -47,7 +47,5 @@ export function registerSts(program: Command): void {
         '  $ keyrotor sts random.bin --streams 10',
       ].join('\n'),
     )
-    .action(async (file: string, options: StsOptions) => {
-      await actions().runSts(file, options);
-    });
+    .action((file: string, options: StsOptions) => actions().runSts(file, options));
 }

@@ -27,6 +27,11 @@ export interface SeriesSpec {
   legendValue?: (index: number) => string;
 }
 
+/** A limit a series is drawn against (a threshold, a minimum, a lower bound): dashed, in the threshold colour. */
+export function limitSeries(label: string): SeriesSpec {
+  return { label, color: COLORS.threshold, dash: [4, 4] };
+}
+
 export interface ChartSpec {
   title: string;
   /** Which API field the chart draws, shown under it. */

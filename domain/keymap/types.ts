@@ -41,7 +41,8 @@ export interface KeyMapVersion extends Omit<SourceVersion, 'spki' | 'lineage'> {
   nodes: Record<string, Holding>;
 }
 
-export interface KeyMapKey {
+/** A key's own fields, as its row holds them: the same in the map and in what the map is built from. */
+interface KeyFields {
   name: string;
   keyType: KeyType;
   phase: string;
@@ -49,6 +50,9 @@ export interface KeyMapKey {
   policy: Record<string, unknown>;
   /** The maxAge deadline of the active version. */
   nextRotationAt: string | null;
+}
+
+export interface KeyMapKey extends KeyFields {
   prediction: Prediction;
   versions: KeyMapVersion[];
 }
@@ -67,13 +71,7 @@ export interface KeyMap {
 /** The copy of a key's latest evaluation the map is built from: score and times rounded (see mapPrediction). */
 export type StoredPrediction = { [K in keyof Prediction]: NonNullable<Prediction[K]> };
 
-export interface SourceKey {
-  name: string;
-  keyType: KeyType;
-  phase: string;
-  activeVersion: number | null;
-  policy: Record<string, unknown>;
-  nextRotationAt: string | null;
+export interface SourceKey extends KeyFields {
   /** What the latest risk evaluation predicted (rounded, see mapPrediction); null before the first one. */
   prediction: StoredPrediction | null;
   /** The epoch at which anything of this key (row, versions, holdings) last changed. */

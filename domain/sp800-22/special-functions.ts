@@ -74,24 +74,31 @@ export function igamc(a: number, x: number): number {
   const log = logPrefactor(a, x);
   if (log === null) return 0;
   // Legendre's continued fraction Q = prefactor / (x + 1 − a − 1·(1 − a)/(x + 3 − a − 2·(2 − a)/(x + 5 − a − …))),
-  // evaluated with the modified Lentz method.
+  // its value taken as 1/b₀ from the start.
   let b = x + 1 - a;
-  let c = 1 / TINY;
-  let d = 1 / b;
-  let fraction = d;
+  const fraction = lentz(1 / b, 1 / TINY, 1 / b, (i) => -i * (i - a), () => (b += 2));
+  return Math.exp(log) * fraction;
+}
+
+/**
+ * The modified Lentz method: multiplies `value` by the ratio each further term a_i / (b_i + …) makes, from the state
+ * (c, d) after the leading terms, until a step changes it by less than the reference's epsilon. `denominator` is
+ * called once per term, in order.
+ */
+function lentz(value: number, c: number, d: number, numerator: (i: number) => number, denominator: (i: number) => number): number {
   for (let i = 1; i <= MAX_ITERATIONS; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
+    const an = numerator(i);
+    const bn = denominator(i);
+    d = an * d + bn;
     if (Math.abs(d) < TINY) d = TINY;
-    c = b + an / c;
+    c = bn + an / c;
     if (Math.abs(c) < TINY) c = TINY;
     d = 1 / d;
-    const delta = d * c;
-    fraction *= delta;
+    const delta = c * d;
+    value *= delta;
     if (Math.abs(delta - 1) <= MACHINE_EPSILON) break;
   }
-  return Math.exp(log) * fraction;
+  return value;
 }
 
 /** erf(x) = 2/√π e^{-x²} Σ 2^k x^{2k+1} / (2k+1)!!: every term has the sign of x, so the sum loses nothing to cancellation. */
@@ -109,20 +116,7 @@ function erfSeries(x: number): number {
 /** erfc(x) for x ≥ ERFC_SPLIT: e^{-x²}/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))), by the modified Lentz method. */
 function erfcContinuedFraction(x: number): number {
   if (x >= ERFC_UNDERFLOW) return 0;
-  let c = x;
-  let d = 0;
-  let fraction = x;
-  for (let i = 1; i <= MAX_ITERATIONS; i++) {
-    const an = i / 2;
-    d = x + an * d;
-    if (Math.abs(d) < TINY) d = TINY;
-    c = x + an / c;
-    if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d;
-    const delta = c * d;
-    fraction *= delta;
-    if (Math.abs(delta - 1) <= MACHINE_EPSILON) break;
-  }
+  const fraction = lentz(x, x, 0, (i) => i / 2, () => x);
   return (ONE_OVER_SQRT_PI * Math.exp(-x * x)) / fraction;
 }
 

@@ -1,6 +1,6 @@
 import { packBits, popcount } from './packed-bits';
 import type { EstimatorOutcome } from './estimate';
-import { predictionEstimate, type PredictorScore } from './prediction';
+import { predictorEstimate, PredictorRecord, type PredictorScore, Scoreboard } from './prediction';
 
 const LAGS = 128;
 
@@ -9,38 +9,24 @@ const LAGS = 128;
  * reach the top score on the same symbol, the largest lag wins, matching the reference tool's scan order.
  */
 export function lagEstimate(symbols: Uint8Array, alphabetSize: number): EstimatorOutcome {
-  if (symbols.length < 3) return { notApplicable: 'needs at least 3 symbols' };
-  const score = alphabetSize === 2 ? binaryLagScore(symbols) : lagScore(symbols);
-  return predictionEstimate(score, alphabetSize);
+  return predictorEstimate({ minimumLength: 3, scoreBits: binaryLagScore, scoreSymbols: lagScore }, symbols, alphabetSize);
 }
 
 function lagScore(symbols: Uint8Array): PredictorScore {
-  const length = symbols.length;
-  const scoreboard = new Float64Array(LAGS);
-  let winner = 0;
-  let highScore = 0;
-  let correct = 0;
-  let run = 0;
-  let longestRun = 0;
-  for (let i = 1; i < length; i++) {
+  const board = new Scoreboard(LAGS);
+  const record = new PredictorRecord();
+  stepByStep(symbols, 1, symbols.length, board, record);
+  return record.score(symbols.length - 1);
+}
+
+/** The definition's loop over positions `from` to `to` (exclusive): the winner predicts, then every lag is scored. */
+function stepByStep(symbols: Uint8Array, from: number, to: number, board: Scoreboard, record: PredictorRecord): void {
+  for (let i = from; i < to; i++) {
     const s = symbols[i]!;
-    if (s === symbols[i - winner - 1]) {
-      correct++;
-      if (++run > longestRun) longestRun = run;
-    } else {
-      run = 0;
-    }
+    record.check(s === symbols[i - board.winner - 1]);
     const lags = i < LAGS ? i : LAGS;
-    for (let d = 0; d < lags; d++) {
-      if (symbols[i - d - 1] !== s) continue;
-      const value = ++scoreboard[d]!;
-      if (value >= highScore) {
-        winner = d;
-        highScore = value;
-      }
-    }
+    for (let d = 0; d < lags; d++) if (symbols[i - d - 1] === s) board.credit(d);
   }
-  return { correct, predictions: length - 1, longestRun };
 }
 
 /**
@@ -51,31 +37,12 @@ function lagScore(symbols: Uint8Array): PredictorScore {
  */
 function binaryLagScore(bits: Uint8Array): PredictorScore {
   const length = bits.length;
-  const scoreboard = new Int32Array(LAGS);
-  let winner = 0;
-  let highScore = 0;
-  let correct = 0;
-  let run = 0;
-  let longestRun = 0;
+  const board = new Scoreboard(LAGS);
+  const { scores } = board;
+  const record = new PredictorRecord();
   // Until there are LAGS bits of history, step by step.
   const head = length < LAGS ? length : LAGS;
-  for (let i = 1; i < head; i++) {
-    const bit = bits[i]!;
-    if (bit === bits[i - winner - 1]) {
-      correct++;
-      if (++run > longestRun) longestRun = run;
-    } else {
-      run = 0;
-    }
-    for (let d = 0; d < i; d++) {
-      if (bits[i - d - 1] !== bit) continue;
-      const value = ++scoreboard[d]!;
-      if (value >= highScore) {
-        winner = d;
-        highScore = value;
-      }
-    }
-  }
+  stepByStep(bits, 1, head, board, record);
 
   const words = packBits(bits, 32);
   const agree = new Int32Array(LAGS);
@@ -86,6 +53,7 @@ function binaryLagScore(bits: Uint8Array): PredictorScore {
     const inBlock = steps === 32 ? -1 : ~(-1 >>> steps);
     const k = start >> 5;
     const current = words[k]!;
+    const highScore = board.highScore;
     let candidateCount = 0;
     for (let w = 0; w < LAGS / 32; w++) {
       const before = words[k - w - 1]!;
@@ -97,28 +65,18 @@ function binaryLagScore(bits: Uint8Array): PredictorScore {
         // Bit 31 - j is set when step start + j agrees with the bit d + 1 before it.
         const agreement = ~(current ^ past) & inBlock;
         agree[d] = agreement;
-        if (scoreboard[d]! + steps >= highScore) candidates[candidateCount++] = d;
-        else scoreboard[d]! += popcount(agreement);
+        if (scores[d]! + steps >= highScore) candidates[candidateCount++] = d;
+        else scores[d]! += popcount(agreement);
       }
     }
     for (let j = 0; j < steps; j++) {
       const shift = 31 - j;
-      if ((agree[winner]! >>> shift) & 1) {
-        correct++;
-        if (++run > longestRun) longestRun = run;
-      } else {
-        run = 0;
-      }
+      record.check(((agree[board.winner]! >>> shift) & 1) === 1);
       for (let c = 0; c < candidateCount; c++) {
         const d = candidates[c]!;
-        if (((agree[d]! >>> shift) & 1) === 0) continue;
-        const value = ++scoreboard[d]!;
-        if (value >= highScore) {
-          winner = d;
-          highScore = value;
-        }
+        if ((agree[d]! >>> shift) & 1) board.credit(d);
       }
     }
   }
-  return { correct, predictions: length - 1, longestRun };
+  return record.score(length - 1);
 }

@@ -1,6 +1,6 @@
 import { ContextTable, extendContextHash } from './context-table';
 import type { EstimatorOutcome } from './estimate';
-import { predictionEstimate, type PredictorScore } from './prediction';
+import { predictorEstimate, PredictorRecord, type PredictorScore } from './prediction';
 
 const MAX_CONTEXT = 16;
 /** Section 6.3.10 caps the dictionary at this many contexts (all lengths together). */
@@ -11,9 +11,7 @@ const MAX_DICTIONARY_SIZE = 65_536;
  * best follower was seen most often predicts, a longer context winning a tie.
  */
 export function lz78yEstimate(symbols: Uint8Array, alphabetSize: number): EstimatorOutcome {
-  if (symbols.length < MAX_CONTEXT + 2) return { notApplicable: `needs at least ${MAX_CONTEXT + 2} symbols` };
-  const score = alphabetSize === 2 ? binaryScore(symbols) : score256(symbols);
-  return predictionEstimate(score, alphabetSize);
+  return predictorEstimate({ minimumLength: MAX_CONTEXT + 2, scoreBits: binaryScore, scoreSymbols: score256 }, symbols, alphabetSize);
 }
 
 function score256(data: Uint8Array): PredictorScore {
@@ -30,9 +28,7 @@ function score256(data: Uint8Array): PredictorScore {
     dictionarySize++;
   }
 
-  let correct = 0;
-  let run = 0;
-  let longestRun = 0;
+  const record = new PredictorRecord();
   for (let i = MAX_CONTEXT + 1; i < length; i++) {
     const next = data[i]!;
     hash = 0;
@@ -60,14 +56,9 @@ function score256(data: Uint8Array): PredictorScore {
         dictionarySize++;
       }
     }
-    if (havePrediction && prediction === next) {
-      correct++;
-      if (++run > longestRun) longestRun = run;
-    } else {
-      run = 0;
-    }
+    record.check(havePrediction && prediction === next);
   }
-  return { correct, predictions: length - MAX_CONTEXT - 1, longestRun };
+  return record.score(length - MAX_CONTEXT - 1);
 }
 
 /** The binary case with dense tables: two counters per context of each length, the most recent bit lowest. */
@@ -88,9 +79,7 @@ function binaryScore(bits: Uint8Array): PredictorScore {
     dictionarySize++;
   }
 
-  let correct = 0;
-  let run = 0;
-  let longestRun = 0;
+  const record = new PredictorRecord();
   let window = 0;
   for (let j = 0; j < MAX_CONTEXT; j++) window = (window << 1) | bits[j]!;
   for (let i = MAX_CONTEXT + 1; i < length; i++) {
@@ -116,12 +105,7 @@ function binaryScore(bits: Uint8Array): PredictorScore {
         dictionarySize++;
       }
     }
-    if (havePrediction && prediction === next) {
-      correct++;
-      if (++run > longestRun) longestRun = run;
-    } else {
-      run = 0;
-    }
+    record.check(havePrediction && prediction === next);
   }
-  return { correct, predictions: length - MAX_CONTEXT - 1, longestRun };
+  return record.score(length - MAX_CONTEXT - 1);
 }

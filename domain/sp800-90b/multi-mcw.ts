@@ -1,5 +1,5 @@
 import type { EstimatorOutcome } from './estimate';
-import { predictionEstimate, type PredictorScore } from './prediction';
+import { predictorEstimate, PredictorRecord, type PredictorScore, Scoreboard } from './prediction';
 
 const WINDOWS = [63, 255, 1023, 4095] as const;
 const LARGEST_WINDOW = 4095;
@@ -9,15 +9,16 @@ const LARGEST_WINDOW = 4095;
  * Ties for the most common symbol go to the one seen last, as in the reference tool.
  */
 export function multiMcwEstimate(symbols: Uint8Array, alphabetSize: number): EstimatorOutcome {
+  return predictorEstimate({ minimumLength: LARGEST_WINDOW + 1, scoreBits: binaryScore, scoreSymbols: score }, symbols, alphabetSize);
+}
+
+function score(symbols: Uint8Array, alphabetSize: number): PredictorScore {
   const length = symbols.length;
-  if (length < LARGEST_WINDOW + 1) return { notApplicable: `needs at least ${LARGEST_WINDOW + 1} symbols` };
-  if (alphabetSize === 2) return predictionEstimate(binaryScore(symbols), 2);
   const k = alphabetSize;
   const counts = new Int32Array(WINDOWS.length * k);
   const lastPosition = new Int32Array(WINDOWS.length * k);
   const maxCount = new Int32Array(WINDOWS.length);
   const frequent = new Int32Array(WINDOWS.length);
-  const scoreboard = new Float64Array(WINDOWS.length);
 
   for (let i = 0; i < LARGEST_WINDOW; i++) {
     const s = symbols[i]!;
@@ -32,20 +33,13 @@ export function multiMcwEstimate(symbols: Uint8Array, alphabetSize: number): Est
     }
   }
 
-  let winner = 0;
-  let correct = 0;
-  let run = 0;
-  let longestRun = 0;
+  const board = new Scoreboard(WINDOWS.length);
+  const record = new PredictorRecord();
   for (let i = WINDOWS[0]; i < length; i++) {
     const s = symbols[i]!;
-    if (frequent[winner] === s) {
-      correct++;
-      if (++run > longestRun) longestRun = run;
-    } else {
-      run = 0;
-    }
+    record.check(frequent[board.winner] === s);
     for (let j = 0; j < WINDOWS.length; j++) {
-      if (i >= WINDOWS[j]! && frequent[j] === s && ++scoreboard[j]! >= scoreboard[winner]!) winner = j;
+      if (i >= WINDOWS[j]! && frequent[j] === s) board.credit(j);
     }
     for (let j = 0; j < WINDOWS.length; j++) {
       const w = WINDOWS[j]!;
@@ -74,7 +68,7 @@ export function multiMcwEstimate(symbols: Uint8Array, alphabetSize: number): Est
       }
     }
   }
-  return predictionEstimate({ correct, predictions: length - WINDOWS[0], longestRun }, alphabetSize);
+  return record.score(length - WINDOWS[0]);
 }
 
 /**
@@ -88,23 +82,16 @@ function binaryScore(bits: Uint8Array): PredictorScore {
     seen += bits[i]!;
     for (let j = 0; j < WINDOWS.length; j++) if (i === WINDOWS[j]! - 1) ones[j] = seen;
   }
-  const scoreboard = new Int32Array(WINDOWS.length);
-  let winner = 0;
-  let correct = 0;
-  let run = 0;
-  let longestRun = 0;
+  const board = new Scoreboard(WINDOWS.length);
+  const record = new PredictorRecord();
   for (let i = WINDOWS[0]; i < length; i++) {
     const bit = bits[i]!;
-    if ((2 * ones[winner]! > WINDOWS[winner]! ? 1 : 0) === bit) {
-      correct++;
-      if (++run > longestRun) longestRun = run;
-    } else {
-      run = 0;
-    }
+    const winner = board.winner;
+    record.check((2 * ones[winner]! > WINDOWS[winner]! ? 1 : 0) === bit);
     for (let j = 0; j < WINDOWS.length; j++) {
       const w = WINDOWS[j]!;
       if (i < w) break;
-      if ((2 * ones[j]! > w ? 1 : 0) === bit && ++scoreboard[j]! >= scoreboard[winner]!) winner = j;
+      if ((2 * ones[j]! > w ? 1 : 0) === bit) board.credit(j);
     }
     for (let j = 0; j < WINDOWS.length; j++) {
       const w = WINDOWS[j]!;
@@ -112,5 +99,5 @@ function binaryScore(bits: Uint8Array): PredictorScore {
       ones[j]! += bit - bits[i - w]!;
     }
   }
-  return { correct, predictions: length - WINDOWS[0], longestRun };
+  return record.score(length - WINDOWS[0]);
 }

@@ -1,6 +1,6 @@
 import { ContextTable, extendContextHash } from './context-table';
 import type { EstimatorOutcome } from './estimate';
-import { predictionEstimate, type PredictorScore } from './prediction';
+import { predictorEstimate, PredictorRecord, type PredictorScore, Scoreboard } from './prediction';
 
 const ORDERS = 16;
 /** Each Markov model keeps at most this many (context, follower) pairs, as in section 6.3.9. */
@@ -12,9 +12,7 @@ const MAX_ENTRIES = 100_000;
  * observable: entries are added shortest context first.
  */
 export function multiMmcEstimate(symbols: Uint8Array, alphabetSize: number): EstimatorOutcome {
-  if (symbols.length < 3) return { notApplicable: 'needs at least 3 symbols' };
-  const score = alphabetSize === 2 ? binaryScore(symbols) : score256(symbols);
-  return predictionEstimate(score, alphabetSize);
+  return predictorEstimate({ minimumLength: 3, scoreBits: binaryScore, scoreSymbols: score256 }, symbols, alphabetSize);
 }
 
 function score256(data: Uint8Array): PredictorScore {
@@ -24,7 +22,6 @@ function score256(data: Uint8Array): PredictorScore {
   const expected = Math.min(MAX_ENTRIES, length);
   const tables = Array.from({ length: ORDERS }, (_, d) => new ContextTable(data, d + 1, expected));
   const entries = new Int32Array(ORDERS);
-  const scoreboard = new Float64Array(ORDERS);
   for (let d = 0; d < ORDERS && d < predictions; d++) {
     // The initial contexts are prefixes data[0..d], so each hash is built from its right end.
     let h = 0;
@@ -34,13 +31,11 @@ function score256(data: Uint8Array): PredictorScore {
     entries[d] = 1;
   }
 
-  let winner = 0;
-  let correct = 0;
-  let run = 0;
-  let longestRun = 0;
+  const board = new Scoreboard(ORDERS);
+  const record = new PredictorRecord();
   for (let i = 2; i < length; i++) {
     const next = data[i]!;
-    const currentWinner = winner;
+    const speaker = board.winner;
     let found = false;
     let hash = 0;
     for (let d = 0; d < ORDERS && d <= i - 2; d++) {
@@ -53,15 +48,7 @@ function score256(data: Uint8Array): PredictorScore {
         found = id >= 0;
       }
       if (found) {
-        if (table.predictedSymbol(id) === next) {
-          if (++scoreboard[d]! >= scoreboard[winner]!) winner = d;
-          if (d === currentWinner) {
-            correct++;
-            if (++run > longestRun) longestRun = run;
-          }
-        } else if (d === currentWinner) {
-          run = 0;
-        }
+        scorePrediction(board, record, d, speaker, table.predictedSymbol(id) === next);
         if (table.countFollower(id, next, entries[d]! < MAX_ENTRIES)) entries[d]!++;
       } else if (entries[d]! < MAX_ENTRIES) {
         table.countFollower(table.findOrAdd(at, hash), next, true);
@@ -69,7 +56,16 @@ function score256(data: Uint8Array): PredictorScore {
       }
     }
   }
-  return { correct, predictions, longestRun };
+  return record.score(predictions);
+}
+
+/**
+ * The order-(d+1) model had a prediction: it scores when right, and when it is the model that spoke for this position
+ * (the winner before any of this position's scores), the record counts it.
+ */
+function scorePrediction(board: Scoreboard, record: PredictorRecord, d: number, speaker: number, right: boolean): void {
+  if (right) board.credit(d);
+  if (d === speaker) record.check(right);
 }
 
 /**
@@ -86,7 +82,6 @@ function binaryScore(bits: Uint8Array): PredictorScore {
   }
   const counts = new Int32Array(total);
   const entries = new Int32Array(ORDERS);
-  const scoreboard = new Float64Array(ORDERS);
   let pattern = 0;
   for (let d = 0; d < ORDERS && d < length - 2; d++) {
     pattern = (pattern << 1) | bits[d]!;
@@ -94,13 +89,11 @@ function binaryScore(bits: Uint8Array): PredictorScore {
     entries[d] = 1;
   }
 
-  let winner = 0;
-  let correct = 0;
-  let run = 0;
-  let longestRun = 0;
+  const board = new Scoreboard(ORDERS);
+  const record = new PredictorRecord();
   for (let i = 2; i < length; i++) {
     const next = bits[i]!;
-    const currentWinner = winner;
+    const speaker = board.winner;
     let found = false;
     pattern = 0;
     for (let d = 0; d < ORDERS && d <= i - 2; d++) {
@@ -114,15 +107,7 @@ function binaryScore(bits: Uint8Array): PredictorScore {
         found = (zeros > ones ? zeros : ones) !== 0;
       }
       if (found) {
-        if (prediction === next) {
-          if (++scoreboard[d]! >= scoreboard[winner]!) winner = d;
-          if (d === currentWinner) {
-            correct++;
-            if (++run > longestRun) longestRun = run;
-          }
-        } else if (d === currentWinner) {
-          run = 0;
-        }
+        scorePrediction(board, record, d, speaker, prediction === next);
         if (counts[at + next] !== 0) {
           counts[at + next]!++;
         } else if (entries[d]! < MAX_ENTRIES) {
@@ -135,5 +120,5 @@ function binaryScore(bits: Uint8Array): PredictorScore {
       }
     }
   }
-  return { correct, predictions: length - 2, longestRun };
+  return record.score(length - 2);
 }

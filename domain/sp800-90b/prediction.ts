@@ -1,4 +1,4 @@
-import type { Estimate } from './estimate';
+import type { Estimate, EstimatorOutcome } from './estimate';
 import { proportionUpperBound, solveDecreasing } from './statistics';
 
 /** A predictor's record over the sequence: predictions made, how many were right, the longest run of right ones. */
@@ -6,6 +6,67 @@ export interface PredictorScore {
   correct: number;
   predictions: number;
   longestRun: number;
+}
+
+/**
+ * One of the predictor estimators (sections 6.3.7 to 6.3.10): the fewest symbols it needs, and how it scores bits
+ * (with dense tables) and larger alphabets.
+ */
+export interface Predictor {
+  minimumLength: number;
+  scoreBits(bits: Uint8Array): PredictorScore;
+  scoreSymbols(symbols: Uint8Array, alphabetSize: number): PredictorScore;
+}
+
+export function predictorEstimate(predictor: Predictor, symbols: Uint8Array, alphabetSize: number): EstimatorOutcome {
+  if (symbols.length < predictor.minimumLength) return { notApplicable: `needs at least ${predictor.minimumLength} symbols` };
+  const score = alphabetSize === 2 ? predictor.scoreBits(symbols) : predictor.scoreSymbols(symbols, alphabetSize);
+  return predictionEstimate(score, alphabetSize);
+}
+
+/**
+ * The record of the predictions that count, checked one by one as they are made: how many were right and the longest
+ * run of right ones (section 6.3.7 step 2).
+ */
+export class PredictorRecord {
+  correct = 0;
+  longestRun = 0;
+  private run = 0;
+
+  check(right: boolean): void {
+    if (right) {
+      this.correct++;
+      if (++this.run > this.longestRun) this.longestRun = this.run;
+    } else {
+      this.run = 0;
+    }
+  }
+
+  score(predictions: number): PredictorScore {
+    return { correct: this.correct, predictions, longestRun: this.longestRun };
+  }
+}
+
+/**
+ * The scoreboard of an ensemble of predictors (sections 6.3.7 to 6.3.9): each right prediction scores a point, and the
+ * predictor that reaches the high score, or ties it, becomes the one that speaks next.
+ */
+export class Scoreboard {
+  readonly scores: Float64Array;
+  winner = 0;
+
+  constructor(predictors: number) {
+    this.scores = new Float64Array(predictors);
+  }
+
+  get highScore(): number {
+    return this.scores[this.winner]!;
+  }
+
+  /** Predictor `d` was right. */
+  credit(d: number): void {
+    if (++this.scores[d]! >= this.scores[this.winner]!) this.winner = d;
+  }
 }
 
 const LOG_ALPHA = Math.log(0.99);

@@ -9,7 +9,7 @@ import { launchChromium } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { recordSyntheticEvaluations } from '../support/synthetic-evaluations';
 import { recordSyntheticKeys } from '../support/synthetic-keys';
-import { requireEnv, startTestSystem, testConfig, tokenFor } from '../support/system';
+import { callApiAs, requireEnv, startTestSystem, testConfig, tokenFor } from '../support/system';
 
 const SCREENSHOTS = join(projectRoot, 'docs', 'screenshots');
 /** Long enough that no grace period ends during the run; extensions stay under the cap. */
@@ -38,10 +38,7 @@ describe('the dashboard in Chromium against the real stack', () => {
   let page: Page;
   const pageErrors: string[] = [];
 
-  const api = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>, token = operator) => {
-    const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
-    return { status: reply.statusCode, body: reply.json<Record<string, unknown>>() };
-  };
+  const api = (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>, token = operator) => callApiAs(system, token, method, url, payload);
   const keyDetail = async (name: string): Promise<KeyDetail> => (await api('GET', `/keys/${name}`)).body as unknown as KeyDetail;
   const waitForActive = (name: string, version: number): Promise<KeyDetail> =>
     eventually(async () => {

@@ -7,7 +7,7 @@ import { AUDIT_ANCHOR_LABEL } from '../../domain/identifiers';
 import type { KeymapSyncResult } from '../../domain/keymap/sync';
 import type { RunningSystem } from '../../workers/system';
 import { deleteObject, listTokenObjects, readDataObject, readPublicKeyDer, writeDataObject, type TokenAccess } from '../support/pkcs11-listing';
-import { startTestSystem, superuserDatabase, testConfig, tokenFor } from '../support/system';
+import { callApiAs, startTestSystem, superuserDatabase, testConfig, tokenFor } from '../support/system';
 
 interface AnchorsReply {
   ok: boolean;
@@ -35,10 +35,7 @@ describe('the audit anchor in the HSMs on the real stack: three SoftHSM tokens, 
     await system?.stop();
   });
 
-  const api = async <T = Record<string, unknown>>(method: 'GET' | 'POST', url: string, token = operator): Promise<{ status: number; body: T }> => {
-    const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` } });
-    return { status: reply.statusCode, body: reply.json<T>() };
-  };
+  const api = <T = Record<string, unknown>>(method: 'GET' | 'POST', url: string, token = operator): Promise<{ status: number; body: T }> => callApiAs<T>(system, token, method, url);
   const sync = async (): Promise<KeymapSyncResult> => {
     const reply = await api<KeymapSyncResult>('POST', '/keymap/sync');
     expect(reply.status).toBe(200);

@@ -11,7 +11,7 @@ import type { RunningSystem } from '../../workers/system';
 import { startEmbeddedCluster, type EmbeddedCluster } from '../support/embedded-postgres';
 import { eventually } from '../support/eventually';
 import { freePort } from '../support/ports';
-import { createTestDatabase, requireEnv, startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
+import { callApiAs, createTestDatabase, requireEnv, startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
 
 /** What keyrotor's own role must never be able to do, each with the statement that tries it. */
 const FORBIDDEN: Array<[string, string]> = [
@@ -69,10 +69,7 @@ describe('least privilege in PostgreSQL', () => {
       await cluster?.stop();
     });
 
-    const api = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown, token = operator) => {
-      const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
-      return { status: reply.statusCode, body: reply.body === '' ? {} : reply.json<Record<string, unknown>>() };
-    };
+    const api = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown, token = operator) => callApiAs(system, token, method, url, payload);
 
     it('connects as an application role that owns nothing, with random passwords in 0600 files', async () => {
       const { rows } = await system.db.query<{ role: string; superuser: boolean }>('SELECT current_user AS role, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
-import { startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
+import { callApiAs, startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
 
 interface SourceReport {
   name: string;
@@ -28,10 +28,7 @@ describe('entropy harvesting on the real stack', () => {
   let operator: string;
   let deviceFile: string;
 
-  const api = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>, token = operator) => {
-    const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
-    return { status: reply.statusCode, body: reply.json<Record<string, unknown>>() };
-  };
+  const api = (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>, token = operator) => callApiAs(system, token, method, url, payload);
   const reports = async (): Promise<NodeReport[]> => (await api('GET', '/entropy', undefined, reader)).body.nodes as NodeReport[];
   const harvestNow = (nodeId: string) =>
     system.client.workflow.execute('entropyHarvestWorkflow', { taskQueue: system.config.temporal.controlTaskQueue, workflowId: uniqueName(`test-harvest/${nodeId}/`), args: [{ nodeId }] });

@@ -9,7 +9,7 @@ import { keyStateQuery } from '../../workflows/key-messages';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
 import { listTokenObjects, type TokenObject } from '../support/pkcs11-listing';
-import { startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
+import { callApiAs, startTestSystem, testConfig, tokenFor, uniqueName } from '../support/system';
 
 interface KeyDetail {
   name: string;
@@ -40,10 +40,7 @@ describe('key lifecycle on the real stack: three SoftHSM tokens, Temporal, Postg
     await system?.stop();
   });
 
-  const api = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, token = operator) => {
-    const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
-    return { status: reply.statusCode, body: reply.json<Record<string, unknown>>(), contentType: reply.headers['content-type'] };
-  };
+  const api = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, token = operator) => callApiAs(system, token, method, url, payload);
   const detail = async (name: string): Promise<KeyDetail> => (await api('GET', `/keys/${name}`)).body as unknown as KeyDetail;
   const jwksKids = async (): Promise<string[]> => {
     const reply = await system.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });

@@ -18,7 +18,7 @@ import {
   type TokenAccess,
   type TokenObject,
 } from '../support/pkcs11-listing';
-import { startTestSystem, testConfig, tokenFor } from '../support/system';
+import { callApiAs, startTestSystem, testConfig, tokenFor } from '../support/system';
 
 interface MapVersion {
   version: number;
@@ -64,10 +64,8 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
     await system?.stop();
   });
 
-  const api = async <T = Record<string, unknown>>(method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>, token = operator): Promise<{ status: number; body: T }> => {
-    const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
-    return { status: reply.statusCode, body: reply.json<T>() };
-  };
+  const api = <T = Record<string, unknown>>(method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>, token = operator): Promise<{ status: number; body: T }> =>
+    callApiAs<T>(system, token, method, url, payload);
   const sync = async (): Promise<KeymapSyncResult> => {
     const reply = await api<KeymapSyncResult>('POST', '/keymap/sync');
     expect(reply.status).toBe(200);

@@ -2,7 +2,7 @@ import { createSeededRandom, HOURS_PER_WEEK, syntheticUsageSeries } from '../../
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
 import { UsageLoadGenerator, type TargetVersion } from '../support/load-generator';
-import { startTestSystem, testConfig, tokenFor } from '../support/system';
+import { callApiAs, startTestSystem, testConfig, tokenFor } from '../support/system';
 
 interface Version {
   version: number;
@@ -40,10 +40,7 @@ describe('predictive rotation', () => {
     await system?.stop();
   });
 
-  const api = async (method: 'GET' | 'POST', url: string, payload?: unknown, token = operator) => {
-    const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
-    return { status: reply.statusCode, body: reply.json<Record<string, unknown>>() };
-  };
+  const api = (method: 'GET' | 'POST', url: string, payload?: unknown, token = operator) => callApiAs(system, token, method, url, payload);
   const versions = async (name: string): Promise<Version[]> => (await api('GET', `/keys/${name}`, undefined, auditor)).body.versions as Version[];
   const target = (name: string, v: Version): TargetVersion => ({ key: name, kid: v.kid, fingerprint: v.fingerprint });
 

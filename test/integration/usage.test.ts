@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { RunningSystem } from '../../workers/system';
 import { runCliAsync } from '../support/cli';
 import { eventually } from '../support/eventually';
-import { startTestSystem, testConfig, tokenFor } from '../support/system';
+import { callApiAs, startTestSystem, testConfig, tokenFor } from '../support/system';
 
 interface Version {
   version: number;
@@ -28,10 +28,7 @@ describe('usage events', () => {
     await system?.stop();
   });
 
-  const api = async (method: 'GET' | 'POST', url: string, payload?: unknown, token = operator) => {
-    const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
-    return { status: reply.statusCode, body: reply.json<Record<string, unknown>>() };
-  };
+  const api = (method: 'GET' | 'POST', url: string, payload?: unknown, token = operator) => callApiAs(system, token, method, url, payload);
   const versions = async (name: string): Promise<Version[]> => (await api('GET', `/keys/${name}`)).body.versions as Version[];
   const count = async (): Promise<number> => Number((await system.db.query<{ n: string }>('SELECT count(*) AS n FROM usage_events')).rows[0]?.n);
 

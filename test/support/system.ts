@@ -120,3 +120,19 @@ export async function tokenFor(system: RunningSystem, role: Role): Promise<strin
   const { token } = await createToken(system.db, { name: `test ${role}`, role, actor: 'test' });
   return token;
 }
+
+/**
+ * One API call as `token`, injected into the system's app (no port): the reply's status, its JSON body ({} when it has
+ * none) and its content type.
+ */
+export async function callApiAs<T = Record<string, unknown>>(
+  system: RunningSystem,
+  token: string,
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  url: string,
+  payload?: unknown,
+): Promise<{ status: number; body: T; contentType: string | undefined }> {
+  const reply = await system.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
+  const contentType = reply.headers['content-type'];
+  return { status: reply.statusCode, body: reply.body === '' ? ({} as T) : reply.json<T>(), contentType: typeof contentType === 'string' ? contentType : undefined };
+}

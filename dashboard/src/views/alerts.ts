@@ -1,5 +1,6 @@
 import { ApiError } from '../api';
 import { h, replaceChildren, traced } from '../dom';
+import { choices, pagedTable, showPages } from '../paged-list';
 import type { Alert, AlertList } from '../model/api-types';
 import { formatNumber, formatRelative, formatTime } from '../model/format';
 import { errorMessage, ready, type View, type ViewContext } from '../view';
@@ -38,20 +39,18 @@ export const alertsView: View = async (root, ctx) => {
     if (values.page > 1) query.set('page', String(values.page));
     ctx.navigate(`#/alerts?${query}`);
   };
-  const status = h('p', { class: 'list-status', 'aria-live': 'polite' }, 'loading…');
-  const body = h('tbody');
-  const pager = h('nav', { class: 'pager' });
+  const { status, table, body, pager } = pagedTable('alerts-table', ['severity', 'subject', 'message', 'count', 'seen', 'acknowledged']);
   replaceChildren(
     root,
     h('h1', null, 'Alerts'),
     h(
       'form',
       { class: 'filters', onSubmit: (event: Event) => event.preventDefault() },
-      h('label', null, 'State ', h('select', { name: 'state', onChange: (e: Event) => go({ state: (e.target as HTMLSelectElement).value }) }, ['open', 'acknowledged', 'all'].map((s) => h('option', { value: s, ...(s === state ? { selected: true } : {}) }, s)))),
-      h('label', null, 'Severity ', h('select', { name: 'severity', onChange: (e: Event) => go({ severity: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, 'any'), ['critical', 'warning', 'info'].map((s) => h('option', { value: s, ...(s === severity ? { selected: true } : {}) }, s)))),
+      h('label', null, 'State ', h('select', { name: 'state', onChange: (e: Event) => go({ state: (e.target as HTMLSelectElement).value }) }, choices(['open', 'acknowledged', 'all'], state))),
+      h('label', null, 'Severity ', h('select', { name: 'severity', onChange: (e: Event) => go({ severity: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, 'any'), choices(['critical', 'warning', 'info'], severity))),
     ),
     status,
-    h('div', { class: 'table-wrap' }, h('table', { class: 'alerts-table' }, h('thead', null, h('tr', null, ['severity', 'subject', 'message', 'count', 'seen', 'acknowledged'].map((label) => h('th', null, label)))), body)),
+    table,
     pager,
   );
 
@@ -94,13 +93,7 @@ export const alertsView: View = async (root, ctx) => {
       for (const alert of list.alerts) known.add(alert.id);
       const from = list.total === 0 ? 0 : (page - 1) * PAGE_SIZE + 1;
       replaceChildren(status, list.total === 0 ? `no ${state === 'all' ? '' : `${state} `}alerts` : [`${from}–${from + list.alerts.length - 1} of `, traced(formatNumber(list.total), 'GET /alerts total'), ` · refreshed ${formatTime(new Date(ctx.nowMs()).toISOString())}`]);
-      const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
-      replaceChildren(
-        pager,
-        h('button', { type: 'button', disabled: page <= 1, onClick: () => go({ page: page - 1 }) }, '← previous'),
-        h('span', null, `page ${page} of ${pages}`),
-        h('button', { type: 'button', disabled: page >= pages, onClick: () => go({ page: page + 1 }) }, 'next →'),
-      );
+      showPages(pager, page, list.total, PAGE_SIZE, (to) => go({ page: to }));
       first = false;
     } catch (error) {
       if (!stopped) replaceChildren(status, h('span', { class: 'error' }, errorMessage(error)));

@@ -1,4 +1,4 @@
-import { COLORS, timeChart } from '../charts';
+import { COLORS, limitSeries, timeChart } from '../charts';
 import { h, replaceChildren, section, traced } from '../dom';
 import type { EntropyReport } from '../model/api-types';
 import { formatNumber, formatPercent, formatRelative, formatTime } from '../model/format';
@@ -48,7 +48,7 @@ async function nodePanel(report: EntropyReport, ctx: ViewContext): Promise<HTMLE
     data: poolSeries(history.reports),
     series: [
       { label: 'credited bits', color: COLORS.actual },
-      { label: 'minimum', color: COLORS.threshold, dash: [4, 4] },
+      limitSeries('minimum'),
     ],
     yLabel: 'bits',
     height: 180,
@@ -76,7 +76,7 @@ async function nodePanel(report: EntropyReport, ctx: ViewContext): Promise<HTMLE
         data: batteryData,
         series: [
           { label: 'pass proportion', color: COLORS.ok },
-          { label: 'lower bound (§4.2.1)', color: COLORS.threshold, dash: [4, 4] },
+          limitSeries('lower bound (§4.2.1)'),
         ],
         yRange: [0.9, 1],
         height: 160,

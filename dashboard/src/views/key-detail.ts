@@ -1,7 +1,7 @@
 import type { Optional } from '../api';
-import { COLORS, timeChart } from '../charts';
+import { COLORS, limitSeries, timeChart } from '../charts';
 import { openActionDialog } from '../dialog';
-import { h, notAvailable, replaceChildren, section, traced } from '../dom';
+import { type Child, h, notAvailable, replaceChildren, section, traced } from '../dom';
 import type { KeyDetail, KeyVersion, RiskReply, UsageReply } from '../model/api-types';
 import { formatNumber, formatPercent, formatRelative, formatTime } from '../model/format';
 import { riskSeries, usageSeries } from '../model/series';
@@ -132,13 +132,9 @@ function usagePanel(usage: Optional<UsageReply>, ctx: ViewContext): HTMLElement 
   const forecast = data.forecast;
   // Before the key's first evaluation there is neither a forecast nor an anomaly report.
   const anomalies = data.anomalies;
-  return h(
-    'div',
-    null,
+  return chartPanel(
     chart.element,
-    h(
-      'p',
-      { class: 'chart-note' },
+    [
       forecast
         ? [
             'forecast ',
@@ -160,7 +156,7 @@ function usagePanel(usage: Optional<UsageReply>, ctx: ViewContext): HTMLElement 
             ' hours flagged',
           ]
         : ' · no anomaly report yet',
-    ),
+    ],
     anomalies && anomalies.flagged.length > 0
       ? h(
           'ul',
@@ -169,6 +165,11 @@ function usagePanel(usage: Optional<UsageReply>, ctx: ViewContext): HTMLElement 
         )
       : null,
   );
+}
+
+/** A chart, the note that says what it shows under it, then what follows. */
+function chartPanel(chart: HTMLElement, note: Child[], ...more: Child[]): HTMLElement {
+  return h('div', null, chart, h('p', { class: 'chart-note' }, note), ...more);
 }
 
 function riskPanel(risk: Optional<RiskReply>, ctx: ViewContext): HTMLElement {
@@ -181,20 +182,16 @@ function riskPanel(risk: Optional<RiskReply>, ctx: ViewContext): HTMLElement {
     data: riskSeries(risk.data),
     series: [
       { label: 'risk', color: COLORS.forecast },
-      { label: 'threshold', color: COLORS.threshold, dash: [4, 4] },
+      limitSeries('threshold'),
     ],
     yRange: [0, 1],
     height: 180,
   });
   ctx.onLeave(chart.destroy);
   const field = (name: string): string => `GET /keys/:name/risk items[0].${name}`;
-  return h(
-    'div',
-    null,
+  return chartPanel(
     chart.element,
-    h(
-      'p',
-      { class: 'chart-note' },
+    [
       'newest evaluation ',
       traced(formatTime(newest.evaluatedAt), field('evaluatedAt')),
       ' on v',
@@ -205,7 +202,7 @@ function riskPanel(risk: Optional<RiskReply>, ctx: ViewContext): HTMLElement {
       traced(formatNumber(newest.threshold, 2), field('threshold')),
       newest.trigger ? [' · trigger ', traced(newest.trigger, field('trigger'))] : null,
       newest.reason ? [' — ', traced(newest.reason, field('reason'))] : null,
-    ),
+    ],
     h(
       'div',
       { class: 'table-wrap' },

@@ -1,5 +1,6 @@
 import { sparkline } from '../charts';
 import { h, replaceChildren, traced } from '../dom';
+import { choices, pagedTable, showPages } from '../paged-list';
 import type { KeyList, KeyListItem, RiskTrendsReply } from '../model/api-types';
 import { formatNumber, formatRelative, formatTime } from '../model/format';
 import { trendSeries } from '../model/series';
@@ -102,30 +103,17 @@ export const keysView: View = async (root, ctx) => {
     'select',
     { name: 'phase', onChange: (event: Event) => go({ phase: (event.target as HTMLSelectElement).value }) },
     h('option', { value: '' }, 'every phase'),
-    PHASES.map((p) => h('option', { value: p, ...(p === phase ? { selected: true } : {}) }, p)),
+    choices(PHASES, phase),
   );
-  const status = h('p', { class: 'list-status', 'aria-live': 'polite' }, 'loading…');
-  const body = h('tbody');
-  const pager = h('nav', { class: 'pager' });
+  const { status, table, body, pager } = pagedTable('keys-table', [
+    'name', h('th', { class: 'optional' }, 'type'), 'phase', 'active', 'risk', 'predicted rotation', 'rotation by age', 'grace deadline',
+  ]);
   replaceChildren(
     root,
     h('h1', null, 'Keys'),
     h('form', { class: 'filters', onSubmit: (event: Event) => event.preventDefault() }, h('label', null, 'Phase ', phaseSelect), h('label', null, 'Name ', prefixInput)),
     status,
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        { class: 'keys-table' },
-        h(
-          'thead',
-          null,
-          h('tr', null, h('th', null, 'name'), h('th', { class: 'optional' }, 'type'), h('th', null, 'phase'), h('th', null, 'active'), h('th', null, 'risk'), h('th', null, 'predicted rotation'), h('th', null, 'rotation by age'), h('th', null, 'grace deadline')),
-        ),
-        body,
-      ),
-    ),
+    table,
     pager,
   );
   if (document.activeElement === document.body && prefix) {
@@ -151,13 +139,7 @@ export const keysView: View = async (root, ctx) => {
   const first = list.total === 0 ? 0 : (page - 1) * PAGE_SIZE + 1;
   const last = (page - 1) * PAGE_SIZE + list.keys.length;
   replaceChildren(status, list.total === 0 ? 'no key matches' : [`${first}–${last} of `, traced(formatNumber(list.total), 'GET /keys total'), ' keys']);
-  const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
-  replaceChildren(
-    pager,
-    h('button', { type: 'button', 'data-page': 'previous', disabled: page <= 1, onClick: () => go({ page: page - 1 }) }, '← previous'),
-    h('span', null, `page ${page} of ${pages}`),
-    h('button', { type: 'button', 'data-page': 'next', disabled: page >= pages, onClick: () => go({ page: page + 1 }) }, 'next →'),
-  );
+  showPages(pager, page, list.total, PAGE_SIZE, (to) => go({ page: to }));
   ready(root);
   // The table is on screen first; the trends follow with one request for the whole page.
   const trends = await fillTrends(rows, ctx, () => !left);

@@ -1,10 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { parseSeriesCsv } from '../../../cli/actions/backtest';
 import { registerBacktest } from '../../../cli/commands/backtest';
 import { createSeededRandom, HOUR_MS, HOURS_PER_WEEK, syntheticUsageSeries } from '../../../domain/prediction';
+import { runCommand } from '../../support/commands-in-process';
 
 interface BacktestJson {
   origins: number;
@@ -14,21 +15,7 @@ interface BacktestJson {
 
 const MONDAY = Date.UTC(2024, 0, 1);
 
-async function runBacktestCommand(args: string[]): Promise<string> {
-  const program = new Command('keyrotor').exitOverride().configureOutput({ writeErr: () => undefined });
-  registerBacktest(program);
-  const chunks: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'keyrotor', 'backtest', ...args]);
-  } finally {
-    write.mockRestore();
-  }
-  return chunks.join('');
-}
+const runBacktestCommand = (args: string[]): Promise<string> => runCommand(registerBacktest, ['backtest', ...args]);
 
 describe('keyrotor backtest', () => {
   let directory = '';

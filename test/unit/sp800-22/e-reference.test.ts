@@ -11,7 +11,7 @@ import {
   universalTest,
   type TestResult,
 } from '../../../domain/sp800-22';
-import { runSts, type StsJsonRow } from '../../support/sts-cli';
+import { runSts, type StsJsonRow } from '../../support/commands-in-process';
 
 /**
  * Checks against published results on the binary expansion of e: SP 800-22 rev1a Appendix B through the CLI, and the

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { UserError } from '../../../domain/errors';
 import { bitsFromBytes, frequencyTest, runBattery } from '../../../domain/sp800-22';
-import { runSts, type StsJsonRow } from '../../support/sts-cli';
+import { runSts, type StsJsonRow } from '../../support/commands-in-process';
 
 /** SHA-256 in a chain from a fixed seed: the same bytes on every run. */
 function pseudoRandomBytes(count: number, seed: string): Buffer {
