@@ -246,6 +246,19 @@ describe('the key lifecycle state machine', () => {
     expect(run.answers).toHaveLength(1);
     expect(run.freshRuns).toBe(1);
   });
+
+  it('a due fresh run comes before new work, so that back-to-back work cannot grow one run without end; older runs keep the old rule', () => {
+    const { m: idle } = created();
+    // A rotation just ended (a fresh run is due), its answer not yet collected, and an evaluation is due at once.
+    const due: machine.LifecycleMachine = { ...idle, freshRunDue: true, evaluateSoon: true, answers: [{ id: 7, outcome: { ok: true, value: null } }] };
+    expect(machine.decide(due, T0, { freshRunBeforeNewWork: true }).step).toEqual({ kind: 'continue-as-new' });
+    expect(machine.decide(due, T0).step).toMatchObject({ kind: 'call', call: { activity: 'evaluateKeyRisk' } });
+    // Temporal's suggestion counts the same.
+    expect(machine.decide({ ...due, freshRunDue: false }, T0, { continueAsNewSuggested: true, freshRunBeforeNewWork: true }).step).toEqual({ kind: 'continue-as-new' });
+    // An accepted Update in the inbox is this run's to answer: its work starts here.
+    const asked = accepted(ask(due, rotate()));
+    expect(machine.decide(asked.machine, T0, { freshRunBeforeNewWork: true }).step).toMatchObject({ kind: 'call', call: { activity: 'getClusterNodes' } });
+  });
 });
 
 describe('the publication lead: a new version is in the JWKS before it signs', () => {
