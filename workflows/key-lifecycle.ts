@@ -106,10 +106,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     const before = m;
     let decision: machine.Decision;
     try {
-      const { continueAsNewSuggested } = workflowInfo();
-      // Asked only when a fresh run is due, where the rule changes the step.
-      const freshRunBeforeNewWork = (m.freshRunDue || continueAsNewSuggested) && patched(FRESH_RUN_BEFORE_NEW_WORK);
-      decision = machine.decide(m, Date.now(), { continueAsNewSuggested, freshRunBeforeNewWork });
+      decision = machine.decide(m, Date.now(), { continueAsNewSuggested: workflowInfo().continueAsNewSuggested, freshRunBeforeNewWork: () => patched(FRESH_RUN_BEFORE_NEW_WORK) });
       defectJustHeld = false;
     } catch (error) {
       // A defect in the lifecycle code holds the key; it never fails the workflow or its task.

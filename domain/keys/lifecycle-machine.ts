@@ -351,12 +351,12 @@ export interface RunFacts {
   /** Temporal's word that the history grows long. */
   continueAsNewSuggested?: boolean;
   /**
-   * A due fresh run comes before new work, not only at a quiet moment: a key whose requests come back to back (rotated
-   * again as soon as it is free) never had a quiet moment, and its one run, which a restarted worker replays in full,
-   * grew by every rotation (700 events in 7 minutes of the whole-system fault run). False for a run that began before
-   * this rule (the workflow's patch), whose history must replay as it was made.
+   * Whether a due fresh run comes before new work, not only at a quiet moment: a key whose requests come back to back
+   * (rotated again as soon as it is free) never had a quiet moment, and its one run, which a restarted worker replays in
+   * full, grew by every rotation (700 events in 7 minutes of the whole-system fault run). Asked only where the rule
+   * changes the step, as the workflow's patch must be; false for a history made before the rule, to replay as it was.
    */
-  freshRunBeforeNewWork?: boolean;
+  freshRunBeforeNewWork?: () => boolean;
 }
 
 /** The next step of the key. Pure: the same machine, time and run facts give the same step. */
@@ -368,9 +368,9 @@ export function decide(m0: LifecycleMachine, nowMs: number, run: RunFacts = {}):
     if (m.held) return { machine: m, step: { kind: 'wait', until: null, what: `held at ${m.held.step}: ${m.held.reason}; resume once the cause is fixed` } };
     if (m.key.phase === 'decommissioned' && m.work === null) return { machine: answer(m, m.inbox.map((q) => q.id), refused('key_decommissioned', `key ${m.key.name} is decommissioned`)), step: { kind: 'finish' } };
     if (m.work === null) {
-      if (run.freshRunBeforeNewWork === true && freshRunNow(m, run)) return { machine: m, step: { kind: 'continue-as-new' } };
       const started = startWork(m, nowMs);
       if (started === null) return { machine: m, step: idleStep(m, nowMs, run) };
+      if (freshRunNow(m, run, true) && run.freshRunBeforeNewWork?.() === true) return { machine: m, step: { kind: 'continue-as-new' } };
       m = started;
       continue;
     }
@@ -403,18 +403,19 @@ function alertStep(m: LifecycleMachine): Step {
 }
 
 /**
- * Whether the run ends here for a fresh one: one is due, and no accepted Update waits in the inbox (this run must answer
- * it). Answers already given are no obstacle under the newer rule: the workflow lets their handlers collect them first.
+ * Whether the run may end here for a fresh one: one is due, and no accepted Update waits in the inbox (this run must
+ * answer it). Answers already given are no obstacle to the newer rule (`answersGiven`): the workflow lets their
+ * handlers collect them before the run ends.
  */
-function freshRunNow(m: LifecycleMachine, run: RunFacts): boolean {
+function freshRunNow(m: LifecycleMachine, run: RunFacts, answersGiven: boolean): boolean {
   if (!m.freshRunDue && run.continueAsNewSuggested !== true) return false;
   if (m.inbox.some((q) => q.answer)) return false;
-  return run.freshRunBeforeNewWork === true || m.answers.length === 0;
+  return answersGiven || m.answers.length === 0;
 }
 
 /** Nothing to do now: a fresh run when one is due and nobody waits for an answer, else sleep until the next deadline. */
 function idleStep(m: LifecycleMachine, nowMs: number, run: RunFacts): Step {
-  if (freshRunNow(m, run)) return { kind: 'continue-as-new' };
+  if (freshRunNow(m, run, false) || (freshRunNow(m, run, true) && run.freshRunBeforeNewWork?.() === true)) return { kind: 'continue-as-new' };
   const deadline = lifecycle.nextDeadline(m.key, VERIFY_RETRY_MS, nowMs);
   if (deadline === null) return { kind: 'wait', until: null, what: 'nothing due; waiting for a request' };
   // A deadline already past that no work took up must not spin the loop: it is looked at again a second later.

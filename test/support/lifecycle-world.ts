@@ -219,7 +219,7 @@ export function drive(start: machine.LifecycleMachine, cluster: FakeCluster, now
   for (let i = 0; i < limit; i += 1) {
     for (const a of m.answers) answers.push(a);
     m = { ...m, answers: [] };
-    const { machine: next, step } = machine.decide(m, now, { freshRunBeforeNewWork: true });
+    const { machine: next, step } = machine.decide(m, now, { freshRunBeforeNewWork: () => true });
     m = next;
     for (const a of m.answers) answers.push(a);
     m = { ...m, answers: [] };
@@ -227,7 +227,7 @@ export function drive(start: machine.LifecycleMachine, cluster: FakeCluster, now
     if (step.kind === 'continue-as-new') {
       freshRuns += 1;
       m = { ...m, freshRunDue: false };
-      const again = machine.decide(m, now, { freshRunBeforeNewWork: true });
+      const again = machine.decide(m, now, { freshRunBeforeNewWork: () => true });
       if (again.step.kind === 'wait' && (again.step.until === null || again.step.until > now)) return { machine: again.machine, answers, finished: false, freshRuns };
       continue;
     }

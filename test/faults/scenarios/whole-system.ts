@@ -233,6 +233,7 @@ export async function runWholeSystemKills(options: WholeSystemOptions): Promise<
     notes.push(...counts.witnesses);
     if (!counts.auditVerified) notes.push('the audit chain does not verify');
     const stopCode = await running?.stopGroup('SIGTERM', 60_000);
+    writeFileSync(join(dataDir, 'npm-start-last.log'), running?.output() ?? '');
     running = undefined;
     if (stopCode !== 0) notes.push(`the last npm start exited ${String(stopCode)} on SIGTERM to its group, not 0`);
     notes.push(`recovery after each kill (s): ${recoveries.map(seconds).join(', ')}; entropy harvest after the last restart: ${harvests.map(seconds).join(', ')} s (interval ${ENTROPY_INTERVAL_SECONDS} s); ${ledger.acknowledged.length} acknowledged versions`);
