@@ -23,8 +23,13 @@ export interface ControlWorkerOptions {
 
 export const workflowsPath = require.resolve('../workflows');
 
-/** The worker that runs every workflow and the activities that need no HSM. */
-export async function startControlWorker(options: ControlWorkerOptions): Promise<RunningWorker> {
+/** The control worker with its workflow code bundled and loaded, not yet polling: `run` starts it. */
+export interface PreparedControlWorker {
+  run(): RunningWorker;
+}
+
+/** The worker that runs every workflow and the activities that need no HSM, made ready to run. */
+export async function prepareControlWorker(options: ControlWorkerOptions): Promise<PreparedControlWorker> {
   const bundle = processSetting('workflowBundle');
   const worker = await Worker.create({
     connection: options.connection,
@@ -46,13 +51,22 @@ export async function startControlWorker(options: ControlWorkerOptions): Promise
     },
     shutdownGraceTime: options.shutdownGraceMs,
   });
-  const done = worker.run();
   return {
-    name: 'control worker',
-    done,
-    async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await done;
+    run() {
+      const done = worker.run();
+      return {
+        name: 'control worker',
+        done,
+        async shutdown() {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await done;
+        },
+      };
     },
   };
+}
+
+/** The control worker, polling. */
+export async function startControlWorker(options: ControlWorkerOptions): Promise<RunningWorker> {
+  return (await prepareControlWorker(options)).run();
 }

@@ -18,7 +18,7 @@ import { buildApp } from '../api/app';
 import type { KeyrotorConfig } from '../domain/config';
 import { ConfigError } from '../domain/errors';
 import { formatDuration } from '../domain/keys/durations';
-import { startControlWorker } from './control-worker';
+import { prepareControlWorker } from './control-worker';
 import { startHsmWorker, type RunningWorker } from './hsm-worker';
 import { temporalConnectionOptions } from '../adapters/temporal/connection';
 import { assertApiPortFree, assertPortFree, listenApi } from '../adapters/listen';
@@ -132,9 +132,13 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
 
     const workerOptions = { connection: workerConnection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs };
     const hsmWorkerOptions = { ...workerOptions, entropy: config.entropy };
-    log('starting the control worker');
-    const controlWorker = await startControlWorker({ ...workerOptions, db, config, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}) });
-    controlWorker.done.catch((error: unknown) => log(`the control worker stopped with an error: ${(error as Error).message}`));
+    // The control worker polls last, once the rest of the start (the API's routes and schemas, the HSM workers, the
+    // schedules) no longer holds this process's event loop: a workflow task it takes must finish within 10 s, and after
+    // a crash each key's first task replays its history. Taken during the start on a loaded machine, those first tasks
+    // timed out and Temporal retried them with a backoff: keys moved again only 58–177 s after a restart.
+    log('preparing the control worker (its workflow code)');
+    const preparedControlWorker = await prepareControlWorker({ ...workerOptions, db, config, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}) });
+    const app = await buildApp({ config, db, temporal: client }, options.apiLogger === false ? { logger: false } : {});
     const hsmWorkers = new Map<string, RunningWorker>();
     const startNodeWorker = async (nodeId: string): Promise<void> => {
       const node = config.hsm.nodes.find((candidate) => candidate.id === nodeId);
@@ -149,13 +153,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       hsmWorkers.delete(nodeId);
       await worker?.shutdown();
     };
-    stops.push({
-      name: 'workers',
-      stop: async () => {
-        await Promise.allSettled([...hsmWorkers.keys()].map((id) => stopNodeWorker(id)));
-        await controlWorker.shutdown();
-      },
-    });
+    stops.push({ name: 'HSM workers', stop: async () => void (await Promise.allSettled([...hsmWorkers.keys()].map((id) => stopNodeWorker(id)))) });
     for (const node of config.hsm.nodes) {
       log(`starting the HSM worker of ${node.id} on task queue hsm.${node.id}`);
       await startNodeWorker(node.id);
@@ -186,7 +184,10 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     dispatcher.start();
     stops.push({ name: 'alert dispatcher', stop: () => dispatcher.stop() });
 
-    const app = await buildApp({ config, db, temporal: client }, options.apiLogger === false ? { logger: false } : {});
+    log('starting the control worker');
+    const controlWorker = preparedControlWorker.run();
+    controlWorker.done.catch((error: unknown) => log(`the control worker stopped with an error: ${(error as Error).message}`));
+    stops.push({ name: 'control worker', stop: () => controlWorker.shutdown() });
     stops.push({ name: 'API', stop: () => app.close() });
     let apiUrl = `http://${config.api.host}:${config.api.port}`;
     if (options.listen !== false) {

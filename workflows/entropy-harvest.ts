@@ -20,7 +20,8 @@ export async function entropyHarvestWorkflow(input: { nodeId: string }): Promise
     // An SP 800-90B assessment of 1,000,000 samples per source takes a while on a small machine.
     startToCloseTimeout: '30m',
     // It heartbeats while it runs: a harvest whose worker died is retried after this, not after 30 minutes. Wider than
-    // the key steps' 10 s because the SP 800-22 battery holds the event loop for a few seconds.
+    // the key steps' 10 s: the collection and health tests of its sources run on the worker's event loop, between
+    // heartbeats (the SP 800-90B assessment and the SP 800-22 battery run in a thread of their own).
     heartbeatTimeout: '20s',
     // Each death of the node's worker costs an attempt. With two, a harvest whose worker was killed twice (npm start
     // SIGKILLed twice in a row) failed without a report, and the schedule's start trigger had been skipped while it

@@ -1,5 +1,5 @@
 import {
-  ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, log, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, log, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
 import * as machine from '../domain/keys/lifecycle-machine';
@@ -8,6 +8,9 @@ import { activeVersion, type KeyLifecycleState } from '../domain/keys/lifecycle-
 import { describeWaiting } from '../domain/keys/node-wait';
 import * as messages from './key-messages';
 import { runStep } from './lifecycle-steps';
+
+/** The patch of the rule that a due fresh run comes before new work (machine.RunFacts): older runs replay without it. */
+const FRESH_RUN_BEFORE_NEW_WORK = 'fresh-run-before-new-work';
 
 export interface KeyLifecycleInput {
   state: KeyLifecycleState;
@@ -105,7 +108,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     const before = m;
     let decision: machine.Decision;
     try {
-      decision = machine.decide(m, Date.now(), workflowInfo().continueAsNewSuggested);
+      decision = machine.decide(m, Date.now(), { continueAsNewSuggested: workflowInfo().continueAsNewSuggested, freshRunBeforeNewWork: () => patched(FRESH_RUN_BEFORE_NEW_WORK) });
       defectJustHeld = false;
     } catch (error) {
       // A defect in the lifecycle code holds the key; it never fails the workflow or its task.
@@ -118,7 +121,10 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     const { step } = decision;
     publish();
     if (step.kind === 'finish' || step.kind === 'continue-as-new') {
-      await condition(allHandlersFinished);
+      // Handlers collect their answers first. A request that arrives meanwhile is this run's to answer: decide again
+      // (waiting for every handler would wait for that one too, which only the loop can answer).
+      await condition(() => woken || allHandlersFinished());
+      if (woken) continue;
       if (step.kind === 'finish') return { name: m.key.name, phase: m.key.phase };
       return continueAsNew<typeof keyLifecycleWorkflow>({ state: m.key, machine: { ...m, freshRunDue: false } });
     }

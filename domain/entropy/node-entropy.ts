@@ -8,7 +8,7 @@ import type { BatterySummary, EntropyProvenance, PoolSnapshot, SourceStatus } fr
 
 export type { BatterySummary, EntropyProvenance, PoolSnapshot, SourceStatus } from './provenance';
 import { overallMinEntropy, type EstimatorRow } from '../sp800-90b/rows';
-import { bitsFromBytes, runBattery } from '../sp800-22';
+import type { TestResult } from '../sp800-22';
 
 /** A noise source: raw samples of `bitsPerSample` bits, one sample per byte. Collecting is the adapter's I/O. */
 export interface NoiseSource {
@@ -22,11 +22,18 @@ export interface NoiseSource {
 /** SP 800-90B section 6.3 on `samples`: the estimator rows. Runs off the caller's event loop; `signal` ends it. */
 export type Assess = (input: { samples: Uint8Array; bitsPerSample: number }, signal?: AbortSignal) => Promise<EstimatorRow[]>;
 
-/** What the pool needs from outside: time, the DRBG's nonce (randomness is passed in) and the assessment. */
+/**
+ * The SP 800-22 battery on the first `bits` bits of `bytes`: its results. Runs off the caller's event loop: a million
+ * bits hold a core for seconds, and in `keyrotor start` that loop also carries every workflow task of the control worker.
+ */
+export type TestBattery = (input: { bytes: Uint8Array; bits: number }, signal?: AbortSignal) => Promise<TestResult[]>;
+
+/** What the pool needs from outside: time, the DRBG's nonce (randomness is passed in), the assessment and the battery. */
 export interface NodeEntropyDeps {
   now: () => Date;
   nonce: () => Uint8Array;
   assess: Assess;
+  battery: TestBattery;
 }
 
 
@@ -152,7 +159,8 @@ export class NodeEntropy {
     // A cancelled harvest reports nothing: the sources it cut short would look failed.
     signal?.throwIfAborted();
     this.reseedWhenPossible();
-    this.testOutput();
+    await this.testOutput(signal);
+    signal?.throwIfAborted();
     return { snapshot: this.snapshot(), sources: this.sources.map((state) => ({ ...state.status })), assessedNow };
   }
 
@@ -169,7 +177,7 @@ export class NodeEntropy {
     this.lastReseedAt = this.deps.now().toISOString();
   }
 
-  private testOutput(): void {
+  private async testOutput(signal: AbortSignal | undefined): Promise<void> {
     if (!this.drbg) return;
     // SP 800-90A caps one HMAC_DRBG request at 2^19 bits: a million-bit sample takes several.
     const bytes = Math.ceil(this.config.batteryBits / 8);
@@ -177,7 +185,7 @@ export class NodeEntropy {
     for (let offset = 0; offset < bytes; offset += MAX_REQUEST_BYTES) {
       output.set(this.drbg.generate(Math.min(MAX_REQUEST_BYTES, bytes - offset)), offset);
     }
-    const results = runBattery(bitsFromBytes(output).subarray(0, this.config.batteryBits));
+    const results = await this.deps.battery({ bytes: output, bits: this.config.batteryBits }, signal);
     const applicable = results.filter((result) => result.pValue !== null);
     const failed = applicable.filter((result) => (result.pValue as number) < 0.01).map((result) => `${result.test}${result.subtest === '-' ? '' : `/${result.subtest}`}`);
     this.battery = { at: this.deps.now().toISOString(), bits: this.config.batteryBits, passed: applicable.length - failed.length, failed, notApplicable: results.length - applicable.length };

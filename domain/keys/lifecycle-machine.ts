@@ -350,12 +350,22 @@ export interface Decision {
   step: Step;
 }
 
-/**
- * The next step of the key. `continueAsNewSuggested` comes from Temporal (history grows long). Pure: the same machine and
- * time give the same step.
- */
-export function decide(m0: LifecycleMachine, nowMs: number, continueAsNewSuggested = false): Decision {
-  const decision = decideStep(m0, nowMs, continueAsNewSuggested);
+/** What the workflow knows of its run, beside the machine. */
+export interface RunFacts {
+  /** Temporal's word that the history grows long. */
+  continueAsNewSuggested?: boolean;
+  /**
+   * Whether a due fresh run comes before new work, not only at a quiet moment: a key whose requests come back to back
+   * (rotated again as soon as it is free) never had a quiet moment, and its one run, which a restarted worker replays in
+   * full, grew by every rotation (700 events in 7 minutes of the whole-system fault run). Asked only where the rule
+   * changes the step, as the workflow's patch must be; false for a history made before the rule, to replay as it was.
+   */
+  freshRunBeforeNewWork?: () => boolean;
+}
+
+/** The next step of the key. Pure: the same machine, time and run facts give the same step. */
+export function decide(m0: LifecycleMachine, nowMs: number, run: RunFacts = {}): Decision {
+  const decision = decideStep(m0, nowMs, run);
   return { machine: decision.machine, step: withNodeTries(decision.step, nodeTryTimeoutMs(decision.machine.waiting, nowMs)) };
 }
 
@@ -380,7 +390,7 @@ export function outcomeOfCalls(calls: readonly Call[], outcomes: readonly Outcom
   return { ok: true, value: outcomes };
 }
 
-function decideStep(m0: LifecycleMachine, nowMs: number, continueAsNewSuggested: boolean): Decision {
+function decideStep(m0: LifecycleMachine, nowMs: number, run: RunFacts): Decision {
   let m = absorb(m0, nowMs);
   for (let guard = 0; guard < 64; guard += 1) {
     if (m.events.length > 0) return { machine: m, step: recordStep(m) };
@@ -389,7 +399,8 @@ function decideStep(m0: LifecycleMachine, nowMs: number, continueAsNewSuggested:
     if (m.key.phase === 'decommissioned' && m.work === null) return { machine: answer(m, m.inbox.map((q) => q.id), refused('key_decommissioned', `key ${m.key.name} is decommissioned`)), step: { kind: 'finish' } };
     if (m.work === null) {
       const started = startWork(m, nowMs);
-      if (started === null) return { machine: m, step: idleStep(m, nowMs, continueAsNewSuggested) };
+      if (started === null) return { machine: m, step: idleStep(m, nowMs, run) };
+      if (freshRunNow(m, run, true) && run.freshRunBeforeNewWork?.() === true) return { machine: m, step: { kind: 'continue-as-new' } };
       m = started;
       continue;
     }
@@ -421,10 +432,20 @@ function alertStep(m: LifecycleMachine): Step {
   };
 }
 
+/**
+ * Whether the run may end here for a fresh one: one is due, and no accepted Update waits in the inbox (this run must
+ * answer it). Answers already given are no obstacle to the newer rule (`answersGiven`): the workflow lets their
+ * handlers collect them before the run ends.
+ */
+function freshRunNow(m: LifecycleMachine, run: RunFacts, answersGiven: boolean): boolean {
+  if (!m.freshRunDue && run.continueAsNewSuggested !== true) return false;
+  if (m.inbox.some((q) => q.answer)) return false;
+  return answersGiven || m.answers.length === 0;
+}
+
 /** Nothing to do now: a fresh run when one is due and nobody waits for an answer, else sleep until the next deadline. */
-function idleStep(m: LifecycleMachine, nowMs: number, continueAsNewSuggested: boolean): Step {
-  const owed = m.inbox.some((q) => q.answer) || m.answers.length > 0;
-  if ((m.freshRunDue || continueAsNewSuggested) && !owed) return { kind: 'continue-as-new' };
+function idleStep(m: LifecycleMachine, nowMs: number, run: RunFacts): Step {
+  if (freshRunNow(m, run, false) || (freshRunNow(m, run, true) && run.freshRunBeforeNewWork?.() === true)) return { kind: 'continue-as-new' };
   const deadline = lifecycle.nextDeadline(m.key, VERIFY_RETRY_MS, nowMs);
   if (deadline === null) return { kind: 'wait', until: null, what: 'nothing due; waiting for a request' };
   // A deadline already past that no work took up must not spin the loop: it is looked at again a second later.

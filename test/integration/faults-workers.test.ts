@@ -5,14 +5,15 @@ import { startFaultStack, type FaultStack } from '../faults/stack';
 
 /**
  * The bounded part of fault scenario 1 (`npm run faults` runs it in full): one key suffers a kill at each step type —
- * generate, replicate, publish, the risk evaluation on the control worker, archive, verify, purge — each worker killed
+ * generate, replicate, publish, the risk evaluation on the control worker, archive (its wrap, and the destruction of the
+ * private key once the archive is stored), verify, purge — each worker killed
  * while it holds the step's attempt. After each, nothing is lost, duplicated, orphaned or stranded, and the key moves
  * again within 30 s of its worker's return. Scenario 4 (a node away), quick: its rotations ask for the early answer
  * (`Prefer: respond-async`), so no request stays open while the node is away (a synchronous one outlasted the HTTP
  * client's 300 s headers timeout on a loaded machine); each waiting key names the node, an alert says so, and every
  * wait clears after the node's return.
  */
-// Seven kills, each waiting for a worker to start again: minutes on an idle machine, more on a loaded one.
+// Eight kills, each waiting for a worker to start again: minutes on an idle machine, more on a loaded one.
 jest.setTimeout(900_000);
 
 describe('faults: workers killed at each step', () => {
@@ -41,7 +42,7 @@ describe('faults: workers killed at each step', () => {
   it('a worker killed at each step: every step is retried and completes; no dead attempt waits out its start-to-close timeout', async () => {
     const results = await runWorkerKills({ quick: true, log, stack });
     expect(results.map((result) => result.name).sort()).toEqual([
-      'worker-kills/archive', 'worker-kills/control: risk evaluation', 'worker-kills/generate', 'worker-kills/publish (control)',
+      'worker-kills/archive', 'worker-kills/archive: destroy private key', 'worker-kills/control: risk evaluation', 'worker-kills/generate', 'worker-kills/publish (control)',
       'worker-kills/purge', 'worker-kills/replicate', 'worker-kills/verify',
     ]);
     expectSound(results);

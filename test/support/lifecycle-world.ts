@@ -225,7 +225,7 @@ export function drive(start: machine.LifecycleMachine, cluster: FakeCluster, now
   for (let i = 0; i < limit; i += 1) {
     for (const a of m.answers) answers.push(a);
     m = { ...m, answers: [] };
-    const { machine: next, step } = machine.decide(m, now);
+    const { machine: next, step } = machine.decide(m, now, { freshRunBeforeNewWork: () => true });
     m = next;
     for (const a of m.answers) answers.push(a);
     m = { ...m, answers: [] };
@@ -233,7 +233,7 @@ export function drive(start: machine.LifecycleMachine, cluster: FakeCluster, now
     if (step.kind === 'continue-as-new') {
       freshRuns += 1;
       m = { ...m, freshRunDue: false };
-      const again = machine.decide(m, now);
+      const again = machine.decide(m, now, { freshRunBeforeNewWork: () => true });
       if (again.step.kind === 'wait' && (again.step.until === null || again.step.until > now)) return { machine: again.machine, answers, finished: false, freshRuns };
       continue;
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSecret } from '../../../adapters/secrets';
 import { findSoftHsmModule, projectRoot } from '../../../scripts/tool-paths';
@@ -103,6 +103,7 @@ export async function runWholeSystemKills(options: WholeSystemOptions): Promise<
   const recoveries: number[] = [];
   const harvests: number[] = [];
   let running: LongRunning | undefined;
+  let starts = 0;
   let driver: { stop: () => Promise<void> } | undefined;
 
   /** Rotates every key whenever it can be rotated, until stopped; only a 200 enters the ledger. */
@@ -179,6 +180,9 @@ export async function runWholeSystemKills(options: WholeSystemOptions): Promise<
     const child = running;
     if (!child) return;
     await child.stopGroup('SIGKILL', 10_000);
+    // What each killed start printed stays in the data folder, for a slow recovery to be looked into.
+    starts += 1;
+    writeFileSync(join(dataDir, `npm-start-${starts}.log`), child.output());
     // The dev server dies with keyrotor (setpriv --pdeathsig) and the postmaster was in the group: wait until both are
     // gone, so that the next start meets the data folder as a crash left it.
     await eventually(() => (existsSync(join(dataDir, 'temporal-dev-server.pid')) && isAlive(Number(readFileSync(join(dataDir, 'temporal-dev-server.pid'), 'utf8').trim())) ? undefined : true), 'the Temporal dev server gone', 30_000);
@@ -229,6 +233,7 @@ export async function runWholeSystemKills(options: WholeSystemOptions): Promise<
     notes.push(...counts.witnesses);
     if (!counts.auditVerified) notes.push('the audit chain does not verify');
     const stopCode = await running?.stopGroup('SIGTERM', 60_000);
+    writeFileSync(join(dataDir, 'npm-start-last.log'), running?.output() ?? '');
     running = undefined;
     if (stopCode !== 0) notes.push(`the last npm start exited ${String(stopCode)} on SIGTERM to its group, not 0`);
     notes.push(`recovery after each kill (s): ${recoveries.map(seconds).join(', ')}; entropy harvest after the last restart: ${harvests.map(seconds).join(', ')} s (interval ${ENTROPY_INTERVAL_SECONDS} s); ${ledger.acknowledged.length} acknowledged versions`);

@@ -8,10 +8,12 @@ import { SHORT_POLICY, identityPrefix, keyView, killDuringStep, pendingActivitie
 
 /**
  * Scenario 1: the worker doing a step of a rotation is SIGKILLed while it holds the step's attempt, then started
- * again 2 s later. HSM steps: generate (caught while an rsa-3072 generation runs), replicate (per target node), archive,
- * verify, purge, each on the node doing it. Control steps: the control worker killed while it holds a recording, the
- * risk evaluation, the grace end's usage check, the archive's storage and the purge's blob deletion. Each kill gets a
- * key of its own, whose cycle runs to the purge of v1 before the invariants are checked.
+ * again 2 s later. HSM steps: generate (caught while an rsa-3072 generation runs), replicate (per target node), archive
+ * (the wrap under the archive key, and the destruction of the private key once the archive is stored), verify (the look
+ * for live objects, and the archive unwrapped and tested), purge, each on the node doing it. Control steps: the control
+ * worker killed while it holds a recording, the risk evaluation, the grace end's usage check, the archive's storage,
+ * its load for the verification and the purge's blob deletion. Each kill gets a key of its own, whose cycle runs to
+ * the purge of v1 before the invariants are checked.
  */
 
 type Trigger = 'create' | 'rotate' | 'after-rotate';
@@ -37,6 +39,7 @@ function kills(stack: FaultStack, quick: boolean): KillSpec[] {
   const [first, second, third] = stack.nodes.map((node) => node.id) as [string, string, string];
   const plan = (value: Omit<KillPlan, 'key'>) => () => Promise.resolve(value);
   const control = (step: string, activity: string, armAt: Trigger, arm: KillPlan['arm']): KillSpec => ({ step, armAt, plan: plan({ activity, victim: 'control', arm }) });
+  const onNode = (step: string, node: string, activity: string, arm: KillPlan['arm']): KillSpec => ({ step, armAt: 'rotate', plan: plan({ activity, victim: hsm(node), arm }) });
   return [
     // The generation runs on whichever node its ping chose: found while it runs (rsa-3072 takes a while).
     { step: 'generate', armAt: 'create', plan: async (key) => ({ activity: 'generateKeyPair', victim: await generatingNode(stack, key), arm: { kind: 'running' } }) },
@@ -50,13 +53,18 @@ function kills(stack: FaultStack, quick: boolean): KillSpec[] {
       plan: plan({ activity: 'importReplica', victim: hsm(target), arm: { kind: 'event', match: scheduled('wrapPrivateKey', (input) => input.wrappingKeyLabel === CLUSTER_KEK_LABEL) } }),
     })),
     { step: 'archive', armAt: 'after-rotate', plan: async (key) => ({ activity: 'wrapPrivateKey', victim: hsm(await holderOf(stack, key, 1)), arm: { kind: 'now' } }) },
+    // The archive stored, the version's private key is destroyed on every node: the move to `archived`.
+    onNode('archive: destroy private key', second, 'destroyKeyObjects', { kind: 'event', match: scheduled('destroyKeyObjects', (input) => input.privateKey === true && input.publicKey === false) }),
     { step: 'verify', armAt: 'rotate', plan: plan({ activity: 'describeKey', victim: hsm(first), arm: { kind: 'event', match: recording('key.version.archived', 1) } }) },
     { step: 'purge', armAt: 'rotate', plan: plan({ activity: 'destroyKeyObjects', victim: hsm(second), arm: { kind: 'event', match: recording('key.version.verified', 1) } }) },
     ...(quick ? [] : [
+      // The verification unwraps the stored archive on the first node and tests it against the version's public key.
+      onNode('verify: unwrap archive', first, 'verifyArchivedBlob', { kind: 'event', match: scheduled('verifyArchivedBlob') }),
       control('control: which nodes', 'getClusterNodes', 'rotate', { kind: 'event', match: scheduled('getClusterNodes') }),
       control('control: record generated', 'recordKeyEvent', 'create', { kind: 'event', match: recording('key.version.generated', 1) }),
       control('control: grace end usage check', 'countSignsAfter', 'rotate', { kind: 'event', match: scheduled('countSignsAfter') }),
       control('control: store archive', 'storeArchiveBlob', 'rotate', { kind: 'event', match: scheduled('storeArchiveBlob') }),
+      control('control: load archive', 'loadArchiveBlob', 'rotate', { kind: 'event', match: scheduled('loadArchiveBlob') }),
       control('control: record archived', 'recordKeyEvent', 'rotate', { kind: 'event', match: recording('key.version.archived', 1) }),
       control('control: delete archive', 'deleteArchiveBlob', 'rotate', { kind: 'event', match: scheduled('deleteArchiveBlob') }),
     ]),

@@ -1,5 +1,6 @@
 import type { EntropyConfig } from '../../../domain/config';
 import { EntropyHoldError, NodeEntropy, type NoiseSource } from '../../../domain/entropy/node-entropy';
+import { bitsFromBytes, runBattery } from '../../../domain/sp800-22';
 import { assessmentRows, assessNonIid, prepareSamples } from '../../../domain/sp800-90b';
 import { randomBytes } from '../sp800-90b/random-bytes';
 
@@ -29,8 +30,9 @@ function nodeEntropy(sources: NoiseSource[], clock: { ms: number }): NodeEntropy
   return new NodeEntropy('hsm-1', sources, config, {
     now: () => new Date(clock.ms),
     nonce: () => new Uint8Array(16).fill(7),
-    // The real SP 800-90B assessment, run inline.
+    // The real SP 800-90B assessment and SP 800-22 battery, run inline.
     assess: ({ samples, bitsPerSample }) => Promise.resolve(assessmentRows(assessNonIid(prepareSamples(samples, bitsPerSample)))),
+    battery: ({ bytes, bits }) => Promise.resolve(runBattery(bitsFromBytes(bytes).subarray(0, bits))),
   });
 }
 

@@ -324,6 +324,40 @@ describe('the key lifecycle state machine', () => {
     expect(run.answers).toHaveLength(1);
     expect(run.freshRuns).toBe(1);
   });
+
+  it('a due fresh run comes before new work, so that back-to-back work cannot grow one run without end; older runs keep the old rule', () => {
+    const { m: idle } = created();
+    // A rotation just ended (a fresh run is due), its answer not yet collected, and an evaluation is due at once.
+    const due: machine.LifecycleMachine = { ...idle, freshRunDue: true, evaluateSoon: true, answers: [{ id: 7, outcome: { ok: true, value: null } }] };
+    expect(machine.decide(due, T0, { freshRunBeforeNewWork: () => true }).step).toEqual({ kind: 'continue-as-new' });
+    expect(machine.decide(due, T0).step).toMatchObject({ kind: 'call', call: { activity: 'evaluateKeyRisk' } });
+    // Temporal's suggestion counts the same.
+    expect(machine.decide({ ...due, freshRunDue: false }, T0, { continueAsNewSuggested: true, freshRunBeforeNewWork: () => true }).step).toEqual({ kind: 'continue-as-new' });
+    // An accepted Update in the inbox is this run's to answer: its work starts here.
+    const asked = accepted(ask(due, rotate()));
+    expect(machine.decide(asked.machine, T0, { freshRunBeforeNewWork: () => true }).step).toMatchObject({ kind: 'call', call: { activity: 'getClusterNodes' } });
+    // Where both rules agree the workflow's patch is not asked (it would leave a marker in the history).
+    const unasked = { freshRunBeforeNewWork: () => { throw new Error('the patch was asked'); } };
+    expect(machine.decide({ ...due, answers: [], evaluateSoon: false }, T0, unasked).step).toEqual({ kind: 'continue-as-new' });
+    expect(machine.decide({ ...due, freshRunDue: false }, T0, unasked).step).toMatchObject({ kind: 'call', call: { activity: 'evaluateKeyRisk' } });
+  });
+
+  it('a rotation that ends when its grace period is already over starts a fresh run before the grace end', () => {
+    const { cluster, m: start } = created();
+    let m = accepted(ask(start, rotate())).machine;
+    // Step by step to the rotation's last call: who subscribed to rotations.
+    for (let decided = machine.decide(m, T0 + 1000); ; decided = machine.decide(m, T0 + 1000)) {
+      m = decided.machine;
+      if (decided.step.kind === 'call' && decided.step.call.activity === 'listSubscriptionIds') break;
+      m = machine.apply(m, decided.step, cluster.outcomeOf(decided.step), T0 + 1000);
+    }
+    const last = machine.decide(m, T0 + 1000);
+    m = machine.apply(last.machine, last.step, { ok: true, value: { ids: [] } }, T0 + 1000);
+    // The subscribers were slow to list: v1's grace period (1h) ended meanwhile.
+    const later = T0 + 3_600_000 + 5000;
+    expect(machine.decide(m, later, { freshRunBeforeNewWork: () => true }).step).toEqual({ kind: 'continue-as-new' });
+    expect(machine.decide(m, later, { freshRunBeforeNewWork: () => false }).step).toMatchObject({ kind: 'call', call: { activity: 'countSignsAfter' } });
+  });
 });
 
 describe('the publication lead: a new version is in the JWKS before it signs', () => {

@@ -72,9 +72,13 @@ async function openWorld() {
     const state = newKeyState({ name, keyType: 'ec-p256', policy: resolvePolicy(overrides, policy), actor: 'alice', now: new Date(await env.currentTimeMs()).toISOString() });
     return env.client.workflow.start<typeof keyLifecycleWorkflow>('keyLifecycleWorkflow', { taskQueue: QUEUE, workflowId: `key/${name}`, args: [{ state, reason: 'time-skipping test' }] });
   }
+  /** A key with v1 active and its first risk evaluation done (in the run that follows its creation's). */
   async function activeKey(overrides: Partial<KeyLifecycleState['policy']> = {}): Promise<Handle> {
+    const evaluations = (): number => cluster.calls.filter((call) => call === 'evaluateKeyRisk').length;
+    const before = evaluations();
     const handle = await startKey(overrides);
     await settled(handle, 'v1:active');
+    await eventually(() => (evaluations() > before && quiet() ? true : undefined), 'the first evaluation of v1', 30_000, 50);
     return handle;
   }
   return {
