@@ -165,7 +165,6 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now); forecast model retrained every ${config.prediction.retrainIntervalHours} h`);
       await ensureUsageRetentionSchedule(client, config.temporal.controlTaskQueue);
       if ((await ensureThreatFeedSchedule(client, config.temporal.controlTaskQueue, config.threatIntel)) === 'scheduled') log(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)} (first pull now)`);
-      log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now)`);
       await ensureKeymapSyncSchedule(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id));
       log('key map sync scheduled every minute and after each lifecycle step (first run now)');
     }
