@@ -1,6 +1,11 @@
+import type { Static } from '@sinclair/typebox';
+import type { AlertReply } from '../../api/schemas/alerts';
+import type { MapVersionSchema, SyncResultSchema } from '../../api/schemas/keymap';
+import type { KeyDetail, KeyList, RotationAcceptedSchema } from '../../api/schemas/keys';
+import type { TokenInfoSchema } from '../../api/schemas/tokens';
 import type { Command } from 'commander';
 import { UserError } from '../../domain/errors';
-import { describeWaiting, type Waiting } from '../../domain/keys/node-wait';
+import { describeWaiting } from '../../domain/keys/node-wait';
 import { ApiRefusedError, ApiUnavailableError, EXIT_CODES, EXIT_CODES_HELP, callApi, type ApiRequest } from '../api-client';
 import { fields, table } from '../table';
 
@@ -99,26 +104,15 @@ const paging = [
 ];
 const page = (input: Input) => ({ limit: text(input.options.limit), offset: text(input.options.offset) });
 
-interface KeyListItem {
-  name: string; keyType: string; phase: string; activeVersion: number | null; nextRotationAt: string | null; graceDeadline?: string | null;
-  prediction?: { riskScore: number | null; riskThreshold: number };
-}
-interface KeyVersion { version: number; kid: string; state: string; createdAt: string; activatedAt?: string | null; graceDeadline?: string | null; lineage: { trigger?: string } }
-interface KeyDetail extends KeyListItem {
-  versions: KeyVersion[];
-  deadlines: { graceDeadline: string | null; graceCap: string | null; nextRotationAt: string | null };
-  held: { step: string; reason: string; since: string } | null;
-  waiting: Waiting | null;
-  working: string | null;
-}
-/** The early answer of a rotation (`Prefer: respond-async`). */
-interface RotationAccepted { version: number; kid: string; fingerprint: string; previous: { version: number; state: string } | null; signingDisabledOn: string[] }
-interface Alert { id: string; severity: string; source: string; subject: string; message: string; count: number; lastSeen: string; acknowledgedBy: string | null; acknowledgedAt: string | null }
-interface TokenInfo { id: string; name: string; role: string; createdAt: string; createdBy: string; revokedAt: string | null }
-interface MapVersion { version: number; kid: string; state: string; nodes: Record<string, { privateKey: boolean; publicKey: boolean }> }
-interface SyncNode { nodeId: string; status: string; inventory?: string; reason?: string | null; drift?: { total?: number } }
+// The replies' types come from the API's schemas (type-only imports: nothing of the API loads with the command).
+type KeyListItem = KeyList['keys'][number];
+type RotationAccepted = Static<typeof RotationAcceptedSchema>;
+type Alert = AlertReply;
+type TokenInfo = Static<typeof TokenInfoSchema>;
+type MapVersion = Static<typeof MapVersionSchema>;
+type SyncNode = Static<typeof SyncResultSchema>['nodes'][number];
 
-const risk = (key: KeyListItem): string => (key.prediction?.riskScore == null ? '-' : `${key.prediction.riskScore.toFixed(2)}/${key.prediction.riskThreshold}`);
+const risk = (key: Pick<KeyListItem, 'prediction'>): string => (key.prediction?.riskScore == null ? '-' : `${key.prediction.riskScore.toFixed(2)}/${key.prediction.riskThreshold}`);
 
 /** A key's work as GET /keys/:name shows it: the step running, what it waits for, a hold, each version's state. */
 const followKey = follow<KeyDetail>({
