@@ -53,18 +53,26 @@ function makeEvents(n: number, keys: Array<{ name: string; kid: string }>, nowMs
   });
 }
 
-async function emptyTables(system: RunningSystem): Promise<void> {
-  await system.db.query('TRUNCATE usage_events, usage_hourly');
+/**
+ * What the usage tables hold now. The application's role may not empty them (usage_hourly is append-only for it since
+ * migration 010), so each mode ingests events of its own IDs and is checked by what it added.
+ */
+async function storedCounts(system: RunningSystem): Promise<{ events: number; aggregated: number }> {
+  const events = Number((await system.db.query<{ n: string }>('SELECT count(*) AS n FROM usage_events')).rows[0]?.n);
+  const aggregated = Number((await system.db.query<{ n: string | null }>('SELECT coalesce(sum(count), 0) AS n FROM usage_hourly')).rows[0]?.n);
+  return { events, aggregated };
 }
 
-async function checkStored(system: RunningSystem, events: BenchEvent[], withAggregates: boolean): Promise<void> {
-  const stored = Number((await system.db.query<{ n: string }>('SELECT count(*) AS n FROM usage_events')).rows[0]?.n);
-  if (stored !== events.length) throw new Error(`expected ${events.length} stored events, found ${stored}`);
+async function checkStored(system: RunningSystem, events: BenchEvent[], withAggregates: boolean, before: { events: number; aggregated: number }): Promise<void> {
+  const now = await storedCounts(system);
+  if (now.events - before.events !== events.length) throw new Error(`expected ${events.length} stored events, found ${now.events - before.events} more`);
   if (!withAggregates) return;
   const total = events.reduce((sum, event) => sum + event.count, 0);
-  const aggregated = Number((await system.db.query<{ n: string }>('SELECT sum(count) AS n FROM usage_hourly')).rows[0]?.n);
-  if (aggregated !== total) throw new Error(`expected hourly aggregates summing to ${total}, found ${aggregated}`);
+  if (now.aggregated - before.aggregated !== total) throw new Error(`expected hourly aggregates to grow by ${total}, found ${now.aggregated - before.aggregated}`);
 }
+
+/** The same events under IDs of their own, so that no mode's ingestion is a re-delivery of another's. */
+const renamed = (events: BenchEvent[], tag: string): BenchEvent[] => events.map((event) => ({ ...event, eventId: `${event.eventId}-${tag}` }));
 
 async function viaCopy(system: RunningSystem, events: BenchEvent[]): Promise<number> {
   const text = events.map((e) => `${e.eventId}\t${e.ts}\t${e.key}\t${e.version}\t${e.op}\t${e.app}\t\\N\t${e.count}\t\\N\n`).join('');
@@ -125,24 +133,27 @@ async function main(): Promise<void> {
 
     const events = makeEvents(n, keys, Date.now());
     const file = join(dataDir, 'events.ndjson');
-    writeFileSync(file, `${events.map(({ eventId, ts, key, kid, op, app, count }) => JSON.stringify({ eventId, ts, key, kid, op, app, count })).join('\n')}\n`);
     const empty = join(dataDir, 'empty.ndjson');
     writeFileSync(empty, '');
 
     const times = { copy: [] as number[], api: [] as number[], cli: [] as number[], cliStart: [] as number[] };
     for (let round = 1; round <= rounds; round += 1) {
       process.stderr.write(`round ${round} of ${rounds}: COPY`);
-      await emptyTables(system);
-      times.copy.push(await viaCopy(system, events));
-      await checkStored(system, events, false);
+      const copied = renamed(events, `${round}-copy`);
+      let before = await storedCounts(system);
+      times.copy.push(await viaCopy(system, copied));
+      await checkStored(system, copied, false, before);
       process.stderr.write(', API');
-      await emptyTables(system);
-      times.api.push(await viaApi(system, token, events));
-      await checkStored(system, events, true);
+      const posted = renamed(events, `${round}-api`);
+      before = await storedCounts(system);
+      times.api.push(await viaApi(system, token, posted));
+      await checkStored(system, posted, true, before);
       process.stderr.write(', CLI');
-      await emptyTables(system);
+      const ingested = renamed(events, `${round}-cli`);
+      writeFileSync(file, `${ingested.map(({ eventId, ts, key, kid, op, app, count }) => JSON.stringify({ eventId, ts, key, kid, op, app, count })).join('\n')}\n`);
+      before = await storedCounts(system);
       times.cli.push(await runIngest(file, system.apiUrl, token));
-      await checkStored(system, events, true);
+      await checkStored(system, ingested, true, before);
       times.cliStart.push(await runIngest(empty, system.apiUrl, token));
       process.stderr.write('\n');
     }
