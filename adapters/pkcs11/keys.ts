@@ -230,21 +230,31 @@ async function oneAtATime<T>(pool: TokenSessionPool, key: string, work: () => Pr
  * on a token run one at a time in a process (createObjectsAlone), so such an object was never a key anyone holds and
  * no retry can find it by label: it goes before the next creation. Objects with a label or an ID are never touched
  * here (unknown ones are the key map's, which reports and quarantines them); a temporary session object of this
- * process is made and destroyed inside createObjectsAlone, so none exists while this runs.
+ * process is made and destroyed inside createObjectsAlone, so none exists while this runs. `spare` names handles to keep
+ * (those that were there before a failed unwrap, which are not its leftovers).
  */
-function destroyUnfinishedObjects(session: PooledSession): number {
-  const { pkcs11, session: handle } = session;
+function destroyUnfinishedObjects(session: PooledSession, spare: ReadonlySet<string> = new Set()): number {
   let destroyed = 0;
+  for (const object of unfinishedObjects(session)) {
+    if (spare.has(object.toString('hex'))) continue;
+    session.pkcs11.C_DestroyObject(session.session, object);
+    destroyed += 1;
+  }
+  return destroyed;
+}
+
+/** The private and public key objects with neither CKA_LABEL nor CKA_ID. */
+function unfinishedObjects(session: PooledSession): pkcs11js.Handle[] {
+  const { pkcs11, session: handle } = session;
+  const found: pkcs11js.Handle[] = [];
   for (const keyClass of ['privateKey', 'publicKey'] as const) {
     // Not filtered on CKA_TOKEN: an object cut off before its template was applied may not carry the token's value.
     for (const object of findObjects(pkcs11, handle, template({ class: ObjectClass[keyClass] }))) {
       const { id, label } = readAttributeValues(pkcs11, handle, object, ['id', 'label']);
-      if (id.length > 0 || label.length > 0) continue;
-      pkcs11.C_DestroyObject(handle, object);
-      destroyed += 1;
+      if (id.length === 0 && label.length === 0) found.push(object);
     }
   }
-  return destroyed;
+  return found;
 }
 
 const fatal = (session: PooledSession, message: string, cause?: unknown): HsmError =>
@@ -326,14 +336,16 @@ async function unwrap(session: PooledSession, unwrappingKeyLabel: string, wrappe
   // SoftHSM 2.6 also answers CKR_GENERAL_ERROR when another session creates an object on the same token at that moment
   // (two replicas unwrapped at once, measured in the key map tests): a few tries, spaced out, tell that apart from a
   // blob that fails every time. A failed C_UnwrapKey can leave the object it had begun, without label or ID (an
-  // unnamed private key on node 3 after a key map repair, in the key map test): it goes before the next try and after
-  // the last, since no later creation may come to this token to remove it. Callers hold createObjectsAlone.
+  // unnamed private key on node 3 after a key map repair, in the key map test): it goes after the failed try, since no
+  // later creation may come to this token to remove it. Only an unnamed object that appeared during the try goes: one
+  // that was there before (made by hand, or by another process's creation under way) is not this call's.
   for (let attempt = 1; ; attempt++) {
+    const before = new Set(unfinishedObjects(session).map((object) => object.toString('hex')));
     try {
       return await session.pkcs11.C_UnwrapKeyAsync(session.session, AES_KEY_WRAP_PAD, unwrappingKey, wrapped, keyTemplate);
     } catch (error) {
       try {
-        destroyUnfinishedObjects(session);
+        destroyUnfinishedObjects(session, before);
       } catch {
         // The unwrap's own failure is the one to report; the next creation on the token clears what is left.
       }
