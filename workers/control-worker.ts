@@ -26,6 +26,8 @@ export const workflowsPath = require.resolve('../workflows');
 /** The control worker with its workflow code bundled and loaded, not yet polling: `run` starts it. */
 export interface PreparedControlWorker {
   run(): RunningWorker;
+  /** Releases a worker that was never run (a start that failed before it polled), so its connection can close. */
+  discard(): Promise<void>;
 }
 
 /** The worker that runs every workflow and the activities that need no HSM, made ready to run. */
@@ -51,8 +53,10 @@ export async function prepareControlWorker(options: ControlWorkerOptions): Promi
     },
     shutdownGraceTime: options.shutdownGraceMs,
   });
+  let ran = false;
   return {
     run() {
+      ran = true;
       const done = worker.run();
       return {
         name: 'control worker',
@@ -62,6 +66,12 @@ export async function prepareControlWorker(options: ControlWorkerOptions): Promi
           await done;
         },
       };
+    },
+    async discard() {
+      if (ran) return;
+      ran = true;
+      // A worker is released by ending a run; this one stops as soon as it starts.
+      await worker.runUntil(Promise.resolve());
     },
   };
 }

@@ -138,6 +138,8 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     // timed out and Temporal retried them with a backoff: keys moved again only 58–177 s after a restart.
     log('preparing the control worker (its workflow code)');
     const preparedControlWorker = await prepareControlWorker({ ...workerOptions, db, config, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}) });
+    // A start that fails before the control worker runs must still release it, or the worker connection cannot close.
+    stops.push({ name: 'control worker (prepared)', stop: () => preparedControlWorker.discard() });
     const app = await buildApp({ config, db, temporal: client }, options.apiLogger === false ? { logger: false } : {});
     const hsmWorkers = new Map<string, RunningWorker>();
     const startNodeWorker = async (nodeId: string): Promise<void> => {
