@@ -129,10 +129,14 @@ describe('the lifecycle survives crashes', () => {
       // rsa-3072: the slowest generation SoftHSM offers, so that the attempt is caught while it runs.
       expect((await api('POST', '/keys', { name: 'slow-generation', type: 'rsa-3072', policy })).status).toBe(202);
 
+      // The run that generates: the lifecycle continues as new once v1 is active, so the latest run has no generation.
+      let generatingRunId: string | undefined;
       const generationRunning = async (): Promise<true | undefined> => {
-        const { pendingActivities } = await handle.describe().then((description) => description.raw);
-        const generating = (pendingActivities ?? []).find((activity) => activity.activityType?.name === 'generateKeyPair');
-        return generating?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && generating.attempt === 1 ? true : undefined;
+        const description = await handle.describe();
+        const generating = (description.raw.pendingActivities ?? []).find((activity) => activity.activityType?.name === 'generateKeyPair');
+        if (generating?.state !== temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED || generating.attempt !== 1) return undefined;
+        generatingRunId = description.runId;
+        return true;
       };
       await eventually(generationRunning, 'generateKeyPair to run on the victim', 90_000, 25);
       // Freeze first (the attempt can report nothing from here on), check it is still the running attempt, then kill.
@@ -153,7 +157,7 @@ describe('the lifecycle survives crashes', () => {
       expect(recovery.fromRestartS).toBeLessThan(30);
 
       // The retry was a second attempt of the same generation, on the victim.
-      const { events } = await handle.fetchHistory();
+      const { events } = await system.client.workflow.getHandle('key/slow-generation', generatingRunId).fetchHistory();
       const attempts = (events ?? []).filter((event) => event.activityTaskStartedEventAttributes && (events ?? []).some((scheduled) => scheduled.eventId?.toString() === event.activityTaskStartedEventAttributes?.scheduledEventId?.toString() && scheduled.activityTaskScheduledEventAttributes?.activityType?.name === 'generateKeyPair'));
       expect(attempts.map((event) => event.activityTaskStartedEventAttributes?.attempt)).toEqual([2]);
       const detail = (await api('GET', '/keys/slow-generation')).body as { versions: Array<{ version: number; fingerprint: string; generatedOn: string }> };
