@@ -11,6 +11,7 @@ import { runStep } from './lifecycle-steps';
 
 /** The patch of the rule that a due fresh run comes before new work (machine.RunFacts): older runs replay without it. */
 const FRESH_RUN_BEFORE_NEW_WORK = 'fresh-run-before-new-work';
+const FRESH_RUN_WHILE_WAITING = 'fresh-run-while-waiting-for-nodes';
 
 export interface KeyLifecycleInput {
   state: KeyLifecycleState;
@@ -108,7 +109,11 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     const before = m;
     let decision: machine.Decision;
     try {
-      decision = machine.decide(m, Date.now(), { continueAsNewSuggested: workflowInfo().continueAsNewSuggested, freshRunBeforeNewWork: () => patched(FRESH_RUN_BEFORE_NEW_WORK) });
+      decision = machine.decide(m, Date.now(), {
+        continueAsNewSuggested: workflowInfo().continueAsNewSuggested,
+        freshRunBeforeNewWork: () => patched(FRESH_RUN_BEFORE_NEW_WORK),
+        freshRunWhileWaiting: () => patched(FRESH_RUN_WHILE_WAITING),
+      });
       defectJustHeld = false;
     } catch (error) {
       // A defect in the lifecycle code holds the key; it never fails the workflow or its task.

@@ -361,6 +361,12 @@ export interface RunFacts {
    * changes the step, as the workflow's patch must be; false for a history made before the rule, to replay as it was.
    */
   freshRunBeforeNewWork?: () => boolean;
+  /**
+   * Whether a run whose step waits for an away node continues as new once Temporal says its history grows long. Each
+   * try writes a few events for as long as the node is away, and a work under way never had a quiet moment: an absence
+   * of weeks would reach Temporal's history limit, which ends the workflow. Asked only where the rule changes the step.
+   */
+  freshRunWhileWaiting?: () => boolean;
 }
 
 /** The next step of the key. Pure: the same machine, time and run facts give the same step. */
@@ -403,6 +409,10 @@ function decideStep(m0: LifecycleMachine, nowMs: number, run: RunFacts): Decisio
       if (freshRunNow(m, run, true) && run.freshRunBeforeNewWork?.() === true) return { machine: m, step: { kind: 'continue-as-new' } };
       m = started;
       continue;
+    }
+    if (m.waiting !== null && run.continueAsNewSuggested === true && !m.inbox.some((q) => q.answer) && m.answers.length === 0 && run.freshRunWhileWaiting?.() === true) {
+      // The work and the wait go on in the fresh run; a request that waits for its answer keeps this run.
+      return { machine: m, step: { kind: 'continue-as-new' } };
     }
     const progressed = stepOf(m, m.work, nowMs);
     if ('step' in progressed) return progressed;

@@ -228,6 +228,30 @@ describe('the key lifecycle state machine', () => {
     for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).toContain(back.machine.key.versions[1]!.fingerprint);
   });
 
+  it('a long wait for an away node continues as new once the history grows long, carrying the work and the wait, unless a request waits for its answer', () => {
+    const { cluster, m: start } = created();
+    cluster.away.add('hsm-3');
+    const early = accepted(ask(start, rotateRecorded()));
+    const waiting = drive(early.machine, cluster, T0 + 1000);
+    expect(waiting.answers).toEqual([{ id: early.id, outcome: { ok: true, value: expect.objectContaining({ version: 2 }) } }]);
+    const long = { continueAsNewSuggested: true, freshRunWhileWaiting: () => true };
+    const fresh = machine.decide(waiting.machine, T0 + 1000, long);
+    expect(fresh.step).toEqual({ kind: 'continue-as-new' });
+    expect(fresh.machine.work).toEqual(waiting.machine.work);
+    expect(fresh.machine.waiting).toEqual(waiting.machine.waiting);
+    // The fresh run tries the same step again, with the wait's own timing.
+    expect(machine.decide(fresh.machine, T0 + 1000).step).toMatchObject({ kind: 'calls', calls: expect.arrayContaining([expect.objectContaining({ queue: expect.objectContaining({ node: 'hsm-3' }) })]) });
+    // A history made before the rule (patch not taken), or not yet long: the tries go on in this run.
+    expect(machine.decide(waiting.machine, T0 + 1000, { ...long, freshRunWhileWaiting: () => false }).step.kind).toBe('calls');
+    expect(machine.decide(waiting.machine, T0 + 1000, { freshRunWhileWaiting: () => true }).step.kind).toBe('calls');
+    // A synchronous rotation waits for its answer in this run: the run stays.
+    const other = created();
+    other.cluster.away.add('hsm-3');
+    const sync = drive(accepted(ask(other.m, rotate())).machine, other.cluster, T0 + 1000);
+    expect(sync.machine.waiting).not.toBeNull();
+    expect(machine.decide(sync.machine, T0 + 1000, long).step.kind).toBe('calls');
+  });
+
   it('an archive and a purge wait for an away node\'s share the same way, and a held step clears the wait', () => {
     const { cluster, m: start } = created();
     const rotated = drive(accepted(ask(start, rotate())).machine, cluster, T0 + 1000).machine;
