@@ -23,7 +23,11 @@ export interface NpmStartEnvironment {
  * that it cannot clash with a running copy or with another test.
  */
 export async function npmStartEnvironment(prefix: string): Promise<NpmStartEnvironment> {
-  const dataDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName(prefix));
+  return npmStartEnvironmentIn(join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName(prefix)));
+}
+
+/** The same in a data folder of the caller's (the whole-system fault scenario keeps its own). */
+export async function npmStartEnvironmentIn(dataDir: string): Promise<NpmStartEnvironment> {
   mkdirSync(dataDir, { recursive: true });
   const ports: NpmStartPorts = { api: await freePort(), pg: await freePort(), temporal: await freePort(), ui: await freePort(), metrics: await freePort() };
   const env = {

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSecret } from '../../../adapters/secrets';
 import { findSoftHsmModule, projectRoot } from '../../../scripts/tool-paths';
 import { startLongRunning, type LongRunning } from '../../support/cli';
 import { eventually } from '../../support/eventually';
 import type { TokenAccess } from '../../support/pkcs11-listing';
-import { freePort } from '../../support/ports';
+import { npmStartEnvironmentIn } from '../../support/npm-start';
 import { uniqueName } from '../../support/system';
 import { checkInvariants, type Ledger } from '../invariants';
 import type { FaultScenario, ScenarioResult } from '../report';
@@ -61,25 +61,8 @@ export async function runWholeSystemKills(options: WholeSystemOptions): Promise<
   const softHsmModule = findSoftHsmModule();
   if (!softHsmModule) throw new Error('SoftHSMv2 is not installed: run `npm test` or `npm start` once, whose bootstrap installs it');
   const dataDir = dataFolder();
-  mkdirSync(dataDir, { recursive: true });
-  const ports = { api: await freePort(), pg: await freePort(), temporal: await freePort(), ui: await freePort(), metrics: await freePort() };
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    // The embedded defaults, as `npm start` runs for a newcomer; only the ports and the data folder are the run's own.
-    DATABASE_URL: undefined,
-    TEMPORAL_ADDRESS: undefined,
-    SOFTHSM2_CONF: undefined,
-    KEYROTOR_CONFIG: undefined,
-    KEYROTOR_ADMIN_TOKEN: undefined,
-    KEYROTOR_DATA_DIR: dataDir,
-    KEYROTOR_API_PORT: String(ports.api),
-    KEYROTOR_PG_PORT: String(ports.pg),
-    KEYROTOR_TEMPORAL_PORT: String(ports.temporal),
-    KEYROTOR_TEMPORAL_UI_PORT: String(ports.ui),
-    KEYROTOR_WORKER_METRICS_PORT: String(ports.metrics),
-    KEYROTOR_ENTROPY_ASSESSMENT_SAMPLES: '20000',
-    KEYROTOR_ENTROPY_INTERVAL_SECONDS: String(ENTROPY_INTERVAL_SECONDS),
-  };
+  const { ports, env: npmStartEnv } = await npmStartEnvironmentIn(dataDir);
+  const env: Record<string, string | undefined> = { ...npmStartEnv, KEYROTOR_ENTROPY_INTERVAL_SECONDS: String(ENTROPY_INTERVAL_SECONDS) };
   const apiUrl = `http://127.0.0.1:${ports.api}`;
   let adminToken = '';
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => { // eslint-disable-line @typescript-eslint/no-explicit-any -- replies of several routes
