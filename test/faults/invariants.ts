@@ -106,6 +106,22 @@ async function workflowStatuses(target: InvariantTarget, names: string[]): Promi
   }
 }
 
+/**
+ * A token's objects as pkcs11-tool reads them once no half-written key object shows. SoftHSM writes a new object's file
+ * before its attributes, so a read while a worker creates an object (a replica, a rotation's pair) can show a key
+ * object without label or ID, which has its attributes moments later. A leftover keeps none: read again, a second
+ * apart and for up to 10 s, while one shows, and count what is still there.
+ */
+async function settledListing(node: TokenAccess): Promise<TokenObject[]> {
+  const unnamedKey = (object: TokenObject): boolean => KEY_CLASSES.has(object.class) && object.idHex === null && (object.label === null || object.label === '');
+  let objects = listTokenObjects(node);
+  for (let read = 1; read < 10 && objects.some(unnamedKey); read += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    objects = listTokenObjects(node);
+  }
+  return objects;
+}
+
 /** Checks every invariant once and counts the violations; `witnesses` says what each one is. */
 export async function checkInvariants(target: InvariantTarget, ledger: Ledger, options: InvariantOptions = {}): Promise<InvariantCounts> {
   const nowMs = options.nowMs ?? Date.now();
@@ -118,7 +134,7 @@ export async function checkInvariants(target: InvariantTarget, ledger: Ledger, o
   const audit = (await getJson(target, '/audit/verify')) as { ok: boolean; problems: Array<{ seq: number; kind: string; message: string }> };
   const openAlerts = (await getJson(target, '/alerts?state=open&limit=500')) as { alerts: Array<{ subject: string; message: string }> };
   const statuses = await workflowStatuses(target, keys.map((key) => key.name));
-  const tokens = target.nodes.map((node) => ({ node: node.id, objects: listTokenObjects(node) }));
+  const tokens = await Promise.all(target.nodes.map(async (node) => ({ node: node.id, objects: await settledListing(node) })));
 
   // Completed: every workflow runs (a decommissioned key's has finished), every acknowledged version finished.
   let completed = true;
