@@ -98,7 +98,11 @@ describe('usage events', () => {
     }, 'the verdict on v1');
     expect(archived.verdict).toMatchObject({ ok: false, usage: { evidence: 'events', signsAfterSwitch: 1, note: expect.stringContaining('legacy-billing') } });
     expect(archived.state).toBe('archived');
-    const alerts = (await api('GET', '/alerts?source=lifecycle&state=open', undefined, reader)).body.alerts as Array<{ message: string }>;
+    // The lifecycle records the verdict first and raises its alerts in the steps after: wait for them.
+    const alerts = await eventually(async () => {
+      const open = (await api('GET', '/alerts?source=lifecycle&state=open', undefined, reader)).body.alerts as Array<{ message: string }>;
+      return open.some((alert) => alert.message.includes('its purge is held')) && open.some((alert) => alert.message.includes('reached its maximum grace period')) ? open : undefined;
+    }, 'the alerts on v1');
     expect(alerts.some((alert) => alert.message.includes('legacy-billing') && alert.message.includes('its purge is held'))).toBe(true);
     expect(alerts.some((alert) => alert.message.includes('reached its maximum grace period') && alert.message.includes('legacy-billing'))).toBe(true);
   });
