@@ -146,7 +146,7 @@ export function addPendingVersion(
 export function publish(state: KeyLifecycleState, version: number, nowMs: number): KeyLifecycleState {
   const leadMs = policyDurations(state.policy).publicationLeadMs;
   return replaceVersion(state, version, (current) => {
-    if (current.state !== 'pending') throw new Error(`version ${version} of ${state.name} is ${current.state}; only a pending version is published ahead of its activation`);
+    if (current.state !== 'pending') throw new InternalError('invalid_version_transition', `version ${version} of ${state.name} is ${current.state}; only a pending version is published ahead of its activation`);
     return { ...current, publishedAt: iso(nowMs), activatesAt: iso(nowMs + leadMs) };
   });
 }
