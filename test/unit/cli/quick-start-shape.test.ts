@@ -1,4 +1,4 @@
-import { outputShape, readQuickStart } from '../../support/quick-start';
+import { outputShape, readQuickStart, seenAsRecorded } from '../../support/quick-start';
 
 /** Two runs of the same emergency rotation, as `--wait` printed them: other times, kids, hashes, another poll rhythm. */
 const recorded = `15:57:05  v1 retiring
@@ -36,6 +36,17 @@ describe('the quick-start output shape', () => {
   it('is the same for two runs that differ only in times, kids, hashes and which short steps a poll saw', () => {
     expect(outputShape(rerun)).toEqual(outputShape(recorded));
     expect(outputShape(recorded).slice(0, 3)).toEqual(['progress: v1 retiring', 'progress: v2 active → compromised → archived', 'progress: v3 pending → active']);
+  });
+
+  it('takes a version whose short states a poll missed as recorded, but not states out of order, new or ending elsewhere', () => {
+    const shape = outputShape(recorded);
+    const missedPending = outputShape(rerun.map((line) => line.replace(/.*v3 pending$/, '').replace('v3 pending → active', 'v3 active')).filter((line) => line !== ''));
+    expect(missedPending).toContain('progress: v3 active');
+    expect(seenAsRecorded(shape, missedPending)).toEqual(shape);
+    expect(seenAsRecorded(shape, ['progress: v2 active → archived'])).toEqual(['progress: v2 active → compromised → archived']);
+    for (const drifted of ['progress: v2 compromised → active', 'progress: v2 active → retiring → archived', 'progress: v2 active → compromised', 'progress: v4 active']) {
+      expect(seenAsRecorded(shape, [drifted])).toEqual([drifted]);
+    }
   });
 
   it.each([
