@@ -1,17 +1,19 @@
 import {
-  ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, log, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  ApplicationFailure, CancellationScope, allHandlersFinished, condition, log, makeContinueAsNewFunc, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
 import * as machine from '../domain/keys/lifecycle-machine';
 import { checkRequest, type KeyRequest } from '../domain/keys/lifecycle-requests';
 import { activeVersion, type KeyLifecycleState } from '../domain/keys/lifecycle-state';
 import { describeWaiting } from '../domain/keys/node-wait';
+import { KEY_WORKFLOW_TASK_TIMEOUT_MS } from '../domain/step-timeouts';
 import * as messages from './key-messages';
 import { runStep } from './lifecycle-steps';
 
 /** The patch of the rule that a due fresh run comes before new work (machine.RunFacts): older runs replay without it. */
 const FRESH_RUN_BEFORE_NEW_WORK = 'fresh-run-before-new-work';
 const FRESH_RUN_WHILE_WAITING = 'fresh-run-while-waiting-for-nodes';
+const NO_NODE_BACKOFF = 'no-node-answered-backoff';
 
 export interface KeyLifecycleInput {
   state: KeyLifecycleState;
@@ -131,11 +133,12 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
       await condition(() => woken || allHandlersFinished());
       if (woken) continue;
       if (step.kind === 'finish') return { name: m.key.name, phase: m.key.phase };
-      return continueAsNew<typeof keyLifecycleWorkflow>({ state: m.key, machine: { ...m, freshRunDue: false } });
+      // The fresh run gets the task timeout a key's workflow starts with, runs started before it was set included.
+      return makeContinueAsNewFunc<typeof keyLifecycleWorkflow>({ workflowTaskTimeout: KEY_WORKFLOW_TASK_TIMEOUT_MS })({ state: m.key, machine: { ...m, freshRunDue: false } });
     }
     const outcome = await runStep(step, waitUntil);
     try {
-      m = machine.apply(m, step, outcome, Date.now());
+      m = machine.apply(m, step, outcome, Date.now(), { noNodeBackoff: () => patched(NO_NODE_BACKOFF) });
     } catch (error) {
       m = machine.holdOnDefect(m, error, Date.now());
     }

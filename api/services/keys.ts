@@ -7,6 +7,7 @@ import { WORKFLOW_TYPES, keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
 import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
 import { checkText } from '../../domain/input-bounds';
+import { KEY_WORKFLOW_TASK_TIMEOUT_MS } from '../../domain/step-timeouts';
 import type { MachineView, RotationAccepted } from '../../domain/keys/lifecycle-machine';
 import { newKeyState, type KeyLifecycleState, type PredictionSummary } from '../../domain/keys/lifecycle-state';
 import { predictionOf } from '../../domain/keys/prediction';
@@ -112,6 +113,7 @@ export class KeyService {
           taskQueue: this.controlTaskQueue,
           workflowId,
           args: [{ state, reason: input.reason ?? 'key created' }],
+          workflowTaskTimeout: KEY_WORKFLOW_TASK_TIMEOUT_MS,
           typedSearchAttributes: [
             { key: keyNameSearchAttribute, value: name },
             { key: keyPhaseSearchAttribute, value: 'creating' },

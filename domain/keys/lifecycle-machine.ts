@@ -188,8 +188,14 @@ export interface LifecycleMachine {
 
 /** How often an archived version whose transition check failed is checked again. */
 export const VERIFY_RETRY_MS = lifecycle.VERIFY_RETRY_MS;
-/** How long a key waits before asking its nodes again when none answered, and before retrying a held-back generation. */
+/**
+ * How long a key waits before asking its nodes again when none answered: as long as it has waited so far, between
+ * NODE_RETRY_MIN_MS and NODE_RETRY_MS. A restart of the whole system ends the pings of a rotation under way unanswered
+ * (their 5 s schedule-to-start passes while every worker is down); the key asks again 2 s after its worker is back,
+ * not 30 s, and a cluster that stays down is asked ever less often, at most every 30 s.
+ */
 export const NODE_RETRY_MS = 30_000;
+export const NODE_RETRY_MIN_MS = 2_000;
 export const ENTROPY_RETRY_MS = 10_000;
 const NO_NODE_ANSWERED = 'an HSM node to answer (none did)';
 /** The longest single timer: a key whose next deadline is further away wakes up and decides again. */
@@ -367,6 +373,11 @@ export interface RunFacts {
    * of weeks would reach Temporal's history limit, which ends the workflow. Asked only where the rule changes the step.
    */
   freshRunWhileWaiting?: () => boolean;
+  /**
+   * Whether a key that no node answered asks again after a growing pause (NODE_RETRY_MIN_MS up to NODE_RETRY_MS) rather
+   * than after a fixed NODE_RETRY_MS. Asked only where the rule changes the pause; false for a history made before it.
+   */
+  noNodeBackoff?: () => boolean;
 }
 
 /** The next step of the key. Pure: the same machine, time and run facts give the same step. */
@@ -742,7 +753,7 @@ function decommissionStep(m: LifecycleMachine, work: DecommissionWork, nowMs: nu
 // ---------------------------------------------------------------- outcomes
 
 /** Applies the outcome of the step `decide` named. A failed step holds the key there; nothing is undone or lost. */
-export function apply(given: LifecycleMachine, step: Step, outcome: Outcome, nowMs: number): LifecycleMachine {
+export function apply(given: LifecycleMachine, step: Step, outcome: Outcome, nowMs: number, run: RunFacts = {}): LifecycleMachine {
   let m = given;
   if (step.kind === 'wait') return m.work?.kind === 'rotation' && m.work.notBefore !== null && m.work.notBefore <= nowMs ? { ...m, work: { ...m.work, notBefore: null } } : m;
   if (step.kind === 'continue-as-new' || step.kind === 'finish') return m;
@@ -766,7 +777,7 @@ export function apply(given: LifecycleMachine, step: Step, outcome: Outcome, now
   const value = outcome.ok ? outcome.value : null;
   switch (work.kind) {
     case 'rotation':
-      return applyRotation(m, work, step, value, nowMs);
+      return applyRotation(m, work, step, value, nowMs, run);
     case 'archive':
       return { ...m, work: work.nodeIds === null ? { ...work, nodeIds: nodesOf(value) } : work.wrapped === null ? { ...work, wrapped: (value as { wrapped: string }).wrapped } : !work.stored ? { ...work, stored: true } : { ...work, destroyed: true } };
     case 'verify':
@@ -784,7 +795,7 @@ export function apply(given: LifecycleMachine, step: Step, outcome: Outcome, now
 
 const nodesOf = (value: unknown): string[] => (value as { nodeIds: string[] }).nodeIds;
 
-function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, value: unknown, nowMs: number): LifecycleMachine {
+function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, value: unknown, nowMs: number, run: RunFacts): LifecycleMachine {
   if (work.nodeIds === null) return { ...m, work: { ...work, nodeIds: nodesOf(value) } };
   if (step.kind === 'calls' && step.calls[0]?.activity === 'setSigning') {
     const old = versionOf(m, work.previous as number) as KeyVersion;
@@ -793,7 +804,11 @@ function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, valu
   }
   if (step.kind === 'calls' && step.calls[0]?.activity === 'pingHsmNode') {
     const up = work.nodeIds.filter((_node, index) => ((value as Outcome[])[index] as Outcome).ok);
-    if (up.length === 0) return { ...m, waiting: m.waiting ?? { for: NO_NODE_ANSWERED, since: iso(nowMs) }, work: { ...work, notBefore: nowMs + NODE_RETRY_MS } };
+    if (up.length === 0) {
+      const waitedMs = m.waiting?.for === NO_NODE_ANSWERED ? nowMs - Date.parse(m.waiting.since) : 0;
+      const pauseMs = run.noNodeBackoff?.() === true ? Math.min(NODE_RETRY_MS, Math.max(NODE_RETRY_MIN_MS, waitedMs)) : NODE_RETRY_MS;
+      return { ...m, waiting: m.waiting ?? { for: NO_NODE_ANSWERED, since: iso(nowMs) }, work: { ...work, notBefore: nowMs + pauseMs } };
+    }
     const version = lifecycle.nextVersionNumber(m.key);
     return { ...m, waiting: m.waiting?.for === NO_NODE_ANSWERED ? null : m.waiting, work: { ...work, primary: up[(version - 1) % up.length] as string } };
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
+import { KEY_WORKFLOW_TASK_TIMEOUT_MS } from '../../domain/step-timeouts';
 import { projectRoot } from '../../scripts/tool-paths';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
@@ -45,6 +46,12 @@ describe('workflow histories replay against the current workflow code', () => {
     const runs: WorkflowExecutionInfo[] = [];
     for await (const execution of system.client.workflow.list({ query: `WorkflowId = 'key/${name}'` })) runs.push(execution);
     expect(runs.length).toBeGreaterThanOrEqual(2);
+    // Every run, the first and each fresh one, gives a cold worker's replay 20 s (domain/step-timeouts.ts), not 10 s.
+    const taskTimeouts = await Promise.all(runs.map(async (run) => {
+      const described = await system.client.workflow.getHandle(run.workflowId, run.runId).describe();
+      return Number(described.raw.executionConfig?.defaultWorkflowTaskTimeout?.seconds ?? 0);
+    }));
+    expect(taskTimeouts).toEqual(runs.map(() => KEY_WORKFLOW_TASK_TIMEOUT_MS / 1000));
     const recorded = await Promise.all(runs.map(async (run) => ({
       workflowId: run.workflowId,
       runId: run.runId,

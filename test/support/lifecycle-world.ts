@@ -245,7 +245,7 @@ export function drive(start: machine.LifecycleMachine, cluster: FakeCluster, now
     const onNodes = step.kind === 'call' ? [step.call] : step.kind === 'calls' ? step.calls : [];
     if (triedAway && onNodes.some((call) => call.queue.kind === 'hsm')) return { machine: m, answers, finished: false, freshRuns };
     const outcome = cluster.outcomeOf(step);
-    m = machine.apply(m, step, outcome, now);
+    m = machine.apply(m, step, outcome, now, { noNodeBackoff: () => true });
     triedAway ||= !outcome.ok && outcome.code === 'node_away';
   }
   throw new Error(`the machine did not settle in ${limit} steps (work: ${m.work?.kind ?? 'none'}, held: ${m.held?.step ?? 'no'})`);

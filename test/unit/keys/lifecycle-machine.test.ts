@@ -196,6 +196,40 @@ describe('the key lifecycle state machine', () => {
     expect(states(drive(stuck.machine, nodesDown.cluster, T0 + machine.NODE_RETRY_MS).machine)).toEqual(['v1:active']);
   });
 
+  it('asks its nodes again after a pause as long as it has waited, from 2 s to at most 30 s, when none answered; a run from before the rule pauses 30 s', () => {
+    const { cluster, m } = fresh();
+    for (const node of cluster.nodeIds) cluster.down.add(node);
+    const pauses: number[] = [];
+    let at = T0;
+    let current = drive(m, cluster, at).machine;
+    for (let i = 0; i < 7; i += 1) {
+      const notBefore = (current.work as { notBefore: number | null }).notBefore as number;
+      pauses.push(notBefore - at);
+      at = notBefore;
+      current = drive(current, cluster, at).machine;
+    }
+    expect(pauses).toEqual([2_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+    expect(current.waiting).toMatchObject({ for: expect.stringMatching(/HSM node to answer/), since: new Date(T0).toISOString() });
+    cluster.down.clear();
+    const back = drive(current, cluster, (current.work as { notBefore: number }).notBefore).machine;
+    expect(states(back)).toEqual(['v1:active']);
+    expect(back.waiting).toBeNull();
+
+    // The same unanswered pings, applied as a history from before the rule replays them: a fixed 30 s pause.
+    const old = fresh();
+    for (const node of old.cluster.nodeIds) old.cluster.down.add(node);
+    let before = old.m;
+    for (;;) {
+      const { machine: next, step } = machine.decide(before, T0);
+      if (step.kind === 'calls' && step.calls[0]?.activity === 'pingHsmNode') {
+        const applied = machine.apply(next, step, old.cluster.outcomeOf(step), T0, { noNodeBackoff: () => false });
+        expect((applied.work as { notBefore: number }).notBefore).toBe(T0 + machine.NODE_RETRY_MS);
+        break;
+      }
+      before = machine.apply(next, step, old.cluster.outcomeOf(step), T0);
+    }
+  });
+
   it('a step on an away node waits for it visibly, is reported once past the bound, never holds the key, and goes on when the node is back', () => {
     const { cluster, m: start } = created();
     cluster.away.add('hsm-3');
