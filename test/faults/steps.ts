@@ -128,7 +128,7 @@ export async function killDuringStep(stack: FaultStack, plan: KillPlan, log: (li
   if (plan.arm.kind === 'now') stack.freeze(victim);
   if (plan.arm.kind === 'event') {
     // Armed before its trigger, an event arm waits through every kill before its step (one key suffers them all in
-    // the quick run): a control worker replaced under load took a minute, and the archive's record came 2 minutes after
+    // the quick run): a control worker replaced under load took a minute, and the archive's record came over 2 minutes after
     // the arm on the clean-clone CI. The cycle's own waits bound the run; this only must not end it early.
     await waitForEvent(stack, key, plan.arm.match, 600_000);
     stack.freeze(victim);
