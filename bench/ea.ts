@@ -134,9 +134,23 @@ function disagreements(ours: Reference, reference: Reference): string[] {
   return out;
 }
 
-const bitsPerSample = Number(process.argv[2] ?? 8);
-const sampleCount = Number(process.argv[3] ?? 1_000_000);
-const rounds = Number(process.argv[4] ?? 3);
+const USAGE = 'usage: [KEYROTOR_BENCH_NIST_EA=/path/to/ea_non_iid] npx tsx bench/ea.ts [bits-per-sample=8] [samples=1000000] [rounds=3]';
+
+/** The positional argument at `index` as an integer in [low, high], its default when absent; exits with the usage otherwise. */
+function argument(index: number, fallback: number, low: number, high: number): number {
+  const given = process.argv[index];
+  const value = given === undefined ? fallback : Number(given);
+  if (!Number.isInteger(value) || value < low || value > high) {
+    const help = given === '--help' || given === '-h';
+    (help ? process.stdout : process.stderr).write(`${USAGE}\n${help ? '' : `not an integer from ${low} to ${high}: ${given}\n`}`);
+    process.exit(help ? 0 : 2);
+  }
+  return value;
+}
+
+const bitsPerSample = argument(2, 8, 1, 8);
+const sampleCount = argument(3, 1_000_000, 1, 2 ** 30);
+const rounds = argument(4, 3, 1, 1000);
 const tool = process.env.KEYROTOR_BENCH_NIST_EA;
 const data = counterModeBytes(sampleCount, (1 << bitsPerSample) - 1);
 
