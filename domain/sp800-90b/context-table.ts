@@ -24,16 +24,22 @@ function spread(hash: number): number {
  * The contexts (substrings of one width) a predictor has seen, found by content without building strings, with the
  * counts of the symbols that followed each. A context's prediction is its most frequent follower, ties going to the
  * larger symbol: the rule the reference tool's PostfixDictionary arrives at.
+ *
+ * Laid out for the cache: a slot holds the hash next to the id, so a probe reads one line, and a context's first
+ * follower is counted in the context's own best/bestSymbol; the table of (context, follower) counts is needed only
+ * for a context that has had two different followers, which in data of high entropy few of the longer ones get.
  */
 export class ContextTable {
   size = 0;
+  /** Pairs (hash, id + 1); id + 1 = 0 marks an empty slot. */
   private slots: Int32Array;
   private mask: number;
   private start: Int32Array;
-  private hashes: Int32Array;
   private best: Int32Array;
   private bestSymbol: Int32Array;
-  private followers: FollowerCounts;
+  /** 1 when the context has had followers other than bestSymbol, whose counts are then all in `followers`. */
+  private spilled: Uint8Array;
+  private readonly followers = new FollowerCounts(16);
 
   constructor(
     private readonly data: Uint8Array,
@@ -41,23 +47,22 @@ export class ContextTable {
     expectedContexts: number,
   ) {
     const capacity = 1 << Math.max(4, Math.ceil(Math.log2(expectedContexts * 2)));
-    this.slots = new Int32Array(capacity);
+    this.slots = new Int32Array(2 * capacity);
     this.mask = capacity - 1;
     this.start = new Int32Array(capacity >> 1);
-    this.hashes = new Int32Array(capacity >> 1);
     this.best = new Int32Array(capacity >> 1);
     this.bestSymbol = new Int32Array(capacity >> 1);
-    this.followers = new FollowerCounts(expectedContexts * 2);
+    this.spilled = new Uint8Array(capacity >> 1);
   }
 
   /** The id of the context data[at .. at+width-1], or -1. */
   find(at: number, hash: number): number {
-    const { slots, mask, data, width, start, hashes } = this;
+    const { slots, mask, data, width, start } = this;
     for (let slot = spread(hash) & mask; ; slot = (slot + 1) & mask) {
-      const entry = slots[slot]!;
+      const entry = slots[2 * slot + 1]!;
       if (entry === 0) return -1;
+      if (slots[2 * slot] !== hash) continue;
       const id = entry - 1;
-      if (hashes[id] !== hash) continue;
       const other = start[id]!;
       let j = 0;
       while (j < width && data[other + j] === data[at + j]) j++;
@@ -68,11 +73,10 @@ export class ContextTable {
   findOrAdd(at: number, hash: number): number {
     const found = this.find(at, hash);
     if (found >= 0) return found;
-    if ((this.size + 1) * 2 > this.slots.length) this.grow();
+    if ((this.size + 1) * 2 > this.slots.length >> 1) this.grow();
     const id = this.size++;
     this.start[id] = at;
-    this.hashes[id] = hash;
-    this.place(id);
+    this.place(id, hash);
     return id;
   }
 
@@ -90,37 +94,52 @@ export class ContextTable {
    * Counts `symbol` after context `id`. A follower not seen before is added only if `mayAdd`; returns whether it was.
    */
   countFollower(id: number, symbol: number, mayAdd: boolean): boolean {
+    const best = this.best[id]!;
+    if (this.spilled[id] === 0) {
+      if (best === 0 || symbol === this.bestSymbol[id]) {
+        if (best === 0 && !mayAdd) return false;
+        this.best[id] = best + 1;
+        this.bestSymbol[id] = symbol;
+        return best === 0;
+      }
+      if (!mayAdd) return false;
+      // A second follower: from now on every count of this context is kept in the table.
+      this.spilled[id] = 1;
+      this.followers.set(id * 256 + this.bestSymbol[id]!, best);
+    }
     const result = this.followers.increment(id * 256 + symbol, mayAdd);
     if (result === 0) return false;
     const count = result > 0 ? result : -result;
-    if (count > this.best[id]! || (count === this.best[id] && symbol > this.bestSymbol[id]!)) {
+    if (count > best || (count === best && symbol > this.bestSymbol[id]!)) {
       this.best[id] = count;
       this.bestSymbol[id] = symbol;
     }
     return result < 0;
   }
 
-  private place(id: number): void {
+  private place(id: number, hash: number): void {
     const { slots, mask } = this;
-    let slot = spread(this.hashes[id]!) & mask;
-    while (slots[slot] !== 0) slot = (slot + 1) & mask;
-    slots[slot] = id + 1;
+    let slot = spread(hash) & mask;
+    while (slots[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+    slots[2 * slot] = hash;
+    slots[2 * slot + 1] = id + 1;
   }
 
   private grow(): void {
-    const capacity = this.slots.length * 2;
-    this.slots = new Int32Array(capacity);
+    const old = this.slots;
+    const capacity = old.length;
+    this.slots = new Int32Array(2 * capacity);
     this.mask = capacity - 1;
-    const resize = (old: Int32Array): Int32Array => {
-      const next = new Int32Array(capacity >> 1);
-      next.set(old);
+    const resize = <T extends Int32Array | Uint8Array>(array: T): T => {
+      const next = new (array.constructor as new (length: number) => T)(capacity >> 1);
+      next.set(array);
       return next;
     };
     this.start = resize(this.start);
-    this.hashes = resize(this.hashes);
     this.best = resize(this.best);
     this.bestSymbol = resize(this.bestSymbol);
-    for (let id = 0; id < this.size; id++) this.place(id);
+    this.spilled = resize(this.spilled);
+    for (let slot = 0; slot < old.length; slot += 2) if (old[slot + 1] !== 0) this.place(old[slot + 1]! - 1, old[slot]!);
   }
 }
 
@@ -136,6 +155,15 @@ class FollowerCounts {
     this.keys = new Int32Array(capacity).fill(-1);
     this.counts = new Int32Array(capacity);
     this.mask = capacity - 1;
+  }
+
+  /** Stores `count` for a key that is not in the table yet. */
+  set(key: number, count: number): void {
+    if (this.increment(key, true) !== -1) throw new Error(`follower key ${key} is counted already`);
+    const { keys, mask } = this;
+    let slot = spread(key) & mask;
+    while (keys[slot] !== key) slot = (slot + 1) & mask;
+    this.counts[slot] = count;
   }
 
   /** The new count, negated when the key was added now; 0 when the key is absent and `mayAdd` is false. */

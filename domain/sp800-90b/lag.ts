@@ -1,6 +1,10 @@
-import { packBits, popcount } from './packed-bits';
+import { packBits, popcount as importedPopcount } from './packed-bits';
 import type { EstimatorOutcome } from './estimate';
 import { predictorEstimate, PredictorRecord, type PredictorScore, Scoreboard } from './prediction';
+
+// Loaded as CommonJS (tsx, jest), a call of an imported function reads it through the export's getter, which V8 does
+// not inline into a hot loop; the loops here call a module-level binding instead.
+const popcount = importedPopcount;
 
 const LAGS = 128;
 
@@ -12,11 +16,29 @@ export function lagEstimate(symbols: Uint8Array, alphabetSize: number): Estimato
   return predictorEstimate({ minimumLength: 3, scoreBits: binaryLagScore, scoreSymbols: lagScore }, symbols, alphabetSize);
 }
 
-function lagScore(symbols: Uint8Array): PredictorScore {
+/**
+ * Lag d scores at position i when the symbol d + 1 back is the same, so only the earlier positions of the same symbol
+ * within LAGS need a look: each position links to the previous one of its symbol, and the chain from the most recent
+ * one visits the lags in increasing order, the definition's order. On a wide alphabet that is a few lags per position
+ * instead of 128.
+ */
+function lagScore(symbols: Uint8Array, alphabetSize: number): PredictorScore {
+  const length = symbols.length;
   const board = new Scoreboard(LAGS);
   const record = new PredictorRecord();
-  stepByStep(symbols, 1, symbols.length, board, record);
-  return record.score(symbols.length - 1);
+  const previous = new Int32Array(length);
+  const latest = new Int32Array(alphabetSize).fill(-1);
+  latest[symbols[0]!] = 0;
+  previous[0] = -1;
+  for (let i = 1; i < length; i++) {
+    const s = symbols[i]!;
+    record.check(s === symbols[i - board.winner - 1]);
+    const first = latest[s]!;
+    for (let j = first; j >= 0 && i - j <= LAGS; j = previous[j]!) board.credit(i - j - 1);
+    previous[i] = first;
+    latest[s] = i;
+  }
+  return record.score(length - 1);
 }
 
 /** The definition's loop over positions `from` to `to` (exclusive): the winner predicts, then every lag is scored. */

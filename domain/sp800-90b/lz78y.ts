@@ -1,6 +1,10 @@
-import { ContextTable, extendContextHash } from './context-table';
+import { ContextTable, extendContextHash as importedExtendContextHash } from './context-table';
 import type { EstimatorOutcome } from './estimate';
 import { predictorEstimate, PredictorRecord, type PredictorScore } from './prediction';
+
+// Loaded as CommonJS (tsx, jest), a call of an imported function reads it through the export's getter, which V8 does
+// not inline into a hot loop; the loops here call a module-level binding instead.
+const extendContextHash = importedExtendContextHash;
 
 const MAX_CONTEXT = 16;
 /** Section 6.3.10 caps the dictionary at this many contexts (all lengths together). */

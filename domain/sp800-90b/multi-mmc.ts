@@ -1,6 +1,10 @@
-import { ContextTable, extendContextHash } from './context-table';
+import { ContextTable, extendContextHash as importedExtendContextHash } from './context-table';
 import type { EstimatorOutcome } from './estimate';
 import { predictorEstimate, PredictorRecord, type PredictorScore, Scoreboard } from './prediction';
+
+// Loaded as CommonJS (tsx, jest), a call of an imported function reads it through the export's getter, which V8 does
+// not inline into a hot loop; the loops here call a module-level binding instead.
+const extendContextHash = importedExtendContextHash;
 
 const ORDERS = 16;
 /** Each Markov model keeps at most this many (context, follower) pairs, as in section 6.3.9. */

@@ -1,4 +1,8 @@
-import { packBits, window32 } from './packed-bits';
+import { packBits, window32 as importedWindow32 } from './packed-bits';
+
+// Loaded as CommonJS (tsx, jest), a call of an imported function reads it through the export's getter, which V8 does
+// not inline into a hot loop; the loops here call a module-level binding instead.
+const window32 = importedWindow32;
 
 /**
  * Suffix array by induced sorting (SA-IS, Nong, Zhang and Chan 2009): linear time, so the t-Tuple and LRS
