@@ -95,14 +95,16 @@ function binaryScore(bits: Uint8Array): PredictorScore {
 
   const board = new Scoreboard(ORDERS);
   const record = new PredictorRecord();
+  // The last ORDERS bits before position i, the most recent lowest: order d's context is its low d + 1 bits.
+  let window = bits[0]!;
   for (let i = 2; i < length; i++) {
     const next = bits[i]!;
     const speaker = board.winner;
     let found = false;
-    pattern = 0;
-    for (let d = 0; d < ORDERS && d <= i - 2; d++) {
-      pattern |= bits[i - d - 1]! << d;
-      const at = offsets[d]! + 2 * pattern;
+    window = ((window << 1) | bits[i - 1]!) & 0xffff;
+    const orders = i - 1 < ORDERS ? i - 1 : ORDERS;
+    for (let d = 0; d < orders; d++) {
+      const at = offsets[d]! + 2 * (window & ((2 << d) - 1));
       let prediction = 0;
       if (d === 0 || found) {
         const zeros = counts[at]!;
