@@ -1,4 +1,5 @@
 import * as pkcs11js from 'pkcs11js';
+import type { KeyTypeProfile } from '../../domain/keys/key-types';
 import { readAttributes } from './token';
 
 /**
@@ -21,6 +22,16 @@ export const KeyKind = {
   // pkcs11js lacks the constant; SoftHSM makes Ed25519 keys of this type.
   ecEdwards: 0x40,
 } as const;
+
+/** The generation mechanism each key type names in domain/keys/key-types.ts. */
+export const GENERATION_MECHANISM: Record<KeyTypeProfile['generation'], number> = {
+  CKM_AES_KEY_GEN: pkcs11js.CKM_AES_KEY_GEN,
+  CKM_RSA_PKCS_KEY_PAIR_GEN: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
+  CKM_EC_KEY_PAIR_GEN: pkcs11js.CKM_EC_KEY_PAIR_GEN,
+};
+
+/** The CKK_ value of each key kind a type names. */
+export const KEY_KIND_OF: Record<KeyTypeProfile['keyKind'], number> = { ec: KeyKind.ec, rsa: KeyKind.rsa, aes: KeyKind.aes };
 
 type ValueKind = 'boolean' | 'ulong' | 'bytes' | 'string';
 

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { UserError } from '../../domain/errors';
 import { encryptionUsageFor, usageByObject, type EncryptionUsage } from '../../domain/keys/encryption-usage';
-import { ENCRYPTION_KEY_TYPES, profileOf, type EncryptionKeyType, type KeyObjectClass, type KeyTypeProfile } from '../../domain/keys/key-types';
-import { KeyKind, ObjectClass, readAttributeValues, template, type AttributeValues } from './attributes';
+import { ENCRYPTION_KEY_TYPES, profileOf, type EncryptionKeyType, type KeyObjectClass } from '../../domain/keys/key-types';
+import { GENERATION_MECHANISM, KeyKind, ObjectClass, readAttributeValues, template, type AttributeValues } from './attributes';
 import {
   AES_KEY_WRAP_PAD,
   KeyNotFoundError,
@@ -100,12 +100,6 @@ function usageOf(keyType: EncryptionKeyType, usage: EncryptionUsage, objectClass
 
 /** A version is generated pending: decrypt side on (its public key may be published), encrypt side off. */
 const GENERATED_USAGE = (): EncryptionUsage => encryptionUsageFor({ state: 'pending', decryptAfterCompromise: true });
-
-const GENERATION_MECHANISM: Record<KeyTypeProfile['generation'], number> = {
-  CKM_AES_KEY_GEN: pkcs11js.CKM_AES_KEY_GEN,
-  CKM_RSA_PKCS_KEY_PAIR_GEN: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
-  CKM_EC_KEY_PAIR_GEN: pkcs11js.CKM_EC_KEY_PAIR_GEN,
-};
 
 function checkEncryptionKeyType(keyType: string): EncryptionKeyType {
   if (!(ENCRYPTION_KEY_TYPES as readonly string[]).includes(keyType)) {

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { KeyrotorError, UserError } from '../../domain/errors';
 import { JWS_ALGORITHM, KEY_TYPES, type KeyType } from '../../domain/keys/key-model';
-import { KeyKind, ObjectClass, keyKindName, readAttributeValues, template, type AttributeValues } from './attributes';
+import { profileOf } from '../../domain/keys/key-types';
+import { GENERATION_MECHANISM, KEY_KIND_OF, KeyKind, ObjectClass, keyKindName, readAttributeValues, template, type AttributeValues } from './attributes';
 import { HsmError, ckrOf } from './errors';
 import {
   componentsFromJson,
@@ -127,7 +128,7 @@ const temporaryKeyUsage = (): Partial<AttributeValues> => ({
   derive: false,
 });
 
-const keyKindOf = (keyType: KeyType): number => (isEcKeyType(keyType) ? KeyKind.ec : KeyKind.rsa);
+const keyKindOf = (keyType: KeyType): number => KEY_KIND_OF[profileOf(keyType).keyKind];
 
 function publicKeyTemplate(components: PublicKeyComponents, id: Buffer, label: string): pkcs11js.Template {
   const material = 'ecParams' in components
@@ -460,9 +461,8 @@ export async function generateKeyPair(pool: TokenSessionPool, input: GenerateKey
     if (existing) return { fingerprint: existing.fingerprint, spki: existing.spki.toString('base64'), created: false };
 
     const { pkcs11, session: handle } = session;
-    const [mechanism, material] = isEcKeyType(keyType)
-      ? [pkcs11js.CKM_EC_KEY_PAIR_GEN, { ecParams: ecParamsOf(keyType) }]
-      : [pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN, { modulusBits: modulusBitsOf(keyType), publicExponent: Buffer.from([0x01, 0x00, 0x01]) }];
+    const mechanism = GENERATION_MECHANISM[profileOf(keyType).generation];
+    const material = isEcKeyType(keyType) ? { ecParams: ecParamsOf(keyType) } : { modulusBits: modulusBitsOf(keyType), publicExponent: Buffer.from([0x01, 0x00, 0x01]) };
     // The async form: RSA key generation takes up to a second, and a blocked event loop misses Temporal heartbeats.
     const pair = await pkcs11.C_GenerateKeyPairAsync(
       handle,
