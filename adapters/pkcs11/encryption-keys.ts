@@ -3,7 +3,8 @@ import * as pkcs11js from 'pkcs11js';
 import { UserError } from '../../domain/errors';
 import { encryptionUsageFor, usageByObject, type EncryptionUsage } from '../../domain/keys/encryption-usage';
 import { ENCRYPTION_KEY_TYPES, profileOf, type EncryptionKeyType, type KeyObjectClass } from '../../domain/keys/key-types';
-import { GENERATION_MECHANISM, KeyKind, ObjectClass, readAttributeValues, template, type AttributeValues } from './attributes';
+import { CLUSTER_KEK_LABEL } from '../../domain/identifiers';
+import { GENERATION_MECHANISM, KeyKind, MECHANISM, ObjectClass, mechanismList, readAttributeValues, template, type AttributeValues } from './attributes';
 import {
   AES_KEY_WRAP_PAD,
   KeyNotFoundError,
@@ -98,6 +99,11 @@ function usageOf(keyType: EncryptionKeyType, usage: EncryptionUsage, objectClass
   return usageByObject(keyType, usage)[objectClass] ?? {};
 }
 
+/** CKA_ALLOWED_MECHANISMS of every object of a version of this type (key-types.ts says why). */
+function allowedMechanisms(keyType: EncryptionKeyType): Buffer {
+  return mechanismList((profileOf(keyType).mechanisms ?? []).map((name) => MECHANISM[name]));
+}
+
 /** A version is generated pending: decrypt side on (its public key may be published), encrypt side off. */
 const GENERATED_USAGE = (): EncryptionUsage => encryptionUsageFor({ state: 'pending', decryptAfterCompromise: true });
 
@@ -157,15 +163,27 @@ async function aesFingerprint(session: PooledSession, fingerprintCopy: pkcs11js.
   return createHash('sha256').update(AES_FINGERPRINT_DOMAIN).update(encrypted).digest('hex');
 }
 
-/** A session object that only encrypts, for the fingerprint: the token object never needs CKA_ENCRYPT for it. */
-const fingerprintCopyUsage = (): Partial<AttributeValues> => ({ ...secretKeyFixed(), token: false, encrypt: true, decrypt: false, wrap: false, unwrap: false });
+/** A session object that can only encrypt one way, for the fingerprint: the token object never needs ECB. */
+const fingerprintCopyTemplate = (): pkcs11js.Template =>
+  template({ ...secretKeyFixed(), token: false, extractable: false, encrypt: true, decrypt: false, wrap: false, unwrap: false, allowedMechanisms: mechanismList([pkcs11js.CKM_AES_ECB]) });
+
+/** The fingerprint of a wrapped AES key, from a session copy unwrapped for it and destroyed after. */
+async function fingerprintOfWrapped(session: PooledSession, unwrappingKeyLabel: string, wrapped: Buffer): Promise<string> {
+  const copy = await unwrap(session, unwrappingKeyLabel, wrapped, fingerprintCopyTemplate());
+  try {
+    return await aesFingerprint(session, copy);
+  } finally {
+    destroyQuietly(session, copy);
+  }
+}
 
 /**
- * Turns a session copy into the token object, with the name and usage given. C_CopyObject keeps the value and the
- * fixed attributes (CKA_WRAP_WITH_TRUSTED is settable only at creation) and takes the new usage.
+ * The fingerprint of an AES key held on this token. CKA_ALLOWED_MECHANISMS is fixed at creation and the key allows only
+ * key wrap and GCM, so the one-block ECB runs on a copy: wrapped under the cluster KEK, unwrapped as a session object.
  */
-function storeCopy(session: PooledSession, copy: pkcs11js.Handle, label: string, id: Buffer, usage: EncryptionUsage): pkcs11js.Handle {
-  return session.pkcs11.C_CopyObject(session.session, copy, template({ token: true, label, id, ...usageOf('aes-256', usage, 'secretKey') }));
+async function fingerprintOfHeld(session: PooledSession, key: pkcs11js.Handle): Promise<string> {
+  const wrapped = await session.pkcs11.C_WrapKeyAsync(session.session, AES_KEY_WRAP_PAD, findWrappingKey(session, CLUSTER_KEK_LABEL), key, Buffer.alloc(WRAP_BUFFER_BYTES));
+  return fingerprintOfWrapped(session, CLUSTER_KEK_LABEL, wrapped);
 }
 
 function destroyQuietly(session: PooledSession, handle: pkcs11js.Handle): void {
@@ -181,8 +199,9 @@ function destroyQuietly(session: PooledSession, handle: pkcs11js.Handle): void {
 
 /**
  * Generates a key labelled `label` with the usage of a pending version, or returns the one an earlier call made
- * (created: false). An AES key is generated as a session object, fingerprinted, and stored on the token with its label
- * and ID in one C_CopyObject, so the token never holds it unnamed. An RSA-OAEP pair is named right after generation.
+ * (created: false). The fingerprint is known only once the key exists, so CKA_ID is set right after generation; a key
+ * an interrupted call left with its label but no ID is named by the retry. An AES key is fingerprinted through a copy
+ * wrapped under the cluster KEK (fingerprintOfHeld), which every node holds.
  */
 export async function generateEncryptionKey(pool: TokenSessionPool, input: GenerateEncryptionKeyInput): Promise<GenerateEncryptionKeyResult> {
   const keyType = checkEncryptionKeyType(input.keyType);
@@ -197,19 +216,20 @@ async function generateAes(session: PooledSession, label: string): Promise<Gener
   const { pkcs11, session: handle } = session;
   const existing = find(session, 'secretKey', { label });
   if (existing.length > 1) throw fatal(session, `${existing.length} secret keys are labelled '${label}'; keep one or use another label`);
-  if (existing[0]) {
-    const { id, keyType } = readAttributeValues(pkcs11, handle, existing[0], ['id', 'keyType']);
-    if (keyType !== KeyKind.aes || id.length !== 32) throw fatal(session, `label '${label}' already names a secret key that is not a keyrotor aes-256 key; use another label`);
-    return { fingerprint: id.toString('hex'), spki: null, created: false };
+  let key = existing[0];
+  if (key) {
+    const { id, keyType } = readAttributeValues(pkcs11, handle, key, ['id', 'keyType']);
+    if (keyType !== KeyKind.aes || (id.length !== 0 && id.length !== 32)) throw fatal(session, `label '${label}' already names a secret key that is not a keyrotor aes-256 key; use another label`);
+    if (id.length === 32) return { fingerprint: id.toString('hex'), spki: null, created: false };
+    // No ID: an earlier call stopped between generating and naming the key, so it was never handed out; it is named now.
+  } else {
+    key = await pkcs11.C_GenerateKeyAsync(handle, { mechanism: GENERATION_MECHANISM.CKM_AES_KEY_GEN }, template({
+      ...secretKeyFixed(), token: true, valueLen: 32, allowedMechanisms: allowedMechanisms('aes-256'), ...usageOf('aes-256', GENERATED_USAGE(), 'secretKey'), label,
+    }));
   }
-  const copy = await pkcs11.C_GenerateKeyAsync(handle, { mechanism: GENERATION_MECHANISM.CKM_AES_KEY_GEN }, template({ ...fingerprintCopyUsage(), valueLen: 32 }));
-  try {
-    const fingerprint = await aesFingerprint(session, copy);
-    storeCopy(session, copy, label, Buffer.from(fingerprint, 'hex'), GENERATED_USAGE());
-    return { fingerprint, spki: null, created: true };
-  } finally {
-    destroyQuietly(session, copy);
-  }
+  const fingerprint = await fingerprintOfHeld(session, key);
+  pkcs11.C_SetAttributeValue(handle, key, template({ id: Buffer.from(fingerprint, 'hex') }));
+  return { fingerprint, spki: null, created: existing.length === 0 };
 }
 
 function readRsaComponents(session: PooledSession, object: pkcs11js.Handle): { modulus: Buffer; publicExponent: Buffer } {
@@ -262,7 +282,7 @@ function settleExistingRsaPair(session: PooledSession, keyType: EncryptionKeyTyp
 }
 
 function rsaPublicKeyTemplate(keyType: EncryptionKeyType, components: { modulus: Buffer; publicExponent: Buffer }, id: Buffer, label: string, usage: EncryptionUsage): pkcs11js.Template {
-  return template({ class: ObjectClass.publicKey, keyType: KeyKind.rsa, ...components, ...publicKeyFixed(), ...usageOf(keyType, usage, 'publicKey'), id, label });
+  return template({ class: ObjectClass.publicKey, keyType: KeyKind.rsa, ...components, ...publicKeyFixed(), allowedMechanisms: allowedMechanisms(keyType), ...usageOf(keyType, usage, 'publicKey'), id, label });
 }
 
 async function generateRsaOaep(session: PooledSession, keyType: EncryptionKeyType, label: string): Promise<GenerateEncryptionKeyResult> {
@@ -274,8 +294,8 @@ async function generateRsaOaep(session: PooledSession, keyType: EncryptionKeyTyp
   const pair = await pkcs11.C_GenerateKeyPairAsync(
     handle,
     { mechanism: GENERATION_MECHANISM[profileOf(keyType).generation] },
-    template({ modulusBits: sizeOf(keyType).modulusBits, publicExponent: Buffer.from([0x01, 0x00, 0x01]), ...publicKeyFixed(), ...usageOf(keyType, usage, 'publicKey'), label }),
-    template({ ...privateKeyFixed(), ...usageOf(keyType, usage, 'privateKey'), label }),
+    template({ modulusBits: sizeOf(keyType).modulusBits, publicExponent: Buffer.from([0x01, 0x00, 0x01]), ...publicKeyFixed(), allowedMechanisms: allowedMechanisms(keyType), ...usageOf(keyType, usage, 'publicKey'), label }),
+    template({ ...privateKeyFixed(), allowedMechanisms: allowedMechanisms(keyType), ...usageOf(keyType, usage, 'privateKey'), label }),
   );
   const spki = spkiFromComponents(readRsaComponents(session, pair.publicKey));
   const fingerprint = fingerprintOf(spki);
@@ -341,17 +361,15 @@ export async function importEncryptionReplica(pool: TokenSessionPool, input: Imp
         applyUsage(session, keyType, fingerprint, usage);
         return { created: false };
       }
-      const copy = await unwrap(session, unwrappingKeyLabel, wrapped, template(fingerprintCopyUsage()));
-      try {
-        // SoftHSM 2.6 leaves CKA_VALUE_LEN of an unwrapped key 0 and refuses it in the template (CKR_ATTRIBUTE_READ_ONLY):
-        // the fingerprint alone proves the key, its length included.
-        const actual = await aesFingerprint(session, copy);
-        if (actual !== fingerprint) throw fatal(session, `replica check failed: the unwrapped key is key ${actual}, not ${fingerprint}; the blob holds another key`);
-        storeCopy(session, copy, label, id, usage);
-        return { created: true };
-      } finally {
-        destroyQuietly(session, copy);
-      }
+      // The blob is proven on a session copy first: the token object allows no mechanism that could fingerprint it.
+      // SoftHSM 2.6 leaves CKA_VALUE_LEN of an unwrapped key 0 and refuses it in the template (CKR_ATTRIBUTE_READ_ONLY):
+      // the fingerprint alone proves the key, its length included.
+      const actual = await fingerprintOfWrapped(session, unwrappingKeyLabel, wrapped);
+      if (actual !== fingerprint) throw fatal(session, `replica check failed: the unwrapped key is key ${actual}, not ${fingerprint}; the blob holds another key`);
+      await unwrap(session, unwrappingKeyLabel, wrapped, template({
+        ...secretKeyFixed(), token: true, allowedMechanisms: allowedMechanisms(keyType), ...usageOf(keyType, usage, 'secretKey'), id, label,
+      }));
+      return { created: true };
     }
 
     let privateKey = findOne(session, 'privateKey', fingerprint);
@@ -369,7 +387,7 @@ export async function importEncryptionReplica(pool: TokenSessionPool, input: Imp
       const actual = fingerprintOf(spkiFromComponents(readRsaComponents(session, publicKey)));
       if (actual !== fingerprint) throw fatal(session, `replica check failed: the public key made on this token has fingerprint ${actual}, not ${fingerprint}`);
       if (!privateKey) {
-        privateKey = await unwrap(session, unwrappingKeyLabel, wrapped, template({ class: ObjectClass.privateKey, keyType: KeyKind.rsa, ...privateKeyFixed(), ...usageOf(keyType, usage, 'privateKey'), id, label }));
+        privateKey = await unwrap(session, unwrappingKeyLabel, wrapped, template({ class: ObjectClass.privateKey, keyType: KeyKind.rsa, ...privateKeyFixed(), allowedMechanisms: allowedMechanisms(keyType), ...usageOf(keyType, usage, 'privateKey'), id, label }));
         created.push(privateKey);
       }
       if (!sameRsaKey(readRsaComponents(session, privateKey), components)) {

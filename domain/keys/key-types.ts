@@ -12,6 +12,7 @@ export type KeyObjectClass = 'secretKey' | 'privateKey' | 'publicKey';
 
 export type JwsAlgorithm = 'ES256' | 'ES384' | 'RS256';
 export type JweAlgorithm = 'RSA-OAEP' | 'RSA-OAEP-256';
+export type MechanismName = 'CKM_AES_KEY_WRAP_PAD' | 'CKM_AES_GCM' | 'CKM_RSA_PKCS_OAEP';
 
 export interface KeyTypeProfile {
   family: 'signing' | 'encryption';
@@ -19,6 +20,14 @@ export interface KeyTypeProfile {
   keyKind: 'ec' | 'rsa' | 'aes';
   generation: 'CKM_EC_KEY_PAIR_GEN' | 'CKM_RSA_PKCS_KEY_PAIR_GEN' | 'CKM_AES_KEY_GEN';
   size: { curve: 'P-256' | 'P-384' } | { modulusBits: 2048 | 3072 } | { valueBytes: 32 };
+  /**
+   * The only mechanisms the version's objects accept (CKA_ALLOWED_MECHANISMS, fixed at creation). An AES key that may
+   * both wrap and decrypt would otherwise give out any key it can wrap: wrap it with CKM_AES_CBC, decrypt the blob with
+   * CKM_AES_CBC. Key wrap (RFC 5649) blobs do not decrypt with GCM, and the module wraps with neither GCM nor ECB. An
+   * RSA-OAEP private key limited to OAEP is no PKCS#1 v1.5 decryption oracle. Absent: not restricted (the signing types,
+   * whose keys neither wrap nor decrypt).
+   */
+  mechanisms?: readonly MechanismName[];
   /** Every object of a version and the usage attributes it carries; every other usage attribute is false. */
   objects: Partial<Record<KeyObjectClass, readonly Capability[]>>;
   /**
@@ -42,10 +51,10 @@ export const KEY_TYPE_PROFILES = {
   // A key-encryption key: wraps data keys (CKM_AES_KEY_WRAP_PAD) and seals small payloads (CKM_AES_GCM). Nothing public.
   'aes-256': {
     family: 'encryption', keyKind: 'aes', generation: 'CKM_AES_KEY_GEN', size: { valueBytes: 32 },
-    objects: { secretKey: ['encrypt', 'decrypt', 'wrap', 'unwrap'] }, publication: null,
+    mechanisms: ['CKM_AES_KEY_WRAP_PAD', 'CKM_AES_GCM'], objects: { secretKey: ['encrypt', 'decrypt', 'wrap', 'unwrap'] }, publication: null,
   },
-  'rsa-oaep-2048': { family: 'encryption', keyKind: 'rsa', generation: 'CKM_RSA_PKCS_KEY_PAIR_GEN', size: { modulusBits: 2048 }, objects: RSA_OAEP_OBJECTS, publication: { use: 'enc', algs: OAEP_ALGS } },
-  'rsa-oaep-3072': { family: 'encryption', keyKind: 'rsa', generation: 'CKM_RSA_PKCS_KEY_PAIR_GEN', size: { modulusBits: 3072 }, objects: RSA_OAEP_OBJECTS, publication: { use: 'enc', algs: OAEP_ALGS } },
+  'rsa-oaep-2048': { family: 'encryption', keyKind: 'rsa', generation: 'CKM_RSA_PKCS_KEY_PAIR_GEN', size: { modulusBits: 2048 }, mechanisms: ['CKM_RSA_PKCS_OAEP'], objects: RSA_OAEP_OBJECTS, publication: { use: 'enc', algs: OAEP_ALGS } },
+  'rsa-oaep-3072': { family: 'encryption', keyKind: 'rsa', generation: 'CKM_RSA_PKCS_KEY_PAIR_GEN', size: { modulusBits: 3072 }, mechanisms: ['CKM_RSA_PKCS_OAEP'], objects: RSA_OAEP_OBJECTS, publication: { use: 'enc', algs: OAEP_ALGS } },
 } as const satisfies Record<string, KeyTypeProfile>;
 
 export type DefinedKeyType = keyof typeof KEY_TYPE_PROFILES;

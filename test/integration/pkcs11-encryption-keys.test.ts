@@ -234,6 +234,32 @@ describe('encryption keys on SoftHSM tokens: generated, replicated and switched 
       wrappedDataKey = made.wrappedDataKey as typeof wrappedDataKey;
       expect(await decryptAndUnwrap(1)).toEqual({ decrypt: OK, unwrap: OK });
       expect(await decryptAndUnwrap(0)).toEqual({ decrypt: OK, unwrap: OK });
+      // Only the type's mechanisms: an AES key that wraps with CBC could have the blob decrypted with CBC (the key in
+      // clear), and an RSA key that decrypts PKCS#1 v1.5 is a padding oracle.
+      const others = await raw(0, 'try mechanisms outside the type', (pkcs11, session) => {
+        if (aes) {
+          const versionKey = objectOf(pkcs11, session, pkcs11js.CKO_SECRET_KEY, key.fingerprint);
+          const dataKey = pkcs11.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [...dataKeyTemplate(), { type: pkcs11js.CKA_VALUE_LEN, value: 16 }]);
+          try {
+            return [
+              outcome(() => pkcs11.C_WrapKey(session, { mechanism: pkcs11js.CKM_AES_CBC, parameter: Buffer.alloc(16) }, versionKey, dataKey, Buffer.alloc(256))),
+              outcome(() => pkcs11.C_DecryptInit(session, { mechanism: pkcs11js.CKM_AES_CBC, parameter: Buffer.alloc(16) }, versionKey)),
+              outcome(() => pkcs11.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_ECB }, versionKey)),
+            ];
+          } finally {
+            pkcs11.C_DestroyObject(session, dataKey);
+          }
+        }
+        // SoftHSM 2.6.1 does not apply CKA_ALLOWED_MECHANISMS to public-key encryption (CKM_RSA_PKCS answers CKR_OK):
+        // harmless, since anyone holding the public key encrypts as they like; the private key is what it protects.
+        const privateKey = objectOf(pkcs11, session, pkcs11js.CKO_PRIVATE_KEY, key.fingerprint);
+        return [
+          outcome(() => pkcs11.C_DecryptInit(session, { mechanism: pkcs11js.CKM_RSA_PKCS }, privateKey)),
+          outcome(() => pkcs11.C_DecryptInit(session, { mechanism: pkcs11js.CKM_RSA_X_509 }, privateKey)),
+          outcome(() => pkcs11.C_UnwrapKey(session, { mechanism: pkcs11js.CKM_RSA_PKCS }, privateKey, randomBytes(256), dataKeyTemplate())),
+        ];
+      });
+      expect(others).toEqual(['CKR_MECHANISM_INVALID', 'CKR_MECHANISM_INVALID', 'CKR_MECHANISM_INVALID']);
       if (!aes) {
         // What an application holding the JWKS key does: RSA-OAEP (SHA-1) with node:crypto; the replica opens it.
         const plaintext = randomBytes(32);

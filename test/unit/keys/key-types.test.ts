@@ -14,9 +14,9 @@ describe('key types: one definition', () => {
   });
 
   it('gives each type its objects, generation mechanism and publication', () => {
-    expect(KEY_TYPE_PROFILES['aes-256']).toMatchObject({ keyKind: 'aes', generation: 'CKM_AES_KEY_GEN', size: { valueBytes: 32 }, objects: { secretKey: ['encrypt', 'decrypt', 'wrap', 'unwrap'] }, publication: null });
+    expect(KEY_TYPE_PROFILES['aes-256']).toMatchObject({ keyKind: 'aes', generation: 'CKM_AES_KEY_GEN', size: { valueBytes: 32 }, mechanisms: ['CKM_AES_KEY_WRAP_PAD', 'CKM_AES_GCM'], objects: { secretKey: ['encrypt', 'decrypt', 'wrap', 'unwrap'] }, publication: null });
     expect(KEY_TYPE_PROFILES['rsa-oaep-3072']).toMatchObject({
-      keyKind: 'rsa', generation: 'CKM_RSA_PKCS_KEY_PAIR_GEN', size: { modulusBits: 3072 },
+      keyKind: 'rsa', generation: 'CKM_RSA_PKCS_KEY_PAIR_GEN', size: { modulusBits: 3072 }, mechanisms: ['CKM_RSA_PKCS_OAEP'],
       objects: { privateKey: ['decrypt', 'unwrap'], publicKey: ['encrypt', 'wrap'] },
       publication: { use: 'enc' },
     });
