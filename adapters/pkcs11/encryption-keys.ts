@@ -224,7 +224,7 @@ async function generateAes(session: PooledSession, label: string): Promise<Gener
     // No ID: an earlier call stopped between generating and naming the key, so it was never handed out; it is named now.
   } else {
     key = await pkcs11.C_GenerateKeyAsync(handle, { mechanism: GENERATION_MECHANISM.CKM_AES_KEY_GEN }, template({
-      ...secretKeyFixed(), token: true, valueLen: 32, allowedMechanisms: allowedMechanisms('aes-256'), ...usageOf('aes-256', GENERATED_USAGE(), 'secretKey'), label,
+      ...secretKeyFixed(), token: true, valueLen: sizeOf('aes-256').valueBytes, allowedMechanisms: allowedMechanisms('aes-256'), ...usageOf('aes-256', GENERATED_USAGE(), 'secretKey'), label,
     }));
   }
   const fingerprint = await fingerprintOfHeld(session, key);

@@ -1,6 +1,7 @@
 import { constants, createHash, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import * as encryption from '../../adapters/pkcs11/encryption-keys';
+import { generateKeyPair } from '../../adapters/pkcs11/keys';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { TokenSessionPool } from '../../adapters/pkcs11/session-pool';
 import { readSecret } from '../../adapters/secrets';
@@ -292,6 +293,48 @@ describe('encryption keys on SoftHSM tokens: generated, replicated and switched 
       // SoftHSM lets the switches come back on (CKR_OK): the lifecycle, not the token, keeps a compromised version off.
       await encryption.setEncryptionUsage(pool(1), { keyType, fingerprint: key.fingerprint, usage: usageOf('compromised', true) });
       expect(await abilities(1)).toEqual({ encrypt: REFUSED, wrap: REFUSED, decrypt: OK, unwrap: OK });
+    });
+  });
+
+  describe('an interrupted generation is completed by the retry, never duplicated', () => {
+    /** What a crash between generating and naming leaves: the objects with their label and an empty CKA_ID. */
+    const clearIds = (label: string, classes: number[]): Promise<void> =>
+      raw(0, 'clear CKA_ID', (pkcs11, session) => {
+        for (const objectClass of classes) {
+          pkcs11.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: objectClass }, { type: pkcs11js.CKA_LABEL, value: label }]);
+          const found = pkcs11.C_FindObjects(session, 4);
+          pkcs11.C_FindObjectsFinal(session);
+          for (const handle of found) pkcs11.C_SetAttributeValue(session, handle, [{ type: pkcs11js.CKA_ID, value: Buffer.alloc(0) }]);
+        }
+      });
+    const withLabel = (label: string): Array<[string, string | null]> =>
+      listTokenObjects(access(0)).filter((object) => object.label === label).map((object): [string, string | null] => [object.class, object.idHex]).sort();
+
+    it('an AES key without its ID gets it, with the same fingerprint', async () => {
+      const label = 'keyrotor:enc-unnamed-aes:v1';
+      const first = await encryption.generateEncryptionKey(pool(0), { keyType: 'aes-256', label });
+      await clearIds(label, [pkcs11js.CKO_SECRET_KEY]);
+      expect(withLabel(label)).toEqual([['secrkey', null]]);
+      expect((await encryption.generateEncryptionKey(pool(0), { keyType: 'aes-256', label })).fingerprint).toBe(first.fingerprint);
+      expect(withLabel(label)).toEqual([['secrkey', first.fingerprint]]);
+    });
+
+    it('an RSA-OAEP pair named on one side only, or whose public key is lost, is completed', async () => {
+      const label = 'keyrotor:enc-half-named-rsa:v1';
+      const first = await encryption.generateEncryptionKey(pool(0), { keyType: 'rsa-oaep-2048', label });
+      await clearIds(label, [pkcs11js.CKO_PRIVATE_KEY]);
+      expect(await encryption.generateEncryptionKey(pool(0), { keyType: 'rsa-oaep-2048', label })).toEqual({ ...first, created: false });
+      expect(withLabel(label)).toEqual([['privkey', first.fingerprint], ['pubkey', first.fingerprint]]);
+      await raw(0, 'destroy the public key', (pkcs11, session) => pkcs11.C_DestroyObject(session, objectOf(pkcs11, session, pkcs11js.CKO_PUBLIC_KEY, first.fingerprint)));
+      expect(await encryption.generateEncryptionKey(pool(0), { keyType: 'rsa-oaep-2048', label })).toEqual({ ...first, created: false });
+      expect(readPublicKeyDer(access(0), first.fingerprint).equals(Buffer.from(first.spki as string, 'base64'))).toBe(true);
+      expect(await encryption.readEncryptionUsage(pool(0), { keyType: 'rsa-oaep-2048', fingerprint: first.fingerprint })).toEqual(usageOf('pending'));
+    });
+
+    it('a label that names a signing key is refused', async () => {
+      const label = 'keyrotor:enc-signing:v1';
+      await generateKeyPair(pool(0), { keyType: 'rsa-2048', label });
+      await expect(encryption.generateEncryptionKey(pool(0), { keyType: 'rsa-oaep-2048', label })).rejects.toMatchObject({ retryable: false, message: expect.stringContaining('not a rsa-oaep-2048 key') });
     });
   });
 
