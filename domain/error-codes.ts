@@ -89,6 +89,7 @@ export const ERROR_CODES = {
   invalid_label: refused(),
   invalid_base64: refused(),
   invalid_public_key: refused(),
+  invalid_usage: refused(),
   key_type_mismatch: refused(),
   fingerprint_mismatch: refused(),
   invalid_threat_feed: refused(),

@@ -1,4 +1,5 @@
 import * as pkcs11js from 'pkcs11js';
+import type { KeyTypeProfile, MechanismName } from '../../domain/keys/key-types';
 import { readAttributes } from './token';
 
 /**
@@ -21,6 +22,30 @@ export const KeyKind = {
   // pkcs11js lacks the constant; SoftHSM makes Ed25519 keys of this type.
   ecEdwards: 0x40,
 } as const;
+
+/** The generation mechanism each key type names in domain/keys/key-types.ts. */
+export const GENERATION_MECHANISM: Record<KeyTypeProfile['generation'], number> = {
+  CKM_AES_KEY_GEN: pkcs11js.CKM_AES_KEY_GEN,
+  CKM_RSA_PKCS_KEY_PAIR_GEN: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
+  CKM_EC_KEY_PAIR_GEN: pkcs11js.CKM_EC_KEY_PAIR_GEN,
+};
+
+/** The mechanisms key types name (CKA_ALLOWED_MECHANISMS). */
+export const MECHANISM: Record<MechanismName, number> = {
+  CKM_AES_KEY_WRAP_PAD: pkcs11js.CKM_AES_KEY_WRAP_PAD,
+  CKM_AES_GCM: pkcs11js.CKM_AES_GCM,
+  CKM_RSA_PKCS_OAEP: pkcs11js.CKM_RSA_PKCS_OAEP,
+};
+
+/** A CK_MECHANISM_TYPE array as CKA_ALLOWED_MECHANISMS holds it: CK_ULONGs, 8 bytes little-endian on 64-bit Linux. */
+export function mechanismList(mechanisms: readonly number[]): Buffer {
+  const bytes = Buffer.alloc(8 * mechanisms.length);
+  mechanisms.forEach((mechanism, index) => bytes.writeBigUInt64LE(BigInt(mechanism), 8 * index));
+  return bytes;
+}
+
+/** The CKK_ value of each key kind a type names. */
+export const KEY_KIND_OF: Record<KeyTypeProfile['keyKind'], number> = { ec: KeyKind.ec, rsa: KeyKind.rsa, aes: KeyKind.aes };
 
 type ValueKind = 'boolean' | 'ulong' | 'bytes' | 'string';
 
@@ -52,6 +77,8 @@ export const ATTRIBUTES = {
   modulusBits: attribute(pkcs11js.CKA_MODULUS_BITS, 'CKA_MODULUS_BITS', 'ulong'),
   publicExponent: attribute(pkcs11js.CKA_PUBLIC_EXPONENT, 'CKA_PUBLIC_EXPONENT', 'bytes'),
   valueLen: attribute(pkcs11js.CKA_VALUE_LEN, 'CKA_VALUE_LEN', 'ulong'),
+  // An array of CK_MECHANISM_TYPE: write it with mechanismList.
+  allowedMechanisms: attribute(pkcs11js.CKA_ALLOWED_MECHANISMS, 'CKA_ALLOWED_MECHANISMS', 'bytes'),
   // Data objects: the key map's snapshot.
   value: attribute(pkcs11js.CKA_VALUE, 'CKA_VALUE', 'bytes'),
   application: attribute(pkcs11js.CKA_APPLICATION, 'CKA_APPLICATION', 'string'),

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { KeyrotorError, UserError } from '../../domain/errors';
 import { JWS_ALGORITHM, KEY_TYPES, type KeyType } from '../../domain/keys/key-model';
-import { KeyKind, ObjectClass, keyKindName, readAttributeValues, template, type AttributeValues } from './attributes';
+import { profileOf } from '../../domain/keys/key-types';
+import { GENERATION_MECHANISM, KEY_KIND_OF, KeyKind, ObjectClass, keyKindName, readAttributeValues, template, type AttributeValues } from './attributes';
 import { HsmError, ckrOf } from './errors';
 import {
   componentsFromJson,
@@ -127,7 +128,7 @@ const temporaryKeyUsage = (): Partial<AttributeValues> => ({
   derive: false,
 });
 
-const keyKindOf = (keyType: KeyType): number => (isEcKeyType(keyType) ? KeyKind.ec : KeyKind.rsa);
+const keyKindOf = (keyType: KeyType): number => KEY_KIND_OF[profileOf(keyType).keyKind];
 
 function publicKeyTemplate(components: PublicKeyComponents, id: Buffer, label: string): pkcs11js.Template {
   const material = 'ecParams' in components
@@ -136,9 +137,9 @@ function publicKeyTemplate(components: PublicKeyComponents, id: Buffer, label: s
   return template({ class: ObjectClass.publicKey, ...material, ...publicKeyUsage(), id, label });
 }
 
-const AES_KEY_WRAP_PAD: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD };
+export const AES_KEY_WRAP_PAD: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD };
 // Large enough for a wrapped RSA-3072 PKCS#8 key (about 1.8 KB); pkcs11js returns the used part.
-const WRAP_BUFFER_BYTES = 8192;
+export const WRAP_BUFFER_BYTES = 8192;
 // Larger than any signature of the managed key types (RSA-3072: 384 bytes).
 const SIGNATURE_BUFFER_BYTES = 512;
 
@@ -147,7 +148,7 @@ const SIGNATURE_BUFFER_BYTES = 512;
 
 const FINGERPRINT = /^[0-9a-f]{64}$/;
 
-function idOf(fingerprint: string): Buffer {
+export function idOf(fingerprint: string): Buffer {
   if (!FINGERPRINT.test(fingerprint)) throw new UserError('invalid_fingerprint', `fingerprint '${fingerprint}' is not 64 lowercase hex digits (SHA-256 of the SPKI DER)`);
   return Buffer.from(fingerprint, 'hex');
 }
@@ -157,12 +158,12 @@ function checkKeyType(keyType: string): KeyType {
   return keyType as KeyType;
 }
 
-function checkLabel(label: string, field: string): string {
+export function checkLabel(label: string, field: string): string {
   if (typeof label !== 'string' || label.length === 0) throw new UserError('invalid_label', `${field} must be a non-empty string`);
   return label;
 }
 
-function nonEmptyBase64(value: string, field: string): Buffer {
+export function nonEmptyBase64(value: string, field: string): Buffer {
   const bytes = decodeBase64(value, field);
   if (bytes.length === 0) throw new UserError('invalid_base64', `${field} is empty`);
   return bytes;
@@ -176,7 +177,7 @@ function nonEmptyBase64(value: string, field: string): Buffer {
  * curve it does not manage) repeats on every attempt; the pool would report it as a retryable HsmError, so it is turned
  * into a non-retryable one here.
  */
-function onSession<T>(pool: TokenSessionPool, operation: string, work: (session: PooledSession) => T | Promise<T>): Promise<T> {
+export function onSession<T>(pool: TokenSessionPool, operation: string, work: (session: PooledSession) => T | Promise<T>): Promise<T> {
   return pool.withSession(operation, async (session) => {
     try {
       return await work(session);
@@ -233,7 +234,7 @@ async function oneAtATime<T>(pool: TokenSessionPool, key: string, work: () => Pr
  * process is made and destroyed inside createObjectsAlone, so none exists while this runs. `spare` names handles to keep
  * (those that were there before a failed unwrap, which are not its leftovers).
  */
-function destroyUnfinishedObjects(session: PooledSession, spare: ReadonlySet<string> = new Set()): number {
+export function destroyUnfinishedObjects(session: PooledSession, spare: ReadonlySet<string> = new Set()): number {
   let destroyed = 0;
   for (const object of unfinishedObjects(session)) {
     if (spare.has(object.toString('hex'))) continue;
@@ -257,13 +258,13 @@ function unfinishedObjects(session: PooledSession): pkcs11js.Handle[] {
   return found;
 }
 
-const fatal = (session: PooledSession, message: string, cause?: unknown): HsmError =>
+export const fatal = (session: PooledSession, message: string, cause?: unknown): HsmError =>
   new HsmError(session.nodeId, undefined, message, false, cause === undefined ? undefined : { cause });
 
 type KeyClass = 'privateKey' | 'publicKey';
 const CLASS_WORDS: Record<KeyClass, string> = { privateKey: 'private key', publicKey: 'public key' };
 
-function find(session: PooledSession, keyClass: KeyClass | 'secretKey', by: { id: Buffer } | { label: string }): pkcs11js.Handle[] {
+export function find(session: PooledSession, keyClass: KeyClass | 'secretKey', by: { id: Buffer } | { label: string }): pkcs11js.Handle[] {
   return findObjects(session.pkcs11, session.session, template({ class: ObjectClass[keyClass], ...by }));
 }
 
@@ -282,7 +283,7 @@ function requireByFingerprint(session: PooledSession, keyClass: KeyClass, finger
   return handle;
 }
 
-function findWrappingKey(session: PooledSession, label: string): pkcs11js.Handle {
+export function findWrappingKey(session: PooledSession, label: string): pkcs11js.Handle {
   const handles = find(session, 'secretKey', { label });
   if (handles.length === 0) throw fatal(session, `no wrapping key labelled '${label}' on this token; every node needs it (keyrotor start provisions it on SoftHSM nodes; on other HSMs clone it with the vendor's tools)`);
   if (handles.length > 1) throw fatal(session, `${handles.length} secret keys are labelled '${label}'; remove the extra ones`);
@@ -331,7 +332,7 @@ async function signsFor(session: PooledSession, privateKey: pkcs11js.Handle, key
   return verifySignature(spki, keyType, challenge, await sign(session, privateKey, keyType, challenge));
 }
 
-async function unwrap(session: PooledSession, unwrappingKeyLabel: string, wrapped: Buffer, keyTemplate: pkcs11js.Template): Promise<pkcs11js.Handle> {
+export async function unwrap(session: PooledSession, unwrappingKeyLabel: string, wrapped: Buffer, keyTemplate: pkcs11js.Template): Promise<pkcs11js.Handle> {
   const unwrappingKey = findWrappingKey(session, unwrappingKeyLabel);
   // SoftHSM 2.6 also answers CKR_GENERAL_ERROR when another session creates an object on the same token at that moment
   // (two replicas unwrapped at once, measured in the key map tests): a few tries, spaced out, tell that apart from a
@@ -460,9 +461,8 @@ export async function generateKeyPair(pool: TokenSessionPool, input: GenerateKey
     if (existing) return { fingerprint: existing.fingerprint, spki: existing.spki.toString('base64'), created: false };
 
     const { pkcs11, session: handle } = session;
-    const [mechanism, material] = isEcKeyType(keyType)
-      ? [pkcs11js.CKM_EC_KEY_PAIR_GEN, { ecParams: ecParamsOf(keyType) }]
-      : [pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN, { modulusBits: modulusBitsOf(keyType), publicExponent: Buffer.from([0x01, 0x00, 0x01]) }];
+    const mechanism = GENERATION_MECHANISM[profileOf(keyType).generation];
+    const material = isEcKeyType(keyType) ? { ecParams: ecParamsOf(keyType) } : { modulusBits: modulusBitsOf(keyType), publicExponent: Buffer.from([0x01, 0x00, 0x01]) };
     // The async form: RSA key generation takes up to a second, and a blocked event loop misses Temporal heartbeats.
     const pair = await pkcs11.C_GenerateKeyPairAsync(
       handle,
@@ -517,7 +517,7 @@ export async function wrapPrivateKey(pool: TokenSessionPool, input: WrapPrivateK
 // 4. importReplica
 
 /** Destroys what a failed call made; a failure to do so is added to the original error, which it must not hide. */
-function undoCreated(session: PooledSession, created: pkcs11js.Handle[], fingerprint: string, error: unknown): unknown {
+export function undoCreated(session: PooledSession, created: pkcs11js.Handle[], fingerprint: string, error: unknown): unknown {
   const left = created.filter((handle) => {
     try {
       session.pkcs11.C_DestroyObject(session.session, handle);

@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { UserError } from '../../domain/errors';
-import type { KeyType } from '../../domain/keys/key-model';
+import { KEY_TYPES, type KeyType } from '../../domain/keys/key-model';
+import { profileOf } from '../../domain/keys/key-types';
 
 /**
  * Pure conversions between the public components PKCS#11 stores and the forms applications use (SPKI DER, JWK, PEM).
@@ -23,7 +24,13 @@ const EC_CURVES: Record<EcKeyType, { ecParams: Buffer; crv: string; coordinateBy
   'ec-p384': { ecParams: Buffer.from('06052b81040022', 'hex'), crv: 'P-384', coordinateBytes: 48, hash: 'sha384' },
 };
 
-const RSA_MODULUS_BITS: Record<RsaKeyType, number> = { 'rsa-2048': 2048, 'rsa-3072': 3072 };
+/** CKA_MODULUS_BITS of the RSA types, as their definition gives it. */
+const RSA_MODULUS_BITS = Object.fromEntries(
+  KEY_TYPES.flatMap((type) => {
+    const { size } = profileOf(type);
+    return 'modulusBits' in size ? [[type, size.modulusBits]] : [];
+  }),
+) as Record<RsaKeyType, number>;
 
 export function isEcKeyType(keyType: KeyType): keyType is EcKeyType {
   return keyType in EC_CURVES;

@@ -1,5 +1,6 @@
 import type { EntropyProvenance } from '../entropy/provenance';
 import { UserError } from '../errors';
+import { JWS_ALGORITHM, SIGNING_KEY_TYPES, isEncryptionKeyType, type SigningKeyType } from './key-types';
 
 /** One character of a key name, for the patterns of prefixes and of labels that embed a name. */
 export const KEY_NAME_CHARACTERS = '[a-z0-9._-]';
@@ -17,24 +18,25 @@ export function validateKeyName(name: string): string {
   return name;
 }
 
-export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'] as const;
-export type KeyType = (typeof KEY_TYPES)[number];
+/**
+ * The key types the lifecycle manages end to end, and so the ones POST /keys accepts: the signing types. The encryption
+ * types (aes-256, rsa-oaep-*) are defined in key-types.ts and refused until the lifecycle, the API and the JWKS take
+ * them (issue #15).
+ */
+export const KEY_TYPES: readonly SigningKeyType[] = SIGNING_KEY_TYPES;
+export type KeyType = SigningKeyType;
+export { JWS_ALGORITHM };
 
 export function validateKeyType(type: string): KeyType {
   if ((KEY_TYPES as readonly string[]).includes(type)) return type as KeyType;
   if (type === 'ed25519') {
     throw new UserError('unsupported_key_type', 'ed25519 keys cannot be managed: SoftHSM 2.6 cannot wrap Ed25519 private keys (CKR_KEY_NOT_WRAPPABLE), so they cannot be replicated across the cluster; use ec-p256');
   }
+  if (isEncryptionKeyType(type)) {
+    throw new UserError('unsupported_key_type', `${type} is an encryption key type, which keyrotor cannot rotate yet; use one of ${KEY_TYPES.join(', ')}`);
+  }
   throw new UserError('invalid_key_type', `key type '${type}' is not one of ${KEY_TYPES.join(', ')}`);
 }
-
-/** The JWS algorithm each key type signs with, as published in the JWKS. */
-export const JWS_ALGORITHM: Record<KeyType, 'ES256' | 'ES384' | 'RS256'> = {
-  'ec-p256': 'ES256',
-  'ec-p384': 'ES384',
-  'rsa-2048': 'RS256',
-  'rsa-3072': 'RS256',
-};
 
 /** States of one key version. Stored as these strings. */
 export const VERSION_STATES = ['pending', 'active', 'retiring', 'archived', 'purged', 'compromised'] as const;
