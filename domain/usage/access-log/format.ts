@@ -46,9 +46,10 @@ export interface AccessLogParser {
   feed(text: string): ParsedAccessLog;
   /**
    * The file started over (truncated, or replaced by a new one): a line or record left open at the end of the old text
-   * is dropped. What the parser learned about processes that may still be writing is kept.
+   * is dropped (and named in the problems returned). What the parser learned about processes that may still be writing
+   * is kept.
    */
-  restart(): void;
+  restart(): LogProblem[];
   checkpoint(): AccessLogCheckpoint;
 }
 

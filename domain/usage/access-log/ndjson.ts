@@ -63,9 +63,11 @@ export class NdjsonAccessLogParser implements AccessLogParser {
     return { uses, problems };
   }
 
-  restart(): void {
+  restart(): LogProblem[] {
+    const cut = this.state.carry.trim() !== '' || this.state.dropRestOfLine;
     this.state.carry = '';
     this.state.dropRestOfLine = false;
+    return cut ? [{ line: this.state.line + 1, problem: 'cut off by the end of its file' }] : [];
   }
 
   checkpoint(): AccessLogCheckpoint {

@@ -88,7 +88,8 @@ interface OpenRecord {
   lengthQuery: boolean;
   found: string[];
   section: 'in' | 'out' | null;
-  attribute: Attribute | null;
+  /** The attribute whose value lines follow, and where its value is kept (an index, so that the state stays plain JSON). */
+  attribute: { name: string; index: number | null } | null;
   template: { in: Attribute[]; out: Attribute[] };
 }
 
@@ -164,11 +165,12 @@ export class Pkcs11SpyParser implements AccessLogParser {
     return { uses: this.uses, problems: this.problems };
   }
 
-  restart(): void {
-    if (this.state.record) this.problems.push({ line: this.state.line, problem: `call ${this.state.record.call} (${this.state.record.fn}) was cut off by the end of the file; its use, if any, is not counted` });
+  restart(): LogProblem[] {
+    const record = this.state.record;
     this.state.record = null;
     this.state.carry = '';
     this.state.dropRestOfLine = false;
+    return record ? [{ line: record.line, problem: `call ${record.call} (${record.fn}) was cut off by the end of its file; its use, if any, is not counted` }] : [];
   }
 
   checkpoint(): AccessLogCheckpoint {
@@ -255,16 +257,17 @@ export class Pkcs11SpyParser implements AccessLogParser {
     if (header) {
       const name = header[1] as string;
       if (!NAMING_ATTRIBUTES.has(name)) {
-        record.attribute = { name, size: 0, hex: '' };
+        record.attribute = { name, index: null };
         return;
       }
-      const attribute = { name, size: Number(header[2] ?? 0), hex: '' };
-      record.attribute = attribute;
-      record.template[record.section as 'in' | 'out'].push(attribute);
+      const values = record.template[record.section as 'in' | 'out'];
+      values.push({ name, size: Number(header[2] ?? 0), hex: '' });
+      record.attribute = { name, index: values.length - 1 };
       return;
     }
-    const attribute = record.attribute;
-    if (!attribute || !NAMING_ATTRIBUTES.has(attribute.name) || attribute.hex.length >= attribute.size * 2 || attribute.size > MAX_NAME_BYTES) return;
+    const index = record.attribute?.index;
+    const attribute = index === null || index === undefined ? undefined : record.template[record.section as 'in' | 'out'][index];
+    if (!attribute || attribute.hex.length >= attribute.size * 2 || attribute.size > MAX_NAME_BYTES) return;
     const dump = GENERIC_DUMP.exec(line) ?? PRINT_DUMP.exec(line);
     if (dump) attribute.hex += (dump[1] as string).replace(/ /g, '').toLowerCase();
   }
@@ -273,6 +276,9 @@ export class Pkcs11SpyParser implements AccessLogParser {
     const record = this.state.record;
     if (!record) return;
     this.state.record = null;
+    // The call happened even if its end is missing: its process's count moves on.
+    const candidates = this.state.processes.filter((process) => process.next === record.call);
+    if (candidates.length === 1) (candidates[0] as SpyProcess).next = record.call + 1;
     this.problems.push({ line: record.line, problem: `call ${record.call} (${record.fn}) has no return value (${why}); its use, if any, is not counted` });
   }
 
