@@ -36,7 +36,7 @@ export interface TailResult {
 
 export type TailEvent =
   | { kind: 'rotated'; finishedFrom: string | null }
-  | { kind: 'truncated' }
+  | { kind: 'truncated'; finishedFrom: string | null }
   | { kind: 'rotated-file-gone'; unreadBytesUnknown: true };
 
 export interface TailOptions extends AccessLogParserOptions {
@@ -92,14 +92,19 @@ async function isSameFile(path: string, file: FileStat, identity: LogFileIdentit
   return createHash('sha256').update(head).digest('hex') === identity.fingerprint;
 }
 
-/** The file `identity` names after a rotation moved it within the folder (`app.log` → `app.log.1`), if it is still there. */
-async function findMovedFile(path: string, identity: LogFileIdentity): Promise<string | null> {
+/**
+ * Where the text `identity` names went, in the same folder: the file itself, moved (`app.log` → `app.log.1`), or when
+ * `copied`, a copy of it that starts with the same bytes (logrotate's copytruncate copies, then truncates).
+ */
+async function findElsewhere(path: string, identity: LogFileIdentity, copied: boolean, minSize: number): Promise<string | null> {
   const folder = dirname(path);
   for (const name of await readdir(folder)) {
     if (name === basename(path)) continue;
     const candidate = join(folder, name);
     const file = await statOrNull(candidate);
-    if (file && (await isSameFile(candidate, file, identity))) return candidate;
+    if (!file || Number(file.size) < minSize) continue;
+    const sought = copied ? { ...identity, dev: file.dev.toString(), ino: file.ino.toString() } : identity;
+    if (await isSameFile(candidate, file, sought)) return candidate;
   }
   return null;
 }
@@ -108,7 +113,8 @@ async function findMovedFile(path: string, identity: LogFileIdentity): Promise<s
  * Reads `path` from `position` (from its start when null) and returns the uses found and the position after them.
  * Rotation (the file moved aside and a new one created): the old file is read to its end where it went in the same
  * folder, then the new one from its start. Truncation (the file shorter than the position, or its first bytes changed):
- * read again from the start. A last line without its newline waits for the next call.
+ * a copy of the old text in the same folder is read to its end, if there is one, then the file from its start. A last
+ * line without its newline waits for the next call.
  */
 export async function readLogFrom(path: string, format: AccessLogFormat, position: LogPosition | null, options: TailOptions = {}): Promise<TailResult> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -133,13 +139,24 @@ export async function readLogFrom(path: string, format: AccessLogFormat, positio
     const sameInode = current !== null && current.dev.toString() === identity.dev && current.ino.toString() === identity.ino;
     if (current && sameInode) {
       if (Number(current.size) < offset || !(await isSameFile(path, current, identity))) {
-        events.push({ kind: 'truncated' });
+        // What was written after the position is lost, unless the truncation kept a copy (copytruncate): finish that.
+        const copy = await findElsewhere(path, identity, true, offset);
+        if (copy) {
+          const size = Number((await stat(copy)).size);
+          const length = Math.min(size - offset, maxBytes);
+          if (length > 0) take((await readRange(copy, offset, length)).toString('utf8'));
+          if (offset + length < size) {
+            // More than one call reads: go on from the copy, which from now on is the file of the position.
+            return { uses, problems, events, more: true, position: { file: await identify(copy, await stat(copy, { bigint: true })), offset: offset + length, parser: parser.checkpoint() } };
+          }
+        }
+        events.push({ kind: 'truncated', finishedFrom: copy });
         restart();
         identity = null;
         offset = 0;
       }
     } else {
-      const moved = await findMovedFile(path, identity);
+      const moved = await findElsewhere(path, identity, false, offset);
       if (moved) {
         const size = Number((await stat(moved)).size);
         const length = Math.min(size - offset, maxBytes);
@@ -160,6 +177,7 @@ export async function readLogFrom(path: string, format: AccessLogFormat, positio
 
   if (!current) return { uses, problems, events, more: false, position: { file: identity, offset, parser: parser.checkpoint() } };
   const size = Number(current.size);
+  const readFrom = offset;
   const available = Math.min(size - offset, maxBytes);
   const bytes = available > 0 ? await readRange(path, offset, available) : Buffer.alloc(0);
   // Only whole lines: a line still being written is read again, whole, next time.
@@ -174,5 +192,6 @@ export async function readLogFrom(path: string, format: AccessLogFormat, positio
     restart();
     offset += available;
   }
-  return { uses, problems, events, more: offset < size, position: { file: identity, offset, parser: parser.checkpoint() } };
+  // A partial last line is not "more": it waits for its writer, not for another read.
+  return { uses, problems, events, more: readFrom + available < size, position: { file: identity, offset, parser: parser.checkpoint() } };
 }
