@@ -14,8 +14,9 @@ import { wallTimeToIso } from './local-time';
  * A process that loads the spy first writes a banner. The spy does not write the process id: handles are scoped to the
  * run of calls that follows a banner and continues its counter (0, 1, 2, …). Records of two processes appending to one
  * file interleave whole, so a record belongs to the process whose counter it continues; when two could continue (both
- * at the same count), neither is trusted again and their uses stay unresolved. A process whose banner this parser never
- * saw (the log was read from its middle) counts its uses but never resolves them.
+ * at the same count), neither is trusted again and their uses stay unresolved, unless all but one of them have been
+ * silent for PRESUMED_GONE_MS. A process whose banner this parser never saw (the log was read from its middle) counts
+ * its uses but never resolves them.
  *
  * Secrets: the spy prints PINs (C_Login, C_InitPIN, C_SetPIN, C_InitToken) and data, plaintext and key material as
  * indented hex dumps. This parser reads indented lines only inside the templates of C_FindObjectsInit and
@@ -50,6 +51,11 @@ const SCALARS = new Set(['hSession', 'hKey', 'hObject', 'hWrappingKey', 'hUnwrap
 const MAX_PROCESSES = 64;
 const MAX_HANDLES = 10_000;
 const MAX_NAME_BYTES = 1024;
+/**
+ * A process silent this long (in the log's time) is presumed gone when another reaches its count: applications are
+ * often stopped without C_Finalize, and the count they stopped at would otherwise collide with every later process.
+ */
+export const PRESUMED_GONE_MS = 10 * 60_000;
 
 interface KeyName {
   id: string | null;
@@ -64,6 +70,8 @@ interface PendingOperation {
 /** One process as the log shows it. */
 interface SpyProcess {
   next: number;
+  /** The local time of its last record. */
+  lastSeen: string | null;
   /** False for a process whose start this parser did not see, or whose records could be mistaken for another's. */
   scoped: boolean;
   handles: Record<string, KeyName>;
@@ -118,6 +126,8 @@ const GENERIC_DUMP = /^ {4}[0-9A-F]{8} {2}((?:[0-9A-F]{2} ){1,16})/;
 /** A dump line of print_print (labels): groups of up to 4 bytes, then a line of the characters. */
 const PRINT_DUMP = /^ {4}([0-9A-F]{2,8}(?: [0-9A-F]{2,8})*)\s*$/;
 
+/** A local time as milliseconds, for differences only (the zone does not matter to them). */
+const wallMs = (wallTime: string): number => Date.parse(`${wallTime.replace(' ', 'T')}Z`);
 const isIndented = (line: string): boolean => line.startsWith(' ') || line.startsWith('\t');
 
 function emptyState(): SpyState {
@@ -209,7 +219,7 @@ export class Pkcs11SpyParser implements AccessLogParser {
     }
     if (BANNER.test(line)) {
       this.abandonRecord('a new process started writing');
-      this.addProcess({ next: 0, scoped: true, handles: {}, operations: {}, searches: {} });
+      this.addProcess({ next: 0, lastSeen: null, scoped: true, handles: {}, operations: {}, searches: {} });
       return;
     }
     const header = HEADER.exec(line);
@@ -278,7 +288,7 @@ export class Pkcs11SpyParser implements AccessLogParser {
     this.state.record = null;
     // The call happened even if its end is missing: its process's count moves on.
     const candidates = this.state.processes.filter((process) => process.next === record.call);
-    if (candidates.length === 1) (candidates[0] as SpyProcess).next = record.call + 1;
+    if (candidates.length === 1) Object.assign(candidates[0] as SpyProcess, { next: record.call + 1, lastSeen: record.wallTime ?? (candidates[0] as SpyProcess).lastSeen });
     this.problems.push({ line: record.line, problem: `call ${record.call} (${record.fn}) has no return value (${why}); its use, if any, is not counted` });
   }
 
@@ -290,7 +300,15 @@ export class Pkcs11SpyParser implements AccessLogParser {
 
   /** The process a record belongs to: the one whose counter it continues. */
   private processOf(record: OpenRecord): SpyProcess {
-    const candidates = this.state.processes.filter((process) => process.next === record.call);
+    let candidates = this.state.processes.filter((process) => process.next === record.call);
+    if (candidates.length > 1 && record.wallTime !== null) {
+      const now = wallMs(record.wallTime);
+      const live = candidates.filter((process) => process.lastSeen === null || !(now - wallMs(process.lastSeen) > PRESUMED_GONE_MS));
+      if (live.length === 1) {
+        this.state.processes = this.state.processes.filter((process) => !candidates.includes(process) || live.includes(process));
+        candidates = live;
+      }
+    }
     if (candidates.length === 1) return candidates[0] as SpyProcess;
     if (candidates.length > 1) {
       // Two processes at the same count: from here on either could be either, so neither resolves handles any more.
@@ -298,12 +316,13 @@ export class Pkcs11SpyParser implements AccessLogParser {
       this.problems.push({ line: record.line, problem: `call ${record.call} could belong to ${candidates.length} processes writing to this log; their uses are counted, unresolved` });
       return candidates[0] as SpyProcess;
     }
-    return this.addProcess({ next: record.call, scoped: false, handles: {}, operations: {}, searches: {} });
+    return this.addProcess({ next: record.call, lastSeen: null, scoped: false, handles: {}, operations: {}, searches: {} });
   }
 
   private closeRecord(record: OpenRecord, rv: number): void {
     const process = this.processOf(record);
     process.next = record.call + 1;
+    process.lastSeen = record.wallTime ?? process.lastSeen;
     const session = record.scalars.hSession ?? '';
     const call = CALLS[record.fn];
     if (call) {

@@ -134,6 +134,25 @@ describe('the PKCS#11 spy log parser on a recorded SoftHSM run', () => {
     expect(parsed.problems.some((problem) => /could belong to 2 processes/.test(problem.problem))).toBe(true);
   });
 
+  it('presumes a process gone that stopped without C_Finalize and stayed silent, when a later one reaches its count', () => {
+    const [first, second] = FIXTURE.split(/\n(?=\n\n\*{5,})/).filter((part) => part.trim() !== '') as [string, string];
+    // The first process stops after call 12, its first signature (killed); the second reaches call 13 later.
+    const killed = records(first).slice(0, 14).join('\n'); // the banner, then calls 0 to 12
+    const later = (minutes: number): string => second.replace(/2026-12-06 20:41:(\d\d\.\d{3})/g, (_, seconds: string) => `2026-12-06 ${String(20 + Math.floor((41 + minutes) / 60)).padStart(2, '0')}:${String((41 + minutes) % 60).padStart(2, '0')}:${seconds}`);
+    const expectedSecond = tally(createAccessLogParser('pkcs11-spy').feed(`${second}\n`).uses);
+    expect(expectedSecond).toEqual({ 'sign handle=0x2': 2, 'sign id=a1b2c3 label=spy-sign': 1 });
+
+    const afterSilence = createAccessLogParser('pkcs11-spy').feed(`${killed}\n${later(11)}\n`);
+    expect(afterSilence.problems).toEqual([]);
+    expect(tally(afterSilence.uses)).toEqual({ 'sign id=a1b2c3 label=-': 1, ...expectedSecond });
+
+    // A minute of silence is not enough: either could be either, so from call 13 on the uses are counted unresolved
+    // (the signature whose SignInit came before the collision without even its handle).
+    const soon = createAccessLogParser('pkcs11-spy').feed(`${killed}\n${later(1)}\n`);
+    expect(tally(soon.uses)).toEqual({ 'sign id=a1b2c3 label=-': 1, 'sign handle=0x2': 2, 'sign handle=-': 1 });
+    expect(soon.problems.map((problem) => problem.problem)).toEqual(['call 13 could belong to 2 processes writing to this log; their uses are counted, unresolved']);
+  });
+
   it('names a record cut short by another, and one cut off by the end of its file, without counting them', () => {
     const parser = createAccessLogParser('pkcs11-spy');
     const cut = FIXTURE.replace(/(\n12: C_Sign\n[^]*?)Returned: {2}0 CKR_OK\n/, '$1');
