@@ -1,6 +1,6 @@
 import { UserError } from '../errors';
 import { erfc, logGamma } from '../sp800-22/special-functions';
-import { seasonalProfile, seasonalProfileForecast } from './baseline';
+import { type SeasonalProfile, seasonalProfile, seasonalProfileForecast } from './baseline';
 import { holdsWholeCounts, HOUR_MS, HOURS_PER_DAY, HOURS_PER_WEEK, type HourlySeries, hourOfWeek, median, timestampAt } from './series';
 
 /** Keys whose expected use is below this many operations an hour are judged by a count distribution. */
@@ -12,6 +12,8 @@ const MIN_EXPECTED = 1 / HOURS_PER_WEEK;
 /** Normal quantiles are precise enough for a count interval once the mean is this large. */
 const NORMAL_APPROXIMATION_MEAN = 50;
 const MAX_TAIL_TERMS = 100_000;
+/** A dense key's expectation follows its level over the half day before each hour (see trailingLevel). */
+const LEVEL_HOURS = 12;
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Count distributions: negative binomial with mean μ and variance φ·μ (φ = dispersion ≥ 1; φ = 1 is Poisson).
@@ -153,10 +155,11 @@ export interface AnomalyReport {
  *
  * The noise model follows the counts. Sparse keys (whole counts, median expected use in the window below
  * SPARSE_ANOMALY_LEVEL an hour): a negative-binomial tail probability, whose dispersion is fitted by moments to the week
- * before the window (judged by a profile estimated before that week), dropping the largest 1% of squared residuals so
- * that an earlier incident does not widen it. Dense keys: a robust z-score of the residuals divided by √expected (which
- * steadies Poisson-like noise across busy and quiet hours), scaled by the median absolute deviation of the same
- * residuals in that week.
+ * before the window (judged by a profile estimated before that week), leaving out the hours it would flag and the
+ * largest 1% of squared residuals, so that an earlier incident does not widen it (see fitDispersion). Dense keys: the
+ * profile at the key's level over the twelve hours before each hour (see trailingLevel), and a robust z-score of the
+ * residuals divided by √expected (which steadies Poisson-like noise across busy and quiet hours), scaled by the median
+ * absolute deviation of the same residuals in that week, computed the same way.
  *
  * An hour is flagged when its one-sided p-value is below alpha / windowHours. The score is
  * −log10(min p × windowHours) / (2 · −log10 alpha), clipped to 0–1: 0.5 at the flagging line, 1 at its square.
@@ -173,16 +176,15 @@ export function detectAnomalies(series: HourlySeries, options: AnomalyOptions = 
     throw new UserError('insufficient_history', `anomaly detection needs ${HOURS_PER_DAY} hours of history before the ${windowHours} judged, got ${Math.max(0, windowStart)}`);
   }
   const profile = seasonalProfile(series, windowStart);
-  const expected = seasonalProfileForecast(series, windowStart, windowHours, profile).map((value) => Math.max(value, MIN_EXPECTED));
-  const calibration = calibrationResiduals(series, windowStart);
-  const sparse = median(expected) < SPARSE_ANOMALY_LEVEL && holdsWholeCounts(counts, windowStart - 4 * HOURS_PER_WEEK, counts.length);
+  const seasonal = seasonalProfileForecast(series, windowStart, windowHours, profile).map((value) => Math.max(value, MIN_EXPECTED));
+  const sparse = median(seasonal) < SPARSE_ANOMALY_LEVEL && holdsWholeCounts(counts, windowStart - 4 * HOURS_PER_WEEK, counts.length);
+  const expected = sparse ? seasonal : seasonal.map((value, h) => value * trailingLevel(series, profile, windowStart + h));
+  const calibration = calibrationResiduals(series, windowStart, !sparse);
 
   const pValues: { p: number; direction: 'spike' | 'drop' }[] = [];
   let noiseParameter: number;
   if (sparse) {
-    const pearson = calibration.map(({ actual, predicted }) => (actual - predicted) ** 2 / predicted).sort((a, b) => a - b);
-    const kept = pearson.slice(0, pearson.length - Math.floor(pearson.length / 100));
-    noiseParameter = kept.length === 0 ? 1 : Math.max(1, kept.reduce((a, b) => a + b, 0) / kept.length);
+    noiseParameter = fitDispersion(calibration, alpha / windowHours);
     for (let h = 0; h < windowHours; h++) {
       const observed = counts[windowStart + h]!;
       const mu = expected[h]!;
@@ -226,21 +228,73 @@ interface Residual {
   predicted: number;
 }
 
+/** Rounds of refitting; the fit settles in two or three. */
+const DISPERSION_FIT_ROUNDS = 6;
+
+/**
+ * The negative-binomial dispersion (variance / mean, at least 1) of the calibration hours, by moments: the mean of the
+ * Pearson residuals (actual − predicted)² / predicted, the largest 1% left out. An hour the fit would flag (upper tail
+ * below `flagLine`) is left out too: an earlier incident is what the detector looks for, not noise, and one spike of
+ * nine operations over an expectation of half a one adds 0.9 to a week's mean Pearson residual, which let the next
+ * spikes of that size pass as noise. The first round judges with Poisson noise (dispersion 1), because a dispersion
+ * widened by the spikes would not flag them; each later round judges with the previous fit, so that the hours of a
+ * key that is truly overdispersed come back in.
+ */
+function fitDispersion(calibration: readonly Residual[], flagLine: number): number {
+  const pearson = calibration.map(({ actual, predicted }) => (actual - predicted) ** 2 / predicted);
+  let dispersion = 1;
+  for (let round = 0; round < DISPERSION_FIT_ROUNDS; round++) {
+    const kept = pearson
+      .filter((_, i) => {
+        const { actual, predicted } = calibration[i]!;
+        return !(actual > predicted && countUpperTail(actual, predicted, dispersion) < flagLine);
+      })
+      .sort((a, b) => a - b);
+    const trimmed = kept.slice(0, kept.length - Math.floor(kept.length / 100));
+    const next = trimmed.length === 0 ? 1 : Math.max(1, trimmed.reduce((a, b) => a + b, 0) / trimmed.length);
+    const settled = Math.abs(next - dispersion) < 1e-3;
+    dispersion = next;
+    if (settled) break;
+  }
+  return dispersion;
+}
+
 /**
  * Residuals the noise model is fitted to: the week before `end`, forecast by the profile estimated before that week
  * (out of sample, as the judged hours are). With less than two weeks of history, the profile at `end` judges all the
  * hours before it in sample, which understates the noise a little.
  */
-function calibrationResiduals(series: HourlySeries, end: number): Residual[] {
+function calibrationResiduals(series: HourlySeries, end: number, levelAdjusted: boolean): Residual[] {
   const outOfSample = end - HOURS_PER_WEEK >= HOURS_PER_WEEK;
   const from = outOfSample ? end - HOURS_PER_WEEK : 0;
   const profile = seasonalProfile(series, outOfSample ? from : end);
   const first = hourOfWeek(timestampAt(series, from));
   const residuals: Residual[] = [];
   for (let i = from; i < end; i++) {
-    const predicted = profile.byHourOfWeek[(first + i - from) % HOURS_PER_WEEK]!;
-    residuals.push({ actual: series.counts[i]!, predicted: Math.max(predicted, MIN_EXPECTED) });
+    const predicted = Math.max(profile.byHourOfWeek[(first + i - from) % HOURS_PER_WEEK]!, MIN_EXPECTED);
+    residuals.push({ actual: series.counts[i]!, predicted: levelAdjusted ? predicted * trailingLevel(series, profile, i) : predicted });
   }
   return residuals;
+}
+
+/**
+ * How a dense key ran against its profile in the LEVEL_HOURS before `index`: the median of (actual + 1) / (expected + 1)
+ * over those hours, 1 when there are none. A busy key's level wanders from day to day by more than its Poisson noise
+ * (10 % of 400 operations an hour is twice their standard deviation), so a profile at the four-week level judged every
+ * hour of a busier day a spike; at the level of the twelve hours before it, it judges the hour. The median lets no
+ * single hour (an earlier spike) move the level, and the hours are all before the one judged, so a spike does not raise
+ * its own expectation. A surge that lasts for hours is absorbed after six of them, once it holds the median; its first
+ * hours were judged against the level before it, at the hourly evaluations that saw them last.
+ */
+function trailingLevel(series: HourlySeries, profile: SeasonalProfile, index: number): number {
+  const from = Math.max(0, index - LEVEL_HOURS);
+  if (from === index) return 1;
+  const ratios: number[] = [];
+  let w = hourOfWeek(timestampAt(series, from));
+  for (let i = from; i < index; i++) {
+    ratios.push((series.counts[i]! + 1) / (Math.max(profile.byHourOfWeek[w]!, MIN_EXPECTED) + 1));
+    w = w === HOURS_PER_WEEK - 1 ? 0 : w + 1;
+  }
+  return median(ratios);
 }
 

@@ -71,5 +71,21 @@ export {
   runBacktest,
 } from './backtest';
 export type { BacktestMethod, BacktestOptions, BacktestResult, MethodScore } from './backtest';
+export {
+  ANOMALY_MIN_HISTORY,
+  ANOMALY_SCORED_HOURS,
+  ANOMALY_SPIKE_SIGMAS,
+  DEFAULT_ANOMALY_TRIALS,
+  drawSpikeHours,
+  injectSpikes,
+  MATCH_TOLERANCE_HOURS,
+  MIN_SPIKE_GAP_HOURS,
+  replayDetector,
+  residualSigma,
+  runAnomalyBacktest,
+  scoreDetections,
+  SPIKES_PER_TRIAL,
+} from './anomaly-backtest';
+export type { AnomalyBacktestOptions, AnomalyBacktestResult, SpikeScore } from './anomaly-backtest';
 export { evaluateKey } from './evaluate';
 export type { KeyEvaluation, KeyEvaluationInput } from './evaluate';

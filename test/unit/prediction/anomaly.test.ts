@@ -96,6 +96,25 @@ describe('anomaly detection', () => {
     expect(large.minPValue).toBeLessThan(small.minPValue);
   });
 
+  it('judges a dense key at its level of the hours before: a busier day is not a day of spikes', () => {
+    // The last day and a half runs 15 % above the four weeks before it: four times the Poisson noise at the peak.
+    const busier = { startMs: dense.startMs, counts: dense.counts.map((count, i) => (i >= HOURS - 36 ? Math.round(count * 1.15) : count)) };
+    expect(detectAnomalies(busier).flagged).toEqual([]);
+    const report = detectAnomalies(withChange(busier, spikeAt, (count) => count * 2));
+    expect(report.flagged.map((hour) => hour.index)).toEqual([spikeAt]);
+    expect(report.flagged[0]!.expected).toBeGreaterThan(dense.counts[spikeAt]!);
+  });
+
+  it('does not let an earlier spike of a sparse key widen its noise enough to hide the next', () => {
+    // Two bursts in the week the dispersion is fitted to, then one of the same size in the window.
+    const earlier = [HOURS - 24 - 100, HOURS - 24 - 40];
+    const burst = (count: number): number => count + 9;
+    const series = withChange(withChange(withChange(sparse, earlier[0]!, burst), earlier[1]!, burst), spikeAt, burst);
+    const report = detectAnomalies(series);
+    expect(report.noiseParameter).toBeLessThan(1.3);
+    expect(report.flagged.map((hour) => hour.index)).toEqual([spikeAt]);
+  });
+
   it('refuses options that cannot work and histories too short to judge', () => {
     expect(() => detectAnomalies(dense, { alpha: 0 })).toThrow(expect.objectContaining({ code: 'invalid_anomaly_options' }));
     expect(() => detectAnomalies({ startMs: MONDAY, counts: dense.counts.slice(0, 30) })).toThrow(expect.objectContaining({ code: 'insufficient_history' }));

@@ -13,6 +13,13 @@ interface BacktestJson {
   methods: { name: string; mase: number; mae: number }[];
 }
 
+interface AnomalyJson {
+  seed: number;
+  sigma: number;
+  trials: number;
+  sizes: { sigmas: number; added: number; injected: number; detected: number; falseAlarms: number; recall: number; falseAlarmsPer4Weeks: number }[];
+}
+
 const MONDAY = Date.UTC(2024, 0, 1);
 
 const runBacktestCommand = (args: string[]): Promise<string> => runCommand(registerBacktest, ['backtest', ...args]);
@@ -87,5 +94,54 @@ describe('keyrotor backtest', () => {
   it('refuses a horizon outside one to 168 hours', async () => {
     await expect(runBacktestCommand(['--series', isoFile, '--horizon', '0'])).rejects.toBeInstanceOf(CommanderError);
     await expect(runBacktestCommand(['--series', isoFile, '--horizon', '169'])).rejects.toBeInstanceOf(CommanderError);
+  });
+
+  describe('--anomalies', () => {
+    let sixWeeks = '';
+    beforeAll(async () => {
+      const long = syntheticUsageSeries({ startMs: MONDAY, hours: 6 * HOURS_PER_WEEK, level: 2, dailyAmplitude: 0.7, weekendFactor: 0.5 }, createSeededRandom(72));
+      sixWeeks = join(directory, 'six-weeks.csv');
+      await writeFile(sixWeeks, long.counts.map((count, i) => `${(MONDAY + i * HOUR_MS) / 1000},${count}`).join('\n'));
+    });
+
+    it('prints the figures the issue asks for, for every spike size, the same for the same seed', async () => {
+      const text = await runBacktestCommand(['--anomalies', '--series', sixWeeks, '--trials', '1', '--seed', '3', '--json']);
+      const result = JSON.parse(text) as AnomalyJson;
+      expect(result).toMatchObject({ seed: 3, trials: 1 });
+      expect(result.sigma).toBeGreaterThan(0);
+      expect(result.sizes.map((size) => size.sigmas)).toEqual([3, 5, 8, 12]);
+      for (const size of result.sizes) {
+        expect(Object.keys(size)).toEqual(['sigmas', 'added', 'injected', 'detected', 'falseAlarms', 'recall', 'falseAlarmsPer4Weeks']);
+        expect(size.injected).toBe(6);
+        expect(size.recall).toBe(size.detected / size.injected);
+        expect(size.falseAlarmsPer4Weeks).toBe(size.falseAlarms);
+        expect(size.added).toBe(Math.ceil(size.sigmas * result.sigma));
+      }
+      // Larger spikes are found at least as often: every size has the same spike hours.
+      const recalls = result.sizes.map((size) => size.recall);
+      expect([...recalls].sort((a, b) => a - b)).toEqual(recalls);
+      expect(await runBacktestCommand(['--anomalies', '--series', sixWeeks, '--trials', '1', '--seed', '3', '--json'])).toBe(text);
+    });
+
+    it('prints a table with one row per spike size', async () => {
+      const text = await runBacktestCommand(['--anomalies', '--series', sixWeeks, '--trials', '1']);
+      expect(text).toMatch(/noise model negative-binomial/);
+      for (const k of [3, 5, 8, 12]) expect(text).toMatch(new RegExp(`^\\s+\\+${k} σ\\s+\\d+\\s+6\\s+\\d\\s+\\d\\.\\d\\d\\s+\\d+\\s+\\d+\\.\\d\\d$`, 'm'));
+    });
+
+    // cli/main.ts turns every CommanderError into exit code 2 (usage).
+    it('refuses options that do not go together or do not parse, as usage errors', async () => {
+      for (const args of [
+        ['--anomalies', '--horizon', '24'],
+        ['--seed', '3'],
+        ['--trials', '2'],
+        ['--anomalies', '--seed', 'x'],
+        ['--anomalies', '--seed', '-1'],
+        ['--anomalies', '--trials', '0'],
+      ]) {
+        await expect(runBacktestCommand(['--series', sixWeeks, ...args])).rejects.toBeInstanceOf(CommanderError);
+      }
+      await expect(runBacktestCommand(['--anomalies', '--series', isoFile])).rejects.toMatchObject({ code: 'series_too_short' });
+    });
   });
 });
