@@ -15,7 +15,7 @@ import type { ObjectSignature } from '../../domain/signed-object';
 import type { InventoryEntry, NodeInspection, SnapshotReading } from '../../domain/keymap/types';
 import { KeyKind, ObjectClass, readAttributeValues, template } from './attributes';
 import { HsmError } from './errors';
-import { createObjectsAlone } from './keys';
+import { createObjectsAlone, sweepUnfinishedObjects } from './keys';
 import { fingerprintOf, spkiFromComponents, verifySignature } from './public-key';
 import type { PooledSession, TokenSessionPool } from './session-pool';
 import { findObjects } from './token';
@@ -199,6 +199,8 @@ function checkFingerprint(signingKey: { fingerprint: string } | null): void {
  */
 export async function inspectNode(pool: TokenSessionPool, input: InspectNodeInput): Promise<NodeInspection> {
   checkFingerprint(input.signingKey);
+  // Leftovers of a creation cut off inside the library are no key of anyone's: they go before the inventory is read.
+  await sweepUnfinishedObjects(pool);
   return pool.withSession('inspecting the token for the key map', (session) => {
     const { inventory, signingKeys, snapshotObjects, anchorObjects } = readInventory(session, input.signingKey?.fingerprint ?? null);
     const digest = inventoryDigest(inventory);

@@ -244,6 +244,16 @@ export function destroyUnfinishedObjects(session: PooledSession, spare: Readonly
   return destroyed;
 }
 
+/**
+ * Destroys the token's unfinished key objects (no CKA_LABEL, no CKA_ID: see destroyUnfinishedObjects) outside any
+ * creation, and says how many went. A token that creates nothing more would keep them: the key map sync runs this on
+ * every node it inspects. Seen in the node-away fault run: an unnamed EC private key appeared on a node right after
+ * its worker destroyed a purged version's public keys, and no creation followed on that node.
+ */
+export function sweepUnfinishedObjects(pool: TokenSessionPool): Promise<number> {
+  return createObjectsAlone(pool, () => onSession(pool, 'destroying unfinished key objects', (session) => destroyUnfinishedObjects(session)));
+}
+
 /** The private and public key objects with neither CKA_LABEL nor CKA_ID. */
 function unfinishedObjects(session: PooledSession): pkcs11js.Handle[] {
   const { pkcs11, session: handle } = session;

@@ -34,6 +34,8 @@ export interface FaultStack {
   kill(process: StackProcess, options?: { freezeFirst?: boolean }): Promise<void>;
   /** SIGSTOP: the process stops where it is; its outstanding poll may still take a task, which then goes nowhere. */
   freeze(process: StackProcess): void;
+  /** SIGCONT: a frozen process goes on where it stopped. */
+  thaw(process: StackProcess): void;
   /** Starts the process (again) and waits for its ready line. */
   start(process: StackProcess): Promise<void>;
   /**
@@ -227,6 +229,10 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       freeze(name) {
         process.kill(pidOf(name), 'SIGSTOP');
         log(`${name} frozen`);
+      },
+      thaw(name) {
+        process.kill(pidOf(name), 'SIGCONT');
+        log(`${name} thawed`);
       },
       start,
       replace,

@@ -83,6 +83,9 @@ export async function takenBy(stack: FaultStack, key: string, activity: string, 
   return (await pendingActivities(stack, key)).find((pending) => pending.activityType?.name === activity && pending.state === STARTED && (pending.lastWorkerIdentity ?? '').startsWith(identityPrefix(process)));
 }
 
+/** How many times an event arm tries to catch a step that was over before its victim stopped. */
+const EVENT_ARM_ROUNDS = 3;
+
 /** How the victim is caught: frozen at once, frozen when an event shows up, or frozen while it runs the step. */
 export type Arm = { kind: 'now' } | { kind: 'event'; match: (event: HistoryEvent) => boolean } | { kind: 'running' };
 
@@ -130,8 +133,17 @@ export async function killDuringStep(stack: FaultStack, plan: KillPlan, log: (li
     // Armed before its trigger, an event arm waits through every kill before its step (one key suffers them all in
     // the quick run): a control worker replaced under load took a minute, and the archive's record came over 2 minutes after
     // the arm on the clean-clone CI. The cycle's own waits bound the run; this only must not end it early.
-    await waitForEvent(stack, key, plan.arm.match, 600_000);
-    stack.freeze(victim);
+    // A step quicker than the freeze (a risk evaluation, about 0.1 s on an idle machine, which the live control worker
+    // may take at once with the task that schedules it) can be over before the victim stops: the victim goes on and
+    // the next time the step comes is tried, a few times.
+    for (let round = 1; ; round += 1) {
+      await waitForEvent(stack, key, plan.arm.match, 600_000);
+      stack.freeze(victim);
+      const pending = (await pendingActivities(stack, key)).some((candidate) => candidate.activityType?.name === activity);
+      if (pending || round === EVENT_ARM_ROUNDS) break;
+      log(`${activity} of ${key} was over before ${victim} stopped (round ${round}); waiting for the next one`);
+      stack.thaw(victim);
+    }
   }
   let attempt: PendingActivity | undefined;
   if (plan.arm.kind === 'running') {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { ObjectClass, template } from '../../adapters/pkcs11/attributes';
 import * as keys from '../../adapters/pkcs11/keys';
+import { inspectNode } from '../../adapters/pkcs11/keymap-objects';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { spkiToPem } from '../../adapters/pkcs11/public-key';
 import { TokenSessionPool } from '../../adapters/pkcs11/session-pool';
@@ -363,6 +364,24 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
   });
 
   describe('token-wide operations', () => {
+    it('the key map inspection destroys unfinished key objects (no label, no ID) and leaves a named stranger', async () => {
+      const unnamed = await keys.generateKeyPair(pool(1), { keyType: 'ec-p256', label: 'keyrotor:cut-off:v1' });
+      const stranger = await keys.generateKeyPair(pool(1), { keyType: 'ec-p256', label: 'someone-else' });
+      // What a creation cut off inside the library leaves: an object without label and ID.
+      await pool(1).withSession('test: unnaming a private key', ({ pkcs11, session }) => {
+        for (const handle of findObjects(pkcs11, session, template({ class: ObjectClass.privateKey, label: 'keyrotor:cut-off:v1' }))) {
+          pkcs11.C_SetAttributeValue(session, handle, template({ id: Buffer.alloc(0), label: '' }));
+        }
+      });
+      const unnamedNow = (): TokenObject[] => objects(1).filter((object) => object.class === 'privkey' && object.idHex === null && (object.label ?? '') === '');
+      expect(unnamedNow()).toHaveLength(1);
+      const inspection = await inspectNode(pool(1), { expected: { digest: '', epoch: 0 }, current: null, signingKey: null });
+      expect(inspection.reachable).toBe(true);
+      expect(unnamedNow()).toEqual([]);
+      expect(withId(1, unnamed.fingerprint)).toEqual([['pubkey', unnamed.fingerprint]]);
+      expect(withLabel(1, 'someone-else')).toEqual([['privkey', stranger.fingerprint], ['pubkey', stranger.fingerprint]]);
+    });
+
     it('listKeyObjects names every key object, the wrapping keys included', async () => {
       const key = await keys.generateKeyPair(pool(2), { keyType: 'rsa-3072', label: 'keyrotor:listed:v1' });
       const listing = await keys.listKeyObjects(pool(2));
