@@ -85,6 +85,8 @@ export async function takenBy(stack: FaultStack, key: string, activity: string, 
 
 /** How many times an event arm tries to catch a step that was over before its victim stopped. */
 const EVENT_ARM_ROUNDS = 3;
+/** How long an event arm waits for its step to come again after it missed it. */
+const NEXT_ROUND_MS = 120_000;
 
 /** How the victim is caught: frozen at once, frozen when an event shows up, or frozen while it runs the step. */
 export type Arm = { kind: 'now' } | { kind: 'event'; match: (event: HistoryEvent) => boolean } | { kind: 'running' };
@@ -128,6 +130,7 @@ export interface KillOutcome {
  */
 export async function killDuringStep(stack: FaultStack, plan: KillPlan, log: (line: string) => void): Promise<KillOutcome> {
   const { key, activity, victim } = plan;
+  let missed = false;
   if (plan.arm.kind === 'now') stack.freeze(victim);
   if (plan.arm.kind === 'event') {
     // Armed before its trigger, an event arm waits through every kill before its step (one key suffers them all in
@@ -136,17 +139,29 @@ export async function killDuringStep(stack: FaultStack, plan: KillPlan, log: (li
     // A step quicker than the freeze (a risk evaluation, about 0.1 s on an idle machine, which the live control worker
     // may take at once with the task that schedules it) can be over before the victim stops: the victim goes on and
     // the next time the step comes is tried, a few times.
+    // Only an arm on the step's own scheduling can tell: an arm on an earlier event freezes before the step exists. A
+    // step that does not come again within NEXT_ROUND_MS (an archive's destruction comes once a rotation) stays missed.
     for (let round = 1; ; round += 1) {
-      await waitForEvent(stack, key, plan.arm.match, 600_000);
+      const armedBy = await waitForEvent(stack, key, plan.arm.match, round === 1 ? 600_000 : NEXT_ROUND_MS).catch((error: unknown) => {
+        if (round === 1) throw error;
+        return undefined;
+      });
+      if (armedBy === undefined) {
+        missed = true;
+        break;
+      }
       stack.freeze(victim);
+      const ownScheduling = armedBy.activityTaskScheduledEventAttributes?.activityType?.name === activity;
       const pending = (await pendingActivities(stack, key)).some((candidate) => candidate.activityType?.name === activity);
-      if (pending || round === EVENT_ARM_ROUNDS) break;
+      if (!ownScheduling || pending || round === EVENT_ARM_ROUNDS) break;
       log(`${activity} of ${key} was over before ${victim} stopped (round ${round}); waiting for the next one`);
       stack.thaw(victim);
     }
   }
   let attempt: PendingActivity | undefined;
-  if (plan.arm.kind === 'running') {
+  if (missed) {
+    attempt = undefined;
+  } else if (plan.arm.kind === 'running') {
     // The step runs for a while (an rsa-3072 generation): freeze while it runs, then check it still does.
     await eventually(async () => (await takenBy(stack, key, activity, victim)) ?? undefined, `${activity} of ${key} running on ${victim}`, 120_000, 25);
     stack.freeze(victim);
