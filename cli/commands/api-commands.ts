@@ -129,8 +129,18 @@ const followKey = follow<KeyDetail>({
     }
     return lines;
   },
-  outcome: (now) => (now.held ? 'held' : now.working === null && now.waiting === null ? 'done' : undefined),
+  outcome: (now) => keyWorkOutcome(now),
 });
+
+/**
+ * Whether a key's work is over, as `--wait` sees it: held, or idle with nothing waiting and no version compromised. A
+ * compromised version is archived at once (no grace), and between the emergency rotation and that archive the key may
+ * look idle for a poll: the emergency's work is over once its compromised version is archived.
+ */
+export function keyWorkOutcome(now: Pick<KeyDetail, 'held' | 'working' | 'waiting' | 'versions'>): 'done' | 'held' | undefined {
+  if (now.held) return 'held';
+  return now.working === null && now.waiting === null && !now.versions.some((version) => version.state === 'compromised') ? 'done' : undefined;
+}
 
 /** A new key: as followKey, over once its first version is active (before its workflow's first step it looks idle). */
 const followNewKey = follow<KeyDetail>({ ...followKey, outcome: (now) => (now.activeVersion === null && !now.held ? undefined : followKey.outcome(now)) });
