@@ -109,6 +109,18 @@ async function recordedSoon(target: InvariantTarget, object: TokenObject, byName
   return false;
 }
 
+/** Whether a key's version leaves the live states (archived, compromised, purged) within RECORD_WINDOW_MS. */
+async function leftLiveSoon(target: InvariantTarget, name: string, version: number): Promise<boolean> {
+  const deadline = Date.now() + RECORD_WINDOW_MS;
+  while (Date.now() < deadline) {
+    const now = (await getJson(target, `/keys/${encodeURIComponent(name)}`)) as KeyView;
+    const state = now.versions.find((v) => v.version === version)?.state;
+    if (state !== undefined && !LIVE_STATES.has(state)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return false;
+}
+
 async function workflowStatuses(target: InvariantTarget, names: string[]): Promise<Map<string, string>> {
   const connection = await Connection.connect({ address: target.temporalAddress });
   try {
@@ -241,6 +253,10 @@ export async function checkInvariants(target: InvariantTarget, ledger: Ledger, o
   // Lost: a live version must be whole on every node and in the JWKS.
   for (const key of keys) {
     for (const version of key.versions.filter((v) => LIVE_STATES.has(v.state))) {
+      // A retiring version archived while the keys were read (the keys keep rotating in the load scenario): its private
+      // keys go and it leaves the JWKS as the archive records it. One that stays retiring without them is lost.
+      const incomplete = tokens.some(({ objects }) => objects.filter((object) => object.idHex === version.fingerprint.toLowerCase()).length < 2) || !published.has(version.kid);
+      if (incomplete && version.state === 'retiring' && (await leftLiveSoon(target, key.name, version.version))) continue;
       for (const { node, objects } of tokens) {
         const classes = objects.filter((object) => object.idHex === version.fingerprint.toLowerCase()).map((object) => object.class);
         const missing = (['privkey', 'pubkey'] as const).filter((kind) => !classes.includes(kind));
