@@ -60,7 +60,11 @@ export interface SetSigningInput { fingerprint: string; enabled: boolean }
 export interface SetSigningResult { changed: boolean }
 
 export interface DestroyKeyObjectsInput { fingerprint: string; privateKey: boolean; publicKey: boolean }
-export interface DestroyKeyObjectsResult { destroyed: number }
+/**
+ * `destroyed` counts every object destroyed; `residue` those of them that only a fresh module instance still found
+ * (fresh-instance.ts): objects this process's module had dropped while they stayed on the token.
+ */
+export interface DestroyKeyObjectsResult { destroyed: number; residue: number }
 
 export interface VerifyArchivedBlobInput { wrapped: string; keyType: KeyType; unwrappingKeyLabel: string; spki: string }
 export interface VerifyArchivedBlobResult { matches: boolean }
@@ -630,16 +634,19 @@ export async function setSigning(pool: TokenSessionPool, input: SetSigningInput)
 export async function destroyKeyObjects(pool: TokenSessionPool, input: DestroyKeyObjectsInput): Promise<DestroyKeyObjectsResult> {
   const id = idOf(input.fingerprint);
   const classes: KeyClass[] = [...(input.privateKey ? ['privateKey' as const] : []), ...(input.publicKey ? ['publicKey' as const] : [])];
-  return onSession(pool, `destroying the objects of key ${input.fingerprint}`, (session) => {
-    let destroyed = 0;
+  const destroyed = await onSession(pool, `destroying the objects of key ${input.fingerprint}`, (session) => {
+    let count = 0;
     for (const keyClass of classes) {
       for (const handle of find(session, keyClass, { id })) {
         session.pkcs11.C_DestroyObject(session.session, handle);
-        destroyed += 1;
+        count += 1;
       }
     }
-    return { destroyed };
+    return count;
   });
+  // What this process's module no longer shows may still be on the token: a module instance of its own looks again.
+  const { found: residue } = await pool.destroyInFreshInstance({ fingerprint: input.fingerprint, classes });
+  return { destroyed: destroyed + residue, residue };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

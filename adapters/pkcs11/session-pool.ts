@@ -1,5 +1,6 @@
 import * as pkcs11js from 'pkcs11js';
 import { HsmError, ckrOf, toHsmError } from './errors';
+import { destroyInFreshInstance, type FreshDestroyRequest, type FreshDestroyResult } from './fresh-instance';
 import { acquireModule, releaseModule } from './module-registry';
 import { findTokenSlot, tokenSummary, type TokenSummary } from './token';
 
@@ -31,16 +32,30 @@ export class TokenSessionPool {
   private closing = false;
   private drained: (() => void) | undefined;
 
+  /** The PIN among them, in a #private field, which JSON.stringify of the pool leaves out. */
+  readonly #options: SessionPoolOptions;
+
   private constructor(
-    readonly nodeId: string,
-    readonly tokenLabel: string,
-    private readonly modulePath: string,
+    options: SessionPoolOptions,
     readonly pkcs11: pkcs11js.PKCS11,
     readonly slot: pkcs11js.Handle,
     sessions: pkcs11js.Handle[],
   ) {
+    this.#options = options;
     this.idle.push(...sessions);
     this.all.push(...sessions);
+  }
+
+  get nodeId(): string {
+    return this.#options.nodeId;
+  }
+
+  get tokenLabel(): string {
+    return this.#options.tokenLabel;
+  }
+
+  private get modulePath(): string {
+    return this.#options.modulePath;
   }
 
   static open(options: SessionPoolOptions): TokenSessionPool {
@@ -53,12 +68,21 @@ export class TokenSessionPool {
         sessions.push(pkcs11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
       }
       login(pkcs11, sessions[0] as pkcs11js.Handle, nodeId, tokenLabel, pin);
-      return new TokenSessionPool(nodeId, tokenLabel, modulePath, pkcs11, slot, sessions);
+      return new TokenSessionPool(options, pkcs11, slot, sessions);
     } catch (error) {
       for (const session of sessions) pkcs11.C_CloseSession(session);
       releaseModule(modulePath);
       throw toHsmError(nodeId, 'opening the session pool', error);
     }
+  }
+
+  /**
+   * Destroys key objects as a module instance of its own sees the token (fresh-instance.ts): the check after a
+   * destruction that this process's module cannot make. The PIN goes to the child on its standard input.
+   */
+  destroyInFreshInstance(request: FreshDestroyRequest): Promise<FreshDestroyResult> {
+    if (this.closing) return Promise.reject(new HsmError(this.nodeId, undefined, 'a fresh-instance check refused: the session pool is shutting down', true));
+    return destroyInFreshInstance(this.#options, request);
   }
 
   token(): TokenSummary {

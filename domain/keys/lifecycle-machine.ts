@@ -775,6 +775,7 @@ export function apply(given: LifecycleMachine, step: Step, outcome: Outcome, now
   const work = m.work;
   if (work === null) return m;
   const value = outcome.ok ? outcome.value : null;
+  if (work.kind === 'archive' || work.kind === 'purge') m = residueDestroyed(m, work.version, step, value);
   switch (work.kind) {
     case 'rotation':
       return applyRotation(m, work, step, value, nowMs, run);
@@ -794,6 +795,24 @@ export function apply(given: LifecycleMachine, step: Step, outcome: Outcome, now
 }
 
 const nodesOf = (value: unknown): string[] => (value as { nodeIds: string[] }).nodeIds;
+
+/**
+ * Objects of a destroyed version that the node's own process no longer saw but a fresh module instance still found on
+ * the token, and destroyed (`residue` of destroyKeyObjects; histories from before it carry none). The destruction
+ * happened, so the procedure goes on; the audit log and an alert say where the token kept what it was told to drop.
+ */
+function residueDestroyed(m: LifecycleMachine, version: number, step: Step, value: unknown): LifecycleMachine {
+  if (step.kind !== 'calls' || !Array.isArray(value)) return m;
+  const found = step.calls.flatMap((call, index) => {
+    const outcome = value[index] as Outcome | undefined;
+    const residue = outcome?.ok ? Number((outcome.value as { residue?: unknown } | null)?.residue ?? 0) : 0;
+    return call.activity === 'destroyKeyObjects' && call.queue.kind === 'hsm' && residue > 0 ? [{ node: call.queue.node, objects: residue }] : [];
+  });
+  if (found.length === 0) return m;
+  const where = found.map(({ node, objects }) => `${node} (${objects})`).join(', ');
+  const recorded = event(m, 'key.version.residue-destroyed', 'system', { version, nodes: found });
+  return alert(recorded, 'warning', `v${version}:residue`, `objects of v${version} of ${m.key.name} stayed on ${where} after their worker destroyed them (the worker's PKCS#11 module no longer listed them); a fresh module instance found and destroyed them. Check that HSM's module and its storage`);
+}
 
 function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, value: unknown, nowMs: number, run: RunFacts): LifecycleMachine {
   if (work.nodeIds === null) return { ...m, work: { ...work, nodeIds: nodesOf(value) } };

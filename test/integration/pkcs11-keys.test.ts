@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
-import { resolve } from 'node:path';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { ObjectClass, template } from '../../adapters/pkcs11/attributes';
 import * as keys from '../../adapters/pkcs11/keys';
@@ -34,6 +35,19 @@ process.stdout.write(JSON.stringify({ payload: new TextDecoder().decode(payload)
 }
 
 const base64url = (text: string): string => Buffer.from(text).toString('base64url');
+
+/** The folder of SoftHSM's file store that holds the token with this label (its token.object carries the label). */
+function softHsmTokenFolder(tokenLabel: string): string {
+  const conf = readFileSync(process.env.SOFTHSM2_CONF as string, 'utf8');
+  const tokenDir = (/^directories\.tokendir\s*=\s*(.+)$/m.exec(conf)?.[1] ?? '').trim();
+  const label = Buffer.from(`${tokenLabel}\0`);
+  const folder = readdirSync(tokenDir).find((entry) => readFileSync(join(tokenDir, entry, 'token.object')).includes(label));
+  if (!folder) throw new Error(`no SoftHSM token folder holds the label '${tokenLabel}'`);
+  return join(tokenDir, folder);
+}
+
+/** The key objects' files in a token folder, each with its lock file (SoftHSM writes both, and removes both). */
+const objectFiles = (folder: string): string[] => readdirSync(folder).filter((name) => /\.(object|lock)$/.test(name) && !name.startsWith('token.'));
 const sha256Hex = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 /** An SPKI of another key of the same type, made by node:crypto. */
@@ -380,6 +394,28 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
       expect(unnamedNow()).toEqual([]);
       expect(withId(1, unnamed.fingerprint)).toEqual([['pubkey', unnamed.fingerprint]]);
       expect(withLabel(1, 'someone-else')).toEqual([['privkey', stranger.fingerprint], ['pubkey', stranger.fingerprint]]);
+    });
+
+    it('a destruction is confirmed by a fresh module instance, which destroys what the token kept but this process no longer lists', async () => {
+      const folder = softHsmTokenFolder((nodes[1] as HsmNodeConfig).tokenLabel);
+      const before = new Set(objectFiles(folder));
+      const key = await keys.generateKeyPair(pool(1), { keyType: 'ec-p256', label: 'keyrotor:kept-by-the-token:v1' });
+      const files = objectFiles(folder).filter((name) => !before.has(name)).map((name) => ({ name, bytes: readFileSync(join(folder, name)) }));
+      expect(files.map(({ name }) => name.replace(/^.*\./, '')).sort()).toEqual(['lock', 'lock', 'object', 'object']);
+
+      // A destruction the token carries out: nothing is left for the fresh instance.
+      expect(await keys.destroyKeyObjects(pool(1), { fingerprint: key.fingerprint, privateKey: true, publicKey: true })).toEqual({ destroyed: 2, residue: 0 });
+      expect(withId(1, key.fingerprint)).toEqual([]);
+
+      // The object files back on disk, as a stale writer leaves them (SoftHSMv2 #903). Any other process sees the key
+      // again; this process's module never will, since it already knows the files' names.
+      for (const { name, bytes } of files) writeFileSync(join(folder, name), bytes);
+      expect(withId(1, key.fingerprint)).toEqual([['privkey', key.fingerprint], ['pubkey', key.fingerprint]]);
+      expect(await keys.describeKey(pool(1), { fingerprint: key.fingerprint })).toMatchObject({ privateKey: false, publicKey: false });
+
+      expect(await keys.destroyKeyObjects(pool(1), { fingerprint: key.fingerprint, privateKey: true, publicKey: true })).toEqual({ destroyed: 2, residue: 2 });
+      expect(withId(1, key.fingerprint)).toEqual([]);
+      expect(objectFiles(folder).filter((name) => files.some((file) => file.name === name))).toEqual([]);
     });
 
     it('listKeyObjects names every key object, the wrapping keys included', async () => {

@@ -40,6 +40,8 @@ export class FakeCluster {
   /** The next `times` calls of an activity fail with this code (non-retryable, as the workflow sees them after retries). */
   private readonly failures = new Map<string, { code: string; message: string; times: number }>();
   entropyHeldTimes = 0;
+  /** Per node: how many objects the next destroyKeyObjects there reports as residue (found only by a fresh module instance). */
+  readonly residueNext = new Map<string, number>();
   private generated = 0;
 
   /** The cluster's clock: `drive` sets it to the moment it runs the machine at; the time-skipping tests to workflow time. */
@@ -113,7 +115,9 @@ export class FakeCluster {
         const before = held.size;
         if (input.privateKey) held.delete('private');
         if (input.publicKey) held.delete('public');
-        return { destroyed: before - held.size };
+        const residue = this.residueNext.get(node as string) ?? 0;
+        this.residueNext.delete(node as string);
+        return { destroyed: before - held.size + residue, residue };
       }
       case 'describeKey': {
         const held = this.objectsOn(node as string, fingerprint);

@@ -65,6 +65,26 @@ describe('the key lifecycle state machine', () => {
     for (const node of cluster.nodeIds) expect(cluster.fingerprintsOn(node)).not.toContain(v1);
   });
 
+  it('records objects that only a fresh module instance still found after a destruction, alerts, and goes on with the archive and the purge', () => {
+    const { cluster, m: start } = created();
+    const rotated = drive(accepted(ask(start, rotate())).machine, cluster, T0 + 1000).machine;
+    cluster.residueNext.set('hsm-2', 1);
+    const archived = drive(rotated, cluster, T0 + 3_600_000 + 2000).machine;
+    expect(states(archived)).toEqual(['v1:archived', 'v2:active']);
+    const residue = cluster.events.filter((e) => e.action === 'key.version.residue-destroyed');
+    expect(residue.map((e) => e.details)).toEqual([{ version: 1, nodes: [{ node: 'hsm-2', objects: 1 }] }]);
+    expect(cluster.alerts.filter((a) => a.dedupKey === 'key:k:v1:residue').map((a) => a.severity)).toEqual(['warning']);
+    expect(cluster.alerts.find((a) => a.dedupKey === 'key:k:v1:residue')?.message).toMatch(/v1 of k stayed on hsm-2 \(1\)/);
+
+    cluster.residueNext.set('hsm-3', 2);
+    const purged = drive(archived, cluster, T0 + 3_600_000 + 86_400_000 + 4000).machine;
+    expect(states(purged)).toEqual(['v2:active']);
+    expect(cluster.events.filter((e) => e.action === 'key.version.residue-destroyed').map((e) => e.details)).toEqual([
+      { version: 1, nodes: [{ node: 'hsm-2', objects: 1 }] },
+      { version: 1, nodes: [{ node: 'hsm-3', objects: 2 }] },
+    ]);
+  });
+
   it('holds the key at a step that failed for good, tells the caller, refuses normal work, and resumes at that step', () => {
     const { cluster, m: start } = created();
     cluster.failNext('importReplica', 'CKR_DEVICE_ERROR');

@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { HsmError } from './errors';
+import type { SessionPoolOptions } from './session-pool';
+
+/** Key objects to destroy, by CKA_ID (the key's fingerprint) and class. */
+export interface FreshDestroyRequest {
+  fingerprint: string;
+  classes: Array<'privateKey' | 'publicKey'>;
+}
+
+/** What the fresh instance found of those objects on the token, and destroyed. */
+export interface FreshDestroyResult {
+  found: number;
+}
+
+/** The child's message on standard input; the PIN travels here, never in its arguments or environment. */
+export interface FreshInstanceMessage {
+  pool: SessionPoolOptions;
+  request: FreshDestroyRequest;
+}
+
+const CHILD = join(__dirname, 'fresh-instance-child.ts');
+/** A cold child loads tsx, the module and the token's objects; on a loaded 2-core machine that took up to a few seconds. */
+const FRESH_INSTANCE_TIMEOUT_MS = 60_000;
+
+/**
+ * Destroys the request's objects as a module instance of its own sees the token: in a child process that loads the
+ * module, opens one session, logs in, finds and destroys, and exits.
+ *
+ * Why not in this process: SoftHSM's file store (2.6.1, OSToken::index) re-reads the token folder only for file names
+ * it has not seen before, and a file this process deleted keeps its name in that list. An object file that stays on
+ * disk after C_DestroyObject, or is written again by a stale writer (SoftHSMv2 #903: the handle goes before the file),
+ * is then invisible to this process for good, while every other process, and the next start of this one, sees the key.
+ * The fault suite found a purged version's private key on a token that way. A fresh instance has no such memory.
+ */
+export function destroyInFreshInstance(pool: SessionPoolOptions, request: FreshDestroyRequest): Promise<FreshDestroyResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, FRESH_INSTANCE_TIMEOUT_MS);
+    const failed = (why: string): HsmError =>
+      new HsmError(pool.nodeId, undefined, `the fresh module instance that confirms the destruction of key ${request.fingerprint} ${why}`, true);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-2_000);
+    });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(failed(`could not start (${error.message})`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const reply = parseReply(stdout);
+      if (code === 0 && reply && 'found' in reply) resolve({ found: reply.found });
+      else if (reply && 'error' in reply) reject(new HsmError(pool.nodeId, undefined, reply.error, reply.retryable));
+      else reject(failed(signal ? `was stopped by ${signal}` : `exited with ${code} (${stderr.trim().split('\n').pop() ?? 'no output'})`));
+    });
+    const message: FreshInstanceMessage = { pool: { ...pool, size: 1 }, request };
+    child.stdin.end(JSON.stringify(message));
+  });
+}
+
+type Reply = { found: number } | { error: string; retryable: boolean };
+
+function parseReply(stdout: string): Reply | undefined {
+  try {
+    return JSON.parse(stdout) as Reply;
+  } catch {
+    return undefined;
+  }
+}
