@@ -15,10 +15,10 @@ async function readMessage(): Promise<FreshInstanceMessage> {
 }
 
 async function main(): Promise<void> {
-  const { pool: options, request } = await readMessage();
+  const { token, request } = await readMessage();
   let pool: TokenSessionPool | undefined;
   try {
-    pool = TokenSessionPool.open(options);
+    pool = TokenSessionPool.open({ ...token, size: 1 });
     const id = Buffer.from(request.fingerprint, 'hex');
     const found = await pool.withSession('destroying key objects from a fresh module instance', ({ pkcs11, session }) => {
       let count = 0;
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     });
     process.stdout.write(JSON.stringify({ found }));
   } catch (error) {
-    const failure = error instanceof HsmError ? error : toHsmError(options.nodeId, 'destroying key objects from a fresh module instance', error);
+    const failure = error instanceof HsmError ? error : toHsmError(token.nodeId, 'destroying key objects from a fresh module instance', error);
     process.stdout.write(JSON.stringify({ error: failure.message.replace(/^node [^:]+: /, ''), retryable: failure.retryable }));
     process.exitCode = 1;
   } finally {

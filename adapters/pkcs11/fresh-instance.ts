@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { HsmError } from './errors';
-import type { SessionPoolOptions } from './session-pool';
 
 /** Key objects to destroy, by CKA_ID (the key's fingerprint) and class. */
 export interface FreshDestroyRequest {
@@ -14,9 +13,17 @@ export interface FreshDestroyResult {
   found: number;
 }
 
+/** The token a fresh instance opens, as a session pool has it. */
+export interface FreshInstanceToken {
+  nodeId: string;
+  modulePath: string;
+  tokenLabel: string;
+  pin: string;
+}
+
 /** The child's message on standard input; the PIN travels here, never in its arguments or environment. */
 export interface FreshInstanceMessage {
-  pool: SessionPoolOptions;
+  token: FreshInstanceToken;
   request: FreshDestroyRequest;
 }
 
@@ -34,7 +41,7 @@ const FRESH_INSTANCE_TIMEOUT_MS = 60_000;
  * is then invisible to this process for good, while every other process, and the next start of this one, sees the key.
  * The fault suite found a purged version's private key on a token that way. A fresh instance has no such memory.
  */
-export function destroyInFreshInstance(pool: SessionPoolOptions, request: FreshDestroyRequest): Promise<FreshDestroyResult> {
+export function destroyInFreshInstance(token: FreshInstanceToken, request: FreshDestroyRequest): Promise<FreshDestroyResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -43,7 +50,7 @@ export function destroyInFreshInstance(pool: SessionPoolOptions, request: FreshD
       child.kill('SIGKILL');
     }, FRESH_INSTANCE_TIMEOUT_MS);
     const failed = (why: string): HsmError =>
-      new HsmError(pool.nodeId, undefined, `the fresh module instance that confirms the destruction of key ${request.fingerprint} ${why}`, true);
+      new HsmError(token.nodeId, undefined, `the fresh module instance that confirms the destruction of key ${request.fingerprint} ${why}`, true);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
     });
@@ -58,10 +65,11 @@ export function destroyInFreshInstance(pool: SessionPoolOptions, request: FreshD
       clearTimeout(timer);
       const reply = parseReply(stdout);
       if (code === 0 && reply && 'found' in reply) resolve({ found: reply.found });
-      else if (reply && 'error' in reply) reject(new HsmError(pool.nodeId, undefined, reply.error, reply.retryable));
+      else if (reply && 'error' in reply) reject(new HsmError(token.nodeId, undefined, reply.error, reply.retryable));
       else reject(failed(signal ? `was stopped by ${signal}` : `exited with ${code} (${stderr.trim().split('\n').pop() ?? 'no output'})`));
     });
-    const message: FreshInstanceMessage = { pool: { ...pool, size: 1 }, request };
+    const { nodeId, modulePath, tokenLabel, pin } = token;
+    const message: FreshInstanceMessage = { token: { nodeId, modulePath, tokenLabel, pin }, request };
     child.stdin.end(JSON.stringify(message));
   });
 }

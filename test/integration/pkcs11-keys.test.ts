@@ -206,7 +206,7 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
 
     it('destroyKeyObjects removes the objects for good; a replica missing its private key is completed, not duplicated', async () => {
       const fingerprint = key.fingerprint;
-      expect(await keys.destroyKeyObjects(pool(1), { fingerprint, privateKey: true, publicKey: false })).toEqual({ destroyed: 1 });
+      expect(await keys.destroyKeyObjects(pool(1), { fingerprint, privateKey: true, publicKey: false })).toEqual({ destroyed: 1, residue: 0 });
       expect(withId(1, fingerprint)).toEqual([['pubkey', fingerprint]]);
       expect(await keys.describeKey(pool(1), { fingerprint })).toEqual({ privateKey: false, publicKey: true, canSign: null, label });
       await expect(keys.signDigest(pool(1), { fingerprint, data: 'AA==' })).rejects.toMatchObject({ code: 'hsm_key_not_found', retryable: false });
@@ -214,8 +214,8 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
       expect(await keys.importReplica(pool(1), replicaInput(key, wrapped))).toEqual({ created: true });
       expect(withId(1, fingerprint)).toEqual([['privkey', fingerprint], ['pubkey', fingerprint]]);
 
-      expect(await keys.destroyKeyObjects(pool(1), { fingerprint, privateKey: true, publicKey: true })).toEqual({ destroyed: 2 });
-      expect(await keys.destroyKeyObjects(pool(1), { fingerprint, privateKey: true, publicKey: true })).toEqual({ destroyed: 0 });
+      expect(await keys.destroyKeyObjects(pool(1), { fingerprint, privateKey: true, publicKey: true })).toEqual({ destroyed: 2, residue: 0 });
+      expect(await keys.destroyKeyObjects(pool(1), { fingerprint, privateKey: true, publicKey: true })).toEqual({ destroyed: 0, residue: 0 });
       expect(withId(1, fingerprint)).toEqual([]);
       expect(await keys.describeKey(pool(1), { fingerprint })).toEqual({ privateKey: false, publicKey: false, canSign: null, label: null });
 
