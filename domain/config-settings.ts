@@ -99,6 +99,14 @@ export const SETTINGS = {
     env: 'KEYROTOR_USAGE_RAW_RETENTION', file: 'usage.rawRetention', type: 'duration', default: 30 * DAY_MS, min: HOUR_MS, max: 3650 * DAY_MS, readme: 'configuration',
     doc: "how long raw usage events are kept; the hourly aggregates stay. The clean-transition check counts raw signing events since the switch, so a key policy whose `maxGracePeriod` exceeds it is refused (400 `grace_outlasts_usage_retention`); lowering it later below existing keys' `maxGracePeriod` is not checked",
   },
+  accessLogs: {
+    file: 'usage.accessLogs', type: 'structured', readme: 'configuration', shownDefault: 'none',
+    doc: 'HSM access logs to tail `[{path, app, node, format, timeZone}]`: each file is one application\'s log on one node (see [HSM access logs](#hsm-access-logs-in-progress))',
+  },
+  accessLogInterval: {
+    env: 'KEYROTOR_ACCESS_LOG_INTERVAL', file: 'usage.accessLogInterval', type: 'duration', default: 20_000, min: 5_000, max: HOUR_MS, readme: 'configuration',
+    doc: 'how often each node\'s access logs are read (the `access-logs-<node>` schedules)',
+  },
   riskWeights: { file: 'prediction.riskWeights', type: 'structured', readme: 'configuration', shownDefault: 'see [Prediction](#prediction)', doc: 'how far each risk component alone can take the risk score (component → 0–1)' },
   sensitivityWeights: { file: 'prediction.sensitivityWeights', type: 'structured', readme: 'configuration', shownDefault: 'see [Prediction](#prediction)', doc: 'the data classes and how sensitive each is (class → 0–1); a configured table replaces the built-in one' },
   classMismatchPenalty: { file: 'prediction.classMismatchPenalty', type: 'structured', readme: 'configuration', shownDefault: 'see [Prediction](#prediction)', doc: 'added to the sensitivity when a key serves data of a class above its own (0–1)' },

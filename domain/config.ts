@@ -1,8 +1,11 @@
 import { SETTINGS, settingLabel, type Setting, type SettingName } from './config-settings';
 import { ConfigError, UserError } from './errors';
+import { isCleanText } from './input-bounds';
 import { formatDuration, parseDuration } from './keys/durations';
 import { SENSITIVITY_CLASS_PATTERN } from './keys/policy';
 import { DEFAULT_CLASS_MISMATCH_PENALTY, DEFAULT_RISK_WEIGHTS, DEFAULT_SENSITIVITY_WEIGHTS, RISK_COMPONENTS, type RiskWeights } from './prediction/risk';
+import { ACCESS_LOG_FORMATS, isKnownTimeZone, type AccessLogFormat } from './usage/access-log';
+import { USAGE_FIELD_BOUNDS } from './usage/events';
 import { checkWebhookUrl, parseAllowedTarget, type AllowedTarget } from './webhook-target';
 
 /** Where a secret comes from. The value itself never appears in the configuration. */
@@ -88,6 +91,21 @@ export interface WebhooksConfig {
 export interface UsageConfig {
   /** How long raw usage events are kept; the hourly aggregates stay. */
   rawRetentionMs: number;
+  /** HSM access logs, each read on its node by the `access-logs-<node>` schedule. */
+  accessLogs: AccessLogSource[];
+  accessLogIntervalMs: number;
+}
+
+/** One application's PKCS#11 access log on one node: what the HSM saw that application do. */
+export interface AccessLogSource {
+  /** Absolute path on the node's HSM worker machine. */
+  path: string;
+  /** The application the file's uses are attributed to. */
+  app: string;
+  node: string;
+  format: AccessLogFormat;
+  /** The IANA zone of the log's local times (the spy writes local time without a zone); default UTC. */
+  timeZone?: string;
 }
 
 export interface KeyrotorConfig {
@@ -272,6 +290,7 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
   const nodes = parseNodes(sections.hsm?.nodes, where, dataDir, inputs.softHsmModule, problems);
   const webhooks = parseWebhooks(sections.alerts?.webhooks, where, dataDir, allowedTargets, problems);
   const weights = parsePredictionWeights(sections.prediction as Json, problems);
+  const accessLogs = parseAccessLogs(sections.usage?.accessLogs, nodes.map((node) => node.id), problems);
 
   for (const [name, setting] of scalars) {
     if (setting.type !== 'text') values[name] = readSetting(setting, inputs.env, setting.file === undefined ? undefined : fileValue(setting.file), problems);
@@ -322,11 +341,44 @@ export function parseConfig(inputs: ConfigInputs): KeyrotorConfig {
       feedIntervalMs: value.feedInterval,
       ...(feedToken !== undefined ? { feedToken } : {}),
     },
-    usage: { rawRetentionMs: value.rawRetention },
+    usage: { rawRetentionMs: value.rawRetention, accessLogs, accessLogIntervalMs: value.accessLogInterval },
     shutdownGraceMs: value.shutdownGraceMs,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+const ACCESS_LOG_KEYS = ['path', 'app', 'node', 'format', 'timeZone'];
+
+function parseAccessLogs(raw: unknown, nodeIds: string[], problems: string[]): AccessLogSource[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    problems.push('usage.accessLogs: must be an array of {path, app, node, format, timeZone}');
+    return [];
+  }
+  const sources: AccessLogSource[] = [];
+  const seenPaths = new Map<string, number>();
+  raw.forEach((entry: unknown, index) => {
+    const label = `usage.accessLogs[${index}]`;
+    if (!isObject(entry)) {
+      problems.push(`${label}: must be an object`);
+      return;
+    }
+    const before = problems.length;
+    for (const key of Object.keys(entry)) if (!ACCESS_LOG_KEYS.includes(key)) problems.push(`${label}: unknown setting '${key}' (known: ${ACCESS_LOG_KEYS.join(', ')})`);
+    const { path, app, node, format, timeZone } = entry;
+    if (typeof path !== 'string' || !path.startsWith('/') || !isCleanText(path, 4096)) problems.push(`${label}: path must be an absolute path`);
+    else if (seenPaths.has(path)) problems.push(`${label}: path '${path}' is also usage.accessLogs[${seenPaths.get(path) ?? 0}]; one file is one application's log`);
+    else seenPaths.set(path, index);
+    if (!isCleanText(app, USAGE_FIELD_BOUNDS.app)) problems.push(`${label}: app must name the application (1–${USAGE_FIELD_BOUNDS.app} characters of text)`);
+    if (typeof node !== 'string' || !nodeIds.includes(node)) problems.push(`${label}: node must be one of the configured nodes (${nodeIds.join(', ')})`);
+    const formatOk = (ACCESS_LOG_FORMATS as readonly unknown[]).includes(format);
+    if (!formatOk) problems.push(`${label}: format must be one of ${ACCESS_LOG_FORMATS.join(', ')}`);
+    if (timeZone !== undefined && (typeof timeZone !== 'string' || !isKnownTimeZone(timeZone))) problems.push(`${label}: timeZone must be an IANA time zone such as "Europe/Paris"`);
+    if (problems.length > before) return;
+    sources.push({ path: path as string, app: app as string, node: node as string, format: format as AccessLogFormat, ...(typeof timeZone === 'string' ? { timeZone } : {}) });
+  });
+  return sources;
 }
 
 /** The prediction section's tables, which the setting table lists as structured; it names unknown settings itself. */

@@ -19,6 +19,7 @@ export const WORKFLOW_TYPES = {
   threatIntelFeed: 'threatIntelFeedWorkflow',
   usageRetention: 'usageRetentionWorkflow',
   keymapSync: 'keymapSyncWorkflow',
+  accessLogRead: 'accessLogReadWorkflow',
 } as const;
 export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES];
 
@@ -54,6 +55,10 @@ export function webhookDeliveryWorkflowId(name: string, version: number, subscri
 /** The schedule (and the workflow id of each of its runs) harvesting one node's entropy. */
 export function entropyHarvestScheduleId(nodeId: string): string {
   return `entropy-harvest/${nodeId}`;
+}
+
+export function accessLogScheduleId(nodeId: string): string {
+  return `access-logs/${nodeId}`;
 }
 
 /** The schedule that retrains the global forecast model, and the id of its workflow runs. */

@@ -4,7 +4,7 @@ import { withHeartbeats } from '../activities/heartbeat';
 import { createKeyControlActivities } from '../activities/key-control-activities';
 import { createPredictionActivities } from '../activities/prediction-activities';
 import { createThreatIntelActivities } from '../activities/threat-intel-activities';
-import { createUsageActivities } from '../activities/usage-activities';
+import { createAccessLogActivities, createUsageActivities } from '../activities/usage-activities';
 import { createKeymapControlActivities } from '../activities/keymap-control-activities';
 import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
@@ -48,6 +48,7 @@ export async function prepareControlWorker(options: ControlWorkerOptions): Promi
       ...withHeartbeats(createKeyControlActivities({ db: options.db, config: options.config })),
       ...createThreatIntelActivities({ db: options.db, config: options.config }),
       ...createUsageActivities({ db: options.db, config: options.config }),
+      ...createAccessLogActivities({ db: options.db, config: options.config }),
       ...createPredictionActivities({ db: options.db, config: options.config }),
       ...createKeymapControlActivities({ db: options.db, config: options.config }),
     },

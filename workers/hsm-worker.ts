@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { readSecret } from '../adapters/secrets';
+import { createHsmAccessLogActivities } from '../activities/hsm-access-log-activities';
 import { createHsmActivities } from '../activities/hsm-activities';
 import { createHsmKeyActivities } from '../activities/hsm-key-activities';
 import { createHsmKeymapActivities } from '../activities/hsm-keymap-activities';
@@ -53,7 +54,7 @@ export async function startHsmWorker(options: HsmWorkerOptions): Promise<Running
       namespace,
       taskQueue: hsmTaskQueue(node.id),
       identity: `keyrotor-hsm-${node.id}@${hostname()}`,
-      activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool, harvester), ...createHsmKeymapActivities(pool) },
+      activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool, harvester), ...createHsmKeymapActivities(pool), ...createHsmAccessLogActivities() },
       shutdownGraceTime: shutdownGraceMs,
       maxConcurrentActivityTaskExecutions: node.sessionPoolSize,
     });

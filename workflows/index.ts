@@ -7,3 +7,4 @@ export { retrainForecastModelWorkflow } from './forecast-model';
 export { threatIntelFeedWorkflow } from './threat-intel-feed';
 export { usageRetentionWorkflow } from './usage-retention';
 export { keymapSyncWorkflow } from './keymap-sync';
+export { accessLogReadWorkflow } from './access-log-read';

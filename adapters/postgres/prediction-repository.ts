@@ -6,6 +6,7 @@ import type { RiskWeights } from '../../domain/prediction/risk';
 import { alignToHour, HOUR_MS, type HourlySeries } from '../../domain/prediction/series';
 import { PRIVATE_KEY_OPERATIONS } from '../../domain/usage/events';
 import type { Database, Queryable } from './database';
+import { USAGE_HOURLY_ONE_SERIES } from './usage-repository';
 
 /** History the forecasts read: the four weeks of the seasonal mean, plus one for the features' lags. */
 export const HISTORY_HOURS = 5 * 168;
@@ -18,7 +19,7 @@ export async function keyUsageSeries(db: Database, input: { key: string; created
   const currentHour = alignToHour(input.nowMs);
   const earliest = currentHour - HISTORY_HOURS * HOUR_MS;
   const { rows } = await db.query<{ hour: Date; count: string }>(
-    'SELECT hour, sum(count) AS count FROM usage_hourly WHERE key = $1 AND op = ANY($2) AND hour >= $3 AND hour <= $4 GROUP BY hour ORDER BY hour',
+    `SELECT hour, sum(count) AS count FROM ${USAGE_HOURLY_ONE_SERIES} AS hourly WHERE key = $1 AND op = ANY($2) AND hour >= $3 AND hour <= $4 GROUP BY hour ORDER BY hour`,
     [input.key, PRIVATE_KEY_OPERATIONS, new Date(earliest), new Date(currentHour)],
   );
   const created = alignToHour(Date.parse(input.createdAt));
@@ -37,7 +38,7 @@ export async function allUsageSeries(db: Database, nowMs: number): Promise<Array
   const currentHour = alignToHour(nowMs);
   const earliest = currentHour - HISTORY_HOURS * HOUR_MS;
   const { rows } = await db.query<{ key: string; hour: Date; count: string }>(
-    `SELECT key, hour, sum(count) AS count FROM usage_hourly
+    `SELECT key, hour, sum(count) AS count FROM ${USAGE_HOURLY_ONE_SERIES} AS hourly
      WHERE op = ANY($1) AND hour >= $2 AND hour < $3 GROUP BY key, hour ORDER BY key, hour`,
     [PRIVATE_KEY_OPERATIONS, new Date(earliest), new Date(currentHour)],
   );
@@ -72,9 +73,9 @@ export async function keysReachedBy(db: Database, indicators: ReadonlyArray<{ sc
   return rows.map((row) => row.name);
 }
 
-/** Private-key operations a version has served, as reported. */
+/** Private-key operations a version has served, as reported or as its HSMs' access logs showed. */
 export async function versionUsedCount(db: Database, key: string, version: number): Promise<number> {
-  const { rows } = await db.query<{ used: string | null }>('SELECT sum(count) AS used FROM usage_hourly WHERE key = $1 AND version = $2 AND op = ANY($3)', [
+  const { rows } = await db.query<{ used: string | null }>(`SELECT sum(count) AS used FROM ${USAGE_HOURLY_ONE_SERIES} AS hourly WHERE key = $1 AND version = $2 AND op = ANY($3)`, [
     key, version, PRIVATE_KEY_OPERATIONS,
   ]);
   return Number(rows[0]?.used ?? 0);

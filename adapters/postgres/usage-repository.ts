@@ -1,4 +1,4 @@
-import type { RowProblem, UsageEvent } from '../../domain/usage/events';
+import { PRIVATE_KEY_OPERATIONS, type RowProblem, type UsageEvent, type UsageSource } from '../../domain/usage/events';
 import type { Database, Queryable } from './database';
 
 export type IngestOutcome = { kind: 'refused'; problems: RowProblem[] } | { kind: 'stored'; stored: number; duplicates: number };
@@ -30,29 +30,45 @@ export async function storeUsageBatch(db: Database, events: UsageEvent[]): Promi
       return version;
     });
     if (problems.length > 0) return { kind: 'refused', problems };
-    // One statement: the aggregates grow by exactly the rows the insert kept (a repeated event id adds nothing), and no
-    // row travels back to Node. Hours are cut in UTC whatever the session's time zone.
-    const { rows: [result] } = await tx.query<{ stored: number }>(
-      `WITH inserted AS (
-         INSERT INTO usage_events (event_id, ts, key, version, op, app, node, count, sensitivity)
-         SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[])
-         ON CONFLICT (event_id) DO NOTHING
-         RETURNING key, version, op, ts, count
-       ), hourly AS (
-         INSERT INTO usage_hourly (key, version, op, hour, count)
-         SELECT key, version, op, date_trunc('hour', ts, 'UTC'), sum(count) FROM inserted GROUP BY 1, 2, 3, 4
-         ON CONFLICT (key, version, op, hour) DO UPDATE SET count = usage_hourly.count + EXCLUDED.count
-       )
-       SELECT count(*)::int AS stored FROM inserted`,
-      [
-        events.map((e) => e.eventId), events.map((e) => e.ts), events.map((e) => e.key), versions, events.map((e) => e.op),
-        events.map((e) => e.app), events.map((e) => e.node), events.map((e) => e.count), events.map((e) => e.sensitivity),
-      ],
-    );
-    const stored = result?.stored ?? 0;
+    const stored = await insertUsage(tx, events.map((event, row) => ({ ...event, version: versions[row] as number })), 'app-report');
     return { kind: 'stored', stored, duplicates: events.length - stored };
   });
 }
+
+/** A use with its version resolved, as insertUsage stores it. */
+export type ResolvedUse = Omit<UsageEvent, 'version' | 'kid'> & { version: number };
+
+/**
+ * Inserts raw events and grows the hourly aggregates of their source by exactly the rows kept (a repeated event id
+ * adds nothing), in one statement: no row travels back to Node. Hours are cut in UTC whatever the session's time zone.
+ */
+export async function insertUsage(tx: Queryable, events: ResolvedUse[], source: UsageSource): Promise<number> {
+  if (events.length === 0) return 0;
+  const { rows: [result] } = await tx.query<{ stored: number }>(
+    `WITH inserted AS (
+       INSERT INTO usage_events (event_id, ts, key, version, op, app, node, count, sensitivity, source)
+       SELECT *, $10::text FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[])
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING key, version, op, ts, count
+     ), hourly AS (
+       INSERT INTO usage_hourly (key, version, op, hour, source, count)
+       SELECT key, version, op, date_trunc('hour', ts, 'UTC'), $10::text, sum(count) FROM inserted GROUP BY 1, 2, 3, 4
+       ON CONFLICT (key, version, op, hour, source) DO UPDATE SET count = usage_hourly.count + EXCLUDED.count
+     )
+     SELECT count(*)::int AS stored FROM inserted`,
+    [
+      events.map((e) => e.eventId), events.map((e) => e.ts), events.map((e) => e.key), events.map((e) => e.version), events.map((e) => e.op),
+      events.map((e) => e.app), events.map((e) => e.node), events.map((e) => e.count), events.map((e) => e.sensitivity), source,
+    ],
+  );
+  return result?.stored ?? 0;
+}
+
+/**
+ * The hourly aggregates as one series: per key, version, operation and hour, the larger of the sources' counts (the
+ * HSM's view where a log is read, the reports elsewhere; see USAGE_SOURCES). A FROM item for the readers.
+ */
+export const USAGE_HOURLY_ONE_SERIES = '(SELECT key, version, op, hour, max(count) AS count FROM usage_hourly GROUP BY key, version, op, hour)';
 
 /**
  * Recorded signing use of a version after a moment, and whether any usage of the key was ever reported. The second
@@ -62,8 +78,11 @@ export async function storeUsageBatch(db: Database, events: UsageEvent[]): Promi
 export async function signsAfter(db: Database, input: { key: string; version: number; since: string }): Promise<{ evidence: 'none' | 'events'; count: number; apps: string[] }> {
   const any = await db.query('SELECT 1 FROM usage_hourly WHERE key = $1 LIMIT 1', [input.key]);
   if (any.rowCount === 0) return { evidence: 'none', count: 0, apps: [] };
+  // Per application, the larger of what it reported and what its access log showed: one use is not counted twice.
   const { rows } = await db.query<{ app: string; count: string }>(
-    "SELECT app, sum(count) AS count FROM usage_events WHERE key = $1 AND version = $2 AND op = 'sign' AND ts > $3 GROUP BY app ORDER BY app",
+    `SELECT app, max(count) AS count FROM (
+       SELECT app, source, sum(count) AS count FROM usage_events WHERE key = $1 AND version = $2 AND op = 'sign' AND ts > $3 GROUP BY app, source
+     ) AS per_source GROUP BY app ORDER BY app`,
     [input.key, input.version, input.since],
   );
   return { evidence: 'events', count: rows.reduce((sum, row) => sum + Number(row.count), 0), apps: rows.map((row) => row.app) };
@@ -76,4 +95,28 @@ export async function signsAfter(db: Database, input: { key: string; version: nu
 export async function deleteRawUsageBatch(db: Queryable, input: { before: Date; limit: number }): Promise<number> {
   const { rowCount } = await db.query('DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE ts < $1 LIMIT $2)', [input.before, input.limit]);
   return rowCount ?? 0;
+}
+
+export interface UsageBySource {
+  /** Private-key operations per hour and source, from the hourly aggregates. */
+  hourly: Array<{ hour: number; source: UsageSource; count: number }>;
+  /** Every operation per source, application, node, version and operation since the moment asked, from the raw events. */
+  uses: Array<{ source: UsageSource; app: string; node: string | null; version: number; op: string; count: number; lastAt: string }>;
+}
+
+/** A key's use since `since` as each source saw it: what GET /keys/:name/usage shows beside the one series. */
+export async function usageBySource(db: Queryable, input: { key: string; since: Date }): Promise<UsageBySource> {
+  const hourly = await db.query<{ hour: Date; source: UsageSource; count: string }>(
+    'SELECT hour, source, sum(count) AS count FROM usage_hourly WHERE key = $1 AND op = ANY($2) AND hour >= $3 GROUP BY hour, source ORDER BY hour, source',
+    [input.key, PRIVATE_KEY_OPERATIONS, input.since],
+  );
+  const uses = await db.query<{ source: UsageSource; app: string; node: string | null; version: number; op: string; count: string; last_at: Date }>(
+    `SELECT source, app, node, version, op, sum(count) AS count, max(ts) AS last_at FROM usage_events
+     WHERE key = $1 AND ts >= $2 GROUP BY source, app, node, version, op ORDER BY source, app, node, version, op`,
+    [input.key, input.since],
+  );
+  return {
+    hourly: hourly.rows.map((row) => ({ hour: row.hour.getTime(), source: row.source, count: Number(row.count) })),
+    uses: uses.rows.map((row) => ({ source: row.source, app: row.app, node: row.node, version: row.version, op: row.op, count: Number(row.count), lastAt: row.last_at.toISOString() })),
+  };
 }

@@ -1,6 +1,6 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { ThreatIntelConfig } from '../../domain/config';
-import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, WORKFLOW_TYPES, entropyHarvestScheduleId, type WorkflowType } from '../../domain/identifiers';
+import type { ThreatIntelConfig, UsageConfig } from '../../domain/config';
+import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, WORKFLOW_TYPES, accessLogScheduleId, entropyHarvestScheduleId, type WorkflowType } from '../../domain/identifiers';
 import type { KeymapSyncInput } from '../../domain/keymap/sync';
 
 interface ScheduledWorkflow {
@@ -42,6 +42,29 @@ export async function ensureEntropySchedules(client: Client, taskQueue: string, 
       purpose: `harvest and test the entropy of ${nodeId}`, triggerNow: true,
     });
   }
+}
+
+/**
+ * One `access-logs/<node>` schedule per node with configured access logs (usage.accessLogs), triggered at once; the
+ * schedule of a node whose logs were all removed from the configuration is deleted. The positions stay stored.
+ */
+export async function ensureAccessLogSchedules(client: Client, taskQueue: string, nodeIds: readonly string[], usage: UsageConfig): Promise<string[]> {
+  const reading = nodeIds.filter((nodeId) => usage.accessLogs.some((log) => log.node === nodeId));
+  for (const nodeId of nodeIds) {
+    if (reading.includes(nodeId)) {
+      await upsertSchedule(client, {
+        scheduleId: accessLogScheduleId(nodeId), every: usage.accessLogIntervalMs, workflowType: WORKFLOW_TYPES.accessLogRead, args: [{ nodeId }], taskQueue,
+        purpose: `read the HSM access logs on ${nodeId} into the usage`, triggerNow: true,
+      });
+      continue;
+    }
+    try {
+      await client.schedule.getHandle(accessLogScheduleId(nodeId)).delete();
+    } catch (error) {
+      if (!(error instanceof ScheduleNotFoundError)) throw error;
+    }
+  }
+  return reading;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { limitSchema } from './bounds';
+import { USAGE_SOURCES } from '../../domain/usage/events';
 import { Json, Nullable, StringEnum } from './typebox';
 
 /** GET /keys/{name}/usage: a key's hourly use, and the forecast and anomaly report of its latest risk evaluation. */
@@ -30,9 +31,24 @@ export const AnomalySummarySchema = Type.Object({
   ),
 });
 
+const UsageSourceSchema = StringEnum([...USAGE_SOURCES], { description: 'app-report: an application said so (POST /usage); hsm-log: an HSM access log showed it (usage.accessLogs)' });
+
 export const KeyUsageSchema = Type.Object({
   key: Type.String(),
-  actual: Type.Array(Type.Object({ at: Type.String(), count: Type.Number() })),
+  actual: Type.Array(Type.Object({
+    at: Type.String(),
+    count: Type.Number({ description: 'the one series: per version and operation, the larger of the sources\' counts' }),
+    bySource: Type.Object({ 'app-report': Type.Number(), 'hsm-log': Type.Number() }, { description: 'private-key operations of the hour as each source counted them' }),
+  })),
+  uses: Type.Array(Type.Object({
+    source: UsageSourceSchema,
+    app: Type.String(),
+    node: Nullable(Type.String()),
+    version: Type.Integer(),
+    op: Type.String(),
+    count: Type.Number(),
+    lastAt: Type.String(),
+  }), { description: 'every operation in the hours shown, per source, application, node, version and operation' }),
   evaluatedAt: Nullable(Type.String({ description: 'when the forecast and anomaly report were made (null: never evaluated)' })),
   forecast: Nullable(UsageForecastSchema),
   anomalies: Nullable(AnomalySummarySchema),

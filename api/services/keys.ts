@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import type { Database } from '../../adapters/postgres/database';
 import { getKey, listKeys, reserveKey } from '../../adapters/postgres/key-repository';
 import { keyUsageSeries, latestEvaluations, latestForecast, riskHistory, riskTrends, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
+import { usageBySource } from '../../adapters/postgres/usage-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { WORKFLOW_TYPES, keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
@@ -173,14 +174,22 @@ export class KeyService {
     const nowMs = Date.now();
     const series = await keyUsageSeries(this.db, { key: name, createdAt: key.createdAt, nowMs });
     const from = Math.max(0, series.counts.length - hours);
-    const actual = series.counts.slice(from).map((count, i) => ({ at: new Date(series.startMs + (from + i) * HOUR_MS).toISOString(), count }));
+    const since = series.startMs + from * HOUR_MS;
+    const bySource = await usageBySource(this.db, { key: name, since: new Date(since) });
+    const hourOf = new Map(bySource.hourly.map((row) => [`${row.hour}/${row.source}`, row.count]));
+    const actual = series.counts.slice(from).map((count, i) => {
+      const hour = since + i * HOUR_MS;
+      return { at: new Date(hour).toISOString(), count, bySource: { 'app-report': hourOf.get(`${hour}/app-report`) ?? 0, 'hsm-log': hourOf.get(`${hour}/hsm-log`) ?? 0 } };
+    });
+    const uses = bySource.uses;
     const latest = await latestForecast(this.db, name);
-    if (!latest) return { key: name, actual, evaluatedAt: null, forecast: null, anomalies: null };
+    if (!latest) return { key: name, actual, uses, evaluatedAt: null, forecast: null, anomalies: null };
     const forecast = latest.forecast as KeyForecast;
     const anomaly = latest.anomaly as { report: AnomalyReport | null; note: string | null };
     return {
       key: name,
       actual,
+      uses,
       evaluatedAt: latest.evaluatedAt,
       forecast,
       anomalies: {

@@ -5,7 +5,7 @@ import { serveNodeProvisioning } from '../../adapters/pkcs11/provision-node';
 import { Database } from '../../adapters/postgres/database';
 import { openApplicationDatabase } from '../../adapters/postgres/roles';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
-import { ensureEntropySchedules, ensureKeymapSyncSchedule, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
+import { ensureAccessLogSchedules, ensureEntropySchedules, ensureKeymapSyncSchedule, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../../api/app';
@@ -50,6 +50,8 @@ export async function runProvision(): Promise<void> {
       const feed = await ensureThreatFeedSchedule(client, config.temporal.controlTaskQueue, config.threatIntel);
       if (feed === 'scheduled') say(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)}`);
       if (feed === 'removed') say('no threat-intelligence feed is configured: its schedule was removed');
+      const readingLogs = await ensureAccessLogSchedules(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id), config.usage);
+      if (readingLogs.length > 0) say(`HSM access logs read every ${formatDuration(config.usage.accessLogIntervalMs)} on ${readingLogs.join(', ')}`);
       await ensureKeymapSyncSchedule(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id));
       say('key map sync scheduled every minute and after each lifecycle step');
     } finally {

@@ -7,6 +7,13 @@ export type UsageOperation = (typeof USAGE_OPERATIONS)[number];
 /** Operations with the private key: what a version's capacity counts and what the forecasts model. */
 export const PRIVATE_KEY_OPERATIONS: readonly UsageOperation[] = ['sign', 'decrypt', 'unwrap'];
 export const MAX_BATCH = 10_000;
+/**
+ * Where a use was learned: `app-report`, an application said so (POST /usage, keyrotor ingest); `hsm-log`, an HSM access
+ * log showed it (usage.accessLogs). Readers take, per key, version, operation and hour, the larger of the two: the
+ * HSM's view where it exists, the reports where no log is read.
+ */
+export const USAGE_SOURCES = ['app-report', 'hsm-log'] as const;
+export type UsageSource = (typeof USAGE_SOURCES)[number];
 /** Versions are stored as PostgreSQL integers. */
 export const MAX_VERSION = 2_147_483_647;
 /** Bounds of an event's fields, shown in the API's schema and checked here (the feed of `keyrotor ingest` comes through the API). */

@@ -10,7 +10,7 @@ pkcs11.load(input.module);
 pkcs11.C_Initialize();
 const done = [];
 try {
-  const slot = pkcs11.C_GetSlotList(true).find((candidate) => pkcs11.C_GetTokenInfo(candidate).label.trim() === input.tokenLabel);
+  const slot = pkcs11.C_GetSlotList(true).find((candidate) => pkcs11.C_GetTokenInfo(candidate).label.replace(/[\s\0]+$/, '') === input.tokenLabel);
   if (slot === undefined) throw new Error(`no token labelled ${input.tokenLabel}`);
   const session = pkcs11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
   pkcs11.C_Login(session, pkcs11js.CKU_USER, input.pin);

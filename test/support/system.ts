@@ -74,8 +74,9 @@ export function softHsmModule(): string {
 /**
  * A configuration like the default one (three SoftHSM nodes), with node ids and token labels of its own so that test
  * files never share a task queue or a token, its own data folder and database, and the shared Temporal server.
+ * `usage` is the file's usage section; `{prefix}` in it stands for the node ids' prefix (`{prefix}-hsm-2`).
  */
-export async function testConfig(overrides: { env?: Record<string, string>; hsm?: Record<string, unknown> } = {}): Promise<KeyrotorConfig> {
+export async function testConfig(overrides: { env?: Record<string, string>; hsm?: Record<string, unknown>; usage?: Record<string, unknown> } = {}): Promise<KeyrotorConfig> {
   const prefix = uniqueName('');
   const dataDir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), `system-${prefix}`);
   mkdirSync(dataDir, { recursive: true });
@@ -99,6 +100,7 @@ export async function testConfig(overrides: { env?: Record<string, string>; hsm?
         nodes: [1, 2, 3].map((n) => ({ id: `${prefix}-hsm-${n}`, tokenLabel: `kr-${prefix}-hsm-${n}`, modulePath: softHsmModule() })),
         ...overrides.hsm,
       },
+      ...(overrides.usage ? { usage: JSON.parse(JSON.stringify(overrides.usage).replaceAll('{prefix}', prefix)) as unknown } : {}),
     },
     projectRoot,
     softHsmModule: softHsmModule(),

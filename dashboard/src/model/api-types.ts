@@ -240,7 +240,24 @@ export type UsageReply = {
   key: string;
   actual: Array<{
     at: string;
+    /** the one series: per version and operation, the larger of the sources' counts */
     count: number;
+    /** private-key operations of the hour as each source counted them */
+    bySource: {
+      "app-report": number;
+      "hsm-log": number;
+    };
+  }>;
+  /** every operation in the hours shown, per source, application, node, version and operation */
+  uses: Array<{
+    /** app-report: an application said so (POST /usage); hsm-log: an HSM access log showed it (usage.accessLogs) */
+    source: "app-report" | "hsm-log";
+    app: string;
+    node: string | null;
+    version: number;
+    op: string;
+    count: number;
+    lastAt: string;
   }>;
   /** when the forecast and anomaly report were made (null: never evaluated) */
   evaluatedAt: string | null;

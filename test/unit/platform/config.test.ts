@@ -204,7 +204,7 @@ describe('parseConfig', () => {
   it('has no threat-intelligence feed and keeps raw usage events 30 days unless told otherwise', () => {
     const config = parseConfig(base);
     expect(config.threatIntel).toEqual({ feedIntervalMs: 15 * 60_000 });
-    expect(config.usage).toEqual({ rawRetentionMs: 30 * 86_400_000 });
+    expect(config.usage).toEqual({ rawRetentionMs: 30 * 86_400_000, accessLogs: [], accessLogIntervalMs: 20_000 });
   });
 
   it('takes the feed, its interval and bearer secret, and the raw usage retention, as durations; the environment wins', () => {
@@ -224,7 +224,7 @@ describe('parseConfig', () => {
     });
     expect(problems).toEqual([
       "keyrotor.config.json: unknown setting 'threatIntel.colour' (known: feedUrl, feedInterval, feedToken)",
-      "keyrotor.config.json: unknown setting 'usage.keep' (known: rawRetention)",
+      "keyrotor.config.json: unknown setting 'usage.keep' (known: rawRetention, accessLogs, accessLogInterval)",
       'KEYROTOR_THREAT_FEED_URL / threatIntel.feedUrl: must be an http:// or https:// URL',
       expect.stringMatching(/^threatIntel\.feedToken: must be \{"env": "VARIABLE"\} or \{"file": "\/path"\}/),
       expect.stringMatching(/^KEYROTOR_THREAT_FEED_INTERVAL \/ threatIntel\.feedInterval: 'often' is not a duration/),
@@ -236,5 +236,42 @@ describe('parseConfig', () => {
     expect(problemsOf({ file: { threatIntel: { feedUrl: 'https://intel.example/', feedInterval: 30 } } })).toEqual([
       'KEYROTOR_THREAT_FEED_INTERVAL / threatIntel.feedInterval: 30 is not a duration such as "15m" or "30d"',
     ]);
+  });
+
+  it('takes HSM access logs, each one application\'s log on one configured node, and names every problem of each', () => {
+    const accessLogs = [
+      { path: '/var/log/billing/pkcs11-spy.log', app: 'billing', node: 'hsm-2', format: 'pkcs11-spy', timeZone: 'Europe/Paris' },
+      { path: '/var/log/audit.ndjson', app: 'vendor-audit', node: 'hsm-1', format: 'ndjson' },
+    ];
+    const config = parseConfig({ ...base, file: { usage: { accessLogs, accessLogInterval: '1m' } } });
+    expect(config.usage.accessLogs).toEqual(accessLogs);
+    expect(config.usage.accessLogIntervalMs).toBe(60_000);
+    expect(problemsOf({
+      file: {
+        usage: {
+          accessLogInterval: '1s',
+          accessLogs: [
+            { path: 'relative.log', app: 'a', node: 'hsm-9', format: 'syslog', timeZone: 'Mars/Olympus', colour: 'red' },
+            { path: '/var/log/a.log', app: '', node: 'hsm-1', format: 'ndjson' },
+            { path: '/var/log/b.log', app: 'b\u0000', node: 'hsm-1', format: 'ndjson' },
+            { path: '/var/log/c.log', app: 'c', node: 'hsm-1', format: 'ndjson' },
+            { path: '/var/log/c.log', app: 'd', node: 'hsm-2', format: 'ndjson' },
+            'a string',
+          ],
+        },
+      },
+    })).toEqual([
+      "usage.accessLogs[0]: unknown setting 'colour' (known: path, app, node, format, timeZone)",
+      'usage.accessLogs[0]: path must be an absolute path',
+      'usage.accessLogs[0]: node must be one of the configured nodes (hsm-1, hsm-2, hsm-3)',
+      'usage.accessLogs[0]: format must be one of pkcs11-spy, ndjson',
+      'usage.accessLogs[0]: timeZone must be an IANA time zone such as "Europe/Paris"',
+      'usage.accessLogs[1]: app must name the application (1–200 characters of text)',
+      'usage.accessLogs[2]: app must name the application (1–200 characters of text)',
+      "usage.accessLogs[4]: path '/var/log/c.log' is also usage.accessLogs[3]; one file is one application's log",
+      'usage.accessLogs[5]: must be an object',
+      "KEYROTOR_ACCESS_LOG_INTERVAL / usage.accessLogInterval: '1s' must be from 5s to 1h",
+    ]);
+    expect(problemsOf({ file: { usage: { accessLogs: { path: '/x' } } } })).toEqual(['usage.accessLogs: must be an array of {path, app, node, format, timeZone}']);
   });
 });
