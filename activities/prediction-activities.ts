@@ -11,11 +11,12 @@ import {
   versionUsedCount,
 } from '../adapters/postgres/prediction-repository';
 import { threatsForKey } from '../adapters/postgres/threat-intel-repository';
+import { observedAgainstReported } from '../adapters/postgres/usage-repository';
 import type { KeyrotorConfig } from '../domain/config';
 import { policyDurations, type KeyPolicy } from '../domain/keys/policy';
 import { evaluateKey } from '../domain/prediction/evaluate';
 import { createSeededRandom, ForestModel, trainForest } from '../domain/prediction/forest-model';
-import { HOURS_PER_WEEK } from '../domain/prediction/series';
+import { HOUR_MS, HOURS_PER_WEEK } from '../domain/prediction/series';
 import type { EvaluationResult } from '../domain/keys/lifecycle-records';
 import { withTypedFailures } from './failures';
 import { withHeartbeat } from './heartbeat';
@@ -65,6 +66,10 @@ export function createPredictionActivities(deps: { db: Database; config: Keyroto
         currentModel(),
       ]);
       const threats = await threatsForKey(db, { key: input.name, apps: facts.apps, now: new Date(nowMs) });
+      const observed = (await observedAgainstReported(db, { key: input.name, since: new Date(nowMs - config.prediction.anomalyWindowHours * HOUR_MS) })).map((use) => ({
+        ...use,
+        log: config.usage.accessLogs.find((source) => source.app === use.app && source.node === use.node)?.path ?? null,
+      }));
       const evaluation = evaluateKey({
         nowMs,
         key: { name: input.name, sensitivity: input.policy.sensitivity, appIds: facts.apps },
@@ -80,6 +85,7 @@ export function createPredictionActivities(deps: { db: Database; config: Keyroto
         usage,
         eventSensitivities: facts.sensitivities,
         threats: threats.live,
+        observed,
         model,
         risk: {
           weights: config.prediction.riskWeights,
@@ -109,6 +115,7 @@ export function createPredictionActivities(deps: { db: Database; config: Keyroto
         predictedRotationAt: decision.predictedRotationAt,
         nextEvaluationAt: decision.nextEvaluationAt,
         reason: decision.reason,
+        unreported: observed.filter((use) => use.seen > use.reported),
         evidence: {
           evaluationId: input.evaluationId,
           score: risk.score,

@@ -120,3 +120,20 @@ export async function usageBySource(db: Queryable, input: { key: string; since: 
     uses: uses.rows.map((row) => ({ source: row.source, app: row.app, node: row.node, version: row.version, op: row.op, count: Number(row.count), lastAt: row.last_at.toISOString() })),
   };
 }
+
+/**
+ * Per application and version, the private-key operations the HSM access logs showed (`hsm-log`) and those the
+ * application reported (`app-report`) since a moment: what the risk score's unreported-use component compares. Only
+ * applications some access log shows are listed; the node is where the log is.
+ */
+export async function observedAgainstReported(db: Queryable, input: { key: string; since: Date }): Promise<Array<{ app: string; node: string | null; version: number; seen: number; reported: number }>> {
+  const { rows } = await db.query<{ app: string; node: string | null; version: number; seen: string; reported: string }>(
+    `SELECT app, max(node) FILTER (WHERE source = 'hsm-log') AS node, version,
+            coalesce(sum(count) FILTER (WHERE source = 'hsm-log'), 0) AS seen,
+            coalesce(sum(count) FILTER (WHERE source = 'app-report'), 0) AS reported
+     FROM usage_events WHERE key = $1 AND ts >= $2 AND op = ANY($3)
+     GROUP BY app, version HAVING count(*) FILTER (WHERE source = 'hsm-log') > 0 ORDER BY app, version`,
+    [input.key, input.since, PRIVATE_KEY_OPERATIONS],
+  );
+  return rows.map((row) => ({ app: row.app, node: row.node, version: row.version, seen: Number(row.seen), reported: Number(row.reported) }));
+}

@@ -12,7 +12,7 @@ export function keyRiskRoutes(app: FastifyInstance, keys: KeyService): void {
   app.get<{ Params: KeyNameParams; Querystring: Defaulted<RiskHistoryQuery, 'limit'> }>('/keys/:name/risk', {
     ...route(
       READERS,
-      'The risk evaluations of a key, newest first: score = 1 − Π(1 − weight × value) over the components (usage pressure, anomaly, sensitivity, threat, age), each with why; the decision and the predicted rotation',
+      'The risk evaluations of a key, newest first: score = 1 − Π(1 − weight × value) over the components (usage pressure, anomaly, sensitivity, threat, age, unreported use), each with why; the decision and the predicted rotation',
       { params: KeyNameParamsSchema, querystring: RiskHistoryQuerySchema, response: { 200: RiskHistorySchema, ...problems(404) } },
     ),
     handler: async (request) => keys.riskHistory(request.params.name, { limit: request.query.limit, ...(request.query.before ? { before: new Date(request.query.before) } : {}) }),

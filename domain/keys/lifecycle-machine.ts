@@ -908,6 +908,11 @@ function applyEvaluation(m: LifecycleMachine, work: EvaluateWork, outcome: Outco
   const result = outcome.value as EvaluationResult;
   const prediction = evaluationSummary({ name: m.key.name, seq, version: active.version, result });
   let next: LifecycleMachine = answer({ ...m, key: { ...m.key, prediction }, work: null }, work.requests, { ok: true, value: prediction });
+  const unreported = result.unreported ?? [];
+  if (unreported.length > 0) {
+    const what = unreported.map((use) => `${use.seen - use.reported} of v${use.version} by ${use.app} on ${use.node ?? '?'}${use.log ? ` (access log ${use.log})` : ''}`).join('; ');
+    next = alert(next, 'warning', 'unreported-use', `the HSM saw private-key operations with ${m.key.name} that no application reported: ${what}. An application that does not report, or someone else holding a PIN; the risk score counts them (component unreported)`);
+  }
   if (!result.rotate || result.trigger === null) return next;
   next = startRotation(next, { trigger: result.trigger, reason: result.reason, actor: 'system', emergency: false, requests: [], evidence: result.evidence });
   const retiring = lifecycle.retiringVersion(m.key);

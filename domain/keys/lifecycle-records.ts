@@ -1,4 +1,5 @@
 import type { AutomaticTrigger, RotationEvidence, TransitionVerdict } from './key-model';
+import type { UnreportedUse } from '../prediction/risk';
 import { isoTime, type PredictionSummary } from './lifecycle-state';
 import { policyDurations, type KeyPolicy } from './policy';
 
@@ -27,6 +28,8 @@ export interface EvaluationResult {
   nextEvaluationAt: string;
   reason: string;
   evidence: RotationEvidence;
+  /** Use the HSM access logs showed beyond what was reported (results from before these existed have none). */
+  unreported?: UnreportedUse[];
 }
 
 /** Whether the move away from a version is clean: no live private object anywhere, an archive that unwraps to it, no use since. */

@@ -1,7 +1,7 @@
 import { detectAnomalies, negativeBinomialQuantile, type AnomalyReport } from './anomaly';
 import { DEFAULT_HORIZON, forecastKey, INTERVAL_LEVEL, type KeyForecast } from './forecaster';
 import type { ForestModel } from './forest-model';
-import { computeRisk, decideRotation, type RiskConfig, type RiskScore, type RotationDecision, type RotationPolicy, type ThreatIndicator } from './risk';
+import { computeRisk, decideRotation, type RiskConfig, type RiskScore, type RotationDecision, type RotationPolicy, type ThreatIndicator, type UnreportedUse } from './risk';
 import { alignToHour, HOUR_MS, HOURS_PER_DAY, type HourlySeries } from './series';
 
 /** Everything one evaluation of a key looks at. Time and the model are passed in. */
@@ -18,6 +18,8 @@ export interface KeyEvaluationInput {
   usage: HourlySeries;
   eventSensitivities: readonly string[];
   threats: readonly ThreatIndicator[];
+  /** HSM access logs against reports, per application and version, over the anomaly window. */
+  observed?: readonly UnreportedUse[];
   model: ForestModel | null;
   risk: RiskConfig;
   anomalyWindowHours: number;
@@ -60,6 +62,7 @@ export function evaluateKey(input: KeyEvaluationInput): KeyEvaluation {
     anomaly: anomaly ?? { score: 0, flagged: [] },
     eventSensitivities: input.eventSensitivities,
     threats: input.threats,
+    ...(input.observed ? { observed: input.observed } : {}),
     config: input.risk,
   });
   const decision = decideRotation({ nowMs: input.nowMs, policy: input.policy, version: input.version, forecast, risk });

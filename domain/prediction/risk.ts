@@ -17,15 +17,34 @@ export const DEFAULT_SENSITIVITY_WEIGHTS: Readonly<Record<string, number>> = {
   'high-value-transaction': 1,
 };
 
-export const RISK_COMPONENTS = ['usage', 'anomaly', 'sensitivity', 'threat', 'age'] as const;
+export const RISK_COMPONENTS = ['usage', 'anomaly', 'sensitivity', 'threat', 'age', 'unreported'] as const;
 export type RiskComponentName = (typeof RISK_COMPONENTS)[number];
 export type RiskWeights = Record<RiskComponentName, number>;
 
 /**
  * How far each component alone can take the risk (see computeRisk). A live threat indicator of full severity alone
- * reaches 0.9; sensitive data alone never rotates a key, but raises the risk every other signal adds to.
+ * reaches 0.9; sensitive data alone never rotates a key, but raises the risk every other signal adds to. Use the HSM
+ * saw and no application reported reaches 0.7: below the default threshold alone (an application may report late or
+ * under another name), above it with any other signal.
  */
-export const DEFAULT_RISK_WEIGHTS: Readonly<RiskWeights> = { usage: 0.5, anomaly: 0.6, sensitivity: 0.3, threat: 0.9, age: 0.4 };
+export const DEFAULT_RISK_WEIGHTS: Readonly<RiskWeights> = { usage: 0.5, anomaly: 0.6, sensitivity: 0.3, threat: 0.9, age: 0.4, unreported: 0.7 };
+
+/**
+ * Private-key operations an HSM access log showed an application do with a version, against what that application
+ * reported for the same version in the same window (usage source `hsm-log` against `app-report`).
+ */
+export interface UnreportedUse {
+  app: string;
+  node: string | null;
+  version: number;
+  /** The access log the operations were read from (usage.accessLogs), when the configuration still names it. */
+  log: string | null;
+  seen: number;
+  reported: number;
+}
+
+/** Unreported operations at which the component reaches half its value: a few stray uses weigh little, dozens nearly all. */
+export const UNREPORTED_HALF_AT = 5;
 
 /** Added to the sensitivity when a key is used for data of a class above its own (the key is misused). */
 export const DEFAULT_CLASS_MISMATCH_PENALTY = 0.1;
@@ -57,6 +76,8 @@ export interface RiskInput {
   anomaly: Pick<AnomalyReport, 'score' | 'flagged'>;
   /** Data classes of recent operations with the key. */
   eventSensitivities?: readonly string[];
+  /** What the HSM access logs showed against what was reported, per application and version (see UnreportedUse). */
+  observed?: readonly UnreportedUse[];
   threats?: readonly ThreatIndicator[];
   config?: RiskConfig;
 }
@@ -157,13 +178,26 @@ function threatComponent(input: RiskInput): Pick<RiskComponent, 'value' | 'detai
   return { value: 1 - survival, detail: `${live.join('; ')}${expiredNote}` };
 }
 
+/** The operations the HSM saw beyond what was reported, per application and version; the value saturates (u / (u + 5)). */
+function unreportedComponent(input: RiskInput): Pick<RiskComponent, 'value' | 'detail'> {
+  const beyond = (input.observed ?? []).filter((use) => use.seen > use.reported);
+  const total = beyond.reduce((sum, use) => sum + use.seen - use.reported, 0);
+  if (total === 0) {
+    const logged = (input.observed ?? []).reduce((sum, use) => sum + use.seen, 0);
+    return { value: 0, detail: logged === 0 ? 'no HSM access log showed use of this key' : `the ${logged} operation(s) the HSM access logs showed were all reported` };
+  }
+  const parts = beyond.map((use) => `${use.app} on ${use.node ?? '?'} with v${use.version}: ${use.seen - use.reported} of ${use.seen} seen${use.log ? ` in ${use.log}` : ''}`);
+  return { value: total / (total + UNREPORTED_HALF_AT), detail: `${total} operation(s) the HSM saw and no application reported (${parts.join('; ')})` };
+}
+
 /**
  * The risk score of a key version, 0–1, with everything that went into it.
  *
  * Components, each 0–1: usage pressure (forecast use over the horizon against the capacity left), anomaly (the anomaly
  * score), data sensitivity (the key's class, or a higher class seen in its events plus a mismatch penalty), threat
  * intelligence (live indicators for the key, its application or all keys, combined as independent chances:
- * 1 − Π(1 − severity); expired ones do not count) and age (against maxAge).
+ * 1 − Π(1 − severity); expired ones do not count), age (against maxAge) and unreported use (operations an HSM access
+ * log showed beyond what the application reported).
  *
  * They combine as a weighted noisy-OR, score = 1 − Π(1 − weight × value): each component alone can raise the risk up to
  * its weight and the others only add to it. A weighted mean would let a live critical threat on a quiet, young key
@@ -187,6 +221,7 @@ export function computeRisk(input: RiskInput): RiskScore {
     sensitivity: sensitivityComponent(input, table, penalty),
     threat: threatComponent(input),
     age: { value: clamp01(ageMs / input.policy.maxAgeMs), detail: `${(ageMs / HOUR_MS / 24).toFixed(1)} of ${(input.policy.maxAgeMs / HOUR_MS / 24).toFixed(1)} days` },
+    unreported: unreportedComponent(input),
   };
   const components = RISK_COMPONENTS.map((name) => {
     const { value, detail } = values[name];

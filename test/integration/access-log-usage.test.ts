@@ -146,4 +146,32 @@ describe('usage observed at the HSM: a PKCS#11 spy log read into the key usage',
       expect(histories).not.toContain(form);
     }
   });
+
+  it('the same signatures, never reported, raise an unreported-use alert, enter the risk score, and with a low threshold rotate the key on risk', async () => {
+    type Evaluation = { rotate: boolean; components: Array<{ name: string; value: number; detail: string }> };
+    expect((await api('POST', `/keys/${key}/evaluate`)).status).toBe(200);
+    const [newest] = (await api<{ items: Evaluation[] }>('GET', `/keys/${key}/risk?limit=1`)).body.items;
+    const unreported = newest?.components.find((component) => component.name === 'unreported');
+    expect(unreported?.value).toBeCloseTo(85 / 90, 6);
+    expect(unreported?.detail).toBe(`85 operation(s) the HSM saw and no application reported (billing on ${node} with v1: 85 of 85 seen in ${log})`);
+    expect(newest?.rotate).toBe(false);
+    const alert = await eventually(async () => {
+      const { alerts } = (await api<{ alerts: Array<{ dedupKey: string; severity: string; message: string }> }>('GET', '/alerts?state=open')).body;
+      return alerts.find((each) => each.dedupKey === `key:${key}:unreported-use`);
+    }, 'the unreported-use alert');
+    expect(alert).toMatchObject({ severity: 'warning', message: expect.stringContaining(`${key} that no application reported: 85 of v1 by billing on ${node} (access log ${log})`) });
+
+    expect((await callApiAs(system, operator, 'PATCH', `/keys/${key}/policy`, { riskThreshold: 0.6, minRotationInterval: '1s' })).status).toBe(200);
+    const evaluated = (await api<{ score: number; threshold: number }>('POST', `/keys/${key}/evaluate`)).body;
+    expect(evaluated.threshold).toBe(0.6);
+    expect(evaluated.score).toBeGreaterThanOrEqual(0.6);
+    type Version = { version: number; state: string; lineage: { trigger: string; evidence?: { score: number; components: Array<{ name: string; value: number }> } } };
+    const v2 = await eventually(async () => {
+      const versions = (await api<{ versions: Version[] }>('GET', `/keys/${key}`)).body.versions;
+      return versions.find((version) => version.version === 2 && version.state === 'active');
+    }, 'v2 active after the risk rotation');
+    expect(v2.lineage.trigger).toBe('risk');
+    expect(v2.lineage.evidence?.score).toBeGreaterThanOrEqual(0.6);
+    expect(v2.lineage.evidence?.components.find((component) => component.name === 'unreported')?.value).toBeCloseTo(85 / 90, 6);
+  });
 });

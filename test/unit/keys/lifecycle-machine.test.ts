@@ -359,6 +359,22 @@ describe('the key lifecycle state machine', () => {
     expect(cluster.events.map((e) => e.action)).toContain('key.rotation.triggered');
   });
 
+  it('an evaluation that found use the HSM saw and no application reported raises an alert naming the key, version, log and count', () => {
+    const { cluster, m: start } = created();
+    cluster.evaluation = { rotate: false, trigger: null, score: 0.6, unreported: [{ app: 'billing', node: 'hsm-2', version: 1, log: '/var/log/billing.log', seen: 50, reported: 3 }] };
+    drive({ ...start, evaluateSoon: true }, cluster, T0 + 1000);
+    expect(cluster.alerts.filter((a) => a.dedupKey === 'key:k:unreported-use')).toEqual([{
+      dedupKey: 'key:k:unreported-use',
+      severity: 'warning',
+      subject: 'key/k',
+      message: expect.stringContaining('with k that no application reported: 47 of v1 by billing on hsm-2 (access log /var/log/billing.log)'),
+    }]);
+    cluster.evaluation = { rotate: false, trigger: null, score: 0.1 };
+    const alertsBefore = cluster.alerts.length;
+    drive({ ...start, evaluateSoon: true }, cluster, T0 + 2000);
+    expect(cluster.alerts.slice(alertsBefore).filter((a) => a.dedupKey === 'key:k:unreported-use')).toEqual([]);
+  });
+
   it('rotates on maxAge with trigger "age", and on a capacity trigger', () => {
     const { cluster, m } = created();
     const aged = drive(m, cluster, T0 + 30 * 86_400_000).machine;

@@ -38,7 +38,7 @@ function threat(change: Partial<ThreatIndicator>): ThreatIndicator {
 describe('risk score', () => {
   it('explains itself: every component with its value, weight and contribution, and the model version', () => {
     const score = computeRisk(riskInput());
-    expect(score.components.map((c) => c.name)).toEqual(['usage', 'anomaly', 'sensitivity', 'threat', 'age']);
+    expect(score.components.map((c) => c.name)).toEqual(['usage', 'anomaly', 'sensitivity', 'threat', 'age', 'unreported']);
     expect(score.modelVersion).toBe('keyrotor-forest/1#0000abcd');
     expect(score.combination).toBe('noisy-or');
     expect(score.evaluatedAt).toBe(new Date(NOW).toISOString());
@@ -81,6 +81,23 @@ describe('risk score', () => {
     expect(component(expired, 'threat').detail).toMatch(/1 expired/);
     expect(() => computeRisk(riskInput({ threats: [threat({ severity: 2 })] }))).toThrow(expect.objectContaining({ code: 'invalid_threat_indicator' }));
     expect(() => computeRisk(riskInput({ threats: [threat({ expiresAt: 'soon' })] }))).toThrow(expect.objectContaining({ code: 'invalid_threat_indicator' }));
+  });
+
+  it('counts the operations an HSM access log showed beyond what the application reported, saturating, and names them', () => {
+    expect(component(computeRisk(riskInput()), 'unreported')).toMatchObject({ value: 0, weight: 0.7, detail: 'no HSM access log showed use of this key' });
+    const allReported = [{ app: 'billing', node: 'hsm-2', version: 3, log: '/var/log/billing.log', seen: 40, reported: 40 }];
+    expect(component(computeRisk(riskInput({ observed: allReported })), 'unreported')).toMatchObject({ value: 0, detail: 'the 40 operation(s) the HSM access logs showed were all reported' });
+    const observed = [
+      { app: 'billing', node: 'hsm-2', version: 3, log: '/var/log/billing.log', seen: 50, reported: 0 },
+      { app: 'checkout', node: 'hsm-1', version: 3, log: null, seen: 10, reported: 15 },
+      { app: 'batch', node: 'hsm-1', version: 2, log: '/var/log/batch.log', seen: 7, reported: 2 },
+    ];
+    const unreported = component(computeRisk(riskInput({ observed })), 'unreported');
+    expect(unreported.value).toBeCloseTo(55 / 60, 12);
+    expect(unreported.contribution).toBeCloseTo(0.7 * (55 / 60), 12);
+    expect(unreported.detail).toBe('55 operation(s) the HSM saw and no application reported (billing on hsm-2 with v3: 50 of 50 seen in /var/log/billing.log; batch on hsm-1 with v2: 5 of 7 seen in /var/log/batch.log)');
+    // A stray operation weighs little: 1 / (1 + 5).
+    expect(component(computeRisk(riskInput({ observed: [{ ...allReported[0]!, seen: 41 }] })), 'unreported').value).toBeCloseTo(1 / 6, 12);
   });
 
   it('measures age against maxAge and passes the anomaly score through', () => {
