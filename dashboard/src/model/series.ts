@@ -7,17 +7,23 @@ const seconds = (iso: string): number => Math.floor(Date.parse(iso) / 1000);
 const HOUR_S = 3600;
 
 /**
- * Actual hourly counts, the forecast with its interval after them, and the flagged anomalies, on one hourly x axis:
- * [x, actual, mean, lower, upper, anomalies].
+ * Actual hourly counts, the forecast with its interval after them, the flagged anomalies, and each hour as each usage
+ * source counted it, on one hourly x axis: [x, actual, mean, lower, upper, anomalies, app-report, hsm-log].
  */
 export function usageSeries(usage: UsageReply): Aligned {
-  const points = new Map<number, { actual?: number; mean?: number; lower?: number; upper?: number; anomaly?: number }>();
+  type Point = { actual?: number; mean?: number; lower?: number; upper?: number; anomaly?: number; reported?: number; hsmLog?: number };
+  const points = new Map<number, Point>();
   const at = (x: number) => {
     let point = points.get(x);
     if (!point) points.set(x, (point = {}));
     return point;
   };
-  for (const row of usage.actual) at(seconds(row.at)).actual = row.count;
+  for (const row of usage.actual) {
+    const point = at(seconds(row.at));
+    point.actual = row.count;
+    point.reported = row.bySource['app-report'];
+    point.hsmLog = row.bySource['hsm-log'];
+  }
   const forecast = usage.forecast;
   if (forecast) {
     const start = seconds(forecast.startAt);
@@ -30,8 +36,8 @@ export function usageSeries(usage: UsageReply): Aligned {
   }
   for (const flagged of usage.anomalies?.flagged ?? []) at(seconds(flagged.at)).anomaly = flagged.actual;
   const xs = [...points.keys()].sort((a, b) => a - b);
-  const pick = (name: 'actual' | 'mean' | 'lower' | 'upper' | 'anomaly') => xs.map((x) => points.get(x)?.[name] ?? null);
-  return [xs, pick('actual'), pick('mean'), pick('lower'), pick('upper'), pick('anomaly')];
+  const pick = (name: keyof Point) => xs.map((x) => points.get(x)?.[name] ?? null);
+  return [xs, pick('actual'), pick('mean'), pick('lower'), pick('upper'), pick('anomaly'), pick('reported'), pick('hsmLog')];
 }
 
 /** Risk scores oldest first against their threshold: [x, score, threshold]. */

@@ -116,7 +116,7 @@ function usagePanel(usage: Optional<UsageReply>, ctx: ViewContext): HTMLElement 
   if (data.actual.length === 0 && !data.forecast) return h('p', null, 'no usage reported for this key yet (POST /usage, keyrotor ingest)');
   const chart = timeChart({
     title: `Hourly use, last ${USAGE_HOURS} h, and the forecast`,
-    source: 'GET /keys/:name/usage actual[].count, forecast.mean/lower/upper, anomalies.flagged[]',
+    source: 'GET /keys/:name/usage actual[].count and .bySource, forecast.mean/lower/upper, anomalies.flagged[]',
     data: usageSeries(data),
     series: [
       { label: 'actual', color: COLORS.actual },
@@ -124,6 +124,8 @@ function usagePanel(usage: Optional<UsageReply>, ctx: ViewContext): HTMLElement 
       { label: 'lower', color: 'rgba(124,58,237,0.4)', width: 0.5 },
       { label: 'upper', color: 'rgba(124,58,237,0.4)', width: 0.5 },
       { label: 'anomaly', color: COLORS.anomaly, pointsOnly: true },
+      { label: 'reported (app-report)', color: COLORS.ok, dash: [2, 3] },
+      { label: 'HSM saw (hsm-log)', color: COLORS.palette[2] as string, dash: [8, 3] },
     ],
     bands: [{ upper: 4, lower: 3, fill: COLORS.band }],
     yLabel: 'operations / h',
@@ -164,6 +166,35 @@ function usagePanel(usage: Optional<UsageReply>, ctx: ViewContext): HTMLElement 
           anomalies.flagged.map((a) => h('li', null, traced(a.direction, 'GET /keys/:name/usage anomalies.flagged[].direction', `badge ${a.direction === 'spike' ? 'critical' : 'warning'}`), ` ${formatTime(a.at)}: `, traced(formatNumber(a.actual), 'anomalies.flagged[].actual'), ' against ', traced(formatNumber(a.expected, 1), 'anomalies.flagged[].expected'), ' expected')),
         )
       : null,
+    usesBySource(data.uses),
+  );
+}
+
+/** Every use in the hours shown, per source, application, node, version and operation: what the HSM saw beside what was reported. */
+function usesBySource(uses: UsageReply['uses']): HTMLElement | null {
+  if (uses.length === 0) return null;
+  const field = (name: string): string => `GET /keys/:name/usage uses[].${name}`;
+  return h(
+    'table',
+    { class: 'uses-by-source', 'data-source': 'GET /keys/:name/usage uses[]' },
+    h('thead', null, h('tr', null, ...['source', 'application', 'node', 'version', 'operation', 'count', 'last'].map((title) => h('th', null, title)))),
+    h(
+      'tbody',
+      null,
+      uses.map((use) =>
+        h(
+          'tr',
+          null,
+          h('td', null, traced(use.source, field('source'), use.source === 'hsm-log' ? 'badge warning' : 'badge up')),
+          h('td', null, traced(use.app, field('app'))),
+          h('td', null, traced(use.node ?? '—', field('node'))),
+          h('td', null, traced(`v${use.version}`, field('version'))),
+          h('td', null, traced(use.op, field('op'))),
+          h('td', null, traced(formatNumber(use.count), field('count'))),
+          h('td', null, traced(formatTime(use.lastAt), field('lastAt'))),
+        ),
+      ),
+    ),
   );
 }
 

@@ -5,11 +5,11 @@ import { formatRelative, formatTime } from '../../../dashboard/src/model/format'
 const s = (iso: string): number => Date.parse(iso) / 1000;
 
 describe('chart series from the API replies', () => {
-  it('puts actual use, the forecast with its interval after it, and the flagged hours on one hourly axis', () => {
+  it('puts actual use, the forecast with its interval after it, the flagged hours and each source's count on one hourly axis', () => {
     const usage: UsageReply = {
       key: 'k',
       evaluatedAt: '2026-03-01T01:30:00Z',
-      actual: [{ at: '2026-03-01T00:00:00Z', count: 10, bySource: { 'app-report': 10, 'hsm-log': 0 } }, { at: '2026-03-01T01:00:00Z', count: 90, bySource: { 'app-report': 90, 'hsm-log': 0 } }],
+      actual: [{ at: '2026-03-01T00:00:00Z', count: 10, bySource: { 'app-report': 10, 'hsm-log': 4 } }, { at: '2026-03-01T01:00:00Z', count: 90, bySource: { 'app-report': 60, 'hsm-log': 90 } }],
       uses: [],
       forecast: { startAt: '2026-03-01T02:00:00Z', horizon: 2, method: 'combined', reason: 'r', modelVersion: 'm1', mean: [12, 14], lower: [8, 9], upper: [16, 19], intervalLevel: 0.9 },
       anomalies: { score: 3.2, noiseModel: null, note: null, flagged: [{ at: '2026-03-01T01:00:00Z', actual: 90, expected: 11, direction: 'spike', pValue: 0.001 }] },
@@ -21,6 +21,8 @@ describe('chart series from the API replies', () => {
       [null, null, 8, 9],
       [null, null, 16, 19],
       [null, 90, null, null],
+      [10, 60, null, null],
+      [4, 90, null, null],
     ]);
   });
 
