@@ -37,6 +37,11 @@ describe('usage observed at the HSM: a PKCS#11 spy log read into the key usage',
   let node: string;
   let pin: string;
   let fingerprint: string;
+  /** What the system printed, both runs of it. */
+  const printed: string[] = [];
+  const print = (line: string): void => {
+    printed.push(line);
+  };
 
   const api = <T = Record<string, unknown>>(method: 'GET' | 'POST', url: string, payload?: unknown) => callApiAs<T>(system, operator, method, url, payload);
   /** The application: `count` signatures with the version's private key on hsm-2, through the spy into `log`. */
@@ -66,7 +71,7 @@ describe('usage observed at the HSM: a PKCS#11 spy log read into the key usage',
       usage: { accessLogs: [{ path: log, app: 'billing', node: '{prefix}-hsm-2', format: 'pkcs11-spy' }] },
     });
     node = config.hsm.nodes[1]?.id as string;
-    system = await startTestSystem(config);
+    system = await startTestSystem(config, { log: print });
     // Made by the provisioning at start.
     pin = readSecret(config.hsm.nodes[1]?.pin ?? { env: 'none' }, 'hsm-2 PIN');
     operator = await tokenFor(system, 'operator');
@@ -103,7 +108,7 @@ describe('usage observed at the HSM: a PKCS#11 spy log read into the key usage',
     await signing;
     renameSync(log, `${log}.1`);
     await sign(15);
-    system = await startTestSystem(config);
+    system = await startTestSystem(config, { log: print });
     operator = await tokenFor(system, 'operator');
     await ensureAccessLogSchedules(system.client, config.temporal.controlTaskQueue, config.hsm.nodes.map((each) => each.id), config.usage);
     await eventually(async () => ((await observed()).hsmLog >= 85 ? true : undefined), '85 hsm-log signatures', 120_000);
@@ -120,7 +125,7 @@ describe('usage observed at the HSM: a PKCS#11 spy log read into the key usage',
     expect(Number(rows.rows[0]?.n)).toBe(85);
   });
 
-  it('keeps every byte of the PIN the spy logged out of PostgreSQL, the API reply and the Temporal history', async () => {
+  it('keeps every byte of the PIN the spy logged out of PostgreSQL, the API reply, the Temporal history and what the system printed', async () => {
     const logged = readFileSync(`${log}.1`, 'utf8') + readFileSync(log, 'utf8');
     // The spy dumps 16 bytes a line (hex, then the characters), so the 24-character PIN stands in two pieces; each is
     // sought as text, as the spy's hex and as plain hex.
@@ -140,7 +145,9 @@ describe('usage observed at the HSM: a PKCS#11 spy log read into the key usage',
       histories += historyText(await system.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory());
     }
     expect(histories).toContain('readAccessLog');
+    expect(printed.length).toBeGreaterThan(0);
     for (const form of forms) {
+      expect(printed.join('\n')).not.toContain(form);
       expect(stored.rows[0]?.text).not.toContain(form);
       expect(reply).not.toContain(form);
       expect(histories).not.toContain(form);

@@ -107,9 +107,9 @@ export async function testConfig(overrides: { env?: Record<string, string>; hsm?
   });
 }
 
-export async function startTestSystem(config?: KeyrotorConfig, options: { schedules?: boolean } = {}): Promise<RunningSystem> {
+export async function startTestSystem(config?: KeyrotorConfig, options: { schedules?: boolean; log?: (line: string) => void } = {}): Promise<RunningSystem> {
   return startSystem(config ?? (await testConfig()), {
-    log: () => undefined,
+    log: options.log ?? (() => undefined),
     workflowBundle: await testWorkflowBundle(),
     listen: false,
     apiLogger: false,

@@ -5,7 +5,7 @@ import { formatRelative, formatTime } from '../../../dashboard/src/model/format'
 const s = (iso: string): number => Date.parse(iso) / 1000;
 
 describe('chart series from the API replies', () => {
-  it('puts actual use, the forecast with its interval after it, the flagged hours and each source's count on one hourly axis', () => {
+  it('puts actual use, the forecast with its interval after it, the flagged hours and the count of each source on one hourly axis', () => {
     const usage: UsageReply = {
       key: 'k',
       evaluatedAt: '2026-03-01T01:30:00Z',
