@@ -52,7 +52,17 @@ export interface ApiRequest {
   anonymous?: boolean;
   /** RFC 7240 preferences (`respond-async`: an early 202 where the route offers one). */
   prefer?: string;
+  /**
+   * Sent as the Idempotency-Key header (a rotation): the request is then sent again, with the same key, when the API
+   * could not be reached, failed (5xx) or was still answering it, and the API gives the first answer instead of
+   * rotating twice.
+   */
+  idempotencyKey?: string;
 }
+
+/** Tries of a request with an idempotency key, and the pause before each try after the first. */
+const IDEMPOTENT_TRIES = 5;
+const RETRY_PAUSE_MS = [1_000, 2_000, 4_000, 8_000];
 
 // A key map sync or an emergency rotation on a slow cluster answers in minutes, not seconds.
 const REQUEST_TIMEOUT_MS = 10 * 60_000;
@@ -72,8 +82,25 @@ function urlOf(base: string, request: ApiRequest): string {
   return url.toString();
 }
 
-/** Sends one request and returns the reply's JSON; a refusal or an unreachable API is thrown as the errors above. */
+/**
+ * Sends a request and returns the reply's JSON; a refusal or an unreachable API is thrown as the errors above. A request
+ * with an idempotency key is sent up to 5 times (over about 15 s) while the API cannot be reached, fails or is still
+ * answering it; one without is sent once.
+ */
 export async function callApi(request: ApiRequest, env?: Record<string, string | undefined>): Promise<unknown> {
+  if (request.idempotencyKey === undefined) return callApiOnce(request, env);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await callApiOnce(request, env);
+    } catch (error) {
+      const again = error instanceof ApiUnavailableError || (error instanceof ApiRefusedError && error.problem.code === 'idempotency_key_in_progress');
+      if (!again || attempt >= IDEMPOTENT_TRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS[attempt - 1]));
+    }
+  }
+}
+
+async function callApiOnce(request: ApiRequest, env?: Record<string, string | undefined>): Promise<unknown> {
   const token = processSetting('apiToken', env);
   if (!token && !request.anonymous) throw new UserError('token_required', 'set KEYROTOR_TOKEN to an API token (keyrotor tokens create, or the admin token `keyrotor start` printed)');
   const base = apiBaseUrl(env);
@@ -85,6 +112,7 @@ export async function callApi(request: ApiRequest, env?: Record<string, string |
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
         ...(request.prefer ? { prefer: request.prefer } : {}),
+        ...(request.idempotencyKey ? { 'idempotency-key': request.idempotencyKey } : {}),
       },
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),

@@ -58,6 +58,9 @@ export const ERROR_CODES = {
   grace_completing: conflict,
   grace_cap_exceeded: conflict,
   evaluation_running: conflict,
+  // The Idempotency-Key header: the same key with another request, or while its first request is still being answered.
+  idempotency_key_reused: refused(422),
+  idempotency_key_in_progress: conflict,
   // Inputs of the domain's calculations (prediction, SP 800-22, SP 800-90B, the DRBG) and of the PKCS#11 adapter.
   invalid_series: refused(),
   invalid_horizon: refused(),

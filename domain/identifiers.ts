@@ -44,6 +44,9 @@ export const CLUSTER_WRAPPING_KEY_LABELS = [CLUSTER_KEK_LABEL, ARCHIVE_KEK_LABEL
 export type ClusterWrappingKeyLabel = (typeof CLUSTER_WRAPPING_KEY_LABELS)[number];
 
 /** One lifecycle workflow per key. */
+/** Update ids the API makes from an Idempotency-Key: a key's workflow keeps their outcomes across its runs. */
+export const IDEMPOTENT_UPDATE_ID_PREFIX = 'idempotency-';
+
 export function keyWorkflowId(name: string): string {
   return `key/${name}`;
 }

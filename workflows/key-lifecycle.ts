@@ -1,7 +1,9 @@
 import {
-  ApplicationFailure, CancellationScope, allHandlersFinished, condition, log, makeContinueAsNewFunc, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  ApplicationFailure, CancellationScope, allHandlersFinished, condition, currentUpdateInfo, log, makeContinueAsNewFunc, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
+import { isErrorCode } from '../domain/error-codes';
+import { IDEMPOTENT_UPDATE_ID_PREFIX } from '../domain/identifiers';
 import * as machine from '../domain/keys/lifecycle-machine';
 import { checkRequest, type KeyRequest } from '../domain/keys/lifecycle-requests';
 import { activeVersion, type KeyLifecycleState } from '../domain/keys/lifecycle-state';
@@ -47,9 +49,35 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     if (!outcome.ok) throw ApplicationFailure.nonRetryable(outcome.message, outcome.code);
     return outcome.value;
   }
+  /** The Update's id when the API sent it under an Idempotency-Key: its outcome is kept, and given again. */
+  const idempotentUpdateId = (): string | undefined => {
+    const id = currentUpdateInfo()?.id;
+    return id?.startsWith(IDEMPOTENT_UPDATE_ID_PREFIX) ? id : undefined;
+  };
+  const given = (outcome: machine.Outcome): unknown => {
+    if (!outcome.ok) throw ApplicationFailure.nonRetryable(outcome.message, outcome.code);
+    return outcome.value;
+  };
   function update<Req, Res>(definition: UpdateDefinition<Res, [Req]>, toRequest: (fields: Record<string, unknown>) => KeyRequest): void {
-    setHandler(definition, async (request: Req) => (await answered(submit(toRequest(fieldsOf(request)), true))) as Res, {
+    setHandler(definition, async (request: Req) => {
+      const updateId = idempotentUpdateId();
+      const kept = updateId === undefined ? undefined : machine.idempotentOutcome(m, updateId, Date.now());
+      if (kept) return given(kept) as Res;
+      try {
+        const value = await answered(submit(toRequest(fieldsOf(request)), true));
+        if (updateId !== undefined) m = machine.keepIdempotentOutcome(m, updateId, { ok: true, value }, Date.now());
+        return value as Res;
+      } catch (error) {
+        if (updateId !== undefined && error instanceof ApplicationFailure && isErrorCode(error.type)) {
+          m = machine.keepIdempotentOutcome(m, updateId, { ok: false, code: error.type, message: error.message }, Date.now());
+        }
+        throw error;
+      }
+    }, {
       validator: (request: Req) => {
+        const updateId = idempotentUpdateId();
+        // An Update answered before under the same key gets that answer again, whatever the key's state is now.
+        if (updateId !== undefined && machine.idempotentOutcome(m, updateId, Date.now())) return;
         const refusal = machine.refuse(m, toRequest(fieldsOf(request)));
         if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
       },

@@ -95,14 +95,17 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
       OPERATORS,
       'Rotate now and answer with the new version once it is active (200). emergency: the old version stops signing on every node before the answer, is marked compromised and archived without a grace period. '
         + 'With `Prefer: respond-async` (RFC 7240): 202 once the new version is recorded and published, active, or waiting for a node, with Preference-Applied and Location: /keys/{name}',
-      { params: KeyNameParamsSchema, headers: RotateHeadersSchema, body: RotateBodySchema, response: { 200: RotatedSchema, 202: RotationAcceptedSchema, ...refusals } },
+      { params: KeyNameParamsSchema, headers: RotateHeadersSchema, body: RotateBodySchema, response: { 200: RotatedSchema, 202: RotationAcceptedSchema, ...refusals, ...problems(422) } },
     ),
     handler: async (request, reply) => {
+      const { name } = request.params;
       const input = { reason: request.body.reason, emergency: request.body.emergency ?? false, actor: actorOf(request) };
+      const respondAsync = prefersRespondAsync(request.headers.prefer);
       void reply.header('Vary', 'Prefer');
-      if (!prefersRespondAsync(request.headers.prefer)) return keys.rotate(request.params.name, input);
-      const accepted = await keys.startRotation(request.params.name, input);
-      return reply.status(202).header('Preference-Applied', 'respond-async').header('Location', `/keys/${encodeURIComponent(request.params.name)}`).send(accepted);
+      const answer = await keys.rotateOnce(name, input, { respondAsync, idempotencyKey: request.headers['idempotency-key'], tokenId: request.principal?.id, body: request.body });
+      if (answer.replayed) void reply.header('Idempotency-Replayed', 'true');
+      if (answer.status === 202) void reply.header('Preference-Applied', 'respond-async').header('Location', `/keys/${encodeURIComponent(name)}`);
+      return reply.status(answer.status).send(answer.body);
     },
   });
 

@@ -215,6 +215,10 @@ export type RotateBody = Static<typeof RotateBodySchema>;
 /** RFC 7240: `Prefer: respond-async` asks for the early answer (202) of a rotation. */
 export const RotateHeadersSchema = Type.Object({
   prefer: Type.Optional(Type.String({ maxLength: 256, description: '`respond-async`: answer 202 once the new version is recorded and published (or active, or waiting for a node), not once it is active' })),
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$',
+    description: 'a key of the client\'s choosing (a UUID): a repeat of the same request with the same key, by the same token within a day, gets the first answer again (Idempotency-Replayed: true) instead of rotating again; the same key with another request is refused (422)',
+  })),
 });
 export type RotateHeaders = Static<typeof RotateHeadersSchema>;
 /** The early answer of a rotation (Update startRotation); the key's state (Location) shows the rest. */

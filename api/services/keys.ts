@@ -33,6 +33,7 @@ import {
 } from '../../workflows/key-messages';
 import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
 import { fromUpdateFailure } from '../errors';
+import { idempotent, type Answer } from '../idempotency';
 import type { Defaulted } from '../schemas/bounds';
 import type { KeyUsage } from '../schemas/key-usage';
 import type { KeyDetail, KeyList, KeyListQuery, KeyPredictionReply } from '../schemas/keys';
@@ -223,23 +224,38 @@ export class KeyService {
     }
   }
 
-  async rotate(name: string, input: { reason: string; emergency: boolean; actor: string }): Promise<RotateKeyResult> {
+  /** `updateId`: the key's workflow answers a repeated Update id with the first outcome (Idempotency-Key, api/idempotency.ts). */
+  async rotate(name: string, input: { reason: string; emergency: boolean; actor: string }, updateId?: string): Promise<RotateKeyResult> {
     await this.requireKey(name, true);
     try {
-      return await this.handle(name).executeUpdate(rotateKeyUpdate, { args: [input] });
+      return await this.handle(name).executeUpdate(rotateKeyUpdate, { args: [input], ...(updateId ? { updateId } : {}) });
     } catch (error) {
       return fromUpdateFailure(error);
     }
   }
 
   /** The same rotation, answered once its version is recorded (Update startRotation; `Prefer: respond-async`). */
-  async startRotation(name: string, input: { reason: string; emergency: boolean; actor: string }): Promise<RotationAccepted> {
+  async startRotation(name: string, input: { reason: string; emergency: boolean; actor: string }, updateId?: string): Promise<RotationAccepted> {
     await this.requireKey(name, true);
     try {
-      return await this.handle(name).executeUpdate(startRotationUpdate, { args: [input] });
+      return await this.handle(name).executeUpdate(startRotationUpdate, { args: [input], ...(updateId ? { updateId } : {}) });
     } catch (error) {
       return fromUpdateFailure(error);
     }
+  }
+
+  /**
+   * A rotation as POST /keys/:name/rotate asks for it: answered once active (200), or once recorded (202, `Prefer:
+   * respond-async`); once per Idempotency-Key (api/idempotency.ts).
+   */
+  rotateOnce(
+    name: string,
+    input: { reason: string; emergency: boolean; actor: string },
+    how: { respondAsync: boolean; idempotencyKey: string | undefined; tokenId: string | undefined; body: unknown },
+  ): Promise<Answer<RotateKeyResult | RotationAccepted>> {
+    const request = { tokenId: how.tokenId, operation: `POST /keys/${name}/rotate`, key: how.idempotencyKey, request: { body: how.body, respondAsync: how.respondAsync } };
+    return idempotent<RotateKeyResult | RotationAccepted>(this.db, request, async (updateId) =>
+      how.respondAsync ? { status: 202, body: await this.startRotation(name, input, updateId) } : { status: 200, body: await this.rotate(name, input, updateId) });
   }
 
   /** Extends the grace period through the Update extendGrace, which answers with the deadline the workflow applied. */

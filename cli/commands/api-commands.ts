@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
 import type { AlertReply } from '../../api/schemas/alerts';
 import type { MapVersionSchema, SyncResultSchema } from '../../api/schemas/keymap';
@@ -246,7 +247,8 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
         return { version: early.version, kid: early.kid, fingerprint: early.fingerprint, previous, signingDisabledOn: early.signingDisabledOn };
       },
     },
-    request: (input) => ({ method: 'POST', path: `/keys/${encodeURIComponent(input.args[0]!)}/rotate`, body: { reason: input.options.reason, emergency: input.options.emergency === true } }),
+    // A fresh Idempotency-Key per invocation: a try that may have arrived is sent again without rotating twice.
+    request: (input) => ({ method: 'POST', path: `/keys/${encodeURIComponent(input.args[0]!)}/rotate`, body: { reason: input.options.reason, emergency: input.options.emergency === true }, idempotencyKey: randomUUID() }),
     show: (reply) => fields([
       ['version', reply.version],
       ['kid', reply.kid],

@@ -184,6 +184,33 @@ export interface LifecycleMachine {
   evaluateSoon: boolean;
   /** Set when a rotation completes: the next quiet moment starts a fresh run, so history stays bounded. */
   freshRunDue: boolean;
+  /**
+   * The outcomes of Updates sent under an idempotency key (Update ids made by the API from the Idempotency-Key header),
+   * newest last, carried into fresh runs: Temporal answers a repeated Update id itself only within one run. Absent in
+   * machines from before it existed.
+   */
+  idempotent?: IdempotentOutcome[];
+}
+
+export interface IdempotentOutcome {
+  updateId: string;
+  at: string;
+  outcome: Outcome;
+}
+
+/** How long, and how many, idempotent outcomes a key keeps: the API keeps an Idempotency-Key a day. */
+export const IDEMPOTENT_OUTCOME_KEEP_MS = 24 * 3_600_000;
+export const IDEMPOTENT_OUTCOMES_KEPT = 32;
+
+/** The outcome an Update id was answered with in the last day, if it was. */
+export function idempotentOutcome(m: LifecycleMachine, updateId: string, nowMs: number): Outcome | undefined {
+  return (m.idempotent ?? []).find((kept) => kept.updateId === updateId && Date.parse(kept.at) > nowMs - IDEMPOTENT_OUTCOME_KEEP_MS)?.outcome;
+}
+
+/** Keeps the outcome of an Update sent under an idempotency key (the last 32 of the last day). */
+export function keepIdempotentOutcome(m: LifecycleMachine, updateId: string, outcome: Outcome, nowMs: number): LifecycleMachine {
+  const kept = (m.idempotent ?? []).filter((each) => each.updateId !== updateId && Date.parse(each.at) > nowMs - IDEMPOTENT_OUTCOME_KEEP_MS);
+  return { ...m, idempotent: [...kept, { updateId, at: iso(nowMs), outcome }].slice(-IDEMPOTENT_OUTCOMES_KEPT) };
 }
 
 /** How often an archived version whose transition check failed is checked again. */
