@@ -11,13 +11,12 @@ import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
 import { openApplicationDatabase } from '../adapters/postgres/roles';
 import { ensureAdminToken } from '../adapters/postgres/token-repository';
 import { startTemporalDevServer } from '../adapters/temporal/dev-server';
-import { ensureAccessLogSchedules, ensureEntropySchedules, ensureKeymapSyncSchedule, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../adapters/temporal/schedules';
+import { ensureEverySchedule } from '../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../api/app';
 import type { KeyrotorConfig } from '../domain/config';
 import { ConfigError } from '../domain/errors';
-import { formatDuration } from '../domain/keys/durations';
 import { prepareControlWorker } from './control-worker';
 import { startHsmWorker, type RunningWorker } from './hsm-worker';
 import { temporalConnectionOptions } from '../adapters/temporal/connection';
@@ -161,17 +160,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       await startNodeWorker(node.id);
     }
 
-    if (options.schedules !== false) {
-      await ensureEntropySchedules(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
-      await ensurePredictionSchedules(client, config.temporal.controlTaskQueue, config.prediction.retrainIntervalHours);
-      log(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now); forecast model retrained every ${config.prediction.retrainIntervalHours} h`);
-      await ensureUsageRetentionSchedule(client, config.temporal.controlTaskQueue);
-      if ((await ensureThreatFeedSchedule(client, config.temporal.controlTaskQueue, config.threatIntel)) === 'scheduled') log(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)} (first pull now)`);
-      const readingLogs = await ensureAccessLogSchedules(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id), config.usage);
-      if (readingLogs.length > 0) log(`HSM access logs read every ${formatDuration(config.usage.accessLogIntervalMs)} on ${readingLogs.join(', ')}`);
-      await ensureKeymapSyncSchedule(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id));
-      log('key map sync scheduled every minute and after each lifecycle step (first run now)');
-    }
+    if (options.schedules !== false) await ensureEverySchedule(client, config, log);
 
     const { created: createdAdminToken } = await ensureAdminToken(db, processSetting('adminToken'));
     await db.transaction((tx) =>

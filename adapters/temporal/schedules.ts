@@ -1,5 +1,6 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { ThreatIntelConfig, UsageConfig } from '../../domain/config';
+import type { KeyrotorConfig, ThreatIntelConfig, UsageConfig } from '../../domain/config';
+import { formatDuration } from '../../domain/keys/durations';
 import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, WORKFLOW_TYPES, accessLogScheduleId, entropyHarvestScheduleId, type WorkflowType } from '../../domain/identifiers';
 import type { KeymapSyncInput } from '../../domain/keymap/sync';
 
@@ -134,4 +135,26 @@ export async function requestKeymapSync(client: Client): Promise<boolean> {
     if (error instanceof ScheduleNotFoundError) return false;
     throw error;
   }
+}
+
+/**
+ * Every schedule of the configuration, as `keyrotor start` and `keyrotor provision` set them up, each said in one line:
+ * the entropy harvest and the access-log reads of each node, the forecast model's retraining, the usage retention, the
+ * threat feed (removed when none is configured) and the key map sync.
+ */
+export async function ensureEverySchedule(client: Client, config: KeyrotorConfig, say: (line: string) => void): Promise<void> {
+  const taskQueue = config.temporal.controlTaskQueue;
+  const nodeIds = config.hsm.nodes.map((node) => node.id);
+  await ensureEntropySchedules(client, taskQueue, nodeIds, config.entropy.harvestIntervalSeconds);
+  await ensurePredictionSchedules(client, taskQueue, config.prediction.retrainIntervalHours);
+  say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node (first run now); forecast model retrained every ${config.prediction.retrainIntervalHours} h`);
+  await ensureUsageRetentionSchedule(client, taskQueue);
+  say(`raw usage events kept ${formatDuration(config.usage.rawRetentionMs)}, risk evaluations ${formatDuration(config.prediction.evaluationRetentionMs)} (checked hourly)`);
+  const feed = await ensureThreatFeedSchedule(client, taskQueue, config.threatIntel);
+  if (feed === 'scheduled') say(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)} (first pull now)`);
+  if (feed === 'removed') say('no threat-intelligence feed is configured: its schedule was removed');
+  const reading = await ensureAccessLogSchedules(client, taskQueue, nodeIds, config.usage);
+  if (reading.length > 0) say(`HSM access logs read every ${formatDuration(config.usage.accessLogIntervalMs)} on ${reading.join(', ')} (first read now)`);
+  await ensureKeymapSyncSchedule(client, taskQueue, nodeIds);
+  say('key map sync scheduled every minute and after each lifecycle step (first run now)');
 }

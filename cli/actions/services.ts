@@ -5,13 +5,12 @@ import { serveNodeProvisioning } from '../../adapters/pkcs11/provision-node';
 import { Database } from '../../adapters/postgres/database';
 import { openApplicationDatabase } from '../../adapters/postgres/roles';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
-import { ensureAccessLogSchedules, ensureEntropySchedules, ensureKeymapSyncSchedule, ensurePredictionSchedules, ensureThreatFeedSchedule, ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
+import { ensureEverySchedule } from '../../adapters/temporal/schedules';
 import { ensureSearchAttributes } from '../../adapters/temporal/search-attributes';
 import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../../api/app';
 import type { KeyrotorConfig } from '../../domain/config';
 import { UserError } from '../../domain/errors';
-import { formatDuration } from '../../domain/keys/durations';
 import { untilSignal } from '../runtime';
 import { temporalConnectionOptions } from '../../adapters/temporal/connection';
 import { listenApi } from '../../adapters/listen';
@@ -42,18 +41,7 @@ export async function runProvision(): Promise<void> {
       const added = await ensureSearchAttributes(connection, config.temporal.namespace);
       say(added.length > 0 ? `registered search attributes ${added.join(', ')}` : 'search attributes are registered');
       const client = new Client({ connection, namespace: config.temporal.namespace });
-      await ensureEntropySchedules(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id), config.entropy.harvestIntervalSeconds);
-      await ensurePredictionSchedules(client, config.temporal.controlTaskQueue, config.prediction.retrainIntervalHours);
-      say(`entropy harvest scheduled every ${config.entropy.harvestIntervalSeconds} s on each node`);
-      await ensureUsageRetentionSchedule(client, config.temporal.controlTaskQueue);
-      say(`raw usage events kept ${formatDuration(config.usage.rawRetentionMs)}, risk evaluations ${formatDuration(config.prediction.evaluationRetentionMs)} (checked hourly)`);
-      const feed = await ensureThreatFeedSchedule(client, config.temporal.controlTaskQueue, config.threatIntel);
-      if (feed === 'scheduled') say(`threat-intelligence feed pulled every ${formatDuration(config.threatIntel.feedIntervalMs)}`);
-      if (feed === 'removed') say('no threat-intelligence feed is configured: its schedule was removed');
-      const readingLogs = await ensureAccessLogSchedules(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id), config.usage);
-      if (readingLogs.length > 0) say(`HSM access logs read every ${formatDuration(config.usage.accessLogIntervalMs)} on ${readingLogs.join(', ')}`);
-      await ensureKeymapSyncSchedule(client, config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id));
-      say('key map sync scheduled every minute and after each lifecycle step');
+      await ensureEverySchedule(client, config, say);
     } finally {
       await connection.close();
     }
