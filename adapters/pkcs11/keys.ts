@@ -258,13 +258,17 @@ export function sweepUnfinishedObjects(pool: TokenSessionPool): Promise<number> 
   return createObjectsAlone(pool, () => onSession(pool, 'destroying unfinished key objects', (session) => destroyUnfinishedObjects(session)));
 }
 
-/** The private and public key objects with neither CKA_LABEL nor CKA_ID. */
+/**
+ * The private and public key objects with neither CKA_LABEL nor CKA_ID. The token finds those with an empty label, so
+ * that the attributes read here are those of the few unnamed objects, not of every key: the key map sync runs this on
+ * every node it inspects, each minute.
+ */
 function unfinishedObjects(session: PooledSession): pkcs11js.Handle[] {
   const { pkcs11, session: handle } = session;
   const found: pkcs11js.Handle[] = [];
   for (const keyClass of ['privateKey', 'publicKey'] as const) {
     // Not filtered on CKA_TOKEN: an object cut off before its template was applied may not carry the token's value.
-    for (const object of findObjects(pkcs11, handle, template({ class: ObjectClass[keyClass] }))) {
+    for (const object of findObjects(pkcs11, handle, template({ class: ObjectClass[keyClass], label: '' }))) {
       const { id, label } = readAttributeValues(pkcs11, handle, object, ['id', 'label']);
       if (id.length === 0 && label.length === 0) found.push(object);
     }
