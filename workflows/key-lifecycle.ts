@@ -42,21 +42,21 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     woken = true;
     return submitted.id;
   }
+  /** An outcome as an Update answers it: its value, or its refusal as a non-retryable failure. */
+  const given = (outcome: machine.Outcome): unknown => {
+    if (!outcome.ok) throw ApplicationFailure.nonRetryable(outcome.message, outcome.code);
+    return outcome.value;
+  };
   async function answered(id: number): Promise<unknown> {
     await condition(() => machine.answerOf(m, id) !== undefined);
     const { outcome } = machine.answerOf(m, id) as machine.Answer;
     m = machine.collectAnswer(m, id);
-    if (!outcome.ok) throw ApplicationFailure.nonRetryable(outcome.message, outcome.code);
-    return outcome.value;
+    return given(outcome);
   }
   /** The Update's id when the API sent it under an Idempotency-Key: its outcome is kept, and given again. */
   const idempotentUpdateId = (): string | undefined => {
     const id = currentUpdateInfo()?.id;
     return id?.startsWith(IDEMPOTENT_UPDATE_ID_PREFIX) ? id : undefined;
-  };
-  const given = (outcome: machine.Outcome): unknown => {
-    if (!outcome.ok) throw ApplicationFailure.nonRetryable(outcome.message, outcome.code);
-    return outcome.value;
   };
   function update<Req, Res>(definition: UpdateDefinition<Res, [Req]>, toRequest: (fields: Record<string, unknown>) => KeyRequest): void {
     setHandler(definition, async (request: Req) => {
