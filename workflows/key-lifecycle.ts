@@ -3,7 +3,6 @@ import {
 } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
 import { isErrorCode } from '../domain/error-codes';
-import { IDEMPOTENT_UPDATE_ID_PREFIX } from '../domain/identifiers';
 import * as machine from '../domain/keys/lifecycle-machine';
 import { checkRequest, type KeyRequest } from '../domain/keys/lifecycle-requests';
 import { activeVersion, type KeyLifecycleState } from '../domain/keys/lifecycle-state';
@@ -53,31 +52,31 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
     m = machine.collectAnswer(m, id);
     return given(outcome);
   }
-  /** The Update's id when the API sent it under an Idempotency-Key: its outcome is kept, and given again. */
-  const idempotentUpdateId = (): string | undefined => {
-    const id = currentUpdateInfo()?.id;
-    return id?.startsWith(IDEMPOTENT_UPDATE_ID_PREFIX) ? id : undefined;
-  };
+  /**
+   * Every Update's outcome is kept by its id (machine.keepUpdateOutcome) and given again to the same id, in this run or
+   * a later one: a client's repeat of an Update it is not sure arrived, after a Temporal restart or under an
+   * Idempotency-Key, gets the first answer instead of a second rotation or a refusal of its own.
+   */
   function update<Req, Res>(definition: UpdateDefinition<Res, [Req]>, toRequest: (fields: Record<string, unknown>) => KeyRequest): void {
     setHandler(definition, async (request: Req) => {
-      const updateId = idempotentUpdateId();
-      const kept = updateId === undefined ? undefined : machine.idempotentOutcome(m, updateId, Date.now());
+      const updateId = currentUpdateInfo()?.id;
+      const kept = updateId === undefined ? undefined : machine.keptUpdateOutcome(m, updateId, Date.now());
       if (kept) return given(kept) as Res;
       try {
         const value = await answered(submit(toRequest(fieldsOf(request)), true));
-        if (updateId !== undefined) m = machine.keepIdempotentOutcome(m, updateId, { ok: true, value }, Date.now());
+        if (updateId !== undefined) m = machine.keepUpdateOutcome(m, updateId, { ok: true, value }, Date.now());
         return value as Res;
       } catch (error) {
         if (updateId !== undefined && error instanceof ApplicationFailure && isErrorCode(error.type)) {
-          m = machine.keepIdempotentOutcome(m, updateId, { ok: false, code: error.type, message: error.message }, Date.now());
+          m = machine.keepUpdateOutcome(m, updateId, { ok: false, code: error.type, message: error.message }, Date.now());
         }
         throw error;
       }
     }, {
       validator: (request: Req) => {
-        const updateId = idempotentUpdateId();
-        // An Update answered before under the same key gets that answer again, whatever the key's state is now.
-        if (updateId !== undefined && machine.idempotentOutcome(m, updateId, Date.now())) return;
+        const updateId = currentUpdateInfo()?.id;
+        // An Update answered before gets that answer again, whatever the key's state is now.
+        if (updateId !== undefined && machine.keptUpdateOutcome(m, updateId, Date.now())) return;
         const refusal = machine.refuse(m, toRequest(fieldsOf(request)));
         if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
       },

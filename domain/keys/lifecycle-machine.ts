@@ -185,32 +185,34 @@ export interface LifecycleMachine {
   /** Set when a rotation completes: the next quiet moment starts a fresh run, so history stays bounded. */
   freshRunDue: boolean;
   /**
-   * The outcomes of Updates sent under an idempotency key (Update ids made by the API from the Idempotency-Key header),
-   * newest last, carried into fresh runs: Temporal answers a repeated Update id itself only within one run. Absent in
-   * machines from before it existed.
+   * The outcomes of the Updates this key answered (by Update id), newest last, carried into fresh runs: Temporal answers
+   * a repeated Update id itself only within one run, and a key continues as new after each rotation. A client whose
+   * call outlived a Temporal restart sends its Update again after the rotation is done and the run has changed (seen in
+   * the fault suite: the repeat was refused, 409 `grace_period_running`, for the rotation it had asked for); the API
+   * sends one again under an Idempotency-Key. Absent in machines from before it existed.
    */
-  idempotent?: IdempotentOutcome[];
+  keptUpdates?: KeptUpdate[];
 }
 
-export interface IdempotentOutcome {
+export interface KeptUpdate {
   updateId: string;
   at: string;
   outcome: Outcome;
 }
 
-/** How long, and how many, idempotent outcomes a key keeps: the API keeps an Idempotency-Key a day. */
-export const IDEMPOTENT_OUTCOME_KEEP_MS = 24 * 3_600_000;
-export const IDEMPOTENT_OUTCOMES_KEPT = 32;
+/** How long, and how many, Update outcomes a key keeps: the API keeps an Idempotency-Key a day. */
+export const KEPT_UPDATE_MS = 24 * 3_600_000;
+export const KEPT_UPDATES = 32;
 
 /** The outcome an Update id was answered with in the last day, if it was. */
-export function idempotentOutcome(m: LifecycleMachine, updateId: string, nowMs: number): Outcome | undefined {
-  return (m.idempotent ?? []).find((kept) => kept.updateId === updateId && Date.parse(kept.at) > nowMs - IDEMPOTENT_OUTCOME_KEEP_MS)?.outcome;
+export function keptUpdateOutcome(m: LifecycleMachine, updateId: string, nowMs: number): Outcome | undefined {
+  return (m.keptUpdates ?? []).find((kept) => kept.updateId === updateId && Date.parse(kept.at) > nowMs - KEPT_UPDATE_MS)?.outcome;
 }
 
-/** Keeps the outcome of an Update sent under an idempotency key (the last 32 of the last day). */
-export function keepIdempotentOutcome(m: LifecycleMachine, updateId: string, outcome: Outcome, nowMs: number): LifecycleMachine {
-  const kept = (m.idempotent ?? []).filter((each) => each.updateId !== updateId && Date.parse(each.at) > nowMs - IDEMPOTENT_OUTCOME_KEEP_MS);
-  return { ...m, idempotent: [...kept, { updateId, at: iso(nowMs), outcome }].slice(-IDEMPOTENT_OUTCOMES_KEPT) };
+/** Keeps the outcome of an Update (the last 32 of the last day). */
+export function keepUpdateOutcome(m: LifecycleMachine, updateId: string, outcome: Outcome, nowMs: number): LifecycleMachine {
+  const kept = (m.keptUpdates ?? []).filter((each) => each.updateId !== updateId && Date.parse(each.at) > nowMs - KEPT_UPDATE_MS);
+  return { ...m, keptUpdates: [...kept, { updateId, at: iso(nowMs), outcome }].slice(-KEPT_UPDATES) };
 }
 
 /** How often an archived version whose transition check failed is checked again. */

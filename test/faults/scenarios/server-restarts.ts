@@ -67,11 +67,15 @@ class Parts {
     return name;
   }
 
+  /** The problem code of the last refused rotate call, for the note. */
+  private lastRefusal = '';
+
   /** POST rotate; a 200 enters the ledger. Resolves with the status (0: no answer, the server went away). */
   async rotate(name: string): Promise<number> {
     try {
       const reply = await this.stack.api('POST', `/keys/${name}/rotate`, { reason: 'fault suite: server restart' });
       if (reply.status === 200) this.ledger.acknowledged.push({ key: name, version: (reply.body as { version: number }).version });
+      else this.lastRefusal = `${(reply.body as { code?: string } | null)?.code ?? '?'}: ${(reply.body as { detail?: string } | null)?.detail ?? ''}`;
       return reply.status;
     } catch {
       return 0;
@@ -111,7 +115,8 @@ class Parts {
     // Acknowledged or not, the rotation that was under way completes: v2 becomes active.
     const activeAt = await this.until(name, 2, 'active');
     if (answered === 200 || answered === 0) await this.until(name, 1, 'purged');
-    return { recoveryMs: activeAt - backAt, note: `restarted during "${working}"; the rotate call answered ${answered || 'nothing'}; v2 active ${seconds(activeAt - backAt)} s after ${server} was back` };
+    const refusal = answered !== 200 && answered !== 0 ? ` (${this.lastRefusal})` : '';
+    return { recoveryMs: activeAt - backAt, note: `restarted during "${working}"; the rotate call answered ${answered || 'nothing'}${refusal}; v2 active ${seconds(activeAt - backAt)} s after ${server} was back` };
   }
 
   /** PostgreSQL restarted during a burst of audited writes: token creations and revocations. */

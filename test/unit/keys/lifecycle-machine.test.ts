@@ -85,27 +85,27 @@ describe('the key lifecycle state machine', () => {
     ]);
   });
 
-  it('keeps the outcomes of Updates sent under an idempotency key for a day, the last 32, across fresh runs', () => {
+  it('keeps the outcomes of Updates by their id for a day, the last 32, across fresh runs', () => {
     const { m } = fresh();
     const refusal: machine.Outcome = { ok: false, code: 'grace_period_running', message: 'busy' };
-    let kept = machine.keepIdempotentOutcome(m, 'idempotency-a', { ok: true, value: { version: 2 } }, T0);
-    kept = machine.keepIdempotentOutcome(kept, 'idempotency-b', refusal, T0 + 1000);
-    expect(machine.idempotentOutcome(kept, 'idempotency-a', T0 + 5000)).toEqual({ ok: true, value: { version: 2 } });
-    expect(machine.idempotentOutcome(kept, 'idempotency-b', T0 + 5000)).toEqual(refusal);
-    expect(machine.idempotentOutcome(kept, 'idempotency-c', T0 + 5000)).toBeUndefined();
+    let kept = machine.keepUpdateOutcome(m, 'idempotency-a', { ok: true, value: { version: 2 } }, T0);
+    kept = machine.keepUpdateOutcome(kept, 'idempotency-b', refusal, T0 + 1000);
+    expect(machine.keptUpdateOutcome(kept, 'idempotency-a', T0 + 5000)).toEqual({ ok: true, value: { version: 2 } });
+    expect(machine.keptUpdateOutcome(kept, 'idempotency-b', T0 + 5000)).toEqual(refusal);
+    expect(machine.keptUpdateOutcome(kept, 'idempotency-c', T0 + 5000)).toBeUndefined();
     // A day later the key may be used again: the API forgot it too.
-    expect(machine.idempotentOutcome(kept, 'idempotency-a', T0 + 86_400_000 + 1)).toBeUndefined();
+    expect(machine.keptUpdateOutcome(kept, 'idempotency-a', T0 + 86_400_000 + 1)).toBeUndefined();
     // Carried into the fresh run with the rest of the machine (JSON), and bounded.
     const carried = JSON.parse(JSON.stringify(kept)) as machine.LifecycleMachine;
-    expect(machine.idempotentOutcome(carried, 'idempotency-b', T0 + 5000)).toEqual(refusal);
+    expect(machine.keptUpdateOutcome(carried, 'idempotency-b', T0 + 5000)).toEqual(refusal);
     let many = carried;
-    for (let i = 0; i < 40; i += 1) many = machine.keepIdempotentOutcome(many, `idempotency-${i}`, { ok: true, value: i }, T0 + 2000 + i);
-    expect(many.idempotent).toHaveLength(machine.IDEMPOTENT_OUTCOMES_KEPT);
-    expect(machine.idempotentOutcome(many, 'idempotency-39', T0 + 5000)).toEqual({ ok: true, value: 39 });
-    expect(machine.idempotentOutcome(many, 'idempotency-a', T0 + 5000)).toBeUndefined();
+    for (let i = 0; i < 40; i += 1) many = machine.keepUpdateOutcome(many, `idempotency-${i}`, { ok: true, value: i }, T0 + 2000 + i);
+    expect(many.keptUpdates).toHaveLength(machine.KEPT_UPDATES);
+    expect(machine.keptUpdateOutcome(many, 'idempotency-39', T0 + 5000)).toEqual({ ok: true, value: 39 });
+    expect(machine.keptUpdateOutcome(many, 'idempotency-a', T0 + 5000)).toBeUndefined();
     // A machine from before the field existed keeps nothing and answers nothing.
-    const { idempotent: _none, ...older } = m;
-    expect(machine.idempotentOutcome(older as machine.LifecycleMachine, 'idempotency-a', T0)).toBeUndefined();
+    const { keptUpdates: _none, ...older } = m;
+    expect(machine.keptUpdateOutcome(older as machine.LifecycleMachine, 'idempotency-a', T0)).toBeUndefined();
   });
 
   it('holds the key at a step that failed for good, tells the caller, refuses normal work, and resumes at that step', () => {
