@@ -49,7 +49,7 @@ function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** Grants the application role exactly what keyrotor does (migration 010, keyrotor_grant_application). */
+/** Grants the application role exactly what keyrotor does (keyrotor_grant_application: the rows of application_grants, migration 012). */
 export async function grantApplicationRole(owner: Database, applicationRole: string): Promise<void> {
   await owner.query('SELECT keyrotor_grant_application($1)', [applicationRole]);
 }
