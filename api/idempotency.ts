@@ -3,18 +3,10 @@ import {
   IDEMPOTENCY_ABANDONED_AFTER_MS, answerIdempotencyKey, claimIdempotencyKey, reclaimIdempotencyKey, releaseIdempotencyKey,
 } from '../adapters/postgres/idempotency-repository';
 import type { Database } from '../adapters/postgres/database';
+import { canonicalJson } from '../domain/canonical-json';
 import { isShownErrorCode, type ShownErrorCode } from '../domain/error-codes';
 import { IDEMPOTENT_UPDATE_ID_PREFIX } from '../domain/identifiers';
 import { UserError } from '../domain/errors';
-
-/** JSON with the keys of every object sorted: two bodies that say the same hash the same. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 type Stored = { body: unknown } | { error: { code: ShownErrorCode; message: string } };
 
@@ -42,7 +34,7 @@ export async function idempotent<T>(
   const { tokenId } = input;
   if (input.key === undefined || tokenId === undefined) return { ...(await run(undefined)), replayed: false };
   const claim = { tokenId, key: input.key };
-  const requestHash = createHash('sha256').update(canonical({ operation: input.operation, request: input.request })).digest('hex');
+  const requestHash = createHash('sha256').update(canonicalJson({ operation: input.operation, request: input.request })).digest('hex');
   const found = await claimIdempotencyKey(db, { ...claim, operation: input.operation, requestHash });
   if (found.kind === 'existing') {
     const { record } = found;
