@@ -14,7 +14,7 @@ import { decodeBase64 } from '../adapters/pkcs11/public-key';
 import type { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { KeyrotorError } from '../domain/errors';
 import { CLUSTER_KEK_LABEL } from '../domain/identifiers';
-import type { KeyType } from '../domain/keys/key-model';
+import type { SigningKeyType } from '../domain/keys/key-types';
 import type { NodeRepairs } from '../domain/keymap/plan';
 import type { InventoryEntry, NodeInspection } from '../domain/keymap/types';
 import { withTypedFailures } from './failures';
@@ -23,7 +23,7 @@ import { withHeartbeats } from './heartbeat';
 export interface WrappedForReplication {
   fingerprint: string;
   wrapped: string;
-  keyType: KeyType;
+  keyType: SigningKeyType;
   publicKey: keys.WrapPrivateKeyResult['publicKey'];
 }
 

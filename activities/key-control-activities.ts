@@ -3,6 +3,7 @@ import type { HarvestReport } from '../domain/entropy/node-entropy';
 import { raiseAlert } from '../adapters/postgres/alert-repository';
 import { storeEntropyReport } from '../adapters/postgres/entropy-repository';
 import { signsAfter } from '../adapters/postgres/usage-repository';
+import { USAGE_OPERATIONS, type UsageOperation } from '../domain/usage/events';
 import type { Database } from '../adapters/postgres/database';
 import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvent, storeArchiveBlob } from '../adapters/postgres/key-repository';
 import { listSubscriptions, subscriptionWithSecret } from '../adapters/postgres/subscription-repository';
@@ -116,9 +117,13 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
       return { alerts };
     },
 
-    /** Signing use of a version after it stopped being active, from the reported usage events. */
-    async countSignsAfter(input: { name: string; version: number; since: string }): Promise<{ evidence: 'none' | 'events'; count: number; apps: string[] }> {
-      return signsAfter(db, { key: input.name, version: input.version, since: input.since });
+    /**
+     * Use of a version after it stopped being active, from the usage events: signatures, or for an encryption key the
+     * operations its input names (decrypt and unwrap).
+     */
+    async countSignsAfter(input: { name: string; version: number; since: string; operations?: UsageOperation[] }): Promise<{ evidence: 'none' | 'events'; count: number; apps: string[] }> {
+      const operations = (input.operations ?? ['sign']).filter((op) => (USAGE_OPERATIONS as readonly string[]).includes(op));
+      return signsAfter(db, { key: input.name, version: input.version, since: input.since, operations });
     },
 
     async raiseKeyAlert(input: { dedupKey: string; severity: 'info' | 'warning' | 'critical'; subject: string; message: string }): Promise<{ alertId: string }> {

@@ -12,12 +12,14 @@ import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { readSecret } from '../adapters/secrets';
 import { CLUSTER_KEK_LABEL } from '../domain/identifiers';
 import { validateKeyType } from '../domain/keys/key-model';
+import { SIGNING_KEY_TYPES, isSigningKeyType } from '../domain/keys/key-types';
 import { startSystem } from '../workers/system';
 import { benchSystemConfig, createActiveKeys, operatorApi } from './system-support';
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 20);
   const keyType = validateKeyType(process.argv[3] ?? 'ec-p256');
+  if (!isSigningKeyType(keyType)) throw new Error(`bench/rotation measures signing key types (${SIGNING_KEY_TYPES.join(', ')}), not ${keyType}`);
   const { dataDir, config } = await benchSystemConfig();
   process.stderr.write(`starting the system in ${dataDir} ...\n`);
   const system = await startSystem(config, { log: () => undefined, listen: false, apiLogger: false });

@@ -153,6 +153,7 @@ async function sync(runId: string, startedAt: string, input: KeymapSyncInput, be
       const generation = await node(generator, `generate the cluster map-signing key on ${generator}`).generateKeyPair({ keyType: 'ec-p256', label: MAP_SIGNING_KEY_LABEL, entropyPolicy: 'hsm-only' });
       // An hsm-only generation is never held back for entropy.
       if ('entropyHeld' in generation) throw new Error(generation.entropyHeld);
+      if (generation.spki === null) throw new Error('the map-signing key was generated without a public key');
       const recorded = await control.recordMapSigningKey({ runId, fingerprint: generation.fingerprint, spki: generation.spki, generatedOn: generator, entropyProvenance: generation.entropyProvenance });
       signingKey = recorded.key;
       signingKeyCreated = recorded.created;

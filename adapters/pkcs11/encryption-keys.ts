@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { constants as cryptoConstants, createHash, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { UserError } from '../../domain/errors';
 import { encryptionUsageFor, usageByObject, type EncryptionUsage } from '../../domain/keys/encryption-usage';
-import { ENCRYPTION_KEY_TYPES, profileOf, type EncryptionKeyType, type KeyObjectClass } from '../../domain/keys/key-types';
+import { ENCRYPTION_KEY_TYPES, OAEP_HASH, profileOf, type EncryptionKeyType, type JweAlgorithm, type KeyObjectClass } from '../../domain/keys/key-types';
 import { CLUSTER_KEK_LABEL } from '../../domain/identifiers';
 import { GENERATION_MECHANISM, KeyKind, MECHANISM, ObjectClass, mechanismList, readAttributeValues, template, type AttributeValues } from './attributes';
 import {
@@ -21,7 +21,7 @@ import {
   undoCreated,
   unwrap,
 } from './keys';
-import { componentsFromJson, componentsToJson, fingerprintOf, modulusBitLength, spkiFromComponents, type PublicKeyComponentsJson } from './public-key';
+import { componentsFromJson, componentsFromSpki, componentsToJson, fingerprintOf, modulusBitLength, spkiFromComponents, type PublicKeyComponentsJson } from './public-key';
 import type { PooledSession, TokenSessionPool } from './session-pool';
 
 /**
@@ -443,4 +443,74 @@ export async function readEncryptionUsage(pool: TokenSessionPool, input: Encrypt
     }
     return held as EncryptionUsage;
   });
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 5. jweAlgorithmOf, verifyArchivedEncryptionKey
+
+export interface JweAlgorithmInput { keyType: EncryptionKeyType; fingerprint: string; spki: string }
+
+/** The OAEP parameters of a JWE algorithm: hash and MGF1 hash alike, no label (RFC 7518 §4.3). */
+export function oaepMechanism(alg: JweAlgorithm): pkcs11js.Mechanism {
+  const sha256 = OAEP_HASH[alg] === 'sha256';
+  const parameter: pkcs11js.RsaOAEP = {
+    type: pkcs11js.CK_PARAMS_RSA_OAEP, hashAlg: sha256 ? pkcs11js.CKM_SHA256 : pkcs11js.CKM_SHA_1, mgf: sha256 ? pkcs11js.CKG_MGF1_SHA256 : pkcs11js.CKG_MGF1_SHA1, source: 1,
+  };
+  return { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parameter };
+}
+
+/**
+ * The JWE algorithm an RSA-OAEP version is published with: the first of its type's preferences (RSA-OAEP-256, then
+ * RSA-OAEP) that this HSM decrypts, proven by a round trip: a random block encrypted here with the version's public key
+ * must come back from C_Decrypt with its private key. Asked once, when the version is generated (its private key may
+ * decrypt then: a pending version's usage). SoftHSM 2.6 refuses OAEP with SHA-256 (CKR_ARGUMENTS_BAD): RSA-OAEP.
+ */
+export async function jweAlgorithmOf(pool: TokenSessionPool, input: JweAlgorithmInput): Promise<JweAlgorithm | null> {
+  const keyType = checkEncryptionKeyType(input.keyType);
+  const { publication } = profileOf(keyType);
+  if (publication?.use !== 'enc') return null;
+  const publicKey = createPublicKey({ key: nonEmptyBase64(input.spki, 'spki'), format: 'der', type: 'spki' });
+  return onSession(pool, `choosing the JWE algorithm of ${keyType} key ${input.fingerprint}`, async (session) => {
+    const privateKey = requireOne(session, 'privateKey', input.fingerprint);
+    for (const alg of publication.algs) {
+      const probe = randomBytes(32);
+      const encrypted = publicEncrypt({ key: publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: OAEP_HASH[alg] }, probe);
+      try {
+        session.pkcs11.C_DecryptInit(session.session, oaepMechanism(alg), privateKey);
+        // A failed C_Decrypt ends the operation, as does a successful one (PKCS#11 2.40 §5.9).
+        const decrypted = await session.pkcs11.C_DecryptAsync(session.session, encrypted, Buffer.alloc(512));
+        if (Buffer.from(decrypted).equals(probe)) return alg;
+      } catch {
+        // This module does not decrypt with this algorithm's parameters: the next preference.
+      }
+    }
+    return null;
+  });
+}
+
+export interface VerifyArchivedEncryptionKeyInput { keyType: EncryptionKeyType; fingerprint: string; wrapped: string; unwrappingKeyLabel: string; spki: string | null }
+
+/**
+ * Proves that an archive blob restores the version: an AES key unwrapped into a session copy must have the version's
+ * fingerprint; an RSA private key unwrapped into a session object must hold the modulus and exponent of its public
+ * key. The temporary object can do nothing and is destroyed whatever happens.
+ */
+export async function verifyArchivedEncryptionKey(pool: TokenSessionPool, input: VerifyArchivedEncryptionKeyInput): Promise<{ matches: boolean }> {
+  const keyType = checkEncryptionKeyType(input.keyType);
+  idOf(input.fingerprint);
+  const unwrappingKeyLabel = checkLabel(input.unwrappingKeyLabel, 'unwrappingKeyLabel');
+  const wrapped = nonEmptyBase64(input.wrapped, 'wrapped');
+  return createObjectsAlone(pool, () => onSession(pool, `verifying an archived ${keyType} key under '${unwrappingKeyLabel}'`, async (session) => {
+    if (isAes(keyType)) return { matches: (await fingerprintOfWrapped(session, unwrappingKeyLabel, wrapped)) === input.fingerprint };
+    const expected = componentsFromSpki(nonEmptyBase64(input.spki ?? '', 'spki'));
+    if (!('modulus' in expected)) return { matches: false };
+    const temporary = await unwrap(session, unwrappingKeyLabel, wrapped, template({
+      class: ObjectClass.privateKey, keyType: KeyKind.rsa, ...privateKeyFixed(), token: false, extractable: false, decrypt: false, unwrap: false,
+    }));
+    try {
+      return { matches: sameRsaKey(readRsaComponents(session, temporary), expected) };
+    } finally {
+      destroyQuietly(session, temporary);
+    }
+  }));
 }

@@ -5,7 +5,7 @@ import { HsmError } from './errors';
 /** Key objects to destroy, by CKA_ID (the key's fingerprint) and class. */
 export interface FreshDestroyRequest {
   fingerprint: string;
-  classes: Array<'privateKey' | 'publicKey'>;
+  classes: Array<'privateKey' | 'publicKey' | 'secretKey'>;
 }
 
 /** What the fresh instance found of those objects on the token, and destroyed. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { KeyrotorError, UserError } from '../../domain/errors';
-import { JWS_ALGORITHM, KEY_TYPES, type KeyType } from '../../domain/keys/key-model';
+import { JWS_ALGORITHM, SIGNING_KEY_TYPES as KEY_TYPES, type SigningKeyType as KeyType } from '../../domain/keys/key-types';
 import { profileOf } from '../../domain/keys/key-types';
 import { GENERATION_MECHANISM, KEY_KIND_OF, KeyKind, ObjectClass, keyKindName, readAttributeValues, template, type AttributeValues } from './attributes';
 import { HsmError, ckrOf } from './errors';
@@ -38,7 +38,8 @@ export interface GenerateKeyPairInput { keyType: KeyType; label: string }
 export interface GenerateKeyPairResult { fingerprint: string; spki: string; created: boolean }
 
 export interface DescribeKeyInput { fingerprint: string }
-export interface DescribeKeyResult { privateKey: boolean; publicKey: boolean; canSign: boolean | null; label: string | null }
+/** secretKey: an aes-256 version's key (encryption keys); the signing types have none. */
+export interface DescribeKeyResult { privateKey: boolean; publicKey: boolean; secretKey: boolean; canSign: boolean | null; label: string | null }
 
 export interface WrapPrivateKeyInput { fingerprint: string; wrappingKeyLabel: string }
 export interface WrapPrivateKeyResult { wrapped: string; keyType: KeyType; label: string; publicKey: PublicKeyComponentsJson }
@@ -59,7 +60,8 @@ export interface SignDigestResult { signature: string; alg: JwsAlgorithm }
 export interface SetSigningInput { fingerprint: string; enabled: boolean }
 export interface SetSigningResult { changed: boolean }
 
-export interface DestroyKeyObjectsInput { fingerprint: string; privateKey: boolean; publicKey: boolean }
+/** secretKey: an aes-256 version's key; absent means false (inputs from before encryption keys). */
+export interface DestroyKeyObjectsInput { fingerprint: string; privateKey: boolean; publicKey: boolean; secretKey?: boolean }
 /**
  * `destroyed` counts every object destroyed; `residue` those of them that only a fresh module instance still found
  * (fresh-instance.ts): objects this process's module had dropped while they stayed on the token.
@@ -506,9 +508,11 @@ export async function describeKey(pool: TokenSessionPool, input: DescribeKeyInpu
     const { pkcs11, session: handle } = session;
     const privateKey = findByFingerprint(session, 'privateKey', input.fingerprint);
     const publicKey = findByFingerprint(session, 'publicKey', input.fingerprint);
+    const secretKeys = find(session, 'secretKey', { id: Buffer.from(input.fingerprint, 'hex') });
     const privateValues = privateKey ? readAttributeValues(pkcs11, handle, privateKey, ['sign', 'label']) : undefined;
-    const label = privateValues?.label ?? (publicKey ? readAttributeValues(pkcs11, handle, publicKey, ['label']).label : null);
-    return { privateKey: privateKey !== undefined, publicKey: publicKey !== undefined, canSign: privateValues?.sign ?? null, label };
+    const labelled = privateKey ?? publicKey ?? secretKeys[0];
+    const label = privateValues?.label ?? (labelled ? readAttributeValues(pkcs11, handle, labelled, ['label']).label : null);
+    return { privateKey: privateKey !== undefined, publicKey: publicKey !== undefined, secretKey: secretKeys.length > 0, canSign: privateValues?.sign ?? null, label };
   });
 }
 
@@ -637,7 +641,9 @@ export async function setSigning(pool: TokenSessionPool, input: SetSigningInput)
 /** Destroys the key's objects of the chosen classes, duplicates included; 0 when they are gone already. */
 export async function destroyKeyObjects(pool: TokenSessionPool, input: DestroyKeyObjectsInput): Promise<DestroyKeyObjectsResult> {
   const id = idOf(input.fingerprint);
-  const classes: KeyClass[] = [...(input.privateKey ? ['privateKey' as const] : []), ...(input.publicKey ? ['publicKey' as const] : [])];
+  const classes: Array<KeyClass | 'secretKey'> = [
+    ...(input.privateKey ? ['privateKey' as const] : []), ...(input.publicKey ? ['publicKey' as const] : []), ...(input.secretKey === true ? ['secretKey' as const] : []),
+  ];
   const destroyed = await onSession(pool, `destroying the objects of key ${input.fingerprint}`, (session) => {
     let count = 0;
     for (const keyClass of classes) {

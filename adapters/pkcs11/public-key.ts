@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { UserError } from '../../domain/errors';
-import { KEY_TYPES, type KeyType } from '../../domain/keys/key-model';
+import { SIGNING_KEY_TYPES as KEY_TYPES, type SigningKeyType as KeyType } from '../../domain/keys/key-types';
 import { profileOf } from '../../domain/keys/key-types';
 
 /**

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { KeyVersion, Lineage, TransitionVerdict, VersionState } from '../../domain/keys/key-model';
+import type { JweAlgorithm } from '../../domain/keys/key-types';
 import type { KeyLifecycleState } from '../../domain/keys/lifecycle-state';
 import type { EntropyProvenance } from '../../domain/entropy/node-entropy';
 import type { Database, Queryable } from './database';
@@ -39,8 +40,8 @@ export async function recordKeyEvent(db: Database, state: KeyLifecycleState, eve
 async function upsertVersion(tx: pg.PoolClient, name: string, v: KeyVersion): Promise<void> {
   await tx.query(
     `INSERT INTO key_versions (name, version, kid, fingerprint, state, spki, generated_on, created_at, activated_at, retiring_at,
-       archived_at, purged_at, compromised_at, grace_deadline, purge_after, lineage, verdict, entropy_provenance, published_at, activates_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+       archived_at, purged_at, compromised_at, grace_deadline, purge_after, lineage, verdict, entropy_provenance, published_at, activates_at, jwe_alg)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
      ON CONFLICT (name, version) DO UPDATE SET state = EXCLUDED.state, activated_at = EXCLUDED.activated_at,
        published_at = COALESCE(EXCLUDED.published_at, key_versions.published_at), activates_at = EXCLUDED.activates_at,
        retiring_at = EXCLUDED.retiring_at, archived_at = EXCLUDED.archived_at, purged_at = EXCLUDED.purged_at,
@@ -48,7 +49,7 @@ async function upsertVersion(tx: pg.PoolClient, name: string, v: KeyVersion): Pr
        verdict = EXCLUDED.verdict`,
     [name, v.version, v.kid, v.fingerprint, v.state, v.spki, v.generatedOn, v.createdAt, v.activatedAt, v.retiringAt, v.archivedAt,
       v.purgedAt, v.compromisedAt, v.graceDeadline, v.purgeAfter, JSON.stringify(v.lineage), v.verdict ? JSON.stringify(v.verdict) : null,
-      v.entropyProvenance ? JSON.stringify(v.entropyProvenance) : null, v.publishedAt ?? null, v.activatesAt ?? null],
+      v.entropyProvenance ? JSON.stringify(v.entropyProvenance) : null, v.publishedAt ?? null, v.activatesAt ?? null, v.jweAlg ?? null],
   );
 }
 
@@ -85,7 +86,7 @@ const toKey = (row: RawKey): KeyRow => ({
 
 /** A key_versions row. The JSON columns hold what the domain wrote (upsertVersion), and the state column its strings. */
 export interface RawVersion {
-  name: string; version: number; kid: string; fingerprint: string; state: VersionState; spki: string; generated_on: string; created_at: Date;
+  name: string; version: number; kid: string; fingerprint: string; state: VersionState; spki: string | null; jwe_alg: JweAlgorithm | null; generated_on: string; created_at: Date;
   published_at: Date | null; activates_at: Date | null; activated_at: Date | null; retiring_at: Date | null; archived_at: Date | null; purged_at: Date | null; compromised_at: Date | null;
   grace_deadline: Date | null; purge_after: Date | null; lineage: Lineage; verdict: TransitionVerdict | null;
   entropy_provenance: EntropyProvenance | null;
@@ -98,6 +99,7 @@ export const toSourceVersion = (row: Omit<RawVersion, 'verdict'>): Omit<KeyVersi
   fingerprint: row.fingerprint,
   state: row.state,
   spki: row.spki,
+  jweAlg: row.jwe_alg,
   generatedOn: row.generated_on,
   createdAt: row.created_at.toISOString(),
   publishedAt: isoOrNull(row.published_at),
@@ -169,7 +171,7 @@ export async function listKeys(db: Queryable, query: KeyListQuery): Promise<{ ke
 export async function publishedVersions(db: Queryable, name?: string): Promise<Array<KeyVersion & { name: string; keyType: string }>> {
   const { rows } = await db.query<RawVersion & { key_type: string }>(
     `SELECT v.*, k.key_type FROM key_versions v JOIN keys k USING (name)
-      WHERE (v.state IN ('active', 'retiring') OR (v.state = 'pending' AND v.published_at IS NOT NULL)) AND ($1::text IS NULL OR v.name = $1)
+      WHERE (v.state IN ('active', 'retiring') OR (v.state = 'pending' AND v.published_at IS NOT NULL)) AND v.spki IS NOT NULL AND ($1::text IS NULL OR v.name = $1)
       ORDER BY v.name, v.version`,
     [name ?? null],
   );

@@ -1,4 +1,4 @@
-import { PRIVATE_KEY_OPERATIONS, type RowProblem, type UsageEvent, type UsageSource } from '../../domain/usage/events';
+import { PRIVATE_KEY_OPERATIONS, type RowProblem, type UsageEvent, type UsageOperation, type UsageSource } from '../../domain/usage/events';
 import type { Database, Queryable } from './database';
 
 export type IngestOutcome = { kind: 'refused'; problems: RowProblem[] } | { kind: 'stored'; stored: number; duplicates: number };
@@ -75,15 +75,15 @@ export const USAGE_HOURLY_ONE_SERIES = '(SELECT key, version, op, hour, max(coun
  * is read from the hourly aggregates, which outlive the raw events: a key whose old events passed their retention
  * still has evidence.
  */
-export async function signsAfter(db: Database, input: { key: string; version: number; since: string }): Promise<{ evidence: 'none' | 'events'; count: number; apps: string[] }> {
+export async function signsAfter(db: Database, input: { key: string; version: number; since: string; operations?: readonly UsageOperation[] }): Promise<{ evidence: 'none' | 'events'; count: number; apps: string[] }> {
   const any = await db.query('SELECT 1 FROM usage_hourly WHERE key = $1 LIMIT 1', [input.key]);
   if (any.rowCount === 0) return { evidence: 'none', count: 0, apps: [] };
   // Per application, the larger of what it reported and what its access log showed: one use is not counted twice.
   const { rows } = await db.query<{ app: string; count: string }>(
     `SELECT app, max(count) AS count FROM (
-       SELECT app, source, sum(count) AS count FROM usage_events WHERE key = $1 AND version = $2 AND op = 'sign' AND ts > $3 GROUP BY app, source
+       SELECT app, source, sum(count) AS count FROM usage_events WHERE key = $1 AND version = $2 AND op = ANY($4) AND ts > $3 GROUP BY app, source
      ) AS per_source GROUP BY app ORDER BY app`,
-    [input.key, input.version, input.since],
+    [input.key, input.version, input.since, input.operations ?? ['sign']],
   );
   return { evidence: 'events', count: rows.reduce((sum, row) => sum + Number(row.count), 0), apps: rows.map((row) => row.app) };
 }

@@ -31,14 +31,14 @@ export const AnomalySummarySchema = Type.Object({
   ),
 });
 
-const UsageSourceSchema = StringEnum([...USAGE_SOURCES], { description: 'app-report: an application said so (POST /usage); hsm-log: an HSM access log showed it (usage.accessLogs)' });
+const UsageSourceSchema = StringEnum([...USAGE_SOURCES], { description: 'app-report: an application said so (POST /usage); hsm-log: an HSM access log showed it (usage.accessLogs); envelope-api: keyrotor made it for a caller of the envelope API' });
 
 export const KeyUsageSchema = Type.Object({
   key: Type.String(),
   actual: Type.Array(Type.Object({
     at: Type.String(),
     count: Type.Number({ description: 'the one series: per version and operation, the larger of the sources\' counts' }),
-    bySource: Type.Object({ 'app-report': Type.Number(), 'hsm-log': Type.Number() }, { description: 'private-key operations of the hour as each source counted them' }),
+    bySource: Type.Object({ 'app-report': Type.Number(), 'hsm-log': Type.Number(), 'envelope-api': Type.Number() }, { description: 'private-key operations of the hour as each source counted them' }),
   })),
   uses: Type.Array(Type.Object({
     source: UsageSourceSchema,

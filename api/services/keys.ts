@@ -6,15 +6,17 @@ import { usageBySource } from '../../adapters/postgres/usage-repository';
 import { NotFoundError, UserError } from '../../domain/errors';
 import { WORKFLOW_TYPES, keyWorkflowId } from '../../domain/identifiers';
 import { formatDuration, parseDuration } from '../../domain/keys/durations';
-import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
+import { validateKeyName, validateKeyType, type KeyType } from '../../domain/keys/key-model';
+import { defaultCapacityLimit } from '../../domain/keys/key-types';
 import { checkText } from '../../domain/input-bounds';
 import { KEY_WORKFLOW_TASK_TIMEOUT_MS } from '../../domain/step-timeouts';
 import type { MachineView, RotationAccepted } from '../../domain/keys/lifecycle-machine';
-import { newKeyState, type KeyLifecycleState, type PredictionSummary } from '../../domain/keys/lifecycle-state';
+import { minDecryptionVersion, newKeyState, versionUsage, type KeyLifecycleState, type PredictionSummary } from '../../domain/keys/lifecycle-state';
 import { predictionOf } from '../../domain/keys/prediction';
 import type { AnomalyReport } from '../../domain/prediction/anomaly';
 import type { KeyForecast } from '../../domain/prediction/forecaster';
 import { HOUR_MS } from '../../domain/prediction/series';
+import { USAGE_SOURCES, type UsageSource } from '../../domain/usage/events';
 import { DEFAULT_POLICY, policyDurations, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
 import {
   completeGraceUpdate,
@@ -102,7 +104,8 @@ export class KeyService {
     const keyType = validateKeyType(input.type);
     if (input.reason !== undefined) checkText(input.reason, 'reason');
     this.checkDataClass(input.policy);
-    const policy = resolvePolicy(input.policy ?? {}, DEFAULT_POLICY);
+    // A key type with a capacity of its own (aes-256: 2^32 GCM invocations) has it unless the creator says otherwise.
+    const policy = resolvePolicy(input.policy ?? {}, { ...DEFAULT_POLICY, capacityLimit: defaultCapacityLimit(keyType) });
     this.checkGraceAgainstRetention(policy);
     const state: KeyLifecycleState = newKeyState({ name, keyType, policy, actor: input.actor, now: new Date().toISOString() });
     const workflowId = keyWorkflowId(name);
@@ -145,11 +148,17 @@ export class KeyService {
   async describe(name: string): Promise<KeyDetail> {
     const recorded = await this.requireKey(name, false);
     const [live, latest] = await Promise.all([this.liveView(name, recorded.key.phase), latestEvaluations(this.db, [name])]);
+    const shape = { keyType: recorded.key.keyType as KeyType, policy: resolvePolicy(recorded.key.policy, DEFAULT_POLICY), versions: recorded.versions };
+    const usage = new Map((versionUsage(shape) ?? []).map((u) => [u.version, u]));
     return {
       ...recorded.key,
       prediction: keyPrediction(recorded.key, latest.get(name)),
       workflowId: keyWorkflowId(name),
-      versions: recorded.versions,
+      versions: recorded.versions.map((v) => {
+        const may = usage.get(v.version);
+        return may ? { ...v, mayEncrypt: may.encrypt && may.wrap, mayDecrypt: may.decrypt && may.unwrap } : v;
+      }),
+      minDecryptionVersion: minDecryptionVersion(shape),
       deadlines: {
         graceDeadline: live?.graceDeadline ?? recorded.versions.find((v) => v.state === 'retiring')?.graceDeadline ?? null,
         graceCap: live?.graceCap ?? null,
@@ -180,7 +189,7 @@ export class KeyService {
     const hourOf = new Map(bySource.hourly.map((row) => [`${row.hour}/${row.source}`, row.count]));
     const actual = series.counts.slice(from).map((count, i) => {
       const hour = since + i * HOUR_MS;
-      return { at: new Date(hour).toISOString(), count, bySource: { 'app-report': hourOf.get(`${hour}/app-report`) ?? 0, 'hsm-log': hourOf.get(`${hour}/hsm-log`) ?? 0 } };
+      return { at: new Date(hour).toISOString(), count, bySource: Object.fromEntries(USAGE_SOURCES.map((source) => [source, hourOf.get(`${hour}/${source}`) ?? 0])) as Record<UsageSource, number> };
     });
     const uses = bySource.uses;
     const latest = await latestForecast(this.db, name);

@@ -1,5 +1,6 @@
 import type { KeyType } from '../keys/key-model';
 import { pkcs11Label } from '../keys/key-model';
+import { isEncryptionKeyType } from '../keys/key-types';
 import { expectedHolding, inventoryBucketOf, parsePkcs11Label } from './build';
 import type { InventoryClass, InventoryEntry, KeyMapSource, MapSigningKey, NodeInspection, NodeObservation, SourceKey, SourceVersion } from './types';
 
@@ -7,6 +8,12 @@ import type { InventoryClass, InventoryEntry, KeyMapSource, MapSigningKey, NodeI
  * The repair plan of one sync: compares what every reachable node holds with what the map says it must hold and
  * lists the repairs. Pure; the workflow carries the plan out, one batch per node and activity.
  */
+
+/**
+ * Encryption keys (a secret key, or a private key that decrypts) are held by the rules of their lifecycle, which sets
+ * their usage on every node at each transition; the key map lists them but repairs only signing keys.
+ */
+const ENCRYPTION_KEYS_LEFT_TO_LIFECYCLE = 'an encryption key: its objects and usage are kept by its lifecycle; the key map does not repair them';
 
 export interface ReplicationItem {
   /** The managed key, or null for the map-signing key. */
@@ -176,7 +183,7 @@ export function planSync(input: PlanInput): SyncPlan {
   for (const key of source.keys) for (const version of key.versions) knownIds.set(version.fingerprint, { key, version });
 
   for (const key of source.keys) {
-    const why = busy.get(key.name);
+    const why = busy.get(key.name) ?? (isEncryptionKeyType(key.keyType) ? ENCRYPTION_KEYS_LEFT_TO_LIFECYCLE : undefined);
     if (why) {
       skipped.set(key.name, why);
       continue;
@@ -223,14 +230,14 @@ export function planSync(input: PlanInput): SyncPlan {
           }
           if (found.privateKey && !found.publicKey) {
             note(nodeId, item('missing-public-key', `v${version.version} is ${version.state}: its public key is missing`));
-            repairsOf(nodeId).restorePublic.push({ ...ref, label, spki: version.spki });
+            if (version.spki !== null) repairsOf(nodeId).restorePublic.push({ ...ref, label, spki: version.spki });
           }
           continue;
         }
         // Archived and compromised versions: the public key stays until the purge, the private key must go or not sign.
         if (!found.publicKey) {
           note(nodeId, item('missing-public-key', `v${version.version} is ${version.state}: its public key stays until the purge`));
-          repairsOf(nodeId).restorePublic.push({ ...ref, label, spki: version.spki });
+          if (version.spki !== null) repairsOf(nodeId).restorePublic.push({ ...ref, label, spki: version.spki });
         }
         if (found.privateKey && !expected.privateKey) {
           note(nodeId, item('left-over', `v${version.version} is archived: its private key must be gone from every node`));
@@ -272,6 +279,7 @@ export function planSync(input: PlanInput): SyncPlan {
   for (const [nodeId, listing] of listings) {
     for (const [id, held] of listing) {
       const known = knownIds.get(id);
+      if (known && isEncryptionKeyType(known.key.keyType)) continue;
       const strangers = known ? held.others : [...held.privateKeys, ...held.publicKeys, ...held.others];
       for (const entry of strangers) {
         const parsed = parsePkcs11Label(entry.label);

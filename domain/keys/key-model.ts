@@ -1,6 +1,6 @@
 import type { EntropyProvenance } from '../entropy/provenance';
 import { UserError } from '../errors';
-import { JWS_ALGORITHM, SIGNING_KEY_TYPES, isEncryptionKeyType, type SigningKeyType } from './key-types';
+import { DEFINED_KEY_TYPES, JWS_ALGORITHM, type DefinedKeyType, type JweAlgorithm } from './key-types';
 
 /** One character of a key name, for the patterns of prefixes and of labels that embed a name. */
 export const KEY_NAME_CHARACTERS = '[a-z0-9._-]';
@@ -19,21 +19,17 @@ export function validateKeyName(name: string): string {
 }
 
 /**
- * The key types the lifecycle manages end to end, and so the ones POST /keys accepts: the signing types. The encryption
- * types (aes-256, rsa-oaep-*) are defined in key-types.ts and refused until the lifecycle, the API and the JWKS take
- * them (issue #15).
+ * The key types the lifecycle manages end to end, and so the ones POST /keys accepts: every type of key-types.ts, the
+ * signing types and the encryption types (aes-256, rsa-oaep-*), through one state machine with per-type steps.
  */
-export const KEY_TYPES: readonly SigningKeyType[] = SIGNING_KEY_TYPES;
-export type KeyType = SigningKeyType;
+export const KEY_TYPES: readonly DefinedKeyType[] = DEFINED_KEY_TYPES;
+export type KeyType = DefinedKeyType;
 export { JWS_ALGORITHM };
 
 export function validateKeyType(type: string): KeyType {
   if ((KEY_TYPES as readonly string[]).includes(type)) return type as KeyType;
   if (type === 'ed25519') {
     throw new UserError('unsupported_key_type', 'ed25519 keys cannot be managed: SoftHSM 2.6 cannot wrap Ed25519 private keys (CKR_KEY_NOT_WRAPPABLE), so they cannot be replicated across the cluster; use ec-p256');
-  }
-  if (isEncryptionKeyType(type)) {
-    throw new UserError('unsupported_key_type', `${type} is an encryption key type, which keyrotor cannot rotate yet; use one of ${KEY_TYPES.join(', ')}`);
   }
   throw new UserError('invalid_key_type', `key type '${type}' is not one of ${KEY_TYPES.join(', ')}`);
 }
@@ -98,7 +94,10 @@ export interface KeyVersion {
   usageCheckedAt?: string;
   version: number;
   kid: string;
-  /** SHA-256 of the public key's SPKI DER, hex; also the objects' CKA_ID. */
+  /**
+   * SHA-256 of the public key's SPKI DER, hex (an aes-256 key: of an in-HSM encryption of a fixed block, see
+   * adapters/pkcs11/encryption-keys.ts); also the objects' CKA_ID.
+   */
   fingerprint: string;
   state: VersionState;
   generatedOn: string;
@@ -114,8 +113,13 @@ export interface KeyVersion {
   archivedAt: string | null;
   purgedAt: string | null;
   compromisedAt: string | null;
-  /** Public key, SPKI DER base64: the JWKS and PEM come from it. */
-  spki: string;
+  /** Public key, SPKI DER base64: the JWKS and PEM come from it. Null for a secret key (aes-256), which has none. */
+  spki: string | null;
+  /**
+   * An RSA-OAEP version: the JWE algorithm it is published with, the first of its type's preferences that its HSM
+   * decrypted when it was generated (publishedJweAlgorithm). Absent for other types.
+   */
+  jweAlg?: JweAlgorithm | null;
   lineage: Lineage;
   graceDeadline: string | null;
   purgeAfter: string | null;

@@ -70,6 +70,14 @@ export function isEncryptionKeyType(type: string): type is EncryptionKeyType {
   return (ENCRYPTION_KEY_TYPES as readonly string[]).includes(type);
 }
 
+export function isDefinedKeyType(type: string): type is DefinedKeyType {
+  return (DEFINED_KEY_TYPES as readonly string[]).includes(type);
+}
+
+export function isSigningKeyType(type: string): type is SigningKeyType {
+  return (SIGNING_KEY_TYPES as readonly string[]).includes(type);
+}
+
 export function profileOf(type: DefinedKeyType): KeyTypeProfile {
   return KEY_TYPE_PROFILES[type];
 }
@@ -90,4 +98,21 @@ export function publishedJweAlgorithm(type: EncryptionKeyType, moduleOaepHashes:
   const { publication } = profileOf(type);
   if (publication?.use !== 'enc') return null;
   return publication.algs.find((alg) => moduleOaepHashes.includes(OAEP_HASH[alg])) ?? null;
+}
+
+/**
+ * The uses of a version that is no longer active which hold back its archive: signatures for a signing key; decryptions
+ * and unwraps for an encryption key, whose old ciphertexts must still open (the decrypt-only rule).
+ */
+export function lingeringUses(type: DefinedKeyType): ReadonlyArray<'sign' | 'decrypt' | 'unwrap'> {
+  return profileOf(type).family === 'signing' ? ['sign'] : ['decrypt', 'unwrap'];
+}
+
+/**
+ * The capacity a new key's policy gets when its creator names none. An AES key that seals with GCM and random 96-bit
+ * IVs may do so at most 2^32 times (SP 800-38D §8.3): past that the chance of a repeated IV, which breaks GCM, exceeds
+ * 2^-32. Null: no limit.
+ */
+export function defaultCapacityLimit(type: DefinedKeyType): number | null {
+  return profileOf(type).keyKind === 'aes' ? 2 ** 32 : null;
 }

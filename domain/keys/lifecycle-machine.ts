@@ -8,6 +8,8 @@ import { evaluationFailed, evaluationSummary, transitionVerdict, type Evaluation
 import * as lifecycle from './lifecycle-state';
 import { describeWaiting, nodeTryTimeoutMs, waitForNodes, WAITING_FOR_NODES, type Waiting } from './node-wait';
 import { effectiveEntropyPolicy, policyDurations, resolvePolicy } from './policy';
+import { encryptionUsageFor } from './encryption-usage';
+import { lingeringUses, profileOf, type JweAlgorithm } from './key-types';
 
 /**
  * The lifecycle of one key as a pure state machine. The workflow asks `decide` for the next step, runs it (an activity,
@@ -110,6 +112,11 @@ interface RotationWork {
   subscriptionIds: string[] | null;
   notified: boolean;
   notBefore: number | null;
+  /**
+   * Encryption keys: the usage attributes of the new version (encrypt and wrap on) and of the one it replaces
+   * (decrypt-only) are set on every node before the new version activates. Absent in work from before encryption keys.
+   */
+  usageSwitched?: boolean;
 }
 
 interface ArchiveWork {
@@ -517,7 +524,12 @@ function startWork(m: LifecycleMachine, nowMs: number): LifecycleMachine | null 
   }
   if (retiring?.graceDeadline && Date.parse(retiring.graceDeadline) <= nowMs) return { ...m, work: { kind: 'grace-end', version: retiring.version } };
   const compromised = key.versions.find((v) => v.state === 'compromised');
-  if (compromised) return { ...m, work: archiveWork(compromised.version, 'system', 'compromised: archived at once, without a grace period', [], null) };
+  if (compromised && lifecycle.decryptsAfterCompromise(key) && compromised.graceDeadline !== null) {
+    // An encryption key whose policy keeps decryption: archived once its decrypt use has stopped, like a retiring version.
+    if (Date.parse(compromised.graceDeadline) <= nowMs) return { ...m, work: { kind: 'grace-end', version: compromised.version } };
+  } else if (compromised) {
+    return { ...m, work: archiveWork(compromised.version, 'system', 'compromised: archived at once, without a grace period', [], null) };
+  }
   const retry = lifecycle.unverified(key).find((v) => v.verdict !== null && Date.parse(v.verdict.checkedAt) + VERIFY_RETRY_MS <= nowMs);
   if (retry) return { ...m, work: verifyWork(retry.version, [], null) };
   const due = lifecycle.duePurges(key, nowMs)[0];
@@ -570,6 +582,34 @@ function versionOf(m: LifecycleMachine, version: number): KeyVersion | undefined
   return m.key.versions.find((v) => v.version === version);
 }
 
+const isEncryptionKey = (m: LifecycleMachine): boolean => profileOf(m.key.keyType).family === 'encryption';
+/** The key type, for the HSM steps whose signing forms find it on the token (inputs of signing keys stay as they were). */
+const keyTypeInput = (m: LifecycleMachine): Record<string, unknown> => (isEncryptionKey(m) ? { keyType: m.key.keyType } : {});
+
+/** The usage attributes a version of an encryption key must carry on every node in `state`. */
+function usageIn(m: LifecycleMachine, state: KeyVersion['state']) {
+  return encryptionUsageFor({ state, decryptAfterCompromise: lifecycle.decryptsAfterCompromise(m.key) });
+}
+
+/**
+ * What a destruction takes of a version: the private key (an archive) or every object (a purge). An aes-256 version's
+ * one object is a secret key. Signing keys' inputs stay as they were.
+ */
+function objectsToDestroy(m: LifecycleMachine, all: boolean): Record<string, boolean> {
+  if (!isEncryptionKey(m)) return { privateKey: true, publicKey: all };
+  return { privateKey: true, publicKey: all, secretKey: true };
+}
+
+/** Whether the rotation must first switch the active version off (an emergency): signing, or encrypt and wrap. */
+function toCompromise(m: LifecycleMachine, work: RotationWork): boolean {
+  return work.emergency && !work.compromised && work.previous !== null && versionOf(m, work.previous)?.state === 'active';
+}
+
+/** The uses that hold back the archive of a version that is no longer active: for encryption keys, decryptions. */
+function lingeringUseInput(m: LifecycleMachine): Record<string, unknown> {
+  return isEncryptionKey(m) ? { operations: lingeringUses(m.key.keyType) } : {};
+}
+
 type Progress = Decision | { machine: LifecycleMachine };
 
 /** The next step of the work under way, or the machine after a pure stage (activation, a verdict) moved it on. */
@@ -585,8 +625,9 @@ function stepOf(m: LifecycleMachine, work: Work, nowMs: number): Progress {
       return purgeStep(m, work, nowMs);
     case 'grace-end': {
       const target = versionOf(m, work.version);
-      if (target?.state !== 'retiring') return { machine: { ...m, work: null } };
-      return { machine: m, step: control('countSignsAfter', { name: m.key.name, version: work.version, since: target.usageCheckedAt ?? target.retiringAt ?? target.createdAt }, `is v${work.version} still in use?`) };
+      if (target?.state !== 'retiring' && !(target?.state === 'compromised' && lifecycle.decryptsAfterCompromise(m.key))) return { machine: { ...m, work: null } };
+      const since = target.usageCheckedAt ?? target.retiringAt ?? target.compromisedAt ?? target.createdAt;
+      return { machine: m, step: control('countSignsAfter', { name: m.key.name, version: work.version, since, ...lingeringUseInput(m) }, `is v${work.version} still in use?`) };
     }
     case 'evaluate': {
       const active = lifecycle.activeVersion(m.key);
@@ -616,9 +657,13 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
   if (!work.activated && (key.phase === 'active' || key.phase === 'grace')) return { machine: { ...m, key: { ...key, phase: 'rotating' } } };
   if (work.notBefore !== null && work.notBefore > nowMs) return { machine: m, step: { kind: 'wait', until: work.notBefore, what: m.waiting?.for ?? 'trying again' } };
   if (work.nodeIds === null) return { machine: m, step: nodesStep() };
-  const toCompromise = work.emergency && !work.compromised && work.previous !== null && versionOf(m, work.previous)?.state === 'active';
-  if (toCompromise) {
+  if (toCompromise(m, work)) {
     const old = versionOf(m, work.previous as number) as KeyVersion;
+    if (isEncryptionKey(m)) {
+      const usage = usageIn(m, 'compromised');
+      const what = usage.decrypt ? 'encrypt and wrap' : 'every use';
+      return { machine: m, step: { kind: 'calls', what: `switch off ${what} of v${old.version}`, calls: work.nodeIds.map((node) => onNode(node, 'setEncryptionUsage', { keyType: key.keyType, fingerprint: old.fingerprint, usage }, `switch off ${what} of v${old.version} on ${node}`)) } };
+    }
     return { machine: m, step: { kind: 'calls', what: `switch off signing with v${old.version}`, calls: work.nodeIds.map((node) => onNode(node, 'setSigning', { fingerprint: old.fingerprint, enabled: false }, `switch off CKA_SIGN of v${old.version} on ${node}`)) } };
   }
   if (work.version === null) {
@@ -637,7 +682,7 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
   const targets = work.nodeIds.filter((node) => node !== work.primary);
   if (!work.replicated) {
     if (targets.length > 0 && work.wrapped === null) {
-      return { machine: m, step: { kind: 'call', call: onNode(work.primary as string, 'wrapPrivateKey', { fingerprint: created.fingerprint, wrappingKeyLabel: CLUSTER_KEK_LABEL }, `wrap v${work.version} under the cluster KEK`) } };
+      return { machine: m, step: { kind: 'call', call: onNode(work.primary as string, 'wrapPrivateKey', { fingerprint: created.fingerprint, wrappingKeyLabel: CLUSTER_KEK_LABEL, ...keyTypeInput(m) }, `wrap v${work.version} under the cluster KEK`) } };
     }
     if (targets.length > 0) {
       const wrapped = work.wrapped as NonNullable<RotationWork['wrapped']>;
@@ -646,7 +691,10 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
         step: {
           kind: 'calls',
           what: `replicate v${work.version} to ${targets.join(', ')}`,
-          calls: targets.map((target) => onNode(target, 'importReplica', { fingerprint: created.fingerprint, label: pkcs11Label(key.name, work.version as number), keyType: key.keyType, wrapped: wrapped.wrapped, unwrappingKeyLabel: CLUSTER_KEK_LABEL, publicKey: wrapped.publicKey }, `replicate v${work.version} from ${work.primary ?? '?'} to ${target}`)),
+          calls: targets.map((target) => onNode(target, 'importReplica', {
+            fingerprint: created.fingerprint, label: pkcs11Label(key.name, work.version as number), keyType: key.keyType, wrapped: wrapped.wrapped, unwrappingKeyLabel: CLUSTER_KEK_LABEL, publicKey: wrapped.publicKey,
+            ...(isEncryptionKey(m) ? { usage: usageIn(m, created.state) } : {}),
+          }, `replicate v${work.version} from ${work.primary ?? '?'} to ${target}`)),
         },
       };
     }
@@ -664,6 +712,22 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
     if (activatesAt > nowMs) {
       return { machine: m, step: { kind: 'wait', until: activatesAt, what: `v${work.version} is in the JWKS; it becomes the active version at ${created.activatesAt ?? '?'} (publicationLead ${key.policy.publicationLead})` } };
     }
+  }
+  if (!work.activated && isEncryptionKey(m) && work.usageSwitched !== true) {
+    // Only the new version may encrypt and wrap from its activation on; the one it replaces only decrypts and unwraps.
+    const replaced = lifecycle.activeVersion(key);
+    const switches = [
+      ...(replaced ? [{ version: replaced, usage: usageIn(m, 'retiring'), what: 'decrypt-only' }] : []),
+      { version: created, usage: usageIn(m, 'active'), what: 'encrypt, wrap, decrypt and unwrap' },
+    ];
+    const what = `switch v${work.version} to encrypt${replaced ? ` and v${replaced.version} to decrypt-only` : ''}`;
+    return {
+      machine: m,
+      step: {
+        kind: 'calls', what,
+        calls: switches.flatMap(({ version, usage, what: doing }) => work.nodeIds?.map((node) => onNode(node, 'setEncryptionUsage', { keyType: key.keyType, fingerprint: version.fingerprint, usage }, `v${version.version} may ${doing} on ${node}`)) ?? []),
+      },
+    };
   }
   if (!work.activated) {
     const previous = lifecycle.activeVersion(key) ?? [...key.versions].reverse().find((v) => v.state === 'compromised');
@@ -723,10 +787,10 @@ function archiveStep(m: LifecycleMachine, work: ArchiveWork, nowMs: number): Pro
   }
   if (work.nodeIds === null) return { machine: m, step: nodesStep() };
   const holder = work.nodeIds.includes(target.generatedOn) ? target.generatedOn : (work.nodeIds[0] as string);
-  if (work.wrapped === null) return { machine: m, step: { kind: 'call', call: onNode(holder, 'wrapPrivateKey', { fingerprint: target.fingerprint, wrappingKeyLabel: ARCHIVE_KEK_LABEL }, `archive v${work.version} under the archive key`) } };
+  if (work.wrapped === null) return { machine: m, step: { kind: 'call', call: onNode(holder, 'wrapPrivateKey', { fingerprint: target.fingerprint, wrappingKeyLabel: ARCHIVE_KEK_LABEL, ...keyTypeInput(m) }, `archive v${work.version} under the archive key`) } };
   if (!work.stored) return { machine: m, step: control('storeArchiveBlob', { name: m.key.name, version: work.version, fingerprint: target.fingerprint, wrapped: work.wrapped }, `store the archive of v${work.version}`) };
   if (!work.destroyed) {
-    return { machine: m, step: { kind: 'calls', what: `destroy the private key of v${work.version}`, calls: work.nodeIds.map((node) => onNode(node, 'destroyKeyObjects', { fingerprint: target.fingerprint, privateKey: true, publicKey: false }, `destroy the private key of v${work.version} on ${node}`)) } };
+    return { machine: m, step: { kind: 'calls', what: `destroy the private key of v${work.version}`, calls: work.nodeIds.map((node) => onNode(node, 'destroyKeyObjects', { fingerprint: target.fingerprint, ...objectsToDestroy(m, false) }, `destroy the private key of v${work.version} on ${node}`)) } };
   }
   const archived = { ...m, key: lifecycle.archive(m.key, work.version, nowMs), work: verifyWork(work.version, work.requests, work.then) };
   return { machine: event(archived, 'key.version.archived', work.actor, { version: work.version, why: work.why, archivedFrom: holder }) };
@@ -742,9 +806,10 @@ function verifyStep(m: LifecycleMachine, work: VerifyWork, nowMs: number): Progr
   if (work.blob === null) return { machine: m, step: control('loadArchiveBlob', { name: m.key.name, version: work.version }, `load the archive of v${work.version}`) };
   if (work.archiveVerified === null) {
     const checkNode = work.nodeIds[0] as string;
-    return { machine: m, step: { kind: 'call', call: onNode(checkNode, 'verifyArchivedBlob', { wrapped: work.blob, keyType: m.key.keyType, unwrappingKeyLabel: ARCHIVE_KEK_LABEL, spki: target.spki }, `unwrap the archive of v${work.version} into a session object and test it`) } };
+    const input = { wrapped: work.blob, keyType: m.key.keyType, unwrappingKeyLabel: ARCHIVE_KEK_LABEL, spki: target.spki, ...(isEncryptionKey(m) ? { fingerprint: target.fingerprint } : {}) };
+    return { machine: m, step: { kind: 'call', call: onNode(checkNode, 'verifyArchivedBlob', input, `unwrap the archive of v${work.version} into a session object and test it`) } };
   }
-  return { machine: m, step: control('countSignsAfter', { name: m.key.name, version: work.version, since: switchedAt(target, nowMs) }, `signing use of v${work.version} since it was switched off`) };
+  return { machine: m, step: control('countSignsAfter', { name: m.key.name, version: work.version, since: switchedAt(target, nowMs), ...lingeringUseInput(m) }, `use of v${work.version} since it was switched off`) };
 }
 
 /** After a grace period whose end found the version still in use, the check counts from the last look that found it unused. */
@@ -757,7 +822,7 @@ function purgeStep(m: LifecycleMachine, work: PurgeWork, nowMs: number): Progres
   if (!target || target.state === 'purged') return { machine: { ...m, work: work.then } };
   if (work.nodeIds === null) return { machine: m, step: nodesStep() };
   if (!work.destroyed) {
-    return { machine: m, step: { kind: 'calls', what: `purge v${work.version}`, calls: work.nodeIds.map((node) => onNode(node, 'destroyKeyObjects', { fingerprint: target.fingerprint, privateKey: true, publicKey: true }, `purge v${work.version} on ${node}`)) } };
+    return { machine: m, step: { kind: 'calls', what: `purge v${work.version}`, calls: work.nodeIds.map((node) => onNode(node, 'destroyKeyObjects', { fingerprint: target.fingerprint, ...objectsToDestroy(m, true) }, `purge v${work.version} on ${node}`)) } };
   }
   if (!work.blobDeleted) return { machine: m, step: control('deleteArchiveBlob', { name: m.key.name, version: work.version }, `delete the archive of v${work.version}`) };
   const purged = { ...m, key: lifecycle.purge(m.key, work.version, nowMs), work: work.then };
@@ -845,7 +910,8 @@ function residueDestroyed(m: LifecycleMachine, version: number, step: Step, valu
 
 function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, value: unknown, nowMs: number, run: RunFacts): LifecycleMachine {
   if (work.nodeIds === null) return { ...m, work: { ...work, nodeIds: nodesOf(value) } };
-  if (step.kind === 'calls' && step.calls[0]?.activity === 'setSigning') {
+  if (step.kind === 'calls' && step.calls[0]?.activity === 'setEncryptionUsage' && !toCompromise(m, work)) return { ...m, work: { ...work, usageSwitched: true } };
+  if (step.kind === 'calls' && (step.calls[0]?.activity === 'setSigning' || step.calls[0]?.activity === 'setEncryptionUsage')) {
     const old = versionOf(m, work.previous as number) as KeyVersion;
     const next = { ...m, key: lifecycle.markCompromised(m.key, old.version, nowMs), work: { ...work, compromised: true, signingDisabledOn: work.nodeIds } };
     return event(next, 'key.version.compromised', work.actor, { version: old.version, reason: work.reason, signingDisabledOn: work.nodeIds });
@@ -861,7 +927,7 @@ function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, valu
     return { ...m, waiting: m.waiting?.for === NO_NODE_ANSWERED ? null : m.waiting, work: { ...work, primary: up[(version - 1) % up.length] as string } };
   }
   if (work.version === null) {
-    const generated = value as { fingerprint: string; spki: string; entropyProvenance: EntropyProvenance } | { entropyHeld: string };
+    const generated = value as { fingerprint: string; spki: string | null; jweAlg?: JweAlgorithm | null; entropyProvenance: EntropyProvenance } | { entropyHeld: string };
     if ('entropyHeld' in generated) {
       const waiting = { for: generated.entropyHeld, since: m.waiting?.since ?? iso(nowMs) };
       // Another node's pool may be healthy: ask the nodes again after the pause.
@@ -870,7 +936,7 @@ function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, valu
     const version = lifecycle.nextVersionNumber(m.key);
     const previous = work.previous ?? [...m.key.versions].reverse().find((v) => v.state === 'compromised')?.version ?? null;
     const key = lifecycle.addPendingVersion(m.key, {
-      version, fingerprint: generated.fingerprint, spki: generated.spki, generatedOn: work.primary as string, now: iso(nowMs), entropyProvenance: generated.entropyProvenance,
+      version, fingerprint: generated.fingerprint, spki: generated.spki, jweAlg: generated.jweAlg ?? null, generatedOn: work.primary as string, now: iso(nowMs), entropyProvenance: generated.entropyProvenance,
       lineage: { previousVersion: previous, trigger: work.trigger, reason: work.reason, actor: work.actor, ...(work.evidence ? { evidence: work.evidence } : {}) },
     });
     const next = { ...m, key, waiting: null, work: { ...work, version } };
@@ -888,8 +954,8 @@ function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, valu
 function applyVerify(m: LifecycleMachine, work: VerifyWork, value: unknown, nowMs: number): LifecycleMachine {
   if (work.nodeIds === null) return { ...m, work: { ...work, nodeIds: nodesOf(value) } };
   if (work.liveObjectsOn === null) {
-    const described = (value as Outcome[]).map((o) => (o.ok ? (o.value as { privateKey: boolean }) : { privateKey: true }));
-    return { ...m, work: { ...work, liveObjectsOn: work.nodeIds.filter((_node, index) => described[index]?.privateKey) } };
+    const described = (value as Outcome[]).map((o) => (o.ok ? (o.value as { privateKey: boolean; secretKey?: boolean }) : { privateKey: true }));
+    return { ...m, work: { ...work, liveObjectsOn: work.nodeIds.filter((_node, index) => described[index]?.privateKey === true || described[index]?.secretKey === true) } };
   }
   if (work.blob === null) return { ...m, work: { ...work, blob: (value as { wrapped: string }).wrapped } };
   if (work.archiveVerified === null) return { ...m, work: { ...work, archiveVerified: (value as { matches: boolean }).matches } };
@@ -911,9 +977,10 @@ function applyVerify(m: LifecycleMachine, work: VerifyWork, value: unknown, nowM
  */
 function applyGraceEnd(m: LifecycleMachine, work: GraceEndWork, used: SignsAfter, nowMs: number): LifecycleMachine {
   const target = versionOf(m, work.version) as KeyVersion;
-  const since = target.usageCheckedAt ?? target.retiringAt ?? target.createdAt;
-  const archive = (next: LifecycleMachine): LifecycleMachine => ({ ...next, work: archiveWork(work.version, 'system', 'grace period ended', [], null) });
+  const since = target.usageCheckedAt ?? target.retiringAt ?? target.compromisedAt ?? target.createdAt;
+  const archive = (next: LifecycleMachine): LifecycleMachine => ({ ...next, work: archiveWork(work.version, 'system', isEncryptionKey(m) ? `no decrypt or unwrap use since ${since}` : 'grace period ended', [], null) });
   if (used.count === 0) return archive({ ...m, key: lifecycle.markUsageChecked(m.key, work.version, iso(nowMs)) });
+  if (isEncryptionKey(m)) return keepDecrypting(m, target, used, since, nowMs);
   const byMs = lifecycle.automaticGraceExtension(m.key);
   const apps = used.apps.join(', ');
   if (byMs <= 0) {
@@ -923,6 +990,21 @@ function applyGraceEnd(m: LifecycleMachine, work: GraceEndWork, used: SignsAfter
   let next: LifecycleMachine = { ...m, key: extended.state, work: null };
   next = event(next, 'key.grace.extended', 'system', { version: work.version, byMs, deadline: extended.deadline, reason: 'still in use at the end of the grace period', apps: used.apps, signs: used.count });
   return alert(next, 'warning', `v${work.version}:in-use`, `${apps} still sign with v${work.version} of ${m.key.name} (${used.count} signature(s) since ${since}); its grace period is extended to ${extended.deadline}. Move them to the active version (JWKS kid ${lifecycle.activeVersion(m.key)?.kid ?? '?'})`);
+}
+
+/**
+ * An encryption version still decrypted or unwrapped at the end of its grace period stays decrypt-only: archiving it
+ * would leave its ciphertexts unopenable. It is looked at again one grace period later; past maxGracePeriod the alert
+ * is critical. Rewrapping (POST /keys/:name/rewrap) moves the data keys on; raising minDecryptionVersion archives it anyway.
+ */
+function keepDecrypting(m: LifecycleMachine, target: KeyVersion, used: SignsAfter, since: string, nowMs: number): LifecycleMachine {
+  const kept = lifecycle.keepDecrypting(m.key, target.version, nowMs);
+  const from = target.retiringAt ?? target.compromisedAt ?? target.createdAt;
+  const overdue = nowMs - Date.parse(from) > policyDurations(m.key.policy).maxGracePeriodMs;
+  const apps = used.apps.join(', ');
+  let next: LifecycleMachine = { ...m, key: kept.state, work: null };
+  next = event(next, 'key.grace.extended', 'system', { version: target.version, deadline: kept.deadline, reason: 'still decrypting at the end of its grace period', apps: used.apps, uses: used.count });
+  return alert(next, overdue ? 'critical' : 'warning', `v${target.version}:in-use`, `${apps} still decrypt or unwrap with v${target.version} of ${m.key.name} (${used.count} use(s) since ${since}); it stays decrypt-only until ${kept.deadline}${overdue ? `, past its maxGracePeriod (${m.key.policy.maxGracePeriod})` : ''}. Rewrap their data keys to the active version (POST /keys/${m.key.name}/rewrap)`);
 }
 
 /** One risk evaluation: keep its summary; when a trigger fired, the rotation follows with the evaluation as evidence. */

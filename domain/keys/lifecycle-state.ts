@@ -2,6 +2,8 @@ import type { EntropyProvenance } from '../entropy/node-entropy';
 import { InternalError, UserError } from '../errors';
 import { formatDuration } from './durations';
 import { canTransition, kidFor, type AutomaticTrigger, type KeyType, type KeyVersion, type Lineage, type TransitionVerdict, type VersionState } from './key-model';
+import { encryptionUsageFor, type EncryptionUsage } from './encryption-usage';
+import { profileOf, type JweAlgorithm } from './key-types';
 import { policyDurations, type KeyPolicy } from './policy';
 
 export type KeyPhase = 'creating' | 'active' | 'rotating' | 'grace' | 'decommissioning' | 'decommissioned';
@@ -115,7 +117,7 @@ export function forgetPurged(state: KeyLifecycleState): KeyLifecycleState {
 
 export function addPendingVersion(
   state: KeyLifecycleState,
-  input: { version: number; fingerprint: string; spki: string; generatedOn: string; lineage: Lineage; now: string; entropyProvenance?: EntropyProvenance | null },
+  input: { version: number; fingerprint: string; spki: string | null; jweAlg?: JweAlgorithm | null; generatedOn: string; lineage: Lineage; now: string; entropyProvenance?: EntropyProvenance | null },
 ): KeyLifecycleState {
   const version: KeyVersion = {
     version: input.version,
@@ -130,6 +132,7 @@ export function addPendingVersion(
     purgedAt: null,
     compromisedAt: null,
     spki: input.spki,
+    ...(input.jweAlg ? { jweAlg: input.jweAlg } : {}),
     lineage: input.lineage,
     graceDeadline: null,
     purgeAfter: null,
@@ -166,8 +169,52 @@ export function activate(state: KeyLifecycleState, version: number, nowMs: numbe
   return { ...next, phase: retiringVersion(next) ? 'grace' : 'active', lastRotationAt: now, nextRotationAt: iso(nowMs + durations.maxAgeMs) };
 }
 
+/**
+ * Marks a version compromised. It is archived at once, unless it is an encryption key whose policy keeps decryption
+ * after a compromise (decryptAfterCompromise): then it stays decrypt-only, so that data under it can be opened and
+ * rewrapped, for a grace period that its decrypt use extends like a retiring version's (decryptsAfterCompromise).
+ */
 export function markCompromised(state: KeyLifecycleState, version: number, nowMs: number): KeyLifecycleState {
-  return moveVersion(state, version, 'compromised', iso(nowMs), { graceDeadline: null });
+  const keeps = decryptsAfterCompromise(state);
+  return moveVersion(state, version, 'compromised', iso(nowMs), { graceDeadline: keeps ? iso(nowMs + policyDurations(state.policy).gracePeriodMs) : null });
+}
+
+/** Whether a compromised version of this key stays able to decrypt (encryption keys under decryptAfterCompromise). */
+export function decryptsAfterCompromise(state: Pick<KeyLifecycleState, 'keyType' | 'policy'>): boolean {
+  return profileOf(state.keyType).family === 'encryption' && state.policy.decryptAfterCompromise !== false;
+}
+
+/**
+ * The versions of an encryption key that still decrypt and are waiting to be archived once unused: the retiring one and
+ * a compromised one kept for decryption. Each has a grace deadline at which its decrypt use is looked at.
+ */
+export function decryptOnlyVersions(state: KeyLifecycleState): KeyVersion[] {
+  return state.versions.filter((v) => v.graceDeadline !== null && (v.state === 'retiring' || (v.state === 'compromised' && decryptsAfterCompromise(state))));
+}
+
+/**
+ * An encryption version still decrypted at the end of its grace period: it is not archived (its ciphertexts would no
+ * longer open) but looked at again one grace period later, beyond maxGracePeriod if need be.
+ */
+export function keepDecrypting(state: KeyLifecycleState, version: number, nowMs: number): { state: KeyLifecycleState; deadline: string } {
+  const deadline = iso(nowMs + policyDurations(state.policy).gracePeriodMs);
+  return { state: replaceVersion(state, version, (current) => ({ ...current, graceDeadline: deadline, usageCheckedAt: iso(nowMs) })), deadline };
+}
+
+/** What each version of an encryption key may do on every node now, by its state; null for a signing key. */
+export function versionUsage(state: Pick<KeyLifecycleState, 'keyType' | 'policy' | 'versions'>): Array<{ version: number } & EncryptionUsage> | null {
+  if (profileOf(state.keyType).family !== 'encryption') return null;
+  return state.versions.map((v) => ({ version: v.version, ...encryptionUsageFor({ state: v.state, decryptAfterCompromise: decryptsAfterCompromise(state) }) }));
+}
+
+/**
+ * The lowest version of an encryption key that may still decrypt: ciphertexts under older versions no longer open.
+ * It rises by itself as versions are archived. Null for a signing key, or a key with no version that decrypts.
+ */
+export function minDecryptionVersion(state: Pick<KeyLifecycleState, 'keyType' | 'policy' | 'versions'>): number | null {
+  if (profileOf(state.keyType).family !== 'encryption') return null;
+  const decrypting = state.versions.filter((v) => v.state === 'active' || v.state === 'retiring' || (v.state === 'compromised' && decryptsAfterCompromise(state)));
+  return decrypting.length === 0 ? null : Math.min(...decrypting.map((v) => v.version));
 }
 
 /**
@@ -252,6 +299,9 @@ export function nextDeadline(state: KeyLifecycleState, verifyRetryMs: number, no
   const candidates: Array<{ at: number; what: string }> = [];
   const retiring = retiringVersion(state);
   if (retiring?.graceDeadline) candidates.push({ at: Date.parse(retiring.graceDeadline), what: `grace period of v${retiring.version} ends` });
+  for (const kept of decryptOnlyVersions(state)) {
+    if (kept.state === 'compromised') candidates.push({ at: Date.parse(kept.graceDeadline as string), what: `decrypt-only period of compromised v${kept.version} ends` });
+  }
   for (const version of state.versions) {
     if (version.state === 'archived' && version.purgeAfter) candidates.push({ at: Date.parse(version.purgeAfter), what: `purge of v${version.version}` });
   }
@@ -276,6 +326,10 @@ export interface KeyStateView {
   versions: Array<Pick<KeyVersion, 'version' | 'kid' | 'fingerprint' | 'state' | 'graceDeadline' | 'purgeAfter' | 'lineage' | 'generatedOn'>>;
   graceDeadline: string | null;
   graceCap: string | null;
+  /** Encryption keys: the lowest version that still decrypts (minDecryptionVersion); null for signing keys. */
+  minDecryptionVersion: number | null;
+  /** Encryption keys: what each version may do on every node now, by its state (encryptionUsageFor). */
+  usage: Array<{ version: number } & EncryptionUsage> | null;
   nextRotationAt: string | null;
   /** When the workflow next wakes up by itself, and what for. */
   nextEvaluationAt: string | null;
@@ -297,6 +351,8 @@ export function viewOf(state: KeyLifecycleState, nowMs: number): KeyStateView {
     })),
     graceDeadline: retiring?.graceDeadline ?? null,
     graceCap: graceCap(state),
+    minDecryptionVersion: minDecryptionVersion(state),
+    usage: versionUsage(state),
     nextRotationAt: state.nextRotationAt,
     nextEvaluationAt: wake ? iso(wake.at) : null,
     nextEvaluation: wake?.what ?? null,

@@ -36,6 +36,12 @@ export interface KeyPolicy {
    * rotation does not wait for it. `0s`: activate as soon as replicated.
    */
   publicationLead: string;
+  /**
+   * Encryption keys: whether an emergency rotation leaves the compromised version able to decrypt and unwrap (so data
+   * under it can still be opened and rewrapped to the new version) or switches those off too. Encrypt and wrap go off
+   * at once either way. Absent in policies recorded before it: true.
+   */
+  decryptAfterCompromise: boolean;
 }
 
 const HOLD_BY_DEFAULT: readonly string[] = ['personal-health', 'payment-card', 'high-value-transaction'];
@@ -57,6 +63,7 @@ export const DEFAULT_POLICY: KeyPolicy = {
   sensitivity: 'internal',
   entropyPolicy: null,
   publicationLead: '1m',
+  decryptAfterCompromise: true,
 };
 
 /** The longest publication lead a policy may ask for: a rotation waits this long, and its version stays pending meanwhile. */
@@ -77,7 +84,7 @@ export interface PolicyDurations {
 const DURATION_FIELDS = ['gracePeriod', 'maxGracePeriod', 'retention', 'maxAge', 'minRotationInterval', 'evaluationInterval', 'capacityMargin', 'publicationLead'] as const;
 /** The durations that may be zero. */
 const MAY_BE_ZERO: readonly string[] = ['capacityMargin', 'publicationLead'];
-const POLICY_FIELDS = [...DURATION_FIELDS, 'riskThreshold', 'capacityLimit', 'sensitivity', 'entropyPolicy'];
+const POLICY_FIELDS = [...DURATION_FIELDS, 'riskThreshold', 'capacityLimit', 'sensitivity', 'entropyPolicy', 'decryptAfterCompromise'];
 
 export function policyDurations(policy: KeyPolicy): PolicyDurations {
   return {
@@ -109,6 +116,7 @@ export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy =
   merged.capacityMargin ??= DEFAULT_POLICY.capacityMargin;
   merged.entropyPolicy ??= null;
   merged.publicationLead ??= DEFAULT_POLICY.publicationLead;
+  merged.decryptAfterCompromise ??= DEFAULT_POLICY.decryptAfterCompromise;
   const ms: Partial<Record<(typeof DURATION_FIELDS)[number], number>> = {};
   for (const field of DURATION_FIELDS) {
     const value = merged[field] as unknown;
@@ -145,6 +153,7 @@ export function resolvePolicy(change: Record<string, unknown>, base: KeyPolicy =
   if (merged.entropyPolicy !== null && merged.entropyPolicy !== 'hold' && merged.entropyPolicy !== 'hsm-only') {
     problems.push('policy.entropyPolicy: must be "hold", "hsm-only" or null (by sensitivity)');
   }
+  if (typeof merged.decryptAfterCompromise !== 'boolean') problems.push('policy.decryptAfterCompromise: must be true or false');
   if (typeof merged.sensitivity !== 'string' || !SENSITIVITY_CLASS_PATTERN.test(merged.sensitivity)) {
     problems.push('policy.sensitivity: must be the name of a data class (such as internal or payment-card)');
   }

@@ -9,10 +9,11 @@ export const PRIVATE_KEY_OPERATIONS: readonly UsageOperation[] = ['sign', 'decry
 export const MAX_BATCH = 10_000;
 /**
  * Where a use was learned: `app-report`, an application said so (POST /usage, keyrotor ingest); `hsm-log`, an HSM access
- * log showed it (usage.accessLogs). Readers take, per key, version, operation and hour, the larger of the two: the
- * HSM's view where it exists, the reports where no log is read.
+ * log showed it (usage.accessLogs); `envelope-api`, keyrotor made it itself for a caller of its envelope API (datakey,
+ * unwrap, rewrap). Readers take, per key, version, operation and hour, the largest of them: one use that an application
+ * reports and keyrotor saw is counted once.
  */
-export const USAGE_SOURCES = ['app-report', 'hsm-log'] as const;
+export const USAGE_SOURCES = ['app-report', 'hsm-log', 'envelope-api'] as const;
 export type UsageSource = (typeof USAGE_SOURCES)[number];
 /** Versions are stored as PostgreSQL integers. */
 export const MAX_VERSION = 2_147_483_647;

@@ -13,7 +13,7 @@ import { findObjects } from '../../adapters/pkcs11/token';
 import { readSecret } from '../../adapters/secrets';
 import type { HsmNodeConfig } from '../../domain/config';
 import { ARCHIVE_KEK_LABEL, CLUSTER_KEK_LABEL } from '../../domain/identifiers';
-import { JWS_ALGORITHM, KEY_TYPES, type KeyType } from '../../domain/keys/key-model';
+import { JWS_ALGORITHM, SIGNING_KEY_TYPES as KEY_TYPES, type SigningKeyType as KeyType } from '../../domain/keys/key-types';
 import { listTokenObjects, readPublicKeyDer, type TokenAccess, type TokenObject } from '../support/pkcs11-listing';
 import { testConfig } from '../support/system';
 

@@ -31,6 +31,8 @@ export type KeyPolicy = {
   /** a data class of prediction.sensitivityWeights */
   sensitivity?: string;
   entropyPolicy?: "hold" | "hsm-only" | null;
+  /** encryption keys: whether an emergency rotation leaves the compromised version able to decrypt and unwrap (to recover and rewrap data), or switches those off too; encrypt and wrap go off either way (default true) */
+  decryptAfterCompromise?: boolean;
   /** how long a new version is in the JWKS before it signs (0s to 1h; longer than the cooldown of the verifiers' cached key sets, 30 s for jose); an emergency rotation does not wait */
   publicationLead?: string;
 };
@@ -153,6 +155,10 @@ export type KeyDetail = {
     compromisedAt?: string | null;
     graceDeadline?: string | null;
     purgeAfter?: string | null;
+    /** encryption keys: whether the version encrypts and wraps on every node (only the active one does) */
+    mayEncrypt?: boolean;
+    /** encryption keys: whether the version decrypts and unwraps on every node (the active one, and older ones until they are archived) */
+    mayDecrypt?: boolean;
     lineage: {
       previousVersion?: number | null;
       trigger?: string;
@@ -206,6 +212,8 @@ export type KeyDetail = {
       [field: string]: unknown;
     }) | null;
   }>;
+  /** encryption keys: the lowest version that still decrypts; ciphertexts under older versions no longer open. It rises as versions are archived, or when raised (POST /keys/{name}/min-decryption-version) */
+  minDecryptionVersion?: number | null;
   deadlines: {
     graceDeadline?: string | null;
     graceCap?: string | null;
@@ -246,12 +254,13 @@ export type UsageReply = {
     bySource: {
       "app-report": number;
       "hsm-log": number;
+      "envelope-api": number;
     };
   }>;
   /** every operation in the hours shown, per source, application, node, version and operation */
   uses: Array<{
-    /** app-report: an application said so (POST /usage); hsm-log: an HSM access log showed it (usage.accessLogs) */
-    source: "app-report" | "hsm-log";
+    /** app-report: an application said so (POST /usage); hsm-log: an HSM access log showed it (usage.accessLogs); envelope-api: keyrotor made it for a caller of the envelope API */
+    source: "app-report" | "hsm-log" | "envelope-api";
     app: string;
     node: string | null;
     version: number;

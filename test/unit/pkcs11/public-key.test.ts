@@ -11,7 +11,7 @@ import {
   spkiToPem,
   verifySignature,
 } from '../../../adapters/pkcs11/public-key';
-import { KEY_TYPES, type KeyType } from '../../../domain/keys/key-model';
+import { SIGNING_KEY_TYPES as KEY_TYPES, type SigningKeyType as KeyType } from '../../../domain/keys/key-types';
 
 function nodeKeyPair(keyType: KeyType): { publicKey: KeyObject; privateKey: KeyObject } {
   switch (keyType) {
