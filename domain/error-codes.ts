@@ -58,6 +58,10 @@ export const ERROR_CODES = {
   grace_completing: conflict,
   grace_cap_exceeded: conflict,
   evaluation_running: conflict,
+  // A version's usage attributes on the node (encryptionUsageFor of its state) forbid the envelope operation: only the
+  // active version wraps new data keys; a compromised version without decryptAfterCompromise unwraps none.
+  version_cannot_wrap: conflict,
+  version_cannot_unwrap: conflict,
   // The Idempotency-Key header: the same key with another request, or while its first request is still being answered.
   idempotency_key_reused: refused(422),
   idempotency_key_in_progress: conflict,
@@ -95,6 +99,12 @@ export const ERROR_CODES = {
   invalid_usage: refused(),
   key_type_mismatch: refused(),
   fingerprint_mismatch: refused(),
+  // Envelope encryption (domain/keys/ciphertext.ts, adapters/pkcs11/envelope.ts): a ciphertext that is malformed or
+  // does not open under its KEK, one for another key, a transport key or data key size the adapter does not take.
+  invalid_ciphertext: refused(),
+  ciphertext_for_other_key: refused(),
+  invalid_transport_key: refused(),
+  invalid_data_key_size: refused(),
   invalid_threat_feed: refused(),
   // What an operator starting keyrotor or running a command can fix.
   secret_missing: refused(),
