@@ -9,7 +9,7 @@ describe('chart series from the API replies', () => {
     const usage: UsageReply = {
       key: 'k',
       evaluatedAt: '2026-03-01T01:30:00Z',
-      actual: [{ at: '2026-03-01T00:00:00Z', count: 10, bySource: { 'app-report': 10, 'hsm-log': 4 } }, { at: '2026-03-01T01:00:00Z', count: 90, bySource: { 'app-report': 60, 'hsm-log': 90 } }],
+      actual: [{ at: '2026-03-01T00:00:00Z', count: 10, bySource: { 'app-report': 10, 'hsm-log': 4, 'envelope-api': 0 } }, { at: '2026-03-01T01:00:00Z', count: 90, bySource: { 'app-report': 60, 'hsm-log': 90, 'envelope-api': 0 } }],
       uses: [],
       forecast: { startAt: '2026-03-01T02:00:00Z', horizon: 2, method: 'combined', reason: 'r', modelVersion: 'm1', mean: [12, 14], lower: [8, 9], upper: [16, 19], intervalLevel: 0.9 },
       anomalies: { score: 3.2, noiseModel: null, note: null, flagged: [{ at: '2026-03-01T01:00:00Z', actual: 90, expected: 11, direction: 'spike', pValue: 0.001 }] },
