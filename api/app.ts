@@ -13,6 +13,7 @@ import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
 import { dashboardRoutes } from './routes/dashboard';
 import { entropyRoutes } from './routes/entropy';
+import { envelopeRoutes } from './routes/envelope';
 import { healthRoutes } from './routes/health';
 import { infoRoutes } from './routes/info';
 import { jwksRoutes } from './routes/jwks';
@@ -33,6 +34,7 @@ import { problemSchema } from './schemas/problem';
 import { AlertService } from './services/alerts';
 import { AuditService } from './services/audit';
 import { EntropyService } from './services/entropy';
+import { EnvelopeService } from './services/envelope';
 import { HealthService } from './services/health';
 import { InfoService } from './services/info';
 import { KeyService } from './services/keys';
@@ -105,7 +107,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
     openapi: {
       openapi: '3.0.3',
       info: { title: 'keyrotor API', version: '0.1.0', description: 'Predictive key rotation and measured entropy for HSM clusters' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (roles admin, operator, auditor)' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (roles admin, operator, auditor, encrypter, decrypter)' } } },
     },
     // Shared schemas keep their own names in the document (components/schemas/Problem), not def-0.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -131,6 +133,7 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   riskTrendsRoutes(app, keys);
   modelRoutes(app, new ForecastModelService(deps.db, deps.temporal, deps.config.temporal.controlTaskQueue));
   jwksRoutes(app, new PublicKeyService(deps.db));
+  envelopeRoutes(app, new EnvelopeService(deps.db, deps.temporal, deps.config.temporal.controlTaskQueue, deps.config.hsm.nodes.map((node) => node.id)));
   subscriptionRoutes(app, new SubscriptionService(deps.db, { allowedTargets: deps.config.webhooks.allowedTargets }));
   entropyRoutes(app, new EntropyService(deps.db));
   usageRoutes(app, new UsageService(deps.db, dataClasses));

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { findActiveToken, type ApiTokenInfo, type Role } from '../adapters/postgres/token-repository';
+import { ROLES, findActiveToken, type ApiTokenInfo, type Role } from '../adapters/postgres/token-repository';
 import type { Database } from '../adapters/postgres/database';
 import { AuthError } from './errors';
 
@@ -13,11 +13,21 @@ declare module 'fastify' {
   }
 }
 
-/** Who may do what: admins everything, operators act on keys, auditors read. Routes name the roles they allow. */
+/** Who may do what: admins everything, operators act on keys, auditors read, encrypters and decrypters use the envelope API. Routes name the roles they allow. */
 export const READERS: readonly Role[] = ['admin', 'operator', 'auditor'];
+/** Any valid token, whatever its role (GET /whoami). */
+export const TOKEN_HOLDERS: readonly Role[] = ROLES;
 export const OPERATORS: readonly Role[] = ['admin', 'operator'];
 export const AUDITORS: readonly Role[] = ['admin', 'auditor'];
 export const ADMINS: readonly Role[] = ['admin'];
+/**
+ * The envelope API. A new data key, and moving a wrapped one to the active version inside the HSM, give no data key
+ * that the caller does not already have: encrypters (and operators, for rewrap after a rotation) may do them. Opening
+ * a wrapped data key gives its plaintext: decrypters only. So a role allowed to rewrap is not thereby allowed to unwrap.
+ */
+export const DATA_KEY_MAKERS: readonly Role[] = ['admin', 'encrypter'];
+export const REWRAPPERS: readonly Role[] = ['admin', 'operator', 'encrypter'];
+export const UNWRAPPERS: readonly Role[] = ['admin', 'decrypter'];
 
 export function actorOf(request: FastifyRequest): string {
   return request.principal ? `token:${request.principal.name} (${request.principal.id})` : 'anonymous';

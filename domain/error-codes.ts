@@ -62,6 +62,12 @@ export const ERROR_CODES = {
   // active version wraps new data keys; a compromised version without decryptAfterCompromise unwraps none.
   version_cannot_wrap: conflict,
   version_cannot_unwrap: conflict,
+  // A ciphertext's version: never made, archived (below minDecryptionVersion: its key is only in the encrypted
+  // archive), purged (gone for good), or a key that has no envelope operations (not aes-256).
+  version_not_found: refused(404),
+  version_archived: conflict,
+  version_purged: refused(410),
+  not_an_envelope_key: refused(),
   // The Idempotency-Key header: the same key with another request, or while its first request is still being answered.
   idempotency_key_reused: refused(422),
   idempotency_key_in_progress: conflict,

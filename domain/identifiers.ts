@@ -20,11 +20,17 @@ export const WORKFLOW_TYPES = {
   usageRetention: 'usageRetentionWorkflow',
   keymapSync: 'keymapSyncWorkflow',
   accessLogRead: 'accessLogReadWorkflow',
+  envelopeOperation: 'envelopeOperationWorkflow',
 } as const;
 export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES];
 
 export function hsmTaskQueue(nodeId: string): string {
   return `hsm.${nodeId}`;
+}
+
+/** One envelope operation (datakey, unwrap, rewrap) of the API, by the request's id. */
+export function envelopeWorkflowId(key: string, requestId: string): string {
+  return `envelope/${key}/${requestId}`;
 }
 
 export function healthCheckWorkflowId(requestId: string): string {

@@ -4,6 +4,7 @@ import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { readSecret } from '../adapters/secrets';
 import { createHsmAccessLogActivities } from '../activities/hsm-access-log-activities';
 import { createHsmActivities } from '../activities/hsm-activities';
+import { createHsmEnvelopeActivities } from '../activities/hsm-envelope-activities';
 import { createHsmKeyActivities } from '../activities/hsm-key-activities';
 import { createHsmKeymapActivities } from '../activities/hsm-keymap-activities';
 import { nodeEntropyHarvester } from '../adapters/entropy/node-harvester';
@@ -54,7 +55,7 @@ export async function startHsmWorker(options: HsmWorkerOptions): Promise<Running
       namespace,
       taskQueue: hsmTaskQueue(node.id),
       identity: `keyrotor-hsm-${node.id}@${hostname()}`,
-      activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool, harvester), ...createHsmKeymapActivities(pool), ...createHsmAccessLogActivities() },
+      activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool, harvester), ...createHsmEnvelopeActivities(pool), ...createHsmKeymapActivities(pool), ...createHsmAccessLogActivities() },
       shutdownGraceTime: shutdownGraceMs,
       maxConcurrentActivityTaskExecutions: node.sessionPoolSize,
     });

@@ -8,3 +8,4 @@ export { threatIntelFeedWorkflow } from './threat-intel-feed';
 export { usageRetentionWorkflow } from './usage-retention';
 export { keymapSyncWorkflow } from './keymap-sync';
 export { accessLogReadWorkflow } from './access-log-read';
+export { envelopeOperationWorkflow } from './envelope-operation';

@@ -2,7 +2,11 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Database } from './database';
 import { appendAudit } from './audit-repository';
 
-export const ROLES = ['admin', 'operator', 'auditor'] as const;
+/**
+ * admin, operator and auditor manage and read keyrotor; encrypter and decrypter are applications of the envelope API:
+ * an encrypter makes and rewraps data keys, only a decrypter unwraps them (see api/auth.ts).
+ */
+export const ROLES = ['admin', 'operator', 'auditor', 'encrypter', 'decrypter'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface ApiTokenInfo {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { OPERATORS, READERS } from '../auth';
+import { OPERATORS, TOKEN_HOLDERS } from '../auth';
 import { WhoamiSchema, type Whoami } from '../schemas/tokens';
 import { routesOf } from './route-options';
 
@@ -7,7 +7,7 @@ const route = routesOf('tokens');
 
 export function whoamiRoutes(app: FastifyInstance): void {
   app.get('/whoami', {
-    ...route(READERS, 'The calling token: its name and role, and whether that role may act on keys and alerts (rotate, grace, acknowledge)', { response: { 200: WhoamiSchema } }),
+    ...route(TOKEN_HOLDERS, 'The calling token: its name and role, and whether that role may act on keys and alerts (rotate, grace, acknowledge)', { response: { 200: WhoamiSchema } }),
     handler: (request): Whoami => {
       // The auth hook has set the principal: this route declares roles.
       const principal = request.principal!;

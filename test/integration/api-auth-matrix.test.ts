@@ -8,9 +8,13 @@ import { startTestSystem, tokenFor } from '../support/system';
 
 type Who = 'anyone' | readonly Role[];
 const READERS: Who = ['auditor', 'operator', 'admin'];
+const TOKEN_HOLDERS: Who = ['encrypter', 'decrypter', 'auditor', 'operator', 'admin'];
 const OPERATORS: Who = ['operator', 'admin'];
 const AUDITORS: Who = ['auditor', 'admin'];
 const ADMINS: Who = ['admin'];
+const DATA_KEY_MAKERS: Who = ['encrypter', 'admin'];
+const REWRAPPERS: Who = ['encrypter', 'operator', 'admin'];
+const UNWRAPPERS: Who = ['decrypter', 'admin'];
 
 /**
  * Who may do what: the specification, also in the README (API, "Who may do what"). Every operation of the OpenAPI
@@ -21,7 +25,7 @@ const WHO_MAY: ReadonlyArray<[operation: string, who: Who]> = [
   ['GET /metrics', 'anyone'],
   ['GET /.well-known/jwks.json', 'anyone'],
   ['GET /keys/{name}/public', 'anyone'],
-  ['GET /whoami', READERS],
+  ['GET /whoami', TOKEN_HOLDERS],
   ['GET /info', READERS],
   ['GET /keys', READERS],
   ['GET /keys/{name}', READERS],
@@ -54,12 +58,15 @@ const WHO_MAY: ReadonlyArray<[operation: string, who: Who]> = [
   ['GET /audit', AUDITORS],
   ['GET /audit/verify', AUDITORS],
   ['GET /threat-intel', AUDITORS],
+  ['POST /keys/{name}/datakey', DATA_KEY_MAKERS],
+  ['POST /keys/{name}/rewrap', REWRAPPERS],
+  ['POST /keys/{name}/unwrap', UNWRAPPERS],
   ['POST /tokens', ADMINS],
   ['GET /tokens', ADMINS],
   ['DELETE /tokens/{id}', ADMINS],
 ];
 
-const CALLERS = ['no token', 'bad token', 'auditor', 'operator', 'admin'] as const;
+const CALLERS = ['no token', 'bad token', 'encrypter', 'decrypter', 'auditor', 'operator', 'admin'] as const;
 type Caller = (typeof CALLERS)[number];
 
 /** What `caller` gets: ✓ (past authentication and authorisation: the route's own answer), 401 or 403. */
@@ -80,7 +87,7 @@ describe('who may do what', () => {
     system = await startTestSystem();
     tokens.set('no token', undefined);
     tokens.set('bad token', `kr_${randomBytes(32).toString('base64url')}`);
-    for (const role of ['auditor', 'operator', 'admin'] as const) tokens.set(role, await tokenFor(system, role));
+    for (const role of ['encrypter', 'decrypter', 'auditor', 'operator', 'admin'] as const) tokens.set(role, await tokenFor(system, role));
   });
 
   afterAll(async () => {

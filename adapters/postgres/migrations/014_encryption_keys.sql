@@ -9,3 +9,7 @@ ALTER TABLE usage_events DROP CONSTRAINT usage_events_source_check;
 ALTER TABLE usage_events ADD CONSTRAINT usage_events_source_check CHECK (source IN ('app-report', 'hsm-log', 'envelope-api'));
 ALTER TABLE usage_hourly DROP CONSTRAINT usage_hourly_source_check;
 ALTER TABLE usage_hourly ADD CONSTRAINT usage_hourly_source_check CHECK (source IN ('app-report', 'hsm-log', 'envelope-api'));
+
+-- Tokens of the envelope API's applications: an encrypter makes and rewraps data keys, a decrypter unwraps them.
+ALTER TABLE api_tokens DROP CONSTRAINT api_tokens_role_check;
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_role_check CHECK (role IN ('admin', 'operator', 'auditor', 'encrypter', 'decrypter'));

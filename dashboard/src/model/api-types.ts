@@ -52,7 +52,7 @@ export type Prediction = {
 export type Whoami = {
   id: string;
   name: string;
-  role: "admin" | "operator" | "auditor";
+  role: "admin" | "operator" | "auditor" | "encrypter" | "decrypter";
   /** true for the roles the action routes accept */
   mayAct: boolean;
 };

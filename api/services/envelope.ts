@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { createTransportKey, type TransportKey } from '../../adapters/crypto/transport-key';
+import type { Database } from '../../adapters/postgres/database';
+import { getKey } from '../../adapters/postgres/key-repository';
+import { insertUsage, type ResolvedUse } from '../../adapters/postgres/usage-repository';
+import type { GenerateDataKeyResult, RewrapDataKeysResult, UnwrapDataKeyResult } from '../../adapters/pkcs11/envelope';
+import { isShownErrorCode, type ErrorCode } from '../../domain/error-codes';
+import { KeyrotorError, NotFoundError, UserError } from '../../domain/errors';
+import { WORKFLOW_TYPES, envelopeWorkflowId } from '../../domain/identifiers';
+import { formatCiphertext, parseCiphertext, type DataKeyBytes } from '../../domain/keys/ciphertext';
+import { unwrappingVersion, wrappingVersion, type EnvelopeKey, type VersionRef } from '../../domain/keys/envelope-access';
+import { validateKeyName, validateKeyType } from '../../domain/keys/key-model';
+import { DEFAULT_POLICY, resolvePolicy } from '../../domain/keys/policy';
+import type { UsageOperation } from '../../domain/usage/events';
+import type { EnvelopeOperation, EnvelopeOperationResult, envelopeOperationWorkflow } from '../../workflows/envelope-operation';
+import type { DataKeyReply, EnvelopeBody, RewrapReply, UnwrapReply } from '../schemas/envelope';
+
+type ItemOutcome<T> = T | { error: { code: string; message: string } };
+
+/**
+ * The envelope API of aes-256 keys. The HSM makes, unwraps and rewraps data keys on a node (an envelope operation
+ * workflow, workflows/envelope-operation.ts); a data key reaches this process only sealed to its transport key, an
+ * RSA key made in memory when it first needs one, so Temporal's history never holds one in clear. Each call is
+ * recorded as usage of the version it used (source envelope-api): keyrotor saw it, nobody has to report it.
+ */
+export class EnvelopeService {
+  #transportKey: Promise<TransportKey> | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly temporal: Client,
+    private readonly controlTaskQueue: string,
+    private readonly nodes: readonly string[],
+  ) {}
+
+  async dataKey(name: string, request: { bytes: DataKeyBytes; plaintext: boolean; app: string }): Promise<DataKeyReply> {
+    const key = await this.envelopeKey(name);
+    const kek = wrappingVersion(key);
+    const transport = request.plaintext ? await this.transportKey() : null;
+    const result = (await this.run(key.name, 'generateDataKey', { kekFingerprint: kek.fingerprint, bytes: request.bytes, transportKey: transport?.spki ?? null })) as { node: string; value: GenerateDataKeyResult };
+    await this.record(key.name, request.app, result.node, [{ version: kek.version, op: 'wrap' }]);
+    const reply: DataKeyReply = { key: key.name, version: kek.version, ciphertext: formatCiphertext({ key: key.name, version: kek.version, blob: Buffer.from(result.value.wrapped, 'base64') }) };
+    if (transport && result.value.plaintextForTransport) reply.plaintext = this.opened(transport, result.value.plaintextForTransport);
+    return reply;
+  }
+
+  async unwrap(name: string, body: EnvelopeBody, app: string): Promise<UnwrapReply> {
+    const key = await this.envelopeKey(name);
+    const texts = itemsOf(body);
+    const transport = await this.transportKey();
+    const outcomes: Array<ItemOutcome<{ version: number; plaintext: string }>> = [];
+    const uses: Array<{ version: number; op: UsageOperation }> = [];
+    let node = '';
+    for (const text of texts) {
+      // One operation per ciphertext: each names its own version, and a refusal is that item's alone.
+      const outcome = await itemOutcome(async () => {
+        const { version, blob } = parseCiphertext(text, key.name);
+        const kek = unwrappingVersion(key, version);
+        const result = (await this.run(key.name, 'unwrapDataKey', { kekFingerprint: kek.fingerprint, wrapped: blob.toString('base64'), transportKey: transport.spki })) as { node: string; value: UnwrapDataKeyResult };
+        node = result.node;
+        uses.push({ version, op: 'unwrap' });
+        return { version, plaintext: this.opened(transport, result.value.plaintextForTransport) };
+      }, body.batch === undefined);
+      outcomes.push(outcome);
+    }
+    await this.record(key.name, app, node, uses);
+    return body.batch === undefined ? (outcomes[0] as { version: number; plaintext: string }) : { batch: outcomes };
+  }
+
+  async rewrap(name: string, body: EnvelopeBody, app: string): Promise<RewrapReply> {
+    const key = await this.envelopeKey(name);
+    const texts = itemsOf(body);
+    const single = body.batch === undefined;
+    const target = wrappingVersion(key);
+    const outcomes: Array<ItemOutcome<{ version: number; ciphertext: string }> | undefined> = new Array(texts.length);
+    const toHsm: Array<{ index: number; from: VersionRef; wrapped: string }> = [];
+    for (const [index, text] of texts.entries()) {
+      outcomes[index] = await itemOutcome(async () => {
+        const { version, blob } = parseCiphertext(text, key.name);
+        const from = unwrappingVersion(key, version);
+        // Already under the active version: nothing to move.
+        if (from.version === target.version) return { version: target.version, ciphertext: text };
+        toHsm.push({ index, from, wrapped: blob.toString('base64') });
+        return undefined;
+      }, single);
+    }
+    const uses: Array<{ version: number; op: UsageOperation }> = [];
+    let node = '';
+    if (toHsm.length > 0) {
+      const result = (await this.run(key.name, 'rewrapDataKeys', {
+        toFingerprint: target.fingerprint, items: toHsm.map((item) => ({ fromFingerprint: item.from.fingerprint, wrapped: item.wrapped })),
+      })) as { node: string; value: RewrapDataKeysResult };
+      node = result.node;
+      for (const [position, item] of toHsm.entries()) {
+        const answered = result.value.items[position];
+        if (answered?.ok) {
+          outcomes[item.index] = { version: target.version, ciphertext: formatCiphertext({ key: key.name, version: target.version, blob: Buffer.from(answered.wrapped, 'base64') }) };
+          uses.push({ version: item.from.version, op: 'unwrap' }, { version: target.version, op: 'wrap' });
+        } else {
+          const refusal = answered ?? { code: 'internal_error', message: 'the HSM gave no answer for this item' };
+          if (single) throw refusalOf(refusal.code as ErrorCode, refusal.message);
+          outcomes[item.index] = { error: { code: refusal.code, message: refusal.message } };
+        }
+      }
+    }
+    await this.record(key.name, app, node, uses);
+    return single ? (outcomes[0] as { version: number; ciphertext: string }) : { batch: outcomes as Array<ItemOutcome<{ version: number; ciphertext: string }>> };
+  }
+
+  /** The key as recorded, in the terms of the envelope decisions (domain/keys/envelope-access.ts). */
+  private async envelopeKey(name: string): Promise<EnvelopeKey> {
+    const found = await getKey(this.db, validateKeyName(name));
+    if (!found) throw new NotFoundError('key', name);
+    const policy = resolvePolicy(found.key.policy, DEFAULT_POLICY);
+    return { name: found.key.name, keyType: validateKeyType(found.key.keyType), phase: found.key.phase, policy, versions: found.versions };
+  }
+
+  private transportKey(): Promise<TransportKey> {
+    this.#transportKey ??= createTransportKey().catch((error: unknown) => {
+      this.#transportKey = undefined;
+      throw error;
+    });
+    return this.#transportKey;
+  }
+
+  /** The data key the HSM sealed to the transport key, as base64 for the reply; the opened bytes are wiped after. */
+  private opened(transport: TransportKey, sealed: string): string {
+    const plaintext = transport.open(sealed);
+    try {
+      return plaintext.toString('base64');
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  /** Runs one envelope operation on a node (the nodes in turn, from a random one); its refusal becomes the API's. */
+  private async run(key: string, operation: EnvelopeOperation, input: Record<string, unknown>): Promise<{ node: string; value: unknown }> {
+    const start = Math.floor(Math.random() * Math.max(1, this.nodes.length));
+    const nodes = [...this.nodes.slice(start), ...this.nodes.slice(0, start)];
+    const result: EnvelopeOperationResult = await this.temporal.workflow.execute<typeof envelopeOperationWorkflow>(WORKFLOW_TYPES.envelopeOperation, {
+      taskQueue: this.controlTaskQueue,
+      workflowId: envelopeWorkflowId(key, randomUUID()),
+      args: [{ nodes, operation, input }],
+      staticSummary: `${operation} with ${key}`,
+    });
+    if (!result.ok) throw refusalOf(result.code, result.message);
+    return { node: result.node, value: result.value };
+  }
+
+  private async record(key: string, app: string, node: string, uses: ReadonlyArray<{ version: number; op: UsageOperation }>): Promise<void> {
+    if (uses.length === 0) return;
+    const counted = new Map<string, ResolvedUse>();
+    const ts = new Date().toISOString();
+    for (const use of uses) {
+      const id = `${use.version}/${use.op}`;
+      const seen = counted.get(id);
+      if (seen) seen.count += 1;
+      else counted.set(id, { eventId: null, ts, key, version: use.version, op: use.op, app, node: node || null, count: 1, sensitivity: null });
+    }
+    await this.db.transaction((tx) => insertUsage(tx, [...counted.values()], 'envelope-api'));
+  }
+}
+
+/** A failure of the HSM side that is not the caller's to fix: the table's status, its message only in the log. */
+class EnvelopeOperationError extends KeyrotorError {}
+
+/** What an envelope operation's refusal becomes: the caller's error where the table shows it to clients. */
+function refusalOf(code: ErrorCode, message: string): KeyrotorError {
+  return isShownErrorCode(code) ? new UserError(code, message) : new EnvelopeOperationError(code, message);
+}
+
+function itemsOf(body: EnvelopeBody): string[] {
+  if ((body.ciphertext === undefined) === (body.batch === undefined)) throw new UserError('invalid_request', 'give either ciphertext or batch, not both and not neither');
+  return body.ciphertext !== undefined ? [body.ciphertext] : (body.batch ?? []).map((item) => item.ciphertext);
+}
+
+/** One item's answer: its value, or (in a batch) its refusal; a single request's refusal is the request's. */
+async function itemOutcome<T>(work: () => Promise<T>, single: boolean): Promise<ItemOutcome<T>> {
+  try {
+    return await work();
+  } catch (error) {
+    if (single || !(error instanceof KeyrotorError) || !(error instanceof UserError)) throw error;
+    return { error: { code: error.code, message: error.message } };
+  }
+}
