@@ -73,10 +73,10 @@ export class EnvelopeService {
     const texts = itemsOf(body);
     const single = body.batch === undefined;
     const target = wrappingVersion(key);
-    const outcomes: Array<ItemOutcome<{ version: number; ciphertext: string }> | undefined> = new Array(texts.length);
+    const outcomes = new Array<ItemOutcome<{ version: number; ciphertext: string }> | undefined>(texts.length);
     const toHsm: Array<{ index: number; from: VersionRef; wrapped: string }> = [];
     for (const [index, text] of texts.entries()) {
-      outcomes[index] = await itemOutcome(async () => {
+      outcomes[index] = await itemOutcome(() => {
         const { version, blob } = parseCiphertext(text, key.name);
         const from = unwrappingVersion(key, version);
         // Already under the active version: nothing to move.
@@ -99,7 +99,7 @@ export class EnvelopeService {
           uses.push({ version: item.from.version, op: 'unwrap' }, { version: target.version, op: 'wrap' });
         } else {
           const refusal = answered ?? { code: 'internal_error', message: 'the HSM gave no answer for this item' };
-          if (single) throw refusalOf(refusal.code as ErrorCode, refusal.message);
+          if (single) throw refusalOf(refusal.code, refusal.message);
           outcomes[item.index] = { error: { code: refusal.code, message: refusal.message } };
         }
       }
@@ -176,7 +176,7 @@ function itemsOf(body: EnvelopeBody): string[] {
 }
 
 /** One item's answer: its value, or (in a batch) its refusal; a single request's refusal is the request's. */
-async function itemOutcome<T>(work: () => Promise<T>, single: boolean): Promise<ItemOutcome<T>> {
+async function itemOutcome<T>(work: () => T | Promise<T>, single: boolean): Promise<ItemOutcome<T>> {
   try {
     return await work();
   } catch (error) {
