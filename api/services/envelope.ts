@@ -79,8 +79,8 @@ export class EnvelopeService {
       outcomes[index] = await itemOutcome(() => {
         const { version, blob } = parseCiphertext(text, key.name);
         const from = unwrappingVersion(key, version);
-        // Already under the active version: nothing to move.
-        if (from.version === target.version) return { version: target.version, ciphertext: text };
+        // Under the active version already, it still goes through the HSM: a rewrap answers only for a data key that
+        // opened (key wrap is deterministic, so an intact one comes back the same).
         toHsm.push({ index, from, wrapped: blob.toString('base64') });
         return undefined;
       }, single);

@@ -116,4 +116,70 @@ describe('envelope encryption with an aes-256 key', () => {
     // The rewrapped form still opens.
     expect(await call(decrypter, 'POST', `/keys/${name}/unwrap`, { ciphertext: rewrapped.body.ciphertext })).toMatchObject({ status: 200, body: { version: 2, plaintext: dataKey } });
   });
+  it('refuses bad ciphertexts and bad requests with a 4xx that says why, and changes nothing', async () => {
+    const name = uniqueName('kek-bad-');
+    const other = uniqueName('kek-other-');
+    const signing = uniqueName('sig-');
+    for (const [key, type] of [[name, 'aes-256'], [other, 'aes-256'], [signing, 'ec-p256']] as const) {
+      expect((await call(operator, 'POST', '/keys', { name: key, type, policy: { publicationLead: '0s' } })).status).toBe(202);
+    }
+    await Promise.all([waitFor(name, 'v1:active'), waitFor(other, 'v1:active'), waitFor(signing, 'v1:active')]);
+    const good = (await call<{ ciphertext: string; plaintext: string }>(encrypter, 'POST', `/keys/${name}/datakey`, { plaintext: true })).body;
+    const foreign = (await call<{ ciphertext: string }>(encrypter, 'POST', `/keys/${other}/datakey`, {})).body.ciphertext;
+    const blob = good.ciphertext.slice(`keyrotor:${name}:v1:`.length);
+    const before = {
+      versions: await versions(name),
+      audit: (await system.db.query('SELECT seq FROM audit_log WHERE subject = $1', [`key/${name}`])).rowCount,
+      usage: (await system.db.query('SELECT sum(count) AS n FROM usage_events WHERE key = $1', [name])).rows[0] as { n: string },
+    };
+
+    const flipped = `${blob.slice(0, 10)}${blob[10] === 'A' ? 'B' : 'A'}${blob.slice(11)}`;
+    const refused: Array<[what: string, ciphertext: string, status: number, code: string]> = [
+      ['a tampered prefix', `keyrotor:${name}:v1x:${blob}`, 400, 'invalid_ciphertext'],
+      ['a version with a leading zero', `keyrotor:${name}:v01:${blob}`, 400, 'invalid_ciphertext'],
+      ['another scheme', `vault:v1:${blob}`, 400, 'invalid_ciphertext'],
+      ['a NUL byte', `keyrotor:${name}\u0000:v1:${blob}`, 400, 'invalid_ciphertext'],
+      ['a truncated ciphertext', good.ciphertext.slice(0, -4), 400, 'invalid_ciphertext'],
+      ['a tampered blob (the HSM\'s key wrap integrity check)', `keyrotor:${name}:v1:${flipped}`, 400, 'invalid_ciphertext'],
+      ['a version that does not exist', `keyrotor:${name}:v9:${blob}`, 404, 'version_not_found'],
+      ['a ciphertext for another key', foreign, 400, 'ciphertext_for_other_key'],
+      ['another key\'s blob under this key\'s prefix', `keyrotor:${name}:v1:${foreign.slice(`keyrotor:${other}:v1:`.length)}`, 400, 'invalid_ciphertext'],
+    ];
+    for (const [what, ciphertext, status, code] of refused) {
+      for (const [token, operation] of [[decrypter, 'unwrap'], [operator, 'rewrap']] as const) {
+        const reply = await call<{ code: string; detail?: string }>(token, 'POST', `/keys/${name}/${operation}`, { ciphertext });
+        expect({ what, operation, status: reply.status, code: reply.body.code }).toEqual({ what, operation, status, code });
+        expect(reply.body.detail ?? '').not.toContain(blob);
+      }
+    }
+    const huge = await call<{ code: string }>(decrypter, 'POST', `/keys/${name}/unwrap`, { ciphertext: `keyrotor:${name}:v1:${'A'.repeat(10_000)}` });
+    expect(huge.status).toBe(400);
+
+    // Batches: too many items, none, or both forms are refused whole; a batch's bad item is refused alone.
+    const batch = (n: number) => Array.from({ length: n }, () => ({ ciphertext: good.ciphertext }));
+    expect((await call(decrypter, 'POST', `/keys/${name}/unwrap`, { batch: batch(101) })).status).toBe(400);
+    expect((await call(operator, 'POST', `/keys/${name}/rewrap`, { batch: batch(101) })).status).toBe(400);
+    expect((await call(decrypter, 'POST', `/keys/${name}/unwrap`, { batch: [] })).status).toBe(400);
+    expect((await call(decrypter, 'POST', `/keys/${name}/unwrap`, { ciphertext: good.ciphertext, batch: batch(1) })).status).toBe(400);
+    expect((await call(decrypter, 'POST', `/keys/${name}/unwrap`, {})).status).toBe(400);
+    const mixed = await call<{ batch: Array<Record<string, unknown>> }>(decrypter, 'POST', `/keys/${name}/unwrap`, { batch: [{ ciphertext: good.ciphertext }, { ciphertext: foreign }, { ciphertext: `keyrotor:${name}:v1:${flipped}` }] });
+    expect(mixed.status).toBe(200);
+    expect(mixed.body.batch).toEqual([
+      { version: 1, plaintext: good.plaintext },
+      { error: expect.objectContaining({ code: 'ciphertext_for_other_key' }) as unknown },
+      { error: expect.objectContaining({ code: 'invalid_ciphertext' }) as unknown },
+    ]);
+
+    // Requests that are not for an envelope key, or ask for a size that is not an AES key's.
+    expect(await call(encrypter, 'POST', `/keys/${signing}/datakey`, {})).toMatchObject({ status: 400, body: { code: 'not_an_envelope_key' } });
+    expect((await call(encrypter, 'POST', `/keys/${name}/datakey`, { bytes: 17 })).status).toBe(400);
+    expect((await call(encrypter, 'POST', `/keys/${name}/datakey`, { plaintext: 'yes' })).status).toBe(400);
+    expect((await call(encrypter, 'POST', '/keys/no-such-key/datakey', {})).status).toBe(404);
+
+    // Nothing changed: the same versions, no audit entry, and only the one good unwrap of the batch counted as use.
+    expect(await versions(name)).toEqual(before.versions);
+    expect((await system.db.query('SELECT seq FROM audit_log WHERE subject = $1', [`key/${name}`])).rowCount).toBe(before.audit);
+    const usage = (await system.db.query<{ n: string }>('SELECT sum(count) AS n FROM usage_events WHERE key = $1', [name])).rows[0]?.n;
+    expect(Number(usage)).toBe(Number(before.usage.n) + 1);
+  });
 });
