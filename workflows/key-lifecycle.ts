@@ -94,6 +94,7 @@ export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ 
   update(messages.decommissionKeyUpdate, (f) => ({ kind: 'decommission', reason: f.reason, actor: f.actor }) as KeyRequest);
   update(messages.resumeKeyUpdate, (f) => ({ kind: 'resume', reason: f.reason, actor: f.actor }) as KeyRequest);
   update(messages.evaluateKeyUpdate, (f) => ({ kind: 'evaluate', actor: f.actor }) as KeyRequest);
+  update(messages.raiseMinDecryptionUpdate, (f) => ({ kind: 'raise-min-decryption', version: f.version, reason: f.reason, actor: f.actor }) as KeyRequest);
   setHandler(messages.extendGracePeriodSignal, (request) => {
     // A signal cannot answer: a bad one is recorded as refused, without the text that made it bad.
     const problem = checkRequest(extend(fieldsOf(request)), m.key.policy);

@@ -42,6 +42,12 @@ export interface CompleteGraceResult {
   verdictOk: boolean | null;
 }
 
+export interface RaiseMinDecryptionRequest {
+  version: number;
+  reason?: string;
+  actor: string;
+}
+
 export interface UpdatePolicyRequest {
   change: Partial<KeyPolicy>;
   actor: string;
@@ -79,6 +85,11 @@ export const extendGracePeriodSignal = defineSignal<[ExtendGraceRequest]>('exten
 export const extendGracePeriodUpdate = defineUpdate<ExtendGraceResult, [ExtendGraceRequest]>('extendGrace');
 export const resumeKeyUpdate = defineUpdate<{ resumed: string }, [ResumeKeyRequest]>('resumeKey');
 export const completeGraceUpdate = defineUpdate<CompleteGraceResult, [CompleteGraceRequest]>('completeGrace');
+/**
+ * Encryption keys: archives every decrypt-only version below `version` now. Answers with the last archive's
+ * verification, or `{ minDecryptionVersion, archived: [] }` when no version was below it.
+ */
+export const raiseMinDecryptionUpdate = defineUpdate<CompleteGraceResult | { minDecryptionVersion: number | null; archived: number[] }, [RaiseMinDecryptionRequest]>('raiseMinDecryptionVersion');
 export const updatePolicyUpdate = defineUpdate<KeyPolicy, [UpdatePolicyRequest]>('updatePolicy');
 export const decommissionKeyUpdate = defineUpdate<{ destroyedVersions: number[] }, [DecommissionRequest]>('decommissionKey');
 /** Runs a risk evaluation now (it may rotate the key, as a scheduled one would) and answers with its summary. */

@@ -13,6 +13,8 @@ import {
   KeyListQuerySchema,
   KeyListSchema,
   KeyPolicySchema,
+  MinDecryptionBodySchema,
+  MinDecryptionRaisedSchema,
   PolicyChangeSchema,
   ReasonBodySchema,
   ResumedSchema,
@@ -25,6 +27,7 @@ import {
   type ExtendGraceBody,
   type KeyListQuery,
   type KeyPolicyFields,
+  type MinDecryptionBody,
   type ReasonBody,
   type RotateBody,
   type RotateHeaders,
@@ -126,6 +129,15 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
       { params: KeyNameParamsSchema, body: ReasonBodySchema('why the grace period ends now (audit log)'), response: { 200: GraceCompletedSchema, ...refusals } },
     ),
     handler: async (request) => keys.completeGrace(request.params.name, { reason: request.body.reason, actor: actorOf(request) }),
+  });
+
+  app.post<{ Params: KeyNameParams; Body: MinDecryptionBody }>('/keys/:name/min-decryption-version', {
+    ...route(
+      OPERATORS,
+      'Encryption keys: raise minDecryptionVersion (Update raiseMinDecryptionVersion): every decrypt-only version below it is archived and verified now, in use or not',
+      { params: KeyNameParamsSchema, body: MinDecryptionBodySchema, response: { 200: MinDecryptionRaisedSchema, ...refusals } },
+    ),
+    handler: async (request) => keys.raiseMinDecryption(request.params.name, { version: request.body.version, ...(request.body.reason === undefined ? {} : { reason: request.body.reason }), actor: actorOf(request) }),
   });
 
   app.post<{ Params: KeyNameParams; Body: ReasonBody }>('/keys/:name/resume', {

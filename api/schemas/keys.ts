@@ -259,4 +259,16 @@ export const GraceExtendedSchema = Type.Object({ expectedDeadline: Type.String({
 export const ReasonBodySchema = (description: string) => Type.Object({ reason: Reason(description) }, { additionalProperties: false });
 export type ReasonBody = Static<ReturnType<typeof ReasonBodySchema>>;
 export const GraceCompletedSchema = Type.Object({ version: Type.Integer(), state: Type.String(), verdictOk: Nullable(Type.Boolean()) });
+export const MinDecryptionBodySchema = Type.Object(
+  {
+    version: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'the new minDecryptionVersion: every decrypt-only version below it is archived now (at most the active version)' }),
+    reason: Type.Optional(Reason('why (audit log)')),
+  },
+  { additionalProperties: false },
+);
+export type MinDecryptionBody = Static<typeof MinDecryptionBodySchema>;
+export const MinDecryptionRaisedSchema = Type.Object({
+  minDecryptionVersion: Nullable(Type.Integer()),
+  archived: Type.Array(Type.Integer(), { description: 'the versions below it that are archived now' }),
+});
 export const ResumedSchema = Type.Object({ resumed: Type.String({ description: 'the step that runs again' }) });

@@ -21,6 +21,7 @@ import { DEFAULT_POLICY, policyDurations, resolvePolicy, type KeyPolicy } from '
 import {
   completeGraceUpdate,
   decommissionKeyUpdate,
+  raiseMinDecryptionUpdate,
   evaluateKeyUpdate,
   extendGracePeriodUpdate,
   keyNameSearchAttribute,
@@ -306,6 +307,21 @@ export class KeyService {
     } catch (error) {
       return fromUpdateFailure(error);
     }
+  }
+
+  /** Encryption keys: archives the decrypt-only versions below `version`; answers the key's minDecryptionVersion after. */
+  async raiseMinDecryption(name: string, input: { version: number; reason?: string; actor: string }): Promise<{ minDecryptionVersion: number | null; archived: number[] }> {
+    await this.requireKey(name, true);
+    let result;
+    try {
+      result = await this.handle(name).executeUpdate(raiseMinDecryptionUpdate, { args: [input] });
+    } catch (error) {
+      return fromUpdateFailure(error);
+    }
+    if ('archived' in result) return result;
+    const view = await this.handle(name).query(keyStateQuery);
+    const archived = view.versions.filter((v) => v.version < input.version && (v.state === 'archived' || v.state === 'purged')).map((v) => v.version);
+    return { minDecryptionVersion: view.minDecryptionVersion, archived };
   }
 
   async updatePolicy(name: string, input: { change: Partial<KeyPolicy>; actor: string }): Promise<KeyPolicy> {

@@ -522,6 +522,8 @@ function startWork(m: LifecycleMachine, nowMs: number): LifecycleMachine | null 
     const request = completion.request as Extract<KeyRequest, { kind: 'complete-grace' }>;
     return { ...m, work: archiveWork(retiring.version, request.actor, `grace completed early: ${request.reason}`, [completion.id], null) };
   }
+  const raise = m.inbox.find((q) => q.request.kind === 'raise-min-decryption');
+  if (raise) return raiseMinDecryption(m, raise.id, raise.request as Extract<KeyRequest, { kind: 'raise-min-decryption' }>);
   if (retiring?.graceDeadline && Date.parse(retiring.graceDeadline) <= nowMs) return { ...m, work: { kind: 'grace-end', version: retiring.version } };
   const compromised = key.versions.find((v) => v.state === 'compromised');
   if (compromised && lifecycle.decryptsAfterCompromise(key) && compromised.graceDeadline !== null) {
@@ -555,6 +557,20 @@ function startWork(m: LifecycleMachine, nowMs: number): LifecycleMachine | null 
     return { ...m, work: archiveWork(retiring.version, 'system', `grace period ended early: ${reason}`, [], rotated.work) };
   }
   return null;
+}
+
+/**
+ * An operator raises an encryption key's minDecryptionVersion: every decrypt-only version below it is archived now,
+ * oldest first, whatever its use (Vault makes its users do this by hand; here it is also done by itself, as versions
+ * fall out of use). The request is answered once the last of them is archived and verified.
+ */
+function raiseMinDecryption(m: LifecycleMachine, id: number, request: Extract<KeyRequest, { kind: 'raise-min-decryption' }>): LifecycleMachine {
+  const below = lifecycle.decryptOnlyVersions(m.key).filter((v) => v.version < request.version).sort((a, b) => a.version - b.version);
+  if (below.length === 0) return answer(m, [id], { ok: true, value: { minDecryptionVersion: lifecycle.minDecryptionVersion(m.key), archived: [] } });
+  const why = `minDecryptionVersion raised to ${request.version}${request.reason ? `: ${request.reason}` : ''}`;
+  let work: Work | null = null;
+  for (const version of [...below].reverse()) work = archiveWork(version.version, request.actor, why, work === null ? [id] : [], work);
+  return event({ ...m, work }, 'key.min-decryption-version.raised', request.actor, { version: request.version, reason: request.reason, archiving: below.map((v) => v.version) });
 }
 
 function startRotation(m: LifecycleMachine, input: { trigger: RotationTrigger; reason: string; actor: string; emergency: boolean; requests: number[]; evidence?: RotationEvidence }): LifecycleMachine {

@@ -3,6 +3,7 @@ import { KeyrotorError } from '../errors';
 import { MAX_DURATION_MS, MIN_DURATION_MS, textProblem } from '../input-bounds';
 import { formatDuration } from './durations';
 import * as lifecycle from './lifecycle-state';
+import { profileOf } from './key-types';
 import { resolvePolicy, type KeyPolicy } from './policy';
 
 /**
@@ -20,7 +21,9 @@ export type KeyRequest =
   | { kind: 'policy'; change: Partial<KeyPolicy>; actor: string }
   | { kind: 'decommission'; reason: string; actor: string }
   | { kind: 'resume'; reason: string; actor: string }
-  | { kind: 'evaluate'; actor: string };
+  | { kind: 'evaluate'; actor: string }
+  /** Encryption keys: archive now every decrypt-only version below `version`, so that only it and newer ones decrypt. */
+  | { kind: 'raise-min-decryption'; version: number; reason: string; actor: string };
 
 export interface Refusal {
   code: ErrorCode;
@@ -51,6 +54,7 @@ const FIELDS: Record<KeyRequest['kind'], { reason: 'required' | 'optional' | 'no
   decommission: { reason: 'optional', extra: [] },
   resume: { reason: 'required', extra: [] },
   evaluate: { reason: 'none', extra: [] },
+  'raise-min-decryption': { reason: 'optional', extra: ['version'] },
 };
 
 /** Checks a request's fields against their bounds, whatever sent it. */
@@ -75,6 +79,9 @@ export function checkRequest(request: KeyRequest, policy: KeyPolicy): Refusal | 
     if (typeof byMs !== 'number' || !Number.isSafeInteger(byMs) || byMs < MIN_DURATION_MS || byMs > MAX_DURATION_MS) {
       return { code: 'invalid_extension', message: `the extension must be a whole number of milliseconds from ${formatDuration(MIN_DURATION_MS)} to ${formatDuration(MAX_DURATION_MS)}` };
     }
+  }
+  if (request.kind === 'raise-min-decryption' && !(typeof raw.version === 'number' && Number.isSafeInteger(raw.version) && raw.version >= 1 && raw.version <= 2_147_483_647)) {
+    return invalid('version: must be a whole number from 1 to 2147483647');
   }
   if (request.kind === 'policy') {
     if (typeof raw.change !== 'object' || raw.change === null || Array.isArray(raw.change)) return { code: 'invalid_policy', message: 'the policy change must be an object of policy fields' };
@@ -130,6 +137,16 @@ export function refusalOf(request: KeyRequest, context: RequestContext): Refusal
     case 'resume':
       if (gone) return decommissioned;
       return context.held ? null : { code: 'not_held', message: `key ${key.name} is not held; there is nothing to resume` };
+    case 'raise-min-decryption': {
+      if (gone) return decommissioned;
+      if (profileOf(key.keyType).family !== 'encryption') return invalid(`key ${key.name} is a ${key.keyType} key; only encryption keys have a minDecryptionVersion`);
+      const active = lifecycle.activeVersion(key);
+      if (!active) return { code: 'key_not_ready', message: `key ${key.name} has no active version yet` };
+      if (request.version > active.version) return invalid(`v${request.version} is above the active version v${active.version} of ${key.name}, which must keep decrypting`);
+      if (context.held) return held;
+      if (context.graceCompleting) return { code: 'grace_completing', message: 'the grace period is already being completed' };
+      return null;
+    }
     case 'evaluate':
       if (gone) return decommissioned;
       if (context.held) return held;

@@ -47,6 +47,7 @@ const WHO_MAY: ReadonlyArray<[operation: string, who: Who]> = [
   ['POST /keys/{name}/grace/complete', OPERATORS],
   ['POST /keys/{name}/evaluate', OPERATORS],
   ['POST /keys/{name}/resume', OPERATORS],
+  ['POST /keys/{name}/min-decryption-version', OPERATORS],
   ['POST /models/retrain', OPERATORS],
   ['POST /keymap/sync', OPERATORS],
   ['POST /alerts/{id}/ack', OPERATORS],

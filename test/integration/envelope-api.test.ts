@@ -182,4 +182,29 @@ describe('envelope encryption with an aes-256 key', () => {
     const usage = (await system.db.query<{ n: string }>('SELECT sum(count) AS n FROM usage_events WHERE key = $1', [name])).rows[0]?.n;
     expect(Number(usage)).toBe(Number(before.usage.n) + 1);
   });
+  it('archives a version still in use once an operator raises minDecryptionVersion past it, and refuses a raise it cannot take', async () => {
+    const name = uniqueName('kek-min-');
+    expect((await call(operator, 'POST', '/keys', { name, type: 'aes-256', policy: { publicationLead: '0s', gracePeriod: '1h' } })).status).toBe(202);
+    await waitFor(name, 'v1:active');
+    const v1 = (await call<{ ciphertext: string }>(encrypter, 'POST', `/keys/${name}/datakey`, {})).body.ciphertext;
+    expect((await call(operator, 'POST', `/keys/${name}/rotate`, { reason: 'scheduled' })).status).toBe(200);
+    expect((await call(decrypter, 'POST', `/keys/${name}/unwrap`, { ciphertext: v1 })).status).toBe(200);
+
+    expect(await call(operator, 'POST', `/keys/${name}/min-decryption-version`, { version: 3 })).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
+    expect((await call(operator, 'POST', `/keys/${name}/min-decryption-version`, { version: 0 })).status).toBe(400);
+    expect((await call(decrypter, 'POST', `/keys/${name}/min-decryption-version`, { version: 2 })).status).toBe(403);
+    const raised = await call(operator, 'POST', `/keys/${name}/min-decryption-version`, { version: 2, reason: 'all data keys rewrapped' });
+    expect(raised).toMatchObject({ status: 200, body: { minDecryptionVersion: 2, archived: [1] } });
+    expect((await versions(name)).find((v) => v.version === 1)).toMatchObject({ state: 'archived', mayDecrypt: false });
+    expect(await call(decrypter, 'POST', `/keys/${name}/unwrap`, { ciphertext: v1 })).toMatchObject({ status: 409, body: { code: 'version_archived' } });
+    // Raising it again to where it is archives nothing more.
+    expect(await call(operator, 'POST', `/keys/${name}/min-decryption-version`, { version: 2 })).toMatchObject({ status: 200, body: { minDecryptionVersion: 2, archived: [] } });
+    const audit = await system.db.query<{ details: { version: number; reason: string } }>("SELECT details FROM audit_log WHERE subject = $1 AND action = 'key.min-decryption-version.raised'", [`key/${name}`]);
+    expect(audit.rows.map((row) => row.details)).toEqual([expect.objectContaining({ version: 2, reason: 'all data keys rewrapped' })]);
+
+    const signing = uniqueName('sig-min-');
+    expect((await call(operator, 'POST', '/keys', { name: signing, type: 'ec-p256', policy: { publicationLead: '0s' } })).status).toBe(202);
+    await waitFor(signing, 'v1:active');
+    expect(await call(operator, 'POST', `/keys/${signing}/min-decryption-version`, { version: 1 })).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
+  });
 });
