@@ -15,6 +15,7 @@ import { observedAgainstReported } from '../adapters/postgres/usage-repository';
 import type { KeyrotorConfig } from '../domain/config';
 import { policyDurations, type KeyPolicy } from '../domain/keys/policy';
 import { evaluateKey } from '../domain/prediction/evaluate';
+import { capacityOperations } from '../domain/usage/events';
 import { createSeededRandom, ForestModel, trainForest } from '../domain/prediction/forest-model';
 import { HOUR_MS, HOURS_PER_WEEK } from '../domain/prediction/series';
 import type { EvaluationResult } from '../domain/keys/lifecycle-records';
@@ -30,6 +31,8 @@ export interface EvaluateKeyRiskInput {
   versionSince: string;
   keyCreatedAt: string;
   policy: KeyPolicy;
+  /** What the capacity counts depends on it (capacityOperations); absent in evaluations asked before encryption keys. */
+  keyType?: string;
 }
 
 /** What the workflow keeps: small, so that history stays small; the full evaluation is in PostgreSQL. */
@@ -60,8 +63,8 @@ export function createPredictionActivities(deps: { db: Database; config: Keyroto
       const nowMs = now();
       const durations = policyDurations(input.policy);
       const [usage, usedCount, facts, model] = await Promise.all([
-        keyUsageSeries(db, { key: input.name, createdAt: input.keyCreatedAt, nowMs }),
-        versionUsedCount(db, input.name, input.version),
+        keyUsageSeries(db, { key: input.name, createdAt: input.keyCreatedAt, nowMs, operations: capacityOperations(input.keyType ?? '') }),
+        versionUsedCount(db, input.name, input.version, capacityOperations(input.keyType ?? '')),
         recentUsageFacts(db, { key: input.name, appsSince: new Date(nowMs - 7 * DAY_MS), classesSince: new Date(nowMs - DAY_MS) }),
         currentModel(),
       ]);

@@ -4,7 +4,7 @@ import type { KeyEvaluation } from '../../domain/prediction/evaluate';
 import type { ForestModelJson } from '../../domain/prediction/forest-model';
 import type { RiskWeights } from '../../domain/prediction/risk';
 import { alignToHour, HOUR_MS, type HourlySeries } from '../../domain/prediction/series';
-import { PRIVATE_KEY_OPERATIONS } from '../../domain/usage/events';
+import { PRIVATE_KEY_OPERATIONS, type UsageOperation } from '../../domain/usage/events';
 import type { Database, Queryable } from './database';
 import { USAGE_HOURLY_ONE_SERIES } from './usage-repository';
 
@@ -15,12 +15,12 @@ export const HISTORY_HOURS = 5 * 168;
  * A key's hourly private-key use from its first use or its creation (whichever is earlier, at most HISTORY_HOURS ago)
  * up to and including the hour now running. Hours without use are zeros.
  */
-export async function keyUsageSeries(db: Database, input: { key: string; createdAt: string; nowMs: number }): Promise<HourlySeries> {
+export async function keyUsageSeries(db: Database, input: { key: string; createdAt: string; nowMs: number; operations?: readonly UsageOperation[] }): Promise<HourlySeries> {
   const currentHour = alignToHour(input.nowMs);
   const earliest = currentHour - HISTORY_HOURS * HOUR_MS;
   const { rows } = await db.query<{ hour: Date; count: string }>(
     `SELECT hour, sum(count) AS count FROM ${USAGE_HOURLY_ONE_SERIES} AS hourly WHERE key = $1 AND op = ANY($2) AND hour >= $3 AND hour <= $4 GROUP BY hour ORDER BY hour`,
-    [input.key, PRIVATE_KEY_OPERATIONS, new Date(earliest), new Date(currentHour)],
+    [input.key, input.operations ?? PRIVATE_KEY_OPERATIONS, new Date(earliest), new Date(currentHour)],
   );
   const created = alignToHour(Date.parse(input.createdAt));
   const firstUse = rows.length > 0 ? rows[0]!.hour.getTime() : Infinity;
@@ -73,10 +73,10 @@ export async function keysReachedBy(db: Database, indicators: ReadonlyArray<{ sc
   return rows.map((row) => row.name);
 }
 
-/** Private-key operations a version has served, as reported or as its HSMs' access logs showed. */
-export async function versionUsedCount(db: Database, key: string, version: number): Promise<number> {
+/** The operations of a version that its capacity counts (capacityOperations), as reported or observed. */
+export async function versionUsedCount(db: Database, key: string, version: number, operations: readonly UsageOperation[] = PRIVATE_KEY_OPERATIONS): Promise<number> {
   const { rows } = await db.query<{ used: string | null }>(`SELECT sum(count) AS used FROM ${USAGE_HOURLY_ONE_SERIES} AS hourly WHERE key = $1 AND version = $2 AND op = ANY($3)`, [
-    key, version, PRIVATE_KEY_OPERATIONS,
+    key, version, operations,
   ]);
   return Number(rows[0]?.used ?? 0);
 }

@@ -29,7 +29,7 @@ export const KeyPolicySchema = Type.Object(
         Type.Integer({
           minimum: 1,
           maximum: Number.MAX_SAFE_INTEGER,
-          description: 'private-key operations (sign, decrypt, unwrap) one version may serve, a positive safe integer; null: no limit',
+          description: 'the operations one version may serve, a positive safe integer: private-key operations (sign, decrypt, unwrap), or for aes-256 encryptions and wraps (default 2^32, SP 800-38D\'s bound for GCM with random IVs); null: no limit',
         }),
       ),
     ),

@@ -16,7 +16,7 @@ import { predictionOf } from '../../domain/keys/prediction';
 import type { AnomalyReport } from '../../domain/prediction/anomaly';
 import type { KeyForecast } from '../../domain/prediction/forecaster';
 import { HOUR_MS } from '../../domain/prediction/series';
-import { USAGE_SOURCES, type UsageSource } from '../../domain/usage/events';
+import { USAGE_SOURCES, capacityOperations, type UsageSource } from '../../domain/usage/events';
 import { DEFAULT_POLICY, policyDurations, resolvePolicy, type KeyPolicy } from '../../domain/keys/policy';
 import {
   completeGraceUpdate,
@@ -183,7 +183,7 @@ export class KeyService {
   async usage(name: string, hours: number): Promise<KeyUsage> {
     const { key } = await this.requireKey(name, false);
     const nowMs = Date.now();
-    const series = await keyUsageSeries(this.db, { key: name, createdAt: key.createdAt, nowMs });
+    const series = await keyUsageSeries(this.db, { key: name, createdAt: key.createdAt, nowMs, operations: capacityOperations(key.keyType) });
     const from = Math.max(0, series.counts.length - hours);
     const since = series.startMs + from * HOUR_MS;
     const bySource = await usageBySource(this.db, { key: name, since: new Date(since) });

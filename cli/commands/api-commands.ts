@@ -6,6 +6,7 @@ import type { KeyDetail, KeyList, RotationAcceptedSchema } from '../../api/schem
 import type { TokenInfoSchema } from '../../api/schemas/tokens';
 import type { Command } from 'commander';
 import { UserError } from '../../domain/errors';
+import { ROLES } from '../../adapters/postgres/token-repository';
 import { describeWaiting } from '../../domain/keys/node-wait';
 import { ApiRefusedError, ApiUnavailableError, EXIT_CODES, EXIT_CODES_HELP, callApi, type ApiRequest } from '../api-client';
 import { fields, table } from '../table';
@@ -399,7 +400,7 @@ export const apiCommands: Array<ApiCommand<unknown>> = [
   command<{ token: string; info: TokenInfo }>({
     words: ['tokens', 'create'],
     summary: 'Create an API token; its value is shown this once (POST /tokens)',
-    options: [{ flags: '--name <name>', description: 'what the token is for', required: true }, { flags: '--role <role>', description: 'admin, operator or auditor', required: true }],
+    options: [{ flags: '--name <name>', description: 'what the token is for', required: true }, { flags: '--role <role>', description: ROLES.join(', '), required: true }],
     example: 'keyrotor tokens create --name "deploy pipeline" --role operator',
     request: (input) => ({ method: 'POST', path: '/tokens', body: { name: input.options.name, role: input.options.role } }),
     show: (reply) => `${fields([['token', reply.token], ['id', reply.info.id], ['name', reply.info.name], ['role', reply.info.role]])}\nthe token is shown only now: store it (KEYROTOR_TOKEN)`,

@@ -656,7 +656,7 @@ function stepOf(m: LifecycleMachine, work: Work, nowMs: number): Progress {
           call: {
             queue: { kind: 'prediction' },
             activity: 'evaluateKeyRisk',
-            input: { name: m.key.name, evaluationId: `${m.key.name}/e${seq}`, version: active.version, versionSince: active.activatedAt ?? active.createdAt, keyCreatedAt: m.key.createdAt, policy: m.key.policy },
+            input: { name: m.key.name, evaluationId: `${m.key.name}/e${seq}`, version: active.version, versionSince: active.activatedAt ?? active.createdAt, keyCreatedAt: m.key.createdAt, policy: m.key.policy, keyType: m.key.keyType },
             summary: 'forecast usage, look for anomalies, score the risk',
             tolerate: true,
           },

@@ -1,5 +1,6 @@
 import { SENSITIVITY_CLASSES, type SensitivityClass } from '../keys/policy';
 import { KEY_NAME_PATTERN } from '../keys/key-model';
+import { isDefinedKeyType, profileOf } from '../keys/key-types';
 import { isCleanText, isStorableTime } from '../input-bounds';
 
 export const USAGE_OPERATIONS = ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'] as const;
@@ -7,6 +8,15 @@ export type UsageOperation = (typeof USAGE_OPERATIONS)[number];
 /** Operations with the private key: what a version's capacity counts and what the forecasts model. */
 export const PRIVATE_KEY_OPERATIONS: readonly UsageOperation[] = ['sign', 'decrypt', 'unwrap'];
 export const MAX_BATCH = 10_000;
+
+/**
+ * What a version's capacity (policy.capacityLimit) and its key's usage forecast count. An aes-256 key counts its
+ * encryptions and wraps: the bound it guards is SP 800-38D's 2^32 GCM invocations with random IVs, which decryptions do
+ * not use up. Every other type counts its private-key operations.
+ */
+export function capacityOperations(keyType: string): readonly UsageOperation[] {
+  return isDefinedKeyType(keyType) && profileOf(keyType).keyKind === 'aes' ? ['encrypt', 'wrap'] : PRIVATE_KEY_OPERATIONS;
+}
 /**
  * Where a use was learned: `app-report`, an application said so (POST /usage, keyrotor ingest); `hsm-log`, an HSM access
  * log showed it (usage.accessLogs); `envelope-api`, keyrotor made it itself for a caller of its envelope API (datakey,

@@ -24,7 +24,7 @@ export type KeyPolicy = {
   evaluationInterval?: string;
   /** risk score at which the key rotates: greater than 0, at most 1 */
   riskThreshold?: number;
-  /** private-key operations (sign, decrypt, unwrap) one version may serve, a positive safe integer; null: no limit */
+  /** the operations one version may serve, a positive safe integer: private-key operations (sign, decrypt, unwrap), or for aes-256 encryptions and wraps (default 2^32, SP 800-38D's bound for GCM with random IVs); null: no limit */
   capacityLimit?: number | null;
   /** rotate at least this long (plus one evaluation interval) before forecast use exhausts capacityLimit (0 to 100 years) */
   capacityMargin?: string;
