@@ -214,6 +214,22 @@ describe('the key lifecycle state machine with encryption keys', () => {
     expect(machine.viewOfMachine(archived, T0 + 1000 + 2 * HOUR).minDecryptionVersion).toBe(2);
   });
 
+  it('two compromised versions kept for decryption: each is looked at at its own deadline, the newer one archived while the older one is still decrypted', () => {
+    const { cluster, m: start } = created('aes-256');
+    let m = drive(ask(start, rotate(true)), cluster, T0).machine;
+    cluster.decrypts.set(1, 5);
+    m = drive(m, cluster, T0 + HOUR).machine;
+    m = drive(ask(m, rotate(true)), cluster, T0 + HOUR + 1000).machine;
+    m = drive(m, cluster, T0 + 2 * HOUR).machine;
+    // v1, still decrypted, was kept until +3h; v2's own decrypt-only period ends at +2h+1s.
+    expect(m.key.versions.map((v) => [v.version, v.state, v.graceDeadline])).toEqual([[1, 'compromised', at(T0 + 3 * HOUR)], [2, 'compromised', at(T0 + 2 * HOUR + 1000)], [3, 'active', null]]);
+    const due = T0 + 2 * HOUR + 1000;
+    expect(machine.decide(m, due).step).toMatchObject({ kind: 'call', call: { activity: 'countSignsAfter', input: { version: 2, operations: ['decrypt', 'unwrap'] } } });
+    const archived = drive(m, cluster, due).machine;
+    expect(states(archived)).toEqual(['v1:compromised', 'v2:archived', 'v3:active']);
+    expect(machine.viewOfMachine(archived, due).minDecryptionVersion).toBe(1);
+  });
+
   it('an emergency without decryptAfterCompromise switches every use of v1 off on every node and archives it at once', () => {
     const { cluster, m: start } = created('aes-256', { decryptAfterCompromise: false });
     const v1 = fingerprintOf(start, 1);
