@@ -525,13 +525,15 @@ function startWork(m: LifecycleMachine, nowMs: number): LifecycleMachine | null 
   const raise = m.inbox.find((q) => q.request.kind === 'raise-min-decryption');
   if (raise) return raiseMinDecryption(m, raise.id, raise.request as Extract<KeyRequest, { kind: 'raise-min-decryption' }>);
   if (retiring?.graceDeadline && Date.parse(retiring.graceDeadline) <= nowMs) return { ...m, work: { kind: 'grace-end', version: retiring.version } };
-  const compromised = key.versions.find((v) => v.state === 'compromised');
-  if (compromised && lifecycle.decryptsAfterCompromise(key) && compromised.graceDeadline !== null) {
-    // An encryption key whose policy keeps decryption: archived once its decrypt use has stopped, like a retiring version.
-    if (Date.parse(compromised.graceDeadline) <= nowMs) return { ...m, work: { kind: 'grace-end', version: compromised.version } };
-  } else if (compromised) {
-    return { ...m, work: archiveWork(compromised.version, 'system', 'compromised: archived at once, without a grace period', [], null) };
-  }
+  // An encryption key whose policy keeps decryption archives a compromised version once its decrypt use has stopped,
+  // like a retiring one. Each such version is looked at by its own deadline: an older one kept by its use must not
+  // hold back a newer one whose period is over.
+  const compromised = key.versions.filter((v) => v.state === 'compromised');
+  const keptForDecryption = (v: KeyVersion): boolean => lifecycle.decryptsAfterCompromise(key) && v.graceDeadline !== null;
+  const decryptOnlyOver = compromised.find((v) => keptForDecryption(v) && Date.parse(v.graceDeadline as string) <= nowMs);
+  if (decryptOnlyOver) return { ...m, work: { kind: 'grace-end', version: decryptOnlyOver.version } };
+  const toArchive = compromised.find((v) => !keptForDecryption(v));
+  if (toArchive) return { ...m, work: archiveWork(toArchive.version, 'system', 'compromised: archived at once, without a grace period', [], null) };
   const retry = lifecycle.unverified(key).find((v) => v.verdict !== null && Date.parse(v.verdict.checkedAt) + VERIFY_RETRY_MS <= nowMs);
   if (retry) return { ...m, work: verifyWork(retry.version, [], null) };
   const due = lifecycle.duePurges(key, nowMs)[0];
