@@ -139,3 +139,20 @@ export function writeDataObject(access: TokenAccess, label: string, value: Buffe
 export function generateKeyPairByHand(access: TokenAccess, label: string, idHex: string): void {
   pkcs11Tool(access, ['--keypairgen', '--key-type', 'EC:prime256v1', '--label', label, '--id', idHex]);
 }
+
+/**
+ * Decrypts `ciphertext` with the private key of this CKA_ID by RSA-OAEP with SHA-1 and MGF1-SHA1 (JOSE `RSA-OAEP`, the
+ * only OAEP SoftHSM 2.6 does), as an application holding the PIN would: the plaintext, or pkcs11-tool's error.
+ */
+export function decryptOaepByHand(access: TokenAccess, idHex: string, ciphertext: Buffer): Buffer {
+  const folder = mkdtempSync(join(tmpdir(), 'keyrotor-oaep-'));
+  try {
+    const input = join(folder, 'ciphertext');
+    const output = join(folder, 'plaintext');
+    writeFileSync(input, ciphertext);
+    pkcs11Tool(access, ['--decrypt', '--mechanism', 'RSA-PKCS-OAEP', '--hash-algorithm', 'SHA-1', '--mgf', 'MGF1-SHA1', '--id', idHex, '--input-file', input, '--output-file', output]);
+    return readFileSync(output);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
