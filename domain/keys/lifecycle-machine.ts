@@ -113,10 +113,11 @@ interface RotationWork {
   notified: boolean;
   notBefore: number | null;
   /**
-   * Encryption keys: the usage attributes of the new version (encrypt and wrap on) and of the one it replaces
-   * (decrypt-only) are set on every node before the new version activates. Absent in work from before encryption keys.
+   * Encryption keys: the new version's encrypt and wrap are on on every node before it activates (usageSwitched), and
+   * the replaced version's are off on every node right after (retiredSwitched). Absent in work from before them.
    */
   usageSwitched?: boolean;
+  retiredSwitched?: boolean;
 }
 
 interface ArchiveWork {
@@ -718,9 +719,10 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
     }
     return { machine: event({ ...m, work: { ...work, replicated: true } }, 'key.version.replicated', work.actor, { version: work.version, nodes: work.nodeIds }) };
   }
-  if (!work.activated && !work.emergency && work.trigger !== 'create' && policyDurations(key.policy).publicationLeadMs > 0) {
+  if (!work.activated && !work.emergency && work.trigger !== 'create' && profileOf(key.keyType).publication !== null && policyDurations(key.policy).publicationLeadMs > 0) {
     // Verifiers learn the new public key before any application signs with it. An emergency does not wait (the active
-    // version is presumed compromised), nor does a key's first version (no application signs with the key yet).
+    // version is presumed compromised), nor does a key's first version (no application signs with the key yet), nor a
+    // key that publishes nothing (aes-256).
     if (!created.publishedAt) {
       const published = { ...m, key: lifecycle.publish(key, work.version, nowMs) };
       const activatesAt = (versionOf(published, work.version) as KeyVersion).activatesAt as string;
@@ -732,18 +734,13 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
     }
   }
   if (!work.activated && isEncryptionKey(m) && work.usageSwitched !== true) {
-    // Only the new version may encrypt and wrap from its activation on; the one it replaces only decrypts and unwraps.
-    const replaced = lifecycle.activeVersion(key);
-    const switches = [
-      ...(replaced ? [{ version: replaced, usage: usageIn(m, 'retiring'), what: 'decrypt-only' }] : []),
-      { version: created, usage: usageIn(m, 'active'), what: 'encrypt, wrap, decrypt and unwrap' },
-    ];
-    const what = `switch v${work.version} to encrypt${replaced ? ` and v${replaced.version} to decrypt-only` : ''}`;
+    // The new version may encrypt and wrap before it activates: so the active version always can, on every node, even
+    // if this step or the next fails part way (the key is held there, and still encrypts).
     return {
       machine: m,
       step: {
-        kind: 'calls', what,
-        calls: switches.flatMap(({ version, usage, what: doing }) => work.nodeIds?.map((node) => onNode(node, 'setEncryptionUsage', { keyType: key.keyType, fingerprint: version.fingerprint, usage }, `v${version.version} may ${doing} on ${node}`)) ?? []),
+        kind: 'calls', what: `switch v${work.version} on to encrypt`,
+        calls: work.nodeIds.map((node) => onNode(node, 'setEncryptionUsage', { keyType: key.keyType, fingerprint: created.fingerprint, usage: usageIn(m, 'active') }, `v${work.version} may encrypt, wrap, decrypt and unwrap on ${node}`)),
       },
     };
   }
@@ -754,12 +751,22 @@ function rotationStep(m: LifecycleMachine, work: RotationWork, nowMs: number): P
     if (next.key.prediction) next = { ...next, key: { ...next.key, prediction: { ...next.key.prediction, nextEvaluationAt: iso(nowMs) } } };
     return { machine: event(next, 'key.version.activated', work.actor, { version: work.version, previousVersion: previous?.version ?? null, published: 'jwks' }) };
   }
+  const replaced = work.previous !== null ? versionOf(m, work.previous) : undefined;
+  if (isEncryptionKey(m) && work.retiredSwitched !== true && replaced?.state === 'retiring') {
+    // From the activation on, only the new version encrypts and wraps: the one it replaced only decrypts and unwraps.
+    return {
+      machine: m,
+      step: {
+        kind: 'calls', what: `switch v${replaced.version} to decrypt-only`,
+        calls: work.nodeIds.map((node) => onNode(node, 'setEncryptionUsage', { keyType: key.keyType, fingerprint: replaced.fingerprint, usage: usageIn(m, 'retiring') }, `v${replaced.version} may only decrypt and unwrap on ${node}`)),
+      },
+    };
+  }
   if (work.subscriptionIds === null) return { machine: m, step: control('listSubscriptionIds', {}, 'who subscribed to rotations') };
   if (!work.notified && work.subscriptionIds.length > 0) {
     const payload = { key: key.name, version: work.version, kid: created.kid, fingerprint: created.fingerprint, jwksPath: '/.well-known/jwks.json' };
     return { machine: m, step: { kind: 'notify', children: work.subscriptionIds.map((subscriptionId) => ({ workflowId: webhookDeliveryWorkflowId(key.name, work.version as number, subscriptionId), input: { subscriptionId, event: 'key.rotated', payload } })) } };
   }
-  const replaced = work.previous !== null ? versionOf(m, work.previous) : undefined;
   const result = { version: work.version, kid: created.kid, fingerprint: created.fingerprint, previous: replaced ? { version: replaced.version, state: replaced.state } : null, signingDisabledOn: work.signingDisabledOn };
   return { machine: answer({ ...m, work: null, freshRunDue: true }, work.requests, { ok: true, value: result }) };
 }
@@ -928,7 +935,9 @@ function residueDestroyed(m: LifecycleMachine, version: number, step: Step, valu
 
 function applyRotation(m: LifecycleMachine, work: RotationWork, step: Step, value: unknown, nowMs: number, run: RunFacts): LifecycleMachine {
   if (work.nodeIds === null) return { ...m, work: { ...work, nodeIds: nodesOf(value) } };
-  if (step.kind === 'calls' && step.calls[0]?.activity === 'setEncryptionUsage' && !toCompromise(m, work)) return { ...m, work: { ...work, usageSwitched: true } };
+  if (step.kind === 'calls' && step.calls[0]?.activity === 'setEncryptionUsage' && !toCompromise(m, work)) {
+    return { ...m, work: work.activated ? { ...work, retiredSwitched: true } : { ...work, usageSwitched: true } };
+  }
   if (step.kind === 'calls' && (step.calls[0]?.activity === 'setSigning' || step.calls[0]?.activity === 'setEncryptionUsage')) {
     const old = versionOf(m, work.previous as number) as KeyVersion;
     const next = { ...m, key: lifecycle.markCompromised(m.key, old.version, nowMs), work: { ...work, compromised: true, signingDisabledOn: work.nodeIds } };

@@ -84,7 +84,7 @@ describe('the key lifecycle state machine with encryption keys', () => {
     expect(view.usage).toEqual([{ version: 1, ...ACTIVE }]);
   });
 
-  it('before v2 activates it switches, on every node, v1 to decrypt-only and v2 to encrypt; then v1 retires', () => {
+  it('before v2 activates it switches v2 on to encrypt on every node, right after v1 to decrypt-only: the active version encrypts throughout', () => {
     const { cluster, m: start } = created('aes-256');
     const v1 = fingerprintOf(start, 1);
     const asked = ask(start, rotate());
@@ -95,17 +95,22 @@ describe('the key lifecycle state machine with encryption keys', () => {
     expect(after(cluster, before, 'importReplica').map((c) => c.input.usage)).toEqual([DECRYPT_ONLY, DECRYPT_ONLY]);
     const v2 = fingerprintOf(decided.machine, 2);
     const step = decided.step as Extract<machine.Step, { kind: 'calls' }>;
-    expect(step.what).toBe('switch v2 to encrypt and v1 to decrypt-only');
-    expect(switches(step.calls)).toEqual([
-      ...cluster.nodeIds.map((node) => ({ node, fingerprint: v1, usage: DECRYPT_ONLY, keyType: 'aes-256' })),
-      ...cluster.nodeIds.map((node) => ({ node, fingerprint: v2, usage: ACTIVE, keyType: 'aes-256' })),
-    ]);
+    expect(step.what).toBe('switch v2 on to encrypt');
+    expect(switches(step.calls)).toEqual(cluster.nodeIds.map((node) => ({ node, fingerprint: v2, usage: ACTIVE, keyType: 'aes-256' })));
 
-    const run = drive(asked, cluster, T0 + 1000);
+    // The whole rotation, on a cluster of its own (the one above ran its first steps already).
+    const { cluster: fresh, m: again } = created('aes-256');
+    const freshBefore = fresh.log.length;
+    const run = drive(ask(again, rotate()), fresh, T0 + 1000);
     expect(run.answers.map((a) => a.outcome)).toEqual([{ ok: true, value: expect.objectContaining({ version: 2, previous: { version: 1, state: 'retiring' } }) }]);
     expect(states(run.machine)).toEqual(['v1:retiring', 'v2:active']);
-    expect(after(cluster, before, 'setEncryptionUsage')).toHaveLength(2 * cluster.nodeIds.length);
-    expect(cluster.usageAtActivation.get(2)).toEqual(Object.fromEntries(cluster.nodeIds.map((node) => [node, { v1: DECRYPT_ONLY, v2: ACTIVE }])));
+    expect(after(fresh, freshBefore, 'setEncryptionUsage')).toHaveLength(2 * fresh.nodeIds.length);
+    // At the activation both encrypt; right after it, before the rotation answers, v1 only decrypts, on every node.
+    expect(fresh.usageAtActivation.get(2)).toEqual(Object.fromEntries(fresh.nodeIds.map((node) => [node, { v1: ACTIVE, v2: ACTIVE }])));
+    expect(switches(fresh.log.slice(fresh.activationIndex(2)).filter((c) => c.activity === 'setEncryptionUsage'))).toEqual(
+      fresh.nodeIds.map((node) => ({ node, fingerprint: v1, usage: DECRYPT_ONLY, keyType: 'aes-256' })),
+    );
+    for (const node of fresh.nodeIds) expect({ node, v1: fresh.usage.get(node)?.get(v1), v2: fresh.usage.get(node)?.get(v2) }).toEqual({ node, v1: DECRYPT_ONLY, v2: ACTIVE });
     expect(machine.viewOfMachine(run.machine, T0 + 1000)).toMatchObject({ minDecryptionVersion: 1, usage: [{ version: 1, ...DECRYPT_ONLY }, { version: 2, ...ACTIVE }] });
   });
 
@@ -252,7 +257,8 @@ describe('the key lifecycle state machine with encryption keys', () => {
     const rotated = drive(ask(start, rotate()), cluster, T0 + 1000).machine;
     expect(rotated.key.versions.map((v) => v.jweAlg)).toEqual(['RSA-OAEP', 'RSA-OAEP']);
     for (const replica of cluster.callsOf('importReplica')) expect(replica.input).toMatchObject({ keyType: 'rsa-oaep-2048', usage: DECRYPT_ONLY, publicKey: { kty: 'EC' } });
-    expect(cluster.usageAtActivation.get(2)).toEqual(Object.fromEntries(cluster.nodeIds.map((node) => [node, { v1: DECRYPT_ONLY, v2: ACTIVE }])));
+    const [v1, v2] = rotated.key.versions.map((v) => v.fingerprint);
+    for (const node of cluster.nodeIds) expect({ node, v1: cluster.usage.get(node)?.get(v1 as string), v2: cluster.usage.get(node)?.get(v2 as string) }).toEqual({ node, v1: DECRYPT_ONLY, v2: ACTIVE });
     // Carried across a fresh run as JSON.
     expect((JSON.parse(JSON.stringify(rotated)) as machine.LifecycleMachine).key.versions[1]!.jweAlg).toBe('RSA-OAEP');
   });
