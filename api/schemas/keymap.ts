@@ -32,6 +32,8 @@ export const MapVersionSchema = Type.Object({
     NullableOpenObject({ description: 'pool snapshot of the generating node: credited bits, DRBG, each source state and estimate, battery' }),
   ),
   nodes: Dictionary(HoldingSchema, { description: 'the nodes holding objects of this version, as the last sync found them' }),
+  mayEncrypt: Type.Optional(Type.Boolean({ description: 'encryption keys: whether the version encrypts and wraps on every node (the active one only)' })),
+  mayDecrypt: Type.Optional(Type.Boolean({ description: 'encryption keys: whether it decrypts and unwraps (until it is archived)' })),
 });
 
 export const MapKeySchema = Type.Object({
@@ -48,6 +50,7 @@ export const MapKeySchema = Type.Object({
     lastRiskScore: Nullable(Type.Number()),
   }),
   versions: Type.Array(MapVersionSchema),
+  minDecryptionVersion: Type.Optional(Nullable(Type.Integer({ description: 'encryption keys: the lowest version that still decrypts' }))),
 });
 
 export const KeymapQuerySchema = Type.Object(

@@ -8,6 +8,9 @@ import { WORKFLOW_TYPES, keymapSyncWorkflowId } from '../../domain/identifiers';
 import { buildKeyMap, keymapDigest } from '../../domain/keymap/build';
 import type { KeymapSyncResult } from '../../domain/keymap/sync';
 import type { KeyMap, KeyMapKey } from '../../domain/keymap/types';
+import { isEncryptionKeyType } from '../../domain/keys/key-types';
+import { minDecryptionVersion, versionUsage } from '../../domain/keys/lifecycle-state';
+import { DEFAULT_POLICY, resolvePolicy } from '../../domain/keys/policy';
 import type { keymapSyncWorkflow } from '../../workflows/keymap-sync';
 import type { Defaulted } from '../schemas/bounds';
 import type { KeymapNodes, KeymapQuery as KeymapQueryFields, KeymapReply } from '../schemas/keymap';
@@ -31,6 +34,25 @@ function filterKeys(keys: KeyMapKey[], query: KeymapQuery): KeyMapKey[] {
   return filtered;
 }
 
+/**
+ * Encryption keys in the key map: what each version may do on every node by its state (mayEncrypt, mayDecrypt), and
+ * the key's minDecryptionVersion. Added to the reply, not to the signed map the nodes hold: they follow from each
+ * version's state and the key's policy, which the map has.
+ */
+function withEncryptionUsage(key: KeyMapKey): KeymapReply['keys'][number] {
+  if (!isEncryptionKeyType(key.keyType)) return key;
+  const shape = { keyType: key.keyType, policy: resolvePolicy(key.policy, DEFAULT_POLICY), versions: key.versions };
+  const usage = new Map((versionUsage(shape) ?? []).map((u) => [u.version, u]));
+  return {
+    ...key,
+    minDecryptionVersion: minDecryptionVersion(shape),
+    versions: key.versions.map((v) => {
+      const may = usage.get(v.version);
+      return may ? { ...v, mayEncrypt: may.encrypt && may.wrap, mayDecrypt: may.decrypt && may.unwrap } : v;
+    }),
+  };
+}
+
 /** What the key map routes do: read the map from PostgreSQL (the source of truth), or run a sync through Temporal. */
 export class KeymapService {
   constructor(
@@ -48,7 +70,7 @@ export class KeymapService {
   async keymap(query: KeymapQuery): Promise<KeymapReply> {
     const { epoch, digest, map } = await this.current();
     const keys = filterKeys(map.keys, query);
-    return { epoch, digest, total: keys.length, keys: keys.slice(query.offset, query.offset + query.limit), nodes: map.nodes };
+    return { epoch, digest, total: keys.length, keys: keys.slice(query.offset, query.offset + query.limit).map(withEncryptionUsage), nodes: map.nodes };
   }
 
   async nodes(): Promise<KeymapNodes> {

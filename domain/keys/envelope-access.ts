@@ -46,7 +46,7 @@ export function wrappingVersion(key: EnvelopeKey): VersionRef {
 export function unwrappingVersion(key: EnvelopeKey, version: number): VersionRef {
   checkEnvelopeKey(key);
   const found = key.versions.find((v) => v.version === version);
-  const min = minDecryptionVersion({ keyType: key.keyType, policy: key.policy as KeyPolicy, versions: key.versions as KeyVersion[] });
+  const min = minDecryptionVersion({ keyType: key.keyType, policy: key.policy as KeyPolicy, versions: key.versions });
   const floor = min === null ? '' : ` (minDecryptionVersion is ${min})`;
   if (!found) throw new UserError('version_not_found', `key ${key.name} has no version ${version}`);
   switch (found.state) {

@@ -202,7 +202,7 @@ export function keepDecrypting(state: KeyLifecycleState, version: number, nowMs:
 }
 
 /** What each version of an encryption key may do on every node now, by its state; null for a signing key. */
-export function versionUsage(state: Pick<KeyLifecycleState, 'keyType' | 'policy' | 'versions'>): Array<{ version: number } & EncryptionUsage> | null {
+export function versionUsage(state: Pick<KeyLifecycleState, 'keyType' | 'policy'> & { versions: ReadonlyArray<Pick<KeyVersion, 'version' | 'state'>> }): Array<{ version: number } & EncryptionUsage> | null {
   if (profileOf(state.keyType).family !== 'encryption') return null;
   return state.versions.map((v) => ({ version: v.version, ...encryptionUsageFor({ state: v.state, decryptAfterCompromise: decryptsAfterCompromise(state) }) }));
 }
@@ -211,7 +211,7 @@ export function versionUsage(state: Pick<KeyLifecycleState, 'keyType' | 'policy'
  * The lowest version of an encryption key that may still decrypt: ciphertexts under older versions no longer open.
  * It rises by itself as versions are archived. Null for a signing key, or a key with no version that decrypts.
  */
-export function minDecryptionVersion(state: Pick<KeyLifecycleState, 'keyType' | 'policy' | 'versions'>): number | null {
+export function minDecryptionVersion(state: Pick<KeyLifecycleState, 'keyType' | 'policy'> & { versions: ReadonlyArray<Pick<KeyVersion, 'version' | 'state'>> }): number | null {
   if (profileOf(state.keyType).family !== 'encryption') return null;
   const decrypting = state.versions.filter((v) => v.state === 'active' || v.state === 'retiring' || (v.state === 'compromised' && decryptsAfterCompromise(state)));
   return decrypting.length === 0 ? null : Math.min(...decrypting.map((v) => v.version));

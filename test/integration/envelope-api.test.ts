@@ -78,6 +78,12 @@ describe('envelope encryption with an aes-256 key', () => {
       expect.objectContaining({ version: 2, state: 'active', mayEncrypt: true, mayDecrypt: true }),
     ]));
     expect((await call<{ minDecryptionVersion: number }>(operator, 'GET', `/keys/${name}`)).body.minDecryptionVersion).toBe(1);
+    const mapped = (await call<{ keys: Array<{ minDecryptionVersion: number; versions: Version[] }> }>(operator, 'GET', `/keymap?key=${name}`)).body.keys[0];
+    expect(mapped?.minDecryptionVersion).toBe(1);
+    expect(mapped?.versions.map(({ version, mayEncrypt, mayDecrypt }) => ({ version, mayEncrypt, mayDecrypt }))).toEqual([
+      { version: 1, mayEncrypt: false, mayDecrypt: true },
+      { version: 2, mayEncrypt: true, mayDecrypt: true },
+    ]);
     expect(await call(decrypter, 'POST', `/keys/${name}/unwrap`, { ciphertext: made.body.ciphertext })).toMatchObject({ status: 200, body: { version: 1, plaintext: dataKey } });
     expect((await call<{ version: number }>(encrypter, 'POST', `/keys/${name}/datakey`, {})).body.version).toBe(2);
 

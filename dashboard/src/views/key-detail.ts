@@ -71,8 +71,16 @@ function provenance(version: KeyVersion): HTMLElement | string {
   );
 }
 
+/** Encryption keys: what a version may do on every node now. */
+function mayUse(v: KeyVersion, field: (v: KeyVersion, name: string) => string): HTMLElement | string {
+  if (v.mayEncrypt === undefined || v.mayDecrypt === undefined) return '—';
+  if (v.mayEncrypt) return traced('encrypts', field(v, 'mayEncrypt'), 'badge up');
+  return v.mayDecrypt ? traced('decrypt-only', field(v, 'mayDecrypt'), 'badge warning') : traced('no use', field(v, 'mayDecrypt'), 'badge down');
+}
+
 function versionTable(versions: KeyVersion[]): HTMLElement {
   const field = (v: KeyVersion, name: string): string => `GET /keys/:name versions[${v.version}].${name}`;
+  const encryption = versions.some((v) => v.mayDecrypt !== undefined);
   return h(
     'div',
     { class: 'table-wrap' },
@@ -80,7 +88,7 @@ function versionTable(versions: KeyVersion[]): HTMLElement {
       'table',
       { class: 'versions-table' },
       // Kid, node and creation time give way at phone width; lineage and provenance stay.
-      h('thead', null, h('tr', null, ['version', 'state', 'kid', 'generated on', 'created', 'lineage', 'entropy provenance', 'verdict'].map((label) => h('th', { class: ['kid', 'generated on', 'created'].includes(label) ? 'optional' : null }, label)))),
+      h('thead', null, h('tr', null, ['version', 'state', ...(encryption ? ['may'] : []), 'kid', 'generated on', 'created', 'lineage', 'entropy provenance', 'verdict'].map((label) => h('th', { class: ['kid', 'generated on', 'created'].includes(label) ? 'optional' : null }, label)))),
       h(
         'tbody',
         null,
@@ -90,6 +98,7 @@ function versionTable(versions: KeyVersion[]): HTMLElement {
             { 'data-version': v.version },
             h('td', null, traced(`v${v.version}`, field(v, 'version'))),
             h('td', null, traced(v.state, field(v, 'state'), `badge state-${v.state}`)),
+            encryption ? h('td', { class: 'may' }, mayUse(v, field)) : null,
             h('td', { class: 'optional' }, traced(v.kid, field(v, 'kid'), 'value mono')),
             h('td', { class: 'optional' }, traced(v.generatedOn, field(v, 'generatedOn'))),
             h('td', { class: 'time optional' }, traced(formatTime(v.createdAt), field(v, 'createdAt'))),
@@ -167,6 +176,40 @@ function usagePanel(usage: Optional<UsageReply>, ctx: ViewContext): HTMLElement 
         )
       : null,
     usesBySource(data.uses),
+  );
+}
+
+/**
+ * Encryption keys: decrypt and unwrap use of each version that still decrypts, in the hours shown. A version that is
+ * no longer active is archived only once its decrypt use stops for a grace period: this is what holds it back.
+ */
+function decryptUseByVersion(key: KeyDetail, uses: UsageReply['uses']): HTMLElement | null {
+  const decrypting = key.versions.filter((v) => v.mayDecrypt === true);
+  if (decrypting.length === 0) return null;
+  const field = 'GET /keys/:name/usage uses[] (op decrypt, unwrap)';
+  return h(
+    'table',
+    { class: 'decrypt-use', 'data-source': field },
+    h('thead', null, h('tr', null, ...['version', 'state', 'decrypt and unwrap uses', 'by', 'last'].map((title) => h('th', null, title)))),
+    h(
+      'tbody',
+      null,
+      decrypting.map((v) => {
+        const mine = uses.filter((use) => use.version === v.version && (use.op === 'decrypt' || use.op === 'unwrap'));
+        const count = mine.reduce((sum, use) => sum + use.count, 0);
+        const last = mine.map((use) => use.lastAt).sort().at(-1);
+        const holds = v.state !== 'active' && count > 0;
+        return h(
+          'tr',
+          { 'data-version': v.version },
+          h('td', null, `v${v.version}`),
+          h('td', null, traced(v.state, `GET /keys/:name versions[${v.version}].state`, `badge state-${v.state}`)),
+          h('td', null, holds ? traced(formatNumber(count), field, 'badge warning') : traced(formatNumber(count), field), holds ? h('small', null, ' holds its archive back') : null),
+          h('td', null, [...new Set(mine.map((use) => use.app))].join(', ') || '—'),
+          h('td', null, last ? formatTime(last) : '—'),
+        );
+      }),
+    ),
   );
 }
 
@@ -371,6 +414,9 @@ function summary(key: KeyDetail, ctx: ViewContext): HTMLElement {
     'dl',
     { class: 'facts' },
     item('phase', traced(key.phase, 'GET /keys/:name phase', `badge phase-${key.phase}`)),
+    key.minDecryptionVersion !== undefined && key.minDecryptionVersion !== null
+      ? item('minDecryptionVersion', traced(`v${key.minDecryptionVersion}`, 'GET /keys/:name minDecryptionVersion'), 'older ciphertexts no longer open')
+      : [],
     key.held
       ? item('held', traced(`at ${key.held.step}: ${key.held.reason}`, 'GET /keys/:name held', 'badge phase-held'), `since ${formatTime(key.held.since)}; resume once the cause is fixed`)
       : [],
@@ -413,6 +459,7 @@ export const keyDetailView: View = async (root, ctx) => {
     ctx.navigate(`#/keys/${encodeURIComponent(name)}?at=${Date.now()}`);
   };
   const usageSlot = h('div', null, h('p', { class: 'loading' }, 'loading…'));
+  const decryptSlot = h('div', null);
   const riskSlot = h('div', null, h('p', { class: 'loading' }, 'loading…'));
   replaceChildren(
     root,
@@ -421,11 +468,12 @@ export const keyDetailView: View = async (root, ctx) => {
     h('p', null, temporalLink(ctx, key.workflowId ?? `key/${key.name}`)),
     actions(key, ctx, reload),
     h('div', { class: 'columns' }, section('Key', { id: 'key-facts' }, summary(key, ctx)), section('Risk', { id: 'risk' }, riskSlot)),
-    section('Versions', { id: 'versions' }, timeline(key.versions.map(versionLane), ctx.nowMs()), versionTable(key.versions)),
+    section('Versions', { id: 'versions' }, timeline(key.versions.map(versionLane), ctx.nowMs()), versionTable(key.versions), decryptSlot),
     section('Usage', { id: 'usage' }, usageSlot),
   );
   const [usage, risk] = await Promise.allSettled([ctx.api.optional<UsageReply>(`${path}/usage?hours=${USAGE_HOURS}`), ctx.api.optional<RiskReply>(`${path}/risk?limit=100`)]);
   replaceChildren(usageSlot, usage.status === 'fulfilled' ? usagePanel(usage.value, ctx) : h('p', { class: 'error' }, errorMessage(usage.reason)));
+  if (usage.status === 'fulfilled' && usage.value.available) replaceChildren(decryptSlot, decryptUseByVersion(key, usage.value.data.uses));
   replaceChildren(riskSlot, risk.status === 'fulfilled' ? riskPanel(risk.value, ctx) : h('p', { class: 'error' }, errorMessage(risk.reason)));
   ready(root);
 };
