@@ -153,7 +153,7 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
         expect(withLabel(index, label)).toEqual([['privkey', key.fingerprint], ['pubkey', key.fingerprint]]);
         expect(objects(index).find((object) => object.idHex === key.fingerprint && object.class === 'privkey')?.usage).toEqual(['sign']);
         expect(tokenSpki(index, key.fingerprint, keyType).equals(Buffer.from(key.spki, 'base64'))).toBe(true);
-        expect(await keys.describeKey(pool(index), { fingerprint: key.fingerprint })).toEqual({ privateKey: true, publicKey: true, canSign: true, label });
+        expect(await keys.describeKey(pool(index), { fingerprint: key.fingerprint })).toEqual({ privateKey: true, publicKey: true, secretKey: false, canSign: true, label });
       }
     });
 
@@ -208,7 +208,7 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
       const fingerprint = key.fingerprint;
       expect(await keys.destroyKeyObjects(pool(1), { fingerprint, privateKey: true, publicKey: false })).toEqual({ destroyed: 1, residue: 0 });
       expect(withId(1, fingerprint)).toEqual([['pubkey', fingerprint]]);
-      expect(await keys.describeKey(pool(1), { fingerprint })).toEqual({ privateKey: false, publicKey: true, canSign: null, label });
+      expect(await keys.describeKey(pool(1), { fingerprint })).toEqual({ privateKey: false, publicKey: true, secretKey: false, canSign: null, label });
       await expect(keys.signDigest(pool(1), { fingerprint, data: 'AA==' })).rejects.toMatchObject({ code: 'hsm_key_not_found', retryable: false });
 
       expect(await keys.importReplica(pool(1), replicaInput(key, wrapped))).toEqual({ created: true });
@@ -217,7 +217,7 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
       expect(await keys.destroyKeyObjects(pool(1), { fingerprint, privateKey: true, publicKey: true })).toEqual({ destroyed: 2, residue: 0 });
       expect(await keys.destroyKeyObjects(pool(1), { fingerprint, privateKey: true, publicKey: true })).toEqual({ destroyed: 0, residue: 0 });
       expect(withId(1, fingerprint)).toEqual([]);
-      expect(await keys.describeKey(pool(1), { fingerprint })).toEqual({ privateKey: false, publicKey: false, canSign: null, label: null });
+      expect(await keys.describeKey(pool(1), { fingerprint })).toEqual({ privateKey: false, publicKey: false, secretKey: false, canSign: null, label: null });
 
       // Put the replica back so that the other tests of this key type do not depend on running before this one.
       expect(await keys.importReplica(pool(1), replicaInput(key, wrapped))).toEqual({ created: true });
@@ -450,7 +450,7 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
 
     it('a key the node does not hold is described as absent and refused for signing and wrapping', async () => {
       const fingerprint = sha256Hex(randomBytes(16));
-      expect(await keys.describeKey(pool(0), { fingerprint })).toEqual({ privateKey: false, publicKey: false, canSign: null, label: null });
+      expect(await keys.describeKey(pool(0), { fingerprint })).toEqual({ privateKey: false, publicKey: false, secretKey: false, canSign: null, label: null });
       await expect(keys.signDigest(pool(0), { fingerprint, data: 'AA==' })).rejects.toMatchObject({ code: 'hsm_key_not_found', retryable: false });
       await expect(keys.wrapPrivateKey(pool(0), { fingerprint, wrappingKeyLabel: CLUSTER_KEK_LABEL })).rejects.toMatchObject({ code: 'hsm_key_not_found' });
       await expect(keys.describeKey(pool(0), { fingerprint: 'ABC' })).rejects.toMatchObject({ code: 'invalid_fingerprint', retryable: false });
