@@ -17,6 +17,11 @@ import type { EnvelopeOperation, EnvelopeOperationResult, envelopeOperationWorkf
 import type { DataKeyReply, EnvelopeBody, RewrapReply, UnwrapReply } from '../schemas/envelope';
 
 type ItemOutcome<T> = T | { error: { code: string; message: string } };
+/** One use of a version by an envelope call, on the node that made it. */
+type Use = { version: number; op: UsageOperation; node: string };
+
+/** How many unwraps of one batch run at once: each is an operation of its own on a node. */
+const UNWRAPS_AT_ONCE = 8;
 
 /**
  * The envelope API of aes-256 keys. The HSM makes, unwraps and rewraps data keys on a node (an envelope operation
@@ -39,7 +44,7 @@ export class EnvelopeService {
     const kek = wrappingVersion(key);
     const transport = request.plaintext ? await this.transportKey() : null;
     const result = (await this.run(key.name, 'generateDataKey', { kekFingerprint: kek.fingerprint, bytes: request.bytes, transportKey: transport?.spki ?? null })) as { node: string; value: GenerateDataKeyResult };
-    await this.record(key.name, request.app, result.node, [{ version: kek.version, op: 'wrap' }]);
+    await this.record(key.name, request.app, [{ version: kek.version, op: 'wrap', node: result.node }]);
     const reply: DataKeyReply = { key: key.name, version: kek.version, ciphertext: formatCiphertext({ key: key.name, version: kek.version, blob: Buffer.from(result.value.wrapped, 'base64') }) };
     if (transport && result.value.plaintextForTransport) reply.plaintext = this.opened(transport, result.value.plaintextForTransport);
     return reply;
@@ -49,22 +54,16 @@ export class EnvelopeService {
     const key = await this.envelopeKey(name);
     const texts = itemsOf(body);
     const transport = await this.transportKey();
-    const outcomes: Array<ItemOutcome<{ version: number; plaintext: string }>> = [];
-    const uses: Array<{ version: number; op: UsageOperation }> = [];
-    let node = '';
-    for (const text of texts) {
-      // One operation per ciphertext: each names its own version, and a refusal is that item's alone.
-      const outcome = await itemOutcome(async () => {
-        const { version, blob } = parseCiphertext(text, key.name);
-        const kek = unwrappingVersion(key, version);
-        const result = (await this.run(key.name, 'unwrapDataKey', { kekFingerprint: kek.fingerprint, wrapped: blob.toString('base64'), transportKey: transport.spki })) as { node: string; value: UnwrapDataKeyResult };
-        node = result.node;
-        uses.push({ version, op: 'unwrap' });
-        return { version, plaintext: this.opened(transport, result.value.plaintextForTransport) };
-      }, body.batch === undefined);
-      outcomes.push(outcome);
-    }
-    await this.record(key.name, app, node, uses);
+    const uses: Use[] = [];
+    // One operation per ciphertext, a few at a time: each names its own version, and a refusal is that item's alone.
+    const outcomes = await mapConcurrently(texts, UNWRAPS_AT_ONCE, (text) => itemOutcome(async () => {
+      const { version, blob } = parseCiphertext(text, key.name);
+      const kek = unwrappingVersion(key, version);
+      const result = (await this.run(key.name, 'unwrapDataKey', { kekFingerprint: kek.fingerprint, wrapped: blob.toString('base64'), transportKey: transport.spki })) as { node: string; value: UnwrapDataKeyResult };
+      uses.push({ version, op: 'unwrap', node: result.node });
+      return { version, plaintext: this.opened(transport, result.value.plaintextForTransport) };
+    }, body.batch === undefined));
+    await this.record(key.name, app, uses);
     return body.batch === undefined ? (outcomes[0] as { version: number; plaintext: string }) : { batch: outcomes };
   }
 
@@ -85,18 +84,16 @@ export class EnvelopeService {
         return undefined;
       }, single);
     }
-    const uses: Array<{ version: number; op: UsageOperation }> = [];
-    let node = '';
+    const uses: Use[] = [];
     if (toHsm.length > 0) {
       const result = (await this.run(key.name, 'rewrapDataKeys', {
         toFingerprint: target.fingerprint, items: toHsm.map((item) => ({ fromFingerprint: item.from.fingerprint, wrapped: item.wrapped })),
       })) as { node: string; value: RewrapDataKeysResult };
-      node = result.node;
       for (const [position, item] of toHsm.entries()) {
         const answered = result.value.items[position];
         if (answered?.ok) {
           outcomes[item.index] = { version: target.version, ciphertext: formatCiphertext({ key: key.name, version: target.version, blob: Buffer.from(answered.wrapped, 'base64') }) };
-          uses.push({ version: item.from.version, op: 'unwrap' }, { version: target.version, op: 'wrap' });
+          uses.push({ version: item.from.version, op: 'unwrap', node: result.node }, { version: target.version, op: 'wrap', node: result.node });
         } else {
           const refusal = answered ?? { code: 'internal_error', message: 'the HSM gave no answer for this item' };
           if (single) throw refusalOf(refusal.code, refusal.message);
@@ -104,7 +101,7 @@ export class EnvelopeService {
         }
       }
     }
-    await this.record(key.name, app, node, uses);
+    await this.record(key.name, app, uses);
     return single ? (outcomes[0] as { version: number; ciphertext: string }) : { batch: outcomes as Array<ItemOutcome<{ version: number; ciphertext: string }>> };
   }
 
@@ -148,15 +145,15 @@ export class EnvelopeService {
     return { node: result.node, value: result.value };
   }
 
-  private async record(key: string, app: string, node: string, uses: ReadonlyArray<{ version: number; op: UsageOperation }>): Promise<void> {
+  private async record(key: string, app: string, uses: readonly Use[]): Promise<void> {
     if (uses.length === 0) return;
     const counted = new Map<string, ResolvedUse>();
     const ts = new Date().toISOString();
     for (const use of uses) {
-      const id = `${use.version}/${use.op}`;
+      const id = `${use.version}/${use.op}/${use.node}`;
       const seen = counted.get(id);
       if (seen) seen.count += 1;
-      else counted.set(id, { eventId: null, ts, key, version: use.version, op: use.op, app, node: node || null, count: 1, sensitivity: null });
+      else counted.set(id, { eventId: null, ts, key, version: use.version, op: use.op, app, node: use.node, count: 1, sensitivity: null });
     }
     await this.db.transaction((tx) => insertUsage(tx, [...counted.values()], 'envelope-api'));
   }
@@ -175,12 +172,26 @@ function itemsOf(body: EnvelopeBody): string[] {
   return body.ciphertext !== undefined ? [body.ciphertext] : (body.batch ?? []).map((item) => item.ciphertext);
 }
 
+/** `work` over every item, at most `limit` at once; the results in the items' order. */
+async function mapConcurrently<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
 /** One item's answer: its value, or (in a batch) its refusal; a single request's refusal is the request's. */
 async function itemOutcome<T>(work: () => T | Promise<T>, single: boolean): Promise<ItemOutcome<T>> {
   try {
     return await work();
   } catch (error) {
-    if (single || !(error instanceof KeyrotorError) || !(error instanceof UserError)) throw error;
+    if (single || !(error instanceof UserError)) throw error;
     return { error: { code: error.code, message: error.message } };
   }
 }
