@@ -296,4 +296,25 @@ describe('the key lifecycle state machine with encryption keys', () => {
     ]);
     expect(machine.viewOfMachine(m, T0 + 2 * DAY)).toMatchObject({ minDecryptionVersion: null, usage: null });
   });
+  it('a usage switch that fails on one node holds the key with v1 still active and encrypting; resume runs the switch again and the rotation ends', () => {
+    const { cluster, m: start } = created('aes-256');
+    const v1 = fingerprintOf(start, 1);
+    const decided = untilStep(ask(start, rotate()), cluster, T0 + 1000, isUsageSwitch);
+    const step = decided.step as Extract<machine.Step, { kind: 'calls' }>;
+    expect(step.what).toBe('switch v2 on to encrypt');
+    // hsm-3's C_SetAttributeValue fails: the step's outcome is that failure.
+    const outcomes = step.calls.map((call) => (call.queue.kind === 'hsm' && call.queue.node === cluster.nodeIds[2] ? { ok: false as const, code: 'hsm_error' as const, message: 'CKR_DEVICE_ERROR' } : cluster.outcomeOf({ kind: 'call', call })));
+    const held = machine.apply(decided.machine, step, machine.outcomeOfCalls(step.calls, outcomes), T0 + 1000);
+    expect(held.held).toMatchObject({ step: 'switch v2 on to encrypt', reason: 'hsm_error: CKR_DEVICE_ERROR' });
+    expect(states(held)).toEqual(['v1:active', 'v2:pending']);
+    // v1 is untouched on every node: the active version still encrypts everywhere while the key is held.
+    for (const node of cluster.nodeIds) expect(cluster.usage.get(node)?.get(v1)).toEqual(ACTIVE);
+    expect(held.alerts.map((a) => [a.dedupKey, a.severity])).toEqual([['key:k:held', 'critical']]);
+
+    const resumed = drive(ask(held, { kind: 'resume', reason: 'hsm-3 fixed', actor: 'alice' }), cluster, T0 + 3000);
+    expect(resumed.machine.held).toBeNull();
+    expect(states(resumed.machine)).toEqual(['v1:retiring', 'v2:active']);
+    const v2 = fingerprintOf(resumed.machine, 2);
+    for (const node of cluster.nodeIds) expect({ node, v1: cluster.usage.get(node)?.get(v1), v2: cluster.usage.get(node)?.get(v2) }).toEqual({ node, v1: DECRYPT_ONLY, v2: ACTIVE });
+  });
 });
