@@ -20,7 +20,8 @@ export function envelopeRoutes(app: FastifyInstance, envelope: EnvelopeService):
       'A new data key, made in the HSM and wrapped under the active version of an aes-256 key; its plaintext only if asked, once',
       { params: KeyNameParamsSchema, body: DataKeyBodySchema, response: { 200: DataKeySchema, ...refusals } },
     ),
-    handler: async (request) => envelope.dataKey(request.params.name, { bytes: request.body.bytes ?? 32, plaintext: request.body.plaintext ?? false, app: appOf(request) }),
+    handler: async (request) =>
+      envelope.dataKey(request.params.name, { bytes: request.body.bytes ?? 32, plaintext: request.body.plaintext ?? false, ...(request.body.count === undefined ? {} : { count: request.body.count }), app: appOf(request) }),
   });
 
   app.post<{ Params: KeyNameParams; Body: EnvelopeBody }>('/keys/:name/unwrap', {

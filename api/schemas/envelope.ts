@@ -19,17 +19,18 @@ export const DataKeyBodySchema = Type.Object(
   {
     bytes: Type.Optional(Type.Union(DATA_KEY_BYTES.map((bytes) => Type.Literal(bytes)), { default: 32, description: 'the data key\'s length: 16, 24 or 32 bytes (AES-128/192/256)' })),
     plaintext: Type.Optional(Type.Boolean({ default: false, description: 'also return the data key itself, once (to encrypt with it now); without it only its wrapped form is returned' })),
+    count: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_ENVELOPE_BATCH, description: `the batch form: this many data keys (1 to ${MAX_ENVELOPE_BATCH}), answered as \`batch\`` })),
   },
   { additionalProperties: false },
 );
 export type DataKeyBody = Static<typeof DataKeyBodySchema>;
 
-export const DataKeySchema = Type.Object({
-  key: Type.String(),
-  version: Type.Integer({ description: 'the active version that wrapped the data key' }),
-  ciphertext: CiphertextText,
-  plaintext: Type.Optional(DataKeyText),
-});
+const MadeDataKey = { ciphertext: CiphertextText, plaintext: Type.Optional(DataKeyText) };
+const DataKeyHeader = { key: Type.String(), version: Type.Integer({ description: 'the active version that wrapped the data keys' }) };
+export const DataKeySchema = Type.Union([
+  Type.Object({ ...DataKeyHeader, ...MadeDataKey }),
+  Type.Object({ ...DataKeyHeader, batch: Type.Array(Type.Object(MadeDataKey)) }),
+]);
 export type DataKeyReply = Static<typeof DataKeySchema>;
 
 const oneOrBatch = (description: string) =>

@@ -20,7 +20,7 @@ type ItemOutcome<T> = T | { error: { code: string; message: string } };
 /** One use of a version by an envelope call, on the node that made it. */
 type Use = { version: number; op: UsageOperation; node: string };
 
-/** How many unwraps of one batch run at once: each is an operation of its own on a node. */
+/** How many data keys or unwraps of one batch are made at once: each is an operation of its own on a node. */
 const UNWRAPS_AT_ONCE = 8;
 
 /**
@@ -39,15 +39,21 @@ export class EnvelopeService {
     private readonly nodes: readonly string[],
   ) {}
 
-  async dataKey(name: string, request: { bytes: DataKeyBytes; plaintext: boolean; app: string }): Promise<DataKeyReply> {
+  /** One data key, or `count` of them (each made by an operation of its own, a few at a time), under the active version. */
+  async dataKey(name: string, request: { bytes: DataKeyBytes; plaintext: boolean; count?: number; app: string }): Promise<DataKeyReply> {
     const key = await this.envelopeKey(name);
     const kek = wrappingVersion(key);
     const transport = request.plaintext ? await this.transportKey() : null;
-    const result = (await this.run(key.name, 'generateDataKey', { kekFingerprint: kek.fingerprint, bytes: request.bytes, transportKey: transport?.spki ?? null })) as { node: string; value: GenerateDataKeyResult };
-    await this.record(key.name, request.app, [{ version: kek.version, op: 'wrap', node: result.node }]);
-    const reply: DataKeyReply = { key: key.name, version: kek.version, ciphertext: formatCiphertext({ key: key.name, version: kek.version, blob: Buffer.from(result.value.wrapped, 'base64') }) };
-    if (transport && result.value.plaintextForTransport) reply.plaintext = this.opened(transport, result.value.plaintextForTransport);
-    return reply;
+    const uses: Use[] = [];
+    const made = await mapConcurrently(Array.from({ length: request.count ?? 1 }, (_, i) => i), UNWRAPS_AT_ONCE, async () => {
+      const result = (await this.run(key.name, 'generateDataKey', { kekFingerprint: kek.fingerprint, bytes: request.bytes, transportKey: transport?.spki ?? null })) as { node: string; value: GenerateDataKeyResult };
+      uses.push({ version: kek.version, op: 'wrap', node: result.node });
+      const item: { ciphertext: string; plaintext?: string } = { ciphertext: formatCiphertext({ key: key.name, version: kek.version, blob: Buffer.from(result.value.wrapped, 'base64') }) };
+      if (transport && result.value.plaintextForTransport) item.plaintext = this.opened(transport, result.value.plaintextForTransport);
+      return item;
+    });
+    await this.record(key.name, request.app, uses);
+    return request.count === undefined ? { key: key.name, version: kek.version, ...(made[0] as { ciphertext: string }) } : { key: key.name, version: kek.version, batch: made };
   }
 
   async unwrap(name: string, body: EnvelopeBody, app: string): Promise<UnwrapReply> {

@@ -64,6 +64,12 @@ describe('envelope encryption with an aes-256 key', () => {
     const withoutPlaintext = await call(encrypter, 'POST', `/keys/${name}/datakey`, { bytes: 16 });
     expect(withoutPlaintext.status).toBe(200);
     expect(withoutPlaintext.body).not.toHaveProperty('plaintext');
+    // The batch form: several data keys in one call, each its own.
+    const three = await call<{ version: number; batch: Array<{ ciphertext: string; plaintext: string }> }>(encrypter, 'POST', `/keys/${name}/datakey`, { count: 3, plaintext: true });
+    expect(three.status).toBe(200);
+    expect(three.body.version).toBe(1);
+    expect(new Set(three.body.batch.map((item) => item.ciphertext)).size).toBe(3);
+    expect(new Set(three.body.batch.map((item) => item.plaintext)).size).toBe(3);
 
     // The roles: an encrypter does not unwrap, an operator rewraps but does not unwrap, a decrypter makes no data key.
     expect((await call(encrypter, 'POST', `/keys/${name}/unwrap`, { ciphertext: made.body.ciphertext })).status).toBe(403);
@@ -179,6 +185,8 @@ describe('envelope encryption with an aes-256 key', () => {
     // Requests that are not for an envelope key, or ask for a size that is not an AES key's.
     expect(await call(encrypter, 'POST', `/keys/${signing}/datakey`, {})).toMatchObject({ status: 400, body: { code: 'not_an_envelope_key' } });
     expect((await call(encrypter, 'POST', `/keys/${name}/datakey`, { bytes: 17 })).status).toBe(400);
+    expect((await call(encrypter, 'POST', `/keys/${name}/datakey`, { count: 101 })).status).toBe(400);
+    expect((await call(encrypter, 'POST', `/keys/${name}/datakey`, { count: 0 })).status).toBe(400);
     expect((await call(encrypter, 'POST', `/keys/${name}/datakey`, { plaintext: 'yes' })).status).toBe(400);
     expect((await call(encrypter, 'POST', '/keys/no-such-key/datakey', {})).status).toBe(404);
 
