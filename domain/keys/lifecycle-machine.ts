@@ -834,7 +834,7 @@ function verifyStep(m: LifecycleMachine, work: VerifyWork, nowMs: number): Progr
     const input = { wrapped: work.blob, keyType: m.key.keyType, unwrappingKeyLabel: ARCHIVE_KEK_LABEL, spki: target.spki, ...(isEncryptionKey(m) ? { fingerprint: target.fingerprint } : {}) };
     return { machine: m, step: { kind: 'call', call: onNode(checkNode, 'verifyArchivedBlob', input, `unwrap the archive of v${work.version} into a session object and test it`) } };
   }
-  return { machine: m, step: control('countSignsAfter', { name: m.key.name, version: work.version, since: switchedAt(target, nowMs), ...lingeringUseInput(m) }, `use of v${work.version} since it was switched off`) };
+  return { machine: m, step: control('countSignsAfter', { name: m.key.name, version: work.version, since: switchedAt(target, nowMs), ...lingeringUseInput(m) }, `${isEncryptionKey(m) ? 'decrypt and unwrap' : 'signing'} use of v${work.version} since it was switched off`) };
 }
 
 /** After a grace period whose end found the version still in use, the check counts from the last look that found it unused. */
