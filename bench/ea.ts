@@ -25,6 +25,7 @@ import {
   prepareSamples,
   type Track,
 } from '../domain/sp800-90b';
+import { integerArgument } from './arguments';
 
 const TOLERANCE = 1e-6;
 
@@ -136,17 +137,7 @@ function disagreements(ours: Reference, reference: Reference): string[] {
 
 const USAGE = 'usage: [KEYROTOR_BENCH_NIST_EA=/path/to/ea_non_iid] npx tsx bench/ea.ts [bits-per-sample=8] [samples=1000000] [rounds=3]';
 
-/** The positional argument at `index` as an integer in [low, high], its default when absent; exits with the usage otherwise. */
-function argument(index: number, fallback: number, low: number, high: number): number {
-  const given = process.argv[index];
-  const value = given === undefined ? fallback : Number(given);
-  if (!Number.isInteger(value) || value < low || value > high) {
-    const help = given === '--help' || given === '-h';
-    (help ? process.stdout : process.stderr).write(`${USAGE}\n${help ? '' : `not an integer from ${low} to ${high}: ${given}\n`}`);
-    process.exit(help ? 0 : 2);
-  }
-  return value;
-}
+const argument = (index: number, fallback: number, low: number, high: number): number => integerArgument(USAGE, index, fallback, low, high);
 
 const bitsPerSample = argument(2, 8, 1, 8);
 const sampleCount = argument(3, 1_000_000, 1, 2 ** 30);

@@ -20,20 +20,11 @@ import { parseCiphertext } from '../domain/keys/ciphertext';
 import { MAX_ENVELOPE_BATCH } from '../domain/keys/envelope-access';
 import { startSystem } from '../workers/system';
 import { benchSystemConfig, createActiveKeys, operatorApi } from './system-support';
+import { integerArgument } from './arguments';
 
 const USAGE = 'usage: npx tsx bench/rewrap.ts [items=1000] [batch=100] [rounds=5]';
 
-/** The positional argument at `index` as an integer in [low, high], its default when absent; exits with the usage otherwise. */
-function argument(index: number, fallback: number, low: number, high: number): number {
-  const given = process.argv[index];
-  const value = given === undefined ? fallback : Number(given);
-  if (!Number.isInteger(value) || value < low || value > high) {
-    const help = given === '--help' || given === '-h';
-    (help ? process.stdout : process.stderr).write(`${USAGE}\n${help ? '' : `not an integer from ${low} to ${high}: ${given}\n`}`);
-    process.exit(help ? 0 : 2);
-  }
-  return value;
-}
+const argument = (index: number, fallback: number, low: number, high: number): number => integerArgument(USAGE, index, fallback, low, high);
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const say = (message: string): void => {
