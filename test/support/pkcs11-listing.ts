@@ -43,8 +43,26 @@ function runPkcs11Tool(modulePath: string, env: Record<string, string> | undefin
   return result.stdout;
 }
 
+/**
+ * SoftHSM rewrites a token's token.object (its flags) as its worker logs in; a pkcs11-tool that starts during the rewrite reads
+ * no label and finds "No slot with token named …". A token that is really gone stays gone: read again, 250 ms apart and
+ * for up to 5 s, only on that message.
+ */
+const TOKEN_REREAD_ATTEMPTS = 20;
+const TOKEN_REREAD_PAUSE_MS = 250;
+
 function pkcs11Tool(access: TokenAccess, args: string[]): string {
-  return runPkcs11Tool(access.modulePath, access.env, ['--token-label', access.tokenLabel, '--login', '--pin', access.pin, ...args], `${args[0] ?? ''} on token '${access.tokenLabel}'`);
+  const what = `${args[0] ?? ''} on token '${access.tokenLabel}'`;
+  const toolArgs = ['--token-label', access.tokenLabel, '--login', '--pin', access.pin, ...args];
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return runPkcs11Tool(access.modulePath, access.env, toolArgs, what);
+    } catch (error) {
+      const tokenUnread = error instanceof Error && error.message.includes('No slot with token named');
+      if (!tokenUnread || attempt >= TOKEN_REREAD_ATTEMPTS) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TOKEN_REREAD_PAUSE_MS);
+    }
+  }
 }
 
 /** The labels of the initialised tokens the module shows with this environment (`pkcs11-tool --list-token-slots`). */
