@@ -5,6 +5,7 @@ import {
   bitsFromAscii,
   bitsFromBytes,
   DEFAULT_ALPHA,
+  formatCount,
   runBattery,
   type StreamAnalysis,
   type TestResult,
@@ -30,9 +31,7 @@ interface JsonRow {
 
 const WORD_BITS = 32;
 
-function count(value: number): string {
-  return value.toLocaleString('en-US');
-}
+const count = formatCount;
 
 async function readInput(file: string): Promise<Buffer> {
   try {

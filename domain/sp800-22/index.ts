@@ -18,7 +18,7 @@ import { universalTest } from './universal';
 
 export { analyzeStreams, DEFAULT_ALPHA, passRateBounds, type StreamAnalysis } from './analysis';
 export { bitsFromAscii, bitsFromBytes } from './bits';
-export { TEST_NAMES, type TestName, type TestResult } from './result';
+export { formatCount, TEST_NAMES, type TestName, type TestResult } from './result';
 export {
   approximateEntropyTest,
   blockFrequencyTest,
