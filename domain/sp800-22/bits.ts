@@ -1,3 +1,4 @@
+import { packedBits } from './packed';
 import { UserError } from '../errors';
 
 /**
@@ -56,11 +57,21 @@ export function circularPatternCounts(bits: Uint8Array, m: number): Uint32Array 
   const n = bits.length;
   const counts = new Uint32Array(2 ** m);
   if (n === 0) return counts;
+  // The windows that do not wrap are the top m bits of a 32-bit window of the packed sequence; m ≤ 21 here.
+  const straight = m <= 32 ? Math.max(0, n - m + 1) : 0;
+  const words = packedBits(bits).words;
+  const shift = 32 - m;
+  for (let i = 0; i < straight; i++) {
+    const w = i >>> 5;
+    const offset = i & 31;
+    const word = offset === 0 ? words[w]! : (words[w]! << offset) | (words[w + 1]! >>> (32 - offset));
+    counts[word >>> shift]!++;
+  }
+  // The last m − 1 windows wrap around to the start.
   const mask = 2 ** m - 1;
-  let window = 0;
-  for (let j = 0; j < m - 1; j++) window = ((window << 1) | bits[j % n]!) & mask;
-  for (let i = 0; i < n; i++) {
-    window = ((window << 1) | bits[(i + m - 1) % n]!) & mask;
+  for (let i = straight; i < n; i++) {
+    let window = 0;
+    for (let j = 0; j < m; j++) window = ((window << 1) | bits[(i + j) % n]!) & mask;
     counts[window]!++;
   }
   return counts;
