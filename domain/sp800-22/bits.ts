@@ -1,4 +1,4 @@
-import { packedBits } from './packed';
+import { packedBits, rememberPacked } from './packed';
 import { UserError } from '../errors';
 
 /**
@@ -22,13 +22,46 @@ export function countOnes(bits: Uint8Array, start = 0, end = bits.length): numbe
   return ones;
 }
 
-/** The `count` bits starting at bit `offset` of `bytes`, each byte read most significant bit first. */
+/** NIBBLE_BYTES[v]: the four bits of v, most significant first, as four bytes 0/1 in one little-endian 32-bit word. */
+const NIBBLE_BYTES = Int32Array.from({ length: 16 }, (_, v) => ((v >>> 3) & 1) | (((v >>> 2) & 1) << 8) | (((v >>> 1) & 1) << 16) | ((v & 1) << 24));
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * The `count` bits starting at bit `offset` of `bytes`, each byte read most significant bit first. From a whole byte,
+ * it writes four bits at a time and also records the packed form (packed.ts) read straight from the bytes.
+ */
 export function bitsFromBytes(bytes: Uint8Array, offset = 0, count = bytes.length * 8 - offset): Uint8Array {
   const bits = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const position = offset + i;
-    bits[i] = (bytes[position >>> 3]! >>> (7 - (position & 7))) & 1;
+  if (offset % 8 !== 0 || !LITTLE_ENDIAN) {
+    for (let i = 0; i < count; i++) {
+      const position = offset + i;
+      bits[i] = (bytes[position >>> 3]! >>> (7 - (position & 7))) & 1;
+    }
+    return bits;
   }
+  const first = offset >>> 3;
+  const wholeBytes = count >>> 3;
+  const nibbles = new Int32Array(bits.buffer, 0, wholeBytes * 2);
+  for (let b = 0; b < wholeBytes; b++) {
+    const byte = bytes[first + b]!;
+    nibbles[2 * b] = NIBBLE_BYTES[byte >>> 4]!;
+    nibbles[2 * b + 1] = NIBBLE_BYTES[byte & 15]!;
+  }
+  for (let i = wholeBytes * 8; i < count; i++) bits[i] = (bytes[first + (i >>> 3)]! >>> (7 - (i & 7))) & 1;
+  const words = new Int32Array((count >>> 5) + 2);
+  const wordCount = Math.ceil(count / 32);
+  const inBounds = Math.min(wordCount, Math.floor((bytes.length - first) / 4));
+  for (let w = 0; w < inBounds; w++) {
+    const at = first + 4 * w;
+    words[w] = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+  }
+  for (let w = inBounds; w < wordCount; w++) {
+    const at = first + 4 * w;
+    for (let k = 0; k < 4; k++) words[w]! |= (bytes[at + k] ?? 0) << (24 - 8 * k);
+  }
+  // Bits after the sequence (the rest of the last word) are zero in the packed form.
+  if (count % 32 !== 0) words[count >>> 5]! &= ~(-1 >>> (count % 32));
+  rememberPacked(bits, { length: count, words });
   return bits;
 }
 
