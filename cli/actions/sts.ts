@@ -162,11 +162,14 @@ interface Battery {
   close(): void;
 }
 
-function startBattery(): Battery {
+/** Below this many bits per stream the FFT takes less time than a worker thread takes to start. */
+const WORKER_MIN_BITS = 1 << 17;
+
+function startBattery(bitsPerStream: number): Battery {
   // The worker is precompiled beside this file's precompiled form (cli/dist/actions/sts.js); run from the TypeScript
-  // sources, or on one core, the whole battery runs on this thread.
+  // sources, on one core or on short streams, the whole battery runs on this thread.
   const workerFile = join(__dirname, '..', 'workers', 'sts-battery.js');
-  if (!__filename.endsWith('.js') || availableParallelism() < 2 || !existsSync(workerFile)) {
+  if (bitsPerStream < WORKER_MIN_BITS || !__filename.endsWith('.js') || availableParallelism() < 2 || !existsSync(workerFile)) {
     return { run: (bits) => Promise.resolve(runTests(bits, TEST_NAMES)), close: () => undefined };
   }
   const workerData: StsWorkerData = { tests: [...WORKER_TESTS], options: {} };
@@ -209,19 +212,18 @@ function startBattery(): Battery {
 
 /** `keyrotor sts FILE`: the battery on each stream, printed as tables or as JSON. */
 export async function runSts(file: string, options: StsOptions): Promise<void> {
-  // Started first, so that the worker thread loads while the file is read.
-  const battery = startBattery();
+  const data = await readInput(file);
+  const format = options.format ?? detectFormat(data);
+  const plan = planStreams(file, data, format, options.bits, options.streams ?? 1);
+  const battery = startBattery(plan.bitsPerStream);
   try {
-    await testFile(file, options, battery);
+    await testStreams(file, format, plan, options, battery);
   } finally {
     battery.close();
   }
 }
 
-async function testFile(file: string, options: StsOptions, battery: Battery): Promise<void> {
-  const data = await readInput(file);
-  const format = options.format ?? detectFormat(data);
-  const plan = planStreams(file, data, format, options.bits, options.streams ?? 1);
+async function testStreams(file: string, format: InputFormat, plan: StreamPlan, options: StsOptions, battery: Battery): Promise<void> {
   const showProgress = plan.streams > 1 && process.stderr.isTTY === true && !options.json;
   const results: TestResult[][] = [];
   let index = 0;
