@@ -150,10 +150,10 @@ function summaryTable(rows: StreamAnalysis[], streams: number): string[] {
 }
 
 /**
- * The tests a worker thread runs while the command's thread runs the others (and starts): on 10^6 bits the FFT takes
- * about as long as the fourteen others, so the battery's time is about halved on two cores.
+ * The tests a worker thread runs while the command's thread runs the others: on 10^6 bits the FFT and linear complexity
+ * tests take about as long as the thirteen others, so the battery's time is about halved on two cores.
  */
-const WORKER_TESTS: readonly TestName[] = ['FFT'];
+const WORKER_TESTS: readonly TestName[] = ['FFT', 'LinearComplexity'];
 const MAIN_TESTS: readonly TestName[] = TEST_NAMES.filter((test) => !WORKER_TESTS.includes(test));
 
 /** Runs the battery, half of it on a worker thread when the precompiled worker is there and the machine has two cores. */

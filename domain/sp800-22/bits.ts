@@ -1,4 +1,4 @@
-import { packedBits, rememberPacked } from './packed';
+import { packedBits, popcount, rememberPacked } from './packed';
 import { UserError } from '../errors';
 
 /**
@@ -16,9 +16,16 @@ export function assertBitSequence(bits: Uint8Array): void {
   }
 }
 
+/** The ones among bits[start … end), whole words at a time from the packed form (packed.ts). */
 export function countOnes(bits: Uint8Array, start = 0, end = bits.length): number {
   let ones = 0;
-  for (let i = start; i < end; i++) ones += bits[i]!;
+  let i = start;
+  if (end - i >= 64) {
+    const words = packedBits(bits).words;
+    for (; (i & 31) !== 0; i++) ones += bits[i]!;
+    for (; i + 32 <= end; i += 32) ones += popcount(words[i >>> 5]!);
+  }
+  for (; i < end; i++) ones += bits[i]!;
   return ones;
 }
 
