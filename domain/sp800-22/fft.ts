@@ -305,6 +305,11 @@ function pass(
   else passGeneric(radix, length, stride, xr, xi, yr, yi, roots);
 }
 
+/** True when n factors into primes of at most MAX_GENERIC_RADIX, so that it needs no Bluestein transform. */
+export function smallPrimeFactors(n: number): boolean {
+  return factorize(n) !== null;
+}
+
 /** Runs the passes for `factors`; returns whichever buffer pair ends up holding the transform. */
 function stockham(
   factors: number[],
@@ -404,6 +409,16 @@ export function realDftMagnitudes(x: ArrayLike<number>): Float64Array {
     packedRe[j] = x[2 * j]!;
     packedIm[j] = x[2 * j + 1]!;
   }
+  return evenRealDftMagnitudes(packedRe, packedIm);
+}
+
+/**
+ * realDftMagnitudes of a real sequence of even length n = 2h, given as h complex points (the even samples as real
+ * parts, the odd as imaginary), when h factors into small primes. The inputs are overwritten.
+ */
+export function evenRealDftMagnitudes(packedRe: Float64Array, packedIm: Float64Array): Float64Array {
+  const half = packedRe.length;
+  const magnitudes = new Float64Array(half + 1);
   const roots = unitRoots(half);
   const z = stockham(factorize(half) ?? [], packedRe, packedIm, roots);
   // The split needs e^{−2πik/n}: a root of length n/2 for even k, that root turned by e^{−2πi/n} for odd k.
