@@ -21,6 +21,8 @@ const actionsDir = path.join(projectRoot, 'cli', 'actions');
 const precompiledActionsDir = path.join(distDir, 'actions');
 /** The actions compiled here; the others load through tsx. Each needs nothing beside its sources but node_modules. */
 const precompiledActions = ['backtest', 'ea', 'health', 'ingest', 'kat', 'sts'];
+/** cli/workers/*.ts, compiled to cli/dist/workers/*.js: worker threads an action starts (sts runs half its tests on one). */
+const workerEntries = ['sts-battery'];
 // Classes that cross from a command's code to cli/main.ts, which tells its failures apart with instanceof.
 const sharedModules = [path.join(projectRoot, 'domain', 'errors.ts')];
 
@@ -145,8 +147,15 @@ async function buildCli() {
     packages: 'external',
     plugins: [sharedOutside],
   });
+  // Worker threads of the precompiled actions: plain bundles with the domain code they need (no shared modules).
+  const workers = await esbuild.build({
+    ...common,
+    entryPoints: Object.fromEntries(workerEntries.map((name) => [name, path.join(projectRoot, 'cli', 'workers', `${name}.ts`)])),
+    outdir: path.join(distDir, 'workers'),
+    packages: 'external',
+  });
   const inputs = {};
-  for (const input of [...Object.keys(result.metafile.inputs), ...Object.keys(actions.metafile.inputs)]) {
+  for (const input of [...Object.keys(result.metafile.inputs), ...Object.keys(actions.metafile.inputs), ...Object.keys(workers.metafile.inputs)]) {
     if (input.includes(':')) continue; // the lazy-action stubs: generated, not read from a file
     const file = path.resolve(projectRoot, input);
     const stat = fs.statSync(file);

@@ -7,7 +7,10 @@ export const DEFAULT_APPROXIMATE_ENTROPY_LENGTH = 10;
 /** φ^(m) = Σ π_i ln π_i over the m-bit patterns, in pattern order as NIST STS sums it. */
 function phi(counts: Uint32Array, n: number): number {
   let sum = 0;
-  for (const count of counts) if (count > 0) sum += count * Math.log(count / n);
+  for (let i = 0; i < counts.length; i++) {
+    const count = counts[i]!;
+    if (count > 0) sum += count * Math.log(count / n);
+  }
   return sum / n;
 }
 

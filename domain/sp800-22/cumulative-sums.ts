@@ -1,5 +1,6 @@
 import { computed, notApplicable, type TestResult } from './result';
 import { standardNormalCdf } from './special-functions';
+import { walkSummary } from './walk';
 
 /**
  * P-value of the cumulative sums test for a maximal excursion z of a walk of n steps, SP 800-22 §2.13.4 step 4. The
@@ -30,15 +31,7 @@ export function cumulativeSumsTest(bits: Uint8Array): TestResult[] {
   if (n === 0) {
     return [notApplicable('CumulativeSums', 'forward', 'the sequence is empty'), notApplicable('CumulativeSums', 'reverse', 'the sequence is empty')];
   }
-  let sum = 0;
-  let highest = 0;
-  let lowest = 0;
-  for (let i = 0; i < n; i++) {
-    // Arithmetic rather than a branch on a random bit, which the processor would mispredict half the time.
-    sum += 2 * bits[i]! - 1;
-    if (sum > highest) highest = sum;
-    else if (sum < lowest) lowest = sum;
-  }
+  const { final: sum, highest, lowest } = walkSummary(bits);
   const forward = Math.max(highest, -lowest);
   const reverse = Math.max(highest - sum, sum - lowest);
   return [

@@ -20,10 +20,25 @@ function unitRoots(n: number): UnitRoots {
   const half = Math.floor(n / 2);
   const quarter = n % 4 === 0 ? n / 4 : -1;
   const direct = quarter >= 0 ? quarter : half;
-  for (let k = 0; k <= direct; k++) {
-    const angle = (2 * Math.PI * k) / n;
-    re[k] = Math.cos(angle);
-    im[k] = -Math.sin(angle);
+  // e^{−2πik/n} = e^{−2πi·aB/n}·e^{−2πi·b/n} for k = aB + b: two tables of about √k trig values and one complex product
+  // per root, instead of a cosine and a sine per root (which took a tenth of a cold battery run at n = 10^6).
+  const step = Math.max(1, Math.ceil(Math.sqrt(direct + 1)));
+  const fineRe = new Float64Array(step);
+  const fineIm = new Float64Array(step);
+  for (let b = 0; b < step; b++) {
+    const angle = (2 * Math.PI * b) / n;
+    fineRe[b] = Math.cos(angle);
+    fineIm[b] = -Math.sin(angle);
+  }
+  for (let start = 0; start <= direct; start += step) {
+    const angle = (2 * Math.PI * start) / n;
+    const cr = Math.cos(angle);
+    const ci = -Math.sin(angle);
+    for (let b = 0, k = start; b < step && k <= direct; b++, k++) {
+      const fr = fineRe[b]!, fi = fineIm[b]!;
+      re[k] = cr * fr - ci * fi;
+      im[k] = cr * fi + ci * fr;
+    }
   }
   if (quarter >= 0) {
     // e^{−i(π/2 + φ)} = −i·e^{−iφ}
@@ -61,12 +76,170 @@ function factorize(n: number): number[] | null {
   return factors;
 }
 
-/**
- * One decimation-in-frequency Stockham pass: for the current length `length` and stride `stride`, the butterflies of
- * radix `radix` read x[q + stride·(p + k·m)] and write y[q + stride·(radix·p + j)], twiddled by e^{−2πi·p·j/length}.
- * `roots` holds e^{−2πik/N} for the full length N = length·stride, so that twiddle is roots[p·j·stride].
- */
-function pass(
+/** Radix-4 butterflies of a decimation-in-frequency Stockham pass (see `pass`). */
+function pass4(
+  length: number,
+  stride: number,
+  xr: Float64Array,
+  xi: Float64Array,
+  yr: Float64Array,
+  yi: Float64Array,
+  roots: UnitRoots,
+): void {
+  const m = length / 4;
+  const wr = roots.re;
+  const wi = roots.im;
+  for (let p = 0; p < m; p++) {
+    const t1 = p * stride;
+    const w1r = wr[t1]!, w1i = wi[t1]!, w2r = wr[2 * t1]!, w2i = wi[2 * t1]!, w3r = wr[3 * t1]!, w3i = wi[3 * t1]!;
+    for (let q = 0; q < stride; q++) {
+      const i0 = q + stride * p;
+      const i1 = i0 + stride * m;
+      const i2 = i1 + stride * m;
+      const i3 = i2 + stride * m;
+      const s0r = xr[i0]! + xr[i2]!, s0i = xi[i0]! + xi[i2]!;
+      const d0r = xr[i0]! - xr[i2]!, d0i = xi[i0]! - xi[i2]!;
+      const s1r = xr[i1]! + xr[i3]!, s1i = xi[i1]! + xi[i3]!;
+      const d1r = xr[i1]! - xr[i3]!, d1i = xi[i1]! - xi[i3]!;
+      const o = q + stride * 4 * p;
+      yr[o] = s0r + s1r;
+      yi[o] = s0i + s1i;
+      const a1r = d0r + d1i, a1i = d0i - d1r;
+      yr[o + stride] = a1r * w1r - a1i * w1i;
+      yi[o + stride] = a1r * w1i + a1i * w1r;
+      const a2r = s0r - s1r, a2i = s0i - s1i;
+      yr[o + 2 * stride] = a2r * w2r - a2i * w2i;
+      yi[o + 2 * stride] = a2r * w2i + a2i * w2r;
+      const a3r = d0r - d1i, a3i = d0i + d1r;
+      yr[o + 3 * stride] = a3r * w3r - a3i * w3i;
+      yi[o + 3 * stride] = a3r * w3i + a3i * w3r;
+    }
+  }
+}
+
+/** Radix-2 butterflies (see `pass`). */
+function pass2(
+  length: number,
+  stride: number,
+  xr: Float64Array,
+  xi: Float64Array,
+  yr: Float64Array,
+  yi: Float64Array,
+  roots: UnitRoots,
+): void {
+  const m = length / 2;
+  const wr = roots.re;
+  const wi = roots.im;
+  for (let p = 0; p < m; p++) {
+    const w1r = wr[p * stride]!, w1i = wi[p * stride]!;
+    for (let q = 0; q < stride; q++) {
+      const i0 = q + stride * p;
+      const i1 = i0 + stride * m;
+      const o = q + stride * 2 * p;
+      const ar = xr[i0]!, ai = xi[i0]!, br = xr[i1]!, bi = xi[i1]!;
+      yr[o] = ar + br;
+      yi[o] = ai + bi;
+      const dr = ar - br, di = ai - bi;
+      yr[o + stride] = dr * w1r - di * w1i;
+      yi[o + stride] = dr * w1i + di * w1r;
+    }
+  }
+}
+
+/** Radix-3 butterflies (see `pass`). */
+function pass3(
+  length: number,
+  stride: number,
+  xr: Float64Array,
+  xi: Float64Array,
+  yr: Float64Array,
+  yi: Float64Array,
+  roots: UnitRoots,
+): void {
+  const m = length / 3;
+  const wr = roots.re;
+  const wi = roots.im;
+  const c = Math.sqrt(3) / 2;
+  for (let p = 0; p < m; p++) {
+    const t1 = p * stride;
+    const w1r = wr[t1]!, w1i = wi[t1]!, w2r = wr[2 * t1]!, w2i = wi[2 * t1]!;
+    for (let q = 0; q < stride; q++) {
+      const i0 = q + stride * p;
+      const i1 = i0 + stride * m;
+      const i2 = i1 + stride * m;
+      const a0r = xr[i0]!, a0i = xi[i0]!;
+      const tr = xr[i1]! + xr[i2]!, ti = xi[i1]! + xi[i2]!;
+      const ur = xr[i1]! - xr[i2]!, ui = xi[i1]! - xi[i2]!;
+      const o = q + stride * 3 * p;
+      yr[o] = a0r + tr;
+      yi[o] = a0i + ti;
+      const br = a0r - tr / 2, bi = a0i - ti / 2;
+      const y1r = br + c * ui, y1i = bi - c * ur;
+      const y2r = br - c * ui, y2i = bi + c * ur;
+      yr[o + stride] = y1r * w1r - y1i * w1i;
+      yi[o + stride] = y1r * w1i + y1i * w1r;
+      yr[o + 2 * stride] = y2r * w2r - y2i * w2i;
+      yi[o + 2 * stride] = y2r * w2i + y2i * w2r;
+    }
+  }
+}
+
+/** Radix-5 butterflies (see `pass`). */
+function pass5(
+  length: number,
+  stride: number,
+  xr: Float64Array,
+  xi: Float64Array,
+  yr: Float64Array,
+  yi: Float64Array,
+  roots: UnitRoots,
+): void {
+  const m = length / 5;
+  const wr = roots.re;
+  const wi = roots.im;
+  const c1 = Math.cos((2 * Math.PI) / 5), c2 = Math.cos((4 * Math.PI) / 5);
+  const s1 = Math.sin((2 * Math.PI) / 5), s2 = Math.sin((4 * Math.PI) / 5);
+  for (let p = 0; p < m; p++) {
+    const t1 = p * stride;
+    const w1r = wr[t1]!, w1i = wi[t1]!, w2r = wr[2 * t1]!, w2i = wi[2 * t1]!;
+    const w3r = wr[3 * t1]!, w3i = wi[3 * t1]!, w4r = wr[4 * t1]!, w4i = wi[4 * t1]!;
+    for (let q = 0; q < stride; q++) {
+      const i0 = q + stride * p;
+      const i1 = i0 + stride * m;
+      const i2 = i1 + stride * m;
+      const i3 = i2 + stride * m;
+      const i4 = i3 + stride * m;
+      const a0r = xr[i0]!, a0i = xi[i0]!;
+      const t1r = xr[i1]! + xr[i4]!, t1i = xi[i1]! + xi[i4]!;
+      const t2r = xr[i2]! + xr[i3]!, t2i = xi[i2]! + xi[i3]!;
+      const u1r = xr[i1]! - xr[i4]!, u1i = xi[i1]! - xi[i4]!;
+      const u2r = xr[i2]! - xr[i3]!, u2i = xi[i2]! - xi[i3]!;
+      const o = q + stride * 5 * p;
+      yr[o] = a0r + t1r + t2r;
+      yi[o] = a0i + t1i + t2i;
+      const b1r = a0r + c1 * t1r + c2 * t2r, b1i = a0i + c1 * t1i + c2 * t2i;
+      const b2r = a0r + c2 * t1r + c1 * t2r, b2i = a0i + c2 * t1i + c1 * t2i;
+      const e1r = s1 * u1r + s2 * u2r, e1i = s1 * u1i + s2 * u2i;
+      const e2r = s2 * u1r - s1 * u2r, e2i = s2 * u1i - s1 * u2i;
+      // −i·e = e.im − i·e.re
+      const y1r = b1r + e1i, y1i = b1i - e1r;
+      const y4r = b1r - e1i, y4i = b1i + e1r;
+      const y2r = b2r + e2i, y2i = b2i - e2r;
+      const y3r = b2r - e2i, y3i = b2i + e2r;
+      yr[o + stride] = y1r * w1r - y1i * w1i;
+      yi[o + stride] = y1r * w1i + y1i * w1r;
+      yr[o + 2 * stride] = y2r * w2r - y2i * w2i;
+      yi[o + 2 * stride] = y2r * w2i + y2i * w2r;
+      yr[o + 3 * stride] = y3r * w3r - y3i * w3i;
+      yi[o + 3 * stride] = y3r * w3i + y3i * w3r;
+      yr[o + 4 * stride] = y4r * w4r - y4i * w4i;
+      yi[o + 4 * stride] = y4r * w4i + y4i * w4r;
+    }
+  }
+}
+
+/** Any other small prime radix: a direct DFT of `radix` points per butterfly (see `pass`). */
+function passGeneric(
   radix: number,
   length: number,
   stride: number,
@@ -80,120 +253,6 @@ function pass(
   const wr = roots.re;
   const wi = roots.im;
   const n = length * stride;
-  if (radix === 4) {
-    for (let p = 0; p < m; p++) {
-      const t1 = p * stride;
-      const w1r = wr[t1]!, w1i = wi[t1]!, w2r = wr[2 * t1]!, w2i = wi[2 * t1]!, w3r = wr[3 * t1]!, w3i = wi[3 * t1]!;
-      for (let q = 0; q < stride; q++) {
-        const i0 = q + stride * p;
-        const i1 = i0 + stride * m;
-        const i2 = i1 + stride * m;
-        const i3 = i2 + stride * m;
-        const s0r = xr[i0]! + xr[i2]!, s0i = xi[i0]! + xi[i2]!;
-        const d0r = xr[i0]! - xr[i2]!, d0i = xi[i0]! - xi[i2]!;
-        const s1r = xr[i1]! + xr[i3]!, s1i = xi[i1]! + xi[i3]!;
-        const d1r = xr[i1]! - xr[i3]!, d1i = xi[i1]! - xi[i3]!;
-        const o = q + stride * 4 * p;
-        yr[o] = s0r + s1r;
-        yi[o] = s0i + s1i;
-        const a1r = d0r + d1i, a1i = d0i - d1r;
-        yr[o + stride] = a1r * w1r - a1i * w1i;
-        yi[o + stride] = a1r * w1i + a1i * w1r;
-        const a2r = s0r - s1r, a2i = s0i - s1i;
-        yr[o + 2 * stride] = a2r * w2r - a2i * w2i;
-        yi[o + 2 * stride] = a2r * w2i + a2i * w2r;
-        const a3r = d0r - d1i, a3i = d0i + d1r;
-        yr[o + 3 * stride] = a3r * w3r - a3i * w3i;
-        yi[o + 3 * stride] = a3r * w3i + a3i * w3r;
-      }
-    }
-    return;
-  }
-  if (radix === 2) {
-    for (let p = 0; p < m; p++) {
-      const w1r = wr[p * stride]!, w1i = wi[p * stride]!;
-      for (let q = 0; q < stride; q++) {
-        const i0 = q + stride * p;
-        const i1 = i0 + stride * m;
-        const o = q + stride * 2 * p;
-        const ar = xr[i0]!, ai = xi[i0]!, br = xr[i1]!, bi = xi[i1]!;
-        yr[o] = ar + br;
-        yi[o] = ai + bi;
-        const dr = ar - br, di = ai - bi;
-        yr[o + stride] = dr * w1r - di * w1i;
-        yi[o + stride] = dr * w1i + di * w1r;
-      }
-    }
-    return;
-  }
-  if (radix === 3) {
-    const c = Math.sqrt(3) / 2;
-    for (let p = 0; p < m; p++) {
-      const t1 = p * stride;
-      const w1r = wr[t1]!, w1i = wi[t1]!, w2r = wr[2 * t1]!, w2i = wi[2 * t1]!;
-      for (let q = 0; q < stride; q++) {
-        const i0 = q + stride * p;
-        const i1 = i0 + stride * m;
-        const i2 = i1 + stride * m;
-        const a0r = xr[i0]!, a0i = xi[i0]!;
-        const tr = xr[i1]! + xr[i2]!, ti = xi[i1]! + xi[i2]!;
-        const ur = xr[i1]! - xr[i2]!, ui = xi[i1]! - xi[i2]!;
-        const o = q + stride * 3 * p;
-        yr[o] = a0r + tr;
-        yi[o] = a0i + ti;
-        const br = a0r - tr / 2, bi = a0i - ti / 2;
-        const y1r = br + c * ui, y1i = bi - c * ur;
-        const y2r = br - c * ui, y2i = bi + c * ur;
-        yr[o + stride] = y1r * w1r - y1i * w1i;
-        yi[o + stride] = y1r * w1i + y1i * w1r;
-        yr[o + 2 * stride] = y2r * w2r - y2i * w2i;
-        yi[o + 2 * stride] = y2r * w2i + y2i * w2r;
-      }
-    }
-    return;
-  }
-  if (radix === 5) {
-    const c1 = Math.cos((2 * Math.PI) / 5), c2 = Math.cos((4 * Math.PI) / 5);
-    const s1 = Math.sin((2 * Math.PI) / 5), s2 = Math.sin((4 * Math.PI) / 5);
-    for (let p = 0; p < m; p++) {
-      const t1 = p * stride;
-      const w1r = wr[t1]!, w1i = wi[t1]!, w2r = wr[2 * t1]!, w2i = wi[2 * t1]!;
-      const w3r = wr[3 * t1]!, w3i = wi[3 * t1]!, w4r = wr[4 * t1]!, w4i = wi[4 * t1]!;
-      for (let q = 0; q < stride; q++) {
-        const i0 = q + stride * p;
-        const i1 = i0 + stride * m;
-        const i2 = i1 + stride * m;
-        const i3 = i2 + stride * m;
-        const i4 = i3 + stride * m;
-        const a0r = xr[i0]!, a0i = xi[i0]!;
-        const t1r = xr[i1]! + xr[i4]!, t1i = xi[i1]! + xi[i4]!;
-        const t2r = xr[i2]! + xr[i3]!, t2i = xi[i2]! + xi[i3]!;
-        const u1r = xr[i1]! - xr[i4]!, u1i = xi[i1]! - xi[i4]!;
-        const u2r = xr[i2]! - xr[i3]!, u2i = xi[i2]! - xi[i3]!;
-        const o = q + stride * 5 * p;
-        yr[o] = a0r + t1r + t2r;
-        yi[o] = a0i + t1i + t2i;
-        const b1r = a0r + c1 * t1r + c2 * t2r, b1i = a0i + c1 * t1i + c2 * t2i;
-        const b2r = a0r + c2 * t1r + c1 * t2r, b2i = a0i + c2 * t1i + c1 * t2i;
-        const e1r = s1 * u1r + s2 * u2r, e1i = s1 * u1i + s2 * u2i;
-        const e2r = s2 * u1r - s1 * u2r, e2i = s2 * u1i - s1 * u2i;
-        // −i·e = e.im − i·e.re
-        const y1r = b1r + e1i, y1i = b1i - e1r;
-        const y4r = b1r - e1i, y4i = b1i + e1r;
-        const y2r = b2r + e2i, y2i = b2i - e2r;
-        const y3r = b2r - e2i, y3i = b2i + e2r;
-        yr[o + stride] = y1r * w1r - y1i * w1i;
-        yi[o + stride] = y1r * w1i + y1i * w1r;
-        yr[o + 2 * stride] = y2r * w2r - y2i * w2i;
-        yi[o + 2 * stride] = y2r * w2i + y2i * w2r;
-        yr[o + 3 * stride] = y3r * w3r - y3i * w3i;
-        yi[o + 3 * stride] = y3r * w3i + y3i * w3r;
-        yr[o + 4 * stride] = y4r * w4r - y4i * w4i;
-        yi[o + 4 * stride] = y4r * w4i + y4i * w4r;
-      }
-    }
-    return;
-  }
   // Any other small prime: a direct DFT of `radix` points per butterfly. ω^{jk} = roots[(j·k mod radix)·(n/radix)].
   const rootStep = n / radix;
   const ar = new Float64Array(radix);
@@ -221,6 +280,34 @@ function pass(
       }
     }
   }
+}
+
+/**
+ * One decimation-in-frequency Stockham pass: for the current length `length` and stride `stride`, the butterflies of
+ * radix `radix` read x[q + stride·(p + k·m)] and write y[q + stride·(radix·p + j)], twiddled by e^{−2πi·p·j/length}.
+ * `roots` holds e^{−2πik/N} for the full length N = length·stride, so that twiddle is roots[p·j·stride].
+ */
+function pass(
+  radix: number,
+  length: number,
+  stride: number,
+  xr: Float64Array,
+  xi: Float64Array,
+  yr: Float64Array,
+  yi: Float64Array,
+  roots: UnitRoots,
+): void {
+  // One function per radix: each is small and monomorphic, so V8 optimises each loop on its own, early in a cold run.
+  if (radix === 4) pass4(length, stride, xr, xi, yr, yi, roots);
+  else if (radix === 2) pass2(length, stride, xr, xi, yr, yi, roots);
+  else if (radix === 5) pass5(length, stride, xr, xi, yr, yi, roots);
+  else if (radix === 3) pass3(length, stride, xr, xi, yr, yi, roots);
+  else passGeneric(radix, length, stride, xr, xi, yr, yi, roots);
+}
+
+/** True when n factors into primes of at most MAX_GENERIC_RADIX, so that it needs no Bluestein transform. */
+export function smallPrimeFactors(n: number): boolean {
+  return factorize(n) !== null;
 }
 
 /** Runs the passes for `factors`; returns whichever buffer pair ends up holding the transform. */
@@ -322,6 +409,16 @@ export function realDftMagnitudes(x: ArrayLike<number>): Float64Array {
     packedRe[j] = x[2 * j]!;
     packedIm[j] = x[2 * j + 1]!;
   }
+  return evenRealDftMagnitudes(packedRe, packedIm);
+}
+
+/**
+ * realDftMagnitudes of a real sequence of even length n = 2h, given as h complex points (the even samples as real
+ * parts, the odd as imaginary), when h factors into small primes. The inputs are overwritten.
+ */
+export function evenRealDftMagnitudes(packedRe: Float64Array, packedIm: Float64Array): Float64Array {
+  const half = packedRe.length;
+  const magnitudes = new Float64Array(half + 1);
   const roots = unitRoots(half);
   const z = stockham(factorize(half) ?? [], packedRe, packedIm, roots);
   // The split needs e^{−2πik/n}: a root of length n/2 for even k, that root turned by e^{−2πi/n} for odd k.

@@ -11,14 +11,14 @@ import { DEFAULT_OVERLAPPING_TEMPLATE_LENGTH, overlappingTemplateTest } from './
 import { randomExcursionsTest } from './random-excursions';
 import { randomExcursionsVariantTest } from './random-excursions-variant';
 import { rankTest } from './rank';
-import type { TestResult } from './result';
+import { TEST_NAMES, type TestName, type TestResult } from './result';
 import { runsTest } from './runs';
 import { DEFAULT_SERIAL_LENGTH, serialTest } from './serial';
 import { universalTest } from './universal';
 
 export { analyzeStreams, DEFAULT_ALPHA, passRateBounds, type StreamAnalysis } from './analysis';
 export { bitsFromAscii, bitsFromBytes } from './bits';
-export { TEST_NAMES, type TestName, type TestResult } from './result';
+export { formatCount, TEST_NAMES, type TestName, type TestResult } from './result';
 export {
   approximateEntropyTest,
   blockFrequencyTest,
@@ -58,22 +58,40 @@ export interface BatteryOptions {
  * order NIST STS reports them. A test that cannot run on this sequence is listed with pValue null and a reason.
  */
 export function runBattery(bits: Uint8Array, options: BatteryOptions = {}): TestResult[] {
+  return runTests(bits, TEST_NAMES, options);
+}
+
+/**
+ * The results of the tests named in `tests` only, in the order NIST STS reports them; runBattery with every test. Two
+ * threads can each run a part (the CLI gives the FFT and linear complexity tests to a worker) and merge the parts with
+ * mergeResults.
+ */
+export function runTests(bits: Uint8Array, tests: readonly TestName[], options: BatteryOptions = {}): TestResult[] {
   assertBitSequence(bits);
-  return [
-    frequencyTest(bits),
-    blockFrequencyTest(bits, options.blockFrequencyBlockLength ?? DEFAULT_BLOCK_FREQUENCY_LENGTH),
-    ...cumulativeSumsTest(bits),
-    runsTest(bits),
-    longestRunTest(bits),
-    rankTest(bits),
-    dftTest(bits),
-    ...nonOverlappingTemplateTest(bits, { templateLength: options.nonOverlappingTemplateLength ?? DEFAULT_TEMPLATE_LENGTH }),
-    overlappingTemplateTest(bits, options.overlappingTemplateLength ?? DEFAULT_OVERLAPPING_TEMPLATE_LENGTH),
-    universalTest(bits),
-    approximateEntropyTest(bits, options.approximateEntropyBlockLength ?? DEFAULT_APPROXIMATE_ENTROPY_LENGTH),
-    ...randomExcursionsTest(bits),
-    ...randomExcursionsVariantTest(bits),
-    ...serialTest(bits, options.serialBlockLength ?? DEFAULT_SERIAL_LENGTH),
-    linearComplexityTest(bits, options.linearComplexityBlockLength ?? DEFAULT_LINEAR_COMPLEXITY_LENGTH),
-  ];
+  const run: Record<TestName, () => TestResult | TestResult[]> = {
+    Frequency: () => frequencyTest(bits),
+    BlockFrequency: () => blockFrequencyTest(bits, options.blockFrequencyBlockLength ?? DEFAULT_BLOCK_FREQUENCY_LENGTH),
+    CumulativeSums: () => cumulativeSumsTest(bits),
+    Runs: () => runsTest(bits),
+    LongestRun: () => longestRunTest(bits),
+    Rank: () => rankTest(bits),
+    FFT: () => dftTest(bits),
+    NonOverlappingTemplate: () =>
+      nonOverlappingTemplateTest(bits, { templateLength: options.nonOverlappingTemplateLength ?? DEFAULT_TEMPLATE_LENGTH }),
+    OverlappingTemplate: () => overlappingTemplateTest(bits, options.overlappingTemplateLength ?? DEFAULT_OVERLAPPING_TEMPLATE_LENGTH),
+    Universal: () => universalTest(bits),
+    ApproximateEntropy: () => approximateEntropyTest(bits, options.approximateEntropyBlockLength ?? DEFAULT_APPROXIMATE_ENTROPY_LENGTH),
+    RandomExcursions: () => randomExcursionsTest(bits),
+    RandomExcursionsVariant: () => randomExcursionsVariantTest(bits),
+    Serial: () => serialTest(bits, options.serialBlockLength ?? DEFAULT_SERIAL_LENGTH),
+    LinearComplexity: () => linearComplexityTest(bits, options.linearComplexityBlockLength ?? DEFAULT_LINEAR_COMPLEXITY_LENGTH),
+  };
+  return TEST_NAMES.filter((test) => tests.includes(test)).flatMap((test) => run[test]());
+}
+
+/** The results of several runTests calls on one sequence, in the order NIST STS reports them. */
+export function mergeResults(...parts: TestResult[][]): TestResult[] {
+  const order = new Map<string, number>(TEST_NAMES.map((test, i) => [test, i]));
+  // Array.prototype.sort is stable, so the subtests of a test keep their order.
+  return parts.flat().sort((a, b) => order.get(a.test)! - order.get(b.test)!);
 }

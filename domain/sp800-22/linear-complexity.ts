@@ -1,3 +1,4 @@
+import { packedBits, window32 } from './packed';
 import { computed, formatCount, notApplicable, requireIntegerParameter, SINGLE, type TestResult } from './result';
 import { igamc } from './special-functions';
 
@@ -32,7 +33,13 @@ function parity(word: number): number {
  * polynomials are bit sets, and the block is stored reversed, so the bits s_N, s_{N−1}, … that meet the coefficients
  * c_0, c_1, … at step N are a contiguous run of it and a discrepancy is the parity of a few word-wise ANDs.
  */
-export function linearComplexity(bits: Uint8Array, start: number, length: number, scratch: BerlekampMasseyScratch): number {
+export function linearComplexity(
+  bits: Uint8Array,
+  start: number,
+  length: number,
+  scratch: BerlekampMasseyScratch,
+  packed: Int32Array = packedBits(bits).words,
+): number {
   const { words, reversed } = scratch;
   const [connection, first, second] = scratch.buffers as [Int32Array, Int32Array, Int32Array];
   let previous = first;
@@ -40,7 +47,15 @@ export function linearComplexity(bits: Uint8Array, start: number, length: number
   connection.fill(0);
   previous.fill(0);
   reversed.fill(0);
-  for (let k = 0; k < length; k++) reversed[k >>> 5]! |= bits[start + length - 1 - k]! << (k & 31);
+  // Bit k of `reversed` is s_{length−1−k}: read most significant bit first, the 32 bits ending at that one are already
+  // in that order, so each word is one window of the packed sequence (the bits before the block masked off).
+  for (let w = 0, end = start + length; 32 * w < length; w++) {
+    const position = end - 32 * (w + 1);
+    let word = position >= 0 ? window32(packed, position) : window32(packed, 0) >>> -position;
+    const remaining = length - 32 * w;
+    if (remaining < 32) word &= (1 << remaining) - 1;
+    reversed[w] = word;
+  }
   connection[0] = 1;
   previous[0] = 1;
   let previousWords = 1;
@@ -94,8 +109,9 @@ export function linearComplexityTest(bits: Uint8Array, blockLength = DEFAULT_LIN
   const sign = M % 2 === 0 ? 1 : -1;
   const frequencies = new Array<number>(7).fill(0);
   const scratch = new BerlekampMasseyScratch(M);
+  const packed = packedBits(bits).words;
   for (let block = 0; block < blocks; block++) {
-    const complexity = linearComplexity(bits, block * M, M, scratch);
+    const complexity = linearComplexity(bits, block * M, M, scratch, packed);
     const t = sign * (complexity - mean) + 2 / 9;
     const category = t <= -2.5 ? 0 : t <= -1.5 ? 1 : t <= -0.5 ? 2 : t <= 0.5 ? 3 : t <= 1.5 ? 4 : t <= 2.5 ? 5 : 6;
     frequencies[category]!++;

@@ -1,3 +1,4 @@
+import { packedBits } from './packed';
 import { computed, formatCount, notApplicable, requireIntegerParameter, type TestResult } from './result';
 import { igamc } from './special-functions';
 
@@ -42,9 +43,10 @@ export interface NonOverlappingTemplateOptions {
  * SP 800-22 §2.7, the non-overlapping template matching test, one result per template (subtest = its bits).
  * Statistic: χ²(obs) over the N blocks.
  *
- * Rather than sliding every template along the sequence, the windows of every block are bucketed by value once; each
- * template then walks only its own bucket, counting a match when it starts at or after the end of the previous one
- * (the reference's skip of m−1 bits after a match).
+ * Rather than sliding every template along the sequence, the windows of every block are counted by value once, read
+ * from the packed sequence. An aperiodic template's count is its window count; a periodic one (only when passed in
+ * `templates`) walks the positions of its windows, counting a match when it starts at or after the end of the previous
+ * one (the reference's skip of m−1 bits after a match).
  */
 export function nonOverlappingTemplateTest(bits: Uint8Array, options: NonOverlappingTemplateOptions = {}): TestResult[] {
   const m = requireIntegerParameter('NonOverlappingTemplate template length m', options.templateLength ?? DEFAULT_TEMPLATE_LENGTH, 2, 21);
@@ -62,26 +64,41 @@ export function nonOverlappingTemplateTest(bits: Uint8Array, options: NonOverlap
 
   const windowsPerBlock = blockLength - m + 1;
   const values = 2 ** m;
-  const mask = values - 1;
-  const window = new Uint32Array(windowsPerBlock);
+  const words = packedBits(bits).words;
+  // An aperiodic template cannot overlap itself, so the reference's scan (skip m − 1 bits after a match) counts every
+  // occurrence of it: its count is the number of windows with its value. Only a periodic template, which a caller may
+  // pass in `templates`, needs the positions of its windows.
+  const periodic = templates.some((template) => !isAperiodic(template, m));
+  const counts = new Int32Array(values);
   const bucketStart = new Uint32Array(values + 1);
-  const positions = new Uint32Array(windowsPerBlock);
+  const positions = periodic ? new Uint32Array(windowsPerBlock) : null;
+  const window = periodic ? new Uint32Array(windowsPerBlock) : null;
   // matches[t * blocks + i]: non-overlapping occurrences of templates[t] in block i.
   const matches = new Float64Array(templates.length * blocks);
+  const shift = 32 - m;
   for (let block = 0; block < blocks; block++) {
     const base = block * blockLength;
-    let value = 0;
-    for (let j = 0; j < m - 1; j++) value = (value << 1) | bits[base + j]!;
-    bucketStart.fill(0);
+    counts.fill(0);
     for (let j = 0; j < windowsPerBlock; j++) {
-      value = ((value << 1) | bits[base + j + m - 1]!) & mask;
-      window[j] = value;
-      bucketStart[value + 1]!++;
+      const position = base + j;
+      const w = position >>> 5;
+      const offset = position & 31;
+      const word = offset === 0 ? words[w]! : (words[w]! << offset) | (words[w + 1]! >>> (32 - offset));
+      const value = word >>> shift;
+      counts[value]!++;
+      if (window !== null) window[j] = value;
     }
-    for (let v = 0; v < values; v++) bucketStart[v + 1]! += bucketStart[v]!;
-    const fill = bucketStart.slice(0, values);
-    for (let j = 0; j < windowsPerBlock; j++) positions[fill[window[j]!]!++] = j;
+    if (positions !== null && window !== null) {
+      bucketStart[0] = 0;
+      for (let v = 0; v < values; v++) bucketStart[v + 1] = bucketStart[v]! + counts[v]!;
+      const fill = bucketStart.slice(0, values);
+      for (let j = 0; j < windowsPerBlock; j++) positions[fill[window[j]!]!++] = j;
+    }
     templates.forEach((template, t) => {
+      if (positions === null || isAperiodic(template, m)) {
+        matches[t * blocks + block] = counts[template]!;
+        return;
+      }
       let count = 0;
       let nextFree = 0;
       for (let k = bucketStart[template]!, end = bucketStart[template + 1]!; k < end; k++) {

@@ -1,6 +1,7 @@
 import { minimumCycles, stateName, type RandomExcursionsOptions } from './random-excursions';
 import { computed, formatCount, notApplicable, type TestResult } from './result';
 import { erfc } from './special-functions';
+import { walkSummary } from './walk';
 
 const STATES = [-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
@@ -14,14 +15,8 @@ export function randomExcursionsVariantTest(bits: Uint8Array, options: RandomExc
     STATES.map((x) => notApplicable('RandomExcursionsVariant', stateName(x), reason));
   if (n === 0) return notApplicableAll('the sequence is empty');
 
-  // visits[x + 9] counts state x (returns to 0 in slot 9); every state beyond ±9 lands in slot 19, so the count needs
-  // no branch on where the walk is.
-  const visits = new Float64Array(20);
-  let walk = 0;
-  for (let i = 0; i < n; i++) {
-    walk += 2 * bits[i]! - 1;
-    visits[Math.min((walk + 9) >>> 0, 19)]!++;
-  }
+  // visits[x + 9]: visits to state x (returns to 0 at index 9).
+  const { visits, final: walk } = walkSummary(bits);
   const zeros = visits[9]!;
   const cycles = walk === 0 ? zeros : zeros + 1;
   const required = options.minimumCycles ?? minimumCycles(n, true);

@@ -1,5 +1,6 @@
 import { computed, formatCount, notApplicable, type TestResult } from './result';
 import { igamc } from './special-functions';
+import { walkSummary } from './walk';
 
 const STATES = [-4, -3, -2, -1, 1, 2, 3, 4];
 /** π_k(x) for k = 0 … 5 visits (the last class is ≥ 5), indexed by |x|, as tabulated in NIST STS 2.1.2. */
@@ -41,12 +42,9 @@ export function randomExcursionsTest(bits: Uint8Array, options: RandomExcursions
     STATES.map((x) => notApplicable('RandomExcursions', stateName(x), reason));
   if (n === 0) return notApplicableAll('the sequence is empty');
 
-  let zeros = 0;
-  let walk = 0;
-  for (let i = 0; i < n; i++) {
-    walk += 2 * bits[i]! - 1;
-    if (walk === 0) zeros++;
-  }
+  const summary = walkSummary(bits);
+  const zeros = summary.visits[9]!;
+  const walk = summary.final;
   const cycles = walk === 0 ? zeros : zeros + 1;
   const cycleTable = Math.max(1000, Math.floor(n / 100));
   if (zeros > cycleTable) {
@@ -57,24 +55,8 @@ export function randomExcursionsTest(bits: Uint8Array, options: RandomExcursions
     return notApplicableAll(`${formatCount(cycles)} cycles, fewer than the ${formatCount(Math.ceil(required))} required`);
   }
 
-  // classes[k * 8 + s]: cycles with k visits (k = 5 meaning ≥ 5) to STATES[s]. visits[x + 4] counts state x in the
-  // current cycle; every state beyond ±4 lands in slot 9, so the count needs no branch on where the walk is.
-  const classes = new Float64Array(6 * STATES.length);
-  const visits = new Int32Array(10);
-  const closeCycle = (): void => {
-    for (let s = 0; s < STATES.length; s++) {
-      const x = STATES[s]!;
-      classes[Math.min(visits[x + 4]!, 5) * STATES.length + s]!++;
-    }
-    visits.fill(0);
-  };
-  walk = 0;
-  for (let i = 0; i < n; i++) {
-    walk += 2 * bits[i]! - 1;
-    if (walk === 0) closeCycle();
-    else visits[Math.min((walk + 4) >>> 0, 9)]!++;
-  }
-  if (walk !== 0) closeCycle();
+  // classes[k * 8 + s]: cycles with k visits (k = 5 meaning ≥ 5) to STATES[s].
+  const classes = summary.classes;
 
   return STATES.map((x, s) => {
     const probabilities = PROBABILITIES[Math.abs(x)]!;

@@ -1,3 +1,4 @@
+import { packedBits, reverse32 } from './packed';
 import { computed, formatCount, notApplicable, requireIntegerParameter, SINGLE, type TestResult } from './result';
 
 export const DEFAULT_MATRIX_SIZE = 32;
@@ -86,9 +87,15 @@ export function rankTest(bits: Uint8Array, matrixSize = DEFAULT_MATRIX_SIZE): Te
   let full = 0;
   let fullMinusOne = 0;
   const rows = new Int32Array(matrixSize);
+  // 32×32 rows are whole words of the packed sequence, bit j of a row (column j) being its bit 31 − j.
+  const words = matrixSize === 32 ? packedBits(bits).words : null;
   for (let k = 0; k < matrices; k++) {
     const base = k * cells;
     for (let i = 0; i < matrixSize; i++) {
+      if (words !== null) {
+        rows[i] = reverse32(words[k * 32 + i]!);
+        continue;
+      }
       let row = 0;
       const start = base + i * matrixSize;
       for (let j = 0; j < matrixSize; j++) row |= bits[start + j]! << j;

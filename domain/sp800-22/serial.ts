@@ -8,7 +8,7 @@ export const DEFAULT_SERIAL_LENGTH = 16;
 function psiSquared(counts: Uint32Array, m: number, n: number): number {
   if (m <= 0) return 0;
   let sum = 0;
-  for (const count of counts) sum += count * count;
+  for (let i = 0; i < counts.length; i++) sum += counts[i]! * counts[i]!;
   return (sum * 2 ** m) / n - n;
 }
 

@@ -1,3 +1,4 @@
+import { packedBits } from './packed';
 import { computed, formatCount, notApplicable, requireIntegerParameter, SINGLE, type TestResult } from './result';
 import { erfc } from './special-functions';
 
@@ -57,9 +58,13 @@ export function universalTest(bits: Uint8Array, options: UniversalOptions = {}):
   const lastSeen = new Float64Array(2 ** L);
   let sum = 0;
   const log2 = Math.log(2);
+  const words = packedBits(bits).words;
+  const shift = 32 - L;
   for (let i = 1, start = 0; i <= Q + K; i++, start += L) {
-    let value = 0;
-    for (let j = 0; j < L; j++) value = value * 2 + bits[start + j]!;
+    // The L ≤ 16 bits of the block: the top of the 32-bit window of the packed sequence that starts with it.
+    const w = start >>> 5;
+    const offset = start & 31;
+    const value = (offset === 0 ? words[w]! : (words[w]! << offset) | (words[w + 1]! >>> (32 - offset))) >>> shift;
     if (i > Q) sum += Math.log(i - lastSeen[value]!) / log2;
     lastSeen[value] = i;
   }

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { bitsFromBytes, mergeResults, runBattery, runTests, TEST_NAMES, type TestName } from '../../../domain/sp800-22';
+
+/** SHA-256 in a chain from a fixed seed: the same bytes on every run. */
+function pseudoRandomBytes(count: number, seed: string): Buffer {
+  const blocks: Buffer[] = [];
+  let block = createHash('sha256').update(seed).digest();
+  for (let total = 0; total < count; total += block.length) {
+    blocks.push(block);
+    block = createHash('sha256').update(block).digest();
+  }
+  return Buffer.concat(blocks).subarray(0, count);
+}
+
+describe('runTests and mergeResults', () => {
+  // keyrotor sts runs the FFT test on a worker thread and the others on its own, then merges the two parts.
+  const bits = bitsFromBytes(pseudoRandomBytes(20_000, 'keyrotor battery parts'));
+  const whole = runBattery(bits);
+
+  it('give the battery in NIST STS order when the tests are split in two', () => {
+    const worker: TestName[] = ['FFT', 'LinearComplexity'];
+    const main = TEST_NAMES.filter((test) => !worker.includes(test));
+    expect(mergeResults(runTests(bits, main), runTests(bits, worker))).toEqual(whole);
+    expect(mergeResults(runTests(bits, worker), runTests(bits, main))).toEqual(whole);
+  });
+
+  it('run only the tests named, each with all its subtests', () => {
+    const serial = runTests(bits, ['Serial', 'CumulativeSums']);
+    expect(serial.map((result) => `${result.test} ${result.subtest}`)).toEqual([
+      'CumulativeSums forward',
+      'CumulativeSums reverse',
+      'Serial p1',
+      'Serial p2',
+    ]);
+    expect(serial).toEqual(whole.filter((result) => result.test === 'Serial' || result.test === 'CumulativeSums'));
+  });
+});
