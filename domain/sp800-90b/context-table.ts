@@ -15,6 +15,13 @@ export function extendContextHash(hash: number, symbol: number, width: number): 
   return (Math.imul(symbol + 1, contextHashPowers[width]!) + hash) | 0;
 }
 
+/** One more than the largest symbol: the base in which a ContextTable numbers contexts densely. */
+export function symbolRadix(data: Uint8Array): number {
+  let max = 0;
+  for (let i = 0; i < data.length; i++) if (data[i]! > max) max = data[i]!;
+  return max + 1;
+}
+
 function spread(hash: number): number {
   const h = Math.imul(hash ^ (hash >>> 16), 0x45d9f3b);
   return h ^ (h >>> 16);
@@ -40,14 +47,25 @@ export class ContextTable {
   /** 1 when the context has had followers other than bestSymbol, whose counts are then all in `followers`. */
   private spilled: Uint8Array;
   private readonly followers = new FollowerCounts(16);
+  /**
+   * When the alphabet is small enough that every context of this width fits in 2^16 entries: id + 1 of each context
+   * by its value (its symbols as digits base alphabetSize), which replaces the hash table.
+   */
+  private readonly dense: Int32Array | undefined;
 
   constructor(
     private readonly data: Uint8Array,
     private readonly width: number,
     expectedContexts: number,
+    private readonly alphabetSize = 256,
   ) {
+    const contexts = alphabetSize ** width;
+    if (contexts <= 1 << 16) {
+      this.dense = new Int32Array(contexts);
+      expectedContexts = Math.min(expectedContexts, contexts);
+    }
     const capacity = 1 << Math.max(4, Math.ceil(Math.log2(expectedContexts * 2)));
-    this.slots = new Int32Array(2 * capacity);
+    this.slots = new Int32Array(this.dense ? 0 : 2 * capacity);
     this.mask = capacity - 1;
     this.start = new Int32Array(capacity >> 1);
     this.best = new Int32Array(capacity >> 1);
@@ -57,7 +75,8 @@ export class ContextTable {
 
   /** The id of the context data[at .. at+width-1], or -1. */
   find(at: number, hash: number): number {
-    const { slots, mask, data, width, start } = this;
+    const { slots, mask, data, width, start, dense } = this;
+    if (dense) return dense[this.denseCode(at)]! - 1;
     for (let slot = spread(hash) & mask; ; slot = (slot + 1) & mask) {
       const entry = slots[2 * slot + 1]!;
       if (entry === 0) return -1;
@@ -73,11 +92,24 @@ export class ContextTable {
   findOrAdd(at: number, hash: number): number {
     const found = this.find(at, hash);
     if (found >= 0) return found;
-    if ((this.size + 1) * 2 > this.slots.length >> 1) this.grow();
+    if (this.size + 1 > this.start.length) this.grow();
     const id = this.size++;
     this.start[id] = at;
-    this.place(id, hash);
+    if (this.dense) this.dense[this.denseCode(at)] = id + 1;
+    else this.place(id, hash);
     return id;
+  }
+
+  private denseCode(at: number): number {
+    const { data, width, alphabetSize } = this;
+    let code = 0;
+    for (let j = 0; j < width; j++) code = code * alphabetSize + data[at + j]!;
+    return code;
+  }
+
+  /** Where context `id` was first seen: it is data[start .. start + width - 1]. */
+  contextStart(id: number): number {
+    return this.start[id]!;
   }
 
   /** The follower context `id` predicts. */
@@ -127,9 +159,8 @@ export class ContextTable {
 
   private grow(): void {
     const old = this.slots;
-    const capacity = old.length;
-    this.slots = new Int32Array(2 * capacity);
-    this.mask = capacity - 1;
+    // The hash table's capacity doubles; the per-context arrays hold half of it.
+    const capacity = 2 * (this.mask + 1);
     const resize = <T extends Int32Array | Uint8Array>(array: T): T => {
       const next = new (array.constructor as new (length: number) => T)(capacity >> 1);
       next.set(array);
@@ -139,6 +170,9 @@ export class ContextTable {
     this.best = resize(this.best);
     this.bestSymbol = resize(this.bestSymbol);
     this.spilled = resize(this.spilled);
+    this.mask = capacity - 1;
+    if (this.dense) return;
+    this.slots = new Int32Array(2 * capacity);
     for (let slot = 0; slot < old.length; slot += 2) if (old[slot + 1] !== 0) this.place(old[slot + 1]! - 1, old[slot]!);
   }
 }

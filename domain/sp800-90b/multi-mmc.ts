@@ -1,4 +1,4 @@
-import { ContextTable, extendContextHash as importedExtendContextHash } from './context-table';
+import { ContextTable, extendContextHash as importedExtendContextHash, symbolRadix } from './context-table';
 import type { EstimatorOutcome } from './estimate';
 import { contextWindows as importedContextWindows } from './packed-bits';
 import { predictorEstimate, PredictorRecord, type PredictorScore, Scoreboard } from './prediction';
@@ -23,10 +23,11 @@ export function multiMmcEstimate(symbols: Uint8Array, alphabetSize: number): Est
 
 function score256(data: Uint8Array): PredictorScore {
   const length = data.length;
+  const radix = symbolRadix(data);
   const predictions = length - 2;
   // A model cannot hold more contexts than there are positions; the tables grow on demand up to the cap.
   const expected = Math.min(MAX_ENTRIES, length);
-  const tables = Array.from({ length: ORDERS }, (_, d) => new ContextTable(data, d + 1, expected));
+  const tables = Array.from({ length: ORDERS }, (_, d) => new ContextTable(data, d + 1, expected, radix));
   const entries = new Int32Array(ORDERS);
   for (let d = 0; d < ORDERS && d < predictions; d++) {
     // The initial contexts are prefixes data[0..d], so each hash is built from its right end.
