@@ -52,6 +52,8 @@ export class ContextTable {
    * by its value (its symbols as digits base alphabetSize), which replaces the hash table.
    */
   private readonly dense: Int32Array | undefined;
+  /** With dense contexts and few enough (context, follower) pairs: every pair's count, at id × radix + follower. */
+  private readonly denseFollowers: Int32Array | undefined;
 
   constructor(
     private readonly data: Uint8Array,
@@ -63,6 +65,7 @@ export class ContextTable {
     if (contexts <= 1 << 16) {
       this.dense = new Int32Array(contexts);
       expectedContexts = Math.min(expectedContexts, contexts);
+      if (contexts * alphabetSize <= 1 << 18) this.denseFollowers = new Int32Array(contexts * alphabetSize);
     }
     const capacity = 1 << Math.max(4, Math.ceil(Math.log2(expectedContexts * 2)));
     this.slots = new Int32Array(this.dense ? 0 : 2 * capacity);
@@ -90,14 +93,33 @@ export class ContextTable {
   }
 
   findOrAdd(at: number, hash: number): number {
-    const found = this.find(at, hash);
-    if (found >= 0) return found;
+    // Room for one more first (growing changes no id), so that one probe finds the context or the slot for it.
     if (this.size + 1 > this.start.length) this.grow();
-    const id = this.size++;
-    this.start[id] = at;
-    if (this.dense) this.dense[this.denseCode(at)] = id + 1;
-    else this.place(id, hash);
-    return id;
+    const { dense, data, width, start } = this;
+    if (dense) {
+      const code = this.denseCode(at);
+      if (dense[code] !== 0) return dense[code]! - 1;
+      const id = this.size++;
+      start[id] = at;
+      dense[code] = id + 1;
+      return id;
+    }
+    const { slots, mask } = this;
+    for (let slot = spread(hash) & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[2 * slot + 1]!;
+      if (entry === 0) {
+        const id = this.size++;
+        start[id] = at;
+        slots[2 * slot] = hash;
+        slots[2 * slot + 1] = id + 1;
+        return id;
+      }
+      if (slots[2 * slot] !== hash) continue;
+      const other = start[entry - 1]!;
+      let j = 0;
+      while (j < width && data[other + j] === data[at + j]) j++;
+      if (j === width) return entry - 1;
+    }
   }
 
   private denseCode(at: number): number {
@@ -127,6 +149,18 @@ export class ContextTable {
    */
   countFollower(id: number, symbol: number, mayAdd: boolean): boolean {
     const best = this.best[id]!;
+    const denseFollowers = this.denseFollowers;
+    if (denseFollowers) {
+      const at = id * this.alphabetSize + symbol;
+      const count = denseFollowers[at]!;
+      if (count === 0 && !mayAdd) return false;
+      denseFollowers[at] = count + 1;
+      if (count + 1 > best || (count + 1 === best && symbol > this.bestSymbol[id]!)) {
+        this.best[id] = count + 1;
+        this.bestSymbol[id] = symbol;
+      }
+      return count === 0;
+    }
     if (this.spilled[id] === 0) {
       if (best === 0 || symbol === this.bestSymbol[id]) {
         if (best === 0 && !mayAdd) return false;

@@ -38,6 +38,12 @@ function score256(data: Uint8Array): PredictorScore {
     entries[d] = 1;
   }
 
+  // Every model from this order up is full: past a missing context, nothing is left to do at a position.
+  let fullFrom = ORDERS;
+  const added = (d: number): void => {
+    if (++entries[d]! < MAX_ENTRIES) return;
+    while (fullFrom > 0 && entries[fullFrom - 1]! >= MAX_ENTRIES) fullFrom--;
+  };
   const board = new Scoreboard(ORDERS);
   const record = new PredictorRecord();
   for (let i = 2; i < length; i++) {
@@ -46,6 +52,7 @@ function score256(data: Uint8Array): PredictorScore {
     let found = false;
     let hash = 0;
     for (let d = 0; d < ORDERS && d <= i - 2; d++) {
+      if (!found && d >= fullFrom && d > 0) break;
       const at = i - d - 1;
       hash = extendContextHash(hash, data[at]!, d);
       const table = tables[d]!;
@@ -56,10 +63,10 @@ function score256(data: Uint8Array): PredictorScore {
       }
       if (found) {
         scorePrediction(board, record, d, speaker, table.predictedSymbol(id) === next);
-        if (table.countFollower(id, next, entries[d]! < MAX_ENTRIES)) entries[d]!++;
+        if (table.countFollower(id, next, entries[d]! < MAX_ENTRIES)) added(d);
       } else if (entries[d]! < MAX_ENTRIES) {
         table.countFollower(table.findOrAdd(at, hash), next, true);
-        entries[d]!++;
+        added(d);
       }
     }
   }
