@@ -113,8 +113,8 @@ function binaryScore(bits: Uint8Array): PredictorScore {
   }
 
   const windows = new Int32Array(CHUNK);
-  const found = new Int32Array(CHUNK);
-  const right = new Int32Array(CHUNK);
+  // Bit d: order d was right; bit 16 + d: order d had a prediction.
+  const marks = new Int32Array(CHUNK);
   const scores = new Int32Array(ORDERS);
   let winner = 0;
   let high = 0;
@@ -124,8 +124,7 @@ function binaryScore(bits: Uint8Array): PredictorScore {
   for (let from = 2; from < length; from += CHUNK) {
     const size = Math.min(CHUNK, length - from);
     contextWindows(bits, from, windows);
-    found.fill(0);
-    right.fill(0);
+    marks.fill(0);
     for (let d = 0; d < ORDERS; d++) {
       // Order d consults positions i >= d + 2.
       const first = Math.max(0, d + 2 - from);
@@ -139,8 +138,7 @@ function binaryScore(bits: Uint8Array): PredictorScore {
           const next = bits[from + j]!;
           const seen = -(zeros | ones) >>> 31;
           const prediction = ((ones - zeros) >>> 31) ^ 1;
-          found[j]! |= seen << d;
-          right[j]! |= (seen & (prediction ^ next ^ 1)) << d;
+          marks[j]! |= ((seen << 16) | (seen & (prediction ^ next ^ 1))) << d;
           counts[at + next]!++;
         }
       } else {
@@ -151,8 +149,7 @@ function binaryScore(bits: Uint8Array): PredictorScore {
           const next = bits[from + j]!;
           const seen = -(zeros | ones) >>> 31;
           const prediction = ((ones - zeros) >>> 31) ^ 1;
-          found[j]! |= seen << d;
-          right[j]! |= (seen & (prediction ^ next ^ 1)) << d;
+          marks[j]! |= ((seen << 16) | (seen & (prediction ^ next ^ 1))) << d;
           if (counts[at + next] !== 0) {
             counts[at + next]!++;
           } else if (capped < MAX_ENTRIES) {
@@ -163,17 +160,17 @@ function binaryScore(bits: Uint8Array): PredictorScore {
       }
     }
     for (let j = 0; j < size; j++) {
-      const marks = right[j]!;
+      const right = marks[j]! & 0xffff;
       // The model that speaks for this position is the winner before any of its scores.
-      if ((found[j]! >>> winner) & 1) {
-        if ((marks >>> winner) & 1) {
+      if ((marks[j]! >>> (16 + winner)) & 1) {
+        if ((right >>> winner) & 1) {
           correct++;
           if (++run > longestRun) longestRun = run;
         } else {
           run = 0;
         }
       }
-      for (let m = marks; m !== 0; m &= m - 1) {
+      for (let m = right; m !== 0; m &= m - 1) {
         const d = 31 - Math.clz32(m & -m);
         const score = ++scores[d]!;
         if (score >= high) {
