@@ -42,10 +42,15 @@ export interface ThreadOptions {
   onProgress?: ProgressListener;
   /** Hears of every job once the assessment is complete. */
   onTimings?: (timings: JobTiming[]) => void;
+  /** The total job weight below which no helper starts: MIN_WEIGHT_FOR_HELPERS by default. */
+  minWeightForHelpers?: number;
 }
 
 /** Plain JavaScript that loads the TypeScript sources through tsx, as entropy-thread-entry.js does. */
 const THREAD_ENTRY = join(__dirname, 'assessment-thread-entry.js');
+
+/** The total job weight (assessmentJobs) below which the assessment stays on one thread: 1e6 bits weigh 2.4e8. */
+export const MIN_WEIGHT_FOR_HELPERS = 1e9;
 
 /** Takes jobs from the shared counter until there are none left. */
 function takeJobs(samples: SampleSet, jobs: JobsRequest['jobs'], next: Int32Array, thread: number, onProgress: ProgressListener): DoneJobs {
@@ -66,11 +71,13 @@ function takeJobs(samples: SampleSet, jobs: JobsRequest['jobs'], next: Int32Arra
  * assessNonIid. This thread runs jobs while the helpers start, and `onProgress` hears of its own jobs only.
  */
 export async function assessNonIidInThreads(samples: SampleSet, options: ThreadOptions = {}): Promise<NonIidAssessment> {
-  const { threads = 2, onProgress = () => undefined, onTimings = () => undefined } = options;
-  const jobs = assessmentJobs(samples)
-    .sort((a, b) => b.weight - a.weight)
-    .map(({ estimator, track }) => ({ estimator, track }));
-  const helpers = Math.min(threads - 1, jobs.length - 1);
+  const { threads = 2, onProgress = () => undefined, onTimings = () => undefined, minWeightForHelpers = MIN_WEIGHT_FOR_HELPERS } = options;
+  const weighted = assessmentJobs(samples).sort((a, b) => b.weight - a.weight);
+  const jobs = weighted.map(({ estimator, track }) => ({ estimator, track }));
+  const total = weighted.reduce((sum, job) => sum + job.weight, 0);
+  // A helper costs a few hundred milliseconds to start (its thread, tsx, the estimators' code compiled anew): worth it
+  // for wide samples, not for a million bits.
+  const helpers = total < minWeightForHelpers ? 0 : Math.min(threads - 1, jobs.length - 1);
   if (helpers < 1) {
     const done = takeJobs(samples, jobs, new Int32Array(1), 0, onProgress);
     onTimings(done.timings);
