@@ -2,14 +2,16 @@
  * The SP 800-90B non-IID assessment on 1,000,000 fixed pseudo-random samples (SHA-256 in counter mode, each byte's
  * low `bits-per-sample` bits), timed against NIST's ea_non_iid on the same samples in the same run.
  *
- *   KEYROTOR_BENCH_NIST_EA=/path/to/ea_non_iid npx tsx bench/ea.ts [bits-per-sample=8] [samples=1000000] [rounds=3]
+ *   KEYROTOR_BENCH_NIST_EA=/path/to/ea_non_iid npx tsx bench/ea.ts [bits-per-sample=8] [samples=1000000] [rounds=3] [threads=2]
  *
+ * keyrotor runs as the harvester runs it: assessNonIidInThreads (adapters/entropy/assessment-threads.ts), which
+ * spreads the estimators over `threads` threads when the input is large enough to repay a helper's start-up.
  * The two alternate (NIST, keyrotor, NIST, keyrotor, …) so that a change in the machine's load hits both; the bench
  * reports medians and checks that every estimate agrees with NIST's to 1e-6. NIST runs with -a (the whole
  * bitstring, keyrotor's default) and -o, whose JSON carries its estimates to full precision; its time is the whole
- * process (start, reading the file, the estimators), keyrotor's is the assessment alone, in this process. Without
- * KEYROTOR_BENCH_NIST_EA there is no reference: the bench says so and prints no ratio. bench/README.md says how to
- * build the tool.
+ * process (start, reading the file, the estimators), keyrotor's is the assessment alone (a helper thread's start
+ * included). Without KEYROTOR_BENCH_NIST_EA there is no reference: the bench says so and prints no ratio.
+ * bench/README.md says how to build the tool.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
