@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import type { Assess, TestBattery } from '../../domain/entropy/node-entropy';
 import { bitsFromBytes, runBattery, type TestResult } from '../../domain/sp800-22';
-import { assessmentRows, assessNonIid, prepareSamples, type EstimatorRow } from '../../domain/sp800-90b';
+import { assessmentRows, prepareSamples, type EstimatorRow } from '../../domain/sp800-90b';
+import { assessNonIidInThreads } from './assessment-threads';
 
 /** What the thread is given (one test, run once), and what it answers. */
 type EntropyTestRequest = { kind: 'assessment'; samples: Uint8Array; bitsPerSample: number } | { kind: 'battery'; bytes: Uint8Array; bits: number };
@@ -46,7 +47,7 @@ function inWorkerThread<T>(request: EntropyTestRequest, what: string, signal: Ab
   });
 }
 
-/** SP 800-90B section 6.3 (minutes of estimators on a small machine) in a worker thread. */
+/** SP 800-90B section 6.3 in a worker thread, which spreads the estimators over itself and a second thread. */
 export const assessInWorkerThread: Assess = (input, signal) =>
   inWorkerThread<EstimatorRow[]>({ kind: 'assessment', samples: input.samples, bitsPerSample: input.bitsPerSample }, 'SP 800-90B assessment', signal);
 
@@ -59,15 +60,12 @@ export function serveEntropyTest(): void {
   const port = parentPort;
   if (!port) throw new Error('serveEntropyTest runs only in a worker thread');
   const request = workerData as EntropyTestRequest;
-  let reply: EntropyTestReply<EstimatorRow[] | TestResult[]>;
-  try {
-    reply = {
-      result: request.kind === 'assessment'
-        ? assessmentRows(assessNonIid(prepareSamples(request.samples, request.bitsPerSample)))
-        : runBattery(bitsFromBytes(request.bytes).subarray(0, request.bits)),
-    };
-  } catch (error) {
-    reply = { error: error instanceof Error ? error.message : String(error) };
-  }
-  port.postMessage(reply);
+  const answer = async (): Promise<EstimatorRow[] | TestResult[]> =>
+    request.kind === 'assessment'
+      ? assessmentRows(await assessNonIidInThreads(prepareSamples(request.samples, request.bitsPerSample)))
+      : runBattery(bitsFromBytes(request.bytes).subarray(0, request.bits));
+  void answer().then(
+    (result) => port.postMessage({ result } satisfies EntropyTestReply<EstimatorRow[] | TestResult[]>),
+    (error: unknown) => port.postMessage({ error: error instanceof Error ? error.message : String(error) } satisfies EntropyTestReply<never>),
+  );
 }

@@ -15,6 +15,13 @@ export function extendContextHash(hash: number, symbol: number, width: number): 
   return (Math.imul(symbol + 1, contextHashPowers[width]!) + hash) | 0;
 }
 
+/** One more than the largest symbol: the base in which a ContextTable numbers contexts densely. */
+export function symbolRadix(data: Uint8Array): number {
+  let max = 0;
+  for (let i = 0; i < data.length; i++) if (data[i]! > max) max = data[i]!;
+  return max + 1;
+}
+
 function spread(hash: number): number {
   const h = Math.imul(hash ^ (hash >>> 16), 0x45d9f3b);
   return h ^ (h >>> 16);
@@ -40,14 +47,28 @@ export class ContextTable {
   /** 1 when the context has had followers other than bestSymbol, whose counts are then all in `followers`. */
   private spilled: Uint8Array;
   private readonly followers = new FollowerCounts(16);
+  /**
+   * When the alphabet is small enough that every context of this width fits in 2^16 entries: id + 1 of each context
+   * by its value (its symbols as digits base alphabetSize), which replaces the hash table.
+   */
+  private readonly dense: Int32Array | undefined;
+  /** With dense contexts and few enough (context, follower) pairs: every pair's count, at id × radix + follower. */
+  private readonly denseFollowers: Int32Array | undefined;
 
   constructor(
     private readonly data: Uint8Array,
     private readonly width: number,
     expectedContexts: number,
+    private readonly alphabetSize = 256,
   ) {
+    const contexts = alphabetSize ** width;
+    if (contexts <= 1 << 16) {
+      this.dense = new Int32Array(contexts);
+      expectedContexts = Math.min(expectedContexts, contexts);
+      if (contexts * alphabetSize <= 1 << 18) this.denseFollowers = new Int32Array(contexts * alphabetSize);
+    }
     const capacity = 1 << Math.max(4, Math.ceil(Math.log2(expectedContexts * 2)));
-    this.slots = new Int32Array(2 * capacity);
+    this.slots = new Int32Array(this.dense ? 0 : 2 * capacity);
     this.mask = capacity - 1;
     this.start = new Int32Array(capacity >> 1);
     this.best = new Int32Array(capacity >> 1);
@@ -57,7 +78,8 @@ export class ContextTable {
 
   /** The id of the context data[at .. at+width-1], or -1. */
   find(at: number, hash: number): number {
-    const { slots, mask, data, width, start } = this;
+    const { slots, mask, data, width, start, dense } = this;
+    if (dense) return dense[this.denseCode(at)]! - 1;
     for (let slot = spread(hash) & mask; ; slot = (slot + 1) & mask) {
       const entry = slots[2 * slot + 1]!;
       if (entry === 0) return -1;
@@ -71,13 +93,45 @@ export class ContextTable {
   }
 
   findOrAdd(at: number, hash: number): number {
-    const found = this.find(at, hash);
-    if (found >= 0) return found;
-    if ((this.size + 1) * 2 > this.slots.length >> 1) this.grow();
-    const id = this.size++;
-    this.start[id] = at;
-    this.place(id, hash);
-    return id;
+    // Room for one more first (growing changes no id), so that one probe finds the context or the slot for it.
+    if (this.size + 1 > this.start.length) this.grow();
+    const { dense, data, width, start } = this;
+    if (dense) {
+      const code = this.denseCode(at);
+      if (dense[code] !== 0) return dense[code]! - 1;
+      const id = this.size++;
+      start[id] = at;
+      dense[code] = id + 1;
+      return id;
+    }
+    const { slots, mask } = this;
+    for (let slot = spread(hash) & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[2 * slot + 1]!;
+      if (entry === 0) {
+        const id = this.size++;
+        start[id] = at;
+        slots[2 * slot] = hash;
+        slots[2 * slot + 1] = id + 1;
+        return id;
+      }
+      if (slots[2 * slot] !== hash) continue;
+      const other = start[entry - 1]!;
+      let j = 0;
+      while (j < width && data[other + j] === data[at + j]) j++;
+      if (j === width) return entry - 1;
+    }
+  }
+
+  private denseCode(at: number): number {
+    const { data, width, alphabetSize } = this;
+    let code = 0;
+    for (let j = 0; j < width; j++) code = code * alphabetSize + data[at + j]!;
+    return code;
+  }
+
+  /** Where context `id` was first seen: it is data[start .. start + width - 1]. */
+  contextStart(id: number): number {
+    return this.start[id]!;
   }
 
   /** The follower context `id` predicts. */
@@ -95,6 +149,18 @@ export class ContextTable {
    */
   countFollower(id: number, symbol: number, mayAdd: boolean): boolean {
     const best = this.best[id]!;
+    const denseFollowers = this.denseFollowers;
+    if (denseFollowers) {
+      const at = id * this.alphabetSize + symbol;
+      const count = denseFollowers[at]!;
+      if (count === 0 && !mayAdd) return false;
+      denseFollowers[at] = count + 1;
+      if (count + 1 > best || (count + 1 === best && symbol > this.bestSymbol[id]!)) {
+        this.best[id] = count + 1;
+        this.bestSymbol[id] = symbol;
+      }
+      return count === 0;
+    }
     if (this.spilled[id] === 0) {
       if (best === 0 || symbol === this.bestSymbol[id]) {
         if (best === 0 && !mayAdd) return false;
@@ -127,9 +193,8 @@ export class ContextTable {
 
   private grow(): void {
     const old = this.slots;
-    const capacity = old.length;
-    this.slots = new Int32Array(2 * capacity);
-    this.mask = capacity - 1;
+    // The hash table's capacity doubles; the per-context arrays hold half of it.
+    const capacity = 2 * (this.mask + 1);
     const resize = <T extends Int32Array | Uint8Array>(array: T): T => {
       const next = new (array.constructor as new (length: number) => T)(capacity >> 1);
       next.set(array);
@@ -139,6 +204,9 @@ export class ContextTable {
     this.best = resize(this.best);
     this.bestSymbol = resize(this.bestSymbol);
     this.spilled = resize(this.spilled);
+    this.mask = capacity - 1;
+    if (this.dense) return;
+    this.slots = new Int32Array(2 * capacity);
     for (let slot = 0; slot < old.length; slot += 2) if (old[slot + 1] !== 0) this.place(old[slot + 1]! - 1, old[slot]!);
   }
 }

@@ -1,5 +1,5 @@
-export { assessNonIid, ESTIMATORS } from './non-iid';
-export type { EstimatorName, EstimatorResult, NonIidAssessment, ProgressListener, Track } from './non-iid';
+export { assessmentJobs, assessNonIid, combineResults, ESTIMATORS, runAssessmentJob } from './non-iid';
+export type { AssessmentJob, EstimatorName, EstimatorResult, NonIidAssessment, ProgressListener, Track } from './non-iid';
 export { prepareSamples, TRUNCATED_BITSTRING_LENGTH } from './samples';
 export type { SampleOptions, SampleSet } from './samples';
 export { isEstimate } from './estimate';

@@ -1,4 +1,4 @@
-import { ContextTable, extendContextHash as importedExtendContextHash } from './context-table';
+import { ContextTable, extendContextHash as importedExtendContextHash, symbolRadix } from './context-table';
 import type { EstimatorOutcome } from './estimate';
 import { predictorEstimate, PredictorRecord, type PredictorScore } from './prediction';
 
@@ -20,7 +20,8 @@ export function lz78yEstimate(symbols: Uint8Array, alphabetSize: number): Estima
 
 function score256(data: Uint8Array): PredictorScore {
   const length = data.length;
-  const tables = Array.from({ length: MAX_CONTEXT }, (_, j) => new ContextTable(data, j + 1, 4096));
+  const radix = symbolRadix(data);
+  const tables = Array.from({ length: MAX_CONTEXT }, (_, j) => new ContextTable(data, j + 1, 4096, radix));
   const hashes = new Int32Array(MAX_CONTEXT + 1);
   let dictionarySize = 0;
   let hash = 0;
@@ -33,7 +34,8 @@ function score256(data: Uint8Array): PredictorScore {
   }
 
   const record = new PredictorRecord();
-  for (let i = MAX_CONTEXT + 1; i < length; i++) {
+  let i = MAX_CONTEXT + 1;
+  for (; i < length && dictionarySize < MAX_DICTIONARY_SIZE; i++) {
     const next = data[i]!;
     hash = 0;
     for (let width = 1; width <= MAX_CONTEXT; width++) {
@@ -59,6 +61,60 @@ function score256(data: Uint8Array): PredictorScore {
         table.countFollower(table.findOrAdd(at, hashes[width]!), next, true);
         dictionarySize++;
       }
+    }
+    record.check(havePrediction && prediction === next);
+  }
+
+  // The dictionary is full: from here on it only counts. A context whose last width - 1 symbols are in the
+  // dictionary too is found only where they are found, so the lengths are tried from 1 up until one is missing.
+  // The others ("orphans") were added as the dictionary filled, after their suffix had been refused; past a missing
+  // length, the shortest orphan length that matches resumes the climb.
+  const orphanWidths: number[] = [];
+  for (let width = 2; width <= MAX_CONTEXT; width++) {
+    const table = tables[width - 1]!;
+    const suffixes = tables[width - 2]!;
+    for (let id = 0; id < table.size; id++) {
+      const at = table.contextStart(id) + 1;
+      let suffixHash = 0;
+      for (let j = width - 2; j >= 0; j--) suffixHash = extendContextHash(suffixHash, data[at + j]!, width - 2 - j);
+      if (suffixes.find(at, suffixHash) < 0) {
+        orphanWidths.push(width);
+        break;
+      }
+    }
+  }
+  for (; i < length; i++) {
+    const next = data[i]!;
+    let havePrediction = false;
+    let prediction = 0;
+    let maxCount = 0;
+    let width = 1;
+    let hash = extendContextHash(0, data[i - 1]!, 0);
+    let orphan = 0;
+    for (;;) {
+      const table = tables[width - 1]!;
+      const id = table.find(i - width, hash);
+      if (id >= 0) {
+        // Lengths rise, so >= lets a longer context win a tie, as the definition's falling order with > does.
+        const count = table.bestCount(id);
+        if (count >= maxCount) {
+          maxCount = count;
+          prediction = table.predictedSymbol(id);
+          havePrediction = true;
+        }
+        table.countFollower(id, next, true);
+        if (++width > MAX_CONTEXT) break;
+      } else {
+        while (orphan < orphanWidths.length && orphanWidths[orphan]! <= width) orphan++;
+        if (orphan === orphanWidths.length) break;
+        const target = orphanWidths[orphan]!;
+        while (width < target - 1) {
+          width++;
+          hash = extendContextHash(hash, data[i - width]!, width - 1);
+        }
+        width++;
+      }
+      hash = extendContextHash(hash, data[i - width]!, width - 1);
     }
     record.check(havePrediction && prediction === next);
   }

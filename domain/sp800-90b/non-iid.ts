@@ -51,38 +51,110 @@ export interface NonIidAssessment {
 export type ProgressListener = (step: { estimator: EstimatorName; track: Track }) => void;
 
 /**
- * The non-IID track of SP 800-90B section 6.3, as NIST's ea_non_iid runs it: all ten estimators on the samples and,
- * when the alphabet has more than two symbols, on the bitstring. Collision, Markov and Compression apply to binary
- * data only, so on wider samples they run on the bitstring alone.
+ * One unit of the assessment: an estimator on one track (t-Tuple and LRS share their suffix array and run as one).
+ * `weight` is its rough cost relative to the others on the same input, so that a caller spreading the jobs over
+ * threads can start the longest first.
+ */
+export interface AssessmentJob {
+  estimator: EstimatorName;
+  track: Track;
+  weight: number;
+}
+
+/** Rough costs per symbol, measured on random data (bench/ea.ts): the context predictors dominate. */
+const WEIGHTS: Record<EstimatorName, number> = {
+  MostCommonValue: 1,
+  Collision: 2,
+  Markov: 5,
+  Compression: 8,
+  TTuple: 40,
+  LRS: 0,
+  MultiMCW: 15,
+  Lag: 10,
+  MultiMMC: 100,
+  LZ78Y: 60,
+};
+
+/**
+ * The jobs of the non-IID track of SP 800-90B section 6.3, in NIST ea_non_iid's order: all ten estimators on the
+ * samples and, when the alphabet has more than two symbols, on the bitstring. Collision, Markov and Compression apply
+ * to binary data only, so on wider samples they run on the bitstring alone.
+ */
+export function assessmentJobs(samples: SampleSet): AssessmentJob[] {
+  const jobs: AssessmentJob[] = [];
+  const tracks: { track: Track; k: number; length: number }[] = [];
+  if (samples.alphabetSize > 1) tracks.push({ track: 'original', k: samples.alphabetSize, length: samples.symbols.length });
+  if (samples.bitstring) tracks.push({ track: 'bitstring', k: 2, length: samples.bitstring.length });
+  for (const { track, k, length } of tracks) {
+    for (const estimator of ESTIMATORS) {
+      if (estimator === 'LRS') continue;
+      if (k !== 2 && (estimator === 'Collision' || estimator === 'Markov' || estimator === 'Compression')) continue;
+      // A symbol of a wide alphabet costs the hash-table predictors about four bits' worth.
+      const perSymbol = k === 2 ? 1 : estimator === 'MultiMMC' || estimator === 'LZ78Y' ? 4 : 1;
+      jobs.push({ estimator, track, weight: WEIGHTS[estimator] * perSymbol * length });
+    }
+  }
+  return jobs;
+}
+
+/** Runs one job: one result, or two for t-Tuple (t-Tuple and LRS). */
+export function runAssessmentJob(samples: SampleSet, job: Pick<AssessmentJob, 'estimator' | 'track'>): EstimatorResult[] {
+  const { estimator, track } = job;
+  const data = track === 'original' ? samples.symbols : samples.bitstring;
+  if (!data) throw new Error('the samples have no bitstring');
+  const k = track === 'original' ? samples.alphabetSize : 2;
+  const one = (outcome: EstimatorOutcome): EstimatorResult[] => [{ estimator, track, outcome }];
+  switch (estimator) {
+    case 'MostCommonValue':
+      return one(mostCommonValueEstimate(data, k));
+    case 'Collision':
+      return one(collisionEstimate(data));
+    case 'Markov':
+      return one(markovEstimate(data));
+    case 'Compression':
+      return one(compressionEstimate(data));
+    case 'TTuple':
+    case 'LRS': {
+      const tuples = tupleEstimates(data, k);
+      return [
+        { estimator: 'TTuple', track, outcome: tuples.tTuple },
+        { estimator: 'LRS', track, outcome: tuples.longestRepeatedSubstring },
+      ];
+    }
+    case 'MultiMCW':
+      return one(multiMcwEstimate(data, k));
+    case 'Lag':
+      return one(lagEstimate(data, k));
+    case 'MultiMMC':
+      return one(multiMmcEstimate(data, k));
+    case 'LZ78Y':
+      return one(lz78yEstimate(data, k));
+  }
+}
+
+/**
+ * The non-IID track of SP 800-90B section 6.3, as NIST's ea_non_iid runs it: every job of assessmentJobs, one after
+ * the other.
  */
 export function assessNonIid(samples: SampleSet, onProgress: ProgressListener = () => undefined): NonIidAssessment {
-  const { symbols, alphabetSize, bitstring, bitsPerSample } = samples;
   const results: EstimatorResult[] = [];
-  const run = (estimator: EstimatorName, track: Track, estimate: () => EstimatorOutcome): void => {
-    onProgress({ estimator, track });
-    results.push({ estimator, track, outcome: estimate() });
-  };
-  const tracks: { track: Track; data: Uint8Array; k: number }[] = [];
-  if (alphabetSize > 1) tracks.push({ track: 'original', data: symbols, k: alphabetSize });
-  if (bitstring) tracks.push({ track: 'bitstring', data: bitstring, k: 2 });
-
-  for (const { track, data, k } of tracks) {
-    run('MostCommonValue', track, () => mostCommonValueEstimate(data, k));
-    if (k === 2) {
-      run('Collision', track, () => collisionEstimate(data));
-      run('Markov', track, () => markovEstimate(data));
-      run('Compression', track, () => compressionEstimate(data));
-    }
-    onProgress({ estimator: 'TTuple', track });
-    const tuples = tupleEstimates(data, k);
-    results.push({ estimator: 'TTuple', track, outcome: tuples.tTuple });
-    results.push({ estimator: 'LRS', track, outcome: tuples.longestRepeatedSubstring });
-    run('MultiMCW', track, () => multiMcwEstimate(data, k));
-    run('Lag', track, () => lagEstimate(data, k));
-    run('MultiMMC', track, () => multiMmcEstimate(data, k));
-    run('LZ78Y', track, () => lz78yEstimate(data, k));
+  for (const job of assessmentJobs(samples)) {
+    onProgress(job);
+    results.push(...runAssessmentJob(samples, job));
   }
+  return combineResults(samples, results);
+}
 
+/**
+ * The assessment from the results of every job, in any order: the results in ea_non_iid's order (track, then
+ * estimator), the minimum per track and the initial entropy estimate.
+ */
+export function combineResults(samples: SampleSet, unordered: EstimatorResult[]): NonIidAssessment {
+  const { symbols, alphabetSize, bitstring, bitsPerSample } = samples;
+  const trackOrder = (track: Track): number => (track === 'original' ? 0 : 1);
+  const results = [...unordered].sort(
+    (a, b) => trackOrder(a.track) - trackOrder(b.track) || ESTIMATORS.indexOf(a.estimator) - ESTIMATORS.indexOf(b.estimator),
+  );
   const minimum = (track: Track, ceiling: number): number =>
     results
       .filter((result) => result.track === track)

@@ -26,3 +26,17 @@ export function popcount(word: number): number {
   x += x >>> 16;
   return x & 0x3f;
 }
+
+/**
+ * The contexts of positions from, from + 1, … (as many as `out` holds): out[j] has the 16 bits before position
+ * from + j, the most recent lowest, zeros for positions before the start.
+ */
+export function contextWindows(bits: Uint8Array, from: number, out: Int32Array): void {
+  let window = 0;
+  for (let p = Math.max(0, from - 16); p < from; p++) window = ((window << 1) | bits[p]!) & 0xffff;
+  const count = Math.min(out.length, bits.length - from);
+  for (let j = 0; j < count; j++) {
+    out[j] = window;
+    window = ((window << 1) | bits[from + j]!) & 0xffff;
+  }
+}
