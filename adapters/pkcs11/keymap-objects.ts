@@ -253,8 +253,12 @@ export async function writeSnapshot(pool: TokenSessionPool, input: WriteSnapshot
   return createObjectsAlone(pool, () => pool.withSession('writing the key map snapshot', (session) => {
     const { pkcs11, session: handle } = session;
     let bytesWritten = 0;
+    // The objects each write replaces, found in one search rather than one per label: a search costs as much as the
+    // token has objects (SoftHSM's file store), and a sync after any change writes up to 16 shards and the head.
+    // Snapshot objects are made only here, one call at a time per token (createObjectsAlone), so none appears meanwhile.
+    const existing = findSnapshotObjects(session);
     for (const { label, value } of writes) {
-      const previous = findObjects(pkcs11, handle, template({ class: ObjectClass.data, token: true, label }));
+      const previous = existing.filter((found) => found.label === label).map((found) => found.object);
       const bytes = Buffer.from(value, 'utf8');
       pkcs11.C_CreateObject(handle, template({
         class: ObjectClass.data, token: true, private: true, modifiable: false, label, application: KEYMAP_SNAPSHOT_APPLICATION, value: bytes,
