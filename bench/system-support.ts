@@ -11,9 +11,9 @@ import { freePort } from '../test/support/ports';
 /**
  * A fresh data folder and the default configuration (three SoftHSM nodes, embedded PostgreSQL, Temporal dev server) on
  * free ports, for a bench that starts the whole system. `api: 'listen'` gives the API a port of its own (benches that
- * measure over real HTTP); otherwise the API is only injected into.
+ * measure over real HTTP); otherwise the API is only injected into. `env` adds settings (KEYROTOR_… variables).
  */
-export async function benchSystemConfig(options: { api?: 'listen' | 'inject' } = {}): Promise<{ dataDir: string; config: KeyrotorConfig }> {
+export async function benchSystemConfig(options: { api?: 'listen' | 'inject'; env?: Record<string, string> } = {}): Promise<{ dataDir: string; config: KeyrotorConfig }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyrotor-bench-'));
   // The embedded PostgreSQL runs as the postgres user when this runs as root: it must be able to enter the folder.
   chmodSync(dataDir, 0o755);
@@ -25,6 +25,7 @@ export async function benchSystemConfig(options: { api?: 'listen' | 'inject' } =
       KEYROTOR_PG_PORT: String(await freePort()),
       KEYROTOR_TEMPORAL_PORT: String(await freePort()),
       KEYROTOR_TEMPORAL_UI_PORT: String(await freePort()),
+      ...options.env,
     },
     file: undefined,
     projectRoot,

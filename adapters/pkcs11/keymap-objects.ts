@@ -127,7 +127,7 @@ interface TokenInventory {
   anchorObjects: pkcs11js.Handle[];
 }
 
-/** The classes listed with one attribute read per object, and what is read. */
+/** The classes listed with what is read of each object. */
 const LISTED_CLASSES = [
   { objectClass: 'privateKey', value: ObjectClass.privateKey, names: ['id', 'label', 'sign'] },
   { objectClass: 'secretKey', value: ObjectClass.secretKey, names: ['id', 'label', 'sign'] },
@@ -138,8 +138,10 @@ const LISTED_CLASSES = [
 
 /**
  * Every token object, with the infrastructure (wrapping keys, the map-signing key, the snapshot and anchor objects) set apart.
- * Searched class by class, so that each object costs one attribute read (public keys one more, for their
- * fingerprint). Session objects are left out: they die with their session.
+ * One search of the whole token, then each object's class and what its class lists (public keys one more read, for
+ * their fingerprint). A search costs as much as the token has objects, whatever its template: SoftHSM's file store
+ * reads every object's file for each one (bench/README.md, "SoftHSM's file store"), so six searches, one per class
+ * and one for the rest, cost six times this one. Session objects are left out: they die with their session.
  */
 function readInventory(session: PooledSession, signingKeyFingerprint: string | null): TokenInventory {
   const { pkcs11, session: handle } = session;
@@ -147,43 +149,41 @@ function readInventory(session: PooledSession, signingKeyFingerprint: string | n
   const signingKeys = new Map<string, { id: string; privateKey: boolean; publicKey: boolean }>();
   const snapshotObjects: Array<{ label: string; object: pkcs11js.Handle }> = [];
   const anchorObjects: pkcs11js.Handle[] = [];
-  const seen = new Set<string>();
-  for (const { objectClass, value, names } of LISTED_CLASSES) {
-    for (const object of findObjects(pkcs11, handle, template({ class: value, token: true }))) {
-      seen.add(object.toString('hex'));
-      const read = readAttributeValues(pkcs11, handle, object, names) as { label: string; id?: Buffer; sign?: boolean };
-      const { label } = read;
-      if (objectClass === 'data') {
-        if (SNAPSHOT_LABELS.has(label)) snapshotObjects.push({ label, object });
-        else if (label === AUDIT_ANCHOR_LABEL) anchorObjects.push(object);
-        else inventory.push({ class: 'data', id: '', label, canSign: null, fingerprint: null });
-        continue;
-      }
-      if (objectClass === 'secretKey' && WRAPPING_KEY_LABELS.has(label)) continue;
-      const id = (read.id as Buffer).toString('hex');
-      if ((objectClass === 'privateKey' || objectClass === 'publicKey') && label === MAP_SIGNING_KEY_LABEL) {
-        const held = signingKeys.get(id) ?? { id, privateKey: false, publicKey: false };
-        held[objectClass] = true;
-        signingKeys.set(id, held);
-        // Before a map-signing key is recorded, a pair with its label is one that an interrupted sync made: not a stranger.
-        if (!signingKeyFingerprint || signingKeyFingerprint === id) continue;
-      }
-      const fingerprint = objectClass === 'publicKey' ? publicFingerprint(session, object) : null;
-      inventory.push({ class: objectClass, id, label, canSign: read.sign ?? null, fingerprint });
-    }
-  }
-  // Whatever else the token holds (hardware features, domain parameters, vendor classes) is a stranger too.
   for (const object of findObjects(pkcs11, handle, template({ token: true }))) {
-    if (seen.has(object.toString('hex'))) continue;
     const { class: classValue } = readAttributeValues(pkcs11, handle, object, ['class']);
-    // Objects of these classes need not carry a label (it is a storage attribute); the class then names them.
-    let label = `(object class 0x${classValue.toString(16)})`;
-    try {
-      label = readAttributeValues(pkcs11, handle, object, ['label']).label;
-    } catch {
-      // No CKA_LABEL: keep the class as its name in the report.
+    const listed = LISTED_CLASSES.find((candidate) => candidate.value === classValue);
+    if (!listed) {
+      // Whatever else the token holds (hardware features, domain parameters, vendor classes) is a stranger too.
+      // Objects of these classes need not carry a label (it is a storage attribute); the class then names them.
+      let label = `(object class 0x${classValue.toString(16)})`;
+      try {
+        label = readAttributeValues(pkcs11, handle, object, ['label']).label;
+      } catch {
+        // No CKA_LABEL: keep the class as its name in the report.
+      }
+      inventory.push({ class: 'other', id: '', label, canSign: null, fingerprint: null });
+      continue;
     }
-    inventory.push({ class: 'other', id: '', label, canSign: null, fingerprint: null });
+    const { objectClass, names } = listed;
+    const read = readAttributeValues(pkcs11, handle, object, names) as { label: string; id?: Buffer; sign?: boolean };
+    const { label } = read;
+    if (objectClass === 'data') {
+      if (SNAPSHOT_LABELS.has(label)) snapshotObjects.push({ label, object });
+      else if (label === AUDIT_ANCHOR_LABEL) anchorObjects.push(object);
+      else inventory.push({ class: 'data', id: '', label, canSign: null, fingerprint: null });
+      continue;
+    }
+    if (objectClass === 'secretKey' && WRAPPING_KEY_LABELS.has(label)) continue;
+    const id = (read.id as Buffer).toString('hex');
+    if ((objectClass === 'privateKey' || objectClass === 'publicKey') && label === MAP_SIGNING_KEY_LABEL) {
+      const held = signingKeys.get(id) ?? { id, privateKey: false, publicKey: false };
+      held[objectClass] = true;
+      signingKeys.set(id, held);
+      // Before a map-signing key is recorded, a pair with its label is one that an interrupted sync made: not a stranger.
+      if (!signingKeyFingerprint || signingKeyFingerprint === id) continue;
+    }
+    const fingerprint = objectClass === 'publicKey' ? publicFingerprint(session, object) : null;
+    inventory.push({ class: objectClass, id, label, canSign: read.sign ?? null, fingerprint });
   }
   return { inventory, signingKeys: [...signingKeys.values()], snapshotObjects, anchorObjects };
 }
@@ -253,8 +253,12 @@ export async function writeSnapshot(pool: TokenSessionPool, input: WriteSnapshot
   return createObjectsAlone(pool, () => pool.withSession('writing the key map snapshot', (session) => {
     const { pkcs11, session: handle } = session;
     let bytesWritten = 0;
+    // The objects each write replaces, found in one search rather than one per label: a search costs as much as the
+    // token has objects (SoftHSM's file store), and a sync after any change writes up to 16 shards and the head.
+    // Snapshot objects are made only here, one call at a time per token (createObjectsAlone), so none appears meanwhile.
+    const existing = findSnapshotObjects(session);
     for (const { label, value } of writes) {
-      const previous = findObjects(pkcs11, handle, template({ class: ObjectClass.data, token: true, label }));
+      const previous = existing.filter((found) => found.label === label).map((found) => found.object);
       const bytes = Buffer.from(value, 'utf8');
       pkcs11.C_CreateObject(handle, template({
         class: ObjectClass.data, token: true, private: true, modifiable: false, label, application: KEYMAP_SNAPSHOT_APPLICATION, value: bytes,

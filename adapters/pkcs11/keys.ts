@@ -263,17 +263,18 @@ export function sweepUnfinishedObjects(pool: TokenSessionPool): Promise<number> 
 /**
  * The private and public key objects with neither CKA_LABEL nor CKA_ID. The token finds those with an empty label, so
  * that the attributes read here are those of the few unnamed objects, not of every key: the key map sync runs this on
- * every node it inspects, each minute.
+ * every node it inspects, each minute, and every creation before it creates. One search for both classes: a search
+ * costs as much as the token has objects, whatever its template (SoftHSM's file store reads every object's file).
  */
 function unfinishedObjects(session: PooledSession): pkcs11js.Handle[] {
   const { pkcs11, session: handle } = session;
   const found: pkcs11js.Handle[] = [];
-  for (const keyClass of ['privateKey', 'publicKey'] as const) {
-    // Not filtered on CKA_TOKEN: an object cut off before its template was applied may not carry the token's value.
-    for (const object of findObjects(pkcs11, handle, template({ class: ObjectClass[keyClass], label: '' }))) {
-      const { id, label } = readAttributeValues(pkcs11, handle, object, ['id', 'label']);
-      if (id.length === 0 && label.length === 0) found.push(object);
-    }
+  // Not filtered on CKA_TOKEN: an object cut off before its template was applied may not carry the token's value.
+  for (const object of findObjects(pkcs11, handle, template({ label: '' }))) {
+    const { class: objectClass } = readAttributeValues(pkcs11, handle, object, ['class']);
+    if (objectClass !== ObjectClass.privateKey && objectClass !== ObjectClass.publicKey) continue;
+    const { id, label } = readAttributeValues(pkcs11, handle, object, ['id', 'label']);
+    if (id.length === 0 && label.length === 0) found.push(object);
   }
   return found;
 }

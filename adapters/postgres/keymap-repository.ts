@@ -84,12 +84,24 @@ export async function updateKeymapNodes(tx: Queryable, nodes: ReadonlyArray<{ id
   }
 }
 
+/** Holding rows per upsert statement: a sync after many new keys (or the first one) has a row per key and node. */
+const HOLDINGS_PER_STATEMENT = 1000;
+
+/**
+ * Upserts go as one statement per thousand rows, not one round trip per row: the caller holds the map's epoch row
+ * meanwhile, and every lifecycle step waits for it (bench/README.md, bench/scale.ts). The row triggers still fire
+ * once per row, in the rows' order, as they did one statement at a time. (holdingChanges gives each name, version and
+ * node at most once, as one INSERT … ON CONFLICT must.)
+ */
 export async function applyHoldingChanges(tx: Queryable, changes: HoldingChanges): Promise<void> {
-  for (const row of changes.upsert) {
+  for (let from = 0; from < changes.upsert.length; from += HOLDINGS_PER_STATEMENT) {
+    const rows = changes.upsert.slice(from, from + HOLDINGS_PER_STATEMENT);
     await tx.query(
-      `INSERT INTO keymap_holdings (name, version, node_id, private_key, public_key, can_sign) VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO keymap_holdings (name, version, node_id, private_key, public_key, can_sign)
+       SELECT name, version, node_id, private_key, public_key, can_sign FROM unnest($1::text[], $2::integer[], $3::text[], $4::boolean[], $5::boolean[], $6::boolean[]) WITH ORDINALITY AS r(name, version, node_id, private_key, public_key, can_sign, n)
+       ORDER BY n
        ON CONFLICT (name, version, node_id) DO UPDATE SET private_key = EXCLUDED.private_key, public_key = EXCLUDED.public_key, can_sign = EXCLUDED.can_sign`,
-      [row.name, row.version, row.nodeId, row.privateKey, row.publicKey, row.canSign],
+      [rows.map((row) => row.name), rows.map((row) => row.version), rows.map((row) => row.nodeId), rows.map((row) => row.privateKey), rows.map((row) => row.publicKey), rows.map((row) => row.canSign)],
     );
   }
   for (const row of changes.remove) {
