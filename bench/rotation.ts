@@ -15,9 +15,10 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import * as keys from '../adapters/pkcs11/keys';
 import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { readSecret } from '../adapters/secrets';
-import { CLUSTER_KEK_LABEL } from '../domain/identifiers';
+import { CLUSTER_KEK_LABEL, keyWorkflowId } from '../domain/identifiers';
 import { validateKeyType } from '../domain/keys/key-model';
 import { SIGNING_KEY_TYPES, isSigningKeyType } from '../domain/keys/key-types';
+import { keyStateQuery } from '../workflows/key-messages';
 import { startSystem, type RunningSystem } from '../workers/system';
 import { meanBreakdown, rotationBreakdown, type Breakdown } from './rotation-breakdown';
 import { benchSystemConfig, createActiveKeys, operatorApi } from './system-support';
@@ -29,12 +30,18 @@ const median = (values: number[]): number => {
 };
 
 /**
- * Waits until no workflow but the keys' lifecycles runs (key map syncs, entropy harvests: the first, with its
+ * Waits until no key has work under way and no workflow but the keys' lifecycles runs (key map syncs, entropy harvests: the first, with its
  * assessment, takes a minute or more after a fresh start), up to two minutes.
  */
-async function settle(system: RunningSystem): Promise<void> {
+async function settle(system: RunningSystem, names: string[]): Promise<void> {
   const until = Date.now() + 120_000;
   while (Date.now() < until) {
+    // A key evaluates its new version's risk as soon as its rotation is over: that is work of the round before.
+    const views = await Promise.all(names.map((name) => system.client.workflow.getHandle(keyWorkflowId(name)).query(keyStateQuery)));
+    if (views.some((view) => view.working !== null)) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      continue;
+    }
     const running = system.client.workflow.list({ query: `ExecutionStatus = 'Running' AND WorkflowType != 'keyLifecycleWorkflow'` })[Symbol.asyncIterator]();
     if ((await running.next()).done === true) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -48,13 +55,13 @@ async function main(): Promise<void> {
   if (!isSigningKeyType(keyType)) throw new Error(`bench/rotation measures signing key types (${SIGNING_KEY_TYPES.join(', ')}), not ${keyType}`);
   const { dataDir, config } = await benchSystemConfig();
   process.stderr.write(`starting the system in ${dataDir} ...\n`);
-  const system = await startSystem(config, { log: () => undefined, listen: false, apiLogger: false });
+  const system = await startSystem(config, { log: () => undefined, listen: false, apiLogger: process.env.KEYROTOR_BENCH_API_LOG === undefined ? false : undefined });
   try {
     const { call } = await operatorApi(system);
     const names = Array.from({ length: n }, (_, i) => `bench-${i}`);
     process.stderr.write(`creating ${n} ${keyType} keys ...\n`);
     await createActiveKeys(call, names, { type: keyType, policy: { gracePeriod: '1h', maxGracePeriod: '2h', publicationLead: '0s' } });
-    await settle(system);
+    await settle(system, names);
 
     const pools = config.hsm.nodes.map((node) =>
       TokenSessionPool.open({ nodeId: node.id, modulePath: node.modulePath, tokenLabel: node.tokenLabel, pin: readSecret(node.pin, 'pin'), size: 2 }),
@@ -71,7 +78,7 @@ async function main(): Promise<void> {
         if (round > 1) {
           process.stderr.write('completing the grace periods (untimed) ...\n');
           await Promise.all(names.map((name) => call('POST', `/keys/${name}/grace/complete`, { reason: 'bench: next round' })));
-          await settle(system);
+          await settle(system, names);
         }
         process.stderr.write(`round ${round}: rotating ${n} keys at once ...\n`);
         const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -92,7 +99,7 @@ async function main(): Promise<void> {
           const breakdown = await rotationBreakdown(system.client, name, calledAt);
           if (breakdown) breakdowns.push(new Map([...breakdown, ['Update completed to API answer', 0], ['total (API call to answer)', answeredAt - calledAt]]));
         }
-        await settle(system);
+        await settle(system, names);
 
         // The baseline: the same HSM work (generate on one node, wrap, unwrap on the two others), in a plain loop.
         process.stderr.write(`round ${round}: raw PKCS#11 loop of ${n} ...\n`);
