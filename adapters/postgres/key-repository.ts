@@ -22,34 +22,50 @@ export async function recordKeyEvent(db: Database, state: KeyLifecycleState, eve
   return db.transaction(async (tx) => {
     const inserted = await tx.query('INSERT INTO key_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING', [event.id]);
     if (inserted.rowCount === 0) return { recorded: false };
-    const active = state.versions.find((version) => version.state === 'active');
-    await tx.query(
-      `INSERT INTO keys (name, key_type, phase, policy, active_version, next_rotation_at, created_at, created_by, updated_at, event_seq)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9)
-       ON CONFLICT (name) DO UPDATE SET phase = EXCLUDED.phase, policy = EXCLUDED.policy, active_version = EXCLUDED.active_version,
-         next_rotation_at = EXCLUDED.next_rotation_at, updated_at = now(), event_seq = EXCLUDED.event_seq
-       WHERE keys.event_seq < EXCLUDED.event_seq`,
-      [state.name, state.keyType, state.phase, JSON.stringify(state.policy), active?.version ?? null, state.nextRotationAt, state.createdAt, state.createdBy, state.eventSeq],
-    );
-    for (const version of state.versions) await upsertVersion(tx, state.name, version);
+    // From the key's upsert on, this transaction holds the key map's epoch row (its triggers bump it), which every
+    // recording of every key needs, and then the audit log's append lock: everything from here to COMMIT is done by one
+    // recording at a time. So the key and all its versions are one statement, not one per row.
+    await upsertKeyAndVersions(tx, state);
     await appendAudit(tx, { actor: event.actor, action: event.action, subject: `key/${state.name}`, details: { eventId: event.id, ...event.details } });
     return { recorded: true };
   });
 }
 
-async function upsertVersion(tx: pg.PoolClient, name: string, v: KeyVersion): Promise<void> {
+const KEY_COLUMNS = 'name, key_type, phase, policy, active_version, next_rotation_at, created_at, created_by, updated_at, event_seq';
+const VERSION_COLUMNS = `name, version, kid, fingerprint, state, spki, generated_on, created_at, activated_at, retiring_at, archived_at, purged_at,
+  compromised_at, grace_deadline, purge_after, lineage, verdict, entropy_provenance, published_at, activates_at, jwe_alg`;
+const VERSION_FIELDS = 21;
+
+async function upsertKeyAndVersions(tx: pg.PoolClient, state: KeyLifecycleState): Promise<void> {
+  const active = state.versions.find((version) => version.state === 'active');
+  const values: unknown[] = [state.name, state.keyType, state.phase, JSON.stringify(state.policy), active?.version ?? null, state.nextRotationAt, state.createdAt, state.createdBy, state.eventSeq];
+  const keyUpsert = `INSERT INTO keys (${KEY_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9)
+       ON CONFLICT (name) DO UPDATE SET phase = EXCLUDED.phase, policy = EXCLUDED.policy, active_version = EXCLUDED.active_version,
+         next_rotation_at = EXCLUDED.next_rotation_at, updated_at = now(), event_seq = EXCLUDED.event_seq
+       WHERE keys.event_seq < EXCLUDED.event_seq`;
+  if (state.versions.length === 0) {
+    await tx.query(keyUpsert, values);
+    return;
+  }
+  const rows = state.versions.map((v) => {
+    const first = values.length + 1;
+    values.push(state.name, v.version, v.kid, v.fingerprint, v.state, v.spki, v.generatedOn, v.createdAt, v.activatedAt, v.retiringAt, v.archivedAt,
+      v.purgedAt, v.compromisedAt, v.graceDeadline, v.purgeAfter, JSON.stringify(v.lineage), v.verdict ? JSON.stringify(v.verdict) : null,
+      v.entropyProvenance ? JSON.stringify(v.entropyProvenance) : null, v.publishedAt ?? null, v.activatesAt ?? null, v.jweAlg ?? null);
+    return `(${Array.from({ length: VERSION_FIELDS }, (_, i) => `$${first + i}`).join(', ')})`;
+  });
+  // A data-modifying WITH runs whether or not the outer statement reads it.
   await tx.query(
-    `INSERT INTO key_versions (name, version, kid, fingerprint, state, spki, generated_on, created_at, activated_at, retiring_at,
-       archived_at, purged_at, compromised_at, grace_deadline, purge_after, lineage, verdict, entropy_provenance, published_at, activates_at, jwe_alg)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+    `WITH upserted_key AS (${keyUpsert})
+     INSERT INTO key_versions (${VERSION_COLUMNS})
+     VALUES ${rows.join(', ')}
      ON CONFLICT (name, version) DO UPDATE SET state = EXCLUDED.state, activated_at = EXCLUDED.activated_at,
        published_at = COALESCE(EXCLUDED.published_at, key_versions.published_at), activates_at = EXCLUDED.activates_at,
        retiring_at = EXCLUDED.retiring_at, archived_at = EXCLUDED.archived_at, purged_at = EXCLUDED.purged_at,
        compromised_at = EXCLUDED.compromised_at, grace_deadline = EXCLUDED.grace_deadline, purge_after = EXCLUDED.purge_after,
        verdict = EXCLUDED.verdict`,
-    [name, v.version, v.kid, v.fingerprint, v.state, v.spki, v.generatedOn, v.createdAt, v.activatedAt, v.retiringAt, v.archivedAt,
-      v.purgedAt, v.compromisedAt, v.graceDeadline, v.purgeAfter, JSON.stringify(v.lineage), v.verdict ? JSON.stringify(v.verdict) : null,
-      v.entropyProvenance ? JSON.stringify(v.entropyProvenance) : null, v.publishedAt ?? null, v.activatesAt ?? null, v.jweAlg ?? null],
+    values,
   );
 }
 
