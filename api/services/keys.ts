@@ -35,6 +35,7 @@ import {
   type RotateKeyResult,
 } from '../../workflows/key-messages';
 import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
+import { executeUpdateOnItsRun } from '../../adapters/temporal/updates';
 import { fromUpdateFailure } from '../errors';
 import { idempotent, type Answer } from '../idempotency';
 import type { Defaulted } from '../schemas/bounds';
@@ -238,7 +239,7 @@ export class KeyService {
   async rotate(name: string, input: { reason: string; emergency: boolean; actor: string }, updateId?: string): Promise<RotateKeyResult> {
     await this.requireKey(name, true);
     try {
-      return await this.handle(name).executeUpdate(rotateKeyUpdate, { args: [input], ...(updateId ? { updateId } : {}) });
+      return await executeUpdateOnItsRun(this.handle(name), rotateKeyUpdate, { args: [input], ...(updateId ? { updateId } : {}) });
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -248,7 +249,7 @@ export class KeyService {
   async startRotation(name: string, input: { reason: string; emergency: boolean; actor: string }, updateId?: string): Promise<RotationAccepted> {
     await this.requireKey(name, true);
     try {
-      return await this.handle(name).executeUpdate(startRotationUpdate, { args: [input], ...(updateId ? { updateId } : {}) });
+      return await executeUpdateOnItsRun(this.handle(name), startRotationUpdate, { args: [input], ...(updateId ? { updateId } : {}) });
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -273,7 +274,7 @@ export class KeyService {
     await this.requireKey(name, true);
     const byMs = parseDuration(input.extendBy, 'extendBy');
     try {
-      const applied = await this.handle(name).executeUpdate(extendGracePeriodUpdate, { args: [{ byMs, reason: input.reason, actor: input.actor }] });
+      const applied = await executeUpdateOnItsRun(this.handle(name), extendGracePeriodUpdate, { args: [{ byMs, reason: input.reason, actor: input.actor }] });
       return { expectedDeadline: applied.deadline, cap: applied.cap };
     } catch (error) {
       return fromUpdateFailure(error);
@@ -284,7 +285,7 @@ export class KeyService {
   async resume(name: string, input: { reason: string; actor: string }): Promise<{ resumed: string }> {
     await this.requireKey(name, true);
     try {
-      return await this.handle(name).executeUpdate(resumeKeyUpdate, { args: [input] });
+      return await executeUpdateOnItsRun(this.handle(name), resumeKeyUpdate, { args: [input] });
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -294,7 +295,7 @@ export class KeyService {
   async evaluate(name: string, input: { actor: string }): Promise<PredictionSummary> {
     await this.requireKey(name, true);
     try {
-      return await this.handle(name).executeUpdate(evaluateKeyUpdate, { args: [input] });
+      return await executeUpdateOnItsRun(this.handle(name), evaluateKeyUpdate, { args: [input] });
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -303,7 +304,7 @@ export class KeyService {
   async completeGrace(name: string, input: { reason: string; actor: string }): Promise<CompleteGraceResult> {
     await this.requireKey(name, true);
     try {
-      return await this.handle(name).executeUpdate(completeGraceUpdate, { args: [input] });
+      return await executeUpdateOnItsRun(this.handle(name), completeGraceUpdate, { args: [input] });
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -314,7 +315,7 @@ export class KeyService {
     await this.requireKey(name, true);
     let result;
     try {
-      result = await this.handle(name).executeUpdate(raiseMinDecryptionUpdate, { args: [input] });
+      result = await executeUpdateOnItsRun(this.handle(name), raiseMinDecryptionUpdate, { args: [input] });
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -329,7 +330,7 @@ export class KeyService {
     this.checkDataClass(input.change);
     this.checkGraceAgainstRetention(resolvePolicy(input.change, resolvePolicy(found.key.policy)));
     try {
-      return await this.handle(name).executeUpdate(updatePolicyUpdate, { args: [input] });
+      return await executeUpdateOnItsRun(this.handle(name), updatePolicyUpdate, { args: [input] });
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -339,7 +340,7 @@ export class KeyService {
     await this.requireKey(name, true);
     if (input.confirm !== name) throw new UserError('confirmation_mismatch', `to decommission, send {"confirm": "${name}"}: every version is destroyed on every node`);
     try {
-      return await this.handle(name).executeUpdate(decommissionKeyUpdate, { args: [{ reason: input.reason, actor: input.actor }] });
+      return await executeUpdateOnItsRun(this.handle(name), decommissionKeyUpdate, { args: [{ reason: input.reason, actor: input.actor }] });
     } catch (error) {
       return fromUpdateFailure(error);
     }
