@@ -41,7 +41,31 @@ const FRESH_INSTANCE_TIMEOUT_MS = 60_000;
  * is then invisible to this process for good, while every other process, and the next start of this one, sees the key.
  * The fault suite found a purged version's private key on a token that way. A fresh instance has no such memory.
  */
-export function destroyInFreshInstance(token: FreshInstanceToken, request: FreshDestroyRequest): Promise<FreshDestroyResult> {
+export async function destroyInFreshInstance(token: FreshInstanceToken, request: FreshDestroyRequest): Promise<FreshDestroyResult> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await destroyOnce(token, request);
+    } catch (error) {
+      if (!(error instanceof HsmError) || !TOKEN_READ_MID_WRITE.test(error.message)) throw error;
+      if (attempt >= TOKEN_READ_ATTEMPTS) {
+        throw new HsmError(token.nodeId, undefined, `${error.message.replace(/^node [^:]+: /, '')}, ${attempt} times: the token's files were being rewritten; the step is retried`, true, { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, TOKEN_READ_PAUSE_MS * attempt));
+    }
+  }
+}
+
+/**
+ * What a new module instance reports when it read the token's token.object while the worker's instance rewrote it
+ * (SoftHSM rewrites the token's flags at a login): no such token, or a user PIN not initialised. The worker's own
+ * sessions just used that token and PIN, so it passes: a new instance reads again, and the step is retried after that
+ * rather than holding the key (a purge of 100 keys at once held one on "C_Login ... CKR_USER_PIN_NOT_INITIALIZED").
+ */
+const TOKEN_READ_MID_WRITE = /CKR_USER_PIN_NOT_INITIALIZED|CKR_TOKEN_NOT_RECOGNIZED|no token labelled/;
+const TOKEN_READ_ATTEMPTS = 5;
+const TOKEN_READ_PAUSE_MS = 200;
+
+function destroyOnce(token: FreshInstanceToken, request: FreshDestroyRequest): Promise<FreshDestroyResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
