@@ -8,15 +8,11 @@ import type { Database } from '../adapters/postgres/database';
 import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvent, storeArchiveBlob } from '../adapters/postgres/key-repository';
 import { listSubscriptions, subscriptionWithSecret } from '../adapters/postgres/subscription-repository';
 import { requestKeymapSync } from '../adapters/temporal/schedules';
-import { SyncRequests } from '../adapters/temporal/sync-requests';
 import { postSignedJson } from '../adapters/webhooks/signed-post';
 import { webhookUrlForMessages, type HostResolver } from '../adapters/webhooks/target-guard';
 import type { KeyrotorConfig } from '../domain/config';
 import type { KeyLifecycleState } from '../domain/keys/lifecycle-state';
 import { activityFailure, withTypedFailures } from './failures';
-
-/** The least time between two asks for a key map sync made for lifecycle steps (adapters/temporal/sync-requests.ts). */
-export const KEYMAP_SYNC_ASK_GAP_MS = 2000;
 
 export interface RecordKeyEventInput {
   state: KeyLifecycleState;
@@ -27,34 +23,25 @@ export interface RecordKeyEventInput {
 export function createKeyControlActivities(deps: { db: Database; config: KeyrotorConfig; resolveHost?: HostResolver }) {
   const { db, config } = deps;
   const webhookGuard = { allowedTargets: config.webhooks.allowedTargets, ...(deps.resolveHost ? { resolve: deps.resolveHost } : {}) };
-  // Made with the first step's activity context: its client is the worker's, and its logger names no single step.
-  let syncRequests: SyncRequests | undefined;
-  const askForKeymapSync = (): void => {
-    if (!syncRequests) {
-      const { client, log } = Context.current();
-      syncRequests = new SyncRequests(() => requestKeymapSync(client), {
-        gapMs: KEYMAP_SYNC_ASK_GAP_MS,
-        onError: (error) => {
-          log.warn('could not ask for a key map sync after a lifecycle step', { error: error instanceof Error ? error.message : String(error) });
-        },
-      });
-    }
-    syncRequests.request();
-  };
   return withTypedFailures({
     getClusterNodes(_input: Record<string, never>): Promise<{ nodeIds: string[] }> {
       return Promise.resolve({ nodeIds: config.hsm.nodes.map((node) => node.id) });
     },
 
     /**
-     * Records the step, then asks for a key map sync, without waiting for the ask (SyncRequests: one ask at a time, at
-     * most one per KEYMAP_SYNC_ASK_GAP_MS, the last always made). Asking runs outside the workflow, so the lifecycle's
+     * Records the step, then asks for a key map sync at once. Asking runs outside the workflow, so the lifecycle's
      * command sequence (and its recorded histories) stay as they are, and a failure to ask never fails the step: the
      * minutely run catches up.
      */
     async recordKeyEvent(input: RecordKeyEventInput): Promise<{ recorded: boolean }> {
       const recorded = await recordKeyEvent(db, input.state, { id: `${input.state.name}/${input.state.eventSeq}`, ...input.event });
-      if (recorded.recorded) askForKeymapSync();
+      if (recorded.recorded) {
+        try {
+          await requestKeymapSync(Context.current().client);
+        } catch (error) {
+          Context.current().log.warn('could not ask for a key map sync after a lifecycle step', { key: input.state.name, error: error instanceof Error ? error.message : String(error) });
+        }
+      }
       return recorded;
     },
 
