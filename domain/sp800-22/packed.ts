@@ -37,20 +37,8 @@ export function rememberPacked(bits: Uint8Array, packed: PackedBits): void {
   cache.set(bits, packed);
 }
 
-/** The 32 bits starting at bit `position` (0 ≤ position < n), the first in the most significant bit. */
-export function window32(words: Int32Array, position: number): number {
-  const w = position >>> 5;
-  const offset = position & 31;
-  return offset === 0 ? words[w]! : (words[w]! << offset) | (words[w + 1]! >>> (32 - offset));
-}
-
-/** Number of set bits of a 32-bit word. */
-export function popcount(word: number): number {
-  let x = word - ((word >>> 1) & 0x55555555);
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  x = (x + (x >>> 4)) & 0x0f0f0f0f;
-  return Math.imul(x, 0x01010101) >>> 24;
-}
+/** The 32-bit window and the popcount are the binary SP 800-90B estimators' (same packing, most significant bit first). */
+export { popcount, window32 } from '../sp800-90b/packed-bits';
 
 /** The 32-bit word with its bits in the opposite order. */
 export function reverse32(word: number): number {

@@ -1,16 +1,5 @@
-import { createHash } from 'node:crypto';
 import { bitsFromBytes, mergeResults, runBattery, runTests, TEST_NAMES, type TestName } from '../../../domain/sp800-22';
-
-/** SHA-256 in a chain from a fixed seed: the same bytes on every run. */
-function pseudoRandomBytes(count: number, seed: string): Buffer {
-  const blocks: Buffer[] = [];
-  let block = createHash('sha256').update(seed).digest();
-  for (let total = 0; total < count; total += block.length) {
-    blocks.push(block);
-    block = createHash('sha256').update(block).digest();
-  }
-  return Buffer.concat(blocks).subarray(0, count);
-}
+import { pseudoRandomBytes } from '../../support/pseudo-random';
 
 describe('runTests and mergeResults', () => {
   // keyrotor sts runs the FFT test on a worker thread and the others on its own, then merges the two parts.

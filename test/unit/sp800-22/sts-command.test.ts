@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,17 +5,7 @@ import { CommanderError } from 'commander';
 import { UserError } from '../../../domain/errors';
 import { bitsFromBytes, frequencyTest, runBattery } from '../../../domain/sp800-22';
 import { runSts, type StsJsonRow } from '../../support/commands-in-process';
-
-/** SHA-256 in a chain from a fixed seed: the same bytes on every run. */
-function pseudoRandomBytes(count: number, seed: string): Buffer {
-  const blocks: Buffer[] = [];
-  let block = createHash('sha256').update(seed).digest();
-  for (let total = 0; total < count; total += block.length) {
-    blocks.push(block);
-    block = createHash('sha256').update(block).digest();
-  }
-  return Buffer.concat(blocks).subarray(0, count);
-}
+import { pseudoRandomBytes } from '../../support/pseudo-random';
 
 
 async function runJson(args: string[]): Promise<StsJsonRow[]> {
