@@ -14,6 +14,7 @@ import {
   destroyUnfinishedObjects,
   fatal,
   find,
+  findByClass,
   findWrappingKey,
   idOf,
   nonEmptyBase64,
@@ -247,8 +248,7 @@ function sameRsaKey(a: { modulus: Buffer; publicExponent: Buffer }, b: { modulus
  */
 function settleExistingRsaPair(session: PooledSession, keyType: EncryptionKeyType, label: string): { fingerprint: string; spki: Buffer } | undefined {
   const { pkcs11, session: handle } = session;
-  const privateKeys = find(session, 'privateKey', { label });
-  const publicKeys = find(session, 'publicKey', { label });
+  const { privateKey: privateKeys, publicKey: publicKeys } = findByClass(session, { label });
   if (privateKeys.length > 1 || publicKeys.length > 1) {
     throw fatal(session, `${privateKeys.length} private and ${publicKeys.length} public keys are labelled '${label}'; keep one pair or use another label`);
   }

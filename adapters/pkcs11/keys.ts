@@ -289,13 +289,43 @@ export function find(session: PooledSession, keyClass: KeyClass | 'secretKey', b
   return findObjects(session.pkcs11, session.session, template({ class: ObjectClass[keyClass], ...by }));
 }
 
-/** The one object of the class with this ID, or undefined; duplicates are refused rather than guessed between. */
-function findByFingerprint(session: PooledSession, keyClass: KeyClass, fingerprint: string): pkcs11js.Handle | undefined {
-  const handles = find(session, keyClass, { id: Buffer.from(fingerprint, 'hex') });
+export type KeyObjectsByClass = Record<KeyClass | 'secretKey', pkcs11js.Handle[]>;
+
+/**
+ * The key objects with this ID or label, by class, from one search. A search costs as much as the token has objects,
+ * whatever its template (SoftHSM's file store reads every object's file; 50-90 ms at 1,000 objects, bench/scale.ts), so
+ * a step that needs a key's private and public objects searches once, not once per class.
+ */
+export function findByClass(session: PooledSession, by: { id: Buffer } | { label: string }): KeyObjectsByClass {
+  const found: KeyObjectsByClass = { privateKey: [], publicKey: [], secretKey: [] };
+  for (const object of findObjects(session.pkcs11, session.session, template(by))) {
+    const { class: objectClass } = readAttributeValues(session.pkcs11, session.session, object, ['class']);
+    if (objectClass === ObjectClass.privateKey) found.privateKey.push(object);
+    else if (objectClass === ObjectClass.publicKey) found.publicKey.push(object);
+    else if (objectClass === ObjectClass.secretKey) found.secretKey.push(object);
+  }
+  return found;
+}
+
+/** The one object of the class among those found, or undefined; duplicates are refused rather than guessed between. */
+function onlyOne(session: PooledSession, handles: pkcs11js.Handle[], keyClass: KeyClass, fingerprint: string): pkcs11js.Handle | undefined {
   if (handles.length > 1) {
     throw fatal(session, `${handles.length} ${CLASS_WORDS[keyClass]}s carry the ID of key ${fingerprint}; destroy them with destroyKeyObjects and replicate the key again`);
   }
   return handles[0];
+}
+
+/** The one object of the class with this ID, or undefined; duplicates are refused rather than guessed between. */
+function findByFingerprint(session: PooledSession, keyClass: KeyClass, fingerprint: string): pkcs11js.Handle | undefined {
+  return onlyOne(session, find(session, keyClass, { id: Buffer.from(fingerprint, 'hex') }), keyClass, fingerprint);
+}
+
+/** The key's private and public objects (either may be missing), from one search. */
+function findPairByFingerprint(session: PooledSession, fingerprint: string): { privateKey?: pkcs11js.Handle; publicKey?: pkcs11js.Handle; secretKeys: pkcs11js.Handle[] } {
+  const found = findByClass(session, { id: Buffer.from(fingerprint, 'hex') });
+  const privateKey = onlyOne(session, found.privateKey, 'privateKey', fingerprint);
+  const publicKey = onlyOne(session, found.publicKey, 'publicKey', fingerprint);
+  return { ...(privateKey ? { privateKey } : {}), ...(publicKey ? { publicKey } : {}), secretKeys: found.secretKey };
 }
 
 function requireByFingerprint(session: PooledSession, keyClass: KeyClass, fingerprint: string): pkcs11js.Handle {
@@ -353,7 +383,11 @@ async function signsFor(session: PooledSession, privateKey: pkcs11js.Handle, key
   return verifySignature(spki, keyType, challenge, await sign(session, privateKey, keyType, challenge));
 }
 
-export async function unwrap(session: PooledSession, unwrappingKeyLabel: string, wrapped: Buffer, keyTemplate: pkcs11js.Template): Promise<pkcs11js.Handle> {
+/**
+ * `swept`: the caller destroyed the token's unfinished objects just before (destroyUnfinishedObjects), so none were
+ * there before the first try and it need not search for them again (each search reads the whole token).
+ */
+export async function unwrap(session: PooledSession, unwrappingKeyLabel: string, wrapped: Buffer, keyTemplate: pkcs11js.Template, swept = false): Promise<pkcs11js.Handle> {
   const unwrappingKey = findWrappingKey(session, unwrappingKeyLabel);
   // SoftHSM 2.6 also answers CKR_GENERAL_ERROR when another session creates an object on the same token at that moment
   // (two replicas unwrapped at once, measured in the key map tests): a few tries, spaced out, tell that apart from a
@@ -362,7 +396,7 @@ export async function unwrap(session: PooledSession, unwrappingKeyLabel: string,
   // later creation may come to this token to remove it. Only an unnamed object that appeared during the try goes: one
   // that was there before (made by hand, or by another process's creation under way) is not this call's.
   for (let attempt = 1; ; attempt++) {
-    const before = new Set(unfinishedObjects(session).map((object) => object.toString('hex')));
+    const before = swept && attempt === 1 ? new Set<string>() : new Set(unfinishedObjects(session).map((object) => object.toString('hex')));
     try {
       return await session.pkcs11.C_UnwrapKeyAsync(session.session, AES_KEY_WRAP_PAD, unwrappingKey, wrapped, keyTemplate);
     } catch (error) {
@@ -412,8 +446,7 @@ function ensureId(session: PooledSession, handle: pkcs11js.Handle, keyClass: Key
  */
 async function settleExistingPair(session: PooledSession, keyType: KeyType, label: string): Promise<{ fingerprint: string; spki: Buffer } | undefined> {
   const { pkcs11, session: handle } = session;
-  const privateKeys = find(session, 'privateKey', { label });
-  const publicKeys = find(session, 'publicKey', { label });
+  const { privateKey: privateKeys, publicKey: publicKeys } = findByClass(session, { label });
   if (privateKeys.length > 1 || publicKeys.length > 1) {
     throw fatal(session, `${privateKeys.length} private and ${publicKeys.length} public keys are labelled '${label}'; keep one pair (destroyKeyObjects) or use another label`);
   }
@@ -507,9 +540,7 @@ export async function describeKey(pool: TokenSessionPool, input: DescribeKeyInpu
   idOf(input.fingerprint);
   return onSession(pool, `describing key ${input.fingerprint}`, (session) => {
     const { pkcs11, session: handle } = session;
-    const privateKey = findByFingerprint(session, 'privateKey', input.fingerprint);
-    const publicKey = findByFingerprint(session, 'publicKey', input.fingerprint);
-    const secretKeys = find(session, 'secretKey', { id: Buffer.from(input.fingerprint, 'hex') });
+    const { privateKey, publicKey, secretKeys } = findPairByFingerprint(session, input.fingerprint);
     const privateValues = privateKey ? readAttributeValues(pkcs11, handle, privateKey, ['sign', 'label']) : undefined;
     const labelled = privateKey ?? publicKey ?? secretKeys[0];
     const label = privateValues?.label ?? (labelled ? readAttributeValues(pkcs11, handle, labelled, ['label']).label : null);
@@ -525,8 +556,9 @@ export async function wrapPrivateKey(pool: TokenSessionPool, input: WrapPrivateK
   idOf(input.fingerprint);
   const wrappingKeyLabel = checkLabel(input.wrappingKeyLabel, 'wrappingKeyLabel');
   return onSession(pool, `wrapping key ${input.fingerprint} under '${wrappingKeyLabel}'`, async (session) => {
-    const privateKey = requireByFingerprint(session, 'privateKey', input.fingerprint);
-    const publicKey = requireByFingerprint(session, 'publicKey', input.fingerprint);
+    const { privateKey, publicKey } = findPairByFingerprint(session, input.fingerprint);
+    if (!privateKey) throw new KeyNotFoundError(session.nodeId, `no private key of key ${input.fingerprint} on this token`);
+    if (!publicKey) throw new KeyNotFoundError(session.nodeId, `no public key of key ${input.fingerprint} on this token`);
     const wrappingKey = findWrappingKey(session, wrappingKeyLabel);
     const { label } = readAttributeValues(session.pkcs11, session.session, privateKey, ['label']);
     const components = readPublicComponents(session, publicKey);
@@ -572,14 +604,13 @@ export async function importReplica(pool: TokenSessionPool, input: ImportReplica
 
   return createObjectsAlone(pool, () => onSession(pool, `importing a replica of key ${fingerprint}`, async (session) => {
     destroyUnfinishedObjects(session);
-    let privateKey = findByFingerprint(session, 'privateKey', fingerprint);
-    let publicKey = findByFingerprint(session, 'publicKey', fingerprint);
+    let { privateKey, publicKey } = findPairByFingerprint(session, fingerprint);
     if (privateKey && publicKey) return { created: false };
 
     const created: pkcs11js.Handle[] = [];
     try {
       if (!privateKey) {
-        privateKey = await unwrap(session, unwrappingKeyLabel, wrapped, template({ class: ObjectClass.privateKey, keyType: keyKindOf(keyType), ...privateKeyUsage(), id, label }));
+        privateKey = await unwrap(session, unwrappingKeyLabel, wrapped, template({ class: ObjectClass.privateKey, keyType: keyKindOf(keyType), ...privateKeyUsage(), id, label }), true);
         created.push(privateKey);
       }
       if (!publicKey) {
@@ -647,8 +678,9 @@ export async function destroyKeyObjects(pool: TokenSessionPool, input: DestroyKe
   ];
   const destroyed = await onSession(pool, `destroying the objects of key ${input.fingerprint}`, (session) => {
     let count = 0;
+    const found = findByClass(session, { id });
     for (const keyClass of classes) {
-      for (const handle of find(session, keyClass, { id })) {
+      for (const handle of found[keyClass]) {
         session.pkcs11.C_DestroyObject(session.session, handle);
         count += 1;
       }
