@@ -11,7 +11,6 @@ import {
   WRAP_BUFFER_BYTES,
   checkLabel,
   createObjectsAlone,
-  destroyUnfinishedObjects,
   fatal,
   find,
   findByClass,
@@ -208,7 +207,6 @@ export async function generateEncryptionKey(pool: TokenSessionPool, input: Gener
   const keyType = checkEncryptionKeyType(input.keyType);
   const label = checkLabel(input.label, 'label');
   return createObjectsAlone(pool, () => onSession(pool, `generating ${keyType} key '${label}'`, async (session) => {
-    destroyUnfinishedObjects(session);
     return isAes(keyType) ? generateAes(session, label) : generateRsaOaep(session, keyType, label);
   }));
 }
@@ -355,7 +353,6 @@ export async function importEncryptionReplica(pool: TokenSessionPool, input: Imp
   const components = isAes(keyType) ? null : rsaComponentsOf(keyType, input.publicKey);
 
   return createObjectsAlone(pool, () => onSession(pool, `importing a replica of ${keyType} key ${fingerprint}`, async (session) => {
-    destroyUnfinishedObjects(session);
     if (components === null) {
       if (findOne(session, 'secretKey', fingerprint)) {
         applyUsage(session, keyType, fingerprint, usage);

@@ -208,7 +208,25 @@ const running = new WeakMap<TokenSessionPool, Map<string, Promise<unknown>>>();
  * leave a half-written object behind; a generation or import retried by Temporal must also never race itself.
  */
 export function createObjectsAlone<T>(pool: TokenSessionPool, work: () => Promise<T>): Promise<T> {
-  return oneAtATime(pool, 'create-objects', work);
+  return oneAtATime(pool, 'create-objects', async () => {
+    if (!swept.has(pool)) await sweepAlready(pool);
+    return work();
+  });
+}
+
+/**
+ * The pools whose token this process has swept of unfinished objects (destroyUnfinishedObjects). A pool sweeps before
+ * its first creation, and the key map sweeps every node it inspects (each minute): such an object is what a process
+ * killed inside the library leaves, so a process that runs has none of its own to leave, and its first creation
+ * clears what the one before it left. Not before every creation: a sweep is a search of the whole token, which costs
+ * as much as the token has objects (50-90 ms at 1,000 on SoftHSM's file store, bench/scale.ts).
+ */
+const swept = new WeakSet<TokenSessionPool>();
+
+async function sweepAlready(pool: TokenSessionPool): Promise<number> {
+  const destroyed = await onSession(pool, 'destroying unfinished key objects', (session) => destroyUnfinishedObjects(session));
+  swept.add(pool);
+  return destroyed;
 }
 
 async function oneAtATime<T>(pool: TokenSessionPool, key: string, work: () => Promise<T>): Promise<T> {
@@ -235,15 +253,13 @@ async function oneAtATime<T>(pool: TokenSessionPool, key: string, work: () => Pr
  * C_UnwrapKey can leave a token key object with the library's defaults: no CKA_LABEL and no CKA_ID (seen after
  * SIGKILLs of `npm start`). keyrotor names every key object it creates in the creating call's template, and creations
  * on a token run one at a time in a process (createObjectsAlone), so such an object was never a key anyone holds and
- * no retry can find it by label: it goes before the next creation. Objects with a label or an ID are never touched
+ * no retry can find it by label: it goes in the next sweep (createObjectsAlone). Objects with a label or an ID are never touched
  * here (unknown ones are the key map's, which reports and quarantines them); a temporary session object of this
- * process is made and destroyed inside createObjectsAlone, so none exists while this runs. `spare` names handles to keep
- * (those that were there before a failed unwrap, which are not its leftovers).
+ * process is made and destroyed inside createObjectsAlone, so none exists while this runs.
  */
-export function destroyUnfinishedObjects(session: PooledSession, spare: ReadonlySet<string> = new Set()): number {
+export function destroyUnfinishedObjects(session: PooledSession): number {
   let destroyed = 0;
   for (const object of unfinishedObjects(session)) {
-    if (spare.has(object.toString('hex'))) continue;
     session.pkcs11.C_DestroyObject(session.session, object);
     destroyed += 1;
   }
@@ -257,13 +273,13 @@ export function destroyUnfinishedObjects(session: PooledSession, spare: Readonly
  * its worker destroyed a purged version's public keys, and no creation followed on that node.
  */
 export function sweepUnfinishedObjects(pool: TokenSessionPool): Promise<number> {
-  return createObjectsAlone(pool, () => onSession(pool, 'destroying unfinished key objects', (session) => destroyUnfinishedObjects(session)));
+  return oneAtATime(pool, 'create-objects', () => sweepAlready(pool));
 }
 
 /**
  * The private and public key objects with neither CKA_LABEL nor CKA_ID. The token finds those with an empty label, so
  * that the attributes read here are those of the few unnamed objects, not of every key: the key map sync runs this on
- * every node it inspects, each minute, and every creation before it creates. One search for both classes: a search
+ * every node it inspects, each minute, and each pool before its first creation. One search for both classes: a search
  * costs as much as the token has objects, whatever its template (SoftHSM's file store reads every object's file).
  */
 function unfinishedObjects(session: PooledSession): pkcs11js.Handle[] {
@@ -320,6 +336,55 @@ function findByFingerprint(session: PooledSession, keyClass: KeyClass, fingerpri
   return onlyOne(session, find(session, keyClass, { id: Buffer.from(fingerprint, 'hex') }), keyClass, fingerprint);
 }
 
+/**
+ * The handle the pool knows under `name` while it still names the object described (its class, ID, label); forgotten
+ * otherwise. A destroyed object's handle fails the read (CKR_OBJECT_HANDLE_INVALID), and SoftHSM rereads an object
+ * another process changed or removed before it answers. Each read costs as much as one object, not the whole token.
+ */
+function knownHandle(session: PooledSession, name: string, expected: { class: number; id?: Buffer; label?: string }): pkcs11js.Handle | undefined {
+  const handle = session.knownHandles.get(name);
+  if (!handle) return undefined;
+  try {
+    const found = readAttributeValues(session.pkcs11, session.session, handle, ['class', 'id', 'label']);
+    if (found.class === expected.class && (expected.id === undefined || found.id.equals(expected.id)) && (expected.label === undefined || found.label === expected.label)) return handle;
+  } catch {
+    // Gone or changed: searched for again below.
+  }
+  session.knownHandles.delete(name);
+  return undefined;
+}
+
+const fingerprintName = (keyClass: KeyClass, fingerprint: string): string => `${keyClass}:${fingerprint}`;
+
+function rememberPair(session: PooledSession, fingerprint: string, pair: { privateKey?: pkcs11js.Handle; publicKey?: pkcs11js.Handle }): void {
+  if (pair.privateKey) session.knownHandles.set(fingerprintName('privateKey', fingerprint), pair.privateKey);
+  if (pair.publicKey) session.knownHandles.set(fingerprintName('publicKey', fingerprint), pair.publicKey);
+}
+
+/**
+ * The object of the class with this ID: the handle the pool knows, or one search (which refuses duplicates). The
+ * steps that use an existing key (sign, set signing, wrap) take it from here; those that check what a token holds
+ * (describe, destroy, the inventory) always search.
+ */
+function lookUpByFingerprint(session: PooledSession, keyClass: KeyClass, fingerprint: string): pkcs11js.Handle | undefined {
+  const known = knownHandle(session, fingerprintName(keyClass, fingerprint), { class: ObjectClass[keyClass], id: Buffer.from(fingerprint, 'hex') });
+  if (known) return known;
+  const found = findByFingerprint(session, keyClass, fingerprint);
+  if (found) session.knownHandles.set(fingerprintName(keyClass, fingerprint), found);
+  return found;
+}
+
+/** The key's private and public objects as lookUpByFingerprint finds them: from what the pool knows, else one search. */
+function lookUpPair(session: PooledSession, fingerprint: string): { privateKey?: pkcs11js.Handle; publicKey?: pkcs11js.Handle } {
+  const id = Buffer.from(fingerprint, 'hex');
+  const privateKey = knownHandle(session, fingerprintName('privateKey', fingerprint), { class: ObjectClass.privateKey, id });
+  const publicKey = knownHandle(session, fingerprintName('publicKey', fingerprint), { class: ObjectClass.publicKey, id });
+  if (privateKey && publicKey) return { privateKey, publicKey };
+  const { secretKeys: _, ...pair } = findPairByFingerprint(session, fingerprint);
+  rememberPair(session, fingerprint, pair);
+  return pair;
+}
+
 /** The key's private and public objects (either may be missing), from one search. */
 function findPairByFingerprint(session: PooledSession, fingerprint: string): { privateKey?: pkcs11js.Handle; publicKey?: pkcs11js.Handle; secretKeys: pkcs11js.Handle[] } {
   const found = findByClass(session, { id: Buffer.from(fingerprint, 'hex') });
@@ -329,15 +394,20 @@ function findPairByFingerprint(session: PooledSession, fingerprint: string): { p
 }
 
 function requireByFingerprint(session: PooledSession, keyClass: KeyClass, fingerprint: string): pkcs11js.Handle {
-  const handle = findByFingerprint(session, keyClass, fingerprint);
+  const handle = lookUpByFingerprint(session, keyClass, fingerprint);
   if (!handle) throw new KeyNotFoundError(session.nodeId, `no ${CLASS_WORDS[keyClass]} of key ${fingerprint} on this token`);
   return handle;
 }
 
+/** The wrapping key labelled `label`: the handle the pool knows, or one search, which refuses none and duplicates. */
 export function findWrappingKey(session: PooledSession, label: string): pkcs11js.Handle {
+  const name = `wrapping-key:${label}`;
+  const known = knownHandle(session, name, { class: ObjectClass.secretKey, label });
+  if (known) return known;
   const handles = find(session, 'secretKey', { label });
   if (handles.length === 0) throw fatal(session, `no wrapping key labelled '${label}' on this token; every node needs it (keyrotor start provisions it on SoftHSM nodes; on other HSMs clone it with the vendor's tools)`);
   if (handles.length > 1) throw fatal(session, `${handles.length} secret keys are labelled '${label}'; remove the extra ones`);
+  session.knownHandles.set(name, handles[0] as pkcs11js.Handle);
   return handles[0] as pkcs11js.Handle;
 }
 
@@ -383,25 +453,19 @@ async function signsFor(session: PooledSession, privateKey: pkcs11js.Handle, key
   return verifySignature(spki, keyType, challenge, await sign(session, privateKey, keyType, challenge));
 }
 
-/**
- * `swept`: the caller destroyed the token's unfinished objects just before (destroyUnfinishedObjects), so none were
- * there before the first try and it need not search for them again (each search reads the whole token).
- */
-export async function unwrap(session: PooledSession, unwrappingKeyLabel: string, wrapped: Buffer, keyTemplate: pkcs11js.Template, swept = false): Promise<pkcs11js.Handle> {
+export async function unwrap(session: PooledSession, unwrappingKeyLabel: string, wrapped: Buffer, keyTemplate: pkcs11js.Template): Promise<pkcs11js.Handle> {
   const unwrappingKey = findWrappingKey(session, unwrappingKeyLabel);
   // SoftHSM 2.6 also answers CKR_GENERAL_ERROR when another session creates an object on the same token at that moment
   // (two replicas unwrapped at once, measured in the key map tests): a few tries, spaced out, tell that apart from a
   // blob that fails every time. A failed C_UnwrapKey can leave the object it had begun, without label or ID (an
-  // unnamed private key on node 3 after a key map repair, in the key map test): it goes after the failed try, since no
-  // later creation may come to this token to remove it. Only an unnamed object that appeared during the try goes: one
-  // that was there before (made by hand, or by another process's creation under way) is not this call's.
+  // unnamed private key on node 3 after a key map repair, in the key map test): the failed try sweeps the token
+  // (destroyUnfinishedObjects), since this process creates nothing else meanwhile and its next sweep may be a minute away.
   for (let attempt = 1; ; attempt++) {
-    const before = swept && attempt === 1 ? new Set<string>() : new Set(unfinishedObjects(session).map((object) => object.toString('hex')));
     try {
       return await session.pkcs11.C_UnwrapKeyAsync(session.session, AES_KEY_WRAP_PAD, unwrappingKey, wrapped, keyTemplate);
     } catch (error) {
       try {
-        destroyUnfinishedObjects(session, before);
+        destroyUnfinishedObjects(session);
       } catch {
         // The unwrap's own failure is the one to report; the next creation on the token clears what is left.
       }
@@ -510,7 +574,6 @@ export async function generateKeyPair(pool: TokenSessionPool, input: GenerateKey
   const keyType = checkKeyType(input.keyType);
   const label = checkLabel(input.label, 'label');
   return createObjectsAlone(pool, () => onSession(pool, `generating ${keyType} key '${label}'`, async (session) => {
-    destroyUnfinishedObjects(session);
     const existing = await settleExistingPair(session, keyType, label);
     if (existing) return { fingerprint: existing.fingerprint, spki: existing.spki.toString('base64'), created: false };
 
@@ -529,6 +592,7 @@ export async function generateKeyPair(pool: TokenSessionPool, input: GenerateKey
     const id = Buffer.from(fingerprint, 'hex');
     pkcs11.C_SetAttributeValue(handle, pair.publicKey, template({ id }));
     pkcs11.C_SetAttributeValue(handle, pair.privateKey, template({ id }));
+    rememberPair(session, fingerprint, pair);
     return { fingerprint, spki: spki.toString('base64'), created: true };
   }));
 }
@@ -556,7 +620,7 @@ export async function wrapPrivateKey(pool: TokenSessionPool, input: WrapPrivateK
   idOf(input.fingerprint);
   const wrappingKeyLabel = checkLabel(input.wrappingKeyLabel, 'wrappingKeyLabel');
   return onSession(pool, `wrapping key ${input.fingerprint} under '${wrappingKeyLabel}'`, async (session) => {
-    const { privateKey, publicKey } = findPairByFingerprint(session, input.fingerprint);
+    const { privateKey, publicKey } = lookUpPair(session, input.fingerprint);
     if (!privateKey) throw new KeyNotFoundError(session.nodeId, `no private key of key ${input.fingerprint} on this token`);
     if (!publicKey) throw new KeyNotFoundError(session.nodeId, `no public key of key ${input.fingerprint} on this token`);
     const wrappingKey = findWrappingKey(session, wrappingKeyLabel);
@@ -603,14 +667,13 @@ export async function importReplica(pool: TokenSessionPool, input: ImportReplica
   if (described !== keyType) throw new UserError('key_type_mismatch', `the public key is a ${described} key, not ${keyType}`);
 
   return createObjectsAlone(pool, () => onSession(pool, `importing a replica of key ${fingerprint}`, async (session) => {
-    destroyUnfinishedObjects(session);
-    let { privateKey, publicKey } = findPairByFingerprint(session, fingerprint);
+    let { privateKey, publicKey } = lookUpPair(session, fingerprint);
     if (privateKey && publicKey) return { created: false };
 
     const created: pkcs11js.Handle[] = [];
     try {
       if (!privateKey) {
-        privateKey = await unwrap(session, unwrappingKeyLabel, wrapped, template({ class: ObjectClass.privateKey, keyType: keyKindOf(keyType), ...privateKeyUsage(), id, label }), true);
+        privateKey = await unwrap(session, unwrappingKeyLabel, wrapped, template({ class: ObjectClass.privateKey, keyType: keyKindOf(keyType), ...privateKeyUsage(), id, label }));
         created.push(privateKey);
       }
       if (!publicKey) {
@@ -623,6 +686,7 @@ export async function importReplica(pool: TokenSessionPool, input: ImportReplica
       if (!(await signsFor(session, privateKey, keyType, spki))) {
         throw fatal(session, `replica check failed: the unwrapped private key does not sign for public key ${fingerprint}; the blob holds another key`);
       }
+      rememberPair(session, fingerprint, { privateKey, publicKey });
       return { created: true };
     } catch (error) {
       throw undoCreated(session, created, fingerprint, error);
@@ -680,6 +744,7 @@ export async function destroyKeyObjects(pool: TokenSessionPool, input: DestroyKe
     let count = 0;
     const found = findByClass(session, { id });
     for (const keyClass of classes) {
+      if (keyClass !== 'secretKey') session.knownHandles.delete(fingerprintName(keyClass, input.fingerprint));
       for (const handle of found[keyClass]) {
         session.pkcs11.C_DestroyObject(session.session, handle);
         count += 1;
@@ -777,7 +842,7 @@ export async function restorePublicKey(pool: TokenSessionPool, input: RestorePub
   const components = componentsFromSpki(spki);
   const bytesWritten = Object.values(components).reduce((sum: number, part: Buffer) => sum + part.length, 0);
   return createObjectsAlone(pool, () => onSession(pool, `restoring the public key of ${input.fingerprint}`, (session) => {
-    if (findByFingerprint(session, 'publicKey', input.fingerprint)) return { created: false, bytesWritten: 0 };
+    if (lookUpByFingerprint(session, 'publicKey', input.fingerprint)) return { created: false, bytesWritten: 0 };
     session.pkcs11.C_CreateObject(session.session, publicKeyTemplate(components, id, label));
     return { created: true, bytesWritten };
   }));

@@ -17,6 +17,14 @@ export interface PooledSession {
   pkcs11: pkcs11js.PKCS11;
   session: pkcs11js.Handle;
   nodeId: string;
+  /**
+   * Handles of token objects this pool found or made, by a name its caller chose (keys.ts: class and ID, or the
+   * wrapping key's label). PKCS#11 gives a token object one handle in every session of the application, valid while
+   * one of its sessions on the token is open (SoftHSM drops them when the last closes), which the pool's sessions are
+   * for its whole life. A handle taken from here is checked against the object's attributes before use: another
+   * process may have destroyed the object, and another HSM may give a freed handle to a new object.
+   */
+  knownHandles: Map<string, pkcs11js.Handle>;
 }
 
 /**
@@ -28,6 +36,7 @@ export class TokenSessionPool {
   private readonly idle: pkcs11js.Handle[] = [];
   private readonly all: pkcs11js.Handle[] = [];
   private readonly waiters: Array<(session: pkcs11js.Handle) => void> = [];
+  private readonly knownHandles = new Map<string, pkcs11js.Handle>();
   private borrowed = 0;
   private closing = false;
   private drained: (() => void) | undefined;
@@ -95,7 +104,7 @@ export class TokenSessionPool {
     const session = this.idle.pop() ?? (await new Promise<pkcs11js.Handle>((resolve) => this.waiters.push(resolve)));
     this.borrowed += 1;
     try {
-      return await work({ pkcs11: this.pkcs11, session, nodeId: this.nodeId });
+      return await work({ pkcs11: this.pkcs11, session, nodeId: this.nodeId, knownHandles: this.knownHandles });
     } catch (error) {
       throw toHsmError(this.nodeId, operation, error);
     } finally {
@@ -143,6 +152,7 @@ export class TokenSessionPool {
     } finally {
       this.idle.length = 0;
       this.all.length = 0;
+      this.knownHandles.clear();
       releaseModule(this.modulePath);
     }
   }

@@ -14,7 +14,7 @@ import { readSecret } from '../../adapters/secrets';
 import type { HsmNodeConfig } from '../../domain/config';
 import { ARCHIVE_KEK_LABEL, CLUSTER_KEK_LABEL } from '../../domain/identifiers';
 import { JWS_ALGORITHM, SIGNING_KEY_TYPES as KEY_TYPES, type SigningKeyType as KeyType } from '../../domain/keys/key-types';
-import { listTokenObjects, readPublicKeyDer, type TokenAccess, type TokenObject } from '../support/pkcs11-listing';
+import { deleteObject, listTokenObjects, readPublicKeyDer, type TokenAccess, type TokenObject } from '../support/pkcs11-listing';
 import { testConfig } from '../support/system';
 
 const projectRoot = resolve(__dirname, '../..');
@@ -304,7 +304,7 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
       expect(withLabel(0, label)).toEqual([['privkey', first.fingerprint], ['pubkey', first.fingerprint]]);
     });
 
-    it('a creation killed inside the library (a key object with neither label nor ID) is destroyed by the next creation on the token', async () => {
+    it('a creation killed inside the library (a key object with neither label nor ID) is destroyed by the first creation of the next process, not by a running one\'s', async () => {
       // A half-named object (a label, no ID) is a retry's to settle, not debris.
       const halfNamed = await keys.generateKeyPair(pool(0), { keyType: 'ec-p256', label: 'keyrotor:half-named-kept:v1' });
       await clearIds('keyrotor:half-named-kept:v1', [ObjectClass.privateKey]);
@@ -320,8 +320,21 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
       const nameless = (): TokenObject[] => listTokenObjects(access(0)).filter((object) => object.class === 'privkey' && object.idHex === null && !object.label);
       expect(nameless()).toHaveLength(1);
 
+      // A pool that has created already does not search the whole token again before each creation: a process that
+      // runs leaves no such object of its own (one is left only by a process killed inside the library).
       const next = await keys.generateKeyPair(pool(0), { keyType: 'ec-p256', label: 'keyrotor:after-debris:v1' });
       expect(next.created).toBe(true);
+      expect(nameless()).toHaveLength(1);
+
+      // The process that comes after the killed one: its pool sweeps before its first creation.
+      const node = nodes[0] as HsmNodeConfig;
+      const restarted = TokenSessionPool.open({ nodeId: node.id, modulePath: node.modulePath, tokenLabel: node.tokenLabel, pin: readSecret(node.pin, `node ${node.id}: PIN`), size: 1 });
+      try {
+        const first = await keys.generateKeyPair(restarted, { keyType: 'ec-p256', label: 'keyrotor:after-restart:v1' });
+        expect(first.created).toBe(true);
+      } finally {
+        await restarted.close();
+      }
       expect(nameless()).toEqual([]);
       expect(withLabel(0, 'keyrotor:half-named-kept:v1')).toEqual([['privkey', null], ['pubkey', halfNamed.fingerprint]]);
     });
@@ -374,6 +387,56 @@ describe('PKCS#11 key operations on three SoftHSM tokens, with pkcs11-tool as th
       expect(results.map((result) => result.created).sort()).toEqual([false, true]);
       expect(results[0]?.fingerprint).toBe(results[1]?.fingerprint);
       expect(withLabel(0, label)).toEqual([['privkey', results[0]?.fingerprint], ['pubkey', results[0]?.fingerprint]]);
+    });
+  });
+
+  describe('the handles a pool keeps', () => {
+    it('a key another process destroyed is missing at once, and what is made again under its ID is found', async () => {
+      const key = await keys.generateKeyPair(pool(2), { keyType: 'ec-p256', label: 'keyrotor:destroyed-elsewhere:v1' });
+      const data = randomBytes(32).toString('base64');
+      // The pool holds the pair's handles from the generation; signing uses them.
+      expect((await keys.signDigest(pool(2), { fingerprint: key.fingerprint, data })).alg).toBe('ES256');
+
+      // pkcs11-tool, another process, destroys the private key: the pool's handle no longer names it.
+      deleteObject(access(2), 'privkey', { idHex: key.fingerprint });
+      await expect(keys.signDigest(pool(2), { fingerprint: key.fingerprint, data })).rejects.toBeInstanceOf(keys.KeyNotFoundError);
+      await expect(keys.setSigning(pool(2), { fingerprint: key.fingerprint, enabled: false })).rejects.toBeInstanceOf(keys.KeyNotFoundError);
+      await expect(keys.wrapPrivateKey(pool(2), { fingerprint: key.fingerprint, wrappingKeyLabel: CLUSTER_KEK_LABEL })).rejects.toBeInstanceOf(keys.KeyNotFoundError);
+
+      // A replica of another key imported under the same node is found by its own ID, not through a stale handle.
+      const other = await keys.generateKeyPair(pool(0), { keyType: 'ec-p256', label: 'keyrotor:made-elsewhere:v1' });
+      const wrapped = await keys.wrapPrivateKey(pool(0), { fingerprint: other.fingerprint, wrappingKeyLabel: CLUSTER_KEK_LABEL });
+      expect(await keys.importReplica(pool(2), replicaInput(other, wrapped))).toEqual({ created: true });
+      const signed = await keys.signDigest(pool(2), { fingerprint: other.fingerprint, data });
+      expect(nodeVerifies(other.spki, 'ec-p256', Buffer.from(data, 'base64'), signed.signature)).toBe(true);
+      // An import again is answered from the handles the pool knows, and changes nothing.
+      expect(await keys.importReplica(pool(2), replicaInput(other, wrapped))).toEqual({ created: false });
+      expect(withId(2, other.fingerprint)).toEqual([['privkey', other.fingerprint], ['pubkey', other.fingerprint]]);
+    });
+
+    it('a wrapping key another process replaced is found again by its label', async () => {
+      const label = 'keyrotor-test-kek-replaced';
+      const makeKek = (): Promise<void> => pool(1).withSession('test: a wrapping key', ({ pkcs11, session }) => {
+        pkcs11.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, template({
+          class: ObjectClass.secretKey, token: true, valueLen: 32, wrap: true, unwrap: true, extractable: false, sensitive: true, label,
+        }));
+      });
+      const lookUp = (): Promise<string> => pool(1).withSession('test: the wrapping key', (session) => keys.findWrappingKey(session, label).toString('hex'));
+      await makeKek();
+      const first = await lookUp();
+      expect(await lookUp()).toBe(first);
+      deleteObject(access(1), 'secrkey', { label });
+      await expect(lookUp()).rejects.toMatchObject({ retryable: false, message: expect.stringContaining(`no wrapping key labelled '${label}'`) });
+      await makeKek();
+      const second = await lookUp();
+      expect(second).not.toBe(first);
+      // Two of them are refused, as on the first search: the handle kept for one does not hide the other.
+      deleteObject(access(1), 'secrkey', { label });
+      await makeKek();
+      await makeKek();
+      await expect(lookUp()).rejects.toMatchObject({ message: expect.stringContaining(`2 secret keys are labelled '${label}'`) });
+      deleteObject(access(1), 'secrkey', { label });
+      deleteObject(access(1), 'secrkey', { label });
     });
   });
 
