@@ -23,6 +23,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import * as pkcs11js from 'pkcs11js';
 import * as keys from '../adapters/pkcs11/keys';
 import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { createToken } from '../adapters/postgres/token-repository';
@@ -50,6 +51,16 @@ const quantile = (values: number[], q: number): number => {
 };
 const median = (values: number[]): number => quantile(values, 0.5);
 const keyName = (i: number): string => `scale-${String(i).padStart(5, '0')}`;
+
+// The whole-token searches (C_FindObjectsInit) this process makes, which cost as much as the token has objects on
+// SoftHSM's file store: counted from before the first module instance, so every one is seen.
+let searches = 0;
+const prototype = pkcs11js.PKCS11.prototype;
+const findObjectsInit = Reflect.get(prototype, 'C_FindObjectsInit') as (...args: unknown[]) => void;
+Reflect.set(prototype, 'C_FindObjectsInit', function countedSearch(this: pkcs11js.PKCS11, ...args: unknown[]): void {
+  searches += 1;
+  findObjectsInit.apply(this, args);
+});
 
 // ---- processes -------------------------------------------------------------------------------------------------
 
@@ -209,6 +220,7 @@ async function main(): Promise<void> {
         let active = await activeCount();
         let blockStart = performance.now();
         let blockFrom = active;
+        let blockSearches = searches;
         const failures: string[] = [];
         while (active < size) {
           const posts: Array<Promise<unknown>> = [];
@@ -223,11 +235,13 @@ async function main(): Promise<void> {
           active = await activeCount();
           if (active - blockFrom >= 250 || active >= size) {
             const seconds = (performance.now() - blockStart) / 1000;
-            const block = { to: active, keysPerSecond: Number(((active - blockFrom) / seconds).toFixed(2)), tokenObjects: tokenObjects(dataDir), load: load() };
+            const searchesPerKey = Number(((searches - blockSearches) / Math.max(1, active - blockFrom)).toFixed(1));
+            const block = { to: active, keysPerSecond: Number(((active - blockFrom) / seconds).toFixed(2)), searchesPerKey, tokenObjects: tokenObjects(dataDir), load: load() };
             blocks.push(block);
-            say(`  ${active} active, ${block.keysPerSecond}/s over the last ${active - blockFrom}, token objects ${block.tokenObjects.join('/')}, load ${block.load}`);
+            say(`  ${active} active, ${block.keysPerSecond}/s over the last ${active - blockFrom}, ${searchesPerKey} whole-token searches per key (all three nodes, syncs and evaluations included), token objects ${block.tokenObjects.join('/')}, load ${block.load}`);
             blockStart = performance.now();
             blockFrom = active;
+            blockSearches = searches;
           }
         }
         const seconds = (performance.now() - began) / 1000;
