@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { HsmError } from './errors';
+import { moduleEnvironmentForChild } from './module-environment';
 
 /** Key objects to destroy, by CKA_ID (the key's fingerprint) and class. */
 export interface FreshDestroyRequest {
@@ -67,7 +68,7 @@ const TOKEN_READ_PAUSE_MS = 200;
 
 function destroyOnce(token: FreshInstanceToken, request: FreshDestroyRequest): Promise<FreshDestroyResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), CHILD], { stdio: ['pipe', 'pipe', 'pipe'], env: moduleEnvironmentForChild() });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {

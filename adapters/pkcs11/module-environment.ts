@@ -40,3 +40,12 @@ export function useModuleEnvironment(dataDir: string, nodes: HsmNodeConfig[]): v
   }
   process.env.SOFTHSM2_CONF = confFile;
 }
+
+/**
+ * The environment this process's PKCS#11 modules read (useModuleEnvironment wrote into it), for a child process that
+ * loads the module too (fresh-instance.ts). Handed on explicitly: a sandbox that gives code a process.env of its own
+ * (jest's) does not give it to the children that code starts.
+ */
+export function moduleEnvironmentForChild(): NodeJS.ProcessEnv {
+  return { ...process.env };
+}

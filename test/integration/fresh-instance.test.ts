@@ -16,6 +16,8 @@ describe('destroyInFreshInstance', () => {
   let folder: string;
   let previousConf: string | undefined;
 
+  // SOFTHSM2_CONF is set on this test file's process.env, which jest keeps apart from the process's own: each child
+  // (pkcs11-tool, the fresh instance) is given it explicitly, or it would use the shared test tokens.
   beforeAll(() => {
     folder = mkdtempSync(join(tmpdir(), 'keyrotor-fresh-instance-'));
     const conf = join(folder, 'softhsm2.conf');
@@ -23,7 +25,7 @@ describe('destroyInFreshInstance', () => {
     previousConf = process.env.SOFTHSM2_CONF;
     process.env.SOFTHSM2_CONF = conf;
     // A token with an SO PIN and no user PIN (pkcs11-tool --init-token without --init-pin).
-    const init = spawnSync('pkcs11-tool', ['--module', softHsmModule(), '--init-token', '--label', 'kr-no-user-pin', '--so-pin', '00000000'], { encoding: 'utf8' });
+    const init = spawnSync('pkcs11-tool', ['--module', softHsmModule(), '--init-token', '--label', 'kr-no-user-pin', '--so-pin', '00000000'], { encoding: 'utf8', env: process.env });
     expect(init.status).toBe(0);
   });
 
@@ -48,9 +50,9 @@ describe('destroyInFreshInstance', () => {
 
   it('destroys what it finds on a token it can log in to (nothing here: found 0)', async () => {
     const label = 'kr-with-user-pin';
-    const init = spawnSync('pkcs11-tool', ['--module', softHsmModule(), '--init-token', '--label', label, '--so-pin', '00000000'], { encoding: 'utf8' });
+    const init = spawnSync('pkcs11-tool', ['--module', softHsmModule(), '--init-token', '--label', label, '--so-pin', '00000000'], { encoding: 'utf8', env: process.env });
     expect(init.status).toBe(0);
-    const pin = spawnSync('pkcs11-tool', ['--module', softHsmModule(), '--token-label', label, '--init-pin', '--so-pin', '00000000', '--pin', '123456'], { encoding: 'utf8' });
+    const pin = spawnSync('pkcs11-tool', ['--module', softHsmModule(), '--token-label', label, '--init-pin', '--so-pin', '00000000', '--pin', '123456'], { encoding: 'utf8', env: process.env });
     expect(pin.status).toBe(0);
     await expect(destroyInFreshInstance(
       { nodeId: 'fresh-1', modulePath: softHsmModule(), tokenLabel: label, pin: '123456' },
