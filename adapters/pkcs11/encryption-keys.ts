@@ -7,7 +7,6 @@ import { CLUSTER_KEK_LABEL } from '../../domain/identifiers';
 import { GENERATION_MECHANISM, KeyKind, MECHANISM, ObjectClass, mechanismList, readAttributeValues, template, type AttributeValues } from './attributes';
 import {
   AES_KEY_WRAP_PAD,
-  KeyNotFoundError,
   WRAP_BUFFER_BYTES,
   checkLabel,
   createObjectsAlone,
@@ -16,8 +15,10 @@ import {
   findByClass,
   findWrappingKey,
   idOf,
+  lookUpByFingerprint,
   nonEmptyBase64,
   onSession,
+  requireByFingerprint,
   undoCreated,
   unwrap,
 } from './keys';
@@ -125,21 +126,6 @@ const isAes = (keyType: EncryptionKeyType): boolean => profileOf(keyType).keyKin
 
 function sizeOf(keyType: EncryptionKeyType): { valueBytes?: number; modulusBits?: number } {
   return profileOf(keyType).size as { valueBytes?: number; modulusBits?: number };
-}
-
-const CLASS_WORDS: Record<KeyObjectClass, string> = { secretKey: 'secret key', privateKey: 'private key', publicKey: 'public key' };
-
-/** The one object of the class with this ID, or undefined; duplicates are refused rather than guessed between. */
-function findOne(session: PooledSession, objectClass: KeyObjectClass, fingerprint: string): pkcs11js.Handle | undefined {
-  const handles = find(session, objectClass, { id: Buffer.from(fingerprint, 'hex') });
-  if (handles.length > 1) throw fatal(session, `${handles.length} ${CLASS_WORDS[objectClass]}s carry the ID of key ${fingerprint}; destroy the extra ones`);
-  return handles[0];
-}
-
-function requireOne(session: PooledSession, objectClass: KeyObjectClass, fingerprint: string): pkcs11js.Handle {
-  const handle = findOne(session, objectClass, fingerprint);
-  if (!handle) throw new KeyNotFoundError(session.nodeId, `no ${CLASS_WORDS[objectClass]} of key ${fingerprint} on this token`);
-  return handle;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -312,10 +298,10 @@ export async function wrapEncryptionKey(pool: TokenSessionPool, input: WrapEncry
   idOf(input.fingerprint);
   const wrappingKeyLabel = checkLabel(input.wrappingKeyLabel, 'wrappingKeyLabel');
   return onSession(pool, `wrapping ${keyType} key ${input.fingerprint} under '${wrappingKeyLabel}'`, async (session) => {
-    const secret = requireOne(session, isAes(keyType) ? 'secretKey' : 'privateKey', input.fingerprint);
+    const secret = requireByFingerprint(session, isAes(keyType) ? 'secretKey' : 'privateKey', input.fingerprint);
     let publicKey: PublicKeyComponentsJson | null = null;
     if (!isAes(keyType)) {
-      const components = readRsaComponents(session, requireOne(session, 'publicKey', input.fingerprint));
+      const components = readRsaComponents(session, requireByFingerprint(session, 'publicKey', input.fingerprint));
       if (modulusBitLength(components.modulus) !== sizeOf(keyType).modulusBits) throw fatal(session, `key ${input.fingerprint} is not a ${keyType} key`);
       publicKey = componentsToJson(components);
     }
@@ -354,7 +340,7 @@ export async function importEncryptionReplica(pool: TokenSessionPool, input: Imp
 
   return createObjectsAlone(pool, () => onSession(pool, `importing a replica of ${keyType} key ${fingerprint}`, async (session) => {
     if (components === null) {
-      if (findOne(session, 'secretKey', fingerprint)) {
+      if (lookUpByFingerprint(session, 'secretKey', fingerprint)) {
         applyUsage(session, keyType, fingerprint, usage);
         return { created: false };
       }
@@ -369,8 +355,8 @@ export async function importEncryptionReplica(pool: TokenSessionPool, input: Imp
       return { created: true };
     }
 
-    let privateKey = findOne(session, 'privateKey', fingerprint);
-    let publicKey = findOne(session, 'publicKey', fingerprint);
+    let privateKey = lookUpByFingerprint(session, 'privateKey', fingerprint);
+    let publicKey = lookUpByFingerprint(session, 'publicKey', fingerprint);
     if (privateKey && publicKey) {
       applyUsage(session, keyType, fingerprint, usage);
       return { created: false };
@@ -404,7 +390,7 @@ export async function importEncryptionReplica(pool: TokenSessionPool, input: Imp
 function applyUsage(session: PooledSession, keyType: EncryptionKeyType, fingerprint: string, usage: EncryptionUsage): string[] {
   const changed: string[] = [];
   for (const [objectClass, wanted] of Object.entries(usageByObject(keyType, usage)) as Array<[KeyObjectClass, Partial<EncryptionUsage>]>) {
-    const object = requireOne(session, objectClass, fingerprint);
+    const object = requireByFingerprint(session, objectClass, fingerprint);
     const names = Object.keys(wanted) as Array<keyof EncryptionUsage>;
     const current = readAttributeValues(session.pkcs11, session.session, object, names);
     const differing = names.filter((name) => current[name] !== wanted[name]);
@@ -435,7 +421,7 @@ export async function readEncryptionUsage(pool: TokenSessionPool, input: Encrypt
     const held: Partial<EncryptionUsage> = {};
     const layout = usageByObject(keyType, { encrypt: false, wrap: false, decrypt: false, unwrap: false });
     for (const [objectClass, names] of Object.entries(layout) as Array<[KeyObjectClass, Partial<EncryptionUsage>]>) {
-      const object = requireOne(session, objectClass, input.fingerprint);
+      const object = requireByFingerprint(session, objectClass, input.fingerprint);
       Object.assign(held, readAttributeValues(session.pkcs11, session.session, object, Object.keys(names) as Array<keyof EncryptionUsage>));
     }
     return held as EncryptionUsage;
@@ -468,7 +454,7 @@ export async function jweAlgorithmOf(pool: TokenSessionPool, input: JweAlgorithm
   if (publication?.use !== 'enc') return null;
   const publicKey = createPublicKey({ key: nonEmptyBase64(input.spki, 'spki'), format: 'der', type: 'spki' });
   return onSession(pool, `choosing the JWE algorithm of ${keyType} key ${input.fingerprint}`, async (session) => {
-    const privateKey = requireOne(session, 'privateKey', input.fingerprint);
+    const privateKey = requireByFingerprint(session, 'privateKey', input.fingerprint);
     for (const alg of publication.algs) {
       const probe = randomBytes(32);
       const encrypted = publicEncrypt({ key: publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: OAEP_HASH[alg] }, probe);

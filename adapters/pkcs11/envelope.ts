@@ -5,7 +5,7 @@ import { KeyrotorError, UserError } from '../../domain/errors';
 import { DATA_KEY_BYTES, decodeWrappedDataKey, type DataKeyBytes } from '../../domain/keys/ciphertext';
 import { KeyKind, ObjectClass, readAttributeValues, template, type AttributeValues } from './attributes';
 import { HsmError, ckrOf } from './errors';
-import { AES_KEY_WRAP_PAD, KeyNotFoundError, WRAP_BUFFER_BYTES, fatal, find, idOf, onSession } from './keys';
+import { AES_KEY_WRAP_PAD, KeyNotFoundError, WRAP_BUFFER_BYTES, fatal, idOf, onSession, requireByFingerprint } from './keys';
 import type { PooledSession, TokenSessionPool } from './session-pool';
 
 /**
@@ -183,10 +183,8 @@ function destroyAll(session: PooledSession, handles: pkcs11js.Handle[]): number 
 
 /** The KEK version with this fingerprint on this token: one AES secret key, or KeyNotFoundError. */
 function findKek(session: PooledSession, fingerprint: string): pkcs11js.Handle {
-  const handles = find(session, 'secretKey', { id: idOf(fingerprint) });
-  if (handles.length > 1) throw fatal(session, `${handles.length} secret keys carry the ID of key ${fingerprint}; destroy the extra ones`);
-  const [handle] = handles;
-  if (!handle) throw new KeyNotFoundError(session.nodeId, `no secret key of key ${fingerprint} on this token`);
+  idOf(fingerprint);
+  const handle = requireByFingerprint(session, 'secretKey', fingerprint);
   const { keyType } = readAttributeValues(session.pkcs11, session.session, handle, ['keyType']);
   if (keyType !== KeyKind.aes) throw fatal(session, `key ${fingerprint} is not an AES key; data keys are wrapped only under aes-256 keys`);
   return handle;

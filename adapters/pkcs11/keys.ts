@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { KeyrotorError, UserError } from '../../domain/errors';
-import { JWS_ALGORITHM, SIGNING_KEY_TYPES as KEY_TYPES, type SigningKeyType as KeyType } from '../../domain/keys/key-types';
+import { JWS_ALGORITHM, SIGNING_KEY_TYPES as KEY_TYPES, type KeyObjectClass, type SigningKeyType as KeyType } from '../../domain/keys/key-types';
 import { profileOf } from '../../domain/keys/key-types';
 import { GENERATION_MECHANISM, KEY_KIND_OF, KeyKind, ObjectClass, keyKindName, readAttributeValues, template, type AttributeValues } from './attributes';
 import { HsmError, ckrOf } from './errors';
@@ -299,7 +299,7 @@ export const fatal = (session: PooledSession, message: string, cause?: unknown):
   new HsmError(session.nodeId, undefined, message, false, cause === undefined ? undefined : { cause });
 
 type KeyClass = 'privateKey' | 'publicKey';
-const CLASS_WORDS: Record<KeyClass, string> = { privateKey: 'private key', publicKey: 'public key' };
+const CLASS_WORDS: Record<KeyObjectClass, string> = { secretKey: 'secret key', privateKey: 'private key', publicKey: 'public key' };
 
 export function find(session: PooledSession, keyClass: KeyClass | 'secretKey', by: { id: Buffer } | { label: string }): pkcs11js.Handle[] {
   return findObjects(session.pkcs11, session.session, template({ class: ObjectClass[keyClass], ...by }));
@@ -324,7 +324,7 @@ export function findByClass(session: PooledSession, by: { id: Buffer } | { label
 }
 
 /** The one object of the class among those found, or undefined; duplicates are refused rather than guessed between. */
-function onlyOne(session: PooledSession, handles: pkcs11js.Handle[], keyClass: KeyClass, fingerprint: string): pkcs11js.Handle | undefined {
+function onlyOne(session: PooledSession, handles: pkcs11js.Handle[], keyClass: KeyObjectClass, fingerprint: string): pkcs11js.Handle | undefined {
   if (handles.length > 1) {
     throw fatal(session, `${handles.length} ${CLASS_WORDS[keyClass]}s carry the ID of key ${fingerprint}; destroy them with destroyKeyObjects and replicate the key again`);
   }
@@ -332,7 +332,7 @@ function onlyOne(session: PooledSession, handles: pkcs11js.Handle[], keyClass: K
 }
 
 /** The one object of the class with this ID, or undefined; duplicates are refused rather than guessed between. */
-function findByFingerprint(session: PooledSession, keyClass: KeyClass, fingerprint: string): pkcs11js.Handle | undefined {
+function findByFingerprint(session: PooledSession, keyClass: KeyObjectClass, fingerprint: string): pkcs11js.Handle | undefined {
   return onlyOne(session, find(session, keyClass, { id: Buffer.from(fingerprint, 'hex') }), keyClass, fingerprint);
 }
 
@@ -354,7 +354,7 @@ function knownHandle(session: PooledSession, name: string, expected: { class: nu
   return undefined;
 }
 
-const fingerprintName = (keyClass: KeyClass, fingerprint: string): string => `${keyClass}:${fingerprint}`;
+const fingerprintName = (keyClass: KeyObjectClass, fingerprint: string): string => `${keyClass}:${fingerprint}`;
 
 function rememberPair(session: PooledSession, fingerprint: string, pair: { privateKey?: pkcs11js.Handle; publicKey?: pkcs11js.Handle }): void {
   if (pair.privateKey) session.knownHandles.set(fingerprintName('privateKey', fingerprint), pair.privateKey);
@@ -366,7 +366,7 @@ function rememberPair(session: PooledSession, fingerprint: string, pair: { priva
  * steps that use an existing key (sign, set signing, wrap) take it from here; those that check what a token holds
  * (describe, destroy, the inventory) always search.
  */
-function lookUpByFingerprint(session: PooledSession, keyClass: KeyClass, fingerprint: string): pkcs11js.Handle | undefined {
+export function lookUpByFingerprint(session: PooledSession, keyClass: KeyObjectClass, fingerprint: string): pkcs11js.Handle | undefined {
   const known = knownHandle(session, fingerprintName(keyClass, fingerprint), { class: ObjectClass[keyClass], id: Buffer.from(fingerprint, 'hex') });
   if (known) return known;
   const found = findByFingerprint(session, keyClass, fingerprint);
@@ -393,7 +393,7 @@ function findPairByFingerprint(session: PooledSession, fingerprint: string): { p
   return { ...(privateKey ? { privateKey } : {}), ...(publicKey ? { publicKey } : {}), secretKeys: found.secretKey };
 }
 
-function requireByFingerprint(session: PooledSession, keyClass: KeyClass, fingerprint: string): pkcs11js.Handle {
+export function requireByFingerprint(session: PooledSession, keyClass: KeyObjectClass, fingerprint: string): pkcs11js.Handle {
   const handle = lookUpByFingerprint(session, keyClass, fingerprint);
   if (!handle) throw new KeyNotFoundError(session.nodeId, `no ${CLASS_WORDS[keyClass]} of key ${fingerprint} on this token`);
   return handle;
@@ -744,7 +744,7 @@ export async function destroyKeyObjects(pool: TokenSessionPool, input: DestroyKe
     let count = 0;
     const found = findByClass(session, { id });
     for (const keyClass of classes) {
-      if (keyClass !== 'secretKey') session.knownHandles.delete(fingerprintName(keyClass, input.fingerprint));
+      session.knownHandles.delete(fingerprintName(keyClass, input.fingerprint));
       for (const handle of found[keyClass]) {
         session.pkcs11.C_DestroyObject(session.session, handle);
         count += 1;
