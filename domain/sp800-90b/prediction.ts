@@ -45,6 +45,15 @@ export class PredictorRecord {
   score(predictions: number): PredictorScore {
     return { correct: this.correct, predictions, longestRun: this.longestRun };
   }
+
+  /** A record that goes on from this one's state independently. */
+  copy(): PredictorRecord {
+    const copy = new PredictorRecord();
+    copy.correct = this.correct;
+    copy.longestRun = this.longestRun;
+    copy.run = this.run;
+    return copy;
+  }
 }
 
 /**

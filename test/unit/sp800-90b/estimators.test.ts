@@ -2,7 +2,7 @@ import { collisionEstimate } from '../../../domain/sp800-90b/collision';
 import { compressionEstimate } from '../../../domain/sp800-90b/compression';
 import { type Estimate, type EstimatorOutcome, isEstimate } from '../../../domain/sp800-90b/estimate';
 import { lagEstimate } from '../../../domain/sp800-90b/lag';
-import { lz78yEstimate } from '../../../domain/sp800-90b/lz78y';
+import { lz78yBinaryScore, lz78yEstimate } from '../../../domain/sp800-90b/lz78y';
 import { markovEstimate } from '../../../domain/sp800-90b/markov';
 import { mostCommonValueEstimate } from '../../../domain/sp800-90b/most-common-value';
 import { multiMcwEstimate } from '../../../domain/sp800-90b/multi-mcw';
@@ -222,6 +222,29 @@ describe('prediction estimators', () => {
     expect(binary.predictions).toBe(general.predictions);
     expect(binary.r).toBe(general.r);
     expect(binary.correct! / binary.predictions!).toBeGreaterThan(0.5);
+  });
+
+  // Once its dictionary is full, the binary LZ78Y code counts only the shortest contexts as it goes and the others on
+  // demand, or, when that takes too many counts, starts over counting every length. Varied bits almost never need
+  // a count on demand, so the limits are lowered here to take every path: on demand for lengths 2 and up, giving up
+  // for lack of a query budget, and for lack of indexed lengths.
+  const periodic = [1, 0, 0, 1, 1, 0, 1];
+  it.each([
+    ['random bits', bits],
+    ['random bits turning periodic', Uint8Array.from(randomSymbols(60_000, 2, 'lz periodic'), (s, i) => (i < 20_000 ? s : periodic[i % 7]!))],
+    ['random bits with a run of zeros', Uint8Array.from(randomSymbols(60_000, 2, 'lz zeros'), (s, i) => (i < 20_000 || i > 30_000 ? s : 0))],
+  ])('LZ78Y: the binary code predicts as the general code does on %s, however it counts', (_name, input) => {
+    const general = estimate(lz78yEstimate(input.map((b) => b * 2), 3)).detail;
+    const expected = { correct: general.correct, predictions: general.predictions, longestRun: general.r! - 1 };
+    for (const lazyCounting of [
+      { eagerWidths: 2, queriesPerPosition: 1 / 16, indexedWidths: 2 },
+      { eagerWidths: 1, queriesPerPosition: Infinity, indexedWidths: 16 },
+      { eagerWidths: 1, queriesPerPosition: 0.01, indexedWidths: 16 },
+      { eagerWidths: 1, queriesPerPosition: Infinity, indexedWidths: 1 },
+      { eagerWidths: 16, queriesPerPosition: 0, indexedWidths: 0 },
+    ]) {
+      expect({ lazyCounting, ...lz78yBinaryScore(input, lazyCounting) }).toEqual({ lazyCounting, ...expected });
+    }
   });
 
   // The binary Lag code skips, block by block, the lags too far behind to win: inputs where many or few are close.
