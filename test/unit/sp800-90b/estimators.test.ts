@@ -9,7 +9,7 @@ import { multiMcwEstimate } from '../../../domain/sp800-90b/multi-mcw';
 import { multiMmcEstimate } from '../../../domain/sp800-90b/multi-mmc';
 import { Z_ALPHA } from '../../../domain/sp800-90b/statistics';
 import { binarySuffixArray, longestCommonPrefixes, suffixArray } from '../../../domain/sp800-90b/suffix-array';
-import { tupleEstimates } from '../../../domain/sp800-90b/tuple-estimates';
+import { binaryTupleCounts, suffixTupleCounts, tupleEstimates } from '../../../domain/sp800-90b/tuple-estimates';
 import { randomSymbols } from './random-bytes';
 
 function estimate(outcome: EstimatorOutcome): Estimate {
@@ -153,6 +153,34 @@ describe('t-Tuple and LRS', () => {
     const { tTuple, longestRepeatedSubstring } = tupleEstimates(symbols, k);
     expect(estimate(tTuple).minEntropy).toBeCloseTo(expected.tTuple, 10);
     expect(estimate(longestRepeatedSubstring).minEntropy).toBeCloseTo(expected.lrs, 10);
+  });
+
+  // On bits, the counts come from tables of tuples and pairwise comparisons past them; relabelling the bits as {0, 2}
+  // in an alphabet of 3 sends the same sequence through the suffix array.
+  const randomBits = randomSymbols(50_000, 2, 'tuples');
+  const withRepeat = Uint8Array.from(randomBits, (b, i) => (i >= 30_000 && i < 30_150 ? randomBits[i - 20_000]! : b));
+  // The repeated bits are followed by zeros at their first place, as the packed bits are past the end at the second.
+  const tailRepeat = Uint8Array.from(randomBits, (b, i) => (i >= 49_900 ? randomBits[i - 40_000]! : i >= 10_000 && i < 10_004 ? 0 : b));
+  it.each([
+    ['random bits', randomBits, undefined, true],
+    ['random bits with a repeat of 150 bits', withRepeat, undefined, true],
+    ['random bits ending with a repeat', tailRepeat, undefined, true],
+    ['random bits, tables of 15-bit tuples', withRepeat, 15, true],
+    ['random bits, tables of 8-bit tuples (too many pairs past them)', withRepeat, 8, false],
+    ['biased bits (a tuple longer than the tables occurs 35 times)', randomSymbols(50_000, 7, 'tuples biased').map((s) => (s === 0 ? 1 : 0)), undefined, false],
+  ])('on %s, match the suffix array', (_name, bits, keyBits, direct) => {
+    expect(binaryTupleCounts(bits, keyBits) !== undefined).toBe(direct);
+    const general = tupleEstimates(bits.map((b) => 2 * b), 3);
+    expect(tupleEstimates(bits, 2)).toEqual(general);
+    const counts = binaryTupleCounts(bits, keyBits);
+    if (counts) {
+      // Every count, including those the estimates happen not to depend on here: q only up to the tables' length.
+      const expected = suffixTupleCounts(bits, 2);
+      const tables = keyBits ?? 16;
+      expect(counts.v).toBe(expected.v);
+      expect(Array.from(counts.pairs)).toEqual(Array.from(expected.pairs));
+      expect(Array.from(counts.q.subarray(0, tables + 1))).toEqual(Array.from(expected.q.subarray(0, tables + 1)));
+    }
   });
 
   it('cannot run t-Tuple when no symbol occurs 35 times', () => {
