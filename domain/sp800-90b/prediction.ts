@@ -42,6 +42,11 @@ export class PredictorRecord {
     }
   }
 
+  /** The right predictions since the last wrong one, for a predictor that goes on counting on its own. */
+  get currentRun(): number {
+    return this.run;
+  }
+
   score(predictions: number): PredictorScore {
     return { correct: this.correct, predictions, longestRun: this.longestRun };
   }
