@@ -213,7 +213,7 @@ export function lz78yBinaryScore(bits: Uint8Array, lazyCounting: LazyCounting = 
  * occurrence since is one of its own. So each follower's count, and the best count, never grow with the length
  * among the lengths in the dictionary. The definition's prediction, the longest length with the largest best count
  * (longer winning ties), is therefore found by climbing from the shortest length while the best count stays equal to
- * the first; on varied bits the climb stops at the second length. Only lengths up to EAGER_WIDTHS count their
+ * the first; on varied bits the climb stops at the second length. Only lengths up to `eagerWidths` count their
  * followers as they go; a longer one's count is its count when the dictionary filled plus its occurrences since,
  * found in FollowerPositions. Gives up (undefined) when the climb is often long, which takes bits that turned regular
  * after filling the dictionary.
