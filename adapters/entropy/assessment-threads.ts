@@ -49,7 +49,10 @@ export interface ThreadOptions {
 /** Plain JavaScript that loads the TypeScript sources through tsx, as entropy-thread-entry.js does. */
 const THREAD_ENTRY = join(__dirname, 'assessment-thread-entry.js');
 
-/** The total job weight (assessmentJobs) below which the assessment stays on one thread: 1e6 bits weigh 2.4e8. */
+/**
+ * The total job weight (assessmentJobs, in nanoseconds) below which the assessment stays on one thread: 1e6 bits weigh
+ * 3.2e8, 1e6 8-bit samples 3.4e9.
+ */
 export const MIN_WEIGHT_FOR_HELPERS = 1e9;
 
 /** Takes jobs from the shared counter until there are none left. */

@@ -84,7 +84,8 @@ function binaryScore(bits: Uint8Array): PredictorScore {
   }
   const board = new Scoreboard(WINDOWS.length);
   const record = new PredictorRecord();
-  for (let i = WINDOWS[0]; i < length; i++) {
+  let i = WINDOWS[0];
+  for (; i < length && i < LARGEST_WINDOW; i++) {
     const bit = bits[i]!;
     const winner = board.winner;
     record.check((2 * ones[winner]! > WINDOWS[winner]! ? 1 : 0) === bit);
@@ -99,5 +100,54 @@ function binaryScore(bits: Uint8Array): PredictorScore {
       ones[j]! += bit - bits[i - w]!;
     }
   }
-  return record.score(length - WINDOWS[0]);
+
+  // Every window is full from here on: the four predictors unrolled, their majorities and scores in locals.
+  let ones0 = ones[0]!;
+  let ones1 = ones[1]!;
+  let ones2 = ones[2]!;
+  let ones3 = ones[3]!;
+  let score0 = board.scores[0]!;
+  let score1 = board.scores[1]!;
+  let score2 = board.scores[2]!;
+  let score3 = board.scores[3]!;
+  let winner = board.winner;
+  let correct = record.correct;
+  let longestRun = record.longestRun;
+  let run = record.currentRun;
+  for (; i < length; i++) {
+    const bit = bits[i]!;
+    const majority0 = 2 * ones0 > WINDOWS[0] ? 1 : 0;
+    const majority1 = 2 * ones1 > WINDOWS[1] ? 1 : 0;
+    const majority2 = 2 * ones2 > WINDOWS[2] ? 1 : 0;
+    const majority3 = 2 * ones3 > WINDOWS[3] ? 1 : 0;
+    const spoken = winner === 0 ? majority0 : winner === 1 ? majority1 : winner === 2 ? majority2 : majority3;
+    if (spoken === bit) {
+      correct++;
+      if (++run > longestRun) longestRun = run;
+    } else {
+      run = 0;
+    }
+    // In the scoreboard's order: a predictor that reaches or ties the high score speaks next.
+    if (majority0 === bit) {
+      score0++;
+      if (score0 >= (winner === 0 ? score0 : winner === 1 ? score1 : winner === 2 ? score2 : score3)) winner = 0;
+    }
+    if (majority1 === bit) {
+      score1++;
+      if (score1 >= (winner === 0 ? score0 : winner === 1 ? score1 : winner === 2 ? score2 : score3)) winner = 1;
+    }
+    if (majority2 === bit) {
+      score2++;
+      if (score2 >= (winner === 0 ? score0 : winner === 1 ? score1 : winner === 2 ? score2 : score3)) winner = 2;
+    }
+    if (majority3 === bit) {
+      score3++;
+      if (score3 >= (winner === 0 ? score0 : winner === 1 ? score1 : winner === 2 ? score2 : score3)) winner = 3;
+    }
+    ones0 += bit - bits[i - WINDOWS[0]]!;
+    ones1 += bit - bits[i - WINDOWS[1]]!;
+    ones2 += bit - bits[i - WINDOWS[2]]!;
+    ones3 += bit - bits[i - WINDOWS[3]]!;
+  }
+  return { correct, predictions: length - WINDOWS[0], longestRun };
 }

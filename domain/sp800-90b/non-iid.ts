@@ -52,8 +52,8 @@ export type ProgressListener = (step: { estimator: EstimatorName; track: Track }
 
 /**
  * One unit of the assessment: an estimator on one track (t-Tuple and LRS share their suffix array and run as one).
- * `weight` is its rough cost relative to the others on the same input, so that a caller spreading the jobs over
- * threads can start the longest first.
+ * `weight` is its rough cost in nanoseconds, so that a caller spreading the jobs over threads can start the longest
+ * first and leave an input too light for a helper thread's start-up on one thread.
  */
 export interface AssessmentJob {
   estimator: EstimatorName;
@@ -61,18 +61,21 @@ export interface AssessmentJob {
   weight: number;
 }
 
-/** Rough costs per symbol, measured on random data (bench/ea.ts): the context predictors dominate. */
-const WEIGHTS: Record<EstimatorName, number> = {
-  MostCommonValue: 1,
-  Collision: 2,
-  Markov: 5,
-  Compression: 8,
-  TTuple: 40,
-  LRS: 0,
-  MultiMCW: 15,
-  Lag: 10,
-  MultiMMC: 100,
-  LZ78Y: 60,
+/**
+ * Rough costs in nanoseconds per symbol, on bits and on wider samples, measured alone on 1e6 random 8-bit samples
+ * (bench/ea.ts's input, its bitstring for the bits): MultiMMC dominates.
+ */
+const COSTS: Record<EstimatorName, { bits: number; wide: number }> = {
+  MostCommonValue: { bits: 2, wide: 4 },
+  Collision: { bits: 3, wide: 0 },
+  Markov: { bits: 6, wide: 0 },
+  Compression: { bits: 10, wide: 0 },
+  TTuple: { bits: 70, wide: 250 },
+  LRS: { bits: 0, wide: 0 },
+  MultiMCW: { bits: 35, wide: 90 },
+  Lag: { bits: 40, wide: 20 },
+  MultiMMC: { bits: 130, wide: 400 },
+  LZ78Y: { bits: 25, wide: 100 },
 };
 
 /**
@@ -89,9 +92,7 @@ export function assessmentJobs(samples: SampleSet): AssessmentJob[] {
     for (const estimator of ESTIMATORS) {
       if (estimator === 'LRS') continue;
       if (k !== 2 && (estimator === 'Collision' || estimator === 'Markov' || estimator === 'Compression')) continue;
-      // A symbol of a wide alphabet costs the hash-table predictors about four bits' worth.
-      const perSymbol = k === 2 ? 1 : estimator === 'MultiMMC' || estimator === 'LZ78Y' ? 4 : 1;
-      jobs.push({ estimator, track, weight: WEIGHTS[estimator] * perSymbol * length });
+      jobs.push({ estimator, track, weight: COSTS[estimator][k === 2 ? 'bits' : 'wide'] * length });
     }
   }
   return jobs;

@@ -42,8 +42,22 @@ export class PredictorRecord {
     }
   }
 
+  /** The right predictions since the last wrong one, for a predictor that goes on counting on its own. */
+  get currentRun(): number {
+    return this.run;
+  }
+
   score(predictions: number): PredictorScore {
     return { correct: this.correct, predictions, longestRun: this.longestRun };
+  }
+
+  /** A record that goes on from this one's state independently. */
+  copy(): PredictorRecord {
+    const copy = new PredictorRecord();
+    copy.correct = this.correct;
+    copy.longestRun = this.longestRun;
+    copy.run = this.run;
+    return copy;
   }
 }
 

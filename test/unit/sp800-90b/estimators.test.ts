@@ -2,14 +2,14 @@ import { collisionEstimate } from '../../../domain/sp800-90b/collision';
 import { compressionEstimate } from '../../../domain/sp800-90b/compression';
 import { type Estimate, type EstimatorOutcome, isEstimate } from '../../../domain/sp800-90b/estimate';
 import { lagEstimate } from '../../../domain/sp800-90b/lag';
-import { lz78yEstimate } from '../../../domain/sp800-90b/lz78y';
+import { lz78yBinaryScore, lz78yEstimate } from '../../../domain/sp800-90b/lz78y';
 import { markovEstimate } from '../../../domain/sp800-90b/markov';
 import { mostCommonValueEstimate } from '../../../domain/sp800-90b/most-common-value';
 import { multiMcwEstimate } from '../../../domain/sp800-90b/multi-mcw';
 import { multiMmcEstimate } from '../../../domain/sp800-90b/multi-mmc';
 import { Z_ALPHA } from '../../../domain/sp800-90b/statistics';
 import { binarySuffixArray, longestCommonPrefixes, suffixArray } from '../../../domain/sp800-90b/suffix-array';
-import { tupleEstimates } from '../../../domain/sp800-90b/tuple-estimates';
+import { binaryTupleCounts, suffixTupleCounts, tupleEstimates } from '../../../domain/sp800-90b/tuple-estimates';
 import { randomSymbols } from './random-bytes';
 
 function estimate(outcome: EstimatorOutcome): Estimate {
@@ -155,6 +155,34 @@ describe('t-Tuple and LRS', () => {
     expect(estimate(longestRepeatedSubstring).minEntropy).toBeCloseTo(expected.lrs, 10);
   });
 
+  // On bits, the counts come from tables of tuples and pairwise comparisons past them; relabelling the bits as {0, 2}
+  // in an alphabet of 3 sends the same sequence through the suffix array.
+  const randomBits = randomSymbols(50_000, 2, 'tuples');
+  const withRepeat = Uint8Array.from(randomBits, (b, i) => (i >= 30_000 && i < 30_150 ? randomBits[i - 20_000]! : b));
+  // The repeated bits are followed by zeros at their first place, as the packed bits are past the end at the second.
+  const tailRepeat = Uint8Array.from(randomBits, (b, i) => (i >= 49_900 ? randomBits[i - 40_000]! : i >= 10_000 && i < 10_004 ? 0 : b));
+  it.each([
+    ['random bits', randomBits, undefined, true],
+    ['random bits with a repeat of 150 bits', withRepeat, undefined, true],
+    ['random bits ending with a repeat', tailRepeat, undefined, true],
+    ['random bits, tables of 15-bit tuples', withRepeat, 15, true],
+    ['random bits, tables of 8-bit tuples (too many pairs past them)', withRepeat, 8, false],
+    ['biased bits (a tuple longer than the tables occurs 35 times)', randomSymbols(50_000, 7, 'tuples biased').map((s) => (s === 0 ? 1 : 0)), undefined, false],
+  ])('on %s, match the suffix array', (_name, bits, keyBits, direct) => {
+    expect(binaryTupleCounts(bits, keyBits) !== undefined).toBe(direct);
+    const general = tupleEstimates(bits.map((b) => 2 * b), 3);
+    expect(tupleEstimates(bits, 2)).toEqual(general);
+    const counts = binaryTupleCounts(bits, keyBits);
+    if (counts) {
+      // Every count, including those the estimates happen not to depend on here: q only up to the tables' length.
+      const expected = suffixTupleCounts(bits, 2);
+      const tables = keyBits ?? 16;
+      expect(counts.v).toBe(expected.v);
+      expect(Array.from(counts.pairs)).toEqual(Array.from(expected.pairs));
+      expect(Array.from(counts.q.subarray(0, tables + 1))).toEqual(Array.from(expected.q.subarray(0, tables + 1)));
+    }
+  });
+
   it('cannot run t-Tuple when no symbol occurs 35 times', () => {
     const symbols = Uint8Array.from({ length: 200 }, (_, i) => i);
     expect(isEstimate(tupleEstimates(symbols, 200).tTuple)).toBe(false);
@@ -222,6 +250,29 @@ describe('prediction estimators', () => {
     expect(binary.predictions).toBe(general.predictions);
     expect(binary.r).toBe(general.r);
     expect(binary.correct! / binary.predictions!).toBeGreaterThan(0.5);
+  });
+
+  // Once its dictionary is full, the binary LZ78Y code counts only the shortest contexts as it goes and the others on
+  // demand, or, when that takes too many counts, starts over counting every length. Varied bits almost never need
+  // a count on demand, so the limits are lowered here to take every path: on demand for lengths 2 and up, giving up
+  // for lack of a query budget, and for lack of indexed lengths.
+  const periodic = [1, 0, 0, 1, 1, 0, 1];
+  it.each([
+    ['random bits', bits],
+    ['random bits turning periodic', Uint8Array.from(randomSymbols(60_000, 2, 'lz periodic'), (s, i) => (i < 20_000 ? s : periodic[i % 7]!))],
+    ['random bits with a run of zeros', Uint8Array.from(randomSymbols(60_000, 2, 'lz zeros'), (s, i) => (i < 20_000 || i > 30_000 ? s : 0))],
+  ])('LZ78Y: the binary code predicts as the general code does on %s, however it counts', (_name, input) => {
+    const general = estimate(lz78yEstimate(input.map((b) => b * 2), 3)).detail;
+    const expected = { correct: general.correct, predictions: general.predictions, longestRun: general.r! - 1 };
+    for (const lazyCounting of [
+      { eagerWidths: 2, queriesPerPosition: 1 / 16, indexedWidths: 2 },
+      { eagerWidths: 1, queriesPerPosition: Infinity, indexedWidths: 16 },
+      { eagerWidths: 1, queriesPerPosition: 0.01, indexedWidths: 16 },
+      { eagerWidths: 1, queriesPerPosition: Infinity, indexedWidths: 1 },
+      { eagerWidths: 16, queriesPerPosition: 0, indexedWidths: 0 },
+    ]) {
+      expect({ lazyCounting, ...lz78yBinaryScore(input, lazyCounting) }).toEqual({ lazyCounting, ...expected });
+    }
   });
 
   // The binary Lag code skips, block by block, the lags too far behind to win: inputs where many or few are close.
