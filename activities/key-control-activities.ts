@@ -8,6 +8,7 @@ import type { Database } from '../adapters/postgres/database';
 import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvent, storeArchiveBlob } from '../adapters/postgres/key-repository';
 import { listSubscriptions, subscriptionWithSecret } from '../adapters/postgres/subscription-repository';
 import { requestKeymapSync } from '../adapters/temporal/schedules';
+import { SharedAsks } from '../adapters/temporal/shared-asks';
 import { postSignedJson } from '../adapters/webhooks/signed-post';
 import { webhookUrlForMessages, type HostResolver } from '../adapters/webhooks/target-guard';
 import type { KeyrotorConfig } from '../domain/config';
@@ -23,21 +24,25 @@ export interface RecordKeyEventInput {
 export function createKeyControlActivities(deps: { db: Database; config: KeyrotorConfig; resolveHost?: HostResolver }) {
   const { db, config } = deps;
   const webhookGuard = { allowedTargets: config.webhooks.allowedTargets, ...(deps.resolveHost ? { resolve: deps.resolveHost } : {}) };
+  // Made with the first step's activity context: its client is the worker's.
+  let syncAsks: SharedAsks | undefined;
   return withTypedFailures({
     getClusterNodes(_input: Record<string, never>): Promise<{ nodeIds: string[] }> {
       return Promise.resolve({ nodeIds: config.hsm.nodes.map((node) => node.id) });
     },
 
     /**
-     * Records the step, then asks for a key map sync at once. Asking runs outside the workflow, so the lifecycle's
-     * command sequence (and its recorded histories) stay as they are, and a failure to ask never fails the step: the
-     * minutely run catches up.
+     * Records the step, then asks for a key map sync and waits for the ask (steps recorded at the same time share one:
+     * SharedAsks). Asking runs outside the workflow, so the lifecycle's command sequence (and its recorded histories)
+     * stay as they are, and a failure to ask never fails the step: the minutely run catches up.
      */
     async recordKeyEvent(input: RecordKeyEventInput): Promise<{ recorded: boolean }> {
       const recorded = await recordKeyEvent(db, input.state, { id: `${input.state.name}/${input.state.eventSeq}`, ...input.event });
       if (recorded.recorded) {
         try {
-          await requestKeymapSync(Context.current().client);
+          const { client } = Context.current();
+          syncAsks ??= new SharedAsks(() => requestKeymapSync(client));
+          await syncAsks.request();
         } catch (error) {
           Context.current().log.warn('could not ask for a key map sync after a lifecycle step', { key: input.state.name, error: error instanceof Error ? error.message : String(error) });
         }

@@ -53,6 +53,9 @@ export async function prepareControlWorker(options: ControlWorkerOptions): Promi
       ...createKeymapControlActivities({ db: options.db, config: options.config }),
     },
     shutdownGraceTime: options.shutdownGraceMs,
+    // Keys rotating at once each have a workflow task ready at the same moments (an Update, a step's completion): with
+    // the default 10 polls (8 on the sticky queue) the rest waited a poll's round trip each. Half the default 40 slots.
+    maxConcurrentWorkflowTaskPolls: 20,
   });
   let ran = false;
   return {

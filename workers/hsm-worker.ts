@@ -29,6 +29,9 @@ export interface HsmWorkerOptions {
   entropy: EntropyConfig;
 }
 
+/** How many HSM steps a worker runs at once per session of its pool (workers wait in the pool for a session). */
+export const HSM_STEPS_PER_SESSION = 4;
+
 /** One worker per HSM node, on task queue `hsm.<node>`, holding that token's session pool. */
 export async function startHsmWorker(options: HsmWorkerOptions): Promise<RunningWorker> {
   const { node, connection, namespace, shutdownGraceMs, entropy } = options;
@@ -57,7 +60,10 @@ export async function startHsmWorker(options: HsmWorkerOptions): Promise<Running
       identity: `keyrotor-hsm-${node.id}@${hostname()}`,
       activities: { ...createHsmActivities(pool), ...createHsmKeyActivities(pool, harvester), ...createHsmEnvelopeActivities(pool), ...createHsmKeymapActivities(pool), ...createHsmAccessLogActivities() },
       shutdownGraceTime: shutdownGraceMs,
-      maxConcurrentActivityTaskExecutions: node.sessionPoolSize,
+      // More steps than sessions: a generation or an import waits its turn to create objects on the token
+      // (createObjectsAlone) before it borrows a session, and with one slot per session such waiters filled every slot
+      // while the sessions stood idle, so a ping or a wrap queued behind them. Steps beyond the sessions wait in the pool.
+      maxConcurrentActivityTaskExecutions: node.sessionPoolSize * HSM_STEPS_PER_SESSION,
     });
   } catch (error) {
     await pool.close();

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, ParentClosePolicy, TimeoutFailure, isCancellation, patched, proxyActivities, startChild } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ParentClosePolicy, TimeoutFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, startChild } from '@temporalio/workflow';
 import { isErrorCode } from '../domain/error-codes';
 import { hsmTaskQueue } from '../domain/identifiers';
 import * as machine from '../domain/keys/lifecycle-machine';
@@ -18,6 +18,16 @@ const retry = { initialInterval: '1s', maximumInterval: '15s' };
 const heartbeatTimeout = STEP_HEARTBEAT_TIMEOUT_MS;
 /** Control and prediction activities name no task queue: they run on the queue this workflow runs on. */
 const control = proxyActivities({ startToCloseTimeout: '30s', heartbeatTimeout, retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
+/**
+ * The subscription ids, a rotation's last read before its answer, come from a local activity: one query in the
+ * workflow task that asks, without an activity's schedule, dispatch and a further workflow task, each waiting behind
+ * every other key's under load. It writes nothing, so a retry after a lost task repeats only a read. (getClusterNodes
+ * stays an activity: the fault suite kills the control worker at its scheduling.)
+ */
+const LOCAL_CONTROL_READS: ReadonlySet<string> = new Set(['listSubscriptionIds']);
+const localControl = proxyLocalActivities({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
+/** Runs before this patch scheduled the read as an activity; their histories replay so. */
+const LOCAL_CONTROL_READS_PATCH = 'subscription-ids-as-local-activity';
 const prediction = proxyActivities({ startToCloseTimeout: '2m', heartbeatTimeout, retry: { ...retry, maximumInterval: '10s', maximumAttempts: 4 } }) as Activities;
 
 /**
@@ -32,8 +42,8 @@ const NODE_TRIES_PATCH = 'hsm-step-tries-wait-visibly';
  * `node_away` outcome, and the machine tries again), see domain/keys/node-wait.ts. A ping has one short attempt: a node
  * that does not answer is not chosen to generate.
  */
-function activitiesFor(queue: machine.Queue, summary: string): Activities {
-  if (queue.kind === 'control') return control;
+function activitiesFor(queue: machine.Queue, summary: string, activity: string): Activities {
+  if (queue.kind === 'control') return LOCAL_CONTROL_READS.has(activity) && patched(LOCAL_CONTROL_READS_PATCH) ? localControl : control;
   if (queue.kind === 'prediction') return prediction;
   if (queue.kind === 'ping') return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), scheduleToStartTimeout: '5s', startToCloseTimeout: '10s', retry: { maximumAttempts: 1 }, summary });
   const tries = queue.tryTimeoutMs !== undefined && patched(NODE_TRIES_PATCH) ? { scheduleToStartTimeout: queue.tryTimeoutMs } : {};
@@ -52,7 +62,7 @@ function failureOf(error: unknown, queue?: machine.Queue): machine.Outcome {
 
 async function invoke(call: machine.Call): Promise<machine.Outcome> {
   try {
-    return { ok: true, value: await (activitiesFor(call.queue, call.summary)[call.activity] as Activities[string])(call.input) };
+    return { ok: true, value: await (activitiesFor(call.queue, call.summary, call.activity)[call.activity] as Activities[string])(call.input) };
   } catch (error) {
     if (isCancellation(error)) throw error;
     return failureOf(error, call.queue);
