@@ -209,7 +209,7 @@ const running = new WeakMap<TokenSessionPool, Map<string, Promise<unknown>>>();
  */
 export function createObjectsAlone<T>(pool: TokenSessionPool, work: () => Promise<T>): Promise<T> {
   return oneAtATime(pool, 'create-objects', async () => {
-    if (!swept.has(pool)) await sweepAlready(pool);
+    if (!swept.has(pool)) await sweepToken(pool);
     return work();
   });
 }
@@ -223,7 +223,7 @@ export function createObjectsAlone<T>(pool: TokenSessionPool, work: () => Promis
  */
 const swept = new WeakSet<TokenSessionPool>();
 
-async function sweepAlready(pool: TokenSessionPool): Promise<number> {
+async function sweepToken(pool: TokenSessionPool): Promise<number> {
   const destroyed = await onSession(pool, 'destroying unfinished key objects', (session) => destroyUnfinishedObjects(session));
   swept.add(pool);
   return destroyed;
@@ -273,7 +273,7 @@ export function destroyUnfinishedObjects(session: PooledSession): number {
  * its worker destroyed a purged version's public keys, and no creation followed on that node.
  */
 export function sweepUnfinishedObjects(pool: TokenSessionPool): Promise<number> {
-  return oneAtATime(pool, 'create-objects', () => sweepAlready(pool));
+  return oneAtATime(pool, 'create-objects', () => sweepToken(pool));
 }
 
 /**
@@ -305,7 +305,7 @@ export function find(session: PooledSession, keyClass: KeyClass | 'secretKey', b
   return findObjects(session.pkcs11, session.session, template({ class: ObjectClass[keyClass], ...by }));
 }
 
-export type KeyObjectsByClass = Record<KeyClass | 'secretKey', pkcs11js.Handle[]>;
+export type KeyObjectsByClass = Record<KeyObjectClass, pkcs11js.Handle[]>;
 
 /**
  * The key objects with this ID or label, by class, from one search. A search costs as much as the token has objects,
