@@ -1,12 +1,13 @@
 import { ContextTable, extendContextHash as importedExtendContextHash, symbolRadix } from './context-table';
 import type { EstimatorOutcome } from './estimate';
-import { contextWindows as importedContextWindows } from './packed-bits';
+import { contextWindows as importedContextWindows, popcount as importedPopcount } from './packed-bits';
 import { predictorEstimate, PredictorRecord, type PredictorScore, Scoreboard } from './prediction';
 
 // Loaded as CommonJS (tsx, jest), a call of an imported function reads it through the export's getter, which V8 does
 // not inline into a hot loop; the loops here call a module-level binding instead.
 const extendContextHash = importedExtendContextHash;
 const contextWindows = importedContextWindows;
+const popcount = importedPopcount;
 
 const ORDERS = 16;
 /** Each Markov model keeps at most this many (context, follower) pairs, as in section 6.3.9. */
@@ -82,8 +83,117 @@ function scorePrediction(board: Scoreboard, record: PredictorRecord, d: number, 
   if (d === speaker) record.check(right);
 }
 
-/** Positions scored per pass of each model over the bits, so that a pass's windows and marks stay in a core's cache. */
+/** Positions scored per pass of the models over the bits, so that a pass's windows and words stay in a core's cache. */
 const CHUNK = 1 << 14;
+const CHUNK_WORDS = CHUNK >> 5;
+
+/** What a pass of the models over a chunk of positions reads and writes (see binaryScore). */
+interface Pass {
+  bits: Uint8Array;
+  /** The 16 bits before each position of the chunk, the most recent lowest. */
+  windows: Int32Array;
+  /** Two counters per context of each model, model d's from offsets[d]. */
+  counts: Int32Array;
+  offsets: Int32Array;
+  /** Word w of model d, bit 31 - j: position 32w + j of the chunk was right (rights) or had a prediction (seen). */
+  rights: Int32Array;
+  seen: Int32Array;
+  /** The chunk: `size` positions from `from`. */
+  from: number;
+  size: number;
+}
+
+/**
+ * Model d over words [fromWord, toWord) of the chunk, skipping the positions it does not consult yet. The last model
+ * stops adding (context, follower) pairs once `capped` reaches the cap; answers the count after.
+ */
+function scoreAlone(pass: Pass, d: number, fromWord: number, toWord: number, capped: number): number {
+  const { bits, windows, counts, rights, seen, from, size } = pass;
+  const first = Math.max(0, d + 2 - from);
+  const base = pass.offsets[d]!;
+  const mask = (2 << d) - 1;
+  const limited = d === ORDERS - 1;
+  let entries = capped;
+  for (let w = fromWord; w < toWord; w++) {
+    const start = w << 5;
+    const end = Math.min(start + 32, size);
+    let right = 0;
+    let had = 0;
+    for (let j = Math.max(start, first); j < end; j++) {
+      const at = base + 2 * (windows[j]! & mask);
+      const zeros = counts[at]!;
+      const ones = counts[at + 1]!;
+      const next = bits[from + j]!;
+      const known = -(zeros | ones) >>> 31;
+      had = (had << 1) | known;
+      right = (right << 1) | (known & (((ones - zeros) >>> 31) ^ next));
+      if (!limited || counts[at + next] !== 0) {
+        counts[at + next]!++;
+      } else if (entries < MAX_ENTRIES) {
+        counts[at + next] = 1;
+        entries++;
+      }
+    }
+    // Positions past the end of a last, short word stay clear.
+    const align = 32 - (end - start);
+    rights[d * CHUNK_WORDS + w] = right << align;
+    seen[d * CHUNK_WORDS + w] = had << align;
+  }
+  return entries;
+}
+
+/** Models d, d + 1 and d + 2 (never capped) over words [fromWord, toWord), each position's window and bit read once. */
+function scoreThree(pass: Pass, d: number, fromWord: number, toWord: number): void {
+  const { bits, windows, counts, offsets, rights, seen, from, size } = pass;
+  const b0 = offsets[d]!;
+  const b1 = offsets[d + 1]!;
+  const b2 = offsets[d + 2]!;
+  const m0 = (2 << d) - 1;
+  const m1 = (4 << d) - 1;
+  const m2 = (8 << d) - 1;
+  for (let w = fromWord; w < toWord; w++) {
+    const start = w << 5;
+    const end = Math.min(start + 32, size);
+    let r0 = 0;
+    let r1 = 0;
+    let r2 = 0;
+    let h0 = 0;
+    let h1 = 0;
+    let h2 = 0;
+    for (let j = start; j < end; j++) {
+      const window = windows[j]!;
+      const next = bits[from + j]!;
+      const a0 = b0 + 2 * (window & m0);
+      const a1 = b1 + 2 * (window & m1);
+      const a2 = b2 + 2 * (window & m2);
+      const z0 = counts[a0]!;
+      const o0 = counts[a0 + 1]!;
+      const z1 = counts[a1]!;
+      const o1 = counts[a1 + 1]!;
+      const z2 = counts[a2]!;
+      const o2 = counts[a2 + 1]!;
+      const k0 = -(z0 | o0) >>> 31;
+      const k1 = -(z1 | o1) >>> 31;
+      const k2 = -(z2 | o2) >>> 31;
+      h0 = (h0 << 1) | k0;
+      h1 = (h1 << 1) | k1;
+      h2 = (h2 << 1) | k2;
+      r0 = (r0 << 1) | (k0 & (((o0 - z0) >>> 31) ^ next));
+      r1 = (r1 << 1) | (k1 & (((o1 - z1) >>> 31) ^ next));
+      r2 = (r2 << 1) | (k2 & (((o2 - z2) >>> 31) ^ next));
+      counts[a0 + next]!++;
+      counts[a1 + next]!++;
+      counts[a2 + next]!++;
+    }
+    const align = 32 - (end - start);
+    rights[d * CHUNK_WORDS + w] = r0 << align;
+    rights[(d + 1) * CHUNK_WORDS + w] = r1 << align;
+    rights[(d + 2) * CHUNK_WORDS + w] = r2 << align;
+    seen[d * CHUNK_WORDS + w] = h0 << align;
+    seen[(d + 1) * CHUNK_WORDS + w] = h1 << align;
+    seen[(d + 2) * CHUNK_WORDS + w] = h2 << align;
+  }
+}
 
 /**
  * The binary case with dense tables: the order-(d+1) model keeps two counters per (d+1)-bit context, the most
@@ -92,8 +202,10 @@ const CHUNK = 1 << 14;
  * With bits the models do not depend on each other: a context of order d + 1 seen before implies that its last d
  * bits were seen before by order d (they were counted at the same position, and order d, with at most 2^16 pairs,
  * is never capped), so the rule that longer contexts are consulted only after a shorter one was found changes no
- * prediction. Each model therefore runs alone over a chunk of positions, in a loop without branches, and marks
- * where it had a prediction and where it was right; one pass over the marks then keeps the scoreboard.
+ * prediction. The models therefore run over a chunk of positions three to a loop without branches (the capped last
+ * one alone), and keep, 32 positions to a word, where each had a prediction and where it was right. The scoreboard then goes over the words as
+ * Lag's does: a model more than a word's steps behind the high score can neither speak nor take the lead within the
+ * word, so one popcount scores it; only the models within reach are scored step by step, in the definition's order.
  */
 function binaryScore(bits: Uint8Array): PredictorScore {
   const length = bits.length;
@@ -113,8 +225,8 @@ function binaryScore(bits: Uint8Array): PredictorScore {
   }
 
   const windows = new Int32Array(CHUNK);
-  // Bit d: order d was right; bit 16 + d: order d had a prediction.
-  const marks = new Int32Array(CHUNK);
+  const rights = new Int32Array(ORDERS * CHUNK_WORDS);
+  const seen = new Int32Array(ORDERS * CHUNK_WORDS);
   const scores = new Int32Array(ORDERS);
   let winner = 0;
   let high = 0;
@@ -123,61 +235,62 @@ function binaryScore(bits: Uint8Array): PredictorScore {
   let longestRun = 0;
   for (let from = 2; from < length; from += CHUNK) {
     const size = Math.min(CHUNK, length - from);
+    const words = (size + 31) >> 5;
     contextWindows(bits, from, windows);
-    marks.fill(0);
-    for (let d = 0; d < ORDERS; d++) {
-      // Order d consults positions i >= d + 2.
-      const first = Math.max(0, d + 2 - from);
-      const base = offsets[d]!;
-      const mask = (2 << d) - 1;
-      if (d < ORDERS - 1) {
-        for (let j = first; j < size; j++) {
-          const at = base + 2 * (windows[j]! & mask);
-          const zeros = counts[at]!;
-          const ones = counts[at + 1]!;
-          const next = bits[from + j]!;
-          const seen = -(zeros | ones) >>> 31;
-          const prediction = ((ones - zeros) >>> 31) ^ 1;
-          marks[j]! |= ((seen << 16) | (seen & (prediction ^ next ^ 1))) << d;
-          counts[at + next]!++;
+    const pass = { bits, windows, counts, offsets, rights, seen, from, size };
+    // Order d consults positions i >= d + 2, all within the first chunk's first word: that word goes model by model.
+    const grouped = from === 2 ? 1 : 0;
+    for (let d = 0; d < ORDERS - 1; d++) if (grouped === 1) scoreAlone(pass, d, 0, 1, 0);
+    for (let d = 0; d < ORDERS - 1; d += 3) scoreThree(pass, d, grouped, words);
+    capped = scoreAlone(pass, ORDERS - 1, 0, words, capped);
+    for (let w = 0; w < words; w++) {
+      const steps = Math.min(32, size - (w << 5));
+      const full = steps === 32 ? -1 : ~(-1 >>> steps);
+      let near = 0;
+      for (let d = 0; d < ORDERS; d++) if (scores[d]! + steps >= high) near |= 1 << d;
+      if (near === 1 << winner && seen[winner * CHUNK_WORDS + w] === full) {
+        // Only the winner is within reach, and it predicts at every step: it speaks for the whole word.
+        const right = rights[winner * CHUNK_WORDS + w]!;
+        correct += popcount(right);
+        const leading = Math.clz32(~right);
+        if (leading >= steps) {
+          run += steps;
+          if (run > longestRun) longestRun = run;
+        } else {
+          if (run + leading > longestRun) longestRun = run + leading;
+          let inside = 0;
+          for (let x = right; x !== 0; x &= x << 1) inside++;
+          if (inside > longestRun) longestRun = inside;
+          const missed = ~(right >>> (32 - steps));
+          run = 31 - Math.clz32(missed & -missed);
         }
-      } else {
-        for (let j = first; j < size; j++) {
-          const at = base + 2 * (windows[j]! & mask);
-          const zeros = counts[at]!;
-          const ones = counts[at + 1]!;
-          const next = bits[from + j]!;
-          const seen = -(zeros | ones) >>> 31;
-          const prediction = ((ones - zeros) >>> 31) ^ 1;
-          marks[j]! |= ((seen << 16) | (seen & (prediction ^ next ^ 1))) << d;
-          if (counts[at + next] !== 0) {
-            counts[at + next]!++;
-          } else if (capped < MAX_ENTRIES) {
-            counts[at + next] = 1;
-            capped++;
+        for (let d = 0; d < ORDERS; d++) scores[d]! += popcount(rights[d * CHUNK_WORDS + w]!);
+        high = scores[winner]!;
+        continue;
+      }
+      for (let k = 0; k < steps; k++) {
+        const shift = 31 - k;
+        // The model that speaks for this position is the winner before any of its scores.
+        if ((seen[winner * CHUNK_WORDS + w]! >>> shift) & 1) {
+          if ((rights[winner * CHUNK_WORDS + w]! >>> shift) & 1) {
+            correct++;
+            if (++run > longestRun) longestRun = run;
+          } else {
+            run = 0;
+          }
+        }
+        for (let m = near; m !== 0; m &= m - 1) {
+          const d = 31 - Math.clz32(m & -m);
+          if ((rights[d * CHUNK_WORDS + w]! >>> shift) & 1) {
+            const score = ++scores[d]!;
+            if (score >= high) {
+              high = score;
+              winner = d;
+            }
           }
         }
       }
-    }
-    for (let j = 0; j < size; j++) {
-      const right = marks[j]! & 0xffff;
-      // The model that speaks for this position is the winner before any of its scores.
-      if ((marks[j]! >>> (16 + winner)) & 1) {
-        if ((right >>> winner) & 1) {
-          correct++;
-          if (++run > longestRun) longestRun = run;
-        } else {
-          run = 0;
-        }
-      }
-      for (let m = right; m !== 0; m &= m - 1) {
-        const d = 31 - Math.clz32(m & -m);
-        const score = ++scores[d]!;
-        if (score >= high) {
-          high = score;
-          winner = d;
-        }
-      }
+      for (let d = 0; d < ORDERS; d++) if (((near >>> d) & 1) === 0) scores[d]! += popcount(rights[d * CHUNK_WORDS + w]!);
     }
   }
   return { correct, predictions: length - 2, longestRun };

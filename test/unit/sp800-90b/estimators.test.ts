@@ -286,6 +286,43 @@ describe('prediction estimators', () => {
     expect([binary.correct, binary.predictions, binary.r]).toEqual([general.correct, general.predictions, general.r]);
   });
 
+  // The binary MultiMMC code scores a word of 32 positions at once while one model alone can lead in it, and step by
+  // step otherwise: inputs where the lead changes often or never, runs of right predictions that cross words, lengths
+  // that end inside a word, and enough positions for the last model to reach its cap of 100,000 pairs.
+  it.each([
+    ['uniform random bits', randomSymbols(50_007, 2, 'mmc uniform')],
+    ['a few bits', randomSymbols(45, 2, 'mmc short')],
+    ['bits shorter than a word of the first chunk', randomSymbols(20, 2, 'mmc shorter')],
+    ['a period of 100 with noise', Uint8Array.from(randomSymbols(30_000, 2, 'mmc period'), (s, i) => (i % 7 === 0 ? s : (i % 100) % 3 === 0 ? 1 : 0))],
+    ['random bits with long runs of zeros', Uint8Array.from(randomSymbols(40_000, 2, 'mmc runs'), (s, i) => ((i >> 10) % 3 === 1 ? 0 : s))],
+    ['enough random bits to cap the last model', randomSymbols(160_003, 2, 'mmc cap')],
+  ])('MultiMMC: the binary code predicts as the general code does on %s', (_name, input) => {
+    const binary = estimate(multiMmcEstimate(input, 2)).detail;
+    const general = estimate(multiMmcEstimate(input.map((b) => b * 2), 3)).detail;
+    expect([binary.correct, binary.predictions, binary.r]).toEqual([general.correct, general.predictions, general.r]);
+  });
+
+  // Sources with memory of 1 to 6 bits, some nearly deterministic: the models' scores drift apart, so one model often
+  // leads alone for whole words, and its runs of right predictions start and end anywhere in a word.
+  it('MultiMMC: the binary code predicts as the general code does on 120 sources with memory', () => {
+    const differences: string[] = [];
+    for (let source = 0; source < 120; source++) {
+      const memory = 1 + (source % 6);
+      const noise = randomSymbols(2_500 + source * 7 + (1 << memory), 256, `mmc memory ${source}`);
+      const ones = noise.subarray(0, 1 << memory).map((b) => (b < 32 ? 2 : b > 224 ? 253 : b));
+      const input = new Uint8Array(noise.length - (1 << memory));
+      let context = 0;
+      for (let i = 0; i < input.length; i++) {
+        input[i] = noise[(1 << memory) + i]! < ones[context]! ? 1 : 0;
+        context = ((context << 1) | input[i]!) & ((1 << memory) - 1);
+      }
+      const binary = estimate(multiMmcEstimate(input, 2)).detail;
+      const general = estimate(multiMmcEstimate(input.map((b) => b * 2), 3)).detail;
+      if (binary.correct !== general.correct || binary.r !== general.r) differences.push(`source ${source}: ${binary.correct}/${binary.r} against ${general.correct}/${general.r}`);
+    }
+    expect(differences).toEqual([]);
+  });
+
   it.each([
     ['Lag', lagEstimate],
     ['MultiMMC', multiMmcEstimate],
