@@ -27,31 +27,78 @@ export interface TupleCounts {
 }
 
 /**
- * Sections 6.3.5 (t-Tuple) and 6.3.6 (LRS). On bits, from direct counts of tuples (binaryTupleCounts); otherwise, or
- * when the bits repeat too much for that, from one suffix array. Every group of suffixes sharing a prefix of length
- * t is a node of the LCP-interval tree whose depth range (parent depth, own depth] contains t, so one pass over the
- * LCP array yields, for every t, the largest tuple count Q[t] and the number of colliding pairs S[t]: the same
- * quantities as Kaufer's algorithm in the reference tool.
+ * Sections 6.3.5 (t-Tuple) and 6.3.6 (LRS). On bits, from direct counts of tuples (binaryTupleCounts); on other
+ * symbols, from positions sorted by their first 8 symbols (sortedTupleCounts); when the symbols repeat too much for
+ * either, from one suffix array. One pass over the longest common prefixes of neighbours in that order yields, for
+ * every t, the largest tuple count Q[t] and the number of colliding pairs S[t]: the same quantities as Kaufer's
+ * algorithm in the reference tool.
  */
 export function tupleEstimates(symbols: Uint8Array, alphabetSize: number): TupleEstimates {
   const n = symbols.length;
   const none = (why: string): TupleEstimates => ({ tTuple: { notApplicable: why }, longestRepeatedSubstring: { notApplicable: why } });
   if (n < 2) return none('fewer than two symbols');
-  const counts = (alphabetSize === 2 ? binaryTupleCounts(symbols) : undefined) ?? suffixTupleCounts(symbols, alphabetSize);
+  const counts = (alphabetSize === 2 ? binaryTupleCounts(symbols) : alphabetSize <= 256 ? sortedTupleCounts(symbols) : undefined) ?? suffixTupleCounts(symbols, alphabetSize);
   if (counts.v === 0) return none('no symbol sequence repeats');
   return estimatesFrom(n, counts);
 }
 
 /** The tuple counts from a suffix array and its LCP array, for any alphabet. */
 export function suffixTupleCounts(symbols: Uint8Array, alphabetSize: number): TupleCounts {
-  const n = symbols.length;
-  let lcp: Int32Array;
-  if (alphabetSize === 2) {
-    lcp = binarySuffixArray(symbols).lcp;
-  } else {
-    lcp = longestCommonPrefixes(symbols, suffixArray(symbols, Math.max(alphabetSize - 1, 1)));
-  }
+  if (alphabetSize === 2) return countsFromLcp(binarySuffixArray(symbols).lcp);
+  return countsFromLcp(longestCommonPrefixes(symbols, suffixArray(symbols, Math.max(alphabetSize - 1, 1))));
+}
 
+/** The prefix that sortedTupleCounts sorts positions by, in symbols. */
+const SORTED_PREFIX = 8;
+
+/**
+ * The tuple counts of symbols (up to 256 values) without a suffix array, when no two positions share SORTED_PREFIX
+ * symbols, as on varied bytes (v is 5 or 6 on a million random bytes). The positions sorted by their first 8 symbols,
+ * in 8 passes of a counting sort whose digit is the symbol plus one, 0 past the end so that a shorter suffix sorts
+ * first, are in suffix array order as far as any prefix shorter than 8 tells; that is all the LCP pass needs.
+ * Undefined when two positions share 8 symbols: the suffix array takes over.
+ */
+export function sortedTupleCounts(symbols: Uint8Array): TupleCounts | undefined {
+  const n = symbols.length;
+  let order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let sorted = new Int32Array(n);
+  const starts = new Int32Array(258);
+  for (let k = SORTED_PREFIX - 1; k >= 0; k--) {
+    starts.fill(0);
+    const last = n - k;
+    for (let i = 0; i < n; i++) {
+      const p = order[i]!;
+      starts[(p < last ? symbols[p + k]! + 1 : 0) + 1]!++;
+    }
+    for (let digit = 1; digit < starts.length; digit++) starts[digit]! += starts[digit - 1]!;
+    for (let i = 0; i < n; i++) {
+      const p = order[i]!;
+      sorted[starts[p < last ? symbols[p + k]! + 1 : 0]!++] = p;
+    }
+    [order, sorted] = [sorted, order];
+  }
+  const lcp = sorted;
+  lcp[0] = 0;
+  for (let i = 1; i < n; i++) {
+    const a = order[i - 1]!;
+    const b = order[i]!;
+    const limit = Math.min(SORTED_PREFIX, n - a, n - b);
+    let h = 0;
+    while (h < limit && symbols[a + h] === symbols[b + h]) h++;
+    if (h === SORTED_PREFIX) return undefined;
+    lcp[i] = h;
+  }
+  return countsFromLcp(lcp);
+}
+
+/**
+ * The tuple counts from the longest common prefixes of neighbours in suffix order (lcp[i]: of the suffixes i - 1 and
+ * i; lcp[0] unused). Every group of suffixes sharing a prefix of length t is a node of the LCP-interval tree whose
+ * depth range (parent depth, own depth] contains t.
+ */
+function countsFromLcp(lcp: Int32Array): TupleCounts {
+  const n = lcp.length;
   let v = 0;
   for (let i = 1; i < n; i++) if (lcp[i]! > v) v = lcp[i]!;
   if (v === 0) return { v, q: new Float64Array(2), pairs: new Float64Array(1) };

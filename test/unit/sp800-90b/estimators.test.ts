@@ -9,7 +9,7 @@ import { multiMcwEstimate } from '../../../domain/sp800-90b/multi-mcw';
 import { multiMmcEstimate } from '../../../domain/sp800-90b/multi-mmc';
 import { Z_ALPHA } from '../../../domain/sp800-90b/statistics';
 import { binarySuffixArray, longestCommonPrefixes, suffixArray } from '../../../domain/sp800-90b/suffix-array';
-import { binaryTupleCounts, suffixTupleCounts, tupleEstimates } from '../../../domain/sp800-90b/tuple-estimates';
+import { binaryTupleCounts, sortedTupleCounts, suffixTupleCounts, tupleEstimates } from '../../../domain/sp800-90b/tuple-estimates';
 import { randomSymbols } from './random-bytes';
 
 function estimate(outcome: EstimatorOutcome): Estimate {
@@ -147,6 +147,7 @@ describe('t-Tuple and LRS', () => {
   it.each([
     ['random bits', randomSymbols(4000, 2), 2],
     ['random symbols of 4', randomSymbols(4000, 4, 'four'), 4],
+    ['random symbols of 64 (positions sorted by 8 symbols)', randomSymbols(4000, 64, 'sixty-four'), 64],
     ['biased bits', randomSymbols(4000, 7, 'biased').map((s) => (s === 0 ? 1 : 0)), 2],
   ])('match the definitions on %s', (_name, symbols, k) => {
     const expected = bruteForce(symbols);
@@ -180,6 +181,34 @@ describe('t-Tuple and LRS', () => {
       expect(counts.v).toBe(expected.v);
       expect(Array.from(counts.pairs)).toEqual(Array.from(expected.pairs));
       expect(Array.from(counts.q.subarray(0, tables + 1))).toEqual(Array.from(expected.q.subarray(0, tables + 1)));
+    }
+  });
+
+  // On other symbols, the counts come from positions sorted by their first 8 symbols, unless two positions share 8.
+  const randomBytes = randomSymbols(60_000, 256, 'sorted tuples');
+  const symbols200 = randomSymbols(60_000, 200, 'sorted 200');
+  const withShortSuffix = randomBytes.slice();
+  withShortSuffix.set([7, 0, 0, 0, 0, 0, 0, 0, 5], 100);
+  withShortSuffix.set([7, 0, 0, 9], 200);
+  withShortSuffix.set([7, 0, 0, 9], 300);
+  withShortSuffix.set([7, 0], withShortSuffix.length - 2);
+  const periodicTail = Uint8Array.from(randomBytes, (b, i) => (i >= 59_990 ? randomBytes[i - 1_000]! : b));
+  it.each([
+    ['random bytes', randomBytes, 256, true],
+    ['random bytes ending with 7 symbols seen before', Uint8Array.from(randomBytes, (b, i) => (i >= 59_993 ? randomBytes[i - 30_000]! : b)), 256, true],
+    ['random symbols of 200 with a repeat of 7', symbols200.map((s, i) => (i >= 500 && i < 507 ? symbols200[i + 20_000]! : s)), 200, true],
+    // The suffix 7 0 at the end sorts before 7 0 0 0 0 0 0 0 and 7 0 0 9, which share 3 symbols with each other.
+    ['random bytes ending with a suffix shorter than tuples it prefixes', withShortSuffix, 256, true],
+    ['random bytes ending with a repeat of 10 (longer than the sort)', periodicTail, 256, false],
+    ['random symbols of 4 (tuples of 8 repeat)', randomSymbols(60_000, 4, 'sorted four'), 4, false],
+  ])('on %s, sorted positions match the suffix array', (_name, symbols, k, sorted) => {
+    const counts = sortedTupleCounts(symbols);
+    expect(counts !== undefined).toBe(sorted);
+    const expected = suffixTupleCounts(symbols, k);
+    if (counts) {
+      expect(counts.v).toBe(expected.v);
+      expect(Array.from(counts.pairs)).toEqual(Array.from(expected.pairs));
+      expect(Array.from(counts.q)).toEqual(Array.from(expected.q));
     }
   });
 
