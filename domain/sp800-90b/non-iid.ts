@@ -63,19 +63,19 @@ export interface AssessmentJob {
 
 /**
  * Rough costs in nanoseconds per symbol, on bits and on wider samples, measured alone on 1e6 random 8-bit samples
- * (bench/ea.ts's input, its bitstring for the bits): MultiMMC dominates.
+ * (bench/ea.ts's input, its bitstring for the bits), two threads at work: MultiMMC and t-Tuple dominate.
  */
 const COSTS: Record<EstimatorName, { bits: number; wide: number }> = {
   MostCommonValue: { bits: 2, wide: 4 },
   Collision: { bits: 3, wide: 0 },
   Markov: { bits: 6, wide: 0 },
   Compression: { bits: 10, wide: 0 },
-  TTuple: { bits: 70, wide: 250 },
+  TTuple: { bits: 75, wide: 180 },
   LRS: { bits: 0, wide: 0 },
-  MultiMCW: { bits: 35, wide: 90 },
-  Lag: { bits: 40, wide: 20 },
-  MultiMMC: { bits: 130, wide: 400 },
-  LZ78Y: { bits: 25, wide: 100 },
+  MultiMCW: { bits: 20, wide: 120 },
+  Lag: { bits: 38, wide: 20 },
+  MultiMMC: { bits: 75, wide: 480 },
+  LZ78Y: { bits: 28, wide: 140 },
 };
 
 /**
