@@ -37,8 +37,11 @@ function portAcceptsConnections(port: number): Promise<boolean> {
 
 /**
  * Runs `temporal server start-dev` with a persistent SQLite file in the data folder, the Web UI, and keyrotor's
- * search attributes. The CLI is found as the bootstrap installed it ($TEMPORAL_CLI, PATH, .tools); without one the
- * Temporal SDK's own download is the last resort.
+ * search attributes. The file is in write-ahead-log mode with full sync: each commit is one append and one fsync of
+ * the log, where SQLite's default rollback journal syncs the journal and the database, and readers no longer block the
+ * writer. A commit is as durable as before (synchronous=full); bench/rotation.ts measured 0.21 of the raw PKCS#11 rate
+ * with the journal and 0.29–0.31 with the log. The CLI is found as the bootstrap installed it ($TEMPORAL_CLI, PATH,
+ * .tools); without one the Temporal SDK's own download is the last resort.
  */
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServerHandle> {
   const { dataDir, port, uiPort, namespace, log } = options;
@@ -54,6 +57,8 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const args = [
     'server', 'start-dev',
     '--db-filename', dbFile,
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', 'synchronous=full',
     '--ip', '127.0.0.1',
     '--port', String(port),
     '--ui-port', String(uiPort),

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { startTemporalDevServer, type DevServerHandle } from '../../adapters/temporal/dev-server';
@@ -194,6 +194,11 @@ describe('the lifecycle survives crashes', () => {
     afterAll(async () => {
       await system?.stop();
       await server?.stop();
+    });
+
+    it('keeps its SQLite file in write-ahead-log mode', () => {
+      // The log and its index exist beside the database only in WAL mode (SQLite's default journal leaves neither).
+      expect([existsSync(join(serverOptions.dataDir, 'temporal.db-wal')), existsSync(join(serverOptions.dataDir, 'temporal.db-shm'))]).toEqual([true, true]);
     });
 
     it('restarting Temporal during a grace period: the timer survives and the lifecycle completes', async () => {
