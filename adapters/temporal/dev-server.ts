@@ -35,6 +35,9 @@ function portAcceptsConnections(port: number): Promise<boolean> {
   });
 }
 
+/** The dev server's SQLite file: write-ahead log, each commit synced (see startTemporalDevServer). */
+const SQLITE_PRAGMAS = ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=full'] as const;
+
 /**
  * Runs `temporal server start-dev` with a persistent SQLite file in the data folder, the Web UI, and keyrotor's
  * search attributes. The file is in write-ahead-log mode with full sync: each commit is one append and one fsync of
@@ -57,8 +60,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const args = [
     'server', 'start-dev',
     '--db-filename', dbFile,
-    '--sqlite-pragma', 'journal_mode=wal',
-    '--sqlite-pragma', 'synchronous=full',
+    ...SQLITE_PRAGMAS,
     '--ip', '127.0.0.1',
     '--port', String(port),
     '--ui-port', String(uiPort),
@@ -152,6 +154,7 @@ async function startWithSdkDownload(options: DevServerOptions): Promise<DevServe
       uiPort: options.uiPort,
       namespace: options.namespace,
       dbFilename: join(options.dataDir, 'temporal.db'),
+      extraArgs: [...SQLITE_PRAGMAS],
       searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((name) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD)),
     },
   });
