@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
 import {
   type AssessmentJob,
   assessmentJobs,
@@ -78,8 +78,8 @@ export async function assessNonIidInThreads(samples: SampleSet, options: ThreadO
   const weighted = assessmentJobs(samples).sort((a, b) => b.weight - a.weight);
   const jobs = weighted.map(({ estimator, track }) => ({ estimator, track }));
   const total = weighted.reduce((sum, job) => sum + job.weight, 0);
-  // A helper costs a few hundred milliseconds to start (its thread, tsx, the estimators' code compiled anew): worth it
-  // for wide samples, not for a million bits.
+  // A new helper costs a few hundred milliseconds to start (its thread, tsx, the estimators' code compiled anew): worth
+  // it for wide samples, not for a million bits.
   const helpers = total < minWeightForHelpers ? 0 : Math.min(threads - 1, jobs.length - 1);
   if (helpers < 1) {
     const done = takeJobs(samples, jobs, new Int32Array(1), 0, onProgress);
@@ -89,41 +89,97 @@ export async function assessNonIidInThreads(samples: SampleSet, options: ThreadO
 
   const next = new Int32Array(new SharedArrayBuffer(4));
   const request: JobsRequest = { samples, jobs, next };
-  const workers: Worker[] = [];
-  const replies: Promise<DoneJobs>[] = [];
-  for (let i = 0; i < helpers; i++) {
-    const worker = new Worker(THREAD_ENTRY, { workerData: { ...request, thread: i + 1 } });
-    workers.push(worker);
-    replies.push(
-      new Promise<DoneJobs>((resolve, reject) => {
-        worker.once('message', (reply: JobsReply) => ('done' in reply ? resolve(reply.done) : reject(new Error(reply.error))));
-        worker.once('error', reject);
-        worker.once('exit', (code) => reject(new Error(`an SP 800-90B assessment thread ended (exit code ${code}) without an answer`)));
-      }),
-    );
-    // Awaited below; a failure of this thread must not leave their rejections unhandled.
-    replies[i]!.catch(() => undefined);
-  }
+  const taken = Array.from({ length: helpers }, () => takeHelper());
+  const replies = taken.map((worker, i) => ask(worker, { ...request, thread: i + 1 }));
+  // Awaited below; a failure of this thread must not leave their rejections unhandled.
+  for (const reply of replies) reply.catch(() => undefined);
+  let mine: DoneJobs;
   try {
-    const all = [takeJobs(samples, jobs, next, 0, onProgress), ...(await Promise.all(replies))];
-    onTimings(all.flatMap((done) => done.timings));
-    return combineResults(samples, all.flatMap((done) => done.results));
-  } finally {
-    // Stops the helpers when this thread failed; the others have answered and are ending.
-    await Promise.all(workers.map((worker) => worker.terminate()));
+    mine = takeJobs(samples, jobs, next, 0, onProgress);
+  } catch (error) {
+    // The helpers are stopped rather than waited for.
+    await Promise.all(taken.map((worker) => worker.terminate()));
+    throw error;
   }
+  const all = [mine, ...(await Promise.all(replies))];
+  onTimings(all.flatMap((done) => done.timings));
+  return combineResults(samples, all.flatMap((done) => done.results));
 }
 
-/** The helper's side: takes jobs until none is left and answers with their results. */
+/**
+ * Helper threads between assessments. A helper is kept for HELPER_IDLE_MS after its last jobs, so that assessments
+ * close together (each source of a harvest, each node) do not start a thread, load the estimators and compile them
+ * anew each time; an idle helper does not keep the process alive.
+ */
+const idleHelpers: Worker[] = [];
+const idleTimers = new Map<Worker, NodeJS.Timeout>();
+export const HELPER_IDLE_MS = 60_000;
+let helpersStarted = 0;
+
+/** How many helper threads this thread has started so far. */
+export function startedHelpers(): number {
+  return helpersStarted;
+}
+
+function takeHelper(): Worker {
+  const kept = idleHelpers.pop();
+  if (kept) {
+    clearTimeout(idleTimers.get(kept));
+    idleTimers.delete(kept);
+    kept.ref();
+    return kept;
+  }
+  helpersStarted++;
+  return new Worker(THREAD_ENTRY);
+}
+
+function keepHelper(worker: Worker): void {
+  worker.unref();
+  idleHelpers.push(worker);
+  const timer = setTimeout(() => {
+    idleHelpers.splice(idleHelpers.indexOf(worker), 1);
+    idleTimers.delete(worker);
+    void worker.terminate();
+  }, HELPER_IDLE_MS);
+  timer.unref();
+  idleTimers.set(worker, timer);
+}
+
+/** Gives a helper its jobs; it is kept for the next assessment once it has answered, and stopped if it failed. */
+function ask(worker: Worker, request: JobsRequest & { thread: number }): Promise<DoneJobs> {
+  return new Promise<DoneJobs>((resolve, reject) => {
+    const settle = (outcome: () => void, keep: boolean): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      if (keep) keepHelper(worker);
+      else void worker.terminate();
+      outcome();
+    };
+    const onMessage = (reply: JobsReply): void => {
+      if ('done' in reply) settle(() => resolve(reply.done), true);
+      else settle(() => reject(new Error(reply.error)), false);
+    };
+    const onError = (error: Error): void => settle(() => reject(error), false);
+    const onExit = (code: number): void => settle(() => reject(new Error(`an SP 800-90B assessment thread ended (exit code ${code}) without an answer`)), false);
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(request);
+  });
+}
+
+/** The helper's side: for each request, takes jobs until none is left and answers with their results. */
 export function serveAssessmentJobs(): void {
   const port = parentPort;
   if (!port) throw new Error('serveAssessmentJobs runs only in a worker thread');
-  const { samples, jobs, next, thread } = workerData as JobsRequest & { thread: number };
-  let reply: JobsReply;
-  try {
-    reply = { done: takeJobs(samples, jobs, next, thread, () => undefined) };
-  } catch (error) {
-    reply = { error: error instanceof Error ? error.message : String(error) };
-  }
-  port.postMessage(reply);
+  port.on('message', ({ samples, jobs, next, thread }: JobsRequest & { thread: number }) => {
+    let reply: JobsReply;
+    try {
+      reply = { done: takeJobs(samples, jobs, next, thread, () => undefined) };
+    } catch (error) {
+      reply = { error: error instanceof Error ? error.message : String(error) };
+    }
+    port.postMessage(reply);
+  });
 }

@@ -1,4 +1,4 @@
-import { assessNonIidInThreads, type JobTiming } from '../../../adapters/entropy/assessment-threads';
+import { assessNonIidInThreads, startedHelpers, type JobTiming } from '../../../adapters/entropy/assessment-threads';
 import { assessNonIid, prepareSamples } from '../../../domain/sp800-90b';
 import { randomBytes } from '../sp800-90b/random-bytes';
 
@@ -21,6 +21,14 @@ describe('the SP 800-90B assessment on several threads', () => {
     const timings: JobTiming[] = [];
     await assessNonIidInThreads(samples, { onTimings: (all) => timings.push(...all) });
     expect(timings.every(({ thread }) => thread === 0)).toBe(true);
+  });
+
+  it('keeps a helper for the next assessment', async () => {
+    const samples = prepareSamples(bytes, 8);
+    await assessNonIidInThreads(samples, { minWeightForHelpers: 0 });
+    const started = startedHelpers();
+    for (let i = 0; i < 3; i++) expect(await assessNonIidInThreads(samples, { minWeightForHelpers: 0 })).toEqual(assessNonIid(samples));
+    expect(startedHelpers()).toBe(started);
   });
 
   it('assesses binary samples, which have no bitstring', async () => {
