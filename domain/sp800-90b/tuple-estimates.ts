@@ -189,30 +189,37 @@ export function binaryTupleCounts(bits: Uint8Array, keyBits = Math.min(MAX_KEY_B
   const lowBits = k >> 1;
   const lowMask = (1 << lowBits) - 1;
 
+  // Each position's k-tuple, read once in order; the first sort carries each one's low half along.
+  const keys = new Int32Array(tuples);
+  for (let p = 0; p < tuples; p++) keys[p] = window32(words, p) >>> down;
   const highStarts = new Int32Array((1 << (k - lowBits)) + 1);
-  for (let p = 0; p < tuples; p++) highStarts[(window32(words, p) >>> (down + lowBits)) + 1]!++;
+  for (let p = 0; p < tuples; p++) highStarts[(keys[p]! >>> lowBits) + 1]!++;
   for (let high = 1; high < highStarts.length; high++) highStarts[high]! += highStarts[high - 1]!;
   const fill = highStarts.slice(0, -1);
   const byHigh = new Int32Array(tuples);
-  for (let p = 0; p < tuples; p++) byHigh[fill[window32(words, p) >>> (down + lowBits)]!++] = p;
+  const lowsByHigh = new Int32Array(tuples);
+  for (let p = 0; p < tuples; p++) {
+    const key = keys[p]!;
+    const at = fill[key >>> lowBits]!++;
+    byHigh[at] = p;
+    lowsByHigh[at] = key & lowMask;
+  }
 
   const table = new Int32Array(1 << k);
-  const positions = new Int32Array(tuples);
+  // The keys are not read again: their array takes the positions sorted by key.
+  const positions = keys;
   const lowStarts = new Int32Array(lowMask + 2);
   for (let high = 0; high + 1 < highStarts.length; high++) {
     const start = highStarts[high]!;
     const end = highStarts[high + 1]!;
     lowStarts.fill(0);
-    for (let i = start; i < end; i++) lowStarts[(window32(words, byHigh[i]!) >>> down & lowMask) + 1]!++;
+    for (let i = start; i < end; i++) lowStarts[lowsByHigh[i]! + 1]!++;
     const base = high << lowBits;
     for (let low = 0; low <= lowMask; low++) {
       table[base + low] = lowStarts[low + 1]!;
       lowStarts[low + 1]! += lowStarts[low]!;
     }
-    for (let i = start; i < end; i++) {
-      const p = byHigh[i]!;
-      positions[start + lowStarts[window32(words, p) >>> down & lowMask]!++] = p;
-    }
+    for (let i = start; i < end; i++) positions[start + lowStarts[lowsByHigh[i]!]!++] = byHigh[i]!;
   }
 
   let largest = 0;
@@ -230,10 +237,9 @@ export function binaryTupleCounts(bits: Uint8Array, keyBits = Math.min(MAX_KEY_B
   // Pairs and words compared past k: a few per position on varied bits.
   let budget = 2 * n - pairsAtK;
   if (budget < 0) return undefined;
-  for (let i = 0; i < tuples; ) {
-    const key = window32(words, positions[i]!) >>> down;
-    let end = i + 1;
-    while (end < tuples && window32(words, positions[end]!) >>> down === key) end++;
+  // The positions of each k-tuple are together, as many as the table counts.
+  for (let key = 0, i = 0; key < table.length; key++) {
+    const end = i + table[key]!;
     for (; i < end; i++) {
       const a = positions[i]!;
       for (let j = i + 1; j < end; j++) {
