@@ -1,6 +1,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { UPDATE_RETRY_AFTER_SECONDS } from '../adapters/temporal/updates';
 import { isShownErrorCode, type ErrorCode } from '../domain/error-codes';
 import { ExternalError, KeyrotorError, UserError } from '../domain/errors';
 import { PROBLEM_MEDIA_TYPE } from './schemas/problem';
@@ -103,7 +104,12 @@ export function installErrorHandler(app: FastifyInstance): void {
       body = problem(error.status, error.code, request.id, error.message, errors);
     } else if (error instanceof ExternalError) {
       request.log.error({ err: error }, 'dependency failure');
-      body = problem(error.status, error.code, request.id, `a dependency of keyrotor is unavailable; retry later, or give request id ${request.id} to an operator`);
+      if (error.code === 'update_outcome_unknown') {
+        void reply.header('Retry-After', String(UPDATE_RETRY_AFTER_SECONDS));
+        body = problem(error.status, error.code, request.id, `the outcome of this request is not known yet, and it may still take effect: send it again with the same Idempotency-Key to get its outcome, or read what it changes before asking again without one (request id ${request.id})`);
+      } else {
+        body = problem(error.status, error.code, request.id, `a dependency of keyrotor is unavailable; retry later, or give request id ${request.id} to an operator`);
+      }
     } else if (typeof (error as FastifyError).statusCode === 'number' && (error as FastifyError).statusCode! < 500) {
       const status = (error as FastifyError).statusCode as number;
       // Fastify's own client errors (bad JSON, wrong content type, body too large) describe the request only.

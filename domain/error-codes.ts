@@ -153,6 +153,12 @@ export const ERROR_CODES = {
   webhook_failed: dependency(true),
   api_unreachable: dependency(true),
   api_unavailable: dependency(true),
+  /**
+   * Temporal ended an Update's calls without its outcome for longer than the API waits (adapters/temporal/updates.ts):
+   * the change may still happen. The API answers it with Retry-After and a fixed text saying so (api/errors.ts); the
+   * same request with the same Idempotency-Key gets the outcome.
+   */
+  update_outcome_unknown: dependency(true),
   // keyrotor's own state or code is wrong; raised by activities for Temporal, or logged whole.
   invalid_configuration: internal(),
   drbg_self_test_failed: internal(),

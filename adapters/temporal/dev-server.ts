@@ -15,6 +15,11 @@ export interface DevServerOptions {
   log: (message: string) => void;
   /** Seconds to wait for the frontend to accept connections. */
   startTimeoutSeconds?: number;
+  /**
+   * Dynamic configuration values (`--dynamic-config-value name=value`, the value as JSON), for a server that must
+   * behave as a loaded one does: a test gives `history.cacheMaxSize` a tiny size to see workflow contexts evicted.
+   */
+  dynamicConfig?: Readonly<Record<string, string | number | boolean>>;
 }
 
 export interface DevServerHandle {
@@ -33,6 +38,10 @@ function portAcceptsConnections(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+function dynamicConfigArgs(values: DevServerOptions['dynamicConfig']): string[] {
+  return Object.entries(values ?? {}).flatMap(([name, value]) => ['--dynamic-config-value', `${name}=${JSON.stringify(value)}`]);
 }
 
 /** The dev server's SQLite file: write-ahead log, each commit synced (see startTemporalDevServer). */
@@ -68,6 +77,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     '--ui-disable-news-fetch',
     '--log-level', 'warn',
     ...SEARCH_ATTRIBUTE_NAMES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+    ...dynamicConfigArgs(options.dynamicConfig),
   ];
   const logFile = createWriteStream(join(dataDir, 'temporal-dev-server.log'), { flags: 'a' });
   // The server runs in a process group of its own: a signal to keyrotor's group (Ctrl-C, `kill -TERM -<pgid>`) must
@@ -154,7 +164,7 @@ async function startWithSdkDownload(options: DevServerOptions): Promise<DevServe
       uiPort: options.uiPort,
       namespace: options.namespace,
       dbFilename: join(options.dataDir, 'temporal.db'),
-      extraArgs: [...SQLITE_PRAGMAS],
+      extraArgs: [...SQLITE_PRAGMAS, ...dynamicConfigArgs(options.dynamicConfig)],
       searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((name) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD)),
     },
   });
