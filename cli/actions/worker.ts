@@ -5,7 +5,8 @@ import type { RunningWorker } from '../../workers/hsm-worker';
 import { temporalConnectionOptions } from '../../adapters/temporal/connection';
 
 // The Temporal SDK, the workers and PostgreSQL's client load once the configuration and the arguments are found good,
-// so that a mistake in them is told at once.
+// so that a mistake in them is told at once. The runtime (metrics port, logging) is installed before TEMPORAL_ADDRESS
+// is checked, as before: a taken metrics port is told first.
 /* eslint-disable @typescript-eslint/no-require-imports */
 const temporalWorker = (): typeof import('@temporalio/worker') => require('@temporalio/worker') as typeof import('@temporalio/worker');
 const runtime = (): typeof import('../runtime') => require('../runtime') as typeof import('../runtime');
@@ -37,8 +38,8 @@ export async function runHsmWorker(nodeId: string): Promise<void> {
   const config = loadConfig();
   const node = config.hsm.nodes.find((candidate) => candidate.id === nodeId);
   if (!node) throw new UserError('unknown_node', `no HSM node '${nodeId}' is configured (known: ${config.hsm.nodes.map((n) => n.id).join(', ')})`);
-  const address = requireTemporalAddress(config.temporal.address);
   runtime().installRuntime(config);
+  const address = requireTemporalAddress(config.temporal.address);
   // The node's own module environment (its SoftHSM token folder, say), before the module is loaded.
   useModuleEnvironment(config.dataDir, [node]);
   const connection = await temporalWorker().NativeConnection.connect(temporalConnectionOptions(config, address));
@@ -50,8 +51,8 @@ export async function runHsmWorker(nodeId: string): Promise<void> {
 export async function runControlWorker(): Promise<void> {
   const config = loadConfig();
   if (!config.database.url) throw new UserError('database_url_required', 'a separate control worker needs a PostgreSQL server: set DATABASE_URL');
-  const address = requireTemporalAddress(config.temporal.address);
   runtime().installRuntime(config);
+  const address = requireTemporalAddress(config.temporal.address);
   const db = postgres().Database.connect(config.database.url);
   const connection = await temporalWorker().NativeConnection.connect(temporalConnectionOptions(config, address));
   const running = await controlWorker().startControlWorker({ connection, namespace: config.temporal.namespace, shutdownGraceMs: config.shutdownGraceMs, db, config });
