@@ -3,7 +3,7 @@ import type { KeyrotorConfig } from '../../domain/config';
 import { ConfigError, KeyrotorError } from '../../domain/errors';
 import { CLUSTER_WRAPPING_KEY_LABELS, type ClusterWrappingKeyLabel } from '../../domain/identifiers';
 import { HsmError } from './errors';
-import { sharedModuleEnv, useModuleEnvironment } from './module-environment';
+import { keepOwnTokenObjects, sharedModuleEnv, useModuleEnvironment } from './module-environment';
 import { startNodeProcess } from './provision-node';
 import { localNodeSteps, pinFilesOf, type NodeState, type NodeSteps } from './provision-steps';
 
@@ -39,7 +39,10 @@ export async function provisionCluster(config: KeyrotorConfig, log: Log): Promis
     steps = nodes.map((node) => startNodeProcess(config.dataDir, node));
   }
   try {
-    return await provisionWith(steps, log);
+    const report = await provisionWith(steps, log);
+    // The new tokens' token.object, copied before anything can leave one empty (module-environment.ts).
+    keepOwnTokenObjects(config.dataDir);
+    return report;
   } finally {
     await Promise.all(steps.map((step) => step.close()));
   }
