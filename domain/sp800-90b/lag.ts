@@ -53,9 +53,10 @@ function stepByStep(symbols: Uint8Array, from: number, to: number, board: Scoreb
 
 /**
  * The same predictors on bits, 32 steps at a time. Only a lag that could reach the high score within the block can
- * become the winner or raise the high score, and while a lag's score is more than 32 behind, the block leaves no
- * trace of it but its count of agreements, which one popcount gives. The others (few, unless the bits repeat) are
- * updated step by step in the same order as the definition's loop.
+ * become the winner or raise the high score; the others (few, unless the bits repeat) are updated step by step in the
+ * same order as the definition's loop. A lag g points behind the high score cannot come within reach for the next
+ * ⌊(g − 1) / 32⌋ blocks, since it gains at most 32 a block and the high score never falls: its score is left behind
+ * until then and caught up in one run of popcounts over the blocks it skipped, which is all they leave of it.
  */
 function binaryLagScore(bits: Uint8Array): PredictorScore {
   const length = bits.length;
@@ -69,6 +70,9 @@ function binaryLagScore(bits: Uint8Array): PredictorScore {
   const words = packBits(bits, 32);
   const agree = new Int32Array(LAGS);
   const candidates = new Int32Array(LAGS);
+  // Lag d's score counts the blocks before countedTo[d]; it needs a look again at block dueAt[d].
+  const countedTo = new Int32Array(LAGS).fill(head >> 5);
+  const dueAt = new Int32Array(LAGS).fill(head >> 5);
   // head is LAGS, a multiple of 32, so each block starts on a word and lag d reads the pair of words d + 1 back.
   for (let start = head; start < length; start += 32) {
     const steps = length - start < 32 ? length - start : 32;
@@ -77,19 +81,30 @@ function binaryLagScore(bits: Uint8Array): PredictorScore {
     const current = words[k]!;
     const highScore = board.highScore;
     let candidateCount = 0;
-    for (let w = 0; w < LAGS / 32; w++) {
-      const before = words[k - w - 1]!;
-      const after = words[k - w]!;
-      for (let e = 0; e < 32; e++) {
-        const d = 32 * w + e;
-        const offset = 31 - e;
-        const past = offset === 0 ? before : (before << offset) | (after >>> (32 - offset));
+    for (let d = 0; d < LAGS; d++) {
+      if (dueAt[d]! > k) continue;
+      const w = d >> 5;
+      const offset = 31 - (d & 31);
+      if (countedTo[d]! < k) scores[d]! += agreementsOver(words, countedTo[d]!, k, w, offset);
+      const past = offset === 0 ? words[k - w - 1]! : (words[k - w - 1]! << offset) | (words[k - w]! >>> (32 - offset));
+      const gap = highScore - scores[d]!;
+      if (gap <= steps) {
         // Bit 31 - j is set when step start + j agrees with the bit d + 1 before it.
-        const agreement = ~(current ^ past) & inBlock;
-        agree[d] = agreement;
-        if (scores[d]! + steps >= highScore) candidates[candidateCount++] = d;
-        else scores[d]! += popcount(agreement);
+        agree[d] = ~(current ^ past) & inBlock;
+        candidates[candidateCount++] = d;
+        countedTo[d] = k + 1;
+        dueAt[d] = k + 1;
+      } else {
+        countedTo[d] = k;
+        dueAt[d] = k + ((gap - 1) >> 5);
       }
+    }
+    if (candidateCount === 1) {
+      // Only the winner is within reach: it speaks for the whole block and keeps the lead.
+      const right = agree[board.winner]!;
+      record.checkWord(right, steps);
+      scores[board.winner]! += popcount(right);
+      continue;
     }
     for (let j = 0; j < steps; j++) {
       const shift = 31 - j;
@@ -101,4 +116,21 @@ function binaryLagScore(bits: Uint8Array): PredictorScore {
     }
   }
   return record.score(length - 1);
+}
+
+/** Lag d's agreements over the whole blocks from `from` to `to` (exclusive), d = 32 w + 31 - offset. */
+function agreementsOver(words: Int32Array, from: number, to: number, w: number, offset: number): number {
+  let disagreements = 0;
+  if (offset === 0) {
+    for (let k = from; k < to; k++) disagreements += popcount(words[k]! ^ words[k - w - 1]!);
+  } else {
+    const back = 32 - offset;
+    let before = words[from - w - 1]!;
+    for (let k = from; k < to; k++) {
+      const after = words[k - w]!;
+      disagreements += popcount(words[k]! ^ ((before << offset) | (after >>> back)));
+      before = after;
+    }
+  }
+  return 32 * (to - from) - disagreements;
 }

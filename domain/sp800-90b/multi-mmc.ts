@@ -230,9 +230,7 @@ function binaryScore(bits: Uint8Array): PredictorScore {
   const scores = new Int32Array(ORDERS);
   let winner = 0;
   let high = 0;
-  let correct = 0;
-  let run = 0;
-  let longestRun = 0;
+  const record = new PredictorRecord();
   for (let from = 2; from < length; from += CHUNK) {
     const size = Math.min(CHUNK, length - from);
     const words = (size + 31) >> 5;
@@ -250,20 +248,7 @@ function binaryScore(bits: Uint8Array): PredictorScore {
       for (let d = 0; d < ORDERS; d++) if (scores[d]! + steps >= high) near |= 1 << d;
       if (near === 1 << winner && seen[winner * CHUNK_WORDS + w] === full) {
         // Only the winner is within reach, and it predicts at every step: it speaks for the whole word.
-        const right = rights[winner * CHUNK_WORDS + w]!;
-        correct += popcount(right);
-        const leading = Math.clz32(~right);
-        if (leading >= steps) {
-          run += steps;
-          if (run > longestRun) longestRun = run;
-        } else {
-          if (run + leading > longestRun) longestRun = run + leading;
-          let inside = 0;
-          for (let x = right; x !== 0; x &= x << 1) inside++;
-          if (inside > longestRun) longestRun = inside;
-          const missed = ~(right >>> (32 - steps));
-          run = 31 - Math.clz32(missed & -missed);
-        }
+        record.checkWord(rights[winner * CHUNK_WORDS + w]!, steps);
         for (let d = 0; d < ORDERS; d++) scores[d]! += popcount(rights[d * CHUNK_WORDS + w]!);
         high = scores[winner]!;
         continue;
@@ -271,14 +256,7 @@ function binaryScore(bits: Uint8Array): PredictorScore {
       for (let k = 0; k < steps; k++) {
         const shift = 31 - k;
         // The model that speaks for this position is the winner before any of its scores.
-        if ((seen[winner * CHUNK_WORDS + w]! >>> shift) & 1) {
-          if ((rights[winner * CHUNK_WORDS + w]! >>> shift) & 1) {
-            correct++;
-            if (++run > longestRun) longestRun = run;
-          } else {
-            run = 0;
-          }
-        }
+        if ((seen[winner * CHUNK_WORDS + w]! >>> shift) & 1) record.check(((rights[winner * CHUNK_WORDS + w]! >>> shift) & 1) === 1);
         for (let m = near; m !== 0; m &= m - 1) {
           const d = 31 - Math.clz32(m & -m);
           if ((rights[d * CHUNK_WORDS + w]! >>> shift) & 1) {
@@ -293,5 +271,5 @@ function binaryScore(bits: Uint8Array): PredictorScore {
       for (let d = 0; d < ORDERS; d++) if (((near >>> d) & 1) === 0) scores[d]! += popcount(rights[d * CHUNK_WORDS + w]!);
     }
   }
-  return { correct, predictions: length - 2, longestRun };
+  return record.score(length - 2);
 }

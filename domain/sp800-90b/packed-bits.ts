@@ -6,7 +6,13 @@
 /** Packs `bits` (0 or 1 each) with zero words after the end, enough that a window read up to `overrun` bits past it sees zeros. */
 export function packBits(bits: Uint8Array, overrun = 0): Int32Array {
   const words = new Int32Array((bits.length >> 5) + 3 + (overrun >> 5));
-  for (let i = 0; i < bits.length; i++) words[i >> 5]! |= (bits[i]! & 1) << (31 - (i & 31));
+  const whole = bits.length >> 5;
+  for (let k = 0, i = 0; k < whole; k++) {
+    let word = 0;
+    for (const end = i + 32; i < end; i++) word = (word << 1) | (bits[i]! & 1);
+    words[k] = word;
+  }
+  for (let i = whole << 5; i < bits.length; i++) words[i >> 5]! |= (bits[i]! & 1) << (31 - (i & 31));
   return words;
 }
 

@@ -1,5 +1,9 @@
 import type { Estimate, EstimatorOutcome } from './estimate';
+import { popcount as importedPopcount } from './packed-bits';
 import { proportionUpperBound, solveDecreasing } from './statistics';
+
+// A module-level binding, which V8 inlines into a hot loop (see lag.ts).
+const popcount = importedPopcount;
 
 /** A predictor's record over the sequence: predictions made, how many were right, the longest run of right ones. */
 export interface PredictorScore {
@@ -40,6 +44,26 @@ export class PredictorRecord {
     } else {
       this.run = 0;
     }
+  }
+
+  /**
+   * `steps` predictions at once, the first in bit 31 of `right` (set where it was right) and the following below it;
+   * the bits under them are clear.
+   */
+  checkWord(right: number, steps: number): void {
+    this.correct += popcount(right);
+    const leading = Math.clz32(~right);
+    if (leading >= steps) {
+      this.run += steps;
+      if (this.run > this.longestRun) this.longestRun = this.run;
+      return;
+    }
+    if (this.run + leading > this.longestRun) this.longestRun = this.run + leading;
+    let inside = 0;
+    for (let x = right; x !== 0; x &= x << 1) inside++;
+    if (inside > this.longestRun) this.longestRun = inside;
+    const missed = ~(right >>> (32 - steps));
+    this.run = 31 - Math.clz32(missed & -missed);
   }
 
   /** The right predictions since the last wrong one, for a predictor that goes on counting on its own. */
