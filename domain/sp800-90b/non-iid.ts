@@ -73,7 +73,7 @@ const COSTS: Record<EstimatorName, { bits: number; wide: number }> = {
   TTuple: { bits: 75, wide: 180 },
   LRS: { bits: 0, wide: 0 },
   MultiMCW: { bits: 20, wide: 120 },
-  Lag: { bits: 38, wide: 20 },
+  Lag: { bits: 27, wide: 20 },
   MultiMMC: { bits: 75, wide: 480 },
   LZ78Y: { bits: 28, wide: 140 },
 };
