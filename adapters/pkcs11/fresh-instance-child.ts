@@ -1,21 +1,19 @@
 /**
- * The child of destroyInFreshInstance: a module instance of its own. It reads one message on standard input, finds
- * and destroys the named objects, prints `{"found": n}` (or `{"error", "retryable"}`) and exits.
+ * The child of destroyInFreshInstance. It reads messages on standard input, one JSON object a line, and answers each
+ * on standard output in order: `{"found": n}` or `{"error", "retryable"}`. Each message gets a module instance of its
+ * own: the module is loaded and initialised for it, and finalised and unloaded after it, and SoftHSM forgets at
+ * C_Finalize everything it knew of the token's files. It exits when its standard input ends.
  */
+import { createInterface } from 'node:readline';
 import { ObjectClass, template } from './attributes';
 import { HsmError, toHsmError } from './errors';
 import type { FreshInstanceMessage } from './fresh-instance';
 import { TokenSessionPool } from './session-pool';
 import { findObjects } from './token';
 
-async function readMessage(): Promise<FreshInstanceMessage> {
-  let input = '';
-  for await (const chunk of process.stdin) input += String(chunk);
-  return JSON.parse(input) as FreshInstanceMessage;
-}
+type Reply = { found: number } | { error: string; retryable: boolean };
 
-async function main(): Promise<void> {
-  const { token, request } = await readMessage();
+async function destroy({ token, request }: FreshInstanceMessage): Promise<Reply> {
   let pool: TokenSessionPool | undefined;
   try {
     pool = TokenSessionPool.open({ ...token, size: 1 });
@@ -30,13 +28,22 @@ async function main(): Promise<void> {
       }
       return count;
     });
-    process.stdout.write(JSON.stringify({ found }));
+    return { found };
   } catch (error) {
     const failure = error instanceof HsmError ? error : toHsmError(token.nodeId, 'destroying key objects from a fresh module instance', error);
-    process.stdout.write(JSON.stringify({ error: failure.message.replace(/^node [^:]+: /, ''), retryable: failure.retryable }));
-    process.exitCode = 1;
+    return { error: failure.message.replace(/^node [^:]+: /, ''), retryable: failure.retryable };
   } finally {
+    // The last user finalises and unloads the module: the next message starts from nothing.
     await pool?.close();
+  }
+}
+
+async function main(): Promise<void> {
+  // One message at a time: the next one's module instance starts after this one's is finalised.
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (line.trim() === '') continue;
+    const reply = await destroy(JSON.parse(line) as FreshInstanceMessage);
+    process.stdout.write(`${JSON.stringify(reply)}\n`);
   }
 }
 

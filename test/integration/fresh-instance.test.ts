@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HsmError } from '../../adapters/pkcs11/errors';
-import { destroyInFreshInstance } from '../../adapters/pkcs11/fresh-instance';
+import { destroyInFreshInstance, freshInstanceChildrenStarted } from '../../adapters/pkcs11/fresh-instance';
 import { softHsmModule } from '../support/system';
 
 /**
@@ -58,5 +58,42 @@ describe('destroyInFreshInstance', () => {
       { nodeId: 'fresh-1', modulePath: softHsmModule(), tokenLabel: label, pin: '123456' },
       { fingerprint: 'ab'.repeat(32), classes: ['privateKey', 'publicKey'] },
     )).resolves.toEqual({ found: 0 });
+  }, 120_000);
+
+  // One child answers check after check, each from a module it initialised anew. The case that needs a fresh instance:
+  // an object file put back on disk after the object was destroyed (a stale writer), which the module instance that
+  // destroyed it would never see again. The same child finds it again.
+  it('one child serves consecutive checks, each seeing the token as a new instance does', async () => {
+    const label = 'kr-stale-writer';
+    const fingerprint = 'cd'.repeat(32);
+    const tool = (...args: string[]): void => {
+      const run = spawnSync('pkcs11-tool', ['--module', softHsmModule(), ...args], { encoding: 'utf8', env: process.env });
+      expect(run.status).toBe(0);
+    };
+    tool('--init-token', '--label', label, '--so-pin', '00000000');
+    tool('--token-label', label, '--init-pin', '--so-pin', '00000000', '--pin', '123456');
+    const tokenFolder = readdirSync(folder).map((name) => join(folder, name)).filter((path) => statSync(path).isDirectory());
+    const before = new Map(tokenFolder.map((path) => [path, new Set(readdirSync(path))]));
+    tool('--token-label', label, '--login', '--pin', '123456', '--keygen', '--key-type', 'AES:32', '--id', fingerprint, '--label', 'stale');
+    // The key's object file and its lock file, as SoftHSM wrote them and deletes them.
+    const added = tokenFolder.flatMap((path) => readdirSync(path).filter((name) => !before.get(path)?.has(name)).map((name) => join(path, name)));
+    expect(added.filter((path) => path.endsWith('.object'))).toHaveLength(1);
+    const saved = mkdtempSync(join(tmpdir(), 'keyrotor-stale-object-'));
+    for (const [i, path] of added.entries()) copyFileSync(path, join(saved, String(i)));
+    const putBack = (): void => {
+      for (const [i, path] of added.entries()) copyFileSync(join(saved, String(i)), path);
+    };
+
+    const token = { nodeId: 'fresh-1', modulePath: softHsmModule(), tokenLabel: label, pin: '123456' };
+    const request = { fingerprint, classes: ['secretKey' as const] };
+    const startedBefore = freshInstanceChildrenStarted();
+    await expect(destroyInFreshInstance(token, request)).resolves.toEqual({ found: 1 });
+    await expect(destroyInFreshInstance(token, request)).resolves.toEqual({ found: 0 });
+    putBack();
+    await expect(destroyInFreshInstance(token, request)).resolves.toEqual({ found: 1 });
+    putBack();
+    await expect(destroyInFreshInstance(token, request)).resolves.toEqual({ found: 1 });
+    expect(freshInstanceChildrenStarted() - startedBefore).toBeLessThanOrEqual(1);
+    rmSync(saved, { recursive: true, force: true });
   }, 120_000);
 });
