@@ -38,9 +38,13 @@ export class ApiRefusedError extends UserError {
 
 /** The API could not be reached, or failed on its side (5xx). */
 export class ApiUnavailableError extends ExternalError {
-  constructor(message: string, readonly problem?: Problem, options?: { cause?: unknown }) {
+  constructor(message: string, readonly problem?: Problem, options?: { cause?: unknown; retryAfterMs?: number }) {
     super('api_unavailable', message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
+
+  /** How long the API asked to wait before the next try (its Retry-After), when it said. */
+  readonly retryAfterMs: number | undefined;
 }
 
 export interface ApiRequest {
@@ -60,9 +64,15 @@ export interface ApiRequest {
   idempotencyKey?: string;
 }
 
-/** Tries of a request with an idempotency key, and the pause before each try after the first. */
+/**
+ * Tries of a request with an idempotency key, and the pause before each try after the first: these, or the API's
+ * Retry-After when it asks for longer (up to MAX_RETRY_AFTER_MS).
+ */
 const IDEMPOTENT_TRIES = 5;
 const RETRY_PAUSE_MS = [1_000, 2_000, 4_000, 8_000];
+const MAX_RETRY_AFTER_MS = 60_000;
+/** The advice a failed answer ends with; a request sent again under its key ends with other advice. */
+const API_FAILED_ADVICE = "; try again, or see the API's log";
 
 // A key map sync or an emergency rotation on a slow cluster answers in minutes, not seconds.
 const REQUEST_TIMEOUT_MS = 10 * 60_000;
@@ -84,8 +94,10 @@ function urlOf(base: string, request: ApiRequest): string {
 
 /**
  * Sends a request and returns the reply's JSON; a refusal or an unreachable API is thrown as the errors above. A request
- * with an idempotency key is sent up to 5 times (over about 15 s) while the API cannot be reached, fails or is still
- * answering it; one without is sent once.
+ * with an idempotency key is sent up to 5 times (over about 15 s, longer when the API's Retry-After asks) while the API
+ * cannot be reached, fails or is still answering it; one without is sent once. When the last try fails, the error says
+ * that the request may still take effect (the API may have received it, or, 503 `update_outcome_unknown`, be carrying
+ * it out), so that it is checked before it is sent anew under another key.
  */
 export async function callApi(request: ApiRequest, env?: Record<string, string | undefined>): Promise<unknown> {
   if (request.idempotencyKey === undefined) return callApiOnce(request, env);
@@ -94,10 +106,25 @@ export async function callApi(request: ApiRequest, env?: Record<string, string |
       return await callApiOnce(request, env);
     } catch (error) {
       const again = error instanceof ApiUnavailableError || (error instanceof ApiRefusedError && error.problem.code === 'idempotency_key_in_progress');
-      if (!again || attempt >= IDEMPOTENT_TRIES) throw error;
-      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS[attempt - 1]));
+      if (!again) throw error;
+      if (attempt >= IDEMPOTENT_TRIES) {
+        if (!(error instanceof ApiUnavailableError)) throw error;
+        const reason = error.message.replace(API_FAILED_ADVICE, '');
+        throw new ApiUnavailableError(`${reason}. ${request.method} ${request.path} was sent ${attempt} times under Idempotency-Key ${request.idempotencyKey} and may still take effect: look at its outcome before sending it again`, error.problem, { cause: error });
+      }
+      const retryAfterMs = error instanceof ApiUnavailableError ? Math.min(error.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS) : 0;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(RETRY_PAUSE_MS[attempt - 1]!, retryAfterMs)));
     }
   }
+}
+
+/** Retry-After in milliseconds: seconds or an HTTP date (RFC 9110 section 10.2.3); undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 async function callApiOnce(request: ApiRequest, env?: Record<string, string | undefined>): Promise<unknown> {
@@ -134,7 +161,8 @@ async function callApiOnce(request: ApiRequest, env?: Record<string, string | un
   }
   const problem = isProblem(body) ? body : { status: response.status, code: `http_${response.status}`, detail: text.slice(0, 200) };
   if (response.status >= 400 && response.status < 500) throw new ApiRefusedError(problem);
-  throw new ApiUnavailableError(`keyrotor at ${base} failed (${response.status} ${problem.code}): ${problem.detail ?? problem.title ?? ''}; try again, or see the API's log`, problem);
+  const retryAfter = retryAfterMs(response.headers.get('retry-after'), Date.now());
+  throw new ApiUnavailableError(`keyrotor at ${base} failed (${response.status} ${problem.code}): ${problem.detail ?? problem.title ?? ''}${API_FAILED_ADVICE}`, problem, retryAfter === undefined ? {} : { retryAfterMs: retryAfter });
 }
 
 function isProblem(body: unknown): body is Problem {
