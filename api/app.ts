@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database } from '../adapters/postgres/database';
 import type { KeyrotorConfig } from '../domain/config';
 import { installAuth } from './auth';
@@ -126,7 +126,18 @@ export async function buildApp(deps: ApiDependencies, options: { logger?: Fastif
   auditRoutes(app, new AuditService(deps.db));
   alertRoutes(app, new AlertService(deps.db, deps.config.alerts.webhooks.map((hook) => hook.id)));
   tokenRoutes(app, new TokenService(deps.db));
-  const keys = new KeyService(deps.db, deps.temporal, dataClasses, deps.config.temporal.controlTaskQueue, deps.config.usage.rawRetentionMs);
+  // An Update call that Temporal ended without its outcome is made again under the same id (adapters/temporal/updates.ts):
+  // under load that is where a rotation's answer waits, so each one is logged and counted.
+  const undecidedUpdateCalls = new Counter({
+    name: 'keyrotor_api_update_calls_retried_total',
+    help: 'Update calls of a key workflow that ended without the outcome and were made again under the same Update id, by Update',
+    labelNames: ['update'],
+    registers: [registry],
+  });
+  const keys = new KeyService(deps.db, deps.temporal, dataClasses, deps.config.temporal.controlTaskQueue, deps.config.usage.rawRetentionMs, (call) => {
+    undecidedUpdateCalls.inc({ update: call.update });
+    app.log.warn({ update: call.update, workflowId: call.workflowId, updateId: call.updateId, calls: call.calls, undecidedMs: call.undecidedMs, nextCallInMs: call.pauseMs, reason: call.reason }, 'an Update call ended without its outcome; asking again under the same Update id');
+  });
   keyRoutes(app, keys);
   keyUsageRoutes(app, keys);
   keyRiskRoutes(app, keys);

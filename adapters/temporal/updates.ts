@@ -20,6 +20,21 @@ export function isUndecidedUpdateError(error: unknown): boolean {
   return typeof code === 'number' && UNDECIDED_GRPC_CODES.has(code);
 }
 
+/** A call of an Update that ended without its outcome, about to be made again: for the API's log and metrics. */
+export interface UndecidedCall {
+  update: string;
+  workflowId: string;
+  updateId: string;
+  /** Calls made so far, this one included. */
+  calls: number;
+  /** Since the first call that ended without an outcome. */
+  undecidedMs: number;
+  /** Before the next call. */
+  pauseMs: number;
+  reason: string;
+}
+export type UndecidedListener = (call: UndecidedCall) => void;
+
 /** How long an Update is asked again after calls that ended without its outcome, before the caller is told so. */
 export const UPDATE_OUTCOME_PATIENCE_MS = 120_000;
 /** What a client told that an Update's outcome is not known yet should wait before asking again (Retry-After). */
@@ -42,7 +57,7 @@ export const UPDATE_RETRY_AFTER_SECONDS = 10;
 export async function executeUpdateOnItsRun<Ret, Args extends [unknown, ...unknown[]]>(
   handle: WorkflowHandle,
   update: UpdateDefinition<Ret, Args>,
-  options: { args: Args; updateId?: string; patienceMs?: number },
+  options: { args: Args; updateId?: string; patienceMs?: number; onUndecided?: UndecidedListener },
 ): Promise<Ret> {
   const updateId = options.updateId ?? randomUUID();
   const patienceMs = options.patienceMs ?? UPDATE_OUTCOME_PATIENCE_MS;
@@ -57,7 +72,9 @@ export async function executeUpdateOnItsRun<Ret, Args extends [unknown, ...unkno
       if (Date.now() - undecidedSince >= patienceMs) {
         throw new ExternalError('update_outcome_unknown', `Temporal ended the calls of Update ${update.name} (id ${updateId}) on ${handle.workflowId} without its outcome for ${Date.now() - undecidedSince} ms; it may still complete`, { cause: error });
       }
-      await sleep(Math.min(500 * 2 ** attempt, 5_000));
+      const pauseMs = Math.min(500 * 2 ** attempt, 5_000);
+      options.onUndecided?.({ update: update.name, workflowId: handle.workflowId, updateId, calls: attempt + 1, undecidedMs: Date.now() - undecidedSince, pauseMs, reason: error instanceof Error ? error.message : String(error) });
+      await sleep(pauseMs);
     }
   }
 }

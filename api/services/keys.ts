@@ -1,4 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { Database } from '../../adapters/postgres/database';
 import { getKey, listKeys, reserveKey } from '../../adapters/postgres/key-repository';
 import { keyUsageSeries, latestEvaluations, latestForecast, riskHistory, riskTrends, type RiskHistoryItem } from '../../adapters/postgres/prediction-repository';
@@ -35,7 +36,7 @@ import {
   type RotateKeyResult,
 } from '../../workflows/key-messages';
 import type { keyLifecycleWorkflow } from '../../workflows/key-lifecycle';
-import { executeUpdateOnItsRun } from '../../adapters/temporal/updates';
+import { executeUpdateOnItsRun, type UndecidedListener } from '../../adapters/temporal/updates';
 import { fromUpdateFailure } from '../errors';
 import { idempotent, type Answer } from '../idempotency';
 import type { Defaulted } from '../schemas/bounds';
@@ -66,7 +67,14 @@ export class KeyService {
     private readonly controlTaskQueue: string,
     /** usage.rawRetention: the end-of-grace usage check counts raw signing events over at most maxGracePeriod. */
     private readonly rawRetentionMs: number,
+    /** Hears of each Update call that ended without its outcome and is made again (the API logs and counts them). */
+    private readonly onUndecided: UndecidedListener = () => undefined,
   ) {}
+
+  /** An Update of the key's workflow, answered by the run that accepted it (adapters/temporal/updates.ts). */
+  private update<Ret, Args extends [unknown, ...unknown[]]>(name: string, update: UpdateDefinition<Ret, Args>, args: Args, updateId?: string): Promise<Ret> {
+    return executeUpdateOnItsRun(this.handle(name), update, { args, ...(updateId ? { updateId } : {}), onUndecided: this.onUndecided });
+  }
 
   /**
    * A grace period that can outlast the raw usage events would let the end-of-grace check count signatures whose events
@@ -239,7 +247,7 @@ export class KeyService {
   async rotate(name: string, input: { reason: string; emergency: boolean; actor: string }, updateId?: string): Promise<RotateKeyResult> {
     await this.requireKey(name, true);
     try {
-      return await executeUpdateOnItsRun(this.handle(name), rotateKeyUpdate, { args: [input], ...(updateId ? { updateId } : {}) });
+      return await this.update(name, rotateKeyUpdate, [input], updateId);
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -249,7 +257,7 @@ export class KeyService {
   async startRotation(name: string, input: { reason: string; emergency: boolean; actor: string }, updateId?: string): Promise<RotationAccepted> {
     await this.requireKey(name, true);
     try {
-      return await executeUpdateOnItsRun(this.handle(name), startRotationUpdate, { args: [input], ...(updateId ? { updateId } : {}) });
+      return await this.update(name, startRotationUpdate, [input], updateId);
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -274,7 +282,7 @@ export class KeyService {
     await this.requireKey(name, true);
     const byMs = parseDuration(input.extendBy, 'extendBy');
     try {
-      const applied = await executeUpdateOnItsRun(this.handle(name), extendGracePeriodUpdate, { args: [{ byMs, reason: input.reason, actor: input.actor }] });
+      const applied = await this.update(name, extendGracePeriodUpdate, [{ byMs, reason: input.reason, actor: input.actor }]);
       return { expectedDeadline: applied.deadline, cap: applied.cap };
     } catch (error) {
       return fromUpdateFailure(error);
@@ -285,7 +293,7 @@ export class KeyService {
   async resume(name: string, input: { reason: string; actor: string }): Promise<{ resumed: string }> {
     await this.requireKey(name, true);
     try {
-      return await executeUpdateOnItsRun(this.handle(name), resumeKeyUpdate, { args: [input] });
+      return await this.update(name, resumeKeyUpdate, [input]);
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -295,7 +303,7 @@ export class KeyService {
   async evaluate(name: string, input: { actor: string }): Promise<PredictionSummary> {
     await this.requireKey(name, true);
     try {
-      return await executeUpdateOnItsRun(this.handle(name), evaluateKeyUpdate, { args: [input] });
+      return await this.update(name, evaluateKeyUpdate, [input]);
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -304,7 +312,7 @@ export class KeyService {
   async completeGrace(name: string, input: { reason: string; actor: string }): Promise<CompleteGraceResult> {
     await this.requireKey(name, true);
     try {
-      return await executeUpdateOnItsRun(this.handle(name), completeGraceUpdate, { args: [input] });
+      return await this.update(name, completeGraceUpdate, [input]);
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -315,7 +323,7 @@ export class KeyService {
     await this.requireKey(name, true);
     let result;
     try {
-      result = await executeUpdateOnItsRun(this.handle(name), raiseMinDecryptionUpdate, { args: [input] });
+      result = await this.update(name, raiseMinDecryptionUpdate, [input]);
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -330,7 +338,7 @@ export class KeyService {
     this.checkDataClass(input.change);
     this.checkGraceAgainstRetention(resolvePolicy(input.change, resolvePolicy(found.key.policy)));
     try {
-      return await executeUpdateOnItsRun(this.handle(name), updatePolicyUpdate, { args: [input] });
+      return await this.update(name, updatePolicyUpdate, [input]);
     } catch (error) {
       return fromUpdateFailure(error);
     }
@@ -340,7 +348,7 @@ export class KeyService {
     await this.requireKey(name, true);
     if (input.confirm !== name) throw new UserError('confirmation_mismatch', `to decommission, send {"confirm": "${name}"}: every version is destroyed on every node`);
     try {
-      return await executeUpdateOnItsRun(this.handle(name), decommissionKeyUpdate, { args: [{ reason: input.reason, actor: input.actor }] });
+      return await this.update(name, decommissionKeyUpdate, [{ reason: input.reason, actor: input.actor }]);
     } catch (error) {
       return fromUpdateFailure(error);
     }

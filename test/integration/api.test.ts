@@ -67,5 +67,7 @@ describe('API conventions', () => {
     expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
     expect(metrics.body).toMatch(/keyrotor_api_request_duration_seconds_count\{method="GET",route="\/openapi.json",status="200"\} \d+/);
     expect(metrics.body).toContain('keyrotor_api_process_cpu_seconds_total');
+    // Update calls made again after Temporal ended them without the outcome: none here, but the counter is there to watch.
+    expect(metrics.body).toContain('# TYPE keyrotor_api_update_calls_retried_total counter');
   });
 });

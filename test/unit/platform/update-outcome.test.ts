@@ -41,6 +41,17 @@ describe('an Update whose calls end without its outcome', () => {
     expect(ids).toEqual(['u-1', 'u-1', 'u-1']);
   });
 
+  it('tells a listener of each call made again, with the Update, its id and the reason', async () => {
+    const { handle } = handleFailing([aborted, aborted]);
+    const heard: Array<{ update: string; workflowId: string; updateId: string; calls: number; reason: string }> = [];
+    await expect(executeUpdateOnItsRun(handle, echo, { args: ['x'], updateId: 'u-4', onUndecided: (call) => heard.push(call) })).resolves.toBe('done x');
+    expect(heard.map(({ update, workflowId, updateId, calls }) => ({ update, workflowId, updateId, calls }))).toEqual([
+      { update: 'echo', workflowId: 'key/k', updateId: 'u-4', calls: 1 },
+      { update: 'echo', workflowId: 'key/k', updateId: 'u-4', calls: 2 },
+    ]);
+    expect(heard[0]!.reason).toMatch(/Workflow Update failed/);
+  });
+
   it('has an Update id of its own when the caller gives none, the same on every call', async () => {
     const { handle, ids } = handleFailing([aborted]);
     await executeUpdateOnItsRun(handle, echo, { args: ['x'] });
