@@ -69,9 +69,15 @@ async function provisionWith(steps: NodeSteps[], log: Log): Promise<ProvisionRep
       throw new ConfigError([`the nodes hold different ${label} keys (${holders.map(({ step, state }) => `${step.node.id}: ${state.checkValues[label]}`).join(', ')}); they cannot exchange keys`]);
     }
     if (holders.length > 0 && holders.length < states.length) {
-      const lacking = states.filter(({ state }) => state.checkValues[label] === undefined).map(({ step }) => step.node.id);
+      const lacking = states.filter(({ state }) => state.checkValues[label] === undefined);
+      const holderIds = holders.map(({ step }) => step.node.id).join(', ');
+      // A node that shows no token at all may hold its keys still, in files the module cannot read now.
+      const noToken = lacking.filter(({ state }) => !state.tokenExists).map(({ step }) => `${step.node.id} (no token labelled '${step.node.tokenLabel}': never made, or its files are unreadable, such as a damaged token.object or a missing token folder)`);
+      const withToken = lacking.filter(({ state }) => state.tokenExists).map(({ step }) => `${step.node.id} (its token holds no ${label})`);
       throw new ConfigError([
-        `node(s) ${lacking.join(', ')} lack the ${label} that ${holders.map(({ step }) => step.node.id).join(', ')} hold; its value never leaves the HSMs, so clone it with the HSM vendor's tools (for SoftHSM: provision the whole cluster anew)`,
+        `node(s) ${lacking.map(({ step }) => step.node.id).join(', ')} lack the ${label} that ${holderIds} hold: ${[...noToken, ...withToken].join('; ')}. Its value never leaves the HSMs: ` +
+          `restore the node's token from a backup, or clone the key onto it with the HSM vendor's tools. Do not provision the cluster anew to mend this: ` +
+          `a new ${label} cannot unwrap what the present one protects, and the keys ${holderIds} hold would be lost (only a SoftHSM development cluster with no keys to keep may start over, in an empty data folder)`,
       ]);
     }
     plan.set(label, holders[0]?.state.checkValues[label]);

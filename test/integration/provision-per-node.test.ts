@@ -85,7 +85,8 @@ describe('provisioning nodes that each have a SoftHSM token folder of their own'
     expect(differing.problems).toEqual([expect.stringMatching(new RegExp(`^the nodes hold different ${CLUSTER_KEK_LABEL} keys \\(${names[0]}: \\w{6}, ${names[1]}: \\w{6}, ${apart}: \\w{6}\\); they cannot exchange keys$`))]);
     const fresh = uniqueName('c1-');
     const lacking = await failureOf(configWith([...names.slice(0, 2), fresh].map((name) => node(name))));
-    expect(lacking.problems).toEqual([expect.stringContaining(`node(s) ${fresh} lack the ${CLUSTER_KEK_LABEL} that ${names[0]}, ${names[1]} hold`)]);
+    expect(lacking.problems).toEqual([expect.stringContaining(`node(s) ${fresh} lack the ${CLUSTER_KEK_LABEL} that ${names[0]}, ${names[1]} hold: ${fresh} (no token labelled 'kr-${fresh}': never made, or its files are unreadable`)]);
+    expect(lacking.problems[0]).toContain('Do not provision the cluster anew');
     expect(holdings(fresh)).toEqual({ tokens: [], secretKeys: [] });
     expect(secretFiles()).not.toContain(`${fresh}.pin`);
   });
