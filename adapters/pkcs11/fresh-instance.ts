@@ -163,8 +163,14 @@ class FreshInstances {
         const line = child.stdout.slice(0, end);
         child.stdout = child.stdout.slice(end + 1);
         const reply = parseReply(line);
-        if (reply) child.pending?.resolve(reply);
-        else child.pending?.reject(`answered what is not a reply (${line.slice(0, 200)})`);
+        if (reply) {
+          child.pending?.resolve(reply);
+        } else {
+          // Its answers can no longer be told apart: it is stopped, so that no later line answers the next question.
+          this.forget(child);
+          child.process.kill('SIGKILL');
+          child.pending?.reject(`answered what is not a reply (${line.slice(0, 200)})`);
+        }
       }
     });
     process_.stderr.setEncoding('utf8').on('data', (chunk: string) => {
