@@ -1,10 +1,11 @@
-import { packBits, popcount as importedPopcount } from './packed-bits';
+import { packBits, popcount as importedPopcount, window32 as importedWindow32 } from './packed-bits';
 import type { EstimatorOutcome } from './estimate';
 import { predictorEstimate, PredictorRecord, type PredictorScore, Scoreboard } from './prediction';
 
 // Loaded as CommonJS (tsx, jest), a call of an imported function reads it through the export's getter, which V8 does
 // not inline into a hot loop; the loops here call a module-level binding instead.
 const popcount = importedPopcount;
+const window32 = importedWindow32;
 
 const LAGS = 128;
 
@@ -86,7 +87,7 @@ function binaryLagScore(bits: Uint8Array): PredictorScore {
       const w = d >> 5;
       const offset = 31 - (d & 31);
       if (countedTo[d]! < k) scores[d]! += agreementsOver(words, countedTo[d]!, k, w, offset);
-      const past = offset === 0 ? words[k - w - 1]! : (words[k - w - 1]! << offset) | (words[k - w]! >>> (32 - offset));
+      const past = window32(words, start - d - 1);
       const gap = highScore - scores[d]!;
       if (gap <= steps) {
         // Bit 31 - j is set when step start + j agrees with the bit d + 1 before it.
