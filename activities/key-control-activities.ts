@@ -5,7 +5,8 @@ import { storeEntropyReport } from '../adapters/postgres/entropy-repository';
 import { signsAfter } from '../adapters/postgres/usage-repository';
 import { USAGE_OPERATIONS, type UsageOperation } from '../domain/usage/events';
 import type { Database } from '../adapters/postgres/database';
-import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvent, storeArchiveBlob } from '../adapters/postgres/key-repository';
+import { deleteArchiveBlob, loadArchiveBlob, recordKeyEvents, storeArchiveBlob, type KeyRecording } from '../adapters/postgres/key-repository';
+import { GroupCommit } from '../adapters/postgres/group-commit';
 import { listSubscriptions, subscriptionWithSecret } from '../adapters/postgres/subscription-repository';
 import { requestKeymapSync } from '../adapters/temporal/schedules';
 import { SharedAsks } from '../adapters/temporal/shared-asks';
@@ -26,18 +27,20 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
   const webhookGuard = { allowedTargets: config.webhooks.allowedTargets, ...(deps.resolveHost ? { resolve: deps.resolveHost } : {}) };
   // Made with the first step's activity context: its client is the worker's.
   let syncAsks: SharedAsks | undefined;
+  // Steps of keys rotating at once are recorded together: one transaction for those that come while one commits.
+  const recordings = new GroupCommit<KeyRecording, { recorded: boolean }>((items) => recordKeyEvents(db, items));
   return withTypedFailures({
     getClusterNodes(_input: Record<string, never>): Promise<{ nodeIds: string[] }> {
       return Promise.resolve({ nodeIds: config.hsm.nodes.map((node) => node.id) });
     },
 
     /**
-     * Records the step, then asks for a key map sync and waits for the ask (steps recorded at the same time share one:
-     * SharedAsks). Asking runs outside the workflow, so the lifecycle's command sequence (and its recorded histories)
+     * Records the step (in one transaction with the steps of other keys that come meanwhile: GroupCommit), then asks
+     * for a key map sync and waits for the ask (steps recorded at the same time share one: SharedAsks). Asking runs outside the workflow, so the lifecycle's command sequence (and its recorded histories)
      * stay as they are, and a failure to ask never fails the step: the minutely run catches up.
      */
     async recordKeyEvent(input: RecordKeyEventInput): Promise<{ recorded: boolean }> {
-      const recorded = await recordKeyEvent(db, input.state, { id: `${input.state.name}/${input.state.eventSeq}`, ...input.event });
+      const recorded = await recordings.submit({ state: input.state, event: { id: `${input.state.name}/${input.state.eventSeq}`, ...input.event } });
       if (recorded.recorded) {
         try {
           const { client } = Context.current();

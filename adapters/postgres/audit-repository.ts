@@ -41,25 +41,31 @@ function fromRow(row: AuditRow): AuditEntry {
  * The time is truncated to milliseconds: PostgreSQL keeps microseconds, the hash covers what is read back.
  */
 export async function appendAudit(client: pg.PoolClient, input: AuditInput, now: Date = new Date()): Promise<AuditEntry> {
+  return (await appendAuditEntries(client, [input], now))[0] as AuditEntry;
+}
+
+/**
+ * Appends entries in their order inside the caller's transaction, each linked to the one before it: one wait for the
+ * append lock and one statement for all of them.
+ */
+export async function appendAuditEntries(client: pg.PoolClient, inputs: readonly AuditInput[], now: Date = new Date()): Promise<AuditEntry[]> {
+  if (inputs.length === 0) return [];
   await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_APPEND_LOCK]);
   const last = await client.query<Pick<AuditRow, 'seq' | 'hash'>>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-  const previous = last.rows[0] ? { seq: Number(last.rows[0].seq), hash: last.rows[0].hash } : undefined;
-  const entry = chainAuditEntry(
-    {
-      seq: (previous?.seq ?? 0) + 1,
-      at: new Date(Math.floor(now.getTime())).toISOString(),
-      actor: input.actor,
-      action: input.action,
-      subject: input.subject,
-      details: input.details ?? {},
-    },
-    previous,
-  );
-  await client.query(
-    'INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-    [entry.seq, entry.at, entry.actor, entry.action, entry.subject, JSON.stringify(entry.details), entry.prevHash, entry.hash],
-  );
-  return entry;
+  let previous: Pick<AuditEntry, 'seq' | 'hash'> | undefined = last.rows[0] ? { seq: Number(last.rows[0].seq), hash: last.rows[0].hash } : undefined;
+  const at = new Date(Math.floor(now.getTime())).toISOString();
+  const entries = inputs.map((input) => {
+    const entry = chainAuditEntry({ seq: (previous?.seq ?? 0) + 1, at, actor: input.actor, action: input.action, subject: input.subject, details: input.details ?? {} }, previous);
+    previous = entry;
+    return entry;
+  });
+  const values: unknown[] = [];
+  const rows = entries.map((entry) => {
+    const first = values.push(entry.seq, entry.at, entry.actor, entry.action, entry.subject, JSON.stringify(entry.details), entry.prevHash, entry.hash) - 7;
+    return `(${Array.from({ length: 8 }, (_, i) => `$${first + i}`).join(', ')})`;
+  });
+  await client.query(`INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES ${rows.join(', ')}`, values);
+  return entries;
 }
 
 export interface AuditPageQuery {

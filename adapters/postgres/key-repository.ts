@@ -4,7 +4,7 @@ import type { JweAlgorithm } from '../../domain/keys/key-types';
 import type { KeyLifecycleState } from '../../domain/keys/lifecycle-state';
 import type { EntropyProvenance } from '../../domain/entropy/node-entropy';
 import type { Database, Queryable } from './database';
-import { appendAudit } from './audit-repository';
+import { appendAuditEntries } from './audit-repository';
 
 export interface KeyEvent {
   /** Unique per key and event: `<name>/<seq>`. */
@@ -14,20 +14,40 @@ export interface KeyEvent {
   details: Record<string, unknown>;
 }
 
+/** One lifecycle step to record: the workflow's view of the key after it, and its event. */
+export interface KeyRecording {
+  state: KeyLifecycleState;
+  event: KeyEvent;
+}
+
 /**
  * Stores the workflow's view of a key and its audit entry in one transaction. Idempotent: an event already
  * recorded (a retried activity) changes nothing, and an older event never overwrites a newer state.
  */
 export async function recordKeyEvent(db: Database, state: KeyLifecycleState, event: KeyEvent): Promise<{ recorded: boolean }> {
+  return (await recordKeyEvents(db, [{ state, event }]))[0] as { recorded: boolean };
+}
+
+/**
+ * Records several steps (of any keys) in one transaction, in their order, each as recordKeyEvent would: one wait for
+ * the key map's epoch row and the audit log's append lock, and one commit, for all of them. Of the same event twice,
+ * the first records it.
+ */
+export async function recordKeyEvents(db: Database, recordings: readonly KeyRecording[]): Promise<Array<{ recorded: boolean }>> {
   return db.transaction(async (tx) => {
-    const inserted = await tx.query('INSERT INTO key_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING', [event.id]);
-    if (inserted.rowCount === 0) return { recorded: false };
-    // From the key's upsert on, this transaction holds the key map's epoch row (its triggers bump it), which every
-    // recording of every key needs, and then the audit log's append lock: everything from here to COMMIT is done by one
-    // recording at a time. So the key and all its versions are one statement, not one per row.
-    await upsertKeyAndVersions(tx, state);
-    await appendAudit(tx, { actor: event.actor, action: event.action, subject: `key/${state.name}`, details: { eventId: event.id, ...event.details } });
-    return { recorded: true };
+    const inserted = await tx.query<{ event_id: string }>(
+      'INSERT INTO key_events (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id',
+      [recordings.map(({ event }) => event.id)],
+    );
+    const fresh = new Set(inserted.rows.map((row) => row.event_id));
+    const recorded = recordings.map(({ event }) => fresh.delete(event.id));
+    const toRecord = recordings.filter((_recording, index) => recorded[index]);
+    // From the first key's upsert on, this transaction holds the key map's epoch row (its triggers bump it), which
+    // every recording of every key needs, and then the audit log's append lock: everything from here to COMMIT is done
+    // by one transaction at a time. So a key and all its versions are one statement, not one per row.
+    for (const { state } of toRecord) await upsertKeyAndVersions(tx, state);
+    await appendAuditEntries(tx, toRecord.map(({ state, event }) => ({ actor: event.actor, action: event.action, subject: `key/${state.name}`, details: { eventId: event.id, ...event.details } })));
+    return recorded.map((wasRecorded) => ({ recorded: wasRecorded }));
   });
 }
 

@@ -1,4 +1,7 @@
 import { appendAudit } from '../../adapters/postgres/audit-repository';
+import { recordKeyEvent, recordKeyEvents } from '../../adapters/postgres/key-repository';
+import { newKeyState } from '../../domain/keys/lifecycle-state';
+import { DEFAULT_POLICY } from '../../domain/keys/policy';
 import type { RunningSystem } from '../../workers/system';
 import type { Database } from '../../adapters/postgres/database';
 import { startTestSystem, superuserDatabase, tokenFor } from '../support/system';
@@ -61,6 +64,28 @@ describe('audit log on PostgreSQL', () => {
     const refused = await system.app.inject({ method: 'GET', url: '/audit', headers: { authorization: `Bearer ${operator}` } });
     expect(refused.statusCode).toBe(403);
     expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+  });
+
+  it('records the steps of several keys in one transaction, each with its audit entry in order, an event already recorded not again', async () => {
+    const state = (name: string, eventSeq: number) => ({ ...newKeyState({ name, keyType: 'ec-p256', policy: DEFAULT_POLICY, actor: 'test', now: new Date().toISOString() }), eventSeq });
+    const event = (name: string, seq: number) => ({ id: `${name}/${seq}`, action: 'key.created', actor: 'test', details: { seq } });
+    await recordKeyEvent(system.db, state('batch-c', 1), event('batch-c', 1));
+    const before = Number((await system.db.query<{ seq: string }>('SELECT max(seq) AS seq FROM audit_log')).rows[0]?.seq);
+    const results = await recordKeyEvents(system.db, [
+      { state: state('batch-a', 1), event: event('batch-a', 1) },
+      { state: state('batch-b', 1), event: event('batch-b', 1) },
+      // The same step twice (an attempt retried while the first waited) and a step recorded before.
+      { state: state('batch-a', 1), event: event('batch-a', 1) },
+      { state: state('batch-c', 1), event: event('batch-c', 1) },
+      { state: state('batch-a', 2), event: event('batch-a', 2) },
+    ]);
+    expect(results).toEqual([{ recorded: true }, { recorded: true }, { recorded: false }, { recorded: false }, { recorded: true }]);
+    const { rows } = await system.db.query<{ seq: string; subject: string; details: { eventId: string } }>('SELECT seq, subject, details FROM audit_log WHERE seq > $1 ORDER BY seq', [before]);
+    expect(rows.map((row) => [Number(row.seq), row.subject, row.details.eventId])).toEqual([
+      [before + 1, 'key/batch-a', 'batch-a/1'], [before + 2, 'key/batch-b', 'batch-b/1'], [before + 3, 'key/batch-a', 'batch-a/2'],
+    ]);
+    const keys = await system.db.query<{ name: string; event_seq: string }>("SELECT name, event_seq FROM keys WHERE name LIKE 'batch-%' ORDER BY name");
+    expect(keys.rows.map((row) => [row.name, Number(row.event_seq)])).toEqual([['batch-a', 2], ['batch-b', 1], ['batch-c', 1]]);
   });
 
   it('verifies an intact log', async () => {
