@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { describeModuleEnvs, sharedModuleEnv } from '../adapters/pkcs11/module-environment';
 import { provisionCluster, type ProvisionReport } from '../adapters/pkcs11/provision';
 import { appendAudit } from '../adapters/postgres/audit-repository';
+import { reconcileClusterWrappingKeys } from '../adapters/postgres/cluster-wrapping-key-repository';
 import type { Database } from '../adapters/postgres/database';
 import { startEmbeddedPostgres } from '../adapters/postgres/embedded';
 import { openApplicationDatabase } from '../adapters/postgres/roles';
@@ -106,6 +107,8 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
     const { db, applied } = await openApplicationDatabase(databaseUrls, log);
     stops.push({ name: 'database pool', stop: () => db.close() });
     if (applied.length === 0) log('database schema is up to date');
+    const wrappingKeyProblems = await reconcileClusterWrappingKeys(db, provision.wrappingKeys);
+    if (wrappingKeyProblems.length > 0) throw new ConfigError(wrappingKeyProblems);
 
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;

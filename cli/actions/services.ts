@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig, processSetting } from '../../adapters/config-loader';
 import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { serveNodeProvisioning } from '../../adapters/pkcs11/provision-node';
+import { reconcileClusterWrappingKeys } from '../../adapters/postgres/cluster-wrapping-key-repository';
 import { Database } from '../../adapters/postgres/database';
 import { openApplicationDatabase } from '../../adapters/postgres/roles';
 import { ensureAdminToken } from '../../adapters/postgres/token-repository';
@@ -10,7 +11,7 @@ import { ensureSearchAttributes } from '../../adapters/temporal/search-attribute
 import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../../api/app';
 import type { KeyrotorConfig } from '../../domain/config';
-import { UserError } from '../../domain/errors';
+import { ConfigError, UserError } from '../../domain/errors';
 import { untilSignal } from '../runtime';
 import { temporalConnectionOptions } from '../../adapters/temporal/connection';
 import { listenApi } from '../../adapters/listen';
@@ -36,6 +37,8 @@ export async function runProvision(): Promise<void> {
   const { db, applied } = await openApplicationDatabase({ url: databaseUrl, ...(config.database.ownerUrl ? { ownerUrl: config.database.ownerUrl } : {}) }, say);
   try {
     say(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date');
+    const wrappingKeyProblems = await reconcileClusterWrappingKeys(db, report.wrappingKeys);
+    if (wrappingKeyProblems.length > 0) throw new ConfigError(wrappingKeyProblems);
     const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
     try {
       const added = await ensureSearchAttributes(connection, config.temporal.namespace);

@@ -1,0 +1,28 @@
+import { judgeWrappingKeys, type WrappingKeyOnNodes } from '../../domain/cluster-wrapping-keys';
+import type { ClusterWrappingKeyLabel } from '../../domain/identifiers';
+import type { Database } from './database';
+
+/**
+ * Checks the cluster wrapping keys provisioning found (or made) against those the database recorded, and records what
+ * judgeWrappingKeys says to. Answers the problems that must stop the start; empty when it may go on.
+ */
+export async function reconcileClusterWrappingKeys(db: Database, onNodes: Record<ClusterWrappingKeyLabel, WrappingKeyOnNodes>): Promise<string[]> {
+  return db.transaction(async (tx) => {
+    const recorded = await tx.query<{ label: ClusterWrappingKeyLabel; check_value: string }>('SELECT label, check_value FROM cluster_wrapping_keys');
+    const stake = await tx.query<{ versions: number }>("SELECT count(*)::int AS versions FROM key_versions WHERE state <> 'purged'");
+    const verdict = judgeWrappingKeys({
+      recorded: Object.fromEntries(recorded.rows.map((row) => [row.label, row.check_value])),
+      onNodes,
+      versionsAtStake: stake.rows[0]?.versions ?? 0,
+    });
+    if (verdict.problems.length > 0) return verdict.problems;
+    for (const { label, checkValue } of verdict.record) {
+      await tx.query(
+        `INSERT INTO cluster_wrapping_keys (label, check_value) VALUES ($1, $2)
+         ON CONFLICT (label) DO UPDATE SET check_value = EXCLUDED.check_value, recorded_at = now()`,
+        [label, checkValue],
+      );
+    }
+    return [];
+  });
+}

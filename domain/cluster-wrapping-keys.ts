@@ -1,0 +1,49 @@
+import { CLUSTER_WRAPPING_KEY_LABELS, type ClusterWrappingKeyLabel } from './identifiers';
+
+/** A cluster wrapping key as provisioning found it on every node, or made it there now. */
+export interface WrappingKeyOnNodes {
+  state: 'present' | 'created';
+  /** The first three bytes of AES-ECB(key, 0^16), hex: the same on every node. */
+  checkValue: string;
+}
+
+export interface WrappingKeysVerdict {
+  /** Check values to record: keys seen for the first time, or new ones that no recorded key version depends on. */
+  record: Array<{ label: ClusterWrappingKeyLabel; checkValue: string }>;
+  /** Why the start must stop; empty when it may go on. */
+  problems: string[];
+}
+
+/**
+ * Compares the cluster wrapping keys the nodes hold with the check values the database recorded. Every version the
+ * database lists was replicated (and archived) under the recorded keys, and their value never leaves the HSMs: nodes
+ * holding other keys (every token lost or replaced, and provisioning made new ones, which it does when no node holds
+ * a key) cannot unwrap a replica or an archive of any of them. While any version is not purged, that stops the start;
+ * with none at stake, the new keys are recorded. A key never recorded (a database from before this check) is recorded
+ * as the nodes hold it.
+ */
+export function judgeWrappingKeys(input: {
+  recorded: Partial<Record<ClusterWrappingKeyLabel, string>>;
+  onNodes: Record<ClusterWrappingKeyLabel, WrappingKeyOnNodes>;
+  /** Key versions the database lists that are not purged. */
+  versionsAtStake: number;
+}): WrappingKeysVerdict {
+  const verdict: WrappingKeysVerdict = { record: [], problems: [] };
+  for (const label of CLUSTER_WRAPPING_KEY_LABELS) {
+    const recorded = input.recorded[label];
+    const held = input.onNodes[label];
+    if (recorded === held.checkValue) continue;
+    if (recorded === undefined || input.versionsAtStake === 0) {
+      verdict.record.push({ label, checkValue: held.checkValue });
+      continue;
+    }
+    const how = held.state === 'created' ? ', made by this start because no node held one' : '';
+    verdict.problems.push(
+      `the database records ${input.versionsAtStake} key version(s) made under the ${label} with check value ${recorded}, but the nodes hold a ${label} ` +
+        `with check value ${held.checkValue}${how}: the tokens that held those keys were lost or replaced. Stop here: restore every node's token from a ` +
+        `backup (removing any token made since) and start again. Nothing keyrotor keeps can make those keys again; to give them up and start over, use ` +
+        `an empty database as well as new tokens`,
+    );
+  }
+  return verdict;
+}

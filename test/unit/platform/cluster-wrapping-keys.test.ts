@@ -1,0 +1,37 @@
+import { judgeWrappingKeys, type WrappingKeyOnNodes } from '../../../domain/cluster-wrapping-keys';
+import { ARCHIVE_KEK_LABEL, CLUSTER_KEK_LABEL } from '../../../domain/identifiers';
+
+const held = (kek: string, archive: string, state: WrappingKeyOnNodes['state'] = 'present') => ({
+  [CLUSTER_KEK_LABEL]: { state, checkValue: kek },
+  [ARCHIVE_KEK_LABEL]: { state, checkValue: archive },
+});
+
+describe('the cluster wrapping keys a start finds, against those the database recorded', () => {
+  it('records the keys of a first start, and of a database from before the check, as the nodes hold them', () => {
+    expect(judgeWrappingKeys({ recorded: {}, onNodes: held('aaaaaa', 'bbbbbb', 'created'), versionsAtStake: 0 })).toEqual({
+      record: [{ label: CLUSTER_KEK_LABEL, checkValue: 'aaaaaa' }, { label: ARCHIVE_KEK_LABEL, checkValue: 'bbbbbb' }],
+      problems: [],
+    });
+    expect(judgeWrappingKeys({ recorded: {}, onNodes: held('aaaaaa', 'bbbbbb'), versionsAtStake: 12 }).problems).toEqual([]);
+  });
+
+  it('goes on without writing when the nodes hold the recorded keys', () => {
+    expect(judgeWrappingKeys({ recorded: { [CLUSTER_KEK_LABEL]: 'aaaaaa', [ARCHIVE_KEK_LABEL]: 'bbbbbb' }, onNodes: held('aaaaaa', 'bbbbbb'), versionsAtStake: 12 }))
+      .toEqual({ record: [], problems: [] });
+  });
+
+  it('stops when the nodes hold other keys while key versions depend on the recorded ones, and says which and what to do', () => {
+    const verdict = judgeWrappingKeys({ recorded: { [CLUSTER_KEK_LABEL]: 'aaaaaa', [ARCHIVE_KEK_LABEL]: 'bbbbbb' }, onNodes: held('cccccc', 'bbbbbb', 'created'), versionsAtStake: 3 });
+    expect(verdict.record).toEqual([]);
+    expect(verdict.problems).toHaveLength(1);
+    expect(verdict.problems[0]).toContain(`3 key version(s) made under the ${CLUSTER_KEK_LABEL} with check value aaaaaa, but the nodes hold a ${CLUSTER_KEK_LABEL} with check value cccccc, made by this start`);
+    expect(verdict.problems[0]).toContain('restore every node\'s token from a backup');
+  });
+
+  it('records new keys when no key version is at stake', () => {
+    expect(judgeWrappingKeys({ recorded: { [CLUSTER_KEK_LABEL]: 'aaaaaa', [ARCHIVE_KEK_LABEL]: 'bbbbbb' }, onNodes: held('cccccc', 'dddddd', 'created'), versionsAtStake: 0 })).toEqual({
+      record: [{ label: CLUSTER_KEK_LABEL, checkValue: 'cccccc' }, { label: ARCHIVE_KEK_LABEL, checkValue: 'dddddd' }],
+      problems: [],
+    });
+  });
+});
