@@ -42,6 +42,11 @@ export async function recordKeyEvents(db: Database, recordings: readonly KeyReco
     const fresh = new Set(inserted.rows.map((row) => row.event_id));
     const recorded = recordings.map(({ event }) => fresh.delete(event.id));
     const toRecord = recordings.filter((_recording, index) => recorded[index]);
+    // A statement that changes one key (an evaluation's prediction) locks its row and then the epoch row. One that held
+    // the epoch row (from a first key's upsert) while it waited for a second key's row could deadlock with it: the keys'
+    // rows are locked first, in one order.
+    const names = [...new Set(toRecord.map(({ state }) => state.name))].sort();
+    if (names.length > 1) await tx.query('SELECT 1 FROM keys WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE', [names]);
     // From the first key's upsert on, this transaction holds the key map's epoch row (its triggers bump it), which
     // every recording of every key needs, and then the audit log's append lock: everything from here to COMMIT is done
     // by one transaction at a time. So a key and all its versions are one statement, not one per row.

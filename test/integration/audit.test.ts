@@ -4,6 +4,7 @@ import { newKeyState } from '../../domain/keys/lifecycle-state';
 import { DEFAULT_POLICY } from '../../domain/keys/policy';
 import type { RunningSystem } from '../../workers/system';
 import type { Database } from '../../adapters/postgres/database';
+import { eventually } from '../support/eventually';
 import { startTestSystem, superuserDatabase, tokenFor } from '../support/system';
 
 interface Verification {
@@ -86,6 +87,25 @@ describe('audit log on PostgreSQL', () => {
     ]);
     const keys = await system.db.query<{ name: string; event_seq: string }>("SELECT name, event_seq FROM keys WHERE name LIKE 'batch-%' ORDER BY name");
     expect(keys.rows.map((row) => [row.name, Number(row.event_seq)])).toEqual([['batch-a', 2], ['batch-b', 1], ['batch-c', 1]]);
+  });
+
+  it('records steps of several keys together beside a change of one of them that locks its row and then the map epoch', async () => {
+    const state = (name: string, eventSeq: number) => ({ ...newKeyState({ name, keyType: 'ec-p256', policy: DEFAULT_POLICY, actor: 'test', now: new Date().toISOString() }), eventSeq });
+    const event = (name: string, seq: number) => ({ id: `${name}/${seq}`, action: 'key.created', actor: 'test', details: { seq } });
+    await recordKeyEvents(system.db, [{ state: state('lock-x', 1), event: event('lock-x', 1) }, { state: state('lock-y', 1), event: event('lock-y', 1) }]);
+    let batch: Promise<Array<{ recorded: boolean }>> | undefined;
+    // As an evaluation's prediction write does: the key's row first, then (its trigger) the map's epoch row, here with
+    // the batch started in between and waiting for the row.
+    await system.db.transaction(async (tx) => {
+      await tx.query("SELECT 1 FROM keys WHERE name = 'lock-y' FOR UPDATE");
+      // Both change what the map shows (their phase), so that each upsert bumps the epoch.
+      const active = (name: string) => ({ ...state(name, 2), phase: 'active' as const });
+      batch = recordKeyEvents(system.db, [{ state: active('lock-x'), event: event('lock-x', 2) }, { state: active('lock-y'), event: event('lock-y', 2) }]);
+      batch.catch(() => undefined);
+      await eventually(async () => ((await system.db.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%keys%'")).rowCount ?? 0) > 0 || undefined, 'the batch to wait for a key row', 30_000, 20);
+      await tx.query("UPDATE keys SET prediction = jsonb_build_object('at', clock_timestamp()::text) WHERE name = 'lock-y'");
+    });
+    await expect(batch).resolves.toEqual([{ recorded: true }, { recorded: true }]);
   });
 
   it('verifies an intact log', async () => {
