@@ -35,23 +35,38 @@ export class GroupCommit<T, R> {
   }
 
   private async writeBatch(batch: Array<{ item: T; resolve: (result: R) => void; reject: (error: unknown) => void }>): Promise<void> {
+    let results: R[];
     try {
-      const results = await this.write(batch.map((waiting) => waiting.item));
-      if (results.length !== batch.length) throw new Error(`a group commit answered ${results.length} results for ${batch.length} items`);
-      batch.forEach((waiting, index) => waiting.resolve(results[index] as R));
+      results = await this.write(batch.map((waiting) => waiting.item));
     } catch (error) {
       if (batch.length === 1) {
         batch[0]?.reject(error);
         return;
       }
-      for (const waiting of batch) {
-        try {
-          const [result] = await this.write([waiting.item]);
-          waiting.resolve(result as R);
-        } catch (alone) {
-          waiting.reject(alone);
-        }
-      }
+      for (const waiting of batch) await this.writeAlone(waiting);
+      return;
     }
+    this.answer(batch, results);
+  }
+
+  private async writeAlone(waiting: { item: T; resolve: (result: R) => void; reject: (error: unknown) => void }): Promise<void> {
+    let results: R[];
+    try {
+      results = await this.write([waiting.item]);
+    } catch (error) {
+      waiting.reject(error);
+      return;
+    }
+    this.answer([waiting], results);
+  }
+
+  /** A write that committed but answered another number of results is a defect: reported, never written again. */
+  private answer(batch: Array<{ resolve: (result: R) => void; reject: (error: unknown) => void }>, results: R[]): void {
+    if (results.length !== batch.length) {
+      const defect = new Error(`a group commit answered ${results.length} results for ${batch.length} items`);
+      for (const waiting of batch) waiting.reject(defect);
+      return;
+    }
+    batch.forEach((waiting, index) => waiting.resolve(results[index] as R));
   }
 }

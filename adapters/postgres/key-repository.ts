@@ -36,7 +36,8 @@ export async function recordKeyEvent(db: Database, state: KeyLifecycleState, eve
 export async function recordKeyEvents(db: Database, recordings: readonly KeyRecording[]): Promise<Array<{ recorded: boolean }>> {
   return db.transaction(async (tx) => {
     const inserted = await tx.query<{ event_id: string }>(
-      'INSERT INTO key_events (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id',
+      // In one order: two batches holding the same retried events never wait for each other's rows.
+      'INSERT INTO key_events (event_id) SELECT id FROM unnest($1::text[]) AS t(id) ORDER BY id ON CONFLICT DO NOTHING RETURNING event_id',
       [recordings.map(({ event }) => event.id)],
     );
     const fresh = new Set(inserted.rows.map((row) => row.event_id));
@@ -44,9 +45,10 @@ export async function recordKeyEvents(db: Database, recordings: readonly KeyReco
     const toRecord = recordings.filter((_recording, index) => recorded[index]);
     // A statement that changes one key (an evaluation's prediction) locks its row and then the epoch row. One that held
     // the epoch row (from a first key's upsert) while it waited for a second key's row could deadlock with it: the keys'
-    // rows are locked first, in one order.
+    // rows are locked first, in one order, as the upserts will (FOR NO KEY UPDATE: an insert that only refers to a key,
+    // a usage event, is not held up).
     const names = [...new Set(toRecord.map(({ state }) => state.name))].sort();
-    if (names.length > 1) await tx.query('SELECT 1 FROM keys WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE', [names]);
+    if (names.length > 1) await tx.query('SELECT 1 FROM keys WHERE name = ANY($1::text[]) ORDER BY name FOR NO KEY UPDATE', [names]);
     // From the first key's upsert on, this transaction holds the key map's epoch row (its triggers bump it), which
     // every recording of every key needs, and then the audit log's append lock: everything from here to COMMIT is done
     // by one transaction at a time. So a key and all its versions are one statement, not one per row.

@@ -108,6 +108,24 @@ describe('audit log on PostgreSQL', () => {
     await expect(batch).resolves.toEqual([{ recorded: true }, { recorded: true }]);
   });
 
+  it('records steps of several keys together while another transaction holds a usage event of one of them', async () => {
+    const state = (name: string, eventSeq: number) => ({ ...newKeyState({ name, keyType: 'ec-p256', policy: DEFAULT_POLICY, actor: 'test', now: new Date().toISOString() }), eventSeq });
+    const event = (name: string, seq: number) => ({ id: `${name}/${seq}`, action: 'key.created', actor: 'test', details: { seq } });
+    await system.db.transaction(async (tx) => {
+      // Its foreign key holds lock-y's row for key share until this transaction ends.
+      await tx.query("INSERT INTO usage_events (ts, key, version, op, app, count, source) VALUES (now(), 'lock-y', 1, 'sign', 'test', 1, 'app-report')");
+      let settled = false;
+      const batch = recordKeyEvents(system.db, [{ state: state('lock-x', 3), event: event('lock-x', 3) }, { state: state('lock-y', 3), event: event('lock-y', 3) }]);
+      batch.then(() => { settled = true; }, () => { settled = true; });
+      const outcome = await eventually(async () => {
+        if (settled) return 'settled';
+        return ((await system.db.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%keys%'")).rowCount ?? 0) > 0 ? 'waits for the usage event' : undefined;
+      }, 'the batch to settle or to wait', 30_000, 20);
+      expect(outcome).toBe('settled');
+      await expect(batch).resolves.toEqual([{ recorded: true }, { recorded: true }]);
+    });
+  });
+
   it('verifies an intact log', async () => {
     const result = await verify();
     expect(result.ok).toBe(true);

@@ -77,6 +77,22 @@ describe('GroupCommit (the recordings of lifecycle steps)', () => {
     expect(batches).toEqual([['a'], ['b', 'poison', 'c'], ['b'], ['poison'], ['c']]);
   });
 
+  it('reports a write that committed but answered another number of results, without writing its items again', async () => {
+    const batches: string[][] = [];
+    const group = new GroupCommit<string, string>(async (items) => {
+      batches.push(items);
+      await Promise.resolve();
+      return items.slice(1).map((item) => `${item} stored`);
+    });
+    const answers = ['a', 'b', 'c'].map((item) => group.submit(item).then((value) => ({ value }), (error: Error) => ({ error: error.message })));
+    await expect(Promise.all(answers)).resolves.toEqual([
+      { error: 'a group commit answered 0 results for 1 items' },
+      { error: 'a group commit answered 1 results for 2 items' },
+      { error: 'a group commit answered 1 results for 2 items' },
+    ]);
+    expect(batches).toEqual([['a'], ['b', 'c']]);
+  });
+
   it('fails a lone item with its own error, and goes on with the next', async () => {
     const { write, pending, batches } = controlledWriter();
     const group = new GroupCommit(write);
