@@ -15,31 +15,34 @@ export interface WrappingKeysVerdict {
 }
 
 /**
- * Compares the cluster wrapping keys the nodes hold with the check values the database recorded. Every version the
- * database lists was replicated (and archived) under the recorded keys, and their value never leaves the HSMs: nodes
- * holding other keys (every token lost or replaced, and provisioning made new ones, which it does when no node holds
- * a key) cannot unwrap a replica or an archive of any of them. While any version is not purged, that stops the start;
- * with none at stake, the new keys are recorded. A key never recorded (a database from before this check) is recorded
- * as the nodes hold it.
+ * Compares the cluster wrapping keys the nodes hold with the check values the database recorded. Every key the
+ * database lists (a version not purged, the key map's signing key) was replicated, and archived, under the recorded
+ * keys, and their value never leaves the HSMs: nodes holding other keys (every token lost or replaced, and
+ * provisioning made new ones, which it does when no node holds a key) cannot unwrap a replica or an archive of any of
+ * them. While any key is at stake, that stops the start, and so does a key provisioning made just now, which cannot
+ * have wrapped any of them, whatever was recorded (a database from before this check). With none at stake, the keys
+ * the nodes hold are recorded, as are keys never recorded that were there before this start.
  */
 export function judgeWrappingKeys(input: {
   recorded: Partial<Record<ClusterWrappingKeyLabel, string>>;
   onNodes: Record<ClusterWrappingKeyLabel, WrappingKeyOnNodes>;
-  /** Key versions the database lists that are not purged. */
-  versionsAtStake: number;
+  /** Keys the database lists that depend on the cluster wrapping keys: versions not purged, the map-signing key. */
+  keysAtStake: number;
 }): WrappingKeysVerdict {
   const verdict: WrappingKeysVerdict = { record: [], problems: [] };
   for (const label of CLUSTER_WRAPPING_KEY_LABELS) {
     const recorded = input.recorded[label];
     const held = input.onNodes[label];
     if (recorded === held.checkValue) continue;
-    if (recorded === undefined || input.versionsAtStake === 0) {
+    const replaced = recorded !== undefined || held.state === 'created';
+    if (input.keysAtStake === 0 || !replaced) {
       verdict.record.push({ label, checkValue: held.checkValue });
       continue;
     }
+    const was = recorded === undefined ? '' : ` with check value ${recorded}`;
     const how = held.state === 'created' ? ', made by this start because no node held one' : '';
     verdict.problems.push(
-      `the database records ${input.versionsAtStake} key version(s) made under the ${label} with check value ${recorded}, but the nodes hold a ${label} ` +
+      `the database records ${input.keysAtStake} key(s) made under the ${label}${was}, but the nodes hold a ${label} ` +
         `with check value ${held.checkValue}${how}: the tokens that held those keys were lost or replaced. Stop here: restore every node's token from a ` +
         `backup (removing any token made since) and start again. Nothing keyrotor keeps can make those keys again; to give them up and start over, use ` +
         `an empty database as well as new tokens`,

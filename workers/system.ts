@@ -93,22 +93,27 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
   }
   try {
     log(`checking ${config.hsm.nodes.length} HSM node(s)`);
-    const provision = await provisionCluster(config, log);
-
-    let databaseUrls: { url: string; ownerUrl?: string };
-    if (config.database.url) {
-      databaseUrls = { url: config.database.url, ...(config.database.ownerUrl ? { ownerUrl: config.database.ownerUrl } : {}) };
-    } else {
-      const pg = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, log);
-      stops.push({ name: 'embedded PostgreSQL', stop: () => pg.stop() });
-      databaseUrls = { url: pg.url, ownerUrl: pg.ownerUrl };
-    }
-    const databaseUrl = databaseUrls.url;
-    const { db, applied } = await openApplicationDatabase(databaseUrls, log);
-    stops.push({ name: 'database pool', stop: () => db.close() });
-    if (applied.length === 0) log('database schema is up to date');
-    const wrappingKeyProblems = await reconcileClusterWrappingKeys(db, provision.wrappingKeys);
-    if (wrappingKeyProblems.length > 0) throw new ConfigError(wrappingKeyProblems);
+    // The database opens once the nodes are ready and before provisioning returns: nodes that hold other cluster
+    // wrapping keys than those the database recorded stop the start, and what provisioning made in it is undone.
+    let opened: { db: Database; databaseUrl: string } | undefined;
+    const provision = await provisionCluster(config, log, async (report) => {
+      let databaseUrls: { url: string; ownerUrl?: string };
+      if (config.database.url) {
+        databaseUrls = { url: config.database.url, ...(config.database.ownerUrl ? { ownerUrl: config.database.ownerUrl } : {}) };
+      } else {
+        const pg = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, log);
+        stops.push({ name: 'embedded PostgreSQL', stop: () => pg.stop() });
+        databaseUrls = { url: pg.url, ownerUrl: pg.ownerUrl };
+      }
+      const { db, applied } = await openApplicationDatabase(databaseUrls, log);
+      stops.push({ name: 'database pool', stop: () => db.close() });
+      if (applied.length === 0) log('database schema is up to date');
+      opened = { db, databaseUrl: databaseUrls.url };
+      const problems = await reconcileClusterWrappingKeys(db, report.wrappingKeys);
+      if (problems.length > 0) throw new ConfigError(problems);
+    });
+    if (!opened) throw new Error('provisioning returned without opening the database');
+    const { db, databaseUrl } = opened;
 
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;

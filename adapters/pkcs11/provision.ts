@@ -15,6 +15,12 @@ export interface ProvisionReport {
 
 type Log = (message: string) => void;
 
+/**
+ * Asked once every node is ready, before provisioning returns: a throw (the database records other wrapping keys, say)
+ * undoes what this run made, as any failure part-way does, and is what provisioning throws.
+ */
+export type ProvisionConfirm = (report: ProvisionReport) => Promise<void>;
+
 function kekCheckValueOf(kek: Buffer): Buffer {
   const cipher = createCipheriv('aes-256-ecb', kek, null);
   cipher.setAutoPadding(false);
@@ -28,7 +34,7 @@ function kekCheckValueOf(kek: Buffer): Buffer {
  * SoftHSM token folder per node, say), each node is driven by a child process of its own with its environment, and the
  * wrapping keys' clear values reach the children only through their standard input.
  */
-export async function provisionCluster(config: KeyrotorConfig, log: Log): Promise<ProvisionReport> {
+export async function provisionCluster(config: KeyrotorConfig, log: Log, confirm?: ProvisionConfirm): Promise<ProvisionReport> {
   const nodes = config.hsm.nodes;
   let steps: NodeSteps[];
   if (sharedModuleEnv(nodes)) {
@@ -39,7 +45,7 @@ export async function provisionCluster(config: KeyrotorConfig, log: Log): Promis
     steps = nodes.map((node) => startNodeProcess(config.dataDir, node));
   }
   try {
-    const report = await provisionWith(steps, log);
+    const report = await provisionWith(steps, log, confirm);
     // The new tokens' token.object, copied before anything can leave one empty (module-environment.ts).
     keepOwnTokenObjects(config.dataDir);
     return report;
@@ -48,7 +54,7 @@ export async function provisionCluster(config: KeyrotorConfig, log: Log): Promis
   }
 }
 
-async function provisionWith(steps: NodeSteps[], log: Log): Promise<ProvisionReport> {
+async function provisionWith(steps: NodeSteps[], log: Log, confirm: ProvisionConfirm | undefined): Promise<ProvisionReport> {
   const problems: string[] = [];
   const states: Array<{ step: NodeSteps; state: NodeState }> = [];
   for (const step of steps) {
@@ -130,7 +136,9 @@ async function provisionWith(steps: NodeSteps[], log: Log): Promise<ProvisionRep
         value.fill(0);
       }
     }
-    return { createdTokens: createdTokens.map((step) => step.node.id), wrappingKeys };
+    const report = { createdTokens: createdTokens.map((step) => step.node.id), wrappingKeys };
+    await confirm?.(report);
+    return report;
   } catch (error) {
     await undo();
     if (error instanceof KeyrotorError) throw error;

@@ -8,12 +8,16 @@ import type { Database } from './database';
  */
 export async function reconcileClusterWrappingKeys(db: Database, onNodes: Record<ClusterWrappingKeyLabel, WrappingKeyOnNodes>): Promise<string[]> {
   return db.transaction(async (tx) => {
+    // Two starts at once compare one after the other: the second sees what the first recorded.
+    await tx.query('LOCK TABLE cluster_wrapping_keys IN SHARE ROW EXCLUSIVE MODE');
     const recorded = await tx.query<{ label: ClusterWrappingKeyLabel; check_value: string }>('SELECT label, check_value FROM cluster_wrapping_keys');
-    const stake = await tx.query<{ versions: number }>("SELECT count(*)::int AS versions FROM key_versions WHERE state <> 'purged'");
+    const stake = await tx.query<{ keys: number }>(
+      "SELECT (SELECT count(*) FROM key_versions WHERE state <> 'purged') + (SELECT count(*) FROM keymap_signing_key) AS keys",
+    );
     const verdict = judgeWrappingKeys({
       recorded: Object.fromEntries(recorded.rows.map((row) => [row.label, row.check_value])),
       onNodes,
-      versionsAtStake: stake.rows[0]?.versions ?? 0,
+      keysAtStake: Number(stake.rows[0]?.keys ?? 0),
     });
     if (verdict.problems.length > 0) return verdict.problems;
     for (const { label, checkValue } of verdict.record) {

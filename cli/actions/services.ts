@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, processSetting } from '../../adapters/config-loader';
-import { provisionCluster } from '../../adapters/pkcs11/provision';
+import { provisionCluster, type ProvisionReport } from '../../adapters/pkcs11/provision';
 import { serveNodeProvisioning } from '../../adapters/pkcs11/provision-node';
 import { reconcileClusterWrappingKeys } from '../../adapters/postgres/cluster-wrapping-key-repository';
 import { Database } from '../../adapters/postgres/database';
@@ -32,13 +32,26 @@ export async function runProvision(): Promise<void> {
   const config = loadConfig();
   const { databaseUrl, temporalAddress } = externalServices(config);
   say(`checking ${config.hsm.nodes.length} HSM node(s)`);
-  const report = await provisionCluster(config, say);
-  say(`wrapping keys: ${Object.entries(report.wrappingKeys).map(([label, key]) => `${label} ${key.state} (check value ${key.checkValue})`).join(', ')}`);
-  const { db, applied } = await openApplicationDatabase({ url: databaseUrl, ...(config.database.ownerUrl ? { ownerUrl: config.database.ownerUrl } : {}) }, say);
+  // The database opens before provisioning returns: nodes holding other cluster wrapping keys than those it recorded
+  // stop here, and what provisioning made is undone.
+  let opened: Database | undefined;
+  let report: ProvisionReport;
   try {
-    say(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date');
-    const wrappingKeyProblems = await reconcileClusterWrappingKeys(db, report.wrappingKeys);
-    if (wrappingKeyProblems.length > 0) throw new ConfigError(wrappingKeyProblems);
+    report = await provisionCluster(config, say, async (made) => {
+      const { db, applied } = await openApplicationDatabase({ url: databaseUrl, ...(config.database.ownerUrl ? { ownerUrl: config.database.ownerUrl } : {}) }, say);
+      opened = db;
+      say(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date');
+      const problems = await reconcileClusterWrappingKeys(db, made.wrappingKeys);
+      if (problems.length > 0) throw new ConfigError(problems);
+    });
+  } catch (error) {
+    await opened?.close();
+    throw error;
+  }
+  if (!opened) throw new Error('provisioning returned without opening the database');
+  const db = opened;
+  say(`wrapping keys: ${Object.entries(report.wrappingKeys).map(([label, key]) => `${label} ${key.state} (check value ${key.checkValue})`).join(', ')}`);
+  try {
     const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
     try {
       const added = await ensureSearchAttributes(connection, config.temporal.namespace);

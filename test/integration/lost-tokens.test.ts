@@ -1,6 +1,7 @@
 import { Database } from '../../adapters/postgres/database';
 import { CLUSTER_KEK_LABEL } from '../../domain/identifiers';
 import type { KeyrotorConfig } from '../../domain/config';
+import { listTokenLabels } from '../support/pkcs11-listing';
 import { startTestSystem, testConfig } from '../support/system';
 import { recordSyntheticKeys } from '../support/synthetic-keys';
 
@@ -9,7 +10,7 @@ import { recordSyntheticKeys } from '../support/synthetic-keys';
  * key on any node and makes new ones, which cannot unwrap a replica or an archive of the keys the database lists.
  */
 describe('a start whose nodes hold other cluster wrapping keys than those the database recorded', () => {
-  it('stops with what it found and what to do while key versions depend on the recorded keys, and changes nothing', async () => {
+  it('stops with what it found and what to do while key versions depend on the recorded keys, undoes the tokens it made, and changes nothing', async () => {
     const config = await testConfig();
     const system = await startTestSystem(config);
     const recordedKeys = async (db: Database) => (await db.query<{ label: string; check_value: string }>('SELECT label, check_value FROM cluster_wrapping_keys ORDER BY label')).rows;
@@ -35,9 +36,13 @@ describe('a start whose nodes hold other cluster wrapping keys than those the da
     );
     const kek = before.find((row) => row.label === CLUSTER_KEK_LABEL)?.check_value as string;
     expect(refused.problems).toEqual(expect.arrayContaining([
-      expect.stringMatching(new RegExp(`^the database records 2 key version\\(s\\) made under the ${CLUSTER_KEK_LABEL} with check value ${kek}, but the nodes hold a ${CLUSTER_KEK_LABEL} with check value (?!${kek})[0-9a-f]{6}, made by this start`)),
+      expect.stringMatching(new RegExp(`^the database records 2 key\\(s\\) made under the ${CLUSTER_KEK_LABEL} with check value ${kek}, but the nodes hold a ${CLUSTER_KEK_LABEL} with check value (?!${kek})[0-9a-f]{6}, made by this start`)),
     ]));
     expect(lines.some((line) => line.includes(`creating ${CLUSTER_KEK_LABEL}`))).toBe(true);
+    // What that start made on the nodes is undone: the new tokens are gone, the old ones are there.
+    const labels = listTokenLabels(config.hsm.nodes[0]?.modulePath as string);
+    expect(replaced.hsm.nodes.filter((node) => labels.includes(node.tokenLabel))).toEqual([]);
+    expect(config.hsm.nodes.filter((node) => !labels.includes(node.tokenLabel))).toEqual([]);
     const db = Database.connect(config.database.url as string);
     try {
       expect(await recordedKeys(db)).toEqual(before);
