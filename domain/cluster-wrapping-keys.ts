@@ -39,13 +39,13 @@ export function judgeWrappingKeys(input: {
       verdict.record.push({ label, checkValue: held.checkValue });
       continue;
     }
-    const was = recorded === undefined ? '' : ` with check value ${recorded}`;
     const how = held.state === 'created' ? ', made by this start because no node held one' : '';
+    const was = recorded === undefined ? '' : `, not the ${recorded} recorded`;
     verdict.problems.push(
-      `the database records ${input.keysAtStake} key(s) made under the ${label}${was}, but the nodes hold a ${label} ` +
-        `with check value ${held.checkValue}${how}: the tokens that held those keys were lost or replaced. Stop here: restore every node's token from a ` +
-        `backup (removing any token made since) and start again. Nothing keyrotor keeps can make those keys again; to give them up and start over, use ` +
-        `an empty database as well as new tokens`,
+      `the nodes hold a ${label} with check value ${held.checkValue}${how}${was}, while the database lists ${input.keysAtStake} key(s) kept under ` +
+        `the cluster's wrapping keys (versions not purged, the key map's signing key): the tokens that held them were lost or replaced. Stop here: ` +
+        `restore every node's token from a backup (removing any token made since) and start again. Nothing keyrotor keeps can make those keys ` +
+        `again; to give them up and start over, use an empty database as well as new tokens`,
     );
   }
   return verdict;

@@ -15,6 +15,12 @@ export interface ProvisionReport {
 
 type Log = (message: string) => void;
 
+class ConfirmFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the confirm step of provisioning failed');
+  }
+}
+
 /**
  * Asked once every node is ready, before provisioning returns: a throw (the database records other wrapping keys, say)
  * undoes what this run made, as any failure part-way does, and is what provisioning throws.
@@ -137,10 +143,16 @@ async function provisionWith(steps: NodeSteps[], log: Log, confirm: ProvisionCon
       }
     }
     const report = { createdTokens: createdTokens.map((step) => step.node.id), wrappingKeys };
-    await confirm?.(report);
+    try {
+      await confirm?.(report);
+    } catch (error) {
+      throw new ConfirmFailed(error);
+    }
     return report;
   } catch (error) {
     await undo();
+    // The confirm step's own error (the database's, the check's), as it threw it.
+    if (error instanceof ConfirmFailed) throw error.cause;
     if (error instanceof KeyrotorError) throw error;
     throw new ConfigError([(error as Error).message]);
   }

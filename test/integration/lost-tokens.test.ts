@@ -1,3 +1,4 @@
+import { provisionCluster } from '../../adapters/pkcs11/provision';
 import { Database } from '../../adapters/postgres/database';
 import { CLUSTER_KEK_LABEL } from '../../domain/identifiers';
 import type { KeyrotorConfig } from '../../domain/config';
@@ -36,7 +37,7 @@ describe('a start whose nodes hold other cluster wrapping keys than those the da
     );
     const kek = before.find((row) => row.label === CLUSTER_KEK_LABEL)?.check_value as string;
     expect(refused.problems).toEqual(expect.arrayContaining([
-      expect.stringMatching(new RegExp(`^the database records 2 key\\(s\\) made under the ${CLUSTER_KEK_LABEL} with check value ${kek}, but the nodes hold a ${CLUSTER_KEK_LABEL} with check value (?!${kek})[0-9a-f]{6}, made by this start`)),
+      expect.stringMatching(new RegExp(`^the nodes hold a ${CLUSTER_KEK_LABEL} with check value (?!${kek})[0-9a-f]{6}, made by this start because no node held one, not the ${kek} recorded, while the database lists 2 key\\(s\\)`)),
     ]));
     expect(lines.some((line) => line.includes(`creating ${CLUSTER_KEK_LABEL}`))).toBe(true);
     // What that start made on the nodes is undone: the new tokens are gone, the old ones are there.
@@ -49,5 +50,17 @@ describe('a start whose nodes hold other cluster wrapping keys than those the da
     } finally {
       await db.close();
     }
+  });
+  it('undoes what provisioning made when the step that confirms it fails, and passes that failure on as it was', async () => {
+    const config = await testConfig();
+    const failure = new TypeError('the database could not be opened');
+    const seen: string[][] = [];
+    await expect(provisionCluster(config, () => undefined, (report) => {
+      seen.push(report.createdTokens);
+      return Promise.reject(failure);
+    })).rejects.toBe(failure);
+    expect(seen).toEqual([config.hsm.nodes.map((node) => node.id)]);
+    const labels = listTokenLabels(config.hsm.nodes[0]?.modulePath as string);
+    expect(config.hsm.nodes.filter((node) => labels.includes(node.tokenLabel))).toEqual([]);
   });
 });

@@ -24,7 +24,7 @@ describe('the cluster wrapping keys a start finds, against those the database re
     const verdict = judgeWrappingKeys({ recorded: { [CLUSTER_KEK_LABEL]: 'aaaaaa', [ARCHIVE_KEK_LABEL]: 'bbbbbb' }, onNodes: held('cccccc', 'bbbbbb', 'created'), keysAtStake: 3 });
     expect(verdict.record).toEqual([]);
     expect(verdict.problems).toHaveLength(1);
-    expect(verdict.problems[0]).toContain(`3 key(s) made under the ${CLUSTER_KEK_LABEL} with check value aaaaaa, but the nodes hold a ${CLUSTER_KEK_LABEL} with check value cccccc, made by this start`);
+    expect(verdict.problems[0]).toContain(`the nodes hold a ${CLUSTER_KEK_LABEL} with check value cccccc, made by this start because no node held one, not the aaaaaa recorded, while the database lists 3 key(s)`);
     expect(verdict.problems[0]).toContain('restore every node\'s token from a backup');
   });
 
@@ -32,8 +32,8 @@ describe('the cluster wrapping keys a start finds, against those the database re
     const verdict = judgeWrappingKeys({ recorded: {}, onNodes: held('cccccc', 'dddddd', 'created'), keysAtStake: 5 });
     expect(verdict.record).toEqual([]);
     expect(verdict.problems).toEqual([
-      expect.stringContaining(`5 key(s) made under the ${CLUSTER_KEK_LABEL}, but the nodes hold a ${CLUSTER_KEK_LABEL} with check value cccccc, made by this start`),
-      expect.stringContaining(`5 key(s) made under the ${ARCHIVE_KEK_LABEL}, but the nodes hold a ${ARCHIVE_KEK_LABEL} with check value dddddd, made by this start`),
+      expect.stringContaining(`the nodes hold a ${CLUSTER_KEK_LABEL} with check value cccccc, made by this start because no node held one, while the database lists 5 key(s)`),
+      expect.stringContaining(`the nodes hold a ${ARCHIVE_KEK_LABEL} with check value dddddd, made by this start because no node held one, while the database lists 5 key(s)`),
     ]);
   });
 
