@@ -36,8 +36,9 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
 
     /**
      * Records the step (in one transaction with the steps of other keys that come meanwhile: GroupCommit), then asks
-     * for a key map sync and waits for the ask (steps recorded at the same time share one: SharedAsks). Asking runs outside the workflow, so the lifecycle's command sequence (and its recorded histories)
-     * stay as they are, and a failure to ask never fails the step: the minutely run catches up.
+     * for a key map sync and waits for the ask (steps recorded at the same time share one: SharedAsks). Asking runs
+     * outside the workflow, so the lifecycle's command sequence (and its recorded histories) stay as they are, and a
+     * failure to ask never fails the step: the minutely run catches up.
      */
     async recordKeyEvent(input: RecordKeyEventInput): Promise<{ recorded: boolean }> {
       const recorded = await recordings.submit({ state: input.state, event: { id: `${input.state.name}/${input.state.eventSeq}`, ...input.event } });

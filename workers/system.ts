@@ -109,8 +109,7 @@ export async function startSystem(config: KeyrotorConfig, options: SystemOptions
       stops.push({ name: 'database pool', stop: () => db.close() });
       if (applied.length === 0) log('database schema is up to date');
       opened = { db, databaseUrl: databaseUrls.url };
-      const problems = await reconcileClusterWrappingKeys(db, report.wrappingKeys);
-      if (problems.length > 0) throw new ConfigError(problems);
+      await reconcileClusterWrappingKeys(db, report.wrappingKeys);
     });
     if (!opened) throw new Error('provisioning returned without opening the database');
     const { db, databaseUrl } = opened;

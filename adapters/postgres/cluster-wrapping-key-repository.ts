@@ -1,13 +1,14 @@
 import { judgeWrappingKeys, type WrappingKeyOnNodes } from '../../domain/cluster-wrapping-keys';
 import type { ClusterWrappingKeyLabel } from '../../domain/identifiers';
+import { ConfigError } from '../../domain/errors';
 import type { Database } from './database';
 
 /**
  * Checks the cluster wrapping keys provisioning found (or made) against those the database recorded, and records what
- * judgeWrappingKeys says to. Answers the problems that must stop the start; empty when it may go on.
+ * judgeWrappingKeys says to. Throws a ConfigError with the problems that must stop the start.
  */
-export async function reconcileClusterWrappingKeys(db: Database, onNodes: Record<ClusterWrappingKeyLabel, WrappingKeyOnNodes>): Promise<string[]> {
-  return db.transaction(async (tx) => {
+export async function reconcileClusterWrappingKeys(db: Database, onNodes: Record<ClusterWrappingKeyLabel, WrappingKeyOnNodes>): Promise<void> {
+  const problems = await db.transaction(async (tx) => {
     // Two starts at once compare one after the other: the second sees what the first recorded.
     await tx.query('LOCK TABLE cluster_wrapping_keys IN SHARE ROW EXCLUSIVE MODE');
     const recorded = await tx.query<{ label: ClusterWrappingKeyLabel; check_value: string }>('SELECT label, check_value FROM cluster_wrapping_keys');
@@ -29,4 +30,5 @@ export async function reconcileClusterWrappingKeys(db: Database, onNodes: Record
     }
     return [];
   });
+  if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -7,8 +7,15 @@
  * A lone write starts at once: it waits for nothing it did not wait for before. A batch that fails is written again
  * one item per transaction, so that an item that cannot be written fails alone and the others are not held back by it.
  */
+/** An item and the caller waiting for its result. */
+interface Waiting<T, R> {
+  item: T;
+  resolve: (result: R) => void;
+  reject: (error: unknown) => void;
+}
+
 export class GroupCommit<T, R> {
-  private readonly queued: Array<{ item: T; resolve: (result: R) => void; reject: (error: unknown) => void }> = [];
+  private readonly queued: Array<Waiting<T, R>> = [];
   private writing = false;
 
   /** `write` stores its items in one transaction and answers one result per item, in their order. */
@@ -34,22 +41,19 @@ export class GroupCommit<T, R> {
     }
   }
 
-  private async writeBatch(batch: Array<{ item: T; resolve: (result: R) => void; reject: (error: unknown) => void }>): Promise<void> {
+  private async writeBatch(batch: Array<Waiting<T, R>>): Promise<void> {
+    if (batch.length === 1) return this.writeAlone(batch[0] as Waiting<T, R>);
     let results: R[];
     try {
       results = await this.write(batch.map((waiting) => waiting.item));
-    } catch (error) {
-      if (batch.length === 1) {
-        batch[0]?.reject(error);
-        return;
-      }
+    } catch {
       for (const waiting of batch) await this.writeAlone(waiting);
       return;
     }
     this.answer(batch, results);
   }
 
-  private async writeAlone(waiting: { item: T; resolve: (result: R) => void; reject: (error: unknown) => void }): Promise<void> {
+  private async writeAlone(waiting: Waiting<T, R>): Promise<void> {
     let results: R[];
     try {
       results = await this.write([waiting.item]);
@@ -61,7 +65,7 @@ export class GroupCommit<T, R> {
   }
 
   /** A write that committed but answered another number of results is a defect: reported, never written again. */
-  private answer(batch: Array<{ resolve: (result: R) => void; reject: (error: unknown) => void }>, results: R[]): void {
+  private answer(batch: Array<Waiting<T, R>>, results: R[]): void {
     if (results.length !== batch.length) {
       const defect = new Error(`a group commit answered ${results.length} results for ${batch.length} items`);
       for (const waiting of batch) waiting.reject(defect);

@@ -11,7 +11,7 @@ import { ensureSearchAttributes } from '../../adapters/temporal/search-attribute
 import { AlertDispatcher } from '../../adapters/webhooks/alert-dispatcher';
 import { buildApp } from '../../api/app';
 import type { KeyrotorConfig } from '../../domain/config';
-import { ConfigError, UserError } from '../../domain/errors';
+import { UserError } from '../../domain/errors';
 import { untilSignal } from '../runtime';
 import { temporalConnectionOptions } from '../../adapters/temporal/connection';
 import { listenApi } from '../../adapters/listen';
@@ -41,8 +41,7 @@ export async function runProvision(): Promise<void> {
       const { db, applied } = await openApplicationDatabase({ url: databaseUrl, ...(config.database.ownerUrl ? { ownerUrl: config.database.ownerUrl } : {}) }, say);
       opened = db;
       say(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date');
-      const problems = await reconcileClusterWrappingKeys(db, made.wrappingKeys);
-      if (problems.length > 0) throw new ConfigError(problems);
+      await reconcileClusterWrappingKeys(db, made.wrappingKeys);
     });
   } catch (error) {
     await opened?.close();
