@@ -19,15 +19,18 @@ const heartbeatTimeout = STEP_HEARTBEAT_TIMEOUT_MS;
 /** Control and prediction activities name no task queue: they run on the queue this workflow runs on. */
 const control = proxyActivities({ startToCloseTimeout: '30s', heartbeatTimeout, retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
 /**
- * The subscription ids, a rotation's last read before its answer, come from a local activity: one query in the
- * workflow task that asks, without an activity's schedule, dispatch and a further workflow task, each waiting behind
- * every other key's under load. It writes nothing, so a retry after a lost task repeats only a read. (getClusterNodes
- * stays an activity: the fault suite kills the control worker at its scheduling.)
+ * The subscription ids, a rotation's last read before its answer, came from a local activity in runs that recorded
+ * LOCAL_CONTROL_READS_PATCH (and not LOCAL_CONTROL_READS_WITHDRAWN); those histories replay so. New runs read them with
+ * an activity again: a query answered while the local activity ran makes the worker end the workflow task with the
+ * activity's result recorded but not yet given to the workflow, which then sees it in the next task, while a replay
+ * gives it within the first task. What the workflow decides after that read (a patch, the time, whether Temporal
+ * suggests a fresh run) then differed between the run and its replay: the replay failed with a non-determinism error
+ * and the key's workflow could not go on (test/integration/replay.test.ts, keys rotated under queries).
  */
 const LOCAL_CONTROL_READS: ReadonlySet<string> = new Set(['listSubscriptionIds']);
 const localControl = proxyLocalActivities({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } }) as Activities;
-/** Runs before this patch scheduled the read as an activity; their histories replay so. */
 const LOCAL_CONTROL_READS_PATCH = 'subscription-ids-as-local-activity';
+const LOCAL_CONTROL_READS_WITHDRAWN = 'subscription-ids-as-activity-again';
 const prediction = proxyActivities({ startToCloseTimeout: '2m', heartbeatTimeout, retry: { ...retry, maximumInterval: '10s', maximumAttempts: 4 } }) as Activities;
 
 /**
@@ -43,7 +46,11 @@ const NODE_TRIES_PATCH = 'hsm-step-tries-wait-visibly';
  * that does not answer is not chosen to generate.
  */
 function activitiesFor(queue: machine.Queue, summary: string, activity: string): Activities {
-  if (queue.kind === 'control') return LOCAL_CONTROL_READS.has(activity) && patched(LOCAL_CONTROL_READS_PATCH) ? localControl : control;
+  if (queue.kind === 'control') {
+    // Asked in this order: a new run records the withdrawal and never asks for the local activity.
+    const local = LOCAL_CONTROL_READS.has(activity) && !patched(LOCAL_CONTROL_READS_WITHDRAWN) && patched(LOCAL_CONTROL_READS_PATCH);
+    return local ? localControl : control;
+  }
   if (queue.kind === 'prediction') return prediction;
   if (queue.kind === 'ping') return proxyActivities({ taskQueue: hsmTaskQueue(queue.node), scheduleToStartTimeout: '5s', startToCloseTimeout: '10s', retry: { maximumAttempts: 1 }, summary });
   const tries = queue.tryTimeoutMs !== undefined && patched(NODE_TRIES_PATCH) ? { scheduleToStartTimeout: queue.tryTimeoutMs } : {};
