@@ -9,6 +9,7 @@ import { parseConfig, type KeyrotorConfig } from '../../domain/config';
 import { findSoftHsmModule, projectRoot } from '../../scripts/tool-paths';
 import { workflowsPath } from '../../workers/control-worker';
 import { startSystem, type RunningSystem } from '../../workers/system';
+import { unreplayableRuns } from './replay-check';
 
 export function requireEnv(name: string): string {
   const value = process.env[name];
@@ -107,14 +108,29 @@ export async function testConfig(overrides: { env?: Record<string, string>; hsm?
   });
 }
 
+/**
+ * The whole system for a test file. Its `stop` first replays every workflow run the system ran (test/support/replay-check.ts)
+ * and, once stopped, fails with the runs that did not replay: every integration test is also a replay test.
+ */
 export async function startTestSystem(config?: KeyrotorConfig, options: { schedules?: boolean; log?: (line: string) => void } = {}): Promise<RunningSystem> {
-  return startSystem(config ?? (await testConfig()), {
+  const system = await startSystem(config ?? (await testConfig()), {
     log: options.log ?? (() => undefined),
     workflowBundle: await testWorkflowBundle(),
     listen: false,
     apiLogger: false,
     schedules: options.schedules ?? false,
   });
+  const stop = system.stop.bind(system);
+  system.stop = async () => {
+    let failed: string[] = [];
+    try {
+      failed = await unreplayableRuns(system, await testWorkflowBundle());
+    } finally {
+      await stop();
+    }
+    if (failed.length > 0) throw new Error(`${failed.length} workflow run(s) of this test do not replay against the current workflow code:\n${failed.join('\n')}`);
+  };
+  return system;
 }
 
 /** An API token of the given role, made through the repository as an admin would through the API. */
