@@ -24,7 +24,7 @@ export class FakeCluster {
   /** Signing use reported after any moment, per version (the end-of-grace check and the verdict count it). */
   signs = new Map<number, number>();
   /** What the next risk evaluation decides; a rotation is decided once (minRotationInterval keeps the new version). */
-  evaluation: { rotate: boolean; trigger: EvaluationResult['trigger']; score: number; unreported?: EvaluationResult['unreported'] } = { rotate: false, trigger: null, score: 0.1 };
+  evaluation: { rotate: boolean; trigger: EvaluationResult['trigger']; score: number; unreported?: EvaluationResult['unreported']; key?: string } = { rotate: false, trigger: null, score: 0.1 };
   /**
    * Subscriber ids listSubscriptionIds answers. None by default: in the time-skipping server a webhook child that ends
    * after its parent continued as new keeps time skipping locked.
@@ -153,15 +153,18 @@ export class FakeCluster {
       case 'evaluateKeyRisk': {
         const nowIso = new Date(this.now()).toISOString();
         const policy = input.policy as { riskThreshold: number };
+        // An evaluation meant for one key: the others, evaluated meanwhile, get the quiet default and leave it to that key.
+        const mine = this.evaluation.key === undefined || this.evaluation.key === input.name;
+        const evaluation = mine ? this.evaluation : { rotate: false, trigger: null, score: 0.1 };
         const result: EvaluationResult = {
-          evaluationId: input.evaluationId as string, evaluatedAt: nowIso, score: this.evaluation.score, threshold: policy.riskThreshold,
-          rotate: this.evaluation.rotate, trigger: this.evaluation.trigger, predictedTrigger: this.evaluation.trigger ?? 'age',
+          evaluationId: input.evaluationId as string, evaluatedAt: nowIso, score: evaluation.score, threshold: policy.riskThreshold,
+          rotate: evaluation.rotate, trigger: evaluation.trigger, predictedTrigger: evaluation.trigger ?? 'age',
           predictedRotationAt: new Date(this.now() + 86_400_000).toISOString(), nextEvaluationAt: new Date(this.now() + 3_600_000).toISOString(),
-          reason: this.evaluation.rotate ? `risk ${this.evaluation.score} reached ${policy.riskThreshold}` : 'quiet',
-          evidence: { evaluationId: input.evaluationId as string, score: this.evaluation.score, threshold: policy.riskThreshold, components: [], modelVersion: null, capacityExhaustedAt: null },
-          ...(this.evaluation.unreported ? { unreported: this.evaluation.unreported } : {}),
+          reason: evaluation.rotate ? `risk ${evaluation.score} reached ${policy.riskThreshold}` : 'quiet',
+          evidence: { evaluationId: input.evaluationId as string, score: evaluation.score, threshold: policy.riskThreshold, components: [], modelVersion: null, capacityExhaustedAt: null },
+          ...('unreported' in evaluation && evaluation.unreported ? { unreported: evaluation.unreported } : {}),
         };
-        if (this.evaluation.rotate) this.evaluation = { rotate: false, trigger: null, score: 0.1 };
+        if (mine && this.evaluation.rotate) this.evaluation = { rotate: false, trigger: null, score: 0.1 };
         return result;
       }
       default:

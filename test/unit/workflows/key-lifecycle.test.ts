@@ -198,7 +198,8 @@ describe('key lifecycle workflow (time-skipping, stub activities)', () => {
 
     for (const trigger of ['risk', 'capacity'] as const) {
       const handle = await w.activeKey();
-      w.cluster.evaluation = { rotate: true, trigger, score: 0.97 };
+      // For this key only: the keys rotated before are evaluated again meanwhile (a new version is evaluated at once).
+      w.cluster.evaluation = { rotate: true, trigger, score: 0.97, key: handle.workflowId.replace(/^key\//, '') };
       const prediction = await handle.executeUpdate(messages.evaluateKeyUpdate, { args: [{ actor: 'alice' }] });
       expect(prediction.score).toBe(0.97);
       await w.settled(handle, 'v1:retiring v2:active', `a ${trigger} rotation`);
