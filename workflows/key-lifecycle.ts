@@ -9,7 +9,7 @@ import { activeVersion, type KeyLifecycleState } from '../domain/keys/lifecycle-
 import { describeWaiting } from '../domain/keys/node-wait';
 import { KEY_WORKFLOW_TASK_TIMEOUT_MS } from '../domain/step-timeouts';
 import * as messages from './key-messages';
-import { runStep } from './lifecycle-steps';
+import { STEP_PATCHES, runStep } from './lifecycle-steps';
 
 /** The patch of the rule that a due fresh run comes before new work (machine.RunFacts): older runs replay without it. */
 const FRESH_RUN_BEFORE_NEW_WORK = 'fresh-run-before-new-work';
@@ -30,6 +30,10 @@ export interface KeyLifecycleInput {
  * The domain's state machine decides each step; this loop runs it. Handlers only check a request and queue it.
  */
 export async function keyLifecycleWorkflow(input: KeyLifecycleInput): Promise<{ name: string; phase: string }> {
+  // A run started now records every patch it follows in its first task, before anything can wait: where a patch is
+  // asked later (a decision, a step) then never decides where its marker goes. A run recorded before replays as it was,
+  // each marker where it was asked (a marker not in this task's history answers false here and is asked again there).
+  for (const patch of [FRESH_RUN_BEFORE_NEW_WORK, FRESH_RUN_WHILE_WAITING, NO_NODE_BACKOFF, ...STEP_PATCHES]) patched(patch);
   let m = input.machine ?? machine.newMachine(input.state, input.reason ?? 'key created');
   let woken = false;
   let published = '';

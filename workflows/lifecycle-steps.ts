@@ -39,6 +39,9 @@ const prediction = proxyActivities({ startToCloseTimeout: '2m', heartbeatTimeout
  */
 const NODE_TRIES_PATCH = 'hsm-step-tries-wait-visibly';
 
+/** The patches of the steps a run started now follows (never LOCAL_CONTROL_READS_PATCH: a new run has no local activity). */
+export const STEP_PATCHES: readonly string[] = [NODE_TRIES_PATCH, LOCAL_CONTROL_READS_WITHDRAWN];
+
 /**
  * Where each call runs. A step that must happen on a node waits for that node's worker rather than leaving the cluster
  * inconsistent, visibly: each try has the schedule-to-start timeout the machine chose (a try that no worker took is the
