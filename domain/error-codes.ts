@@ -153,6 +153,7 @@ export const ERROR_CODES = {
   webhook_failed: dependency(true),
   api_unreachable: dependency(true),
   api_unavailable: dependency(true),
+  temporal_unreachable: dependency(true),
   /**
    * Temporal ended an Update's calls without its outcome for longer than the API waits (adapters/temporal/updates.ts):
    * the change may still happen. The API answers it with Retry-After and a fixed text saying so (api/errors.ts); the

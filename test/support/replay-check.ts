@@ -1,20 +1,16 @@
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { replayRuns, runsOfDeployment } from '../../adapters/temporal/replay-check';
 import type { RunningSystem } from '../../workers/system';
 
 /**
  * Every run of every workflow a test system ran (its control task queue, which is its own), replayed against the
- * current workflow code: the ids of those whose replay fails, with the error. A run whose replay fails is a key whose
- * workflow a restarted worker cannot go on with, whatever the test itself checked.
+ * current workflow code: those whose replay fails and those whose last workflow task failed, with the error. Either is
+ * a workflow (a key's) that cannot go on, whatever the test itself checked.
  */
 export async function unreplayableRuns(system: RunningSystem, workflowBundle: WorkflowBundle): Promise<string[]> {
-  const histories: Array<{ workflowId: string; history: Awaited<ReturnType<ReturnType<RunningSystem['client']['workflow']['getHandle']>['fetchHistory']>> }> = [];
-  for await (const run of system.client.workflow.list({ query: `TaskQueue = '${system.config.temporal.controlTaskQueue}'` })) {
-    histories.push({ workflowId: `${run.workflowId} (run ${run.runId})`, history: await system.client.workflow.getHandle(run.workflowId, run.runId).fetchHistory() });
-  }
-  if (histories.length === 0) return [];
-  const failed: string[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) {
-    if (result.error) failed.push(`${result.workflowId}: ${String(result.error)}`);
-  }
-  return failed;
+  const { failed, failing } = await replayRuns(system.client, runsOfDeployment(system.config.temporal.controlTaskQueue, { openOnly: false }), { workflowBundle });
+  return [
+    ...failed.map((run) => `does not replay: ${run.workflowId} (run ${run.runId}): ${run.error}`),
+    ...failing.map((run) => `its last workflow task failed: ${run.workflowId} (run ${run.runId}): ${run.error}`),
+  ];
 }

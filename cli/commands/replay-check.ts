@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import type { ReplayCheckOptions } from '../actions/replay-check';
+import { exampleHelp } from './help';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, so that the others start without it
+const actions = (): typeof import('../actions/replay-check') => require('../actions/replay-check') as typeof import('../actions/replay-check');
+
+export function registerReplayCheck(program: Command): void {
+  program
+    .command('replay-check')
+    .description("Replay this deployment's open workflow runs against this keyrotor's workflow code (before or after an upgrade)")
+    .option('--all', 'closed runs too')
+    .option('--json', 'print { replayed, failed } as JSON')
+    .addHelpText('after', exampleHelp(
+      ['keyrotor replay-check', 'TEMPORAL_ADDRESS=temporal:7233 keyrotor replay-check --all --json'],
+      'Exit code 0 when every run replays, 1 when one does not: a worker that has to replay that run (restarted, or the run evicted from its cache) fails its workflow tasks. Replaying changes nothing on the server.',
+    ))
+    .action((options: ReplayCheckOptions) => actions().runReplayCheck(options));
+}
