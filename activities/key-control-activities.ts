@@ -45,7 +45,7 @@ export function createKeyControlActivities(deps: { db: Database; config: Keyroto
       if (recorded.recorded) {
         try {
           const { client } = Context.current();
-          syncAsks ??= new SharedAsks(() => requestKeymapSync(client));
+          syncAsks ??= new SharedAsks(() => requestKeymapSync(client, config.temporal.controlTaskQueue));
           await syncAsks.request();
         } catch (error) {
           Context.current().log.warn('could not ask for a key map sync after a lifecycle step', { key: input.state.name, error: error instanceof Error ? error.message : String(error) });

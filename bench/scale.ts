@@ -28,7 +28,7 @@ import * as keys from '../adapters/pkcs11/keys';
 import { TokenSessionPool } from '../adapters/pkcs11/session-pool';
 import { createToken } from '../adapters/postgres/token-repository';
 import { readSecret } from '../adapters/secrets';
-import { KEYMAP_SYNC_SCHEDULE_ID } from '../domain/identifiers';
+import { KEYMAP_SYNC_SCHEDULE_ID, deploymentScheduleId } from '../domain/identifiers';
 import { buildDashboard } from '../scripts/build-dashboard';
 import { launchChromium } from '../test/support/browser';
 import { startSystem } from '../workers/system';
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   await buildDashboard();
   say(`starting the system in ${dataDir} (load ${load()}) ...`);
   const system = await startSystem(config, { log: () => undefined, apiLogger: false });
-  const schedule = system.client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID);
+  const schedule = system.client.schedule.getHandle(deploymentScheduleId(KEYMAP_SYNC_SCHEDULE_ID, system.config.temporal.controlTaskQueue));
   const node1 = config.hsm.nodes[0]!;
   const probePool = TokenSessionPool.open({ nodeId: node1.id, modulePath: node1.modulePath, tokenLabel: node1.tokenLabel, pin: readSecret(node1.pin, 'pin'), size: 1 });
   const browser = await launchChromium();

@@ -64,7 +64,7 @@ export const SETTINGS = {
   },
   controlTaskQueue: {
     env: 'KEYROTOR_CONTROL_TASK_QUEUE', file: 'temporal.controlTaskQueue', type: 'text', default: DEFAULT_CONTROL_TASK_QUEUE, readme: 'configuration',
-    doc: "task queue of the control workers (every workflow, and every activity that is not a PKCS#11 call); the HSM workers' queues are `hsm.<node>`",
+    doc: "task queue of the control workers (every workflow, and every activity that is not a PKCS#11 call); the HSM workers' queues are `hsm.<node>`; on another queue than the default, the deployment's schedules are named `<schedule>@<queue>` (`keymap-sync@<queue>`)",
     check: {
       test: (value) => TASK_QUEUE_NAME.test(value) && !value.startsWith('hsm.'),
       problem: (value) => `'${value}' must be 1–200 of letters, digits, '.', '_', '-' and '/', and must not start with 'hsm.' (the HSM nodes' queues)`,

@@ -70,15 +70,25 @@ export function accessLogScheduleId(nodeId: string): string {
   return `access-logs/${nodeId}`;
 }
 
-/** The schedule that retrains the global forecast model, and the id of its workflow runs. */
+/**
+ * The id of one of a deployment's own schedules (and of its runs), from its base name: the base name on the default
+ * control queue, as ever; on another queue, the base name scoped by the queue. Deployments that share a Temporal
+ * namespace on different control queues (and the test files of one run, which share a server) then never take over
+ * each other's schedule: one's start re-aimed the other's key map sync, or deleted its threat feed.
+ */
+export function deploymentScheduleId(base: string, controlTaskQueue: string): string {
+  return controlTaskQueue === DEFAULT_CONTROL_TASK_QUEUE ? base : `${base}@${controlTaskQueue}`;
+}
+
+/** The schedule that retrains the global forecast model, and the id of its workflow runs (deploymentScheduleId). */
 export const FORECAST_MODEL_RETRAIN_SCHEDULE_ID = 'forecast-model-retrain';
 
-/** The schedule (and the workflow id of each of its runs) pulling the threat-intelligence feed; absent without a feed. */
+/** The schedule (and the workflow id of each of its runs) pulling the threat-intelligence feed; absent without a feed (deploymentScheduleId). */
 export const THREAT_FEED_SCHEDULE_ID = 'threat-intel-feed';
 
-/** The hourly schedule deleting raw usage events past their retention. */
+/** The hourly schedule deleting raw usage events past their retention (deploymentScheduleId). */
 export const USAGE_RETENTION_SCHEDULE_ID = 'usage-retention';
-/** The schedule (and the workflow id prefix of its runs) that syncs the key map every minute. */
+/** The schedule (and the workflow id prefix of its runs) that syncs the key map every minute (deploymentScheduleId). */
 export const KEYMAP_SYNC_SCHEDULE_ID = 'keymap-sync';
 
 /** A sync an operator asked for through the API. */

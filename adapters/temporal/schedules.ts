@@ -1,7 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { KeyrotorConfig, ThreatIntelConfig, UsageConfig } from '../../domain/config';
 import { formatDuration } from '../../domain/keys/durations';
-import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, WORKFLOW_TYPES, accessLogScheduleId, entropyHarvestScheduleId, type WorkflowType } from '../../domain/identifiers';
+import { FORECAST_MODEL_RETRAIN_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, WORKFLOW_TYPES, accessLogScheduleId, deploymentScheduleId, entropyHarvestScheduleId, type WorkflowType } from '../../domain/identifiers';
 import type { KeymapSyncInput } from '../../domain/keymap/sync';
 
 interface ScheduledWorkflow {
@@ -24,6 +24,7 @@ interface ScheduledWorkflow {
  */
 async function upsertSchedule(client: Client, schedule: ScheduledWorkflow): Promise<void> {
   const { scheduleId } = schedule;
+  await retireUnscopedSchedule(client, schedule);
   const spec = { intervals: [{ every: schedule.every }] };
   const action = { type: 'startWorkflow' as const, workflowType: schedule.workflowType, args: schedule.args, taskQueue: schedule.taskQueue, workflowId: scheduleId };
   try {
@@ -33,6 +34,31 @@ async function upsertSchedule(client: Client, schedule: ScheduledWorkflow): Prom
     await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action }));
   }
   if (schedule.triggerNow) await client.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.SKIP);
+}
+
+/**
+ * A deployment on another control queue than the default kept its schedules under their base names before
+ * deploymentScheduleId: the one it made (aimed at its own queue) is deleted, so that it does not run beside the new one.
+ * A schedule of that name aimed at another queue is another deployment's, and stays.
+ */
+async function retireUnscopedSchedule(client: Client, schedule: ScheduledWorkflow): Promise<void> {
+  const base = [FORECAST_MODEL_RETRAIN_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID].find((name) => deploymentScheduleId(name, schedule.taskQueue) === schedule.scheduleId);
+  if (base === undefined || base === schedule.scheduleId) return;
+  await deleteScheduleAimedAt(client, base, schedule.taskQueue);
+}
+
+/** Deletes schedule `scheduleId` if its action starts workflows on `taskQueue`; answers whether it did. */
+async function deleteScheduleAimedAt(client: Client, scheduleId: string, taskQueue: string): Promise<boolean> {
+  const handle = client.schedule.getHandle(scheduleId);
+  try {
+    const description = await handle.describe();
+    if (description.action.type !== 'startWorkflow' || description.action.taskQueue !== taskQueue) return false;
+    await handle.delete();
+    return true;
+  } catch (error) {
+    if (error instanceof ScheduleNotFoundError) return false;
+    throw error;
+  }
 }
 
 /** One `entropyHarvest` schedule per node, triggered at once so that a fresh start has a measured pool soon. */
@@ -74,7 +100,7 @@ export async function ensureAccessLogSchedules(client: Client, taskQueue: string
  */
 export async function ensurePredictionSchedules(client: Client, taskQueue: string, retrainIntervalHours: number): Promise<void> {
   await upsertSchedule(client, {
-    scheduleId: FORECAST_MODEL_RETRAIN_SCHEDULE_ID, every: `${retrainIntervalHours}h`, workflowType: WORKFLOW_TYPES.retrainForecastModel, args: [], taskQueue,
+    scheduleId: deploymentScheduleId(FORECAST_MODEL_RETRAIN_SCHEDULE_ID, taskQueue), every: `${retrainIntervalHours}h`, workflowType: WORKFLOW_TYPES.retrainForecastModel, args: [], taskQueue,
     purpose: 'retrain the global forecast model on every key\'s recent use', triggerNow: false,
   });
 }
@@ -85,16 +111,19 @@ export async function ensurePredictionSchedules(client: Client, taskQueue: strin
  */
 export async function ensureThreatFeedSchedule(client: Client, taskQueue: string, threatIntel: ThreatIntelConfig): Promise<'scheduled' | 'removed' | 'none'> {
   if (threatIntel.feedUrl === undefined) {
+    // This deployment's schedule only: under its own id, or under the base name if it made it there (see retireUnscopedSchedule).
+    const scoped = deploymentScheduleId(THREAT_FEED_SCHEDULE_ID, taskQueue);
+    const unscoped = scoped !== THREAT_FEED_SCHEDULE_ID && (await deleteScheduleAimedAt(client, THREAT_FEED_SCHEDULE_ID, taskQueue));
     try {
-      await client.schedule.getHandle(THREAT_FEED_SCHEDULE_ID).delete();
+      await client.schedule.getHandle(scoped).delete();
       return 'removed';
     } catch (error) {
-      if (error instanceof ScheduleNotFoundError) return 'none';
+      if (error instanceof ScheduleNotFoundError) return unscoped ? 'removed' : 'none';
       throw error;
     }
   }
   await upsertSchedule(client, {
-    scheduleId: THREAT_FEED_SCHEDULE_ID, every: threatIntel.feedIntervalMs, workflowType: WORKFLOW_TYPES.threatIntelFeed, args: [{}], taskQueue,
+    scheduleId: deploymentScheduleId(THREAT_FEED_SCHEDULE_ID, taskQueue), every: threatIntel.feedIntervalMs, workflowType: WORKFLOW_TYPES.threatIntelFeed, args: [{}], taskQueue,
     purpose: 'pull the threat-intelligence feed into the indicators', triggerNow: true,
   });
   return 'scheduled';
@@ -106,7 +135,7 @@ export async function ensureThreatFeedSchedule(client: Client, taskQueue: string
  */
 export async function ensureUsageRetentionSchedule(client: Client, taskQueue: string): Promise<void> {
   await upsertSchedule(client, {
-    scheduleId: USAGE_RETENTION_SCHEDULE_ID, every: '1h', workflowType: WORKFLOW_TYPES.usageRetention, args: [{}], taskQueue,
+    scheduleId: deploymentScheduleId(USAGE_RETENTION_SCHEDULE_ID, taskQueue), every: '1h', workflowType: WORKFLOW_TYPES.usageRetention, args: [{}], taskQueue,
     purpose: 'delete raw usage events and risk evaluations past their retention; the hourly aggregates and each key\'s newest evaluation stay', triggerNow: false,
   });
 }
@@ -117,7 +146,7 @@ export const KEYMAP_SYNC_INTERVAL_SECONDS = 60;
 /** The `keymapSync` schedule, every minute, triggered at once so that a fresh start has a map on every node. */
 export async function ensureKeymapSyncSchedule(client: Client, taskQueue: string, nodeIds: readonly string[]): Promise<void> {
   await upsertSchedule(client, {
-    scheduleId: KEYMAP_SYNC_SCHEDULE_ID, every: `${KEYMAP_SYNC_INTERVAL_SECONDS}s`, workflowType: WORKFLOW_TYPES.keymapSync,
+    scheduleId: deploymentScheduleId(KEYMAP_SYNC_SCHEDULE_ID, taskQueue), every: `${KEYMAP_SYNC_INTERVAL_SECONDS}s`, workflowType: WORKFLOW_TYPES.keymapSync,
     args: [{ trigger: 'schedule', actor: 'system', cluster: [...nodeIds] } satisfies KeymapSyncInput], taskQueue,
     purpose: 'compare every HSM node with the key map, repair drift, write the signed snapshot', triggerNow: true,
   });
@@ -127,9 +156,9 @@ export async function ensureKeymapSyncSchedule(client: Client, taskQueue: string
  * Asks for a key map sync now (after a lifecycle step). BUFFER_ONE: a sync already running is followed by exactly one
  * more, which sees the step, however many steps ask meanwhile. False when the schedule does not exist.
  */
-export async function requestKeymapSync(client: Client): Promise<boolean> {
+export async function requestKeymapSync(client: Client, taskQueue: string): Promise<boolean> {
   try {
-    await client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.BUFFER_ONE);
+    await client.schedule.getHandle(deploymentScheduleId(KEYMAP_SYNC_SCHEDULE_ID, taskQueue)).trigger(ScheduleOverlapPolicy.BUFFER_ONE);
     return true;
   } catch (error) {
     if (error instanceof ScheduleNotFoundError) return false;

@@ -4,7 +4,7 @@ import { readSecret } from '../../adapters/secrets';
 import { ensureKeymapSyncSchedule } from '../../adapters/temporal/schedules';
 import { canonicalJson } from '../../domain/canonical-json';
 import type { KeyrotorConfig } from '../../domain/config';
-import { AUDIT_ANCHOR_LABEL, CLUSTER_WRAPPING_KEY_LABELS, KEYMAP_SNAPSHOT_LABEL, KEYMAP_SYNC_SCHEDULE_ID, MAP_SIGNING_KEY_LABEL, keymapSnapshotShardLabel } from '../../domain/identifiers';
+import { AUDIT_ANCHOR_LABEL, CLUSTER_WRAPPING_KEY_LABELS, KEYMAP_SNAPSHOT_LABEL, KEYMAP_SYNC_SCHEDULE_ID, deploymentScheduleId, MAP_SIGNING_KEY_LABEL, keymapSnapshotShardLabel } from '../../domain/identifiers';
 import type { KeymapSyncResult } from '../../domain/keymap/sync';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
@@ -389,7 +389,7 @@ describe('the cluster key map and its sync on the real stack: three SoftHSM toke
 
   it('runs on the keymapSync schedule (every minute, overlap SKIP), and a lifecycle step asks for a sync at once', async () => {
     await ensureKeymapSyncSchedule(system.client, system.config.temporal.controlTaskQueue, config.hsm.nodes.map((node) => node.id));
-    const schedule = system.client.schedule.getHandle(KEYMAP_SYNC_SCHEDULE_ID);
+    const schedule = system.client.schedule.getHandle(deploymentScheduleId(KEYMAP_SYNC_SCHEDULE_ID, system.config.temporal.controlTaskQueue));
     const described = await schedule.describe();
     expect(described.spec.intervals?.map((interval) => interval.every)).toEqual([60_000]);
     expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);

@@ -4,7 +4,7 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client
 import { threatsForKey } from '../../adapters/postgres/threat-intel-repository';
 import { ensureThreatFeedSchedule } from '../../adapters/temporal/schedules';
 import type { FeedPullResult } from '../../activities/threat-intel-activities';
-import { THREAT_FEED_SCHEDULE_ID, keyWorkflowId } from '../../domain/identifiers';
+import { THREAT_FEED_SCHEDULE_ID, deploymentScheduleId, keyWorkflowId } from '../../domain/identifiers';
 import { computeRisk } from '../../domain/prediction/risk';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
@@ -62,7 +62,7 @@ describe('threat intelligence', () => {
 
   afterAll(async () => {
     // The Temporal server is shared by the test files of this run: leave no schedule and no key workflow behind.
-    await system?.client.schedule.getHandle(THREAT_FEED_SCHEDULE_ID).delete().catch(() => undefined);
+    await system?.client.schedule.getHandle(deploymentScheduleId(THREAT_FEED_SCHEDULE_ID, system.config.temporal.controlTaskQueue)).delete().catch(() => undefined);
     await system?.client.workflow.getHandle(keyWorkflowId(watchedKey)).terminate('test file finished').catch(() => undefined);
     await system?.stop();
     await new Promise((resolve) => feed?.close(resolve));
@@ -175,7 +175,7 @@ describe('threat intelligence', () => {
       }),
     });
     expect(await ensureThreatFeedSchedule(system.client, system.config.temporal.controlTaskQueue, system.config.threatIntel)).toBe('scheduled');
-    const description = await system.client.schedule.getHandle(THREAT_FEED_SCHEDULE_ID).describe();
+    const description = await system.client.schedule.getHandle(deploymentScheduleId(THREAT_FEED_SCHEDULE_ID, system.config.temporal.controlTaskQueue)).describe();
     expect(description.spec.intervals).toEqual([expect.objectContaining({ every: 15 * 60_000 })]);
 
     const pull = await eventually(async () => (await list()).feed.lastPull ?? undefined, 'the first pull of the feed', 120_000);
@@ -255,7 +255,7 @@ describe('threat intelligence', () => {
       const count = async (): Promise<number> => Number((await system.db.query<{ n: string }>('SELECT count(*) AS n FROM threat_feed_pulls')).rows[0]?.n);
       const pulls = await count();
       // ALLOW_ALL: the previous run may still be closing its workflow when its pull is already recorded.
-      await system.client.schedule.getHandle(THREAT_FEED_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+      await system.client.schedule.getHandle(deploymentScheduleId(THREAT_FEED_SCHEDULE_ID, system.config.temporal.controlTaskQueue)).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
       await eventually(async () => ((await count()) > pulls ? true : undefined), 'another pull of the feed', 120_000);
       return (await list()).feed.lastPull as FeedPull;
     };
@@ -287,7 +287,7 @@ describe('threat intelligence', () => {
   it('keeps no feed schedule when no feed is configured', async () => {
     const { feedUrl: _feedUrl, feedToken: _feedToken, ...noFeed } = system.config.threatIntel;
     expect(await ensureThreatFeedSchedule(system.client, system.config.temporal.controlTaskQueue, noFeed)).toBe('removed');
-    await expect(system.client.schedule.getHandle(THREAT_FEED_SCHEDULE_ID).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+    await expect(system.client.schedule.getHandle(deploymentScheduleId(THREAT_FEED_SCHEDULE_ID, system.config.temporal.controlTaskQueue)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
     expect(await ensureThreatFeedSchedule(system.client, system.config.temporal.controlTaskQueue, noFeed)).toBe('none');
   });
 });

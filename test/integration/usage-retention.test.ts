@@ -1,7 +1,7 @@
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { signsAfter } from '../../adapters/postgres/usage-repository';
 import { ensureUsageRetentionSchedule } from '../../adapters/temporal/schedules';
-import { USAGE_RETENTION_SCHEDULE_ID, keyWorkflowId } from '../../domain/identifiers';
+import { USAGE_RETENTION_SCHEDULE_ID, deploymentScheduleId, keyWorkflowId } from '../../domain/identifiers';
 import type { UsageRetentionResult } from '../../workflows/usage-retention';
 import type { RunningSystem } from '../../workers/system';
 import { eventually } from '../support/eventually';
@@ -31,7 +31,7 @@ describe('raw usage event and risk evaluation retention', () => {
 
   afterAll(async () => {
     // The Temporal server is shared by the test files of this run: leave no schedule and no key workflow behind.
-    await system?.client.schedule.getHandle(USAGE_RETENTION_SCHEDULE_ID).delete().catch(() => undefined);
+    await system?.client.schedule.getHandle(deploymentScheduleId(USAGE_RETENTION_SCHEDULE_ID, system.config.temporal.controlTaskQueue)).delete().catch(() => undefined);
     await Promise.allSettled(['kept-key', rotatedKey].map((name) => system?.client.workflow.getHandle(keyWorkflowId(name)).terminate('test file finished')));
     await system?.stop();
   });
@@ -82,7 +82,7 @@ describe('raw usage event and risk evaluation retention', () => {
     expect(aggregates.reduce((sum, row) => sum + Number(row.count), 0)).toBe(6);
 
     await ensureUsageRetentionSchedule(system.client, system.config.temporal.controlTaskQueue);
-    const handle = system.client.schedule.getHandle(USAGE_RETENTION_SCHEDULE_ID);
+    const handle = system.client.schedule.getHandle(deploymentScheduleId(USAGE_RETENTION_SCHEDULE_ID, system.config.temporal.controlTaskQueue));
     expect((await handle.describe()).spec.intervals).toEqual([expect.objectContaining({ every: HOUR })]);
     await handle.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
     await eventually(async () => ((await rawEventIds()).some((id) => id.startsWith('old-')) ? undefined : true), 'the old raw events to go', 120_000);
