@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { HistoryAndWorkflowId } from '@temporalio/common';
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 
 /** A workflow run whose history the current workflow code cannot replay: a worker that has to replay it fails its tasks. */
@@ -20,14 +20,22 @@ export function runsOfDeployment(controlTaskQueue: string, options: { openOnly: 
   return options.openOnly ? `${queue} AND ExecutionStatus = 'Running'` : queue;
 }
 
+const Cause = temporal.api.enums.v1.WorkflowTaskFailedCause;
 /**
- * The failure of a run's last workflow task, when its last task failed: the run makes no progress until a worker can
+ * Failures the server gives a workflow task for its own reasons and follows with a fresh task at once: an event that
+ * came while the worker closed the run (UNHANDLED_COMMAND), a lost sticky worker, a reset. They say nothing of the code.
+ */
+const SERVER_RETRIES: ReadonlySet<number> = new Set([Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, Cause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE, Cause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW]);
+
+/**
+ * The failure of a run's last workflow task, when the worker failed it: the run makes no progress until a worker can
  * complete one (a replay repeats a failure its history holds, so only this shows a run that fails today).
  */
 export function lastTaskFailure(history: temporal.api.history.v1.IHistory): string | null {
   const tasks = (history.events ?? []).filter((event) => event.workflowTaskCompletedEventAttributes || event.workflowTaskFailedEventAttributes);
   const last = tasks.at(-1)?.workflowTaskFailedEventAttributes;
-  return last ? (last.failure?.message ?? 'the workflow task failed') : null;
+  if (!last || SERVER_RETRIES.has(Number(last.cause ?? 0))) return null;
+  return last.failure?.message ?? `the workflow task failed (${Cause[Number(last.cause ?? 0)] ?? String(last.cause)})`;
 }
 
 /**
