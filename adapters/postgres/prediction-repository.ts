@@ -15,7 +15,7 @@ export const HISTORY_HOURS = 5 * 168;
  * A key's hourly private-key use from its first use or its creation (whichever is earlier, at most HISTORY_HOURS ago)
  * up to and including the hour now running. Hours without use are zeros.
  */
-export async function keyUsageSeries(db: Database, input: { key: string; createdAt: string; nowMs: number; operations?: readonly UsageOperation[] }): Promise<HourlySeries> {
+export async function keyUsageSeries(db: Queryable, input: { key: string; createdAt: string; nowMs: number; operations?: readonly UsageOperation[] }): Promise<HourlySeries> {
   const currentHour = alignToHour(input.nowMs);
   const earliest = currentHour - HISTORY_HOURS * HOUR_MS;
   const { rows } = await db.query<{ hour: Date; count: string }>(

@@ -192,10 +192,15 @@ export class KeyService {
   async usage(name: string, hours: number): Promise<KeyUsage> {
     const { key } = await this.requireKey(name, false);
     const nowMs = Date.now();
-    const series = await keyUsageSeries(this.db, { key: name, createdAt: key.createdAt, nowMs, operations: capacityOperations(key.keyType) });
-    const from = Math.max(0, series.counts.length - hours);
-    const since = series.startMs + from * HOUR_MS;
-    const bySource = await usageBySource(this.db, { key: name, since: new Date(since) });
+    // One snapshot: the series, its hours by source and the uses must count the same events, never some of them
+    // before a read of the access logs committed and the rest after.
+    const { series, from, since, bySource } = await this.db.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const hourly = await keyUsageSeries(tx, { key: name, createdAt: key.createdAt, nowMs, operations: capacityOperations(key.keyType) });
+      const first = Math.max(0, hourly.counts.length - hours);
+      const start = hourly.startMs + first * HOUR_MS;
+      return { series: hourly, from: first, since: start, bySource: await usageBySource(tx, { key: name, since: new Date(start) }) };
+    });
     const hourOf = new Map(bySource.hourly.map((row) => [`${row.hour}/${row.source}`, row.count]));
     const actual = series.counts.slice(from).map((count, i) => {
       const hour = since + i * HOUR_MS;
