@@ -35,7 +35,7 @@ describe('workflow histories replay against the current workflow code', () => {
      */
     const lifecycle = async (name: string): Promise<void> => {
       await call('POST', '/keys', { name, type: 'ec-p256', policy: { gracePeriod: '3s', maxGracePeriod: '20s', retention: '1s', publicationLead: '0s' } });
-      await eventually(async () => ((await call('GET', `/keys/${name}`)).activeVersion === 1 ? true : undefined), `${name} v1`, 120_000);
+      await eventually(async () => ((await call('GET', `/keys/${name}`)).activeVersion === 1 ? true : undefined), `${name} v1`, 300_000);
       const v1 = ((await call('GET', `/keys/${name}`)).versions as Array<{ kid: string }>)[0];
       await call('POST', `/keys/${name}/rotate`, { reason: 'replay test' });
       await call('POST', `/keys/${name}/grace`, { extendBy: '1s', reason: 'replay test' });
@@ -48,7 +48,7 @@ describe('workflow histories replay against the current workflow code', () => {
       await eventually(async () => {
         const versions = (await call('GET', `/keys/${name}`)).versions as Array<{ version: number; state: string }>;
         return versions.find((v) => v.version === 1)?.state === 'purged' ? true : undefined;
-      }, `${name} v1 purged`, 120_000);
+      }, `${name} v1 purged`, 300_000);
     };
     const names = Array.from({ length: KEYS }, () => uniqueName('replay-'));
     let done = false;
@@ -56,7 +56,7 @@ describe('workflow histories replay against the current workflow code', () => {
     const queries = Promise.all(names.map(async (name) => {
       while (!done) {
         await call('GET', `/keys/${name}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }));
     try {
