@@ -15,6 +15,8 @@ interface ScheduledWorkflow {
   purpose: string;
   /** Run once now (overlap SKIP), so that a fresh start does not wait one interval. */
   triggerNow: boolean;
+  /** A deployment-wide schedule's base name (deploymentScheduleId), which it had before ids were scoped by queue. */
+  unscopedId?: string;
 }
 
 /**
@@ -24,7 +26,9 @@ interface ScheduledWorkflow {
  */
 async function upsertSchedule(client: Client, schedule: ScheduledWorkflow): Promise<void> {
   const { scheduleId } = schedule;
-  await retireUnscopedSchedule(client, schedule);
+  // A deployment on another control queue than the default kept this schedule under its base name before: the one it
+  // made (aimed at its own queue) is deleted so that it does not run beside this one; another deployment's stays.
+  if (schedule.unscopedId !== undefined && schedule.unscopedId !== scheduleId) await deleteScheduleAimedAt(client, schedule.unscopedId, schedule.taskQueue);
   const spec = { intervals: [{ every: schedule.every }] };
   const action = { type: 'startWorkflow' as const, workflowType: schedule.workflowType, args: schedule.args, taskQueue: schedule.taskQueue, workflowId: scheduleId };
   try {
@@ -34,17 +38,6 @@ async function upsertSchedule(client: Client, schedule: ScheduledWorkflow): Prom
     await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action }));
   }
   if (schedule.triggerNow) await client.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.SKIP);
-}
-
-/**
- * A deployment on another control queue than the default kept its schedules under their base names before
- * deploymentScheduleId: the one it made (aimed at its own queue) is deleted, so that it does not run beside the new one.
- * A schedule of that name aimed at another queue is another deployment's, and stays.
- */
-async function retireUnscopedSchedule(client: Client, schedule: ScheduledWorkflow): Promise<void> {
-  const base = [FORECAST_MODEL_RETRAIN_SCHEDULE_ID, THREAT_FEED_SCHEDULE_ID, USAGE_RETENTION_SCHEDULE_ID, KEYMAP_SYNC_SCHEDULE_ID].find((name) => deploymentScheduleId(name, schedule.taskQueue) === schedule.scheduleId);
-  if (base === undefined || base === schedule.scheduleId) return;
-  await deleteScheduleAimedAt(client, base, schedule.taskQueue);
 }
 
 /** Deletes schedule `scheduleId` if its action starts workflows on `taskQueue`; answers whether it did. */
@@ -100,7 +93,7 @@ export async function ensureAccessLogSchedules(client: Client, taskQueue: string
  */
 export async function ensurePredictionSchedules(client: Client, taskQueue: string, retrainIntervalHours: number): Promise<void> {
   await upsertSchedule(client, {
-    scheduleId: deploymentScheduleId(FORECAST_MODEL_RETRAIN_SCHEDULE_ID, taskQueue), every: `${retrainIntervalHours}h`, workflowType: WORKFLOW_TYPES.retrainForecastModel, args: [], taskQueue,
+    scheduleId: deploymentScheduleId(FORECAST_MODEL_RETRAIN_SCHEDULE_ID, taskQueue), unscopedId: FORECAST_MODEL_RETRAIN_SCHEDULE_ID, every: `${retrainIntervalHours}h`, workflowType: WORKFLOW_TYPES.retrainForecastModel, args: [], taskQueue,
     purpose: 'retrain the global forecast model on every key\'s recent use', triggerNow: false,
   });
 }
@@ -111,7 +104,7 @@ export async function ensurePredictionSchedules(client: Client, taskQueue: strin
  */
 export async function ensureThreatFeedSchedule(client: Client, taskQueue: string, threatIntel: ThreatIntelConfig): Promise<'scheduled' | 'removed' | 'none'> {
   if (threatIntel.feedUrl === undefined) {
-    // This deployment's schedule only: under its own id, or under the base name if it made it there (see retireUnscopedSchedule).
+    // This deployment's schedule only: under its own id, or under the base name if it made it there (see upsertSchedule).
     const scoped = deploymentScheduleId(THREAT_FEED_SCHEDULE_ID, taskQueue);
     const unscoped = scoped !== THREAT_FEED_SCHEDULE_ID && (await deleteScheduleAimedAt(client, THREAT_FEED_SCHEDULE_ID, taskQueue));
     try {
@@ -123,7 +116,7 @@ export async function ensureThreatFeedSchedule(client: Client, taskQueue: string
     }
   }
   await upsertSchedule(client, {
-    scheduleId: deploymentScheduleId(THREAT_FEED_SCHEDULE_ID, taskQueue), every: threatIntel.feedIntervalMs, workflowType: WORKFLOW_TYPES.threatIntelFeed, args: [{}], taskQueue,
+    scheduleId: deploymentScheduleId(THREAT_FEED_SCHEDULE_ID, taskQueue), unscopedId: THREAT_FEED_SCHEDULE_ID, every: threatIntel.feedIntervalMs, workflowType: WORKFLOW_TYPES.threatIntelFeed, args: [{}], taskQueue,
     purpose: 'pull the threat-intelligence feed into the indicators', triggerNow: true,
   });
   return 'scheduled';
@@ -135,7 +128,7 @@ export async function ensureThreatFeedSchedule(client: Client, taskQueue: string
  */
 export async function ensureUsageRetentionSchedule(client: Client, taskQueue: string): Promise<void> {
   await upsertSchedule(client, {
-    scheduleId: deploymentScheduleId(USAGE_RETENTION_SCHEDULE_ID, taskQueue), every: '1h', workflowType: WORKFLOW_TYPES.usageRetention, args: [{}], taskQueue,
+    scheduleId: deploymentScheduleId(USAGE_RETENTION_SCHEDULE_ID, taskQueue), unscopedId: USAGE_RETENTION_SCHEDULE_ID, every: '1h', workflowType: WORKFLOW_TYPES.usageRetention, args: [{}], taskQueue,
     purpose: 'delete raw usage events and risk evaluations past their retention; the hourly aggregates and each key\'s newest evaluation stay', triggerNow: false,
   });
 }
@@ -146,7 +139,7 @@ export const KEYMAP_SYNC_INTERVAL_SECONDS = 60;
 /** The `keymapSync` schedule, every minute, triggered at once so that a fresh start has a map on every node. */
 export async function ensureKeymapSyncSchedule(client: Client, taskQueue: string, nodeIds: readonly string[]): Promise<void> {
   await upsertSchedule(client, {
-    scheduleId: deploymentScheduleId(KEYMAP_SYNC_SCHEDULE_ID, taskQueue), every: `${KEYMAP_SYNC_INTERVAL_SECONDS}s`, workflowType: WORKFLOW_TYPES.keymapSync,
+    scheduleId: deploymentScheduleId(KEYMAP_SYNC_SCHEDULE_ID, taskQueue), unscopedId: KEYMAP_SYNC_SCHEDULE_ID, every: `${KEYMAP_SYNC_INTERVAL_SECONDS}s`, workflowType: WORKFLOW_TYPES.keymapSync,
     args: [{ trigger: 'schedule', actor: 'system', cluster: [...nodeIds] } satisfies KeymapSyncInput], taskQueue,
     purpose: 'compare every HSM node with the key map, repair drift, write the signed snapshot', triggerNow: true,
   });
