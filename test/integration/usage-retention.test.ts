@@ -16,7 +16,8 @@ describe('raw usage event and risk evaluation retention', () => {
   // A key rotated by a risk evaluation: its new versions' lineage names the evaluations that triggered them.
   const rotatedKey = uniqueName('rotated-');
   // Raw events are kept 2 days here: a key's grace period may not outlast them.
-  const withinRetention = { gracePeriod: '1h', maxGracePeriod: '1d' };
+  // No publication lead: a rotation activates its version at once (the lead is not what this file is about).
+  const withinRetention = { gracePeriod: '1h', maxGracePeriod: '1d', publicationLead: '0s' };
 
   beforeAll(async () => {
     system = await startTestSystem(await testConfig({ env: { KEYROTOR_USAGE_RAW_RETENTION: '2d', KEYROTOR_EVALUATION_RETENTION: '2d' } }));

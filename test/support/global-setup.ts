@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../adapters/postgres/embedded';
 import { startTemporalDevServer, type DevServerHandle } from '../../adapters/temporal/dev-server';
+import { bundleTestWorkflows } from './workflow-bundle';
 import { isAlive } from '../../adapters/processes';
 import { freePort } from './ports';
 
@@ -27,12 +28,21 @@ export default async function globalSetup(): Promise<void> {
   const log = (message: string): void => {
     process.stderr.write(`[test services] ${message}\n`);
   };
+  // The workflow code is bundled once for the run (webpack, seconds of CPU): every test file's control worker and
+  // replay check, and every keyrotor process a test starts for the fault scenarios, loads this one file.
+  mkdirSync(runDir, { recursive: true });
+  const bundling = bundleTestWorkflows(join(runDir, 'workflow-bundle.js'));
+  bundling.catch(() => undefined); // awaited below, after the servers start
   const postgres = await startEmbeddedPostgres(join(runDir, 'postgres-data'), await freePort(), log);
   const temporal = await startTemporalDevServer({ dataDir: join(runDir, 'temporal'), port: await freePort(), uiPort: await freePort(), namespace: 'default', log });
   const softhsm = join(runDir, 'softhsm');
   mkdirSync(join(softhsm, 'tokens'), { recursive: true });
   writeFileSync(join(softhsm, 'softhsm2.conf'), `directories.tokendir = ${join(softhsm, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
   process.env.KEYROTOR_TEST_RUN_DIR = runDir;
+  process.env.KEYROTOR_TEST_WORKFLOW_BUNDLE = await bundling;
+  // keyrotor processes the tests start load it as an image's control worker does (npmStartEnvironment's, a newcomer's
+  // `npm start`, bundle at start).
+  process.env.KEYROTOR_WORKFLOW_BUNDLE = process.env.KEYROTOR_TEST_WORKFLOW_BUNDLE;
   // The superuser: test files make their own databases and roles with it.
   process.env.KEYROTOR_TEST_DATABASE_URL = postgres.superuserUrl;
   process.env.KEYROTOR_TEST_TEMPORAL_ADDRESS = temporal.address;

@@ -38,6 +38,8 @@ export async function npmStartEnvironmentIn(dataDir: string): Promise<NpmStartEn
     SOFTHSM2_CONF: undefined,
     KEYROTOR_ADMIN_TOKEN: undefined,
     KEYROTOR_CONFIG: undefined,
+    // A fresh clone bundles its workflow code at start (the test run's prebuilt bundle stays out).
+    KEYROTOR_WORKFLOW_BUNDLE: undefined,
     KEYROTOR_DATA_DIR: dataDir,
     KEYROTOR_API_PORT: String(ports.api),
     KEYROTOR_PG_PORT: String(ports.pg),

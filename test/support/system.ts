@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import pg from 'pg';
 import { Database } from '../../adapters/postgres/database';
 import { createToken, type Role } from '../../adapters/postgres/token-repository';
 import { parseConfig, type KeyrotorConfig } from '../../domain/config';
 import { findSoftHsmModule, projectRoot } from '../../scripts/tool-paths';
-import { workflowsPath } from '../../workers/control-worker';
 import { startSystem, type RunningSystem } from '../../workers/system';
 import { unreplayableRuns } from './replay-check';
+import { loadTestWorkflowBundle } from './workflow-bundle';
 
 export function requireEnv(name: string): string {
   const value = process.env[name];
@@ -60,9 +60,9 @@ export function superuserDatabase(config: KeyrotorConfig): Database {
 
 let bundle: Promise<WorkflowBundle> | undefined;
 
-/** The workflow bundle, made once per test file. */
+/** The workflow bundle the global setup made for the whole run (test/support/workflow-bundle.ts), read once per file. */
 export function testWorkflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+  bundle ??= loadTestWorkflowBundle();
   return bundle;
 }
 
