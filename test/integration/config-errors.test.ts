@@ -5,9 +5,21 @@ import { runCli, type CliResult } from '../support/cli';
 import { freePort } from '../support/ports';
 import { requireEnv, softHsmModule, uniqueName } from '../support/system';
 
+/**
+ * A SoftHSM token folder of this file's own: "no token was made" compares the tokens before and after a refused start,
+ * and other test files (two run at a time) make tokens in the run's shared folder meanwhile.
+ */
+function ownSoftHsm(): Record<string, string> {
+  const dir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('config-errors-softhsm-'));
+  mkdirSync(join(dir, 'tokens'), { recursive: true });
+  writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+  return { SOFTHSM2_CONF: join(dir, 'softhsm2.conf') };
+}
+let softhsm: Record<string, string> = {};
+
 /** The tokens SoftHSM holds right now, read with softhsm2-util rather than keyrotor's own code. */
 function tokenLabels(): string[] {
-  const out = spawnSync('softhsm2-util', ['--show-slots'], { encoding: 'utf8' }).stdout;
+  const out = spawnSync('softhsm2-util', ['--show-slots'], { encoding: 'utf8', env: { ...process.env, ...softhsm } }).stdout;
   return [...out.matchAll(/^\s+Label:\s+(\S.*?)\s*$/gm)].map((match) => match[1] as string).filter((label) => label.length > 0);
 }
 
@@ -27,7 +39,7 @@ async function startWith(file: unknown, extraEnv: Record<string, string> = {}): 
     KEYROTOR_TEMPORAL_UI_PORT: String(await freePort()),
     KEYROTOR_WORKER_METRICS_PORT: String(await freePort()),
   };
-  const env = { ...process.env, ...ports, KEYROTOR_CONFIG: configFile, KEYROTOR_DATA_DIR: dataDir, DATABASE_URL: undefined, TEMPORAL_ADDRESS: undefined, ...extraEnv };
+  const env = { ...process.env, ...softhsm, ...ports, KEYROTOR_CONFIG: configFile, KEYROTOR_DATA_DIR: dataDir, DATABASE_URL: undefined, TEMPORAL_ADDRESS: undefined, ...extraEnv };
   return { result: runCli(['start'], env), dataDir };
 }
 
@@ -39,6 +51,10 @@ function expectNothingMade(dataDir: string, labelsBefore: string[]): void {
 
 describe('a bad configuration stops start-up with a message that names the node and the fix', () => {
   const module = softHsmModule();
+
+  beforeAll(() => {
+    softhsm = ownSoftHsm();
+  });
 
   it('unknown module path', async () => {
     const prefix = uniqueName('m');
@@ -54,7 +70,7 @@ describe('a bad configuration stops start-up with a message that names the node 
 
   it('wrong PIN', async () => {
     const label = uniqueName('pin-');
-    const made = spawnSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', 'so-pin-4711', '--pin', 'right-pin-4711'], { encoding: 'utf8' });
+    const made = spawnSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', 'so-pin-4711', '--pin', 'right-pin-4711'], { encoding: 'utf8', env: { ...process.env, ...softhsm } });
     expect(made.status).toBe(0);
     const before = tokenLabels();
     const { result, dataDir } = await startWith(

@@ -29,6 +29,9 @@ describe('keyrotor as separate processes', () => {
       DATABASE_URL: config.database.url,
       KEYROTOR_DATABASE_OWNER_URL: config.database.ownerUrl,
       TEMPORAL_ADDRESS: config.temporal.address,
+      // The file's own control queue, as every test system has: on the default one its processes made the deployment-wide
+      // schedules under their unscoped ids on the shared server, which schedules.test.ts creates by hand beside it.
+      KEYROTOR_CONTROL_TASK_QUEUE: config.temporal.controlTaskQueue,
       KEYROTOR_API_PORT: String(apiPort),
       KEYROTOR_WORKER_METRICS_PORT: '0',
       KEYROTOR_ADMIN_TOKEN: undefined,
