@@ -19,6 +19,15 @@ export class FakeCluster {
   readonly calls: string[] = [];
   /** When the last activity ran (wall clock): a key whose cluster has been quiet a while has settled. */
   lastCallAt = 0;
+
+  /**
+   * No activity call for 1 s (wall clock): what the tests take for a procedure at rest. With 300 ms, a CPU-bound test
+   * file beside one of these (jest runs two at a time) once made a pause between two steps of a rotation look like its
+   * end (v2 pending, not yet published).
+   */
+  isQuiet(): boolean {
+    return Date.now() - this.lastCallAt > 1_000;
+  }
   /** The newest state each key recorded (recordKeyEvent carries it), by key name. */
   readonly recorded = new Map<string, KeyLifecycleState>();
   /** Signing use reported after any moment, per version (the end-of-grace check and the verdict count it). */

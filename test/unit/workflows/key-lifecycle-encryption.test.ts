@@ -52,7 +52,7 @@ describe('key lifecycle workflow with an aes-256 key (time-skipping, stub activi
   it('switches usage on every node before each activation, keeps v1 decrypt-only while v2 encrypts, and archives v1 after a grace period without decrypt use', async () => {
     const recorded = () => cluster.recorded.get('enc-1');
     const states = (): string => (recorded()?.versions ?? []).filter((v) => v.state !== 'purged').map((v) => `v${v.version}:${v.state}`).join(' ');
-    const quiet = (): boolean => Date.now() - cluster.lastCallAt > 300;
+    const quiet = (): boolean => cluster.isQuiet();
     const settled = (expected: string) => eventually(() => (states() === expected && quiet() ? true : undefined), `${expected} (now: ${states()})`, 30_000, 50);
     const evaluations = (): number => cluster.calls.filter((call) => call === 'evaluateKeyRisk').length;
 

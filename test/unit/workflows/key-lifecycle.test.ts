@@ -60,9 +60,7 @@ async function openWorld() {
   const recorded = (handle: Handle) => cluster.recorded.get(nameOf(handle));
   const versionsOf = (handle: Handle) => recorded(handle)?.versions ?? [];
   const states = (handle: Handle): string => versionsOf(handle).filter((v) => v.state !== 'purged').map((v) => `v${v.version}:${v.state}`).join(' ');
-  // 1 s without an activity call: with 300 ms a CPU-bound test file beside this one (jest runs two at a time) once made a
-  // pause between two steps of a rotation look like the end of it (v2 pending, not yet published).
-  const quiet = (): boolean => Date.now() - cluster.lastCallAt > 1_000;
+  const quiet = (): boolean => cluster.isQuiet();
   const settled = async (handle: Handle, expected: string, what = expected): Promise<void> => {
     await eventually(() => (states(handle) === expected && quiet() ? true : undefined), `${what} (now: ${states(handle)})`, 30_000, 50);
   };
