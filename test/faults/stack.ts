@@ -10,6 +10,7 @@ import { runCliAsync, startLongRunning, type LongRunning } from '../support/cli'
 import { startEmbeddedCluster, type EmbeddedCluster } from '../support/embedded-postgres';
 import type { TokenAccess } from '../support/pkcs11-listing';
 import { freePort } from '../support/ports';
+import { softHsmFolder } from '../support/softhsm-folder';
 
 /**
  * keyrotor in its production topology, as separate processes that a fault scenario can freeze, kill and start again:
@@ -100,10 +101,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
   mkdirSync(dataDir, { recursive: true });
 
   // SoftHSM tokens of this stack only: its own configuration and token folder, for every process and for pkcs11-tool.
-  const softhsmDir = join(dataDir, 'softhsm');
-  mkdirSync(join(softhsmDir, 'tokens'), { recursive: true, mode: 0o700 });
-  const softhsmConf = join(softhsmDir, 'softhsm2.conf');
-  writeFileSync(softhsmConf, `directories.tokendir = ${join(softhsmDir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+  const softhsmConf = softHsmFolder(join(dataDir, 'softhsm'));
   const moduleEnv = { SOFTHSM2_CONF: softhsmConf };
 
   const nodeIds = Array.from({ length: options.nodes ?? 3 }, (_unused, index) => `hsm-${index + 1}`);

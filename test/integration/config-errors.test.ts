@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../support/cli';
 import { freePort } from '../support/ports';
+import { softHsmFolder } from '../support/softhsm-folder';
 import { requireEnv, softHsmModule, uniqueName } from '../support/system';
 
 /**
@@ -10,10 +11,7 @@ import { requireEnv, softHsmModule, uniqueName } from '../support/system';
  * and other test files (two run at a time) make tokens in the run's shared folder meanwhile.
  */
 function ownSoftHsm(): Record<string, string> {
-  const dir = join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('config-errors-softhsm-'));
-  mkdirSync(join(dir, 'tokens'), { recursive: true });
-  writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
-  return { SOFTHSM2_CONF: join(dir, 'softhsm2.conf') };
+  return { SOFTHSM2_CONF: softHsmFolder(join(requireEnv('KEYROTOR_TEST_RUN_DIR'), uniqueName('config-errors-softhsm-'))) };
 }
 let softhsm: Record<string, string> = {};
 

@@ -1,10 +1,11 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../adapters/postgres/embedded';
 import { startTemporalDevServer, type DevServerHandle } from '../../adapters/temporal/dev-server';
-import { bundleTestWorkflows } from './workflow-bundle';
 import { isAlive } from '../../adapters/processes';
 import { freePort } from './ports';
+import { softHsmFolder } from './softhsm-folder';
+import { bundleTestWorkflows } from './workflow-bundle';
 
 export const TEST_ROOT = resolve(__dirname, '../../.keyrotor-test');
 
@@ -35,18 +36,15 @@ export default async function globalSetup(): Promise<void> {
   bundling.catch(() => undefined); // awaited below, after the servers start
   const postgres = await startEmbeddedPostgres(join(runDir, 'postgres-data'), await freePort(), log);
   const temporal = await startTemporalDevServer({ dataDir: join(runDir, 'temporal'), port: await freePort(), uiPort: await freePort(), namespace: 'default', log });
-  const softhsm = join(runDir, 'softhsm');
-  mkdirSync(join(softhsm, 'tokens'), { recursive: true });
-  writeFileSync(join(softhsm, 'softhsm2.conf'), `directories.tokendir = ${join(softhsm, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+  const softhsmConf = softHsmFolder(join(runDir, 'softhsm'));
   process.env.KEYROTOR_TEST_RUN_DIR = runDir;
-  process.env.KEYROTOR_TEST_WORKFLOW_BUNDLE = await bundling;
-  // keyrotor processes the tests start load it as an image's control worker does (npmStartEnvironment's, a newcomer's
-  // `npm start`, bundle at start).
-  process.env.KEYROTOR_WORKFLOW_BUNDLE = process.env.KEYROTOR_TEST_WORKFLOW_BUNDLE;
+  // Test systems read it (testWorkflowBundle), and keyrotor processes the tests start load it as an image's control
+  // worker does (npmStartEnvironment's, a newcomer's `npm start`, bundle at start).
+  process.env.KEYROTOR_WORKFLOW_BUNDLE = await bundling;
   // The superuser: test files make their own databases and roles with it.
   process.env.KEYROTOR_TEST_DATABASE_URL = postgres.superuserUrl;
   process.env.KEYROTOR_TEST_TEMPORAL_ADDRESS = temporal.address;
   process.env.KEYROTOR_TEST_TEMPORAL_UI_URL = temporal.uiUrl;
-  process.env.SOFTHSM2_CONF = join(softhsm, 'softhsm2.conf');
+  process.env.SOFTHSM2_CONF = softhsmConf;
   globalThis.keyrotorTestServices = { postgres, temporal };
 }

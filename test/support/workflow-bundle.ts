@@ -11,9 +11,9 @@ export async function bundleTestWorkflows(file: string): Promise<string> {
   return file;
 }
 
-/** The test run's workflow bundle (KEYROTOR_TEST_WORKFLOW_BUNDLE), or one made here when a file runs without the global setup. */
+/** The test run's workflow bundle (KEYROTOR_WORKFLOW_BUNDLE, set by the global setup), or one made here without it. */
 export async function loadTestWorkflowBundle(): Promise<WorkflowBundle> {
-  const file = process.env.KEYROTOR_TEST_WORKFLOW_BUNDLE;
+  const file = process.env.KEYROTOR_WORKFLOW_BUNDLE;
   if (file) return { code: readFileSync(file, 'utf8') };
   return bundleWorkflowCode({ workflowsPath, logger: silent });
 }
